@@ -1,0 +1,196 @@
+//! Building a live canvas from a document: ids are checked, older node-type
+//! versions migrated, and whatever cannot be live (unknown types, dangling or
+//! cycle-closing edges) kept as loaded for validation to report.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use petgraph::data::Build;
+use serde_json::{Map, Value};
+
+use super::{Canvas, Detached, Graph, Link, Migrated, NodeEntry, Properties};
+use crate::catalog::{Catalog, NodeTypeSpec};
+use crate::error::{Error, Result};
+use crate::model::{CANVAS_FORMAT, CanvasDocument, FORMAT_VERSION, check_id};
+
+pub(super) fn load(catalog: Catalog, doc: CanvasDocument) -> Result<Canvas> {
+    if doc.format != CANVAS_FORMAT {
+        return Err(Error::WrongFormat { found: doc.format });
+    }
+    if doc.format_version > FORMAT_VERSION {
+        return Err(Error::UnsupportedFormatVersion {
+            found: doc.format_version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    let mut graph = Graph::new();
+    let mut nodes = IndexMap::with_capacity(doc.nodes.len());
+    let mut migrated = Vec::new();
+    for node in doc.nodes {
+        check_id(&node.id)?;
+        let id: Arc<str> = Arc::from(node.id);
+        if nodes.contains_key(&id) {
+            return Err(Error::DuplicateId {
+                kind: "node",
+                id: id.to_string(),
+            });
+        }
+        let found = catalog.get(&node.node_type);
+        let mut properties = node.properties;
+        let mut type_version = node.type_version;
+        let spec = match found {
+            Some(spec) if spec.version == type_version => Some(spec),
+            Some(spec) if type_version < spec.version => {
+                match migrate_properties(&spec, type_version, &mut properties) {
+                    Ok(()) => {
+                        migrated.push(Migrated {
+                            node: id.to_string(),
+                            from_version: type_version,
+                            to_version: spec.version,
+                        });
+                        type_version = spec.version;
+                        Some(spec)
+                    }
+                    Err(_) => None,
+                }
+            }
+            _ => None,
+        };
+        let type_name = spec
+            .as_ref()
+            .map_or_else(|| Arc::from(node.node_type), |s| s.type_name.clone());
+        let ix = graph.add_node(id.clone());
+        let entry = NodeEntry {
+            ix,
+            type_name,
+            type_version,
+            properties: to_properties(spec.as_deref(), properties),
+            spec,
+            label: node.label,
+            position: node.position,
+            ui: node.ui,
+        };
+        nodes.insert(id, entry);
+    }
+
+    let mut edges = IndexMap::with_capacity(doc.edges.len());
+    let mut detached = Vec::new();
+    let mut edge_ids = HashSet::with_capacity(doc.edges.len());
+    for edge in doc.edges {
+        check_id(&edge.id)?;
+        if !edge_ids.insert(edge.id.clone()) {
+            return Err(Error::DuplicateId {
+                kind: "edge",
+                id: edge.id,
+            });
+        }
+        let (Some(source), Some(target)) =
+            (nodes.get(&*edge.source.node), nodes.get(&*edge.target.node))
+        else {
+            detached.push((edge, Detached::Dangling));
+            continue;
+        };
+        let link = Link {
+            id: Arc::from(edge.id.as_str()),
+            source_port: port_name(source.spec.as_deref(), &edge.source.port, false),
+            target_port: port_name(target.spec.as_deref(), &edge.target.port, true),
+        };
+        match graph.try_add_edge(source.ix, target.ix, link.clone()) {
+            Ok(ix) => {
+                edges.insert(link.id, ix);
+            }
+            Err(_) => detached.push((edge, Detached::Cycle)),
+        }
+    }
+
+    let mut group_ids = HashSet::new();
+    let mut groups = IndexMap::with_capacity(doc.groups.len());
+    for group in doc.groups {
+        check_id(&group.id)?;
+        if !group_ids.insert(group.id.clone()) {
+            return Err(Error::DuplicateId {
+                kind: "group",
+                id: group.id,
+            });
+        }
+        groups.insert(group.id.clone(), group);
+    }
+
+    Ok(Canvas {
+        catalog,
+        id: doc.id,
+        name: doc.name,
+        revision: doc.revision,
+        created_at: doc.created_at,
+        updated_at: doc.updated_at,
+        nodes,
+        edges,
+        detached,
+        groups,
+        viewport: doc.viewport,
+        metadata: doc.metadata,
+        graph,
+        migrated,
+    })
+}
+
+/// Runs the spec's migration steps from `from` up to its current version.
+/// Fails, changing nothing, when a step is missing.
+pub(super) fn migrate_properties(
+    spec: &NodeTypeSpec,
+    from: u32,
+    properties: &mut Map<String, Value>,
+) -> Result<()> {
+    let steps: Vec<_> = (from..spec.version)
+        .map(|v| spec.migrations.iter().find(|m| m.from_version == v))
+        .collect();
+    if steps.iter().any(Option::is_none) {
+        return Err(Error::UnsupportedTypeVersion {
+            node: String::new(),
+            type_name: spec.type_name.to_string(),
+            version: from,
+            supported: format!(
+                "has version {} and no migration path from {from}",
+                spec.version
+            ),
+        });
+    }
+    for step in steps.into_iter().flatten() {
+        for (old, new) in &step.rename {
+            if let Some(v) = properties.remove(old) {
+                properties.insert(new.clone(), v);
+            }
+        }
+        for gone in &step.remove {
+            properties.remove(gone);
+        }
+        for (k, v) in &step.set_defaults {
+            properties.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    Ok(())
+}
+
+/// Property values keyed by the spec's own name allocations where possible.
+pub(super) fn to_properties(spec: Option<&NodeTypeSpec>, map: Map<String, Value>) -> Properties {
+    let mut props = Properties::default();
+    for (k, v) in map {
+        let name = spec
+            .and_then(|s| s.property(&k))
+            .map_or_else(|| Arc::from(k.as_str()), |p| p.name.clone());
+        props.set(name, v);
+    }
+    props
+}
+
+fn port_name(spec: Option<&NodeTypeSpec>, port: &str, input: bool) -> Arc<str> {
+    let shared = spec.and_then(|s| {
+        if input {
+            s.input(port).map(|p| p.name.clone())
+        } else {
+            s.output(port).map(|p| p.name.clone())
+        }
+    });
+    shared.unwrap_or_else(|| Arc::from(port))
+}

@@ -1,0 +1,427 @@
+//! The live canvas: the document plus the indexes that make every op a
+//! constant-time check (node and edge maps, a graph with a maintained
+//! topological order).
+
+mod apply;
+mod connect;
+mod load;
+mod properties;
+
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use petgraph::Direction;
+use petgraph::acyclic::Acyclic;
+use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableDiGraph};
+use petgraph::visit::EdgeRef;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+pub use properties::Properties;
+
+use crate::catalog::{Catalog, NodeTypeSpec};
+use crate::error::Result;
+use crate::model::{
+    CANVAS_FORMAT, CanvasDocument, Edge, FORMAT_VERSION, Group, Node, PortRef, Position, Viewport,
+};
+
+/// Edge data kept in the graph; the endpoints are the graph's own.
+#[derive(Debug, Clone)]
+pub(crate) struct Link {
+    pub id: Arc<str>,
+    pub source_port: Arc<str>,
+    pub target_port: Arc<str>,
+}
+
+pub(crate) type Graph = Acyclic<StableDiGraph<Arc<str>, Link, u32>>;
+
+/// A node as the canvas holds it.
+#[derive(Debug, Clone)]
+pub(crate) struct NodeEntry {
+    pub ix: NodeIndex,
+    pub type_name: Arc<str>,
+    pub type_version: u32,
+    /// None when the type is unknown or its version unsupported: the node is
+    /// kept as loaded, reported by validation, and refuses ops that need a spec.
+    pub spec: Option<Arc<NodeTypeSpec>>,
+    pub label: Option<String>,
+    pub position: Position,
+    pub properties: Properties,
+    pub ui: Option<Value>,
+}
+
+/// Why a loaded edge could not join the graph; it is kept and reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Detached {
+    Dangling,
+    Cycle,
+}
+
+/// A production canvas: nodes, edges, groups and layout, always valid at the
+/// level of connections (every live edge fits its ports and the graph is acyclic).
+///
+/// ```
+/// use reelgraph::{Canvas, Catalog, Op};
+/// use serde_json::json;
+///
+/// let mut canvas = Canvas::new(Catalog::builtin(), "demo", "Demo");
+/// let applied = canvas.apply(vec![
+///     Op::add_node("hero", "character", json!({"name": "Mara", "trigger_word": "mara_v2"})),
+///     Op::add_node("s1", "shot", json!({"number": 1, "prompt": "Mara looks up"})),
+///     Op::connect(("hero", "character"), ("s1", "characters")),
+/// ]).unwrap();
+/// assert_eq!(applied.revision, 1);
+///
+/// // Undo with the inverse ops.
+/// canvas.apply(applied.inverse).unwrap();
+/// assert_eq!(canvas.node_count(), 0);
+/// ```
+#[derive(Debug)]
+pub struct Canvas {
+    catalog: Catalog,
+    id: String,
+    name: String,
+    revision: u64,
+    created_at: String,
+    updated_at: String,
+    nodes: IndexMap<Arc<str>, NodeEntry>,
+    edges: IndexMap<Arc<str>, EdgeIndex>,
+    detached: Vec<(Edge, Detached)>,
+    groups: IndexMap<String, Group>,
+    viewport: Viewport,
+    metadata: Map<String, Value>,
+    pub(crate) graph: Graph,
+    migrated: Vec<Migrated>,
+}
+
+/// A node that was brought to its type's current version on load.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Migrated {
+    pub node: String,
+    pub from_version: u32,
+    pub to_version: u32,
+}
+
+impl Canvas {
+    /// An empty canvas.
+    pub fn new(catalog: Catalog, id: &str, name: &str) -> Self {
+        let now = now_rfc3339();
+        Canvas {
+            catalog,
+            id: id.into(),
+            name: name.into(),
+            revision: 0,
+            created_at: now.clone(),
+            updated_at: now,
+            nodes: IndexMap::new(),
+            edges: IndexMap::new(),
+            detached: Vec::new(),
+            groups: IndexMap::new(),
+            viewport: Viewport::default(),
+            metadata: Map::new(),
+            graph: Graph::new(),
+            migrated: Vec::new(),
+        }
+    }
+
+    /// Reads a canvas from its JSON document (see [`Canvas::from_document`]).
+    pub fn from_json(catalog: Catalog, text: &str) -> Result<Self> {
+        Canvas::from_document(catalog, CanvasDocument::from_json(text)?)
+    }
+
+    /// Builds a canvas from a document. Nodes of older type versions are
+    /// migrated; nodes of unknown types, dangling edges and edges that would
+    /// close a cycle are kept as they are and reported by [`Canvas::validate`],
+    /// so loading never loses data. Duplicate ids are refused.
+    pub fn from_document(catalog: Catalog, doc: CanvasDocument) -> Result<Self> {
+        load::load(catalog, doc)
+    }
+
+    /// The canvas as a JSON document.
+    pub fn to_json(&self) -> String {
+        // Serialising plain data into a String cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The canvas as pretty-printed JSON.
+    pub fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// A document copy of the canvas.
+    pub fn to_document(&self) -> CanvasDocument {
+        CanvasDocument {
+            format: CANVAS_FORMAT.into(),
+            format_version: FORMAT_VERSION,
+            id: self.id.clone(),
+            name: self.name.clone(),
+            revision: self.revision,
+            created_at: self.created_at.clone(),
+            updated_at: self.updated_at.clone(),
+            nodes: self.nodes().collect(),
+            edges: self.edges().collect(),
+            groups: self.groups.values().cloned().collect(),
+            viewport: self.viewport,
+            metadata: self.metadata.clone(),
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+    pub fn created_at(&self) -> &str {
+        &self.created_at
+    }
+    pub fn updated_at(&self) -> &str {
+        &self.updated_at
+    }
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+    pub fn viewport(&self) -> Viewport {
+        self.viewport
+    }
+    pub fn metadata(&self) -> &Map<String, Value> {
+        &self.metadata
+    }
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+    /// Live and detached edges.
+    pub fn edge_count(&self) -> usize {
+        self.edges.len() + self.detached.len()
+    }
+    /// Nodes migrated to their type's current version when the canvas was loaded.
+    pub fn migrations_applied(&self) -> &[Migrated] {
+        &self.migrated
+    }
+
+    /// One node, as a document node.
+    pub fn node(&self, id: &str) -> Option<Node> {
+        self.nodes.get_key_value(id).map(|(k, e)| node_doc(k, e))
+    }
+
+    /// Every node, in canvas order.
+    pub fn nodes(&self) -> impl Iterator<Item = Node> + '_ {
+        self.nodes.iter().map(|(k, e)| node_doc(k, e))
+    }
+
+    /// One edge, as a document edge.
+    pub fn edge(&self, id: &str) -> Option<Edge> {
+        match self.edges.get(id) {
+            Some(&ix) => Some(self.edge_doc(ix)),
+            None => self
+                .detached
+                .iter()
+                .find(|(e, _)| e.id == id)
+                .map(|(e, _)| e.clone()),
+        }
+    }
+
+    /// Every edge: live ones in canvas order, then detached ones.
+    pub fn edges(&self) -> impl Iterator<Item = Edge> + '_ {
+        self.edges
+            .values()
+            .map(|&ix| self.edge_doc(ix))
+            .chain(self.detached.iter().map(|(e, _)| e.clone()))
+    }
+
+    pub fn groups(&self) -> impl Iterator<Item = &Group> {
+        self.groups.values()
+    }
+
+    /// Node ids in a topological order (every node after the nodes that feed it).
+    pub fn topological_order(&self) -> Vec<String> {
+        self.graph
+            .nodes_iter()
+            .map(|ix| self.graph[ix].to_string())
+            .collect()
+    }
+
+    /// The edges arriving at a node, as (edge, source node, source port, target port),
+    /// in canvas order.
+    pub(crate) fn incoming(&self, ix: NodeIndex) -> Vec<(EdgeIndex, NodeIndex, &Link)> {
+        let mut list: Vec<_> = self
+            .graph
+            .inner()
+            .edges_directed(ix, Direction::Incoming)
+            .map(|e| (e.id(), e.source(), e.weight()))
+            .collect();
+        list.sort_by_key(|(_, _, link)| self.edges.get_index_of(&*link.id));
+        list
+    }
+
+    pub(crate) fn entry(&self, id: &str) -> Option<&NodeEntry> {
+        self.nodes.get(id)
+    }
+
+    pub(crate) fn entry_at(&self, ix: NodeIndex) -> (&Arc<str>, &NodeEntry) {
+        let id = &self.graph[ix];
+        let entry = &self.nodes[&**id];
+        (id, entry)
+    }
+
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&Arc<str>, &NodeEntry)> {
+        self.nodes.iter()
+    }
+
+    pub(crate) fn live_edges(&self) -> impl Iterator<Item = (NodeIndex, NodeIndex, &Link)> {
+        self.edges.values().map(|&ix| {
+            let (s, t) = self
+                .graph
+                .inner()
+                .edge_endpoints(ix)
+                .unwrap_or((NodeIndex::end(), NodeIndex::end()));
+            (s, t, &self.graph.inner()[ix])
+        })
+    }
+
+    pub(crate) fn detached_edges(&self) -> &[(Edge, Detached)] {
+        &self.detached
+    }
+
+    fn edge_doc(&self, ix: EdgeIndex) -> Edge {
+        let g = self.graph.inner();
+        let link = &g[ix];
+        let (s, t) = g
+            .edge_endpoints(ix)
+            .unwrap_or((NodeIndex::end(), NodeIndex::end()));
+        Edge {
+            id: link.id.to_string(),
+            source: PortRef::new(&*g[s], &*link.source_port),
+            target: PortRef::new(&*g[t], &*link.target_port),
+        }
+    }
+}
+
+fn node_doc(id: &str, e: &NodeEntry) -> Node {
+    Node {
+        id: id.into(),
+        node_type: e.type_name.to_string(),
+        type_version: e.type_version,
+        label: e.label.clone(),
+        position: e.position,
+        properties: e.properties.to_map(),
+        ui: e.ui.clone(),
+    }
+}
+
+/// The current time as RFC 3339 with milliseconds, UTC.
+pub(crate) fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+// Serialisation streams straight from the live structures, without building a
+// document copy: this is the hot path of every save.
+impl Serialize for Canvas {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct NodeOut<'a> {
+            id: &'a str,
+            #[serde(rename = "type")]
+            node_type: &'a str,
+            type_version: u32,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            label: &'a Option<String>,
+            position: Position,
+            properties: &'a Properties,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            ui: &'a Option<Value>,
+        }
+        #[derive(Serialize)]
+        struct PortOut<'a> {
+            node: &'a str,
+            port: &'a str,
+        }
+        #[derive(Serialize)]
+        struct EdgeOut<'a> {
+            id: &'a str,
+            source: PortOut<'a>,
+            target: PortOut<'a>,
+        }
+        struct Seq<I>(std::cell::RefCell<Option<I>>);
+        impl<I: Iterator<Item = T>, T: Serialize> Serialize for Seq<I> {
+            fn serialize<S: serde::Serializer>(
+                &self,
+                s: S,
+            ) -> std::result::Result<S::Ok, S::Error> {
+                let iter = self.0.borrow_mut().take();
+                s.collect_seq(iter.into_iter().flatten())
+            }
+        }
+        #[derive(Serialize)]
+        struct DocOut<'a, N: Serialize, E: Serialize> {
+            format: &'a str,
+            format_version: u32,
+            id: &'a str,
+            name: &'a str,
+            revision: u64,
+            created_at: &'a str,
+            updated_at: &'a str,
+            nodes: N,
+            edges: E,
+            groups: Vec<&'a Group>,
+            viewport: Viewport,
+            metadata: &'a Map<String, Value>,
+        }
+        let g = self.graph.inner();
+        let nodes = self.nodes.iter().map(|(id, e)| NodeOut {
+            id,
+            node_type: &e.type_name,
+            type_version: e.type_version,
+            label: &e.label,
+            position: e.position,
+            properties: &e.properties,
+            ui: &e.ui,
+        });
+        let live = self.edges.values().map(|&ix| {
+            let link = &g[ix];
+            let (src, tgt) = g
+                .edge_endpoints(ix)
+                .unwrap_or((NodeIndex::end(), NodeIndex::end()));
+            EdgeOut {
+                id: &link.id,
+                source: PortOut {
+                    node: &g[src],
+                    port: &link.source_port,
+                },
+                target: PortOut {
+                    node: &g[tgt],
+                    port: &link.target_port,
+                },
+            }
+        });
+        let detached = self.detached.iter().map(|(e, _)| EdgeOut {
+            id: &e.id,
+            source: PortOut {
+                node: &e.source.node,
+                port: &e.source.port,
+            },
+            target: PortOut {
+                node: &e.target.node,
+                port: &e.target.port,
+            },
+        });
+        DocOut {
+            format: CANVAS_FORMAT,
+            format_version: FORMAT_VERSION,
+            id: &self.id,
+            name: &self.name,
+            revision: self.revision,
+            created_at: &self.created_at,
+            updated_at: &self.updated_at,
+            nodes: Seq(std::cell::RefCell::new(Some(nodes))),
+            edges: Seq(std::cell::RefCell::new(Some(live.chain(detached)))),
+            groups: self.groups.values().collect(),
+            viewport: self.viewport,
+            metadata: &self.metadata,
+        }
+        .serialize(s)
+    }
+}

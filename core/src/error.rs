@@ -1,0 +1,303 @@
+//! One error type for the whole core, with stable `code()` strings that the
+//! bindings and the server pass on unchanged.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// Everything that can go wrong in reelgraph. Match on [`Error::code`] rather
+/// than on variants: codes are stable, variants may grow.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("invalid JSON: {message}")]
+    InvalidJson { message: String },
+
+    #[error("invalid node-type spec `{type_name}`: {message}")]
+    InvalidSpec { type_name: String, message: String },
+
+    #[error("node type `{type_name}` version {version} is already registered")]
+    DuplicateNodeType { type_name: String, version: u32 },
+
+    #[error("unknown node type `{type_name}`")]
+    UnknownNodeType {
+        type_name: String,
+        known: Vec<String>,
+    },
+
+    #[error(
+        "node `{node}` is of type `{type_name}` version {version}, but this catalogue {supported}"
+    )]
+    UnsupportedTypeVersion {
+        node: String,
+        type_name: String,
+        version: u32,
+        supported: String,
+    },
+
+    #[error("unknown property `{property}` on node type `{type_name}`")]
+    UnknownProperty {
+        type_name: String,
+        property: String,
+        known: Vec<String>,
+    },
+
+    #[error("property `{property}` of node `{node}`: {message}")]
+    PropertyInvalid {
+        node: String,
+        property: String,
+        message: String,
+        hint: String,
+    },
+
+    #[error("invalid id {id:?}: {message}")]
+    InvalidId { id: String, message: String },
+
+    #[error("invalid {field}: {message}")]
+    InvalidField {
+        field: &'static str,
+        message: String,
+    },
+
+    #[error("node `{node}` ({type_name}) is a data node and has no task")]
+    NoTask { node: String, type_name: String },
+
+    #[error("a {kind} with id `{id}` already exists")]
+    DuplicateId { kind: &'static str, id: String },
+
+    #[error("there is no node `{node}`")]
+    UnknownNode { node: String },
+
+    #[error("there is no edge `{edge}`")]
+    UnknownEdge { edge: String },
+
+    #[error("there is no group `{group}`")]
+    UnknownGroup { group: String },
+
+    #[error("node `{node}` ({type_name}) has no {direction} port `{port}`")]
+    UnknownPort {
+        node: String,
+        type_name: String,
+        direction: &'static str,
+        port: String,
+        available: Vec<String>,
+    },
+
+    #[error("node `{node}` cannot connect to itself")]
+    SelfLoop { node: String },
+
+    #[error("`{source_node}.{source_port}` gives `{given}`, but `{target_node}.{target_port}` accepts {accepted}", accepted = .accepted.join(" | "))]
+    TypeMismatch {
+        source_node: String,
+        source_port: String,
+        given: String,
+        target_node: String,
+        target_port: String,
+        accepted: Vec<String>,
+    },
+
+    #[error(
+        "connecting `{source_node}` to `{target_node}` would close a cycle: `{target_node}` already feeds `{source_node}`"
+    )]
+    Cycle {
+        source_node: String,
+        target_node: String,
+    },
+
+    #[error("input `{node}.{port}` already has an edge (`{existing}`) and takes only one")]
+    InputOccupied {
+        node: String,
+        port: String,
+        existing: String,
+    },
+
+    #[error("edge `{existing}` already connects these ports")]
+    DuplicateEdge { existing: String },
+
+    #[error("not a reelgraph canvas: format is {found:?}")]
+    WrongFormat { found: String },
+
+    #[error("canvas format_version {found} is newer than this reelgraph reads (up to {supported})")]
+    UnsupportedFormatVersion { found: u32, supported: u32 },
+
+    #[error("op {index} ({op}) was rejected, nothing was applied: {source}")]
+    OpRejected {
+        index: usize,
+        op: &'static str,
+        #[source]
+        source: Box<Error>,
+    },
+}
+
+impl Error {
+    /// The stable snake_case code of this error (for an op rejection, the code
+    /// of the reason).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidJson { .. } => "invalid_json",
+            Error::InvalidSpec { .. } => "invalid_spec",
+            Error::DuplicateNodeType { .. } => "duplicate_node_type",
+            Error::UnknownNodeType { .. } => "unknown_node_type",
+            Error::UnsupportedTypeVersion { .. } => "unsupported_type_version",
+            Error::UnknownProperty { .. } => "unknown_property",
+            Error::PropertyInvalid { .. } => "property_invalid",
+            Error::InvalidId { .. } => "invalid_id",
+            Error::InvalidField { .. } => "invalid_field",
+            Error::NoTask { .. } => "no_task",
+            Error::DuplicateId { .. } => "duplicate_id",
+            Error::UnknownNode { .. } => "unknown_node",
+            Error::UnknownEdge { .. } => "unknown_edge",
+            Error::UnknownGroup { .. } => "unknown_group",
+            Error::UnknownPort { .. } => "unknown_port",
+            Error::SelfLoop { .. } => "self_loop",
+            Error::TypeMismatch { .. } => "type_mismatch",
+            Error::Cycle { .. } => "cycle",
+            Error::InputOccupied { .. } => "input_occupied",
+            Error::DuplicateEdge { .. } => "duplicate_edge",
+            Error::WrongFormat { .. } => "wrong_format",
+            Error::UnsupportedFormatVersion { .. } => "unsupported_format_version",
+            Error::OpRejected { source, .. } => source.code(),
+        }
+    }
+
+    /// What to do next.
+    pub fn hint(&self) -> String {
+        match self {
+            Error::InvalidJson { .. } => {
+                "send valid JSON; NaN and infinite numbers are not JSON and are refused".into()
+            }
+            Error::InvalidSpec { .. } => {
+                "fix the spec field named in the message; see the node-type reference".into()
+            }
+            Error::DuplicateNodeType { .. } => {
+                "register a higher `version` (with migrations) to change an existing type".into()
+            }
+            Error::UnknownNodeType { known, .. } => {
+                format!("register the type first, or use one of: {}", known.join(", "))
+            }
+            Error::UnsupportedTypeVersion { .. } => {
+                "upgrade reelgraph or register the newer node-type spec before loading this canvas"
+                    .into()
+            }
+            Error::UnknownProperty { known, .. } => {
+                format!("known properties: {}", known.join(", "))
+            }
+            Error::PropertyInvalid { hint, .. } => hint.clone(),
+            Error::InvalidId { .. } => {
+                "use 1 to 128 bytes without control characters or surrounding spaces".into()
+            }
+            Error::InvalidField { field, .. } => format!("correct the `{field}` value"),
+            Error::NoTask { .. } => {
+                "preview or run a node downstream of it; data nodes feed tasks through their outputs".into()
+            }
+            Error::DuplicateId { kind, .. } => format!("choose another {kind} id"),
+            Error::UnknownNode { .. } => "check the node id; list nodes to see what exists".into(),
+            Error::UnknownEdge { .. } => "check the edge id; list edges to see what exists".into(),
+            Error::UnknownGroup { .. } => "check the group id".into(),
+            Error::UnknownPort { available, .. } if available.is_empty() => {
+                "this node has no ports on that side".into()
+            }
+            Error::UnknownPort { available, .. } => {
+                format!("ports are addressed by name: {}", available.join(", "))
+            }
+            Error::SelfLoop { .. } => "connect the output to a different node".into(),
+            Error::TypeMismatch { accepted, .. } => format!(
+                "this input accepts {}; connect an output of one of those types or put a converting node between",
+                accepted.join(" | ")
+            ),
+            Error::Cycle { .. } => {
+                "a canvas is a directed acyclic graph; connect in the other direction or remove an edge of the loop".into()
+            }
+            Error::InputOccupied { existing, .. } => {
+                format!("disconnect `{existing}` first, or use an input that takes multiple edges")
+            }
+            Error::DuplicateEdge { .. } => "the connection already exists; nothing to do".into(),
+            Error::WrongFormat { .. } => {
+                "expected a document with \"format\": \"reelgraph.canvas\"; import other formats with the format module".into()
+            }
+            Error::UnsupportedFormatVersion { .. } => {
+                "upgrade reelgraph to read this canvas; it was not changed".into()
+            }
+            Error::OpRejected { source, .. } => source.hint(),
+        }
+    }
+
+    /// Structured facts about the error, for programs.
+    pub fn details(&self) -> Value {
+        match self {
+            Error::OpRejected { index, op, source } => {
+                let mut d = source.details();
+                if let Value::Object(m) = &mut d {
+                    m.insert("op_index".into(), json!(index));
+                    m.insert("op".into(), json!(op));
+                }
+                d
+            }
+            Error::UnknownPort {
+                node,
+                port,
+                direction,
+                available,
+                ..
+            } => {
+                json!({"node": node, "port": port, "direction": direction, "available": available})
+            }
+            Error::TypeMismatch {
+                given, accepted, ..
+            } => json!({"given": given, "accepted": accepted}),
+            Error::PropertyInvalid { node, property, .. } => {
+                json!({"node": node, "property": property})
+            }
+            Error::UnknownNode { node } => json!({"node": node}),
+            Error::InputOccupied { existing, .. } => json!({"existing_edge": existing}),
+            Error::DuplicateEdge { existing } => json!({"existing_edge": existing}),
+            Error::UnsupportedFormatVersion { found, supported } => {
+                json!({"found": found, "supported": supported})
+            }
+            _ => json!({}),
+        }
+    }
+
+    /// The wire form: `{code, message, hint, details}`.
+    pub fn to_body(&self) -> ErrorBody {
+        ErrorBody {
+            code: self.code(),
+            message: self.to_string(),
+            hint: self.hint(),
+            details: self.details(),
+        }
+    }
+
+    pub(crate) fn property(
+        node: &str,
+        property: &str,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Error {
+        Error::PropertyInvalid {
+            node: node.to_owned(),
+            property: property.to_owned(),
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Error::InvalidJson {
+            message: e.to_string(),
+        }
+    }
+}
+
+/// The serialisable form of an [`Error`], identical in every language.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorBody {
+    pub code: &'static str,
+    pub message: String,
+    pub hint: String,
+    pub details: Value,
+}
+
+/// Shorthand for results in this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

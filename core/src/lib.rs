@@ -1,0 +1,28 @@
+//! reelgraph: an embeddable engine for the node-based production canvas of AI
+//! film pipelines.
+//!
+//! A [`Catalog`] holds node types (built-ins as data, plus your own); a
+//! [`Canvas`] holds nodes and edges and changes only through [`Op`]s, applied
+//! atomically with validation at the op; [`Canvas::validate`] reports what
+//! keeps a canvas from running; [`Canvas::task_preview`] shows the request a
+//! node would send to a function runner.
+#![forbid(unsafe_code)]
+#![doc = include_str!("../README.md")]
+
+mod canvas;
+pub mod catalog;
+mod error;
+pub mod event;
+pub mod model;
+pub mod ops;
+pub mod task;
+pub mod validate;
+
+pub use canvas::{Canvas, Migrated, Properties};
+pub use catalog::{Catalog, NodeTypeBuilder, NodeTypeSpec, PropertyKind, PropertySpec, Template};
+pub use error::{Error, ErrorBody, Result};
+pub use event::Event;
+pub use model::{CanvasDocument, DataType, Edge, Group, Node, PortRef, Position, Viewport};
+pub use ops::{Applied, Op};
+pub use task::{Quality, TaskPreview};
+pub use validate::{Diagnostic, Report, Severity};

@@ -1,0 +1,214 @@
+//! The canvas document as it is written and read: plain serde types.
+//!
+//! [`crate::Canvas`] is the live, indexed form; these are its wire shapes.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+/// The `format` string of every canvas document.
+pub const CANVAS_FORMAT: &str = "reelgraph.canvas";
+/// The newest `format_version` this build reads and the one it writes.
+pub const FORMAT_VERSION: u32 = 1;
+/// Longest id, in bytes.
+pub const MAX_ID_BYTES: usize = 128;
+
+/// A port data type (`image`, `lora`, `shot`, ...). An open set: user node types
+/// may bring their own.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DataType(pub Arc<str>);
+
+impl DataType {
+    /// The input type that accepts every output.
+    pub const ANY: &'static str = "any";
+
+    pub fn new(name: &str) -> Self {
+        DataType(Arc::from(name))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DataType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A point on the canvas plane. Layout only: it never changes what a run computes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Position {
+    pub x: f64,
+    pub y: f64,
+}
+
+impl Position {
+    pub fn new(x: f64, y: f64) -> Self {
+        Position { x, y }
+    }
+}
+
+/// The editor's view of the canvas.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Viewport {
+    pub x: f64,
+    pub y: f64,
+    pub zoom: f64,
+}
+
+impl Default for Viewport {
+    fn default() -> Self {
+        Viewport {
+            x: 0.0,
+            y: 0.0,
+            zoom: 1.0,
+        }
+    }
+}
+
+/// One end of an edge: a node and one of its ports, by name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortRef {
+    pub node: String,
+    pub port: String,
+}
+
+impl PortRef {
+    pub fn new(node: impl Into<String>, port: impl Into<String>) -> Self {
+        PortRef {
+            node: node.into(),
+            port: port.into(),
+        }
+    }
+}
+
+/// A node of a canvas document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Node {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub node_type: String,
+    pub type_version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub position: Position,
+    #[serde(default)]
+    pub properties: Map<String, Value>,
+    /// Opaque editor state; kept as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ui: Option<Value>,
+}
+
+/// An edge of a canvas document: output port to input port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Edge {
+    pub id: String,
+    pub source: PortRef,
+    pub target: PortRef,
+}
+
+/// A named set of nodes (a frame on the canvas).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub nodes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ui: Option<Value>,
+}
+
+/// A whole canvas document, `format: "reelgraph.canvas"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CanvasDocument {
+    pub format: String,
+    pub format_version: u32,
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub revision: u64,
+    #[serde(default)]
+    pub created_at: String,
+    #[serde(default)]
+    pub updated_at: String,
+    #[serde(default)]
+    pub nodes: Vec<Node>,
+    #[serde(default)]
+    pub edges: Vec<Edge>,
+    #[serde(default)]
+    pub groups: Vec<Group>,
+    #[serde(default)]
+    pub viewport: Viewport,
+    #[serde(default)]
+    pub metadata: Map<String, Value>,
+}
+
+impl CanvasDocument {
+    /// Parses a document, checking `format` and `format_version` before the
+    /// rest so that a newer document is refused with a clear error, never half-read.
+    pub fn from_json(text: &str) -> Result<Self> {
+        #[derive(Deserialize)]
+        struct Header {
+            format: Option<Value>,
+            format_version: Option<Value>,
+        }
+        let header: Header = serde_json::from_str(text)?;
+        match header.format {
+            Some(Value::String(f)) if f == CANVAS_FORMAT => {}
+            other => {
+                return Err(Error::WrongFormat {
+                    found: other.map_or_else(|| "missing".into(), |v| v.to_string()),
+                });
+            }
+        }
+        if let Some(found) = header.format_version.as_ref().and_then(Value::as_u64) {
+            if found > u64::from(FORMAT_VERSION) {
+                return Err(Error::UnsupportedFormatVersion {
+                    found: u32::try_from(found).unwrap_or(u32::MAX),
+                    supported: FORMAT_VERSION,
+                });
+            }
+        }
+        Ok(serde_json::from_str(text)?)
+    }
+}
+
+/// Checks an id given by a user: non-empty, at most [`MAX_ID_BYTES`], no control
+/// characters, no surrounding white space.
+pub fn check_id(id: &str) -> Result<()> {
+    let problem = if id.is_empty() {
+        Some("it is empty")
+    } else if id.len() > MAX_ID_BYTES {
+        Some("it is longer than 128 bytes")
+    } else if id.chars().any(char::is_control) {
+        Some("it contains a control character")
+    } else if id.trim() != id {
+        Some("it has leading or trailing white space")
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some(message) => Err(Error::InvalidId {
+            id: id.chars().take(40).collect(),
+            message: message.into(),
+        }),
+    }
+}

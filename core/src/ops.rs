@@ -1,0 +1,154 @@
+//! Operations: the only way a canvas changes.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::event::Event;
+use crate::model::{PortRef, Position};
+
+/// One change to a canvas. Serialised with an `op` tag:
+/// `{"op": "move_node", "id": "shot_1", "position": {"x": 0, "y": 0}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum Op {
+    /// Adds a node; missing properties take their defaults.
+    AddNode {
+        id: String,
+        #[serde(rename = "type")]
+        node_type: String,
+        /// The type version the properties are written for; older versions are
+        /// migrated, absent means the catalogue's current version.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        type_version: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Option<String>,
+        #[serde(default)]
+        position: Position,
+        #[serde(default)]
+        properties: Map<String, Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ui: Option<Value>,
+    },
+    /// Removes a node together with its edges and its group memberships.
+    RemoveNode {
+        id: String,
+    },
+    /// Sets properties; `null` resets one to its default (or unsets it).
+    SetProperties {
+        id: String,
+        properties: Map<String, Value>,
+    },
+    MoveNode {
+        id: String,
+        position: Position,
+    },
+    SetLabel {
+        id: String,
+        #[serde(default)]
+        label: Option<String>,
+    },
+    /// Replaces a node's opaque editor state.
+    SetUi {
+        id: String,
+        #[serde(default)]
+        ui: Option<Value>,
+    },
+    /// Connects an output port to an input port. Without an id, one is made
+    /// from the ends (`source.port->target.port`).
+    Connect {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        source: PortRef,
+        target: PortRef,
+    },
+    Disconnect {
+        id: String,
+    },
+    AddGroup {
+        id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Option<String>,
+        #[serde(default)]
+        nodes: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ui: Option<Value>,
+    },
+    /// Replaces a group's label, members and editor state.
+    SetGroup {
+        id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Option<String>,
+        #[serde(default)]
+        nodes: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ui: Option<Value>,
+    },
+    RemoveGroup {
+        id: String,
+    },
+}
+
+impl Op {
+    /// The op's tag, as written in JSON.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::AddNode { .. } => "add_node",
+            Op::RemoveNode { .. } => "remove_node",
+            Op::SetProperties { .. } => "set_properties",
+            Op::MoveNode { .. } => "move_node",
+            Op::SetLabel { .. } => "set_label",
+            Op::SetUi { .. } => "set_ui",
+            Op::Connect { .. } => "connect",
+            Op::Disconnect { .. } => "disconnect",
+            Op::AddGroup { .. } => "add_group",
+            Op::SetGroup { .. } => "set_group",
+            Op::RemoveGroup { .. } => "remove_group",
+        }
+    }
+
+    /// Parses one op or a JSON array of ops.
+    pub fn parse_list(text: &str) -> crate::Result<Vec<Op>> {
+        let value: Value = serde_json::from_str(text)?;
+        Ok(match value {
+            Value::Array(_) => serde_json::from_value(value)?,
+            one => vec![serde_json::from_value(one)?],
+        })
+    }
+
+    /// Shorthand for a connect op with a generated edge id.
+    pub fn connect(source: (&str, &str), target: (&str, &str)) -> Op {
+        Op::Connect {
+            id: None,
+            source: PortRef::new(source.0, source.1),
+            target: PortRef::new(target.0, target.1),
+        }
+    }
+
+    /// Shorthand for an add_node op at the origin with the given properties.
+    pub fn add_node(id: &str, node_type: &str, properties: Value) -> Op {
+        Op::AddNode {
+            id: id.into(),
+            node_type: node_type.into(),
+            type_version: None,
+            label: None,
+            position: Position::default(),
+            properties: match properties {
+                Value::Object(map) => map,
+                _ => Map::new(),
+            },
+            ui: None,
+        }
+    }
+}
+
+/// What a successful [`crate::Canvas::apply`] returns.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Applied {
+    /// The canvas revision after the change.
+    pub revision: u64,
+    /// Ops that undo the change, in the order to apply them.
+    pub inverse: Vec<Op>,
+    /// The change, for collaborators and autosavers.
+    pub event: Event,
+}

@@ -1,0 +1,396 @@
+//! Task preview: the request a node would send to a function runner, built
+//! from its type's `task` section, its properties, what its upstream nodes
+//! provide, and a quality tier. Nothing runs.
+
+mod quality;
+
+use std::collections::{BTreeMap, HashSet};
+
+use petgraph::stable_graph::NodeIndex;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+pub use quality::Quality;
+
+use crate::canvas::{Canvas, NodeEntry};
+use crate::catalog::{NodeTypeSpec, PropertySpec, Template};
+use crate::error::{Error, Result};
+use crate::model::PortRef;
+
+/// What a node's task would look like.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskPreview {
+    pub node: String,
+    pub node_type: String,
+    pub function: String,
+    pub quality: Quality,
+    /// Whether a `resource` error may retry one tier lower.
+    pub quality_fallback: bool,
+    pub params: Map<String, Value>,
+    /// What arrives on each connected input, by port name.
+    pub inputs: BTreeMap<String, Vec<PortRef>>,
+}
+
+/// Context channels gathered from upstream nodes, in upstream order.
+type Context = BTreeMap<String, Vec<Value>>;
+
+impl Canvas {
+    /// The task `node` would send at `quality`.
+    ///
+    /// ```
+    /// use reelgraph::{Canvas, Catalog, Op, Quality};
+    /// use serde_json::json;
+    ///
+    /// let mut canvas = Canvas::new(Catalog::builtin(), "c", "C");
+    /// canvas.apply(vec![
+    ///     Op::add_node("hero", "character", json!({
+    ///         "name": "Mara", "lora": "loras/mara.safetensors", "trigger_word": "mara_v2"})),
+    ///     Op::add_node("s1", "shot", json!({"number": 1, "prompt": "Mara looks up"})),
+    ///     Op::add_node("img", "image_gen", json!({})),
+    ///     Op::connect(("hero", "character"), ("s1", "characters")),
+    ///     Op::connect(("s1", "shot"), ("img", "shot")),
+    /// ]).unwrap();
+    /// let task = canvas.task_preview("img", Quality::Draft).unwrap();
+    /// assert_eq!(task.function, "image.generate");
+    /// assert_eq!(task.params["loras"], json!([{"path": "loras/mara.safetensors", "weight": 0.8}]));
+    /// assert_eq!(task.params["trigger_words"], json!(["mara_v2"]));
+    /// ```
+    pub fn task_preview(&self, node: &str, quality: Quality) -> Result<TaskPreview> {
+        let entry = self
+            .entry(node)
+            .ok_or_else(|| Error::UnknownNode { node: node.into() })?;
+        let spec = self.spec_of(node, entry)?;
+        let task = spec.task.as_ref().ok_or_else(|| Error::NoTask {
+            node: node.into(),
+            type_name: spec.type_name.to_string(),
+        })?;
+        let context = self.context_of(entry.ix);
+        let scope = Scope {
+            canvas: self,
+            id: node,
+            entry,
+            spec,
+            quality,
+            context: &context,
+        };
+        let mut params = Map::new();
+        for (name, template) in &task.params {
+            let value = scope.eval(template);
+            if !value.is_null() {
+                params.insert(name.clone(), value);
+            }
+        }
+        let mut inputs: BTreeMap<String, Vec<PortRef>> = BTreeMap::new();
+        for (_, src, link) in self.incoming(entry.ix) {
+            let (src_id, _) = self.entry_at(src);
+            inputs
+                .entry(link.target_port.to_string())
+                .or_default()
+                .push(PortRef::new(&**src_id, &*link.source_port));
+        }
+        Ok(TaskPreview {
+            node: node.into(),
+            node_type: spec.type_name.to_string(),
+            function: task.function.clone(),
+            quality,
+            quality_fallback: task.quality_fallback,
+            params,
+            inputs,
+        })
+    }
+
+    /// Previews of every node that has a task, in topological order.
+    pub fn task_previews(&self, quality: Quality) -> Vec<TaskPreview> {
+        self.graph
+            .nodes_iter()
+            .filter_map(|ix| {
+                let (id, entry) = self.entry_at(ix);
+                entry.spec.as_ref()?.task.as_ref()?;
+                self.task_preview(id, quality).ok()
+            })
+            .collect()
+    }
+
+    /// What the node and everything upstream of it provide, upstream first.
+    /// The walk follows inputs in spec order and edges in canvas order, so the
+    /// order is the same however the canvas was built.
+    fn context_of(&self, ix: NodeIndex) -> Context {
+        let mut order = Vec::new();
+        let mut seen = HashSet::new();
+        // Iterative post-order DFS: a node is emitted after all its upstream nodes.
+        let mut stack = vec![(ix, false)];
+        while let Some((n, expanded)) = stack.pop() {
+            if expanded {
+                order.push(n);
+                continue;
+            }
+            if !seen.insert(n) {
+                continue;
+            }
+            stack.push((n, true));
+            let mut upstream: Vec<NodeIndex> = self.upstream_in_spec_order(n);
+            upstream.reverse();
+            stack.extend(
+                upstream
+                    .into_iter()
+                    .filter(|u| !seen.contains(u))
+                    .map(|u| (u, false)),
+            );
+        }
+        let mut context = Context::new();
+        for n in order {
+            let (id, entry) = self.entry_at(n);
+            let Some(spec) = entry.spec.as_deref() else {
+                continue;
+            };
+            let empty = Context::new();
+            let scope = Scope {
+                canvas: self,
+                id,
+                entry,
+                spec,
+                quality: Quality::Standard,
+                context: &empty,
+            };
+            for (channel, template) in &spec.provides {
+                let values = context.entry(channel.clone()).or_default();
+                match scope.eval(template) {
+                    Value::Null => {}
+                    Value::Array(items) => {
+                        for item in items.into_iter().filter(|i| !i.is_null()) {
+                            push_unique(values, item);
+                        }
+                    }
+                    one => push_unique(values, one),
+                }
+            }
+        }
+        context
+    }
+
+    fn upstream_in_spec_order(&self, n: NodeIndex) -> Vec<NodeIndex> {
+        let (_, entry) = self.entry_at(n);
+        let mut incoming = self.incoming(n);
+        if let Some(spec) = &entry.spec {
+            let rank = |port: &str| spec.inputs.iter().position(|p| &*p.name == port);
+            // Stable sort: edges of one input keep canvas order.
+            incoming.sort_by_key(|(_, _, link)| rank(&link.target_port));
+        }
+        incoming.into_iter().map(|(_, src, _)| src).collect()
+    }
+}
+
+fn push_unique(values: &mut Vec<Value>, value: Value) {
+    if !values.contains(&value) {
+        values.push(value);
+    }
+}
+
+/// Everything a template may read.
+struct Scope<'a> {
+    canvas: &'a Canvas,
+    id: &'a str,
+    entry: &'a NodeEntry,
+    spec: &'a NodeTypeSpec,
+    quality: Quality,
+    context: &'a Context,
+}
+
+impl Scope<'_> {
+    fn eval(&self, template: &Template) -> Value {
+        match template {
+            Template::Value(v) => v.clone(),
+            Template::Property(name) => self.property(name),
+            Template::Quality(name) => self.preset(name),
+            Template::Context(channel) => match self.context.get(channel) {
+                Some(values) if !values.is_empty() => Value::Array(values.clone()),
+                _ => Value::Null,
+            },
+            Template::Input(port) => self.input(port),
+            Template::Template(text) => {
+                let text = self.render(text);
+                if text.is_empty() {
+                    Value::Null
+                } else {
+                    Value::String(text)
+                }
+            }
+            Template::Object(fields) => {
+                let map: Map<String, Value> = fields
+                    .iter()
+                    .map(|(k, t)| (k.clone(), self.eval(t)))
+                    .filter(|(_, v)| !v.is_null())
+                    .collect();
+                if map.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Object(map)
+                }
+            }
+            Template::List(items) => {
+                let mut out = Vec::new();
+                for item in items {
+                    match self.eval(item) {
+                        Value::Null => {}
+                        Value::Array(inner) => {
+                            out.extend(inner.into_iter().filter(|v| !v.is_null()))
+                        }
+                        one => out.push(one),
+                    }
+                }
+                if out.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Array(out)
+                }
+            }
+            Template::IfSet(cond) => {
+                if self.property(&cond.property).is_null() {
+                    Value::Null
+                } else {
+                    self.eval(&cond.then)
+                }
+            }
+        }
+    }
+
+    /// A property's value, or null when it is unset, empty text, or does not apply.
+    fn property(&self, name: &str) -> Value {
+        let Some(prop) = self.spec.property(name) else {
+            return Value::Null;
+        };
+        if !applies(self.spec, &self.entry.properties, prop, 0) {
+            return Value::Null;
+        }
+        match self.entry.properties.get(name) {
+            Some(Value::String(s)) if s.trim().is_empty() => Value::Null,
+            Some(v) => v.clone(),
+            None => Value::Null,
+        }
+    }
+
+    fn preset(&self, name: &str) -> Value {
+        self.spec
+            .task
+            .as_ref()
+            .and_then(|t| t.quality.get(&self.quality))
+            .and_then(|presets| presets.get(name))
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+
+    /// References to what arrives on an input: one object for a single input,
+    /// a list for a `multiple` one, null when nothing is connected.
+    fn input(&self, port: &str) -> Value {
+        let refs: Vec<Value> = self
+            .canvas
+            .incoming(self.entry.ix)
+            .into_iter()
+            .filter(|(_, _, link)| &*link.target_port == port)
+            .map(|(_, src, link)| {
+                let (src_id, _) = self.canvas.entry_at(src);
+                serde_json::json!({"node": &**src_id, "port": &*link.source_port})
+            })
+            .collect();
+        let multiple = self.spec.input(port).is_some_and(|p| p.multiple);
+        match (refs.len(), multiple) {
+            (0, _) => Value::Null,
+            (_, true) => Value::Array(refs),
+            (_, false) => refs.into_iter().next().unwrap_or(Value::Null),
+        }
+    }
+
+    /// Fills `{...}` placeholders; then collapses white space and trims stray
+    /// separators left by empty placeholders.
+    fn render(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let Some(close) = after.find('}') else {
+                out.push_str(&rest[open..]);
+                rest = "";
+                break;
+            };
+            let key = &after[..close];
+            let value = match key.split_once('.') {
+                Some(("property", p)) => self.property(p),
+                Some(("quality", q)) => self.preset(q),
+                Some(("context", c)) => self.eval(&Template::Context(c.into())),
+                Some(("node", "id")) => Value::String(self.id.into()),
+                Some(("node", "label")) => {
+                    self.entry.label.clone().map_or(Value::Null, Value::String)
+                }
+                None if key == "quality" => Value::String(self.quality.to_string()),
+                _ => Value::Null,
+            };
+            out.push_str(&as_text(&value));
+            rest = &after[close + 1..];
+        }
+        out.push_str(rest);
+        tidy(&out)
+    }
+}
+
+/// Whether a property applies, following `applies_when` through properties
+/// that are themselves conditional (a `lut` that applies to `filter: lut`
+/// does not apply when `filter` itself does not).
+fn applies(
+    spec: &NodeTypeSpec,
+    props: &crate::canvas::Properties,
+    prop: &PropertySpec,
+    depth: usize,
+) -> bool {
+    let Some(cond) = &prop.applies_when else {
+        return true;
+    };
+    if depth > 8 {
+        return false;
+    }
+    let Some(parent) = spec.property(&cond.property) else {
+        return false;
+    };
+    let current = props.get(&cond.property).unwrap_or(&Value::Null);
+    cond.one_of.contains(current) && applies(spec, props, parent, depth + 1)
+}
+
+pub(crate) fn property_applies(
+    spec: &NodeTypeSpec,
+    props: &crate::canvas::Properties,
+    prop: &PropertySpec,
+) -> bool {
+    applies(spec, props, prop, 0)
+}
+
+fn as_text(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items
+            .iter()
+            .map(as_text)
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    }
+}
+
+/// Collapses runs of white space and drops separators left dangling by
+/// empty placeholders (", ," or a leading comma).
+fn tidy(text: &str) -> String {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut out = String::with_capacity(text.len());
+    for word in words {
+        if word == "," && (out.is_empty() || out.ends_with(',')) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out.trim_matches(|c: char| c == ',' || c.is_whitespace())
+        .to_owned()
+}

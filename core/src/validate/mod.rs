@@ -1,0 +1,340 @@
+//! Whole-canvas validation: everything that keeps a canvas from running, and
+//! story-structure advice, as a list of diagnostics.
+
+mod structure;
+pub(crate) mod value;
+
+use std::collections::HashMap;
+
+use petgraph::stable_graph::NodeIndex;
+use serde::Serialize;
+use serde_json::Value;
+
+pub use value::{DEFAULT_MAX_ITEMS, DEFAULT_MAX_TEXT_BYTES, MAX_VALUE_DEPTH};
+
+use crate::canvas::{Canvas, Detached};
+use crate::error::Error;
+use crate::task::property_applies;
+
+/// How bad a diagnostic is: errors keep a canvas from running, warnings do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One finding about a canvas.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edge: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub property: Option<String>,
+    pub hint: String,
+}
+
+impl Diagnostic {
+    fn new(severity: Severity, code: &str, message: String, hint: impl Into<String>) -> Self {
+        Diagnostic {
+            severity,
+            code: code.into(),
+            message,
+            node: None,
+            edge: None,
+            port: None,
+            property: None,
+            hint: hint.into(),
+        }
+    }
+
+    fn from_error(e: &Error) -> Self {
+        Diagnostic::new(Severity::Error, e.code(), e.to_string(), e.hint())
+    }
+
+    fn node(mut self, id: &str) -> Self {
+        self.node = Some(id.into());
+        self
+    }
+    fn edge(mut self, id: &str) -> Self {
+        self.edge = Some(id.into());
+        self
+    }
+    fn port(mut self, port: &str) -> Self {
+        self.port = Some(port.into());
+        self
+    }
+    fn property(mut self, property: &str) -> Self {
+        self.property = Some(property.into());
+        self
+    }
+}
+
+/// The findings of [`Canvas::validate`], errors first, then in canvas order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub valid: bool,
+    pub errors: usize,
+    pub warnings: usize,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Report {
+    fn from_diagnostics(mut diagnostics: Vec<Diagnostic>) -> Self {
+        // Stable sort: canvas order is kept within each severity.
+        diagnostics.sort_by_key(|d| d.severity);
+        let errors = diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
+        Report {
+            valid: errors == 0,
+            errors,
+            warnings: diagnostics.len() - errors,
+            diagnostics,
+        }
+    }
+}
+
+impl Canvas {
+    /// Checks the whole canvas: unknown types and versions, property values,
+    /// required properties and inputs, edges that no longer fit, dangling and
+    /// cycle-closing edges from loaded documents, groups, and (as warnings)
+    /// story structure.
+    ///
+    /// ```
+    /// use reelgraph::{Canvas, Catalog, Op};
+    /// use serde_json::json;
+    ///
+    /// let mut canvas = Canvas::new(Catalog::builtin(), "c", "C");
+    /// canvas.apply(vec![Op::add_node("fx", "effect", json!({"effect": "blur"}))]).unwrap();
+    /// let report = canvas.validate();
+    /// assert!(!report.valid);
+    /// assert_eq!(report.diagnostics[0].code, "required_input_missing");
+    /// ```
+    pub fn validate(&self) -> Report {
+        let mut out = Vec::new();
+        self.check_nodes(&mut out);
+        self.check_edges(&mut out);
+        self.check_groups(&mut out);
+        structure::check(self, &mut out);
+        Report::from_diagnostics(out)
+    }
+
+    fn check_nodes(&self, out: &mut Vec<Diagnostic>) {
+        // Edges per (target node, input port), counted once for all nodes.
+        let mut arriving: HashMap<(NodeIndex, &str), usize> = HashMap::new();
+        for (_, target, link) in self.live_edges() {
+            *arriving.entry((target, &link.target_port)).or_default() += 1;
+        }
+        for (id, entry) in self.entries() {
+            let spec = match self.spec_of(id, entry) {
+                Ok(spec) => spec,
+                Err(e) => {
+                    out.push(Diagnostic::from_error(&e).node(id));
+                    continue;
+                }
+            };
+            for (name, value) in entry.properties.iter() {
+                let Some(prop) = spec.property(name) else {
+                    let e = Error::UnknownProperty {
+                        type_name: spec.type_name.to_string(),
+                        property: name.into(),
+                        known: spec.properties.iter().map(|p| p.name.to_string()).collect(),
+                    };
+                    out.push(Diagnostic::from_error(&e).node(id).property(name));
+                    continue;
+                };
+                if value.is_null() {
+                    continue;
+                }
+                if let Err(e) = value::check_value(id, name, prop, value) {
+                    out.push(Diagnostic::from_error(&e).node(id).property(name));
+                } else if !property_applies(spec, &entry.properties, prop)
+                    && prop.default.as_ref() != Some(value)
+                {
+                    out.push(
+                        Diagnostic::new(
+                            Severity::Warning,
+                            "property_ignored",
+                            format!("property `{name}` of node `{id}` does not apply with the current settings and is ignored"),
+                            "remove it, or change the setting it depends on",
+                        )
+                        .node(id)
+                        .property(name),
+                    );
+                }
+            }
+            for prop in spec.properties.iter().filter(|p| p.required) {
+                let missing = match entry.properties.get(&prop.name) {
+                    None | Some(Value::Null) => true,
+                    Some(Value::String(s)) => s.trim().is_empty(),
+                    Some(_) => false,
+                };
+                if missing && property_applies(spec, &entry.properties, prop) {
+                    out.push(
+                        Diagnostic::new(
+                            Severity::Error,
+                            "property_invalid",
+                            format!(
+                                "required property `{}` of node `{id}` is not set",
+                                prop.name
+                            ),
+                            format!("set `{}`", prop.name),
+                        )
+                        .node(id)
+                        .property(&prop.name),
+                    );
+                }
+            }
+            for input in &spec.inputs {
+                let count = arriving
+                    .get(&(entry.ix, &*input.name))
+                    .copied()
+                    .unwrap_or(0);
+                if input.required && count == 0 {
+                    let accepted = self.catalog().accepted_types(input).join(" | ");
+                    out.push(
+                        Diagnostic::new(
+                            Severity::Error,
+                            "required_input_missing",
+                            format!(
+                                "required input `{}` of node `{id}` is not connected",
+                                input.name
+                            ),
+                            format!("connect an output of type {accepted}"),
+                        )
+                        .node(id)
+                        .port(&input.name),
+                    );
+                }
+            }
+        }
+    }
+
+    fn check_edges(&self, out: &mut Vec<Diagnostic>) {
+        let mut taken: HashMap<(NodeIndex, &str), &str> = HashMap::new();
+        for (source, target, link) in self.live_edges() {
+            let (src_id, src) = self.entry_at(source);
+            let (tgt_id, tgt) = self.entry_at(target);
+            // Nodes without a spec are already reported; their edges cannot be judged.
+            let (Some(src_spec), Some(tgt_spec)) = (&src.spec, &tgt.spec) else {
+                continue;
+            };
+            let output = src_spec.output(&link.source_port);
+            let input = tgt_spec.input(&link.target_port);
+            let (Some(output), Some(input)) = (output, input) else {
+                let (node, port, dir) = if output.is_none() {
+                    (src_id, &link.source_port, "output")
+                } else {
+                    (tgt_id, &link.target_port, "input")
+                };
+                out.push(
+                    Diagnostic::new(
+                        Severity::Error,
+                        "unknown_port",
+                        format!(
+                            "edge `{}` uses {dir} port `{port}`, which node `{node}` does not have",
+                            link.id
+                        ),
+                        "disconnect the edge; the node type no longer has this port",
+                    )
+                    .edge(&link.id)
+                    .node(node)
+                    .port(port),
+                );
+                continue;
+            };
+            if !self.catalog().accepts(input, &output.data_type) {
+                out.push(
+                    Diagnostic::new(
+                        Severity::Error,
+                        "type_mismatch",
+                        format!(
+                            "edge `{}` carries `{}` into `{tgt_id}.{}`, which accepts {}",
+                            link.id,
+                            output.data_type,
+                            input.name,
+                            self.catalog().accepted_types(input).join(" | ")
+                        ),
+                        "disconnect it, or connect an output of an accepted type",
+                    )
+                    .edge(&link.id)
+                    .node(tgt_id)
+                    .port(&input.name),
+                );
+            }
+            if !input.multiple {
+                if let Some(first) = taken.insert((target, &link.target_port), &link.id) {
+                    out.push(
+                        Diagnostic::new(
+                            Severity::Error,
+                            "input_occupied",
+                            format!(
+                                "input `{tgt_id}.{}` takes one edge but has `{first}` and `{}`",
+                                input.name, link.id
+                            ),
+                            format!("disconnect `{}` or `{first}`", link.id),
+                        )
+                        .edge(&link.id)
+                        .node(tgt_id)
+                        .port(&input.name),
+                    );
+                }
+            }
+        }
+        for (edge, why) in self.detached_edges() {
+            let d = match why {
+                Detached::Dangling => {
+                    let missing = if self.entry(&edge.source.node).is_none() {
+                        &edge.source.node
+                    } else {
+                        &edge.target.node
+                    };
+                    Diagnostic::new(
+                        Severity::Error,
+                        "dangling_edge",
+                        format!(
+                            "edge `{}` refers to node `{missing}`, which does not exist",
+                            edge.id
+                        ),
+                        "disconnect the edge or add the missing node",
+                    )
+                }
+                Detached::Cycle => Diagnostic::new(
+                    Severity::Error,
+                    "cycle",
+                    format!(
+                        "edge `{}` from `{}` to `{}` closes a cycle",
+                        edge.id, edge.source.node, edge.target.node
+                    ),
+                    "disconnect the edge; a canvas must be acyclic to run",
+                ),
+            };
+            out.push(d.edge(&edge.id));
+        }
+    }
+
+    fn check_groups(&self, out: &mut Vec<Diagnostic>) {
+        for group in self.groups() {
+            for node in group.nodes.iter().filter(|n| self.entry(n).is_none()) {
+                out.push(Diagnostic::new(
+                    Severity::Warning,
+                    "dangling_group_member",
+                    format!(
+                        "group `{}` lists node `{node}`, which does not exist",
+                        group.id
+                    ),
+                    "remove the node from the group",
+                ));
+            }
+        }
+    }
+}
