@@ -461,10 +461,7 @@ impl Canvas {
             .unwrap_or((NodeIndex::end(), NodeIndex::end()));
         let source = self.graph[s].clone();
         let target = self.graph[t].clone();
-        let link = self
-            .graph
-            .remove_edge(eix)
-            .unwrap_or_else(|| unreachable_link());
+        let link = self.graph.remove_edge(eix).unwrap_or_else(unreachable_link);
         let index = self.edges.get_index_of(&*link.id).unwrap_or(usize::MAX);
         self.edges.shift_remove_index(index);
         let op = Op::Connect {
