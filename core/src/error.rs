@@ -119,6 +119,28 @@ pub enum Error {
     #[error("canvas format_version {found} is newer than this reelgraph reads (up to {supported})")]
     UnsupportedFormatVersion { found: u32, supported: u32 },
 
+    #[error("{kind} `{id}` was not found")]
+    NotFound { kind: &'static str, id: String },
+
+    #[error("canvas `{id}` is at revision {current}, not {expected}: someone else saved it first")]
+    Conflict {
+        id: String,
+        expected: u64,
+        current: u64,
+    },
+
+    #[error("storage error{}: {message}", .path.as_ref().map(|p| format!(" at {p}")).unwrap_or_default())]
+    Storage {
+        message: String,
+        path: Option<String>,
+    },
+
+    #[error("stored document {location} is corrupt: {message}")]
+    Corrupt { location: String, message: String },
+
+    #[error("the document is {size} bytes, more than the limit of {limit}")]
+    TooLarge { size: usize, limit: usize },
+
     #[error("op {index} ({op}) was rejected, nothing was applied: {source}")]
     OpRejected {
         index: usize,
@@ -155,6 +177,11 @@ impl Error {
             Error::DuplicateEdge { .. } => "duplicate_edge",
             Error::WrongFormat { .. } => "wrong_format",
             Error::UnsupportedFormatVersion { .. } => "unsupported_format_version",
+            Error::NotFound { .. } => "not_found",
+            Error::Conflict { .. } => "conflict",
+            Error::Storage { .. } => "storage",
+            Error::Corrupt { .. } => "corrupt_document",
+            Error::TooLarge { .. } => "too_large",
             Error::OpRejected { source, .. } => source.code(),
         }
     }
@@ -217,6 +244,19 @@ impl Error {
             Error::UnsupportedFormatVersion { .. } => {
                 "upgrade reelgraph to read this canvas; it was not changed".into()
             }
+            Error::NotFound { kind, .. } => format!("check the {kind} id; list to see what exists"),
+            Error::Conflict { current, .. } => format!(
+                "load revision {current}, re-apply your ops on it (or merge), then save with expected revision {current}"
+            ),
+            Error::Storage { .. } => {
+                "check that the storage location exists, is writable and has free space; nothing was half-written".into()
+            }
+            Error::Corrupt { .. } => {
+                "restore the document from its version history or a backup; other canvases are unaffected".into()
+            }
+            Error::TooLarge { .. } => {
+                "split the canvas, or keep large data (long texts, images) in asset files referenced by path".into()
+            }
             Error::OpRejected { source, .. } => source.hint(),
         }
     }
@@ -248,6 +288,13 @@ impl Error {
                 json!({"node": node, "property": property})
             }
             Error::UnknownNode { node } => json!({"node": node}),
+            Error::Conflict {
+                id,
+                expected,
+                current,
+            } => json!({"id": id, "expected": expected, "current": current}),
+            Error::Corrupt { location, .. } => json!({"location": location}),
+            Error::TooLarge { size, limit } => json!({"size": size, "limit": limit}),
             Error::InputOccupied { existing, .. } => json!({"existing_edge": existing}),
             Error::DuplicateEdge { existing } => json!({"existing_edge": existing}),
             Error::UnsupportedFormatVersion { found, supported } => {

@@ -15,6 +15,7 @@ mod error;
 pub mod event;
 pub mod model;
 pub mod ops;
+pub mod store;
 pub mod task;
 pub mod validate;
 

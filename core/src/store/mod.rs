@@ -1,0 +1,211 @@
+//! Persistence: the [`CanvasStore`] trait and its implementations.
+//!
+//! Every store keeps the same promises, checked by one conformance suite:
+//! a save names the revision it expects to replace, and a stale one is a
+//! `conflict` carrying the current revision — never a silent overwrite.
+//! Nothing here assumes one process: the revision check is the only
+//! coordination, so a shared database (PostgreSQL) fits the same trait.
+
+mod memory;
+mod summary;
+
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+pub use memory::MemoryStore;
+pub use summary::change_summary;
+
+use crate::error::{Error, Result};
+use crate::model::CanvasDocument;
+
+/// Most canvases one `list` call returns.
+pub const MAX_PAGE_SIZE: usize = 1_000;
+/// Largest canvas document a store accepts or loads, in bytes.
+pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024 * 1024;
+
+/// A page request for [`CanvasStore::list`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListQuery {
+    /// Where the previous page ended (its `next_cursor`); none for the first page.
+    pub cursor: Option<String>,
+    /// How many canvases, 1 to [`MAX_PAGE_SIZE`]; 0 means 100.
+    pub limit: usize,
+    /// Only canvases whose name starts with this.
+    pub name_prefix: Option<String>,
+}
+
+impl ListQuery {
+    /// The first page of `limit` canvases.
+    pub fn first(limit: usize) -> Self {
+        ListQuery {
+            limit,
+            ..ListQuery::default()
+        }
+    }
+
+    /// The effective page size.
+    pub fn page_size(&self) -> usize {
+        match self.limit {
+            0 => 100,
+            n => n.min(MAX_PAGE_SIZE),
+        }
+    }
+}
+
+/// One canvas in a listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CanvasSummary {
+    pub id: String,
+    pub name: String,
+    pub revision: u64,
+    pub updated_at: String,
+    pub size_bytes: u64,
+}
+
+/// A page of canvases, ordered by id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Page {
+    pub items: Vec<CanvasSummary>,
+    /// Pass this as the next query's cursor; none on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// One saved version of a canvas.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VersionInfo {
+    pub revision: u64,
+    /// RFC 3339, when the store wrote it.
+    pub saved_at: String,
+    pub size_bytes: u64,
+    /// What changed from the version before, e.g. "+2 nodes, 1 node changed".
+    pub summary: String,
+}
+
+/// What [`CanvasStore::prune`] removes from a canvas's history.
+/// The current version is always kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prune {
+    /// Keep the newest N versions.
+    KeepLast(usize),
+    /// Remove versions saved longer ago than this.
+    OlderThan(Duration),
+}
+
+/// Where a canvas document is kept.
+///
+/// ```
+/// # tokio_test_block(async {
+/// use reelgraph::store::{CanvasStore, MemoryStore};
+/// use reelgraph::{Canvas, Catalog, Op};
+/// use serde_json::json;
+///
+/// let store = MemoryStore::new();
+/// let mut canvas = Canvas::new(Catalog::builtin(), "teaser", "Teaser");
+/// store.create(&canvas.to_document()).await?;
+///
+/// canvas.apply(vec![Op::add_node("s1", "shot", json!({"number": 1}))])?;
+/// store.save(&canvas.to_document(), 0).await?;
+///
+/// // A writer still holding revision 0 is told, not overwritten.
+/// let err = store.save(&canvas.to_document(), 0).await.unwrap_err();
+/// assert_eq!(err.code(), "conflict");
+/// # Ok::<(), reelgraph::Error>(())
+/// # });
+/// # fn tokio_test_block<F: std::future::Future>(f: F) -> F::Output {
+/// #     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+/// # }
+/// ```
+#[async_trait]
+pub trait CanvasStore: Send + Sync {
+    /// Stores a new canvas; `duplicate_id` if one with its id exists.
+    async fn create(&self, doc: &CanvasDocument) -> Result<VersionInfo>;
+
+    /// The current version; `not_found` if there is none.
+    async fn get(&self, id: &str) -> Result<CanvasDocument>;
+
+    /// A given revision from the history; `not_found` if it was never saved or was pruned.
+    async fn get_revision(&self, id: &str, revision: u64) -> Result<CanvasDocument>;
+
+    /// Canvases ordered by id, a page at a time.
+    async fn list(&self, query: &ListQuery) -> Result<Page>;
+
+    /// Replaces the current version, which must be `expected_revision`
+    /// (else `conflict` with the current revision). The document's own
+    /// revision must be above it.
+    async fn save(&self, doc: &CanvasDocument, expected_revision: u64) -> Result<VersionInfo>;
+
+    /// Deletes a canvas and its history; with an expected revision, only if it
+    /// is still current.
+    async fn delete(&self, id: &str, expected_revision: Option<u64>) -> Result<()>;
+
+    /// Saved versions, newest first.
+    async fn history(&self, id: &str) -> Result<Vec<VersionInfo>>;
+
+    /// Removes old versions; returns how many went.
+    async fn prune(&self, id: &str, policy: Prune) -> Result<usize>;
+}
+
+/// The current time as RFC 3339, as stores record it.
+pub(crate) fn saved_now() -> (SystemTime, String) {
+    let now = SystemTime::now();
+    (now, humantime::format_rfc3339_millis(now).to_string())
+}
+
+/// The checks every store makes before a save, given the revision it holds now.
+pub(crate) fn check_save(current: Option<u64>, doc: &CanvasDocument, expected: u64) -> Result<()> {
+    let Some(current) = current else {
+        return Err(Error::NotFound {
+            kind: "canvas",
+            id: doc.id.clone(),
+        });
+    };
+    if current != expected {
+        return Err(Error::Conflict {
+            id: doc.id.clone(),
+            expected,
+            current,
+        });
+    }
+    if doc.revision <= expected {
+        return Err(Error::InvalidField {
+            field: "revision",
+            message: format!(
+                "the document is at revision {}, not above the expected {expected}; apply ops before saving",
+                doc.revision
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Serialises a document for storage, refusing one over [`MAX_DOCUMENT_BYTES`].
+pub(crate) fn encode(doc: &CanvasDocument) -> Result<String> {
+    crate::model::check_id(&doc.id)?;
+    let text = serde_json::to_string(doc)?;
+    if text.len() > MAX_DOCUMENT_BYTES {
+        return Err(Error::TooLarge {
+            size: text.len(),
+            limit: MAX_DOCUMENT_BYTES,
+        });
+    }
+    Ok(text)
+}
+
+/// Parses a stored document; a failure names where it came from.
+pub(crate) fn decode(location: &str, text: &str) -> Result<CanvasDocument> {
+    if text.len() > MAX_DOCUMENT_BYTES {
+        return Err(Error::TooLarge {
+            size: text.len(),
+            limit: MAX_DOCUMENT_BYTES,
+        });
+    }
+    CanvasDocument::from_json(text).map_err(|e| match e {
+        Error::InvalidJson { message } => Error::Corrupt {
+            location: location.to_owned(),
+            message,
+        },
+        other => other,
+    })
+}
