@@ -1,0 +1,275 @@
+//! One conformance suite, run against every store: the semantics of
+//! `CanvasStore` must not depend on where canvases are kept.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reelgraph::store::{CanvasStore, ListQuery, MemoryStore, Prune};
+use reelgraph::{Canvas, CanvasDocument, Catalog, Op};
+use serde_json::json;
+
+/// A document with `n` shots at revision `revision`.
+fn doc(id: &str, name: &str, shots: usize) -> CanvasDocument {
+    let mut canvas = Canvas::new(Catalog::builtin(), id, name);
+    if shots > 0 {
+        let ops: Vec<Op> = (0..shots)
+            .map(|i| Op::add_node(&format!("s{i}"), "shot", json!({"number": i + 1})))
+            .collect();
+        canvas.apply(ops).expect("shots apply");
+    }
+    canvas.to_document()
+}
+
+fn bump(mut d: CanvasDocument) -> CanvasDocument {
+    d.revision += 1;
+    d
+}
+
+pub async fn create_get_and_duplicate(store: &dyn CanvasStore) {
+    let d = doc("c1", "First", 2);
+    let info = store.create(&d).await.expect("create");
+    assert_eq!(info.revision, d.revision);
+    assert_eq!(store.get("c1").await.expect("get"), d);
+    let err = store.create(&d).await.expect_err("second create");
+    assert_eq!(err.code(), "duplicate_id");
+    assert_eq!(
+        store.get("missing").await.expect_err("missing").code(),
+        "not_found"
+    );
+}
+
+pub async fn save_checks_the_expected_revision(store: &dyn CanvasStore) {
+    let d = doc("c2", "Second", 1);
+    store.create(&d).await.expect("create");
+    let v2 = bump(d.clone());
+    store
+        .save(&v2, d.revision)
+        .await
+        .expect("save on the current revision");
+    let err = store
+        .save(&bump(v2.clone()), d.revision)
+        .await
+        .expect_err("stale");
+    assert_eq!(err.code(), "conflict");
+    assert_eq!(
+        err.details()["current"],
+        json!(v2.revision),
+        "the conflict names the current revision"
+    );
+    let err = store.save(&v2, v2.revision).await.expect_err("not above");
+    assert_eq!(err.code(), "invalid_field");
+    assert_eq!(
+        store.get("c2").await.expect("get"),
+        v2,
+        "failed saves change nothing"
+    );
+    let err = store
+        .save(&bump(doc("nope", "x", 0)), 0)
+        .await
+        .expect_err("missing");
+    assert_eq!(err.code(), "not_found");
+}
+
+pub async fn two_writers_exactly_one_wins(store: Arc<dyn CanvasStore>) {
+    let d = doc("race", "Race", 0);
+    store.create(&d).await.expect("create");
+    let mut tasks = Vec::new();
+    for writer in 0..8 {
+        let store = store.clone();
+        let mut mine = bump(d.clone());
+        mine.name = format!("writer {writer}");
+        tasks.push(tokio::spawn(async move { store.save(&mine, 0).await }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        match t.await.expect("join") {
+            Ok(_) => wins += 1,
+            Err(e) => assert_eq!(e.code(), "conflict"),
+        }
+    }
+    assert_eq!(wins, 1, "exactly one writer wins");
+}
+
+pub async fn revisions_and_history(store: &dyn CanvasStore) {
+    let v1 = doc("h", "History", 1);
+    store.create(&v1).await.expect("create");
+    let mut v2 = bump(doc("h", "History", 3));
+    v2.revision = v1.revision + 1;
+    store.save(&v2, v1.revision).await.expect("save v2");
+    let mut v3 = v2.clone();
+    v3.revision += 1;
+    v3.nodes.pop();
+    store.save(&v3, v2.revision).await.expect("save v3");
+    assert_eq!(store.get_revision("h", v1.revision).await.expect("v1"), v1);
+    assert_eq!(store.get_revision("h", v2.revision).await.expect("v2"), v2);
+    let history = store.history("h").await.expect("history");
+    let revisions: Vec<u64> = history.iter().map(|v| v.revision).collect();
+    assert_eq!(
+        revisions,
+        vec![v3.revision, v2.revision, v1.revision],
+        "newest first"
+    );
+    assert_eq!(history[1].summary, "+2 nodes");
+    assert_eq!(history[0].summary, "-1 node");
+    assert!(
+        history
+            .iter()
+            .all(|v| v.size_bytes > 0 && !v.saved_at.is_empty())
+    );
+    let err = store.get_revision("h", 999).await.expect_err("never saved");
+    assert_eq!(err.code(), "not_found");
+
+    assert_eq!(
+        store.prune("h", Prune::KeepLast(2)).await.expect("prune"),
+        1
+    );
+    assert_eq!(
+        store
+            .get_revision("h", v1.revision)
+            .await
+            .expect_err("pruned")
+            .code(),
+        "not_found"
+    );
+    assert_eq!(
+        store
+            .prune("h", Prune::OlderThan(Duration::ZERO))
+            .await
+            .expect("prune all old"),
+        1
+    );
+    assert_eq!(
+        store.history("h").await.expect("history").len(),
+        1,
+        "the current version stays"
+    );
+    assert_eq!(store.get("h").await.expect("current"), v3);
+}
+
+pub async fn list_pages_with_a_stable_order(store: &dyn CanvasStore) {
+    for i in 0..25 {
+        let name = if i % 2 == 0 {
+            format!("Trailer {i}")
+        } else {
+            format!("Short {i}")
+        };
+        store
+            .create(&doc(&format!("p{i:02}"), &name, 0))
+            .await
+            .expect("create");
+    }
+    let mut seen = Vec::new();
+    let mut query = ListQuery::first(10);
+    loop {
+        let page = store.list(&query).await.expect("list");
+        assert!(page.items.len() <= 10);
+        seen.extend(page.items.iter().map(|s| s.id.clone()));
+        match page.next_cursor {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(seen, sorted, "ids in order, none twice");
+    assert_eq!(seen.iter().filter(|id| id.starts_with('p')).count(), 25);
+
+    let trailers = store
+        .list(&ListQuery {
+            name_prefix: Some("Trailer".into()),
+            limit: 1000,
+            ..ListQuery::default()
+        })
+        .await
+        .expect("filtered");
+    assert_eq!(trailers.items.len(), 13);
+    assert!(trailers.items.iter().all(|s| s.name.starts_with("Trailer")));
+    assert!(trailers.next_cursor.is_none());
+}
+
+pub async fn delete_honours_the_revision(store: &dyn CanvasStore) {
+    let d = doc("del", "Delete me", 0);
+    store.create(&d).await.expect("create");
+    let err = store
+        .delete("del", Some(d.revision + 5))
+        .await
+        .expect_err("stale delete");
+    assert_eq!(err.code(), "conflict");
+    store.delete("del", Some(d.revision)).await.expect("delete");
+    assert_eq!(
+        store.get("del").await.expect_err("gone").code(),
+        "not_found"
+    );
+    assert_eq!(
+        store.history("del").await.expect_err("history gone").code(),
+        "not_found"
+    );
+    assert_eq!(
+        store.delete("del", None).await.expect_err("twice").code(),
+        "not_found"
+    );
+    store.create(&d).await.expect("the id can be used again");
+}
+
+pub async fn oversized_documents_are_refused(store: &dyn CanvasStore) {
+    let mut d = doc("big", "Big", 0);
+    d.metadata.insert(
+        "blob".into(),
+        json!("x".repeat(reelgraph::store::MAX_DOCUMENT_BYTES)),
+    );
+    let err = store.create(&d).await.expect_err("too large");
+    assert_eq!(err.code(), "too_large");
+    assert_eq!(
+        store.get("big").await.expect_err("nothing stored").code(),
+        "not_found"
+    );
+}
+
+/// Runs the whole suite against a fresh store from `make`.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($name:ident, $make:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test]
+            async fn create_get_and_duplicate() {
+                let s = $make;
+                super::create_get_and_duplicate(&s).await;
+            }
+            #[tokio::test]
+            async fn save_checks_the_expected_revision() {
+                let s = $make;
+                super::save_checks_the_expected_revision(&s).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn two_writers_exactly_one_wins() {
+                let s: Arc<dyn CanvasStore> = Arc::new($make);
+                super::two_writers_exactly_one_wins(s).await;
+            }
+            #[tokio::test]
+            async fn revisions_and_history() {
+                let s = $make;
+                super::revisions_and_history(&s).await;
+            }
+            #[tokio::test]
+            async fn list_pages_with_a_stable_order() {
+                let s = $make;
+                super::list_pages_with_a_stable_order(&s).await;
+            }
+            #[tokio::test]
+            async fn delete_honours_the_revision() {
+                let s = $make;
+                super::delete_honours_the_revision(&s).await;
+            }
+            #[tokio::test]
+            async fn oversized_documents_are_refused() {
+                let s = $make;
+                super::oversized_documents_are_refused(&s).await;
+            }
+        }
+    };
+}
+
+conformance_suite!(memory, MemoryStore::new());
