@@ -6,6 +6,7 @@
 //! Nothing here assumes one process: the revision check is the only
 //! coordination, so a shared database (PostgreSQL) fits the same trait.
 
+mod autosave;
 mod memory;
 mod summary;
 
@@ -14,6 +15,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use serde::Serialize;
 
+pub use autosave::{AutosaveEvent, AutosaveOptions, Autosaver, autosave};
 pub use memory::MemoryStore;
 pub use summary::change_summary;
 
