@@ -61,7 +61,7 @@ pub enum Error {
     #[error("node `{node}` ({type_name}) is a data node and has no task")]
     NoTask { node: String, type_name: String },
 
-    #[error("a {kind} with id `{id}` already exists")]
+    #[error("{} {kind} with id `{id}` already exists", article(kind))]
     DuplicateId { kind: &'static str, id: String },
 
     #[error("there is no node `{node}`")]
@@ -113,7 +113,7 @@ pub enum Error {
     #[error("edge `{existing}` already connects these ports")]
     DuplicateEdge { existing: String },
 
-    #[error("not a reelgraph canvas: format is {found:?}")]
+    #[error("not a reelgraph canvas: format is `{found}`")]
     WrongFormat { found: String },
 
     #[error("canvas format_version {found} is newer than this reelgraph reads (up to {supported})")]
@@ -288,6 +288,35 @@ impl Error {
                 json!({"node": node, "property": property})
             }
             Error::UnknownNode { node } => json!({"node": node}),
+            Error::UnknownEdge { edge } => json!({"edge": edge}),
+            Error::UnknownGroup { group } => json!({"group": group}),
+            Error::UnknownNodeType { type_name, .. } => json!({"type": type_name}),
+            Error::UnknownProperty {
+                type_name,
+                property,
+                ..
+            } => json!({"type": type_name, "property": property}),
+            Error::UnsupportedTypeVersion {
+                node,
+                type_name,
+                version,
+                ..
+            } => json!({"node": node, "type": type_name, "version": version}),
+            Error::InvalidSpec { type_name, .. } => json!({"type": type_name}),
+            Error::DuplicateNodeType { type_name, version } => {
+                json!({"type": type_name, "version": version})
+            }
+            Error::InvalidId { id, .. } => json!({"id": id}),
+            Error::InvalidField { field, .. } => json!({"field": field}),
+            Error::NoTask { node, type_name } => json!({"node": node, "type": type_name}),
+            Error::DuplicateId { kind, id } => json!({"kind": kind, "id": id}),
+            Error::SelfLoop { node } => json!({"node": node}),
+            Error::Cycle {
+                source_node,
+                target_node,
+            } => json!({"source": source_node, "target": target_node}),
+            Error::WrongFormat { found } => json!({"found": found}),
+            Error::NotFound { kind, id } => json!({"kind": kind, "id": id}),
             Error::Conflict {
                 id,
                 expected,
@@ -334,6 +363,14 @@ impl From<serde_json::Error> for Error {
         Error::InvalidJson {
             message: e.to_string(),
         }
+    }
+}
+
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
     }
 }
 

@@ -173,9 +173,12 @@ impl CanvasDocument {
         match header.format {
             Some(Value::String(f)) if f == CANVAS_FORMAT => {}
             other => {
-                return Err(Error::WrongFormat {
-                    found: other.map_or_else(|| "missing".into(), |v| v.to_string()),
-                });
+                let found = match other {
+                    None => "missing".to_owned(),
+                    Some(Value::String(s)) => s,
+                    Some(v) => v.to_string(),
+                };
+                return Err(Error::WrongFormat { found });
             }
         }
         if let Some(found) = header.format_version.as_ref().and_then(Value::as_u64) {
@@ -210,5 +213,25 @@ pub fn check_id(id: &str) -> Result<()> {
             id: id.chars().take(40).collect(),
             message: message.into(),
         }),
+    }
+}
+
+/// JSON equality with numbers compared by value, so `0` equals `0.0`: a
+/// document written by JavaScript says `0` where Rust wrote `0.0`.
+pub fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(i), Some(j)) => i == j,
+            _ => x.as_f64() == y.as_f64(),
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_value(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| same_value(v, w)))
+        }
+        _ => a == b,
     }
 }

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::event::Event;
-use crate::model::{PortRef, Position};
+use crate::model::{Edge, Node, PortRef, Position};
 
 /// One change to a canvas. Serialised with an `op` tag:
 /// `{"op": "move_node", "id": "shot_1", "position": {"x": 0, "y": 0}}`.
@@ -34,10 +34,14 @@ pub enum Op {
     RemoveNode {
         id: String,
     },
-    /// Sets properties; `null` resets one to its default (or unsets it).
+    /// Sets properties; `null` resets one to its default (or unsets it when
+    /// it has none). `unset` removes values outright, defaults or not.
     SetProperties {
         id: String,
+        #[serde(default)]
         properties: Map<String, Value>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        unset: Vec<String>,
     },
     MoveNode {
         id: String,
@@ -65,8 +69,27 @@ pub enum Op {
     Disconnect {
         id: String,
     },
+    /// Puts a removed node back exactly as it was, at `index` in the canvas
+    /// order (undo uses it). Its values are not re-checked: they were accepted
+    /// once, and validation reports anything that no longer fits.
+    RestoreNode {
+        node: Node,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        index: Option<usize>,
+    },
+    /// Puts a removed edge back at `index` in the edge order (undo uses it).
+    /// It becomes live when its ends exist and it closes no cycle; otherwise it
+    /// is kept aside, as when loading, and validation reports it.
+    RestoreEdge {
+        edge: Edge,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        index: Option<usize>,
+    },
     AddGroup {
         id: String,
+        /// Position in the group order; absent means last.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        index: Option<usize>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         label: Option<String>,
         #[serde(default)]
@@ -101,6 +124,8 @@ impl Op {
             Op::SetUi { .. } => "set_ui",
             Op::Connect { .. } => "connect",
             Op::Disconnect { .. } => "disconnect",
+            Op::RestoreNode { .. } => "restore_node",
+            Op::RestoreEdge { .. } => "restore_edge",
             Op::AddGroup { .. } => "add_group",
             Op::SetGroup { .. } => "set_group",
             Op::RemoveGroup { .. } => "remove_group",

@@ -55,6 +55,7 @@ fn set(id: &str, props: Value) -> Op {
     Op::SetProperties {
         id: id.into(),
         properties,
+        unset: Vec::new(),
     }
 }
 
@@ -206,6 +207,7 @@ fn duplicate_ids() {
     };
     assert_rejected(&mut c, edge, "duplicate_id");
     let group = Op::AddGroup {
+        index: None,
         id: "g".into(),
         label: None,
         nodes: vec!["s1".into(), "s1".into()],
@@ -330,6 +332,7 @@ fn ops_naming_missing_things() {
         "unknown_group",
     );
     let group = Op::AddGroup {
+        index: None,
         id: "g".into(),
         label: None,
         nodes: vec!["ghost".into()],

@@ -1,8 +1,6 @@
 //! Undo and redo: for random edit sessions, applying the inverse ops of every
-//! apply, newest first, gets back the starting canvas, and replaying the
+//! apply, newest first, gets back each earlier canvas exactly (order included), and replaying the
 //! change events on a copy gets the same canvas as the original.
-
-use std::collections::BTreeMap;
 
 use reelgraph::{Canvas, CanvasDocument, Catalog, Event, Op, Position};
 use serde_json::{Value, json};
@@ -22,22 +20,11 @@ impl Rng {
     }
 }
 
-/// Everything that must survive undo, with order-insensitive node, edge and group lists
-/// (undoing a removal re-adds at the end; order is presentation, not content).
+/// Everything that must survive undo, order included (undo puts nodes,
+/// edges and groups back where they were: edge order is layer order).
 fn content(canvas: &Canvas) -> Value {
     let doc: CanvasDocument = canvas.to_document();
-    let by_id = |items: Vec<Value>| -> BTreeMap<String, Value> {
-        items
-            .into_iter()
-            .map(|v| (v["id"].as_str().unwrap_or_default().to_owned(), v))
-            .collect()
-    };
-    let to_values = |v: Value| v.as_array().cloned().unwrap_or_default();
-    json!({
-        "nodes": by_id(to_values(json!(doc.nodes))),
-        "edges": by_id(to_values(json!(doc.edges))),
-        "groups": by_id(to_values(json!(doc.groups))),
-    })
+    json!({"nodes": doc.nodes, "edges": doc.edges, "groups": doc.groups})
 }
 
 /// A random op that is often valid and sometimes not.
@@ -70,6 +57,7 @@ fn random_op(rng: &mut Rng, canvas: &Canvas, n: &mut usize) -> Op {
         },
         5 => Op::SetProperties {
             id: pick(rng),
+            unset: Vec::new(),
             properties: json!({"number": rng.below(50), "radius": null})
                 .as_object()
                 .cloned()
@@ -96,6 +84,7 @@ fn random_op(rng: &mut Rng, canvas: &Canvas, n: &mut usize) -> Op {
             }
         }
         _ => Op::AddGroup {
+            index: None,
             id: format!("g{}", rng.below(5)),
             label: None,
             nodes: vec![pick(rng)],

@@ -7,17 +7,16 @@ use std::sync::Arc;
 
 use petgraph::Direction;
 use petgraph::data::Build;
-use petgraph::stable_graph::{EdgeIndex, NodeIndex};
-use petgraph::visit::EdgeRef;
+use petgraph::stable_graph::NodeIndex;
 use serde_json::{Map, Value};
 
 use super::connect::cycle;
-use super::load::{migrate_properties, to_properties};
-use super::{Canvas, Link, NodeEntry, Properties, now_rfc3339};
+use super::load::{attach, migrate_properties, resolve_node, to_properties};
+use super::{Canvas, Detached, EdgeSlot, Link, NodeEntry, Properties, now_rfc3339};
 use crate::catalog::NodeTypeSpec;
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::model::{Group, PortRef, Position, check_id};
+use crate::model::{Edge, Group, PortRef, Position, check_id};
 use crate::ops::{Applied, Op};
 use crate::validate::value::{MAX_VALUE_DEPTH, check_value, too_deep};
 
@@ -40,9 +39,8 @@ enum Undo {
     EdgeAdded(Arc<str>),
     EdgeRemoved {
         index: usize,
-        source: Arc<str>,
-        target: Arc<str>,
-        link: Link,
+        id: Arc<str>,
+        edge: RemovedEdge,
     },
     GroupAdded(String),
     GroupRemoved {
@@ -50,6 +48,17 @@ enum Undo {
         group: Group,
     },
     GroupChanged(Group),
+}
+
+/// A removed edge, as it was: live (ends by node id) or kept aside.
+#[derive(Debug)]
+enum RemovedEdge {
+    Live {
+        source: Arc<str>,
+        target: Arc<str>,
+        link: Link,
+    },
+    Detached(Box<(Edge, Detached)>),
 }
 
 impl Canvas {
@@ -183,16 +192,10 @@ impl Canvas {
                 else {
                     return Err(Error::UnknownNode { node: id.clone() });
                 };
-                let mut inverse = vec![Op::AddNode {
-                    id: id.clone(),
-                    node_type: entry.type_name.to_string(),
-                    type_version: Some(entry.type_version),
-                    label: entry.label.clone(),
-                    position: entry.position,
-                    properties: entry.properties.to_map(),
-                    ui: entry.ui.clone(),
+                let mut inverse = vec![Op::RestoreNode {
+                    node: super::node_doc(&key, &entry),
+                    index: Some(index),
                 }];
-                // Groups first, so the inverse re-adds edges before restoring groups.
                 let mut group_inverse = Vec::new();
                 for group in self.groups.values_mut() {
                     if group.nodes.iter().any(|n| n == id) {
@@ -206,7 +209,9 @@ impl Canvas {
                         group.nodes.retain(|n| n != id);
                     }
                 }
-                let incident: Vec<EdgeIndex> = self
+                // Highest position first, so every recorded position is the
+                // edge's position before the op; undo restores them lowest first.
+                let mut incident: Vec<usize> = self
                     .graph
                     .inner()
                     .edges_directed(entry.ix, Direction::Incoming)
@@ -215,16 +220,15 @@ impl Canvas {
                             .inner()
                             .edges_directed(entry.ix, Direction::Outgoing),
                     )
-                    .map(|e| e.id())
+                    .filter_map(|e| self.edges.get_index_of(&*e.weight().id))
                     .collect();
-                // Inverse connects in canvas order, so undo restores the same order.
-                let mut removed_edges: Vec<(usize, Op)> = Vec::with_capacity(incident.len());
-                for eix in incident {
-                    let (pos, op) = self.remove_edge(eix, journal);
-                    removed_edges.push((pos, op));
-                }
-                removed_edges.sort_by_key(|(pos, _)| *pos);
-                inverse.extend(removed_edges.into_iter().map(|(_, op)| op));
+                incident.sort_unstable_by(|a, b| b.cmp(a));
+                let mut restores: Vec<Op> = incident
+                    .into_iter()
+                    .map(|position| self.remove_edge_at(position, journal))
+                    .collect();
+                restores.reverse();
+                inverse.extend(restores);
                 inverse.extend(group_inverse);
                 self.graph.remove_node(entry.ix);
                 self.nodes.shift_remove_index(index);
@@ -236,11 +240,50 @@ impl Canvas {
                 Ok(inverse)
             }
 
-            Op::SetProperties { id, properties } => {
+            Op::RestoreNode { node, index } => {
+                check_id(&node.id)?;
+                if self.nodes.contains_key(node.id.as_str()) {
+                    return Err(Error::DuplicateId {
+                        kind: "node",
+                        id: node.id.clone(),
+                    });
+                }
+                let (key, entry, _) = resolve_node(&self.catalog, &mut self.graph, node.clone());
+                let at = index.unwrap_or(self.nodes.len()).min(self.nodes.len());
+                self.nodes.shift_insert(at, key.clone(), entry);
+                journal.push(Undo::NodeAdded(key));
+                Ok(vec![Op::RemoveNode {
+                    id: node.id.clone(),
+                }])
+            }
+
+            Op::SetProperties {
+                id,
+                properties,
+                unset,
+            } => {
                 let (key, entry) = self.node_entry(id)?;
                 let spec = self.spec_of(id, entry)?.clone();
                 let mut props = entry.properties.clone();
                 let mut inverse = Map::new();
+                let mut inverse_unset = Vec::new();
+                let mut record = |name: &str, old: Option<Value>| match old {
+                    Some(v) => {
+                        inverse.insert(name.to_owned(), v);
+                    }
+                    None => inverse_unset.push(name.to_owned()),
+                };
+                for name in unset.iter() {
+                    if properties.contains_key(name) {
+                        return Err(Error::InvalidField {
+                            field: "unset",
+                            message: format!("`{name}` is both set and unset"),
+                        });
+                    }
+                    // Any name may be unset, so stale properties of a loaded
+                    // document can be cleaned up.
+                    record(name, props.remove(name));
+                }
                 for (name, value) in properties.iter() {
                     let prop = spec.property(name).ok_or_else(|| Error::UnknownProperty {
                         type_name: spec.type_name.to_string(),
@@ -254,7 +297,7 @@ impl Canvas {
                                 return Err(Error::property(
                                     id,
                                     name,
-                                    "the property is required and cannot be unset",
+                                    "the property is required and cannot be reset",
                                     "give a value instead of null",
                                 ));
                             }
@@ -264,12 +307,13 @@ impl Canvas {
                         check_value(id, name, prop, value)?;
                         props.set(prop.name.clone(), value.clone())
                     };
-                    inverse.insert(name.clone(), old.unwrap_or(Value::Null));
+                    record(name, old);
                 }
                 self.replace_node(key, journal, |e| e.properties = props);
                 Ok(vec![Op::SetProperties {
                     id: id.clone(),
                     properties: inverse,
+                    unset: inverse_unset,
                 }])
             }
 
@@ -334,22 +378,40 @@ impl Canvas {
                     .graph
                     .try_add_edge(ends.source, ends.target, link)
                     .map_err(|_| cycle(source, target))?;
-                self.edges.insert(key.clone(), eix);
+                self.edges.insert(key.clone(), EdgeSlot::Live(eix));
                 journal.push(Undo::EdgeAdded(key));
                 *id = Some(edge_id.clone());
                 Ok(vec![Op::Disconnect { id: edge_id }])
             }
 
             Op::Disconnect { id } => {
-                let Some(&eix) = self.edges.get(id.as_str()) else {
+                let Some(position) = self.edges.get_index_of(id.as_str()) else {
                     return Err(Error::UnknownEdge { edge: id.clone() });
                 };
-                let (_, inverse) = self.remove_edge(eix, journal);
-                Ok(vec![inverse])
+                Ok(vec![self.remove_edge_at(position, journal)])
+            }
+
+            Op::RestoreEdge { edge, index } => {
+                check_id(&edge.id)?;
+                if self.edges.contains_key(edge.id.as_str()) {
+                    return Err(Error::DuplicateId {
+                        kind: "edge",
+                        id: edge.id.clone(),
+                    });
+                }
+                let key: Arc<str> = Arc::from(edge.id.as_str());
+                let slot = attach(&mut self.graph, &self.nodes, edge.clone());
+                let at = index.unwrap_or(self.edges.len()).min(self.edges.len());
+                self.edges.shift_insert(at, key.clone(), slot);
+                journal.push(Undo::EdgeAdded(key));
+                Ok(vec![Op::Disconnect {
+                    id: edge.id.clone(),
+                }])
             }
 
             Op::AddGroup {
                 id,
+                index,
                 label,
                 nodes,
                 ui,
@@ -362,7 +424,8 @@ impl Canvas {
                     });
                 }
                 let group = self.checked_group(id, label, nodes, ui)?;
-                self.groups.insert(id.clone(), group);
+                let at = index.unwrap_or(self.groups.len()).min(self.groups.len());
+                self.groups.shift_insert(at, id.clone(), group);
                 journal.push(Undo::GroupAdded(id.clone()));
                 Ok(vec![Op::RemoveGroup { id: id.clone() }])
             }
@@ -394,6 +457,7 @@ impl Canvas {
                 };
                 let inverse = Op::AddGroup {
                     id: group.id.clone(),
+                    index: Some(index),
                     label: group.label.clone(),
                     nodes: group.nodes.clone(),
                     ui: group.ui.clone(),
@@ -422,7 +486,11 @@ impl Canvas {
                     node: id.to_owned(),
                     type_name: entry.type_name.to_string(),
                     version: entry.type_version,
-                    supported: format!("has version {} and no migration path to it", spec.version),
+                    supported: if entry.type_version > spec.version {
+                        format!("has only version {}, which is older", spec.version)
+                    } else {
+                        format!("has version {} and no migration path from it", spec.version)
+                    },
                 },
             })
     }
@@ -451,35 +519,47 @@ impl Canvas {
         }
     }
 
-    /// Removes a live edge, journals it, and returns its position and the op
-    /// that restores it.
-    fn remove_edge(&mut self, eix: EdgeIndex, journal: &mut Vec<Undo>) -> (usize, Op) {
-        let (s, t) = self
-            .graph
-            .inner()
-            .edge_endpoints(eix)
-            .unwrap_or((NodeIndex::end(), NodeIndex::end()));
-        let source = self.graph[s].clone();
-        let target = self.graph[t].clone();
-        let link = self.graph.remove_edge(eix).unwrap_or_else(unreachable_link);
-        let index = self.edges.get_index_of(&*link.id).unwrap_or(usize::MAX);
-        self.edges.shift_remove_index(index);
-        let op = Op::Connect {
-            id: Some(link.id.to_string()),
-            source: PortRef::new(&*source, &*link.source_port),
-            target: PortRef::new(&*target, &*link.target_port),
+    /// Removes the edge at `position` in the edge order, journals it, and
+    /// returns the op that puts it back there.
+    fn remove_edge_at(&mut self, position: usize, journal: &mut Vec<Undo>) -> Op {
+        let Some((id, slot)) = self.edges.shift_remove_index(position) else {
+            // Positions come from the edge map itself.
+            return Op::Disconnect { id: String::new() };
+        };
+        let edge = self.edge_doc(&slot);
+        let removed = match slot {
+            EdgeSlot::Live(eix) => {
+                let (s, t) = self
+                    .graph
+                    .inner()
+                    .edge_endpoints(eix)
+                    .unwrap_or((NodeIndex::end(), NodeIndex::end()));
+                let source = self.graph[s].clone();
+                let target = self.graph[t].clone();
+                match self.graph.remove_edge(eix) {
+                    Some(link) => RemovedEdge::Live {
+                        source,
+                        target,
+                        link,
+                    },
+                    None => RemovedEdge::Detached(Box::new((edge.clone(), Detached::Dangling))),
+                }
+            }
+            EdgeSlot::Detached(d) => RemovedEdge::Detached(d),
         };
         journal.push(Undo::EdgeRemoved {
-            index,
-            source,
-            target,
-            link,
+            index: position,
+            id,
+            edge: removed,
         });
-        (index, op)
+        Op::RestoreEdge {
+            edge,
+            index: Some(position),
+        }
     }
 
     fn edge_id_taken(&self, id: &str) -> bool {
-        self.edges.contains_key(id) || self.detached.iter().any(|(e, _)| e.id == id)
+        self.edges.contains_key(id)
     }
 
     /// `source.port->target.port`, made unique with a `#n` suffix if needed.
@@ -548,23 +628,28 @@ impl Canvas {
                     }
                 }
                 Undo::EdgeAdded(id) => {
-                    if let Some(eix) = self.edges.shift_remove(&id) {
+                    if let Some(EdgeSlot::Live(eix)) = self.edges.shift_remove(&id) {
                         self.graph.remove_edge(eix);
                     }
                 }
-                Undo::EdgeRemoved {
-                    index,
-                    source,
-                    target,
-                    link,
-                } => {
-                    let s = self.nodes[&source].ix;
-                    let t = self.nodes[&target].ix;
-                    let key = link.id.clone();
-                    // The edge existed before this apply, so it cannot close a cycle now.
-                    if let Ok(eix) = self.graph.try_add_edge(s, t, link) {
-                        self.edges.shift_insert(index, key, eix);
-                    }
+                Undo::EdgeRemoved { index, id, edge } => {
+                    let slot = match edge {
+                        RemovedEdge::Live {
+                            source,
+                            target,
+                            link,
+                        } => {
+                            let s = self.nodes[&source].ix;
+                            let t = self.nodes[&target].ix;
+                            // The edge was live before this apply, so it cannot close a cycle now.
+                            match self.graph.try_add_edge(s, t, link) {
+                                Ok(eix) => EdgeSlot::Live(eix),
+                                Err(_) => continue,
+                            }
+                        }
+                        RemovedEdge::Detached(d) => EdgeSlot::Detached(d),
+                    };
+                    self.edges.shift_insert(index, id, slot);
                 }
                 Undo::GroupAdded(id) => {
                     self.groups.shift_remove(&id);
@@ -579,15 +664,6 @@ impl Canvas {
                 }
             }
         }
-    }
-}
-
-fn unreachable_link() -> Link {
-    // Edge indices come from the edge map, which mirrors the graph.
-    Link {
-        id: Arc::from(""),
-        source_port: Arc::from(""),
-        target_port: Arc::from(""),
     }
 }
 

@@ -2,17 +2,16 @@
 //! versions migrated, and whatever cannot be live (unknown types, dangling or
 //! cycle-closing edges) kept as loaded for validation to report.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
 use petgraph::data::Build;
 use serde_json::{Map, Value};
 
-use super::{Canvas, Detached, Graph, Link, Migrated, NodeEntry, Properties};
+use super::{Canvas, Detached, EdgeSlot, Graph, Link, Migrated, NodeEntry, Properties};
 use crate::catalog::{Catalog, NodeTypeSpec};
 use crate::error::{Error, Result};
-use crate::model::{CANVAS_FORMAT, CanvasDocument, FORMAT_VERSION, check_id};
+use crate::model::{CANVAS_FORMAT, CanvasDocument, Edge, FORMAT_VERSION, Node, check_id};
 
 pub(super) fn load(catalog: Catalog, doc: CanvasDocument) -> Result<Canvas> {
     if doc.format != CANVAS_FORMAT {
@@ -29,86 +28,35 @@ pub(super) fn load(catalog: Catalog, doc: CanvasDocument) -> Result<Canvas> {
     let mut migrated = Vec::new();
     for node in doc.nodes {
         check_id(&node.id)?;
-        let id: Arc<str> = Arc::from(node.id);
-        if nodes.contains_key(&id) {
+        if nodes.contains_key(node.id.as_str()) {
             return Err(Error::DuplicateId {
                 kind: "node",
-                id: id.to_string(),
+                id: node.id,
             });
         }
-        let found = catalog.get(&node.node_type);
-        let mut properties = node.properties;
-        let mut type_version = node.type_version;
-        let spec = match found {
-            Some(spec) if spec.version == type_version => Some(spec),
-            Some(spec) if type_version < spec.version => {
-                match migrate_properties(&spec, type_version, &mut properties) {
-                    Ok(()) => {
-                        migrated.push(Migrated {
-                            node: id.to_string(),
-                            from_version: type_version,
-                            to_version: spec.version,
-                        });
-                        type_version = spec.version;
-                        Some(spec)
-                    }
-                    Err(_) => None,
-                }
-            }
-            _ => None,
-        };
-        let type_name = spec
-            .as_ref()
-            .map_or_else(|| Arc::from(node.node_type), |s| s.type_name.clone());
-        let ix = graph.add_node(id.clone());
-        let entry = NodeEntry {
-            ix,
-            type_name,
-            type_version,
-            properties: to_properties(spec.as_deref(), properties),
-            spec,
-            label: node.label,
-            position: node.position,
-            ui: node.ui,
-        };
+        let (id, entry, migration) = resolve_node(&catalog, &mut graph, node);
+        migrated.extend(migration);
         nodes.insert(id, entry);
     }
 
     let mut edges = IndexMap::with_capacity(doc.edges.len());
-    let mut detached = Vec::new();
-    let mut edge_ids = HashSet::with_capacity(doc.edges.len());
     for edge in doc.edges {
         check_id(&edge.id)?;
-        if !edge_ids.insert(edge.id.clone()) {
+        if edges.contains_key(edge.id.as_str()) {
             return Err(Error::DuplicateId {
                 kind: "edge",
                 id: edge.id,
             });
         }
-        let (Some(source), Some(target)) =
-            (nodes.get(&*edge.source.node), nodes.get(&*edge.target.node))
-        else {
-            detached.push((edge, Detached::Dangling));
-            continue;
-        };
-        let link = Link {
-            id: Arc::from(edge.id.as_str()),
-            source_port: port_name(source.spec.as_deref(), &edge.source.port, false),
-            target_port: port_name(target.spec.as_deref(), &edge.target.port, true),
-        };
-        match graph.try_add_edge(source.ix, target.ix, link.clone()) {
-            Ok(ix) => {
-                edges.insert(link.id, ix);
-            }
-            Err(_) => detached.push((edge, Detached::Cycle)),
-        }
+        let id: Arc<str> = Arc::from(edge.id.as_str());
+        let slot = attach(&mut graph, &nodes, edge);
+        edges.insert(id, slot);
     }
 
-    let mut group_ids = HashSet::new();
     let mut groups = IndexMap::with_capacity(doc.groups.len());
     for group in doc.groups {
         check_id(&group.id)?;
-        if !group_ids.insert(group.id.clone()) {
+        if groups.contains_key(&group.id) {
             return Err(Error::DuplicateId {
                 kind: "group",
                 id: group.id,
@@ -126,13 +74,86 @@ pub(super) fn load(catalog: Catalog, doc: CanvasDocument) -> Result<Canvas> {
         updated_at: doc.updated_at,
         nodes,
         edges,
-        detached,
         groups,
         viewport: doc.viewport,
         metadata: doc.metadata,
         graph,
         migrated,
     })
+}
+
+/// Makes a document node live: its spec when the type is known at a version
+/// the catalogue can bring forward (migrating its properties), none otherwise,
+/// in which case it is kept exactly as given.
+pub(super) fn resolve_node(
+    catalog: &Catalog,
+    graph: &mut Graph,
+    node: Node,
+) -> (Arc<str>, NodeEntry, Option<Migrated>) {
+    let id: Arc<str> = Arc::from(node.id);
+    let mut properties = node.properties;
+    let mut type_version = node.type_version;
+    let mut migration = None;
+    let spec = match catalog.get(&node.node_type) {
+        Some(spec) if spec.version == type_version => Some(spec),
+        Some(spec) if type_version < spec.version => {
+            match migrate_properties(&spec, type_version, &mut properties) {
+                Ok(()) => {
+                    migration = Some(Migrated {
+                        node: id.to_string(),
+                        from_version: type_version,
+                        to_version: spec.version,
+                    });
+                    type_version = spec.version;
+                    Some(spec)
+                }
+                Err(_) => None,
+            }
+        }
+        _ => None,
+    };
+    let type_name = spec
+        .as_ref()
+        .map_or_else(|| Arc::from(node.node_type), |s| s.type_name.clone());
+    let entry = NodeEntry {
+        ix: graph.add_node(id.clone()),
+        type_name,
+        type_version,
+        properties: to_properties(spec.as_deref(), properties),
+        spec,
+        label: node.label,
+        position: node.position,
+        ui: node.ui,
+    };
+    (id, entry, migration)
+}
+
+/// Puts a document edge into the graph when its ends exist and it closes no
+/// cycle; otherwise keeps it aside with the reason. Ports are not checked
+/// here: validation reports edges that do not fit their ports.
+pub(super) fn attach(
+    graph: &mut Graph,
+    nodes: &IndexMap<Arc<str>, NodeEntry>,
+    edge: Edge,
+) -> EdgeSlot {
+    let (Some(source), Some(target)) = (
+        nodes.get(edge.source.node.as_str()),
+        nodes.get(edge.target.node.as_str()),
+    ) else {
+        return EdgeSlot::Detached(Box::new((edge, Detached::Dangling)));
+    };
+    if source.ix == target.ix {
+        return EdgeSlot::Detached(Box::new((edge, Detached::SelfLoop)));
+    }
+    let link = Link {
+        id: Arc::from(edge.id.as_str()),
+        source_port: port_name(source.spec.as_deref(), &edge.source.port, false),
+        target_port: port_name(target.spec.as_deref(), &edge.target.port, true),
+    };
+    match graph.try_add_edge(source.ix, target.ix, link) {
+        Ok(ix) => EdgeSlot::Live(ix),
+        Err(_) => EdgeSlot::Detached(Box::new((edge, Detached::Cycle))),
+    }
 }
 
 /// Runs the spec's migration steps from `from` up to its current version.

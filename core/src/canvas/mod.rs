@@ -50,15 +50,28 @@ pub(crate) struct NodeEntry {
     pub ui: Option<Value>,
 }
 
-/// Why a loaded edge could not join the graph; it is kept and reported.
+/// Why an edge could not join the graph; it is kept, in its place, and reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Detached {
+    /// An end names a node that does not exist.
     Dangling,
+    /// Source and target are the same node.
+    SelfLoop,
+    /// It would close a cycle.
     Cycle,
 }
 
-/// A production canvas: nodes, edges, groups and layout, always valid at the
-/// level of connections (every live edge fits its ports and the graph is acyclic).
+/// An edge in the canvas order: live in the graph, or kept aside.
+#[derive(Debug, Clone)]
+pub(crate) enum EdgeSlot {
+    Live(EdgeIndex),
+    Detached(Box<(Edge, Detached)>),
+}
+
+/// A production canvas: nodes, edges, groups and layout. Ops keep it valid at
+/// the level of connections (the graph is acyclic and every edge an op makes
+/// fits its ports); what a loaded document brings that does not fit is kept
+/// and reported by [`Canvas::validate`].
 ///
 /// ```
 /// use reelgraph::{Canvas, Catalog, Op};
@@ -85,8 +98,7 @@ pub struct Canvas {
     created_at: String,
     updated_at: String,
     nodes: IndexMap<Arc<str>, NodeEntry>,
-    edges: IndexMap<Arc<str>, EdgeIndex>,
-    detached: Vec<(Edge, Detached)>,
+    edges: IndexMap<Arc<str>, EdgeSlot>,
     groups: IndexMap<String, Group>,
     viewport: Viewport,
     metadata: Map<String, Value>,
@@ -115,7 +127,6 @@ impl Canvas {
             updated_at: now,
             nodes: IndexMap::new(),
             edges: IndexMap::new(),
-            detached: Vec::new(),
             groups: IndexMap::new(),
             viewport: Viewport::default(),
             metadata: Map::new(),
@@ -193,9 +204,9 @@ impl Canvas {
     pub fn node_count(&self) -> usize {
         self.nodes.len()
     }
-    /// Live and detached edges.
+    /// Every edge, live or kept aside.
     pub fn edge_count(&self) -> usize {
-        self.edges.len() + self.detached.len()
+        self.edges.len()
     }
     /// Nodes migrated to their type's current version when the canvas was loaded.
     pub fn migrations_applied(&self) -> &[Migrated] {
@@ -214,22 +225,12 @@ impl Canvas {
 
     /// One edge, as a document edge.
     pub fn edge(&self, id: &str) -> Option<Edge> {
-        match self.edges.get(id) {
-            Some(&ix) => Some(self.edge_doc(ix)),
-            None => self
-                .detached
-                .iter()
-                .find(|(e, _)| e.id == id)
-                .map(|(e, _)| e.clone()),
-        }
+        self.edges.get(id).map(|slot| self.edge_doc(slot))
     }
 
-    /// Every edge: live ones in canvas order, then detached ones.
+    /// Every edge, in canvas order.
     pub fn edges(&self) -> impl Iterator<Item = Edge> + '_ {
-        self.edges
-            .values()
-            .map(|&ix| self.edge_doc(ix))
-            .chain(self.detached.iter().map(|(e, _)| e.clone()))
+        self.edges.values().map(|slot| self.edge_doc(slot))
     }
 
     pub fn groups(&self) -> impl Iterator<Item = &Group> {
@@ -271,36 +272,46 @@ impl Canvas {
         self.nodes.iter()
     }
 
+    /// Live edges in canvas order, as (source, target, link).
     pub(crate) fn live_edges(&self) -> impl Iterator<Item = (NodeIndex, NodeIndex, &Link)> {
-        self.edges.values().map(|&ix| {
-            let (s, t) = self
-                .graph
-                .inner()
-                .edge_endpoints(ix)
-                .unwrap_or((NodeIndex::end(), NodeIndex::end()));
-            (s, t, &self.graph.inner()[ix])
+        let g = self.graph.inner();
+        self.edges.values().filter_map(move |slot| match slot {
+            EdgeSlot::Live(ix) => {
+                let (s, t) = g.edge_endpoints(*ix)?;
+                Some((s, t, &g[*ix]))
+            }
+            EdgeSlot::Detached(_) => None,
         })
     }
 
-    pub(crate) fn detached_edges(&self) -> &[(Edge, Detached)] {
-        &self.detached
+    /// Edges kept aside, in canvas order.
+    pub(crate) fn detached_edges(&self) -> impl Iterator<Item = &(Edge, Detached)> {
+        self.edges.values().filter_map(|slot| match slot {
+            EdgeSlot::Detached(d) => Some(&**d),
+            EdgeSlot::Live(_) => None,
+        })
     }
 
-    fn edge_doc(&self, ix: EdgeIndex) -> Edge {
-        let g = self.graph.inner();
-        let link = &g[ix];
-        let (s, t) = g
-            .edge_endpoints(ix)
-            .unwrap_or((NodeIndex::end(), NodeIndex::end()));
-        Edge {
-            id: link.id.to_string(),
-            source: PortRef::new(&*g[s], &*link.source_port),
-            target: PortRef::new(&*g[t], &*link.target_port),
+    fn edge_doc(&self, slot: &EdgeSlot) -> Edge {
+        match slot {
+            EdgeSlot::Live(ix) => {
+                let g = self.graph.inner();
+                let link = &g[*ix];
+                let (s, t) = g
+                    .edge_endpoints(*ix)
+                    .unwrap_or((NodeIndex::end(), NodeIndex::end()));
+                Edge {
+                    id: link.id.to_string(),
+                    source: PortRef::new(&*g[s], &*link.source_port),
+                    target: PortRef::new(&*g[t], &*link.target_port),
+                }
+            }
+            EdgeSlot::Detached(d) => d.0.clone(),
         }
     }
 }
 
-fn node_doc(id: &str, e: &NodeEntry) -> Node {
+pub(crate) fn node_doc(id: &str, e: &NodeEntry) -> Node {
     Node {
         id: id.into(),
         node_type: e.type_name.to_string(),
@@ -380,32 +391,34 @@ impl Serialize for Canvas {
             properties: &e.properties,
             ui: &e.ui,
         });
-        let live = self.edges.values().map(|&ix| {
-            let link = &g[ix];
-            let (src, tgt) = g
-                .edge_endpoints(ix)
-                .unwrap_or((NodeIndex::end(), NodeIndex::end()));
-            EdgeOut {
-                id: &link.id,
+        let edges = self.edges.values().map(|slot| match slot {
+            EdgeSlot::Live(ix) => {
+                let link = &g[*ix];
+                let (src, tgt) = g
+                    .edge_endpoints(*ix)
+                    .unwrap_or((NodeIndex::end(), NodeIndex::end()));
+                EdgeOut {
+                    id: &link.id,
+                    source: PortOut {
+                        node: &g[src],
+                        port: &link.source_port,
+                    },
+                    target: PortOut {
+                        node: &g[tgt],
+                        port: &link.target_port,
+                    },
+                }
+            }
+            EdgeSlot::Detached(d) => EdgeOut {
+                id: &d.0.id,
                 source: PortOut {
-                    node: &g[src],
-                    port: &link.source_port,
+                    node: &d.0.source.node,
+                    port: &d.0.source.port,
                 },
                 target: PortOut {
-                    node: &g[tgt],
-                    port: &link.target_port,
+                    node: &d.0.target.node,
+                    port: &d.0.target.port,
                 },
-            }
-        });
-        let detached = self.detached.iter().map(|(e, _)| EdgeOut {
-            id: &e.id,
-            source: PortOut {
-                node: &e.source.node,
-                port: &e.source.port,
-            },
-            target: PortOut {
-                node: &e.target.node,
-                port: &e.target.port,
             },
         });
         DocOut {
@@ -417,7 +430,7 @@ impl Serialize for Canvas {
             created_at: &self.created_at,
             updated_at: &self.updated_at,
             nodes: Seq(std::cell::RefCell::new(Some(nodes))),
-            edges: Seq(std::cell::RefCell::new(Some(live.chain(detached)))),
+            edges: Seq(std::cell::RefCell::new(Some(edges))),
             groups: self.groups.values().collect(),
             viewport: self.viewport,
             metadata: &self.metadata,

@@ -15,7 +15,7 @@ pub use quality::Quality;
 use crate::canvas::{Canvas, NodeEntry};
 use crate::catalog::{NodeTypeSpec, PropertySpec, Template};
 use crate::error::{Error, Result};
-use crate::model::PortRef;
+use crate::model::{PortRef, same_value};
 
 /// What a node's task would look like.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -181,7 +181,7 @@ impl Canvas {
 }
 
 fn push_unique(values: &mut Vec<Value>, value: Value) {
-    if !values.contains(&value) {
+    if !values.iter().any(|v| same_value(v, &value)) {
         values.push(value);
     }
 }
@@ -352,7 +352,7 @@ fn applies(
         return false;
     };
     let current = props.get(&cond.property).unwrap_or(&Value::Null);
-    cond.one_of.contains(current) && applies(spec, props, parent, depth + 1)
+    cond.one_of.iter().any(|v| same_value(v, current)) && applies(spec, props, parent, depth + 1)
 }
 
 pub(crate) fn property_applies(

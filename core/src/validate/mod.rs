@@ -14,6 +14,7 @@ pub use value::{DEFAULT_MAX_ITEMS, DEFAULT_MAX_TEXT_BYTES, MAX_VALUE_DEPTH};
 
 use crate::canvas::{Canvas, Detached};
 use crate::error::Error;
+use crate::model::same_value;
 use crate::task::property_applies;
 
 /// How bad a diagnostic is: errors keep a canvas from running, warnings do not.
@@ -158,7 +159,7 @@ impl Canvas {
                 if let Err(e) = value::check_value(id, name, prop, value) {
                     out.push(Diagnostic::from_error(&e).node(id).property(name));
                 } else if !property_applies(spec, &entry.properties, prop)
-                    && prop.default.as_ref() != Some(value)
+                    && !prop.default.as_ref().is_some_and(|d| same_value(d, value))
                 {
                     out.push(
                         Diagnostic::new(
@@ -221,7 +222,23 @@ impl Canvas {
 
     fn check_edges(&self, out: &mut Vec<Diagnostic>) {
         let mut taken: HashMap<(NodeIndex, &str), &str> = HashMap::new();
+        let mut seen: HashMap<(NodeIndex, &str, NodeIndex, &str), &str> = HashMap::new();
         for (source, target, link) in self.live_edges() {
+            if let Some(first) = seen.insert(
+                (source, &link.source_port, target, &link.target_port),
+                &link.id,
+            ) {
+                out.push(
+                    Diagnostic::new(
+                        Severity::Error,
+                        "duplicate_edge",
+                        format!("edges `{first}` and `{}` connect the same ports", link.id),
+                        format!("disconnect `{}`", link.id),
+                    )
+                    .edge(&link.id),
+                );
+                continue;
+            }
             let (src_id, src) = self.entry_at(source);
             let (tgt_id, tgt) = self.entry_at(target);
             // Nodes without a spec are already reported; their edges cannot be judged.
@@ -293,29 +310,48 @@ impl Canvas {
         for (edge, why) in self.detached_edges() {
             let d = match why {
                 Detached::Dangling => {
-                    let missing = if self.entry(&edge.source.node).is_none() {
-                        &edge.source.node
+                    let missing: Vec<&str> = [&edge.source.node, &edge.target.node]
+                        .into_iter()
+                        .filter(|n| self.entry(n).is_none())
+                        .map(String::as_str)
+                        .collect();
+                    let message = if missing.is_empty() {
+                        format!(
+                            "edge `{}` was kept aside because a node it names was missing; both exist now",
+                            edge.id
+                        )
                     } else {
-                        &edge.target.node
+                        format!(
+                            "edge `{}` refers to node `{}`, which does not exist",
+                            edge.id,
+                            missing.join("` and `")
+                        )
                     };
                     Diagnostic::new(
                         Severity::Error,
                         "dangling_edge",
-                        format!(
-                            "edge `{}` refers to node `{missing}`, which does not exist",
-                            edge.id
-                        ),
-                        "disconnect the edge or add the missing node",
+                        message,
+                        "disconnect the edge, then connect the nodes again if they belong together",
                     )
                 }
+                Detached::SelfLoop => Diagnostic::new(
+                    Severity::Error,
+                    "self_loop",
+                    format!(
+                        "edge `{}` connects node `{}` to itself",
+                        edge.id, edge.source.node
+                    ),
+                    "disconnect the edge",
+                )
+                .node(&edge.source.node),
                 Detached::Cycle => Diagnostic::new(
                     Severity::Error,
                     "cycle",
                     format!(
-                        "edge `{}` from `{}` to `{}` closes a cycle",
+                        "edge `{}` from `{}` to `{}` was kept aside because it closed a cycle",
                         edge.id, edge.source.node, edge.target.node
                     ),
-                    "disconnect the edge; a canvas must be acyclic to run",
+                    "disconnect the edge; a canvas must be acyclic to run (connect again once the loop is gone)",
                 ),
             };
             out.push(d.edge(&edge.id));
