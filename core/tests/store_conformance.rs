@@ -273,3 +273,61 @@ macro_rules! conformance_suite {
 }
 
 conformance_suite!(memory, MemoryStore::new());
+conformance_suite!(
+    files,
+    InTempDir::new(|dir| reelgraph::store::FileStore::open(dir))
+);
+#[cfg(feature = "sqlite")]
+conformance_suite!(
+    sqlite,
+    InTempDir::new(|dir| reelgraph::store::SqliteStore::open(dir.join("canvases.db")))
+);
+
+/// A store opened in a fresh temporary directory, removed with the store.
+struct InTempDir<S> {
+    store: S,
+    _dir: tempfile::TempDir,
+}
+
+impl<S> InTempDir<S> {
+    fn new(open: impl FnOnce(&std::path::Path) -> reelgraph::Result<S>) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = open(dir.path()).expect("open the store");
+        InTempDir { store, _dir: dir }
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: CanvasStore> CanvasStore for InTempDir<S> {
+    async fn create(
+        &self,
+        doc: &CanvasDocument,
+    ) -> reelgraph::Result<reelgraph::store::VersionInfo> {
+        self.store.create(doc).await
+    }
+    async fn get(&self, id: &str) -> reelgraph::Result<CanvasDocument> {
+        self.store.get(id).await
+    }
+    async fn get_revision(&self, id: &str, revision: u64) -> reelgraph::Result<CanvasDocument> {
+        self.store.get_revision(id, revision).await
+    }
+    async fn list(&self, query: &ListQuery) -> reelgraph::Result<reelgraph::store::Page> {
+        self.store.list(query).await
+    }
+    async fn save(
+        &self,
+        doc: &CanvasDocument,
+        expected_revision: u64,
+    ) -> reelgraph::Result<reelgraph::store::VersionInfo> {
+        self.store.save(doc, expected_revision).await
+    }
+    async fn delete(&self, id: &str, expected_revision: Option<u64>) -> reelgraph::Result<()> {
+        self.store.delete(id, expected_revision).await
+    }
+    async fn history(&self, id: &str) -> reelgraph::Result<Vec<reelgraph::store::VersionInfo>> {
+        self.store.history(id).await
+    }
+    async fn prune(&self, id: &str, policy: Prune) -> reelgraph::Result<usize> {
+        self.store.prune(id, policy).await
+    }
+}

@@ -7,7 +7,10 @@
 //! coordination, so a shared database (PostgreSQL) fits the same trait.
 
 mod autosave;
+mod files;
 mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 mod summary;
 
 use std::time::{Duration, SystemTime};
@@ -16,7 +19,10 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 pub use autosave::{AutosaveEvent, AutosaveOptions, Autosaver, autosave};
+pub use files::FileStore;
 pub use memory::MemoryStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
 pub use summary::change_summary;
 
 use crate::error::{Error, Result};

@@ -1,0 +1,345 @@
+//! The SQLite store beyond the conformance suite: schema versions, damaged
+//! rows, literal name prefixes, size limits, and several connections.
+#![cfg(feature = "sqlite")]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use reelgraph::store::{CanvasStore, ListQuery, MAX_DOCUMENT_BYTES, SqliteStore};
+use reelgraph::{Canvas, CanvasDocument, Catalog, Op};
+use rusqlite::Connection;
+use serde_json::json;
+
+/// A document with `shots` shots, at revision 0.
+fn doc(id: &str, name: &str, shots: usize) -> CanvasDocument {
+    let mut canvas = Canvas::new(Catalog::builtin(), id, name);
+    let ops: Vec<Op> = (0..shots)
+        .map(|i| Op::add_node(&format!("s{i}"), "shot", json!({"number": i + 1})))
+        .collect();
+    canvas.apply(ops).expect("shots apply");
+    let mut d = canvas.to_document();
+    d.revision = 0;
+    d
+}
+
+fn open() -> (tempfile::TempDir, std::path::PathBuf, SqliteStore) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("canvases.db");
+    let store = SqliteStore::open(&path).expect("open");
+    (dir, path, store)
+}
+
+/// A second connection, to look at or damage what the store wrote.
+fn raw(path: &Path) -> Connection {
+    let conn = Connection::open(path).expect("raw connection");
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .expect("busy timeout");
+    conn
+}
+
+#[tokio::test]
+async fn a_new_database_gets_the_schema_in_wal_mode() {
+    let (_dir, path, store) = open();
+    store.create(&doc("a", "A", 1)).await.expect("create");
+    let conn = raw(&path);
+    let version: u32 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .expect("user_version");
+    assert_eq!(version, 1);
+    let mode: String = conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .expect("journal_mode");
+    assert_eq!(mode, "wal");
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE type IN ('table', 'index') ORDER BY name")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    for name in ["canvases", "canvases_by_name", "versions"] {
+        assert!(tables.iter().any(|t| t == name), "{name} in {tables:?}");
+    }
+    let (revision, size): (i64, i64) = conn
+        .query_row(
+            "SELECT revision, size FROM canvases WHERE id = 'a'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("row");
+    assert_eq!(revision, 0);
+    assert_eq!(
+        size,
+        serde_json::to_string(&doc("a", "A", 1))
+            .expect("json")
+            .len() as i64
+    );
+}
+
+#[tokio::test]
+async fn canvases_and_history_survive_reopening() {
+    let (_dir, path, store) = open();
+    let v0 = doc("keep", "Keep", 1);
+    let mut v1 = doc("keep", "Kept", 2);
+    v1.revision = 1;
+    store.create(&v0).await.expect("create");
+    store.save(&v1, 0).await.expect("save");
+    drop(store);
+    let store = SqliteStore::open(&path).expect("reopen: migrations are idempotent");
+    assert_eq!(store.get("keep").await.expect("get"), v1);
+    assert_eq!(store.get_revision("keep", 0).await.expect("v0"), v0);
+    let history = store.history("keep").await.expect("history");
+    assert_eq!(history[0].summary, "+1 node, renamed");
+}
+
+#[tokio::test]
+async fn a_database_from_a_newer_reelgraph_is_refused() {
+    let (_dir, path, store) = open();
+    drop(store);
+    raw(&path)
+        .pragma_update(None, "user_version", 7)
+        .expect("bump");
+    let err = SqliteStore::open(&path).expect_err("newer schema");
+    assert_eq!(err.code(), "storage");
+    let message = err.to_string();
+    assert!(
+        message.contains("newer reelgraph") && message.contains("schema 7"),
+        "{message}"
+    );
+    assert!(message.contains(&path.display().to_string()), "{message}");
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_a_database_is_a_storage_error_naming_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("notes.db");
+    std::fs::write(&path, "these are my notes, not a database".repeat(100)).expect("write");
+    let err = SqliteStore::open(&path).expect_err("not a database");
+    assert_eq!(err.code(), "storage");
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
+}
+
+/// Stores a canvas and then replaces its current document (in both tables)
+/// with `value`.
+async fn damage(store: &SqliteStore, path: &Path, id: &str, value: rusqlite::types::Value) {
+    store.create(&doc(id, id, 2)).await.expect("create");
+    let conn = raw(path);
+    conn.execute(
+        "UPDATE canvases SET document = ?2 WHERE id = ?1",
+        rusqlite::params![id, value.clone()],
+    )
+    .expect("damage");
+    conn.execute(
+        "UPDATE versions SET document = ?2 WHERE canvas_id = ?1",
+        rusqlite::params![id, value],
+    )
+    .expect("damage");
+}
+
+fn text(s: &str) -> rusqlite::types::Value {
+    rusqlite::types::Value::Text(s.to_owned())
+}
+
+#[track_caller]
+fn assert_names(err: &reelgraph::Error, path: &Path, id: &str) {
+    let message = err.to_string();
+    assert!(message.contains(&path.display().to_string()), "{message}");
+    assert!(message.contains(&format!("`{id}`")), "{message}");
+}
+
+#[tokio::test]
+async fn damaged_documents_give_clear_errors() {
+    let (_dir, path, store) = open();
+    let full = serde_json::to_string(&doc("cut", "cut", 2)).expect("json");
+    damage(&store, &path, "cut", text(&full[..full.len() / 2])).await;
+    let err = store.get("cut").await.expect_err("truncated");
+    assert_eq!(err.code(), "corrupt_document");
+    assert_names(&err, &path, "cut");
+    let err = store.get_revision("cut", 0).await.expect_err("truncated");
+    assert_eq!(err.code(), "corrupt_document");
+
+    damage(
+        &store,
+        &path,
+        "bytes",
+        rusqlite::types::Value::Blob(b"{\"format\": \"\xff\xfe\"}".to_vec()),
+    )
+    .await;
+    let err = store.get("bytes").await.expect_err("not UTF-8");
+    assert_eq!(err.code(), "corrupt_document");
+    assert!(err.to_string().contains("UTF-8"), "{err}");
+    assert_names(&err, &path, "bytes");
+
+    damage(&store, &path, "flow", text(r#"{"nodes": [], "edges": []}"#)).await;
+    assert_eq!(
+        store.get("flow").await.expect_err("other format").code(),
+        "wrong_format"
+    );
+
+    let mut newer = serde_json::to_value(doc("next", "next", 1)).expect("json");
+    newer["format_version"] = json!(99);
+    damage(&store, &path, "next", text(&newer.to_string())).await;
+    let err = store.get("next").await.expect_err("newer");
+    assert_eq!(err.code(), "unsupported_format_version");
+    assert_eq!(err.details()["found"], json!(99));
+}
+
+#[tokio::test]
+async fn one_corrupt_canvas_does_not_hide_the_others() {
+    let (_dir, path, store) = open();
+    for id in ["a-good", "c-good"] {
+        store.create(&doc(id, id, 1)).await.expect("create");
+    }
+    damage(&store, &path, "b-bad", text("{\"format\": ")).await;
+    let page = store.list(&ListQuery::first(10)).await.expect("list");
+    let ids: Vec<&str> = page.items.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["a-good", "b-bad", "c-good"],
+        "listing reads no documents"
+    );
+    for id in ["a-good", "c-good"] {
+        assert_eq!(store.get(id).await.expect(id).id, id);
+    }
+    assert_eq!(
+        store.get("b-bad").await.expect_err("bad").code(),
+        "corrupt_document"
+    );
+
+    // Saving a good version over it restores it.
+    let mut repaired = doc("b-bad", "b-bad", 1);
+    repaired.revision = 1;
+    let info = store.save(&repaired, 0).await.expect("save over it");
+    assert_eq!(info.summary, "replaces an unreadable version");
+    assert_eq!(store.get("b-bad").await.expect("repaired"), repaired);
+}
+
+#[tokio::test]
+async fn a_row_holding_another_canvas_is_corrupt() {
+    let (_dir, path, store) = open();
+    store.create(&doc("one", "One", 0)).await.expect("create");
+    let other = serde_json::to_string(&doc("two", "Two", 0)).expect("json");
+    raw(&path)
+        .execute(
+            "UPDATE canvases SET document = ?1 WHERE id = 'one'",
+            [other],
+        )
+        .expect("swap");
+    let err = store.get("one").await.expect_err("wrong canvas");
+    assert_eq!(err.code(), "corrupt_document");
+    assert!(err.to_string().contains("`two`"), "{err}");
+}
+
+#[tokio::test]
+async fn name_prefixes_are_literal_not_like_patterns() {
+    let (_dir, _path, store) = open();
+    for (id, name) in [
+        ("a", "100%"),
+        ("b", "100x"),
+        ("c", "a_b"),
+        ("d", "axb"),
+        ("e", "É"),
+        ("f", "\u{10FFFF}x"),
+        ("g", "Trailer"),
+        ("h", "Trailes"),
+    ] {
+        store.create(&doc(id, name, 0)).await.expect("create");
+    }
+    for (prefix, expected) in [
+        ("100%", vec!["a"]),
+        ("a_", vec!["c"]),
+        ("%", vec![]),
+        ("É", vec!["e"]),
+        ("\u{10FFFF}", vec!["f"]),
+        ("Trailer", vec!["g"]),
+        ("", vec!["a", "b", "c", "d", "e", "f", "g", "h"]),
+    ] {
+        let page = store
+            .list(&ListQuery {
+                name_prefix: Some(prefix.into()),
+                ..ListQuery::default()
+            })
+            .await
+            .expect("list");
+        let ids: Vec<&str> = page.items.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, expected, "prefix {prefix:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_fifty_megabyte_document_saves_and_loads() {
+    let (_dir, _path, store) = open();
+    let mut big = doc("big", "Big", 3);
+    big.metadata.insert(
+        "notes".into(),
+        json!("frame notes ".repeat(50_000_000 / 12)),
+    );
+    let info = store
+        .create(&big)
+        .await
+        .expect("a 50 MB document is accepted");
+    assert!(info.size_bytes > 50_000_000 && info.size_bytes < MAX_DOCUMENT_BYTES as u64);
+    let loaded = store.get("big").await.expect("and loads");
+    assert!(loaded == big, "the big document round-trips");
+    drop(loaded);
+    let mut next = big;
+    next.revision += 1;
+    let info = store.save(&next, 0).await.expect("and saves again");
+    assert_eq!(info.summary, "no content change");
+    assert!(store.get_revision("big", 0).await.is_ok());
+}
+
+#[tokio::test]
+async fn an_oversized_row_is_refused_without_loading_it() {
+    let (_dir, path, store) = open();
+    store.create(&doc("huge", "Huge", 0)).await.expect("create");
+    raw(&path)
+        .execute(
+            "UPDATE canvases SET document = CAST(zeroblob(?1) AS TEXT) WHERE id = 'huge'",
+            [MAX_DOCUMENT_BYTES as i64 + 1],
+        )
+        .expect("grow");
+    let err = store.get("huge").await.expect_err("too large");
+    assert_eq!(err.code(), "too_large");
+    assert_eq!(err.details()["size"], json!(MAX_DOCUMENT_BYTES + 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_connections_racing_exactly_one_wins() {
+    let (_dir, path, first) = open();
+    let second = SqliteStore::open(&path).expect("a second connection");
+    let d = doc("race", "Race", 0);
+    first.create(&d).await.expect("create");
+    let stores: [Arc<dyn CanvasStore>; 2] = [Arc::new(first), Arc::new(second)];
+    for round in 0..20u64 {
+        let tasks: Vec<_> = (0..6)
+            .map(|writer| {
+                let store = stores[writer % 2].clone();
+                let mut mine = d.clone();
+                mine.revision = round + 1;
+                mine.name = format!("writer {writer}");
+                tokio::spawn(async move { store.save(&mine, round).await })
+            })
+            .collect();
+        let mut wins = 0;
+        for t in tasks {
+            match t.await.expect("join") {
+                Ok(_) => wins += 1,
+                Err(e) => assert_eq!(e.code(), "conflict", "{e}"),
+            }
+        }
+        assert_eq!(wins, 1, "round {round}");
+    }
+    assert_eq!(stores[1].history("race").await.expect("history").len(), 21);
+}
+
+#[tokio::test]
+async fn the_in_memory_database_works_without_a_file() {
+    let store = SqliteStore::open_in_memory().expect("open");
+    let d = doc("m", "M", 1);
+    store.create(&d).await.expect("create");
+    assert_eq!(store.get("m").await.expect("get"), d);
+}
