@@ -23,7 +23,9 @@ pub use canvas::{Canvas, Migrated, Properties};
 pub use catalog::{Catalog, NodeTypeBuilder, NodeTypeSpec, PropertyKind, PropertySpec, Template};
 pub use error::{Error, ErrorBody, Result};
 pub use event::Event;
-pub use model::{CanvasDocument, DataType, Edge, Group, Node, PortRef, Position, Viewport};
+pub use model::{
+    CanvasDocument, DataType, Edge, Group, Node, PortRef, Position, Story, StoryStructure, Viewport,
+};
 pub use ops::{Applied, Op};
 pub use task::{Quality, TaskPreview};
 pub use validate::{Diagnostic, Report, Severity};

@@ -13,7 +13,9 @@ use crate::error::{Error, Result};
 /// The `format` string of every canvas document.
 pub const CANVAS_FORMAT: &str = "reelgraph.canvas";
 /// The newest `format_version` this build reads and the one it writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version 1 kept story settings as loose `metadata.structure` and
+/// `metadata.page_count` keys; version 2 gives them the typed `story` section.
+pub const FORMAT_VERSION: u32 = 2;
 /// Longest id, in bytes.
 pub const MAX_ID_BYTES: usize = 128;
 
@@ -133,6 +135,35 @@ pub struct Group {
     pub ui: Option<Value>,
 }
 
+/// The story-structure template whose checks validation runs (as warnings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoryStructure {
+    /// Three acts near 25 / 50 / 25 % of the running time.
+    ThreeAct,
+    /// Seven plot points at set places in the story.
+    SevenPoint,
+    /// Save the Cat's fifteen beats on their pages.
+    BeatSheet,
+}
+
+/// Story settings of a canvas.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Story {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub structure: Option<StoryStructure>,
+    /// Script length in pages, for beat-sheet checks (110 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_count: Option<u32>,
+}
+
+impl Story {
+    pub fn is_empty(&self) -> bool {
+        self.structure.is_none() && self.page_count.is_none()
+    }
+}
+
 /// A whole canvas document, `format: "reelgraph.canvas"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -156,14 +187,28 @@ pub struct CanvasDocument {
     pub groups: Vec<Group>,
     #[serde(default)]
     pub viewport: Viewport,
+    #[serde(default, skip_serializing_if = "Story::is_empty")]
+    pub story: Story,
+    /// Free-form data of the application that owns the canvas.
     #[serde(default)]
     pub metadata: Map<String, Value>,
 }
 
 impl CanvasDocument {
     /// Parses a document, checking `format` and `format_version` before the
-    /// rest so that a newer document is refused with a clear error, never half-read.
+    /// rest so that a newer document is refused with a clear error, never
+    /// half-read. Older versions are migrated step by step. Unknown fields are
+    /// refused (with the field named): applications keep their own data in
+    /// `metadata`, node `ui` or group `ui`, never in new top-level fields.
     pub fn from_json(text: &str) -> Result<Self> {
+        // Fast path: a current document parses once.
+        let parsed = serde_json::from_str::<CanvasDocument>(text);
+        if let Ok(doc) = &parsed {
+            if doc.format == CANVAS_FORMAT && doc.format_version == FORMAT_VERSION {
+                return parsed.map_err(Error::from);
+            }
+        }
+        // Otherwise read just the header, to say precisely what is wrong or to migrate.
         #[derive(Deserialize)]
         struct Header {
             format: Option<Value>,
@@ -181,16 +226,62 @@ impl CanvasDocument {
                 return Err(Error::WrongFormat { found });
             }
         }
-        if let Some(found) = header.format_version.as_ref().and_then(Value::as_u64) {
-            if found > u64::from(FORMAT_VERSION) {
-                return Err(Error::UnsupportedFormatVersion {
-                    found: u32::try_from(found).unwrap_or(u32::MAX),
-                    supported: FORMAT_VERSION,
-                });
+        match header.format_version.as_ref().and_then(Value::as_u64) {
+            Some(v) if v > u64::from(FORMAT_VERSION) => Err(Error::UnsupportedFormatVersion {
+                found: u32::try_from(v).unwrap_or(u32::MAX),
+                supported: FORMAT_VERSION,
+            }),
+            Some(0) => Err(Error::InvalidField {
+                field: "format_version",
+                message: "format_version starts at 1".into(),
+            }),
+            Some(v) if v < u64::from(FORMAT_VERSION) => {
+                let value: Value = serde_json::from_str(text)?;
+                Ok(serde_json::from_value(migrate_document(value, v))?)
             }
+            _ => parsed.map_err(Error::from),
         }
-        Ok(serde_json::from_str(text)?)
     }
+}
+
+/// Brings a parsed document from `format_version` `from` to [`FORMAT_VERSION`],
+/// one step at a time.
+fn migrate_document(mut doc: Value, from: u64) -> Value {
+    if from < 2 {
+        v1_to_v2(&mut doc);
+    }
+    doc
+}
+
+/// Version 2 moved `metadata.structure` and `metadata.page_count` into the
+/// typed `story` section. Values version 2 cannot express stay in metadata.
+fn v1_to_v2(doc: &mut Value) {
+    let Some(obj) = doc.as_object_mut() else {
+        return;
+    };
+    let mut story = Map::new();
+    if let Some(Value::Object(metadata)) = obj.get_mut("metadata") {
+        let known = ["three_act", "seven_point", "beat_sheet"];
+        if metadata
+            .get("structure")
+            .and_then(Value::as_str)
+            .is_some_and(|s| known.contains(&s))
+        {
+            story.insert("structure".into(), metadata.remove("structure").unwrap_or_default());
+        }
+        if let Some(pages) = metadata
+            .get("page_count")
+            .and_then(Value::as_f64)
+            .filter(|p| *p >= 1.0 && p.fract() == 0.0 && *p <= f64::from(u32::MAX))
+        {
+            metadata.remove("page_count");
+            story.insert("page_count".into(), Value::from(pages as u32));
+        }
+    }
+    if !story.is_empty() {
+        obj.insert("story".into(), Value::Object(story));
+    }
+    obj.insert("format_version".into(), Value::from(2));
 }
 
 /// Checks an id given by a user: non-empty, at most [`MAX_ID_BYTES`], no control

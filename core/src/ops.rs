@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::event::Event;
-use crate::model::{Edge, Node, PortRef, Position};
+use crate::model::{Edge, Node, PortRef, Position, Story, Viewport};
 
 /// One change to a canvas. Serialised with an `op` tag:
 /// `{"op": "move_node", "id": "shot_1", "position": {"x": 0, "y": 0}}`.
@@ -110,6 +110,18 @@ pub enum Op {
     RemoveGroup {
         id: String,
     },
+    /// Changes canvas-level settings; absent fields stay as they are.
+    SetCanvas {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        viewport: Option<Viewport>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        story: Option<Story>,
+        /// Replaces the whole metadata object.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        metadata: Option<Map<String, Value>>,
+    },
 }
 
 impl Op {
@@ -129,6 +141,7 @@ impl Op {
             Op::AddGroup { .. } => "add_group",
             Op::SetGroup { .. } => "set_group",
             Op::RemoveGroup { .. } => "remove_group",
+            Op::SetCanvas { .. } => "set_canvas",
         }
     }
 

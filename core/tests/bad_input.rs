@@ -450,7 +450,7 @@ fn documents_that_cannot_load() {
     )
     .expect_err("newer");
     assert!(
-        err.to_string().contains('7') && err.to_string().contains('1'),
+        err.to_string().contains("format_version 7") && err.to_string().contains("up to 2"),
         "names both versions: {err}"
     );
 }

@@ -16,7 +16,7 @@ use super::{Canvas, Detached, EdgeSlot, Link, NodeEntry, Properties, now_rfc3339
 use crate::catalog::NodeTypeSpec;
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::model::{Edge, Group, PortRef, Position, check_id};
+use crate::model::{Edge, Group, PortRef, Position, Story, Viewport, check_id};
 use crate::ops::{Applied, Op};
 use crate::validate::value::{MAX_VALUE_DEPTH, check_value, too_deep};
 
@@ -48,6 +48,17 @@ enum Undo {
         group: Group,
     },
     GroupChanged(Group),
+    CanvasChanged(Box<CanvasSettings>),
+}
+
+/// Canvas-level settings, as `set_canvas` found them.
+#[derive(Debug)]
+struct CanvasSettings {
+    name: String,
+    viewport: Viewport,
+    story: Story,
+    /// Only when the op replaced it: metadata can be large.
+    metadata: Option<Map<String, Value>>,
 }
 
 /// A removed edge, as it was: live (ends by node id) or kept aside.
@@ -451,6 +462,64 @@ impl Canvas {
                 Ok(vec![inverse])
             }
 
+            Op::SetCanvas {
+                name,
+                viewport,
+                story,
+                metadata,
+            } => {
+                if let Some(name) = name {
+                    check_text_field("name", name)?;
+                }
+                if let Some(v) = viewport {
+                    if !(v.x.is_finite() && v.y.is_finite() && v.zoom.is_finite() && v.zoom > 0.0) {
+                        return Err(Error::InvalidField {
+                            field: "viewport",
+                            message: "viewport x and y must be finite and zoom above 0".into(),
+                        });
+                    }
+                }
+                if story.is_some_and(|s| s.page_count == Some(0)) {
+                    return Err(Error::InvalidField {
+                        field: "story",
+                        message: "page_count must be at least 1".into(),
+                    });
+                }
+                if let Some(m) = metadata {
+                    if m.values().any(|v| too_deep(v, MAX_VALUE_DEPTH - 1)) {
+                        return Err(Error::InvalidField {
+                            field: "metadata",
+                            message: format!("metadata is nested deeper than {MAX_VALUE_DEPTH} levels"),
+                        });
+                    }
+                }
+                let inverse = Op::SetCanvas {
+                    name: name.as_ref().map(|_| self.name.clone()),
+                    viewport: viewport.map(|_| self.viewport),
+                    story: story.map(|_| self.story),
+                    metadata: metadata.as_ref().map(|_| self.metadata.clone()),
+                };
+                journal.push(Undo::CanvasChanged(Box::new(CanvasSettings {
+                    name: self.name.clone(),
+                    viewport: self.viewport,
+                    story: self.story,
+                    metadata: metadata.as_ref().map(|_| self.metadata.clone()),
+                })));
+                if let Some(name) = name {
+                    self.name = name.clone();
+                }
+                if let Some(v) = viewport {
+                    self.viewport = *v;
+                }
+                if let Some(s) = story {
+                    self.story = *s;
+                }
+                if let Some(m) = metadata {
+                    self.metadata = m.clone();
+                }
+                Ok(vec![inverse])
+            }
+
             Op::RemoveGroup { id } => {
                 let Some((index, _, group)) = self.groups.shift_remove_full(id.as_str()) else {
                     return Err(Error::UnknownGroup { group: id.clone() });
@@ -657,6 +726,20 @@ impl Canvas {
                 Undo::GroupRemoved { index, group } => {
                     self.groups.shift_insert(index, group.id.clone(), group);
                 }
+                Undo::CanvasChanged(old) => {
+                    let CanvasSettings {
+                        name,
+                        viewport,
+                        story,
+                        metadata,
+                    } = *old;
+                    self.name = name;
+                    self.viewport = viewport;
+                    self.story = story;
+                    if let Some(metadata) = metadata {
+                        self.metadata = metadata;
+                    }
+                }
                 Undo::GroupChanged(group) => {
                     if let Some(slot) = self.groups.get_mut(&group.id) {
                         *slot = group;
@@ -698,16 +781,18 @@ fn checked_properties(
 }
 
 fn check_label(label: Option<&str>) -> Result<()> {
-    match label {
-        Some(l) if l.len() > MAX_LABEL_BYTES => Err(Error::InvalidField {
-            field: "label",
-            message: format!(
-                "the label is {} bytes long, more than {MAX_LABEL_BYTES}",
-                l.len()
-            ),
-        }),
-        _ => Ok(()),
+    label.map_or(Ok(()), |l| check_text_field("label", l))
+}
+
+/// Labels and names: at most [`MAX_LABEL_BYTES`].
+fn check_text_field(field: &'static str, text: &str) -> Result<()> {
+    if text.len() > MAX_LABEL_BYTES {
+        return Err(Error::InvalidField {
+            field,
+            message: format!("the {field} is {} bytes long, more than {MAX_LABEL_BYTES}", text.len()),
+        });
     }
+    Ok(())
 }
 
 fn check_position(p: Position) -> Result<()> {

@@ -76,6 +76,7 @@ pub(super) fn load(catalog: Catalog, doc: CanvasDocument) -> Result<Canvas> {
         edges,
         groups,
         viewport: doc.viewport,
+        story: doc.story,
         metadata: doc.metadata,
         graph,
         migrated,

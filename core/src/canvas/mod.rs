@@ -22,7 +22,8 @@ pub use properties::Properties;
 use crate::catalog::{Catalog, NodeTypeSpec};
 use crate::error::Result;
 use crate::model::{
-    CANVAS_FORMAT, CanvasDocument, Edge, FORMAT_VERSION, Group, Node, PortRef, Position, Viewport,
+    CANVAS_FORMAT, CanvasDocument, Edge, FORMAT_VERSION, Group, Node, PortRef, Position, Story,
+    Viewport,
 };
 
 /// Edge data kept in the graph; the endpoints are the graph's own.
@@ -101,6 +102,7 @@ pub struct Canvas {
     edges: IndexMap<Arc<str>, EdgeSlot>,
     groups: IndexMap<String, Group>,
     viewport: Viewport,
+    story: Story,
     metadata: Map<String, Value>,
     pub(crate) graph: Graph,
     migrated: Vec<Migrated>,
@@ -129,6 +131,7 @@ impl Canvas {
             edges: IndexMap::new(),
             groups: IndexMap::new(),
             viewport: Viewport::default(),
+            story: Story::default(),
             metadata: Map::new(),
             graph: Graph::new(),
             migrated: Vec::new(),
@@ -173,6 +176,7 @@ impl Canvas {
             edges: self.edges().collect(),
             groups: self.groups.values().cloned().collect(),
             viewport: self.viewport,
+            story: self.story,
             metadata: self.metadata.clone(),
         }
     }
@@ -197,6 +201,9 @@ impl Canvas {
     }
     pub fn viewport(&self) -> Viewport {
         self.viewport
+    }
+    pub fn story(&self) -> Story {
+        self.story
     }
     pub fn metadata(&self) -> &Map<String, Value> {
         &self.metadata
@@ -379,6 +386,8 @@ impl Serialize for Canvas {
             edges: E,
             groups: Vec<&'a Group>,
             viewport: Viewport,
+            #[serde(skip_serializing_if = "Story::is_empty")]
+            story: Story,
             metadata: &'a Map<String, Value>,
         }
         let g = self.graph.inner();
@@ -433,6 +442,7 @@ impl Serialize for Canvas {
             edges: Seq(std::cell::RefCell::new(Some(edges))),
             groups: self.groups.values().collect(),
             viewport: self.viewport,
+            story: self.story,
             metadata: &self.metadata,
         }
         .serialize(s)

@@ -1,4 +1,4 @@
-//! Story-structure advice, chosen by the canvas's `metadata.structure`:
+//! Story-structure advice, chosen by the canvas's `story.structure`:
 //! `three_act`, `seven_point` or `beat_sheet`. Every finding is a warning:
 //! structure templates guide writers, they never stop a run.
 
@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::{Diagnostic, Severity};
 use crate::canvas::Canvas;
+use crate::model::StoryStructure;
 
 /// Three-act proportions, and how far an act may stray from them.
 const THREE_ACT_SHARES: [f64; 3] = [0.25, 0.50, 0.25];
@@ -49,18 +50,11 @@ const BEAT_SHEET_PAGES: f64 = 110.0;
 const PAGE_TOLERANCE: f64 = 0.05;
 
 pub(super) fn check(canvas: &Canvas, out: &mut Vec<Diagnostic>) {
-    let Some(structure) = canvas.metadata().get("structure") else {
-        return;
-    };
-    match structure.as_str() {
-        Some("three_act") => three_act(canvas, out),
-        Some("seven_point") => seven_point(canvas, out),
-        Some("beat_sheet") => beat_sheet(canvas, out),
-        _ => out.push(warning(
-            "structure_unknown",
-            format!("metadata.structure is {structure}, which is not a known structure template"),
-            "use three_act, seven_point or beat_sheet, or remove it",
-        )),
+    match canvas.story().structure {
+        None => {}
+        Some(StoryStructure::ThreeAct) => three_act(canvas, out),
+        Some(StoryStructure::SevenPoint) => seven_point(canvas, out),
+        Some(StoryStructure::BeatSheet) => beat_sheet(canvas, out),
     }
 }
 
@@ -225,7 +219,7 @@ fn beat_sheet(canvas: &Canvas, out: &mut Vec<Diagnostic>) {
                         pos * pages,
                         expected * pages
                     ),
-                    "move the beat to its page, or set metadata.page_count",
+                    "move the beat to its page, or set story.page_count",
                 )
                 .node(id),
             ),
@@ -236,9 +230,7 @@ fn beat_sheet(canvas: &Canvas, out: &mut Vec<Diagnostic>) {
 
 fn page_count(canvas: &Canvas) -> f64 {
     canvas
-        .metadata()
-        .get("page_count")
-        .and_then(Value::as_f64)
-        .filter(|p| *p > 0.0)
-        .unwrap_or(BEAT_SHEET_PAGES)
+        .story()
+        .page_count
+        .map_or(BEAT_SHEET_PAGES, f64::from)
 }
