@@ -13,6 +13,7 @@ mod canvas;
 pub mod catalog;
 mod error;
 pub mod event;
+pub mod format;
 pub mod model;
 pub mod ops;
 pub mod store;

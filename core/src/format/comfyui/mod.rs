@@ -1,0 +1,648 @@
+//! ComfyUI workflows in, ComfyUI API prompts out.
+//!
+//! [`import`] reads the workflow JSON the ComfyUI editor saves (LiteGraph,
+//! `version` 0.4 with links as arrays, and 1.x with links as objects and
+//! subgraph definitions) into a [`CanvasDocument`], registering the ComfyUI
+//! node classes it meets as reelgraph node types in the given [`Catalog`].
+//! [`export_api_prompt`] writes a canvas of such nodes as the prompt that
+//! ComfyUI's `/prompt` endpoint runs.
+//!
+//! ```
+//! use reelgraph::{Canvas, Catalog};
+//! use reelgraph::format::comfyui;
+//!
+//! let workflow = r#"{
+//!   "version": 0.4,
+//!   "nodes": [
+//!     {"id": 1, "type": "CheckpointLoaderSimple", "pos": [0, 0],
+//!      "outputs": [{"name": "MODEL", "type": "MODEL", "links": [1]}],
+//!      "widgets_values": ["sd15.safetensors"]},
+//!     {"id": 2, "type": "KSampler", "pos": [300, 0],
+//!      "inputs": [{"name": "model", "type": "MODEL", "link": 1}],
+//!      "outputs": [{"name": "LATENT", "type": "LATENT", "links": []}],
+//!      "widgets_values": [42, "fixed", 20, 7.5, "euler", "normal", 1.0]}
+//!   ],
+//!   "links": [[1, 1, 0, 2, 0, "MODEL"]],
+//!   "groups": []
+//! }"#;
+//! let catalog = Catalog::builtin();
+//! let import = comfyui::import(&catalog, workflow)?;
+//! assert_eq!(import.canvas.nodes.len(), 2);
+//! assert_eq!(import.canvas.edges.len(), 1);
+//! assert!(import.registered_types.contains(&"KSampler".to_string()));
+//! assert_eq!(catalog.get("KSampler").unwrap().category, "comfyui");
+//!
+//! let canvas = Canvas::from_document(catalog, import.canvas)?;
+//! let api = comfyui::export_api_prompt(&canvas);
+//! assert_eq!(api.prompt["2"]["inputs"]["model"], serde_json::json!(["1", 0]));
+//! # Ok::<(), reelgraph::Error>(())
+//! ```
+//!
+//! # Node types
+//!
+//! A ComfyUI class becomes a node type of the same name (`KSampler`), in
+//! category `comfyui`, with no task. A class name that is not a valid type
+//! name (empty after trimming, control characters, more than 128 bytes) is
+//! cleaned up (long names keep 100 bytes and a hash); a class whose name is
+//! taken by a type of another category is registered as `comfyui.<class>`.
+//! Either way a `renamed_type` warning says so and each node keeps the class
+//! name in `ui.comfyui.class_type`.
+//!
+//! - **Inputs** are the input slots the workflow's nodes of that class have
+//!   (widget inputs included, since ComfyUI lets links replace widgets), never
+//!   required (a workflow does not say which are), one edge each.
+//! - **Outputs** are the output slots, in slot order: an API prompt addresses
+//!   outputs by position, and the position of an output in the type is its
+//!   slot index.
+//! - **Properties** are the widgets (see below), with a kind taken from the
+//!   values: boolean, integer (float once a fraction shows up), text, list,
+//!   or object. Seed control values (`control_after_generate`) do not
+//!   affect output.
+//!
+//! **Type mapping.** ComfyUI type names become reelgraph data types: `IMAGE`
+//! → `image`, `MASK` → `mask`, `AUDIO` → `audio`, `VIDEO` → `video`,
+//! `STRING` → `text`, `INT` → `integer`, `FLOAT` → `float`, `BOOLEAN` →
+//! `boolean`, `*` (or no type) → `any`; every other name is kept, lowercased,
+//! as an open-set type (`MODEL` → `model`, `CLIP_VISION` → `clip_vision`).
+//! An input typed `A,B` accepts the union; an output typed `A,B`, or one
+//! whose type differs from node to node (ComfyUI's match-type outputs such as
+//! `ComfySwitchNode.output`), is `any`.
+//!
+//! **Edges are type-correct by construction.** An input also accepts the type
+//! of every output a link of the workflow connects to it (ComfyUI accepted
+//! the link). LiteGraph lets a `*` output feed any input; reelgraph says so
+//! with catalogue conversions `any → T` for every type `T` an imported input
+//! accepts. Conversions are catalogue-wide, so any `any` output, not only a
+//! ComfyUI one, may then feed those inputs.
+//!
+//! **Merging.** When a class is already registered (by an earlier import into
+//! the same catalogue) and a workflow shows more of it — another input or
+//! output, another widget, a wider input union, an output whose type
+//! differs, an integer widget with a fraction — the importer registers the
+//! union as the next version, with a migration step that changes nothing.
+//! The union only grows: every port and property of the older version is in
+//! the newer one with the same or a wider type, so canvases imported before
+//! load and migrate as they are. New ports are appended, so existing outputs
+//! keep their slot index. A widget value that does not fit the property's
+//! kind (text where an earlier workflow had a number) is not set; it is kept
+//! in `ui.comfyui.unmatched_widgets` with a `property_invalid` warning, and
+//! API export still sends it.
+//!
+//! # Widgets
+//!
+//! `widgets_values` become properties by name. An object (`{name: value}`,
+//! as Video Helper Suite writes) names them itself. An array is positional,
+//! and names come from, in order: `widgets_values_named` when it has as many
+//! entries as the array (the ComfyUI template packages write it); the input
+//! entries that carry `widget: {name}` (ComfyUI 1.x), when they line up with
+//! the values — a seed's extra `control_after_generate` value (`fixed`,
+//! `increment`, `decrement`, `randomize` after an integer) is recognised on
+//! the way; the names another node of the same class in the same workflow got
+//! for as many values; and otherwise `widget_0`, `widget_1`, ... A name that
+//! repeats gets `#2`, `#3`. The node's names, in widget order, are kept in
+//! `ui.comfyui.widgets`. Object values (a crop box, a curve) become `object`
+//! properties; arrays become `list` properties.
+//!
+//! # Nodes, links and counts
+//!
+//! - Node ids are ComfyUI's ids as strings; edge ids are link ids. The node
+//!   title is the label; `pos` the position; every other field of the node
+//!   object (size, mode, flags, colours, LiteGraph `properties`, ...) is kept
+//!   in `ui.comfyui`. Groups become reelgraph groups (`group:<id>`) holding the
+//!   nodes whose centre lies inside them, with their fields in `ui.comfyui`.
+//!   The workflow's other top-level fields (`version`, `extra`, `config`, ...)
+//!   are in the canvas metadata under `comfyui`; `extra.ds` is the viewport.
+//! - **Reroute** nodes collapse: a chain `A → Reroute → Reroute → B` is one
+//!   edge `A → B`, and a reroute that fans out gives one edge per target.
+//! - **Subgraphs** are flattened, as ComfyUI does when it runs them: an
+//!   instance node is replaced by a copy of its definition's nodes and links,
+//!   with ids `<instance id>:<inner id>` (nested: `5:12:3`), the links
+//!   crossing the subgraph's boundary resolved to the real nodes on either
+//!   side, and the instance's widget values given to the inner widgets its
+//!   unconnected inputs feed. Each instance becomes a group
+//!   `subgraph:<instance id>` holding its nodes, with the instance node's
+//!   fields in the group's `ui.comfyui`. Definitions no instance uses are not
+//!   imported.
+//! - **PrimitiveNode**, **Note** and **MarkdownNote** are ordinary nodes on
+//!   the canvas (their values and texts are properties); API export leaves
+//!   them out.
+//!
+//! So the **counting rule** is: the canvas has one node per entry of `nodes`
+//! in the workflow and in every subgraph instance (expanded recursively),
+//! except Reroute nodes and the instance nodes themselves; and one edge per
+//! link that ends at such a node's input and whose data comes, through
+//! reroutes and subgraph boundaries, from such a node's output.
+//!
+//! # Diagnostics
+//!
+//! The import never fails on a readable workflow. What it skipped or could
+//! not fit comes back in [`Import::diagnostics`], each with a code and the
+//! node or edge id:
+//!
+//! | code | severity | what happened |
+//! | --- | --- | --- |
+//! | `invalid_field` | warning | a node, link, group or subgraph entry could not be read; skipped |
+//! | `duplicate_id` | warning | a node or link id repeats; the first is used |
+//! | `dangling_edge` | warning | a link to or from a missing node (or from a reroute with no input); skipped |
+//! | `unknown_port` | warning | a link names a slot the node does not have; skipped |
+//! | `cycle` | error/warning | a loop of reroutes, or a subgraph containing itself |
+//! | `renamed_type` | warning | a class was registered under another type name |
+//! | `property_invalid` | warning | a widget value does not fit its property; kept in `ui.comfyui.unmatched_widgets` |
+//! | `invalid_spec` | error | a class could not be registered; its nodes are skipped |
+//! | `input_occupied`, `cycle`, `self_loop`, `duplicate_edge`, `type_mismatch` | error | a link breaks a connection rule; the edge is kept in the document (as a loaded canvas keeps it) and [`Canvas::validate`](crate::Canvas::validate) reports it too |
+//!
+//! # API prompt export
+//!
+//! [`export_api_prompt`] writes one entry per executable node:
+//! `{"<id>": {"class_type", "inputs": {widget: value, input: ["<source id>",
+//! <slot>]}}}` (plus `_meta.title` for a labelled node). Left out, and listed
+//! in [`ApiPrompt::left_out`]: `Note`, `MarkdownNote`, `PrimitiveNode` and
+//! `Reroute` (editor-only nodes; a primitive's value is already the widget
+//! value of the nodes it feeds), muted nodes (`mode` 2), bypassed nodes
+//! (`mode` 4; a link from one is passed through to its input of the same type,
+//! as ComfyUI does), and nodes whose type is not a ComfyUI one.
+
+mod export;
+mod flatten;
+mod json;
+mod types;
+mod widgets;
+mod workflow;
+
+use std::collections::HashMap;
+
+use indexmap::IndexMap;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+pub use export::{ApiPrompt, LeftOut, export_api_prompt};
+
+use crate::Canvas;
+use crate::catalog::{Catalog, InputSpec};
+use crate::error::Result;
+use crate::format::Diagnostics;
+use crate::model::{CanvasDocument, DataType, PortRef, check_id};
+use crate::ops::Op;
+use crate::validate::value::check_value;
+use crate::validate::{Diagnostic, Severity};
+use flatten::{Flattener, Plan, PlannedNode};
+use types::{ClassInfo, data_type, input_types, merged_spec, output_type};
+
+/// Longest label a canvas takes (the canvas's own limit).
+const MAX_LABEL_BYTES: usize = 1_024;
+
+/// The category of every node type the importer registers.
+pub const CATEGORY: &str = "comfyui";
+
+/// What [`import`] made of a workflow.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct Import {
+    /// The canvas, ready for [`Canvas::from_document`] with the same catalogue.
+    pub canvas: CanvasDocument,
+    /// What was skipped, changed or does not fit, in the order it was found.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The node types this import registered or extended (a new version), sorted.
+    pub registered_types: Vec<String>,
+    pub stats: ImportStats,
+}
+
+/// Counts of an import.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ImportStats {
+    /// Nodes on the canvas.
+    pub nodes: usize,
+    /// Edges on the canvas (including edges that break a connection rule).
+    pub edges: usize,
+    /// Reroute nodes collapsed into direct edges.
+    pub reroutes: usize,
+    /// Subgraph instances expanded (nested ones included).
+    pub subgraph_instances: usize,
+}
+
+/// Reads a ComfyUI editor workflow (0.4 or 1.x) into a canvas document,
+/// registering its node classes in `catalog` (see the [module docs](self) for
+/// every decision). Fails only when the text is not JSON (`invalid_json`) or
+/// not a workflow (`wrong_format`, e.g. an API prompt); everything else is
+/// imported as far as it goes and reported in [`Import::diagnostics`].
+pub fn import(catalog: &Catalog, text: &str) -> Result<Import> {
+    let mut diags = Diagnostics::default();
+    let wf = workflow::parse(text, &mut diags)?;
+
+    // Widget names, then layouts learned from nodes that said their names.
+    let mut graphs: Vec<(usize, &workflow::Graph)> = vec![(0, &wf.graph)];
+    let mut defs: Vec<_> = wf.subgraphs.values().collect();
+    defs.sort_by_key(|d| d.index);
+    graphs.extend(defs.iter().map(|d| (d.index, &d.graph)));
+    let mut named = HashMap::new();
+    let mut layouts = widgets::Layouts::new();
+    for (no, graph) in &graphs {
+        for node in &graph.nodes {
+            let w = widgets::own_names(node);
+            if w.known && !w.values.is_empty() {
+                layouts
+                    .entry((node.class.clone(), w.values.len()))
+                    .or_insert_with(|| w.names.clone());
+            }
+            named.insert((*no, node.id.clone()), w);
+        }
+    }
+    for (no, graph) in &graphs {
+        for node in &graph.nodes {
+            if let Some(w) = named.get_mut(&(*no, node.id.clone()))
+                && let Some(layout) = layouts.get(&(node.class.clone(), w.values.len()))
+            {
+                widgets::apply_layout(w, layout);
+            }
+        }
+    }
+
+    let plan = Flattener::new(&wf, &named, &mut diags).run();
+    let type_names = register_types(catalog, &plan, &mut diags);
+    let mut import = build(catalog, &wf, plan, &type_names, diags);
+    import.registered_types = type_names.registered;
+    Ok(import)
+}
+
+struct TypeNames {
+    by_class: HashMap<String, String>,
+    registered: Vec<String>,
+}
+
+/// Registers (or extends) a node type for every class of the plan.
+fn register_types(catalog: &Catalog, plan: &Plan, diags: &mut Diagnostics) -> TypeNames {
+    let mut infos: IndexMap<String, ClassInfo> = IndexMap::new();
+    for node in &plan.nodes {
+        let info = infos.entry(node.class.clone()).or_default();
+        for (name, ty) in &node.inputs {
+            info.add_input(name, input_types(ty));
+        }
+        for (name, ty) in &node.outputs {
+            info.add_output(name, output_type(ty));
+        }
+        for (name, value) in node.widgets.names.iter().zip(&node.widgets.values) {
+            info.add_widget(name, value);
+        }
+    }
+    let mut by_class = HashMap::new();
+    for class in infos.keys() {
+        by_class.insert(class.clone(), type_name_for(catalog, class, diags));
+    }
+
+    // An input also accepts what the workflow's links bring it.
+    let current = |class: &str, info: &ClassInfo| {
+        let name = &by_class[class];
+        let existing = catalog.get(name).filter(|s| s.category == CATEGORY);
+        merged_spec(name, class, existing.as_deref(), info)
+            .or_else(|| existing.map(|s| (*s).clone()))
+    };
+    let specs: HashMap<&str, _> = infos
+        .iter()
+        .map(|(class, info)| (class.as_str(), current(class, info)))
+        .collect();
+    let class_of: HashMap<&str, &str> = plan
+        .nodes
+        .iter()
+        .map(|n| (n.id.as_str(), n.class.as_str()))
+        .collect();
+    let mut learned: Vec<(String, String, DataType)> = Vec::new();
+    for edge in &plan.edges {
+        let (Some(src_class), Some(tgt_class)) = (
+            class_of.get(edge.source.0.as_str()),
+            class_of.get(edge.target.0.as_str()),
+        ) else {
+            continue;
+        };
+        let given = specs
+            .get(src_class)
+            .and_then(Option::as_ref)
+            .and_then(|s| s.output(&edge.source.1))
+            .map(|o| o.data_type.clone());
+        let input: Option<InputSpec> = specs
+            .get(tgt_class)
+            .and_then(Option::as_ref)
+            .and_then(|s| s.input(&edge.target.1))
+            .cloned();
+        if let (Some(given), Some(input)) = (given, input)
+            && given.as_str() != DataType::ANY
+            && !catalog.accepts(&input, &given)
+        {
+            learned.push(((*tgt_class).to_owned(), edge.target.1.clone(), given));
+        }
+    }
+    drop(specs);
+    for (class, port, ty) in learned {
+        if let Some(info) = infos.get_mut(&class) {
+            info.add_input(&port, vec![ty]);
+        }
+    }
+
+    let mut registered = Vec::new();
+    for (class, info) in &infos {
+        let name = &by_class[class];
+        for _attempt in 0..3 {
+            let existing = catalog.get(name).filter(|s| s.category == CATEGORY);
+            let Some(spec) = merged_spec(name, class, existing.as_deref(), info) else {
+                if let Some(spec) = existing {
+                    types::declare_any_conversions(catalog, &spec);
+                }
+                break;
+            };
+            match catalog.register(spec) {
+                Ok(spec) => {
+                    types::declare_any_conversions(catalog, &spec);
+                    registered.push(name.clone());
+                    break;
+                }
+                // Someone registered a newer version meanwhile: merge again.
+                Err(e) if e.code() == "duplicate_node_type" => continue,
+                Err(e) => {
+                    diags.push(
+                        Severity::Error,
+                        e.code(),
+                        format!("ComfyUI class `{class}` could not be registered: {e}"),
+                        "its nodes are left out; report the workflow",
+                    );
+                    break;
+                }
+            }
+        }
+    }
+    registered.sort();
+    registered.dedup();
+    TypeNames {
+        by_class,
+        registered,
+    }
+}
+
+/// The type name for a class: the class name, cleaned up if it is not a valid
+/// id, and under `comfyui.` if a type of another category has it.
+fn type_name_for(catalog: &Catalog, class: &str, diags: &mut Diagnostics) -> String {
+    let mut name = clean_type_name(class);
+    let mut n = 1;
+    while catalog.get(&name).is_some_and(|s| s.category != CATEGORY) {
+        let base = format!("{CATEGORY}.{class}");
+        name = clean_type_name(&if n == 1 { base } else { format!("{base}#{n}") });
+        n += 1;
+    }
+    if name != class {
+        diags.push(
+            Severity::Warning,
+            "renamed_type",
+            format!("ComfyUI class `{class}` is registered as node type `{name}`"),
+            "the nodes keep the class name in ui.comfyui.class_type, and API export uses it",
+        );
+    }
+    name
+}
+
+fn clean_type_name(class: &str) -> String {
+    let mut name: String = class.chars().filter(|c| !c.is_control()).collect();
+    name = name.trim().to_owned();
+    if name.is_empty() {
+        name = "unnamed".into();
+    }
+    if name.len() > crate::model::MAX_ID_BYTES {
+        let mut cut = 100;
+        while !name.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        // FNV-1a: stable across builds, unlike the std hasher.
+        let hash = class.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        name = format!("{}~{hash:016x}", &name[..cut]);
+    }
+    name
+}
+
+/// Adds the planned nodes and edges to a canvas through ops, so every node and
+/// every edge that passes is checked by the same rules as an editor's ops.
+fn build(
+    catalog: &Catalog,
+    wf: &workflow::Workflow,
+    plan: Plan,
+    types: &TypeNames,
+    mut diags: Diagnostics,
+) -> Import {
+    let id = wf
+        .id
+        .clone()
+        .filter(|id| check_id(id).is_ok())
+        .unwrap_or_else(|| "comfyui-workflow".into());
+    let mut canvas = Canvas::new(catalog.clone(), &id, "");
+    let stats_reroutes = plan.reroutes;
+    let stats_instances = plan.instances;
+    for node in plan.nodes {
+        let type_name = types
+            .by_class
+            .get(&node.class)
+            .cloned()
+            .unwrap_or_else(|| node.class.clone());
+        add_node(&mut canvas, catalog, node, &type_name, &mut diags);
+    }
+    let mut failed = Vec::new();
+    for edge in plan.edges {
+        let source = PortRef::new(&edge.source.0, &edge.source.1);
+        let target = PortRef::new(&edge.target.0, &edge.target.1);
+        let op = Op::Connect {
+            id: Some(edge.id.clone()),
+            source: source.clone(),
+            target: target.clone(),
+        };
+        if let Err(e) = canvas.apply(vec![op]) {
+            let mut d = Diagnostic {
+                severity: Severity::Error,
+                code: e.code().into(),
+                message: format!(
+                    "link `{}` breaks a connection rule and is kept as it is: {e}",
+                    edge.id
+                ),
+                node: Some(edge.target.0.clone()),
+                edge: Some(edge.id.clone()),
+                port: Some(edge.target.1.clone()),
+                property: None,
+                hint: e.hint(),
+            };
+            if matches!(e.code(), "duplicate_id" | "invalid_id") {
+                d.message = format!("link `{}` cannot be an edge and is skipped: {e}", edge.id);
+                diags.push_full(d);
+                continue;
+            }
+            diags.push_full(d);
+            failed.push(crate::model::Edge {
+                id: edge.id,
+                source,
+                target,
+            });
+        }
+    }
+    let mut doc = canvas.to_document();
+    doc.revision = 0;
+    doc.edges.extend(failed);
+    let present: std::collections::HashSet<&str> =
+        doc.nodes.iter().map(|n| n.id.as_str()).collect();
+    let mut group_ids = std::collections::HashSet::new();
+    let mut groups = Vec::with_capacity(plan.groups.len());
+    for mut g in plan.groups {
+        g.nodes.retain(|n| present.contains(n.as_str()));
+        let base = g.id.clone();
+        let mut n = 2;
+        while !group_ids.insert(g.id.clone()) {
+            g.id = format!("{base}#{n}");
+            n += 1;
+        }
+        if check_id(&g.id).is_ok() {
+            groups.push(g);
+        }
+    }
+    doc.groups = groups;
+    if let Some(v) = wf.viewport {
+        doc.viewport = v;
+    }
+    doc.metadata = Map::from_iter([(CATEGORY.to_owned(), Value::Object(wf.meta.clone()))]);
+    let stats = ImportStats {
+        nodes: doc.nodes.len(),
+        edges: doc.edges.len(),
+        reroutes: stats_reroutes,
+        subgraph_instances: stats_instances,
+    };
+    Import {
+        canvas: doc,
+        diagnostics: diags.0,
+        registered_types: Vec::new(),
+        stats,
+    }
+}
+
+fn add_node(
+    canvas: &mut Canvas,
+    catalog: &Catalog,
+    node: PlannedNode,
+    type_name: &str,
+    diags: &mut Diagnostics,
+) {
+    let Some(spec) = catalog.get(type_name) else {
+        diags.push_node(
+            Severity::Error,
+            "unknown_node_type",
+            format!(
+                "node `{}` ({}) has no registered type and is skipped",
+                node.id, node.class
+            ),
+            "see the invalid_spec diagnostic of its class",
+            &node.id,
+        );
+        return;
+    };
+    let mut properties = Map::new();
+    let mut unmatched = Map::new();
+    for (name, value) in node.widgets.names.iter().zip(node.widgets.values) {
+        if value.is_null() {
+            continue;
+        }
+        let fits = spec
+            .property(name)
+            .map(|p| check_value(&node.id, name, p, &value));
+        match fits {
+            Some(Ok(())) => {
+                properties.insert(name.clone(), value);
+            }
+            other => {
+                let why = match other {
+                    Some(Err(e)) => e.to_string(),
+                    _ => format!("type `{type_name}` has no property `{name}`"),
+                };
+                let d = Diagnostic {
+                    severity: Severity::Warning,
+                    code: "property_invalid".into(),
+                    message: format!(
+                        "widget `{name}` of node `{}` does not fit its property ({why}); it is kept in ui.comfyui.unmatched_widgets",
+                        node.id
+                    ),
+                    node: Some(node.id.clone()),
+                    edge: None,
+                    port: None,
+                    property: Some(name.clone()),
+                    hint: "an earlier workflow gave this widget values of another kind; API export still sends the value".into(),
+                };
+                diags.push_full(d);
+                unmatched.insert(name.clone(), value);
+            }
+        }
+    }
+    let mut ui = node.extra;
+    if let Some(mode) = node.mode {
+        ui.insert("mode".into(), json!(mode));
+    }
+    if !node.widgets.names.is_empty() {
+        ui.insert("widgets".into(), json!(node.widgets.names));
+    }
+    if type_name != node.class {
+        ui.insert("class_type".into(), json!(node.class));
+    }
+    if !unmatched.is_empty() {
+        ui.insert("unmatched_widgets".into(), Value::Object(unmatched));
+    }
+    let label = node.title.clone();
+    let op =
+        |label: Option<String>, ui: Option<Value>, properties: Map<String, Value>| Op::AddNode {
+            id: node.id.clone(),
+            node_type: type_name.to_owned(),
+            type_version: None,
+            label,
+            position: node.position,
+            properties,
+            ui,
+        };
+    let first = canvas.apply(vec![op(
+        label.clone(),
+        Some(json!({ CATEGORY: ui })),
+        properties.clone(),
+    )]);
+    let Err(e) = first else { return };
+    // A label or editor state the canvas refuses (too long, too deep) is
+    // dropped rather than the node.
+    let retry = canvas.apply(vec![op(
+        label.map(|l| truncate(&l, MAX_LABEL_BYTES)),
+        None,
+        properties,
+    )]);
+    let (severity, message) = match retry {
+        Ok(_) => (
+            Severity::Warning,
+            format!("node `{}` was added without its editor state: {e}", node.id),
+        ),
+        Err(e2) => (
+            Severity::Error,
+            format!(
+                "node `{}` ({}) could not be added and is skipped: {e2}",
+                node.id, node.class
+            ),
+        ),
+    };
+    diags.push_node(severity, e.code(), message, &e.hint(), &node.id);
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut cut = max;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    s[..cut].to_owned()
+}
+
+/// The data type of a ComfyUI type name, as the importer maps it
+/// (`IMAGE` → `image`, `INT` → `integer`, `*` → `any`, `MODEL` → `model`).
+///
+/// ```
+/// assert_eq!(reelgraph::format::comfyui::map_type("CLIP_VISION").as_str(), "clip_vision");
+/// ```
+pub fn map_type(comfy_type: &str) -> DataType {
+    data_type(comfy_type)
+}

@@ -1,0 +1,205 @@
+//! Widget values to named properties.
+//!
+//! Names come, in this order, from: `widgets_values_named` (when it has as
+//! many entries as `widgets_values`); the inputs that carry `widget: {name}`
+//! (ComfyUI 1.x), matched in order with the values, where a seed widget's
+//! `control_after_generate` value (`fixed`, `increment`, `decrement`,
+//! `randomize`) takes a name of its own; the names another node of the same
+//! class in the same workflow got for the same number of values; and
+//! otherwise `widget_0..n`.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::workflow::{WfNode, Widgets};
+
+/// The name of the extra value ComfyUI stores after a seed widget.
+pub(super) const CONTROL_AFTER_GENERATE: &str = "control_after_generate";
+const CONTROL_VALUES: [&str; 4] = ["fixed", "increment", "decrement", "randomize"];
+
+/// One node's widget values with their names, in widget order.
+#[derive(Debug, Clone, Default)]
+pub(super) struct NamedWidgets {
+    pub names: Vec<String>,
+    pub values: Vec<Value>,
+    /// Whether the names are known (not the `widget_n` fallback).
+    pub known: bool,
+}
+
+impl NamedWidgets {
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| &self.values[i])
+    }
+
+    pub fn set(&mut self, name: &str, value: Value) {
+        match self.names.iter().position(|n| n == name) {
+            Some(i) => self.values[i] = value,
+            None => {
+                self.names.push(name.to_owned());
+                self.values.push(value);
+            }
+        }
+    }
+}
+
+/// Whether a widget name is a UI-only control value, left out of API prompts.
+pub(super) fn is_control(name: &str) -> bool {
+    let base = name.split('#').next().unwrap_or(name);
+    base == CONTROL_AFTER_GENERATE || base == "control_before_generate"
+}
+
+/// Names a node's widgets from what the node itself says; `None` for the names
+/// when it says nothing usable.
+pub(super) fn own_names(node: &WfNode) -> NamedWidgets {
+    match &node.widgets {
+        Widgets::None => NamedWidgets {
+            known: true,
+            ..NamedWidgets::default()
+        },
+        Widgets::Named(entries) => finish(
+            entries.iter().map(|(k, _)| k.clone()).collect(),
+            entries.iter().map(|(_, v)| v.clone()).collect(),
+            true,
+        ),
+        Widgets::Positional { values, named } => {
+            if let Some(named) = named.as_ref().filter(|n| n.len() == values.len()) {
+                let names = named.iter().map(|(k, _)| k.clone()).collect();
+                return finish(names, values.clone(), true);
+            }
+            let declared: Vec<&str> = node
+                .inputs
+                .iter()
+                .filter_map(|i| i.widget.as_deref())
+                .collect();
+            match match_declared(&declared, values) {
+                Some(names) => finish(names, values.clone(), true),
+                None => finish(Vec::new(), values.clone(), false),
+            }
+        }
+    }
+}
+
+/// Fills in names from a layout learned from another node of the class.
+pub(super) fn apply_layout(widgets: &mut NamedWidgets, layout: &[String]) {
+    if !widgets.known && layout.len() == widgets.values.len() {
+        *widgets = finish(layout.to_vec(), std::mem::take(&mut widgets.values), true);
+    }
+}
+
+/// Layouts learned per (class, number of values).
+pub(super) type Layouts = HashMap<(String, usize), Vec<String>>;
+
+/// Matches the names of widget inputs with the values, letting a control
+/// value follow an integer. `None` when they do not line up exactly.
+fn match_declared(declared: &[&str], values: &[Value]) -> Option<Vec<String>> {
+    if declared.is_empty() && !values.is_empty() {
+        return None;
+    }
+    let mut names = Vec::with_capacity(values.len());
+    let mut d = 0;
+    let mut v = 0;
+    while v < values.len() {
+        let spare = (values.len() - v) > (declared.len() - d);
+        let after_integer = v > 0 && (values[v - 1].is_i64() || values[v - 1].is_u64());
+        let is_control_value = values[v]
+            .as_str()
+            .is_some_and(|s| CONTROL_VALUES.contains(&s));
+        if spare && after_integer && is_control_value && !names.is_empty() {
+            names.push(CONTROL_AFTER_GENERATE.to_owned());
+        } else {
+            names.push((*declared.get(d)?).to_owned());
+            d += 1;
+        }
+        v += 1;
+    }
+    (d == declared.len()).then_some(names)
+}
+
+/// Gives unnamed or repeated names a unique one (`widget_3`, `seed#2`).
+fn finish(mut names: Vec<String>, values: Vec<Value>, known: bool) -> NamedWidgets {
+    names.resize(values.len(), String::new());
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, name) in names.iter_mut().enumerate() {
+        if name.trim().is_empty() {
+            *name = format!("widget_{i}");
+        }
+        let count = seen.entry(name.clone()).or_default();
+        *count += 1;
+        if *count > 1 {
+            let mut n = *count;
+            let mut candidate = format!("{name}#{n}");
+            while seen.contains_key(&candidate) {
+                n += 1;
+                candidate = format!("{name}#{n}");
+            }
+            seen.insert(candidate.clone(), 1);
+            *name = candidate;
+        }
+    }
+    NamedWidgets {
+        names,
+        values,
+        known,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn values(v: &Value) -> Vec<Value> {
+        v.as_array().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn control_values_follow_integers() {
+        let names = match_declared(
+            &[
+                "seed",
+                "steps",
+                "cfg",
+                "sampler_name",
+                "scheduler",
+                "denoise",
+            ],
+            &values(&json!([42, "randomize", 20, 7.5, "euler", "normal", 1])),
+        );
+        assert_eq!(
+            names.expect("the names line up"),
+            [
+                "seed",
+                "control_after_generate",
+                "steps",
+                "cfg",
+                "sampler_name",
+                "scheduler",
+                "denoise"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_subset_of_names_is_not_matched() {
+        // ComfyUI before 1.16 lists only converted widgets among the inputs.
+        let names = match_declared(
+            &["steps", "cfg", "sampler_name", "scheduler"],
+            &values(&json!([42, "randomize", 20, 7.5, "euler", "normal", 1])),
+        );
+        assert!(names.is_none());
+    }
+
+    #[test]
+    fn repeated_and_empty_names_become_unique() {
+        let w = finish(
+            vec!["a".into(), "a".into(), String::new()],
+            values(&json!([1, 2, 3])),
+            true,
+        );
+        assert_eq!(w.names, ["a", "a#2", "widget_2"]);
+    }
+}
