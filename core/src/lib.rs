@@ -16,6 +16,7 @@ pub mod event;
 pub mod format;
 pub mod model;
 pub mod ops;
+pub mod render;
 pub mod store;
 pub mod task;
 pub mod validate;
