@@ -203,10 +203,11 @@ impl CanvasDocument {
     pub fn from_json(text: &str) -> Result<Self> {
         // Fast path: a current document parses once.
         let parsed = serde_json::from_str::<CanvasDocument>(text);
-        if let Ok(doc) = &parsed {
-            if doc.format == CANVAS_FORMAT && doc.format_version == FORMAT_VERSION {
-                return parsed.map_err(Error::from);
-            }
+        if let Ok(doc) = &parsed
+            && doc.format == CANVAS_FORMAT
+            && doc.format_version == FORMAT_VERSION
+        {
+            return parsed.map_err(Error::from);
         }
         // Otherwise read just the header, to say precisely what is wrong or to migrate.
         #[derive(Deserialize)]
@@ -267,7 +268,10 @@ fn v1_to_v2(doc: &mut Value) {
             .and_then(Value::as_str)
             .is_some_and(|s| known.contains(&s))
         {
-            story.insert("structure".into(), metadata.remove("structure").unwrap_or_default());
+            story.insert(
+                "structure".into(),
+                metadata.remove("structure").unwrap_or_default(),
+            );
         }
         if let Some(pages) = metadata
             .get("page_count")

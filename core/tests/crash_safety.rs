@@ -227,10 +227,10 @@ impl ChildProc {
         let reader = thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if let Some(report) = line.trim().strip_prefix('@') {
-                    if tx.send(report.to_owned()).is_err() {
-                        break;
-                    }
+                if let Some(report) = line.trim().strip_prefix('@')
+                    && tx.send(report.to_owned()).is_err()
+                {
+                    break;
                 }
             }
         });

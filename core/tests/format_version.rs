@@ -25,15 +25,28 @@ fn a_version_1_document_migrates_to_the_typed_story_section() {
     assert_eq!(doc.format_version, FORMAT_VERSION);
     assert_eq!(doc.story.structure, Some(StoryStructure::BeatSheet));
     assert_eq!(doc.story.page_count, Some(96));
-    assert_eq!(doc.metadata.get("studio").and_then(|v| v.as_str()), Some("North Pier"));
+    assert_eq!(
+        doc.metadata.get("studio").and_then(|v| v.as_str()),
+        Some("North Pier")
+    );
     assert!(doc.metadata.get("structure").is_none(), "moved, not copied");
 
     let canvas = Canvas::from_document(Catalog::builtin(), doc).expect("canvas");
     // The beat-sheet checks run from the migrated settings: page 11 of 96 is on time for
     // the catalyst (page 12 of 110 scaled), the other beats are missing.
     let report = canvas.validate();
-    assert!(report.diagnostics.iter().any(|d| d.code == "structure_beat_missing"));
-    assert!(!report.diagnostics.iter().any(|d| d.code == "structure_beat_page"));
+    assert!(
+        report
+            .diagnostics
+            .iter()
+            .any(|d| d.code == "structure_beat_missing")
+    );
+    assert!(
+        !report
+            .diagnostics
+            .iter()
+            .any(|d| d.code == "structure_beat_page")
+    );
 
     // Saved back, it is a version 2 document that loads on the fast path.
     let saved = canvas.to_json();
@@ -46,7 +59,10 @@ fn a_version_1_document_migrates_to_the_typed_story_section() {
 #[test]
 fn values_version_2_cannot_hold_stay_in_metadata() {
     let text = V1_DOCUMENT
-        .replace(r#""structure": "beat_sheet""#, r#""structure": "hero_journey""#)
+        .replace(
+            r#""structure": "beat_sheet""#,
+            r#""structure": "hero_journey""#,
+        )
         .replace(r#""page_count": 96"#, r#""page_count": 96.5"#);
     let doc = CanvasDocument::from_json(&text).expect("loads");
     assert!(doc.story.is_empty());
@@ -59,7 +75,10 @@ fn a_newer_document_is_refused_naming_both_versions() {
     let text = V1_DOCUMENT.replace(r#""format_version": 1"#, r#""format_version": 3"#);
     let err = CanvasDocument::from_json(&text).expect_err("newer");
     assert_eq!(err.code(), "unsupported_format_version");
-    assert!(err.to_string().contains("format_version 3") && err.to_string().contains("up to 2"), "{err}");
+    assert!(
+        err.to_string().contains("format_version 3") && err.to_string().contains("up to 2"),
+        "{err}"
+    );
 }
 
 #[test]

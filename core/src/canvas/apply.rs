@@ -471,13 +471,13 @@ impl Canvas {
                 if let Some(name) = name {
                     check_text_field("name", name)?;
                 }
-                if let Some(v) = viewport {
-                    if !(v.x.is_finite() && v.y.is_finite() && v.zoom.is_finite() && v.zoom > 0.0) {
-                        return Err(Error::InvalidField {
-                            field: "viewport",
-                            message: "viewport x and y must be finite and zoom above 0".into(),
-                        });
-                    }
+                if let Some(v) = viewport
+                    && !(v.x.is_finite() && v.y.is_finite() && v.zoom.is_finite() && v.zoom > 0.0)
+                {
+                    return Err(Error::InvalidField {
+                        field: "viewport",
+                        message: "viewport x and y must be finite and zoom above 0".into(),
+                    });
                 }
                 if story.is_some_and(|s| s.page_count == Some(0)) {
                     return Err(Error::InvalidField {
@@ -485,13 +485,13 @@ impl Canvas {
                         message: "page_count must be at least 1".into(),
                     });
                 }
-                if let Some(m) = metadata {
-                    if m.values().any(|v| too_deep(v, MAX_VALUE_DEPTH - 1)) {
-                        return Err(Error::InvalidField {
-                            field: "metadata",
-                            message: format!("metadata is nested deeper than {MAX_VALUE_DEPTH} levels"),
-                        });
-                    }
+                if let Some(m) = metadata
+                    && m.values().any(|v| too_deep(v, MAX_VALUE_DEPTH - 1))
+                {
+                    return Err(Error::InvalidField {
+                        field: "metadata",
+                        message: format!("metadata is nested deeper than {MAX_VALUE_DEPTH} levels"),
+                    });
                 }
                 let inverse = Op::SetCanvas {
                     name: name.as_ref().map(|_| self.name.clone()),
@@ -771,10 +771,10 @@ fn checked_properties(
         given.into_iter().filter(|(_, v)| !v.is_null()).collect(),
     );
     for prop in &spec.properties {
-        if let Some(default) = &prop.default {
-            if props.get(&prop.name).is_none() {
-                props.set(prop.name.clone(), default.clone());
-            }
+        if let Some(default) = &prop.default
+            && props.get(&prop.name).is_none()
+        {
+            props.set(prop.name.clone(), default.clone());
         }
     }
     Ok(props)
@@ -789,7 +789,10 @@ fn check_text_field(field: &'static str, text: &str) -> Result<()> {
     if text.len() > MAX_LABEL_BYTES {
         return Err(Error::InvalidField {
             field,
-            message: format!("the {field} is {} bytes long, more than {MAX_LABEL_BYTES}", text.len()),
+            message: format!(
+                "the {field} is {} bytes long, more than {MAX_LABEL_BYTES}",
+                text.len()
+            ),
         });
     }
     Ok(())

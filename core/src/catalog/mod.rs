@@ -84,13 +84,13 @@ impl Catalog {
     pub fn register(&self, spec: NodeTypeSpec) -> Result<Arc<NodeTypeSpec>> {
         let spec = Arc::new(prepare::prepare(spec)?);
         let mut reg = self.write();
-        if let Some(existing) = reg.types.get(&spec.type_name) {
-            if existing.version >= spec.version {
-                return Err(Error::DuplicateNodeType {
-                    type_name: spec.type_name.to_string(),
-                    version: existing.version,
-                });
-            }
+        if let Some(existing) = reg.types.get(&spec.type_name)
+            && existing.version >= spec.version
+        {
+            return Err(Error::DuplicateNodeType {
+                type_name: spec.type_name.to_string(),
+                version: existing.version,
+            });
         }
         reg.types.insert(spec.type_name.clone(), spec.clone());
         Ok(spec)
@@ -113,13 +113,13 @@ impl Catalog {
         {
             let reg = self.read();
             for spec in &prepared {
-                if let Some(existing) = reg.types.get(&spec.type_name) {
-                    if existing.version >= spec.version {
-                        return Err(Error::DuplicateNodeType {
-                            type_name: spec.type_name.to_string(),
-                            version: existing.version,
-                        });
-                    }
+                if let Some(existing) = reg.types.get(&spec.type_name)
+                    && existing.version >= spec.version
+                {
+                    return Err(Error::DuplicateNodeType {
+                        type_name: spec.type_name.to_string(),
+                        version: existing.version,
+                    });
                 }
             }
         }

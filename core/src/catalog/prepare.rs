@@ -35,13 +35,13 @@ pub(super) fn prepare(spec: NodeTypeSpec) -> Result<NodeTypeSpec> {
             return Err(fail("a property has no name".into()));
         }
         prepare_property(prop, &prop.name).map_err(&fail)?;
-        if let Some(cond) = &prop.applies_when {
-            if spec.property(&cond.property).is_none() {
-                return Err(fail(format!(
-                    "property `{}` applies_when names unknown property `{}`",
-                    prop.name, cond.property
-                )));
-            }
+        if let Some(cond) = &prop.applies_when
+            && spec.property(&cond.property).is_none()
+        {
+            return Err(fail(format!(
+                "property `{}` applies_when names unknown property `{}`",
+                prop.name, cond.property
+            )));
         }
     }
     // Defaults are checked after every pattern is compiled.
@@ -86,10 +86,10 @@ fn unique<'a>(kind: &str, names: impl Iterator<Item = &'a str>) -> Result<(), St
 }
 
 fn prepare_property(prop: &PropertySpec, path: &str) -> Result<(), String> {
-    if let (Some(min), Some(max)) = (prop.min, prop.max) {
-        if min > max {
-            return Err(format!("`{path}`: min {min} is above max {max}"));
-        }
+    if let (Some(min), Some(max)) = (prop.min, prop.max)
+        && min > max
+    {
+        return Err(format!("`{path}`: min {min} is above max {max}"));
     }
     match prop.kind {
         PropertyKind::Enum if prop.values.is_empty() => {

@@ -76,7 +76,8 @@ use crate::catalog::Catalog;
 use crate::error::Result;
 use crate::format::Diagnostics;
 use crate::model::{
-    CANVAS_FORMAT, CanvasDocument, Edge, FORMAT_VERSION, Group, Node, PortRef, Position, Story, Viewport,
+    CANVAS_FORMAT, CanvasDocument, Edge, FORMAT_VERSION, Group, Node, PortRef, Position, Story,
+    Viewport,
 };
 use crate::validate::{Diagnostic, Severity};
 

@@ -508,10 +508,10 @@ impl CanvasStore for FileStore {
             let mut ids = Vec::new();
             for entry in std::fs::read_dir(&dir).map_err(|e| storage(&dir, &e))? {
                 let entry = entry.map_err(|e| storage(&dir, &e))?;
-                if let Some(id) = entry.file_name().to_str().and_then(name::decode) {
-                    if id.as_str() > after {
-                        ids.push(id);
-                    }
+                if let Some(id) = entry.file_name().to_str().and_then(name::decode)
+                    && id.as_str() > after
+                {
+                    ids.push(id);
                 }
             }
             ids.sort_unstable();
@@ -525,10 +525,10 @@ impl CanvasStore for FileStore {
                     Ok(None) | Err(Error::Corrupt { .. } | Error::TooLarge { .. }) => continue,
                     Err(e) => return Err(e),
                 };
-                if let Some(prefix) = &query.name_prefix {
-                    if !index.name.starts_with(prefix.as_str()) {
-                        continue;
-                    }
+                if let Some(prefix) = &query.name_prefix
+                    && !index.name.starts_with(prefix.as_str())
+                {
+                    continue;
                 }
                 if items.len() == limit {
                     more = true;

@@ -111,10 +111,10 @@ impl CanvasStore for MemoryStore {
             let Some(current) = versions.last() else {
                 continue;
             };
-            if let Some(prefix) = &query.name_prefix {
-                if !current.name.starts_with(prefix.as_str()) {
-                    continue;
-                }
+            if let Some(prefix) = &query.name_prefix
+                && !current.name.starts_with(prefix.as_str())
+            {
+                continue;
             }
             if items.len() == limit {
                 more = true;
@@ -157,14 +157,14 @@ impl CanvasStore for MemoryStore {
             .get(id)
             .and_then(|v| v.last())
             .ok_or_else(|| not_found(id))?;
-        if let Some(expected) = expected_revision {
-            if current.info.revision != expected {
-                return Err(Error::Conflict {
-                    id: id.to_owned(),
-                    expected,
-                    current: current.info.revision,
-                });
-            }
+        if let Some(expected) = expected_revision
+            && current.info.revision != expected
+        {
+            return Err(Error::Conflict {
+                id: id.to_owned(),
+                expected,
+                current: current.info.revision,
+            });
         }
         map.remove(id);
         Ok(())

@@ -527,14 +527,14 @@ impl CanvasStore for SqliteStore {
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(err)?;
             let current = current_revision(&tx, location, &id)?.ok_or_else(|| not_found(&id))?;
-            if let Some(expected) = expected_revision {
-                if current != expected {
-                    return Err(Error::Conflict {
-                        id,
-                        expected,
-                        current,
-                    });
-                }
+            if let Some(expected) = expected_revision
+                && current != expected
+            {
+                return Err(Error::Conflict {
+                    id,
+                    expected,
+                    current,
+                });
             }
             tx.execute("DELETE FROM versions WHERE canvas_id = ?1", [&id])
                 .map_err(err)?;

@@ -288,23 +288,23 @@ impl Canvas {
                     .port(&input.name),
                 );
             }
-            if !input.multiple {
-                if let Some(first) = taken.insert((target, &link.target_port), &link.id) {
-                    out.push(
-                        Diagnostic::new(
-                            Severity::Error,
-                            "input_occupied",
-                            format!(
-                                "input `{tgt_id}.{}` takes one edge but has `{first}` and `{}`",
-                                input.name, link.id
-                            ),
-                            format!("disconnect `{}` or `{first}`", link.id),
-                        )
-                        .edge(&link.id)
-                        .node(tgt_id)
-                        .port(&input.name),
-                    );
-                }
+            if !input.multiple
+                && let Some(first) = taken.insert((target, &link.target_port), &link.id)
+            {
+                out.push(
+                    Diagnostic::new(
+                        Severity::Error,
+                        "input_occupied",
+                        format!(
+                            "input `{tgt_id}.{}` takes one edge but has `{first}` and `{}`",
+                            input.name, link.id
+                        ),
+                        format!("disconnect `{}` or `{first}`", link.id),
+                    )
+                    .edge(&link.id)
+                    .node(tgt_id)
+                    .port(&input.name),
+                );
             }
         }
         for (edge, why) in self.detached_edges() {

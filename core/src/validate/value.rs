@@ -169,13 +169,13 @@ fn check_text(spec: &PropertySpec, value: &Value) -> Result<(), Problem> {
             "give a non-empty value",
         ));
     }
-    if let Some(min) = spec.min_length {
-        if s.chars().count() < min {
-            return Err(problem(
-                format!("the text is shorter than {min} characters"),
-                format!("give at least {min} characters"),
-            ));
-        }
+    if let Some(min) = spec.min_length
+        && s.chars().count() < min
+    {
+        return Err(problem(
+            format!("the text is shorter than {min} characters"),
+            format!("give at least {min} characters"),
+        ));
     }
     if spec.kind == PropertyKind::AssetRef && s.contains('\0') {
         return Err(problem(
@@ -183,14 +183,15 @@ fn check_text(spec: &PropertySpec, value: &Value) -> Result<(), Problem> {
             "give a path or URI",
         ));
     }
-    if let Some(re) = spec.regex() {
-        if !s.is_empty() && !re.is_match(s) {
-            let pattern = spec.pattern.as_deref().unwrap_or_default();
-            return Err(problem(
-                format!("{} does not match the pattern `{pattern}`", describe(value)),
-                format!("give a value matching `{pattern}`"),
-            ));
-        }
+    if let Some(re) = spec.regex()
+        && !s.is_empty()
+        && !re.is_match(s)
+    {
+        let pattern = spec.pattern.as_deref().unwrap_or_default();
+        return Err(problem(
+            format!("{} does not match the pattern `{pattern}`", describe(value)),
+            format!("give a value matching `{pattern}`"),
+        ));
     }
     Ok(())
 }
