@@ -1,0 +1,343 @@
+//! Benchmarks of the core on a generated 100,000-node, 200,000-edge canvas
+//! (shape: `reelgraph_benches` crate docs). Goals, on a 2-core machine:
+//! apply ≤ 2 µs per op, a cycle-closing connect ≤ 50 µs, another connect
+//! ≤ 5 µs, validate ≤ 50 ms, JSON ≥ 200 MB/s each way.
+//!
+//! `cargo bench -p reelgraph-benches` (a few minutes); one group:
+//! `cargo bench -p reelgraph-benches -- connect`.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use reelgraph::{Canvas, CanvasDocument, Catalog, Op, PortRef, Quality};
+use reelgraph_benches::{BATCH, Dag, Probe, SEED};
+
+const NODES: usize = 100_000;
+const EDGES: usize = 200_000;
+
+struct Fixture {
+    catalog: Catalog,
+    dag: Dag,
+    canvas: Canvas,
+}
+
+fn fixture() -> Fixture {
+    let catalog = Catalog::builtin();
+    let dag = Dag::generate(NODES, EDGES, SEED);
+    let canvas = dag.build(&catalog, BATCH);
+    eprintln!("canvas: {}", dag.summary());
+    Fixture {
+        catalog,
+        dag,
+        canvas,
+    }
+}
+
+fn connect_op(probe: &Probe) -> Op {
+    Op::Connect {
+        id: None,
+        source: probe.source.clone(),
+        target: probe.target.clone(),
+    }
+}
+
+fn build(c: &mut Criterion, f: &Fixture) {
+    let mut group = c.benchmark_group("build");
+    group
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(8));
+
+    // The whole canvas, BATCH ops per apply. Per op = time / elements.
+    let ops = f.dag.op_count();
+    group.throughput(Throughput::Elements(ops as u64));
+    group.bench_function(format!("apply_all_{ops}_ops_in_batches_of_{BATCH}"), |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let batches: Vec<Vec<Op>> = f.dag.batches(BATCH).collect();
+                let mut canvas = Canvas::new(f.catalog.clone(), "bench", "Bench");
+                let start = Instant::now();
+                for batch in batches {
+                    black_box(canvas.apply(batch).expect("a valid batch"));
+                }
+                total += start.elapsed();
+            }
+            total
+        });
+    });
+
+    // One batch (the last scenes: every node type) on a canvas of ~99k nodes;
+    // undone with its inverse outside the timing.
+    let mut batches: Vec<Vec<Op>> = f.dag.batches(BATCH).collect();
+    let last = batches.pop().expect("batches");
+    let mut canvas = Canvas::new(f.catalog.clone(), "bench", "Bench");
+    for batch in batches {
+        canvas.apply(batch).expect("a valid batch");
+    }
+    group.throughput(Throughput::Elements(last.len() as u64));
+    group
+        .sampling_mode(SamplingMode::Auto)
+        .measurement_time(Duration::from_secs(4));
+    group.bench_function(
+        format!(
+            "apply_last_{}_ops_at_{}_nodes",
+            last.len(),
+            canvas.node_count()
+        ),
+        |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let ops = last.clone();
+                    let start = Instant::now();
+                    let applied = canvas.apply(ops).expect("a valid batch");
+                    total += start.elapsed();
+                    canvas.apply(applied.inverse).expect("the inverse applies");
+                }
+                total
+            });
+        },
+    );
+    group.finish();
+}
+
+fn connect(c: &mut Criterion, f: &mut Fixture) {
+    let mut group = c.benchmark_group("connect");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2));
+    let cycles = [
+        ("near_cycle", f.dag.near_cycle()),
+        ("far_cycle", f.dag.far_cycle()),
+    ];
+    let forward = f.dag.forward_edge();
+    let back = f.dag.far_back_edge();
+    for (name, probe) in &cycles {
+        eprintln!("{name}: {probe}");
+    }
+    eprintln!("forward: {forward}");
+    eprintln!("far_back_edge: {back}");
+
+    let canvas = &mut f.canvas;
+    for (name, probe) in &cycles {
+        let err = canvas
+            .can_connect(&probe.source, &probe.target)
+            .expect_err("a cycle");
+        assert_eq!(err.code(), "cycle");
+        group.bench_function(format!("can_connect/{name}"), |b| {
+            b.iter(|| canvas.can_connect(black_box(&probe.source), black_box(&probe.target)));
+        });
+        // A failed apply changes nothing, so it can be repeated.
+        let op = connect_op(probe);
+        group.bench_function(format!("apply_rejected/{name}"), |b| {
+            b.iter_batched(
+                || vec![op.clone()],
+                |ops| canvas.apply(ops),
+                BatchSize::SmallInput,
+            );
+        });
+    }
+
+    canvas
+        .can_connect(&forward.source, &forward.target)
+        .expect("a forward edge is accepted");
+    group.bench_function("can_connect/forward", |b| {
+        b.iter(|| canvas.can_connect(black_box(&forward.source), black_box(&forward.target)));
+    });
+    let op = connect_op(&forward);
+    group.bench_function("apply/forward_connect_only", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let ops = vec![op.clone()];
+                let start = Instant::now();
+                let applied = canvas.apply(ops);
+                total += start.elapsed();
+                let applied = applied.expect("a forward edge is accepted");
+                canvas.apply(applied.inverse).expect("disconnect");
+            }
+            total
+        });
+    });
+    group.bench_function("apply/forward_connect_then_disconnect_pair", |b| {
+        b.iter_batched(
+            || vec![op.clone()],
+            |ops| {
+                let applied = canvas.apply(ops).expect("a forward edge is accepted");
+                canvas.apply(applied.inverse).expect("disconnect")
+            },
+            BatchSize::SmallInput,
+        );
+    });
+
+    // Accepted, but needs the order repaired; applying it would change the
+    // order for good, so only the check is repeated.
+    canvas
+        .can_connect(&back.source, &back.target)
+        .expect("no cycle");
+    group.bench_function("can_connect/far_back_edge_no_cycle", |b| {
+        b.iter(|| canvas.can_connect(black_box(&back.source), black_box(&back.target)));
+    });
+    group.finish();
+}
+
+/// A chain of `len` nodes of a registered pass-through type (`any` in, `any`
+/// out) and the connect from its last node to its first: a cycle check that
+/// must walk the whole chain. Shows how the check scales with the nodes it
+/// visits; the generated canvas never gives it more than a few dozen.
+fn relay_chain(len: usize) -> (Canvas, PortRef, PortRef) {
+    let catalog = Catalog::builtin();
+    catalog
+        .register_json(
+            r#"{"type": "relay", "category": "bench", "title": "Relay",
+                "inputs": [{"name": "in", "type": "any", "multiple": true}],
+                "outputs": [{"name": "out", "type": "any"}]}"#,
+        )
+        .expect("a valid spec");
+    let mut canvas = Canvas::new(catalog, "chain", "Chain");
+    let mut ops = Vec::with_capacity(2 * len);
+    for i in 0..len {
+        ops.push(Op::add_node(
+            &format!("r{i}"),
+            "relay",
+            serde_json::json!({}),
+        ));
+        if i > 0 {
+            ops.push(Op::connect(
+                (&format!("r{}", i - 1), "out"),
+                (&format!("r{i}"), "in"),
+            ));
+        }
+    }
+    for batch in ops.chunks(BATCH) {
+        canvas.apply(batch.to_vec()).expect("a valid chain");
+    }
+    (
+        canvas,
+        PortRef::new(format!("r{}", len - 1), "out"),
+        PortRef::new("r0", "in"),
+    )
+}
+
+fn chain(c: &mut Criterion) {
+    let mut group = c.benchmark_group("connect");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2));
+    for len in [1_000, 10_000] {
+        let (mut canvas, source, target) = relay_chain(len);
+        assert_eq!(
+            canvas.can_connect(&source, &target).map_err(|e| e.code()),
+            Err("cycle")
+        );
+        group.bench_function(format!("can_connect/chain_cycle_{len}_nodes"), |b| {
+            b.iter(|| canvas.can_connect(black_box(&source), black_box(&target)));
+        });
+        let op = Op::Connect {
+            id: None,
+            source: source.clone(),
+            target: target.clone(),
+        };
+        group.bench_function(format!("apply_rejected/chain_cycle_{len}_nodes"), |b| {
+            b.iter_batched(
+                || vec![op.clone()],
+                |ops| canvas.apply(ops),
+                BatchSize::SmallInput,
+            );
+        });
+    }
+    group.finish();
+}
+
+fn validate(c: &mut Criterion, f: &Fixture) {
+    let report = f.canvas.validate();
+    assert!(
+        report.diagnostics.is_empty(),
+        "the generated canvas is clean"
+    );
+    let mut group = c.benchmark_group("validate");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+    group.bench_function(format!("validate_{NODES}_nodes"), |b| {
+        b.iter_with_large_drop(|| f.canvas.validate());
+    });
+    group.finish();
+}
+
+fn json(c: &mut Criterion, f: &Fixture) {
+    let text = f.canvas.to_json();
+    eprintln!("canvas JSON: {} bytes", text.len());
+    let mut group = c.benchmark_group("json");
+    group
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(6))
+        .throughput(Throughput::Bytes(text.len() as u64));
+    group.bench_function("to_json", |b| {
+        b.iter_with_large_drop(|| f.canvas.to_json());
+    });
+    group.bench_function("CanvasDocument::from_json", |b| {
+        b.iter_with_large_drop(|| CanvasDocument::from_json(black_box(&text)).expect("parses"));
+    });
+    group.bench_function("Canvas::from_json", |b| {
+        b.iter_with_large_drop(|| {
+            Canvas::from_json(f.catalog.clone(), black_box(&text)).expect("loads")
+        });
+    });
+    group.finish();
+}
+
+fn task(c: &mut Criterion, f: &Fixture) {
+    let mut group = c.benchmark_group("task");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    for (name, (node, upstream)) in [
+        ("deepest_export", f.dag.deepest_export()),
+        ("mid_image_gen", f.dag.middle_image_gen()),
+    ] {
+        eprintln!("task_preview/{name}: {node}, {upstream} upstream nodes");
+        f.canvas
+            .task_preview(&node, Quality::Draft)
+            .expect("a task");
+        group.bench_function(format!("task_preview/{name}"), |b| {
+            b.iter_with_large_drop(|| f.canvas.task_preview(black_box(&node), Quality::Draft));
+        });
+    }
+
+    let small = Dag::generate(10_000, 20_000, SEED);
+    let canvas = small.build(&f.catalog, BATCH);
+    let count = canvas.task_previews(Quality::Draft).len();
+    eprintln!("task_previews: {count} previews on 10,000 nodes");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5))
+        .throughput(Throughput::Elements(count as u64));
+    group.bench_function("task_previews_draft_10k_nodes", |b| {
+        b.iter_with_large_drop(|| canvas.task_previews(Quality::Draft));
+    });
+    group.finish();
+}
+
+fn all(c: &mut Criterion) {
+    let mut f = fixture();
+    build(c, &f);
+    connect(c, &mut f);
+    chain(c);
+    validate(c, &f);
+    json(c, &f);
+    task(c, &f);
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default();
+    targets = all
+}
+criterion_main!(benches);

@@ -1,0 +1,91 @@
+//! Runs one workload in a loop, for a profiler (`perf record`, `valgrind
+//! --tool=callgrind`), and prints the time of each run.
+//!
+//! `cargo run --release -p reelgraph-benches --bin profile -- WORKLOAD [RUNS] [NODES]`
+//!
+//! WORKLOAD: build, validate, to_json, parse_document, parse_canvas, load
+//! (document → canvas only), skip_json (one pass of serde_json that reads
+//! and ignores the whole text: the cost of `CanvasDocument::from_json`'s
+//! header pass), task_previews, task_preview_deep.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use reelgraph::{Canvas, CanvasDocument, Catalog, Quality};
+use reelgraph_benches::{BATCH, Dag, SEED};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let workload = args.next().unwrap_or_else(|| "validate".into());
+    let runs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
+    let nodes: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
+
+    let catalog = Catalog::builtin();
+    let dag = Dag::generate(nodes, 2 * nodes, SEED);
+    let canvas = dag.build(&catalog, BATCH);
+    // Only what the workload needs, so that a profile of the whole process
+    // is mostly the workload.
+    let text = if workload.starts_with("parse") || workload == "load" || workload == "skip_json" {
+        canvas.to_json()
+    } else {
+        String::new()
+    };
+    let deep = if workload == "task_preview_deep" {
+        dag.deepest_export().0
+    } else {
+        String::new()
+    };
+
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        match workload.as_str() {
+            "build" => {
+                black_box(dag.build(&catalog, BATCH));
+            }
+            "validate" => {
+                black_box(canvas.validate());
+            }
+            "to_json" => {
+                black_box(canvas.to_json());
+            }
+            "parse_document" => {
+                black_box(CanvasDocument::from_json(&text).expect("parses"));
+            }
+            "parse_canvas" => {
+                black_box(Canvas::from_json(catalog.clone(), &text).expect("loads"));
+            }
+            "skip_json" => {
+                let mut de = serde_json::Deserializer::from_str(&text);
+                black_box(IgnoredAny::deserialize(&mut de).expect("valid JSON"));
+            }
+            "load" => {
+                let doc = CanvasDocument::from_json(&text).expect("parses");
+                let start = Instant::now();
+                black_box(Canvas::from_document(catalog.clone(), doc).expect("loads"));
+                times.push(start.elapsed());
+                continue;
+            }
+            "task_previews" => {
+                black_box(canvas.task_previews(Quality::Draft));
+            }
+            "task_preview_deep" => {
+                black_box(canvas.task_preview(&deep, Quality::Draft).expect("a task"));
+            }
+            other => panic!("unknown workload {other}"),
+        }
+        times.push(start.elapsed());
+    }
+    times.sort_unstable();
+    let median = times
+        .get(times.len() / 2)
+        .copied()
+        .unwrap_or(Duration::ZERO);
+    println!(
+        "{workload} on {nodes} nodes: runs {runs}, min {:?}, median {:?}",
+        times.first().copied().unwrap_or(Duration::ZERO),
+        median
+    );
+}
