@@ -189,6 +189,7 @@ impl Canvas {
                         position: *position,
                         properties: props,
                         ui: ui.clone(),
+                        values_checked: true,
                     },
                 );
                 journal.push(Undo::NodeAdded(key));

@@ -125,6 +125,7 @@ pub(super) fn resolve_node(
         label: node.label,
         position: node.position,
         ui: node.ui,
+        values_checked: false,
     };
     (id, entry, migration)
 }

@@ -49,6 +49,10 @@ pub(crate) struct NodeEntry {
     pub position: Position,
     pub properties: Properties,
     pub ui: Option<Value>,
+    /// Every value was checked against `spec` by an op. Specs never change
+    /// under a node, so validation need not check them again; values from a
+    /// loaded document or a restore are not known to be checked.
+    pub values_checked: bool,
 }
 
 /// Why an edge could not join the graph; it is kept, in its place, and reported.
@@ -275,20 +279,13 @@ impl Canvas {
         (id, entry)
     }
 
-    pub(crate) fn entries(&self) -> impl Iterator<Item = (&Arc<str>, &NodeEntry)> {
-        self.nodes.iter()
+    /// An edge's position in the canvas order.
+    pub(crate) fn edge_position(&self, id: &str) -> usize {
+        self.edges.get_index_of(id).unwrap_or(usize::MAX)
     }
 
-    /// Live edges in canvas order, as (source, target, link).
-    pub(crate) fn live_edges(&self) -> impl Iterator<Item = (NodeIndex, NodeIndex, &Link)> {
-        let g = self.graph.inner();
-        self.edges.values().filter_map(move |slot| match slot {
-            EdgeSlot::Live(ix) => {
-                let (s, t) = g.edge_endpoints(*ix)?;
-                Some((s, t, &g[*ix]))
-            }
-            EdgeSlot::Detached(_) => None,
-        })
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&Arc<str>, &NodeEntry)> {
+        self.nodes.iter()
     }
 
     /// Edges kept aside, in canvas order.

@@ -12,6 +12,15 @@ pub struct Properties(Vec<(Arc<str>, Value)>);
 
 impl Properties {
     pub fn get(&self, name: &str) -> Option<&Value> {
+        // Callers mostly pass the spec's own name, which is the key's allocation:
+        // a pointer scan of a few entries beats comparing strings.
+        if let Some((_, v)) = self
+            .0
+            .iter()
+            .find(|(k, _)| std::ptr::eq(k.as_ptr(), name.as_ptr()) && k.len() == name.len())
+        {
+            return Some(v);
+        }
         self.find(name).ok().map(|i| &self.0[i].1)
     }
 

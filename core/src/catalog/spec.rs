@@ -280,16 +280,31 @@ pub struct Migration {
 impl NodeTypeSpec {
     /// The input port named `name`.
     pub fn input(&self, name: &str) -> Option<&InputSpec> {
-        self.inputs.iter().find(|p| &*p.name == name)
+        find_named(&self.inputs, name, |p| &p.name)
     }
 
     /// The output port named `name`.
     pub fn output(&self, name: &str) -> Option<&OutputSpec> {
-        self.outputs.iter().find(|p| &*p.name == name)
+        find_named(&self.outputs, name, |p| &p.name)
     }
 
     /// The property named `name`.
     pub fn property(&self, name: &str) -> Option<&PropertySpec> {
-        self.properties.iter().find(|p| &*p.name == name)
+        find_named(&self.properties, name, |p| &p.name)
     }
+}
+
+/// Finds by name: first by allocation (one pointer test each), then by text.
+fn find_named<'a, T>(items: &'a [T], name: &str, key: impl Fn(&T) -> &Arc<str>) -> Option<&'a T> {
+    items
+        .iter()
+        .find(|item| std::ptr::eq(key(item).as_ptr(), name.as_ptr()) && key(item).len() == name.len())
+        .or_else(|| items.iter().find(|item| **key(item) == *name))
+}
+
+/// Name equality with a fast path: canvases keep the spec's own name
+/// allocations for ports and properties, so most comparisons are one pointer test.
+pub(crate) fn same_name(spec_name: &Arc<str>, name: &str) -> bool {
+    std::ptr::eq(spec_name.as_ptr(), name.as_ptr()) && spec_name.len() == name.len()
+        || **spec_name == *name
 }

@@ -4,15 +4,19 @@
 mod structure;
 pub(crate) mod value;
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
+use petgraph::Direction;
 use petgraph::stable_graph::NodeIndex;
+use petgraph::visit::{EdgeRef, NodeIndexable};
 use serde::Serialize;
 use serde_json::Value;
 
 pub use value::{DEFAULT_MAX_ITEMS, DEFAULT_MAX_TEXT_BYTES, MAX_VALUE_DEPTH};
 
-use crate::canvas::{Canvas, Detached};
+use crate::canvas::{Canvas, Detached, Link, NodeEntry};
+use crate::catalog::NodeTypeSpec;
+use crate::catalog::spec::same_name;
 use crate::error::Error;
 use crate::model::same_value;
 use crate::task::property_applies;
@@ -121,20 +125,31 @@ impl Canvas {
     /// assert_eq!(report.diagnostics[0].code, "required_input_missing");
     /// ```
     pub fn validate(&self) -> Report {
+        // Entries by graph slot: every lookup below is an array index, not a hash.
+        let mut by_slot: Vec<Option<(&Arc<str>, &NodeEntry)>> = vec![None; self.graph.inner().node_bound()];
+        for (id, entry) in self.entries() {
+            by_slot[entry.ix.index()] = Some((id, entry));
+        }
         let mut out = Vec::new();
-        self.check_nodes(&mut out);
-        self.check_edges(&mut out);
+        let mut edge_findings = Vec::new();
+        self.check_nodes(&by_slot, &mut out, &mut edge_findings);
+        // Edge findings in canvas order, as if the edges had been walked in order.
+        edge_findings.sort_by_key(|(position, _)| *position);
+        out.extend(edge_findings.into_iter().map(|(_, d)| d));
+        self.check_detached(&mut out);
         self.check_groups(&mut out);
         structure::check(self, &mut out);
         Report::from_diagnostics(out)
     }
 
-    fn check_nodes(&self, out: &mut Vec<Diagnostic>) {
-        // Edges per (target node, input port), counted once for all nodes.
-        let mut arriving: HashMap<(NodeIndex, &str), usize> = HashMap::new();
-        for (_, target, link) in self.live_edges() {
-            *arriving.entry((target, &link.target_port)).or_default() += 1;
-        }
+    fn check_nodes(
+        &self,
+        by_slot: &[Option<(&Arc<str>, &NodeEntry)>],
+        out: &mut Vec<Diagnostic>,
+        edge_findings: &mut Vec<(usize, Diagnostic)>,
+    ) {
+        // One buffer for every node's incoming edges.
+        let mut incoming: Vec<(NodeIndex, &Link)> = Vec::new();
         for (id, entry) in self.entries() {
             let spec = match self.spec_of(id, entry) {
                 Ok(spec) => spec,
@@ -156,7 +171,12 @@ impl Canvas {
                 if value.is_null() {
                     continue;
                 }
-                if let Err(e) = value::check_value(id, name, prop, value) {
+                let checked = if entry.values_checked {
+                    Ok(())
+                } else {
+                    value::check_value(id, name, prop, value)
+                };
+                if let Err(e) = checked {
                     out.push(Diagnostic::from_error(&e).node(id).property(name));
                 } else if !property_applies(spec, &entry.properties, prop)
                     && !prop.default.as_ref().is_some_and(|d| same_value(d, value))
@@ -195,11 +215,20 @@ impl Canvas {
                     );
                 }
             }
+            incoming.clear();
+            incoming.extend(
+                self.graph
+                    .inner()
+                    .edges_directed(entry.ix, Direction::Incoming)
+                    .map(|e| (e.source(), e.weight())),
+            );
+            let mut crowded = has_duplicates(&incoming);
             for input in &spec.inputs {
-                let count = arriving
-                    .get(&(entry.ix, &*input.name))
-                    .copied()
-                    .unwrap_or(0);
+                let count = incoming
+                    .iter()
+                    .filter(|(_, link)| same_name(&input.name, &link.target_port))
+                    .count();
+                crowded |= count > 1 && !input.multiple;
                 if input.required && count == 0 {
                     let accepted = self.catalog().accepted_types(input).join(" | ");
                     out.push(
@@ -217,43 +246,63 @@ impl Canvas {
                     );
                 }
             }
+            self.check_incoming(id, spec, &mut incoming, crowded, by_slot, edge_findings);
         }
     }
 
-    fn check_edges(&self, out: &mut Vec<Diagnostic>) {
-        let mut taken: HashMap<(NodeIndex, &str), &str> = HashMap::new();
-        let mut seen: HashMap<(NodeIndex, &str, NodeIndex, &str), &str> = HashMap::new();
-        for (source, target, link) in self.live_edges() {
-            if let Some(first) = seen.insert(
-                (source, &link.source_port, target, &link.target_port),
-                &link.id,
-            ) {
-                out.push(
-                    Diagnostic::new(
-                        Severity::Error,
-                        "duplicate_edge",
-                        format!("edges `{first}` and `{}` connect the same ports", link.id),
-                        format!("disconnect `{}`", link.id),
-                    )
-                    .edge(&link.id),
-                );
+    /// The edges arriving at one node: ports that exist, types that fit, no
+    /// duplicates, one edge per single input. Canvas positions (a hash lookup)
+    /// are only needed where two edges compete for one input, which is rare.
+    fn check_incoming<'a>(
+        &'a self,
+        tgt_id: &str,
+        tgt_spec: &NodeTypeSpec,
+        incoming: &mut [(NodeIndex, &'a Link)],
+        crowded: bool,
+        by_slot: &[Option<(&Arc<str>, &NodeEntry)>],
+        findings: &mut Vec<(usize, Diagnostic)>,
+    ) {
+        let position = |link: &Link| self.edge_position(&link.id);
+        if crowded {
+            // "First" and "second" edge mean canvas order.
+            incoming.sort_by_cached_key(|(_, link)| position(link));
+        }
+        let mut seen: Vec<(NodeIndex, &str, &str, &str)> = Vec::new();
+        for &mut (source, link) in incoming {
+            let Some((src_id, src)) = by_slot[source.index()] else {
                 continue;
+            };
+            if crowded {
+                if let Some((_, _, _, first)) = seen.iter().find(|(s, sp, tp, _)| {
+                    *s == source && *sp == &*link.source_port && *tp == &*link.target_port
+                }) {
+                    findings.push((
+                        position(link),
+                        Diagnostic::new(
+                            Severity::Error,
+                            "duplicate_edge",
+                            format!("edges `{first}` and `{}` connect the same ports", link.id),
+                            format!("disconnect `{}`", link.id),
+                        )
+                        .edge(&link.id),
+                    ));
+                    continue;
+                }
             }
-            let (src_id, src) = self.entry_at(source);
-            let (tgt_id, tgt) = self.entry_at(target);
             // Nodes without a spec are already reported; their edges cannot be judged.
-            let (Some(src_spec), Some(tgt_spec)) = (&src.spec, &tgt.spec) else {
+            let Some(src_spec) = &src.spec else {
                 continue;
             };
             let output = src_spec.output(&link.source_port);
             let input = tgt_spec.input(&link.target_port);
             let (Some(output), Some(input)) = (output, input) else {
                 let (node, port, dir) = if output.is_none() {
-                    (src_id, &link.source_port, "output")
+                    (&**src_id, &link.source_port, "output")
                 } else {
                     (tgt_id, &link.target_port, "input")
                 };
-                out.push(
+                findings.push((
+                    position(link),
                     Diagnostic::new(
                         Severity::Error,
                         "unknown_port",
@@ -266,11 +315,12 @@ impl Canvas {
                     .edge(&link.id)
                     .node(node)
                     .port(port),
-                );
+                ));
                 continue;
             };
             if !self.catalog().accepts(input, &output.data_type) {
-                out.push(
+                findings.push((
+                    position(link),
                     Diagnostic::new(
                         Severity::Error,
                         "type_mismatch",
@@ -286,27 +336,36 @@ impl Canvas {
                     .edge(&link.id)
                     .node(tgt_id)
                     .port(&input.name),
-                );
+                ));
             }
-            if !input.multiple
-                && let Some(first) = taken.insert((target, &link.target_port), &link.id)
-            {
-                out.push(
-                    Diagnostic::new(
-                        Severity::Error,
-                        "input_occupied",
-                        format!(
-                            "input `{tgt_id}.{}` takes one edge but has `{first}` and `{}`",
-                            input.name, link.id
-                        ),
-                        format!("disconnect `{}` or `{first}`", link.id),
-                    )
-                    .edge(&link.id)
-                    .node(tgt_id)
-                    .port(&input.name),
-                );
+            if crowded && !input.multiple {
+                if let Some((_, _, _, first)) =
+                    seen.iter().find(|(_, _, tp, _)| *tp == &*link.target_port)
+                {
+                    findings.push((
+                        position(link),
+                        Diagnostic::new(
+                            Severity::Error,
+                            "input_occupied",
+                            format!(
+                                "input `{tgt_id}.{}` takes one edge but has `{first}` and `{}`",
+                                input.name, link.id
+                            ),
+                            format!("disconnect `{}` or `{first}`", link.id),
+                        )
+                        .edge(&link.id)
+                        .node(tgt_id)
+                        .port(&input.name),
+                    ));
+                }
+            }
+            if crowded {
+                seen.push((source, &link.source_port, &link.target_port, &link.id));
             }
         }
+    }
+
+    fn check_detached(&self, out: &mut Vec<Diagnostic>) {
         for (edge, why) in self.detached_edges() {
             let d = match why {
                 Detached::Dangling => {
@@ -373,4 +432,17 @@ impl Canvas {
             }
         }
     }
+}
+
+/// Whether two edges arriving at one node connect the same ports.
+fn has_duplicates(incoming: &[(NodeIndex, &Link)]) -> bool {
+    if incoming.len() < 2 {
+        return false;
+    }
+    let mut keys: Vec<(NodeIndex, &str, &str)> = incoming
+        .iter()
+        .map(|(source, link)| (*source, &*link.source_port, &*link.target_port))
+        .collect();
+    keys.sort_unstable();
+    keys.windows(2).any(|pair| pair[0] == pair[1])
 }
