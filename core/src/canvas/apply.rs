@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::model::{Edge, Group, PortRef, Position, Story, Viewport, check_id};
 use crate::ops::{Applied, Op};
+use crate::task::property_applies;
 use crate::validate::value::{MAX_VALUE_DEPTH, check_value, too_deep};
 
 /// Longest label, in bytes.
@@ -185,10 +186,10 @@ impl Canvas {
                         type_name: spec.type_name.clone(),
                         type_version: spec.version,
                         spec: Some(spec),
-                        label: label.clone(),
+                        label: label.as_deref().map(Box::from),
                         position: *position,
                         properties: props,
-                        ui: ui.clone(),
+                        ui: ui.clone().map(Box::new),
                         values_checked: true,
                     },
                 );
@@ -321,6 +322,19 @@ impl Canvas {
                     };
                     record(name, old);
                 }
+                // A property that starts to apply (say `radius` once `effect` is
+                // `blur`) gets its default, as it would on a new node.
+                let before = &entry.properties;
+                let filled = fill_defaults(&spec, &mut props, |prop| {
+                    !unset.iter().any(|u| *u == *prop.name)
+                        && !property_applies(&spec, before, prop)
+                });
+                for name in filled {
+                    if !inverse.contains_key(&*name) && !inverse_unset.iter().any(|u| *u == *name) {
+                        inverse_unset.push(name.to_string());
+                    }
+                }
+                props.shrink_to_fit();
                 self.replace_node(key, journal, |e| e.properties = props);
                 Ok(vec![Op::SetProperties {
                     id: id.clone(),
@@ -344,8 +358,8 @@ impl Canvas {
             Op::SetLabel { id, label } => {
                 check_label(label.as_deref())?;
                 let (key, entry) = self.node_entry(id)?;
-                let old = entry.label.clone();
-                let new = label.clone();
+                let old = entry.label.as_deref().map(str::to_owned);
+                let new = label.as_deref().map(Box::from);
                 self.replace_node(key, journal, |e| e.label = new);
                 Ok(vec![Op::SetLabel {
                     id: id.clone(),
@@ -356,8 +370,8 @@ impl Canvas {
             Op::SetUi { id, ui } => {
                 check_ui(ui.as_ref())?;
                 let (key, entry) = self.node_entry(id)?;
-                let old = entry.ui.clone();
-                let new = ui.clone();
+                let old = entry.ui.as_deref().cloned();
+                let new = ui.clone().map(Box::new);
                 self.replace_node(key, journal, |e| e.ui = new);
                 Ok(vec![Op::SetUi {
                     id: id.clone(),
@@ -771,14 +785,40 @@ fn checked_properties(
         Some(spec),
         given.into_iter().filter(|(_, v)| !v.is_null()).collect(),
     );
-    for prop in &spec.properties {
-        if let Some(default) = &prop.default
-            && props.get(&prop.name).is_none()
-        {
-            props.set(prop.name.clone(), default.clone());
+    fill_defaults(spec, &mut props, |_| true);
+    props.shrink_to_fit();
+    Ok(props)
+}
+
+/// Gives every absent property that applies (and that `eligible` accepts)
+/// its default. Properties that do not apply with the current settings (a
+/// blur's `radius` on a colour grade) stay absent: documents carry only what
+/// matters, and the default arrives when the property starts to apply.
+/// Returns the names it filled.
+fn fill_defaults(
+    spec: &NodeTypeSpec,
+    props: &mut Properties,
+    eligible: impl Fn(&crate::catalog::PropertySpec) -> bool,
+) -> Vec<Arc<str>> {
+    let mut filled = Vec::new();
+    // A default can make another property apply (`blur_kind: gaussian` under
+    // `effect: blur`), so repeat until nothing changes; chains are short.
+    loop {
+        let before = filled.len();
+        for prop in &spec.properties {
+            if let Some(default) = &prop.default
+                && props.get(&prop.name).is_none()
+                && property_applies(spec, props, prop)
+                && eligible(prop)
+            {
+                props.set(prop.name.clone(), default.clone());
+                filled.push(prop.name.clone());
+            }
+        }
+        if filled.len() == before {
+            return filled;
         }
     }
-    Ok(props)
 }
 
 fn check_label(label: Option<&str>) -> Result<()> {

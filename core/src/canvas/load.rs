@@ -122,9 +122,9 @@ pub(super) fn resolve_node(
         type_version,
         properties: to_properties(spec.as_deref(), properties),
         spec,
-        label: node.label,
+        label: node.label.map(String::into_boxed_str),
         position: node.position,
-        ui: node.ui,
+        ui: node.ui.map(Box::new),
         values_checked: false,
     };
     (id, entry, migration)
@@ -197,14 +197,16 @@ pub(super) fn migrate_properties(
 
 /// Property values keyed by the spec's own name allocations where possible.
 pub(super) fn to_properties(spec: Option<&NodeTypeSpec>, map: Map<String, Value>) -> Properties {
-    let mut props = Properties::default();
-    for (k, v) in map {
-        let name = spec
-            .and_then(|s| s.property(&k))
-            .map_or_else(|| Arc::from(k.as_str()), |p| p.name.clone());
-        props.set(name, v);
-    }
-    props
+    let entries = map
+        .into_iter()
+        .map(|(k, v)| {
+            let name = spec
+                .and_then(|s| s.property(&k))
+                .map_or_else(|| Arc::from(k.as_str()), |p| p.name.clone());
+            (name, v)
+        })
+        .collect();
+    Properties::from_sorted(entries)
 }
 
 fn port_name(spec: Option<&NodeTypeSpec>, port: &str, input: bool) -> Arc<str> {

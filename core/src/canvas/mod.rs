@@ -45,10 +45,11 @@ pub(crate) struct NodeEntry {
     /// None when the type is unknown or its version unsupported: the node is
     /// kept as loaded, reported by validation, and refuses ops that need a spec.
     pub spec: Option<Arc<NodeTypeSpec>>,
-    pub label: Option<String>,
+    // Boxed: most nodes have neither, and these are in every node.
+    pub label: Option<Box<str>>,
     pub position: Position,
     pub properties: Properties,
-    pub ui: Option<Value>,
+    pub ui: Option<Box<Value>>,
     /// Every value was checked against `spec` by an op. Specs never change
     /// under a node, so validation need not check them again; values from a
     /// loaded document or a restore are not known to be checked.
@@ -320,10 +321,10 @@ pub(crate) fn node_doc(id: &str, e: &NodeEntry) -> Node {
         id: id.into(),
         node_type: e.type_name.to_string(),
         type_version: e.type_version,
-        label: e.label.clone(),
+        label: e.label.as_deref().map(str::to_owned),
         position: e.position,
         properties: e.properties.to_map(),
-        ui: e.ui.clone(),
+        ui: e.ui.as_deref().cloned(),
     }
 }
 
@@ -343,11 +344,11 @@ impl Serialize for Canvas {
             node_type: &'a str,
             type_version: u32,
             #[serde(skip_serializing_if = "Option::is_none")]
-            label: &'a Option<String>,
+            label: Option<&'a str>,
             position: Position,
             properties: &'a Properties,
             #[serde(skip_serializing_if = "Option::is_none")]
-            ui: &'a Option<Value>,
+            ui: Option<&'a Value>,
         }
         #[derive(Serialize)]
         struct PortOut<'a> {
@@ -392,10 +393,10 @@ impl Serialize for Canvas {
             id,
             node_type: &e.type_name,
             type_version: e.type_version,
-            label: &e.label,
+            label: e.label.as_deref(),
             position: e.position,
             properties: &e.properties,
-            ui: &e.ui,
+            ui: e.ui.as_deref(),
         });
         let edges = self.edges.values().map(|slot| match slot {
             EdgeSlot::Live(ix) => {

@@ -51,6 +51,20 @@ impl Properties {
         self.0.is_empty()
     }
 
+    /// Drops spare capacity: a canvas holds many of these.
+    pub fn shrink_to_fit(&mut self) {
+        self.0.shrink_to_fit();
+    }
+
+    /// From entries already in name order (a JSON object's iteration order).
+    pub(crate) fn from_sorted(mut entries: Vec<(Arc<str>, Value)>) -> Self {
+        if !entries.is_sorted_by(|a, b| a.0 <= b.0) {
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            entries.dedup_by(|a, b| a.0 == b.0);
+        }
+        Properties(entries)
+    }
+
     /// A JSON object of the values.
     pub fn to_map(&self) -> Map<String, Value> {
         self.iter()

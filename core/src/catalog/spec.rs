@@ -298,7 +298,9 @@ impl NodeTypeSpec {
 fn find_named<'a, T>(items: &'a [T], name: &str, key: impl Fn(&T) -> &Arc<str>) -> Option<&'a T> {
     items
         .iter()
-        .find(|item| std::ptr::eq(key(item).as_ptr(), name.as_ptr()) && key(item).len() == name.len())
+        .find(|item| {
+            std::ptr::eq(key(item).as_ptr(), name.as_ptr()) && key(item).len() == name.len()
+        })
         .or_else(|| items.iter().find(|item| **key(item) == *name))
 }
 

@@ -319,9 +319,11 @@ impl Scope<'_> {
                 Some(("quality", q)) => self.preset(q),
                 Some(("context", c)) => self.eval(&Template::Context(c.into())),
                 Some(("node", "id")) => Value::String(self.id.into()),
-                Some(("node", "label")) => {
-                    self.entry.label.clone().map_or(Value::Null, Value::String)
-                }
+                Some(("node", "label")) => self
+                    .entry
+                    .label
+                    .as_deref()
+                    .map_or(Value::Null, |l| Value::String(l.to_owned())),
                 None if key == "quality" => Value::String(self.quality.to_string()),
                 _ => Value::Null,
             };

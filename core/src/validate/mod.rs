@@ -126,7 +126,8 @@ impl Canvas {
     /// ```
     pub fn validate(&self) -> Report {
         // Entries by graph slot: every lookup below is an array index, not a hash.
-        let mut by_slot: Vec<Option<(&Arc<str>, &NodeEntry)>> = vec![None; self.graph.inner().node_bound()];
+        let mut by_slot: Vec<Option<(&Arc<str>, &NodeEntry)>> =
+            vec![None; self.graph.inner().node_bound()];
         for (id, entry) in self.entries() {
             by_slot[entry.ix.index()] = Some((id, entry));
         }
