@@ -273,22 +273,22 @@ impl Canvas {
             let Some((src_id, src)) = by_slot[source.index()] else {
                 continue;
             };
-            if crowded {
-                if let Some((_, _, _, first)) = seen.iter().find(|(s, sp, tp, _)| {
+            if crowded
+                && let Some((_, _, _, first)) = seen.iter().find(|(s, sp, tp, _)| {
                     *s == source && *sp == &*link.source_port && *tp == &*link.target_port
-                }) {
-                    findings.push((
-                        position(link),
-                        Diagnostic::new(
-                            Severity::Error,
-                            "duplicate_edge",
-                            format!("edges `{first}` and `{}` connect the same ports", link.id),
-                            format!("disconnect `{}`", link.id),
-                        )
-                        .edge(&link.id),
-                    ));
-                    continue;
-                }
+                })
+            {
+                findings.push((
+                    position(link),
+                    Diagnostic::new(
+                        Severity::Error,
+                        "duplicate_edge",
+                        format!("edges `{first}` and `{}` connect the same ports", link.id),
+                        format!("disconnect `{}`", link.id),
+                    )
+                    .edge(&link.id),
+                ));
+                continue;
             }
             // Nodes without a spec are already reported; their edges cannot be judged.
             let Some(src_spec) = &src.spec else {
@@ -339,26 +339,26 @@ impl Canvas {
                     .port(&input.name),
                 ));
             }
-            if crowded && !input.multiple {
-                if let Some((_, _, _, first)) =
+            if crowded
+                && !input.multiple
+                && let Some((_, _, _, first)) =
                     seen.iter().find(|(_, _, tp, _)| *tp == &*link.target_port)
-                {
-                    findings.push((
-                        position(link),
-                        Diagnostic::new(
-                            Severity::Error,
-                            "input_occupied",
-                            format!(
-                                "input `{tgt_id}.{}` takes one edge but has `{first}` and `{}`",
-                                input.name, link.id
-                            ),
-                            format!("disconnect `{}` or `{first}`", link.id),
-                        )
-                        .edge(&link.id)
-                        .node(tgt_id)
-                        .port(&input.name),
-                    ));
-                }
+            {
+                findings.push((
+                    position(link),
+                    Diagnostic::new(
+                        Severity::Error,
+                        "input_occupied",
+                        format!(
+                            "input `{tgt_id}.{}` takes one edge but has `{first}` and `{}`",
+                            input.name, link.id
+                        ),
+                        format!("disconnect `{}` or `{first}`", link.id),
+                    )
+                    .edge(&link.id)
+                    .node(tgt_id)
+                    .port(&input.name),
+                ));
             }
             if crowded {
                 seen.push((source, &link.source_port, &link.target_port, &link.id));
