@@ -1,0 +1,115 @@
+# The commands a newcomer types. Needs Rust (cargo with rustfmt and clippy) and,
+# for the docs, Python 3.11; everything else is set up by the targets themselves.
+#
+#   make run     build the demo short film and show its validation and task previews
+#   make test    every check CI runs: format, lints, all tests, generated files, docs
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON  ?= python3
+VENV    := .venv
+QUALITY ?= draft
+
+.PHONY: help run test fmt fmt-check lint unit-tests test-data check-generated check-codes generate docs docs-serve venv bench clean
+
+help:
+	@echo "make run        build examples/short-film and print its report (QUALITY=draft|standard|high|ultra)"
+	@echo "make test       cargo fmt --check, clippy -D warnings, cargo test (fetches its test data once),"
+	@echo "                generated-file and documented-code checks, mkdocs --strict"
+	@echo "make docs       build the docs site into site/ (creates .venv from docs/requirements.txt)"
+	@echo "make docs-serve serve the docs at http://127.0.0.1:8000 while you edit"
+	@echo "make generate   rewrite docs/node-types.md, docs/snippets/ and examples/short-film/canvas.json"
+	@echo "make bench      run the criterion benchmarks"
+	@echo "make fmt        format all Rust code"
+	@echo "make clean      remove build output, site/, out/ and .venv/"
+
+## The main job: the demo canvas, built from ops, validated and previewed.
+run:
+	cargo run -p reelgraph --example short_film -- $(QUALITY)
+
+## Everything CI checks, in order of speed.
+test: fmt-check lint unit-tests check-generated check-codes docs
+	@echo "make test: every check passed"
+
+fmt:
+	cargo fmt --all
+
+fmt-check:
+	cargo fmt --all --check
+
+lint:
+	cargo clippy --workspace --all-targets -- -D warnings
+
+# Unit, integration and doc tests of every default workspace member.
+unit-tests: test-data
+	cargo test --workspace
+
+# The real-world ComfyUI workflows the importer's tests read (a pinned,
+# checksummed PyPI wheel of JSON files), fetched once into target/.
+test-data:
+	bash scripts/fetch-comfyui-workflows.sh
+
+# Generated files must match what the code generates now, and the first Rust
+# example of README.md and docs/getting-started.md must be the doctested one
+# of core/README.md (the crate docs include that file).
+check-generated:
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	cargo run -q -p reelgraph --example catalog_reference > "$$tmp/node-types.md"; \
+	diff -u docs/node-types.md "$$tmp/node-types.md" \
+	  || { echo "docs/node-types.md is out of date: run 'make generate'"; exit 1; }; \
+	cargo run -q -p reelgraph --example short_film -- --document > "$$tmp/canvas.json"; \
+	diff -u examples/short-film/canvas.json "$$tmp/canvas.json" \
+	  || { echo "examples/short-film/canvas.json is out of date: run 'make generate'"; exit 1; }; \
+	cargo run -q -p reelgraph --example docs_examples -- "$$tmp/snippets"; \
+	diff -ru docs/snippets "$$tmp/snippets" \
+	  || { echo "docs/snippets/ is out of date: run 'make generate'"; exit 1; }; \
+	awk '/^```rust/{f=1;next} /^```/{if(f)exit} f' core/README.md > "$$tmp/tested.rs"; \
+	test -s "$$tmp/tested.rs" || { echo "core/README.md has no rust example"; exit 1; }; \
+	for page in README.md docs/getting-started.md; do \
+	  awk '/^```rust/{f=1;next} /^```/{if(f)exit} f' "$$page" > "$$tmp/page.rs"; \
+	  diff -u "$$tmp/tested.rs" "$$tmp/page.rs" \
+	    || { echo "the first rust example of $$page differs from the doctested one in core/README.md"; exit 1; }; \
+	done; \
+	echo "generated files are up to date"
+
+# Every error code (Error::code), diagnostic code (validate) and op name
+# (Op::name) must be documented in docs/concepts.md.
+check-codes:
+	@codes=$$( { grep -ohE '=> "[a-z_]+",' core/src/error.rs core/src/ops.rs || true; \
+	             grep -ohE '^\s+"[a-z]+(_[a-z]+)+",$$' core/src/validate/*.rs || true; } \
+	           | grep -oE '[a-z_]+' | sort -u ); \
+	test -n "$$codes" || { echo "found no codes in core/src/error.rs"; exit 1; }; \
+	missing=$$(for c in $$codes; do grep -q "\`$$c\`" docs/concepts.md || echo "$$c"; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "docs/concepts.md does not document these codes or ops:" $$missing; exit 1; \
+	fi; \
+	echo "all $$(echo $$codes | wc -w) error codes, diagnostic codes and ops are documented"
+
+generate:
+	cargo run -q -p reelgraph --example catalog_reference > docs/node-types.md
+	cargo run -q -p reelgraph --example short_film -- --document > examples/short-film/canvas.json
+	rm -rf docs/snippets
+	cargo run -q -p reelgraph --example docs_examples -- docs/snippets
+
+# The docs tool chain lives in .venv, pinned by docs/requirements.txt.
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: docs/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r docs/requirements.txt
+	touch $@
+
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+docs-serve: venv
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
+
+bench:
+	cargo bench -p reelgraph-benches
+
+clean:
+	cargo clean
+	rm -rf site out $(VENV)
