@@ -245,6 +245,19 @@ impl CanvasDocument {
     }
 }
 
+impl CanvasDocument {
+    /// Brings an older document built in code (not parsed from text) to
+    /// [`FORMAT_VERSION`]; a current one is returned as it is.
+    pub fn migrated(self) -> Result<Self> {
+        if self.format_version >= FORMAT_VERSION || self.format_version == 0 {
+            return Ok(self);
+        }
+        let from = u64::from(self.format_version);
+        let value = serde_json::to_value(self)?;
+        Ok(serde_json::from_value(migrate_document(value, from))?)
+    }
+}
+
 /// Brings a parsed document from `format_version` `from` to [`FORMAT_VERSION`],
 /// one step at a time.
 fn migrate_document(mut doc: Value, from: u64) -> Value {

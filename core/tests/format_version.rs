@@ -88,3 +88,14 @@ fn unknown_top_level_fields_are_refused_by_name() {
     assert_eq!(err.code(), "invalid_json");
     assert!(err.to_string().contains("layers"), "{err}");
 }
+
+#[test]
+fn a_version_1_document_built_in_code_migrates_too() {
+    let mut doc: CanvasDocument = serde_json::from_str(V1_DOCUMENT).expect("plain serde reads v1");
+    assert_eq!(doc.format_version, 1);
+    doc.metadata.insert("page_count".into(), 90.into());
+    let canvas = Canvas::from_document(Catalog::builtin(), doc).expect("loads");
+    assert_eq!(canvas.story().structure, Some(StoryStructure::BeatSheet));
+    assert_eq!(canvas.story().page_count, Some(90));
+    assert!(canvas.metadata().get("structure").is_none());
+}

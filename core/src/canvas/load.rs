@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::model::{CANVAS_FORMAT, CanvasDocument, Edge, FORMAT_VERSION, Node, check_id};
 
 pub(super) fn load(catalog: Catalog, doc: CanvasDocument) -> Result<Canvas> {
+    check_id(&doc.id)?;
     if doc.format != CANVAS_FORMAT {
         return Err(Error::WrongFormat { found: doc.format });
     }
@@ -23,6 +24,8 @@ pub(super) fn load(catalog: Catalog, doc: CanvasDocument) -> Result<Canvas> {
             supported: FORMAT_VERSION,
         });
     }
+    // Documents built in code skip `from_json`, which migrates parsed ones.
+    let doc = doc.migrated()?;
     let mut graph = Graph::new();
     let mut nodes = IndexMap::with_capacity(doc.nodes.len());
     let mut migrated = Vec::new();

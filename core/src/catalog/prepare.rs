@@ -109,6 +109,7 @@ fn prepare_property(prop: &PropertySpec, path: &str) -> Result<(), String> {
     }
     if let Some(items) = &prop.items {
         prepare_property(items, &format!("{path}[]"))?;
+        check_nested_default(items, &format!("{path}[]"))?;
     }
     if let Some(fields) = &prop.fields {
         unique("field", fields.iter().map(|f| &*f.name))?;
@@ -116,10 +117,22 @@ fn prepare_property(prop: &PropertySpec, path: &str) -> Result<(), String> {
             if f.name.is_empty() {
                 return Err(format!("`{path}`: an object field has no name"));
             }
-            prepare_property(f, &format!("{path}.{}", f.name))?;
+            let field_path = format!("{path}.{}", f.name);
+            prepare_property(f, &field_path)?;
+            check_nested_default(f, &field_path)?;
         }
     }
     Ok(())
+}
+
+/// Defaults of list items and object fields must fit their own constraints,
+/// like top-level defaults. (Patterns are compiled before this runs.)
+fn check_nested_default(prop: &PropertySpec, path: &str) -> Result<(), String> {
+    match &prop.default {
+        Some(default) => check_value("(default)", path, prop, default)
+            .map_err(|e| format!("default of `{path}`: {e}")),
+        None => Ok(()),
+    }
 }
 
 fn check_template(spec: &NodeTypeSpec, t: &Template, in_task: bool) -> Result<(), String> {

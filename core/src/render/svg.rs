@@ -507,10 +507,12 @@ impl Picture<'_> {
             Num(r.y + 22.0)
         );
         xml_escape(&label, out);
+        // Right-aligned: estimated text widths vary with the viewer's font, so
+        // the count never starts where the label is guessed to end.
         w!(
             out,
-            "</text><text class=\"gn\" x=\"{}\" y=\"{}\">{note}</text></g>\n",
-            Num(r.x + 14.0 + text_width(&label, 13.0 * 1.06) + 10.0),
+            "</text><text class=\"gn\" x=\"{}\" y=\"{}\" text-anchor=\"end\">{note}</text></g>\n",
+            Num(r.x + r.w - 14.0),
             Num(r.y + 22.0)
         );
     }
@@ -656,10 +658,18 @@ impl Picture<'_> {
                 Num(top),
                 Num(r.w - 10.0)
             );
+            // Values share one column after the widest key, with a margin for
+            // fonts wider than the estimate.
+            let key_w = n
+                .properties
+                .iter()
+                .map(|(key, _)| text_width(&fit(key, room * 0.45, 10.5), 10.5))
+                .fold(0.0, f64::max)
+                * 1.15
+                + 8.0;
             for (k, (key, value)) in n.properties.iter().enumerate() {
                 let y = top + 3.0 + PROP_ROW * (k as f64 + 0.5) + 3.5;
                 let key = fit(key, room * 0.45, 10.5);
-                let key_w = text_width(&key, 10.5) + 6.0;
                 let value = fit(value, room - key_w, 10.5);
                 w!(out, "<text class=\"k\" x=\"12\" y=\"{}\">", Num(y));
                 xml_escape(&key, out);
