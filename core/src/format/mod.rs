@@ -20,21 +20,8 @@ use crate::validate::{Diagnostic, Severity};
 pub(crate) struct Diagnostics(pub Vec<Diagnostic>);
 
 impl Diagnostics {
-    fn make(severity: Severity, code: &str, message: String, hint: &str) -> Diagnostic {
-        Diagnostic {
-            severity,
-            code: code.into(),
-            message,
-            node: None,
-            edge: None,
-            port: None,
-            property: None,
-            hint: hint.into(),
-        }
-    }
-
     pub fn push(&mut self, severity: Severity, code: &str, message: String, hint: &str) {
-        self.0.push(Self::make(severity, code, message, hint));
+        self.0.push(Diagnostic::new(severity, code, message, hint));
     }
 
     pub fn push_node(
@@ -45,9 +32,8 @@ impl Diagnostics {
         hint: &str,
         node: &str,
     ) {
-        let mut d = Self::make(severity, code, message, hint);
-        d.node = Some(node.into());
-        self.0.push(d);
+        self.0
+            .push(Diagnostic::new(severity, code, message, hint).node(node));
     }
 
     pub fn push_edge(
@@ -58,9 +44,8 @@ impl Diagnostics {
         hint: &str,
         edge: &str,
     ) {
-        let mut d = Self::make(severity, code, message, hint);
-        d.edge = Some(edge.into());
-        self.0.push(d);
+        self.0
+            .push(Diagnostic::new(severity, code, message, hint).edge(edge));
     }
 
     pub fn push_full(&mut self, d: Diagnostic) {

@@ -47,7 +47,12 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    fn new(severity: Severity, code: &str, message: String, hint: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        severity: Severity,
+        code: &str,
+        message: String,
+        hint: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             severity,
             code: code.into(),
@@ -64,19 +69,19 @@ impl Diagnostic {
         Diagnostic::new(Severity::Error, e.code(), e.to_string(), e.hint())
     }
 
-    fn node(mut self, id: &str) -> Self {
+    pub(crate) fn node(mut self, id: &str) -> Self {
         self.node = Some(id.into());
         self
     }
-    fn edge(mut self, id: &str) -> Self {
+    pub(crate) fn edge(mut self, id: &str) -> Self {
         self.edge = Some(id.into());
         self
     }
-    fn port(mut self, port: &str) -> Self {
+    pub(crate) fn port(mut self, port: &str) -> Self {
         self.port = Some(port.into());
         self
     }
-    fn property(mut self, property: &str) -> Self {
+    pub(crate) fn property(mut self, property: &str) -> Self {
         self.property = Some(property.into());
         self
     }
