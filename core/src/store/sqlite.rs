@@ -427,13 +427,20 @@ impl CanvasStore for SqliteStore {
         let upper = prefix_upper_bound(&prefix);
         self.run(move |conn, location| {
             let err = |e: rusqlite::Error| sql_error(location, &e);
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT id, name, revision, updated_at, size FROM canvases
-                     WHERE id > ?1 AND name >= ?2 AND (?3 IS NULL OR name < ?3)
-                     ORDER BY id LIMIT ?4",
-                )
-                .map_err(err)?;
+            // Without a prefix the id index gives pages in order. With one, the
+            // name index finds the matches (SQLite's planner would walk the id
+            // index and test every row, which is slow for a rare prefix); the
+            // matches are then sorted by id.
+            let sql = if prefix.is_empty() {
+                "SELECT id, name, revision, updated_at, size FROM canvases
+                 WHERE id > ?1 AND name >= ?2 AND (?3 IS NULL OR name < ?3)
+                 ORDER BY id LIMIT ?4"
+            } else {
+                "SELECT id, name, revision, updated_at, size FROM canvases INDEXED BY canvases_by_name
+                 WHERE name >= ?2 AND (?3 IS NULL OR name < ?3) AND id > ?1
+                 ORDER BY id LIMIT ?4"
+            };
+            let mut stmt = conn.prepare_cached(sql).map_err(err)?;
             let mut items = stmt
                 .query_map(params![after, prefix, upper, (limit + 1) as i64], |row| {
                     Ok(CanvasSummary {
