@@ -20,12 +20,6 @@ const CLUSTER_COLORS: [(&str, &str, &str); 6] = [
     ("#fefce8", "#fde68a", "#854d0e"),
 ];
 
-macro_rules! w {
-    ($out:expr, $($arg:tt)*) => {{
-        let _ = write!($out, $($arg)*);
-    }};
-}
-
 /// The canvas as a Graphviz `digraph`, laid out left to right. Ports are
 /// addressed as `"node":"o0"` (outputs) and `"node":"i0"` (inputs), by
 /// position in the node's type, so any port name is safe.

@@ -11,12 +11,6 @@ use super::layout::DEFAULT_PROPERTIES;
 use super::{Kind, Scene, category_color, category_tint, one_line, type_color};
 use crate::Canvas;
 
-macro_rules! w {
-    ($out:expr, $($arg:tt)*) => {{
-        let _ = write!($out, $($arg)*);
-    }};
-}
-
 /// The canvas as a Mermaid flowchart, titled with the canvas name.
 ///
 /// ```

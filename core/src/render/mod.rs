@@ -24,6 +24,13 @@
 //! assert!(render::to_mermaid(&canvas).contains("flowchart LR"));
 //! ```
 
+/// `write!` into a `String`, which cannot fail.
+macro_rules! w {
+    ($out:expr, $($arg:tt)*) => {{
+        let _ = write!($out, $($arg)*);
+    }};
+}
+
 mod dot;
 mod layout;
 mod mermaid;

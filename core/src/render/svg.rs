@@ -155,12 +155,6 @@ const STYLE: &str = "text{font-family:Inter,system-ui,-apple-system,'Segoe UI',R
 .lh{font-size:11px;font-weight:600;fill:#64748b;letter-spacing:.04em}";
 
 /// `write!` into a String, which cannot fail.
-macro_rules! w {
-    ($out:expr, $($arg:tt)*) => {{
-        let _ = write!($out, $($arg)*);
-    }};
-}
-
 struct Picture<'a> {
     scene: &'a Scene,
     boxes: &'a [Rect],
