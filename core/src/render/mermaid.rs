@@ -40,12 +40,7 @@ pub fn to_mermaid(canvas: &Canvas) -> String {
 
     let group_of = scene.group_of();
     for (g, group) in scene.groups.iter().enumerate() {
-        let members: Vec<usize> = group
-            .members
-            .iter()
-            .copied()
-            .filter(|&m| group_of[m] == Some(g))
-            .collect();
+        let members = scene.placed_members(g, &group_of);
         if members.is_empty() {
             continue;
         }

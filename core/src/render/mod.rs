@@ -288,6 +288,17 @@ impl Scene {
         of
     }
 
+    /// The members of group `g` that are drawn in it (a node listed by
+    /// several groups is drawn in the first); `group_of` from [`Scene::group_of`].
+    pub fn placed_members(&self, g: usize, group_of: &[Option<usize>]) -> Vec<usize> {
+        self.groups[g]
+            .members
+            .iter()
+            .copied()
+            .filter(|&m| group_of[m] == Some(g))
+            .collect()
+    }
+
     /// The categories present, built-ins first in pipeline order, then the
     /// others sorted, then `unknown` and `missing`.
     pub fn categories(&self) -> Vec<(&str, Kind)> {

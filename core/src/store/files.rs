@@ -543,12 +543,7 @@ impl CanvasStore for FileStore {
                     size_bytes: current.size_bytes,
                 });
             }
-            let next_cursor = if more {
-                items.last().map(|s| s.id.clone())
-            } else {
-                None
-            };
-            Ok(Page { items, next_cursor })
+            Ok(Page::new(items, more))
         })
         .await
     }

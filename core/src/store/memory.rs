@@ -128,12 +128,7 @@ impl CanvasStore for MemoryStore {
                 size_bytes: current.info.size_bytes,
             });
         }
-        let next_cursor = if more {
-            items.last().map(|s| s.id.clone())
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        Ok(Page::new(items, more))
     }
 
     async fn save(&self, doc: &CanvasDocument, expected_revision: u64) -> Result<VersionInfo> {

@@ -80,6 +80,18 @@ pub struct Page {
     pub next_cursor: Option<String>,
 }
 
+impl Page {
+    /// A page of `items`; when `more` follow, the cursor is the last id.
+    pub(crate) fn new(items: Vec<CanvasSummary>, more: bool) -> Self {
+        let next_cursor = if more {
+            items.last().map(|s| s.id.clone())
+        } else {
+            None
+        };
+        Page { items, next_cursor }
+    }
+}
+
 /// One saved version of a canvas.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VersionInfo {

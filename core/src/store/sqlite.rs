@@ -456,12 +456,7 @@ impl CanvasStore for SqliteStore {
                 .map_err(err)?;
             let more = items.len() > limit;
             items.truncate(limit);
-            let next_cursor = if more {
-                items.last().map(|s| s.id.clone())
-            } else {
-                None
-            };
-            Ok(Page { items, next_cursor })
+            Ok(Page::new(items, more))
         })
         .await
     }
