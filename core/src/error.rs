@@ -141,6 +141,19 @@ pub enum Error {
     #[error("the document is {size} bytes, more than the limit of {limit}")]
     TooLarge { size: usize, limit: usize },
 
+    #[error("canvas `{canvas}` has {} validation error{}; nothing ran", .report.errors, if .report.errors == 1 { "" } else { "s" })]
+    InvalidCanvas {
+        canvas: String,
+        report: Box<crate::validate::Report>,
+    },
+
+    #[error("no runner knows function `{function}` (needed by {})", .nodes.join(", "))]
+    UnknownFunction {
+        function: String,
+        nodes: Vec<String>,
+        known: Vec<String>,
+    },
+
     #[error("op {index} ({op}) was rejected, nothing was applied: {source}")]
     OpRejected {
         index: usize,
@@ -182,6 +195,8 @@ impl Error {
             Error::Storage { .. } => "storage",
             Error::Corrupt { .. } => "corrupt_document",
             Error::TooLarge { .. } => "too_large",
+            Error::InvalidCanvas { .. } => "invalid_canvas",
+            Error::UnknownFunction { .. } => "unknown_function",
             Error::OpRejected { source, .. } => source.code(),
         }
     }
@@ -257,6 +272,16 @@ impl Error {
             Error::TooLarge { .. } => {
                 "split the canvas, or keep large data (long texts, images) in asset files referenced by path".into()
             }
+            Error::InvalidCanvas { .. } => {
+                "fix the errors in details.report (Canvas::validate shows the same), then run again".into()
+            }
+            Error::UnknownFunction { known, .. } if known.is_empty() => {
+                "register the function with the runner before running".into()
+            }
+            Error::UnknownFunction { known, .. } => format!(
+                "register the function with the runner, or change the node type's task; known: {}",
+                known.join(", ")
+            ),
             Error::OpRejected { source, .. } => source.hint(),
         }
     }
@@ -324,6 +349,10 @@ impl Error {
             } => json!({"id": id, "expected": expected, "current": current}),
             Error::Corrupt { location, .. } => json!({"location": location}),
             Error::TooLarge { size, limit } => json!({"size": size, "limit": limit}),
+            Error::InvalidCanvas { canvas, report } => json!({"canvas": canvas, "report": report}),
+            Error::UnknownFunction {
+                function, nodes, ..
+            } => json!({"function": function, "nodes": nodes}),
             Error::InputOccupied { existing, .. } => json!({"existing_edge": existing}),
             Error::DuplicateEdge { existing } => json!({"existing_edge": existing}),
             Error::UnsupportedFormatVersion { found, supported } => {

@@ -9,14 +9,17 @@
 #![forbid(unsafe_code)]
 #![doc = include_str!("../README.md")]
 
+pub mod cache;
 mod canvas;
 pub mod catalog;
 mod error;
 pub mod event;
+pub mod exec;
 pub mod format;
 pub mod model;
 pub mod ops;
 pub mod render;
+pub mod runner;
 pub mod store;
 pub mod task;
 pub mod validate;

@@ -145,6 +145,20 @@ impl Op {
         }
     }
 
+    /// Whether the op can change what a node computes (its content or its
+    /// inputs), as opposed to layout, grouping and canvas settings.
+    pub(crate) fn changes_content(&self) -> bool {
+        !matches!(
+            self,
+            Op::MoveNode { .. }
+                | Op::SetUi { .. }
+                | Op::AddGroup { .. }
+                | Op::SetGroup { .. }
+                | Op::RemoveGroup { .. }
+                | Op::SetCanvas { .. }
+        )
+    }
+
     /// Parses one op or a JSON array of ops.
     pub fn parse_list(text: &str) -> crate::Result<Vec<Op>> {
         let value: Value = serde_json::from_str(text)?;
@@ -176,6 +190,18 @@ impl Op {
                 _ => Map::new(),
             },
             ui: None,
+        }
+    }
+
+    /// Shorthand for a set_properties op that sets the given properties.
+    pub fn set_properties(id: &str, properties: Value) -> Op {
+        Op::SetProperties {
+            id: id.into(),
+            properties: match properties {
+                Value::Object(map) => map,
+                _ => Map::new(),
+            },
+            unset: Vec::new(),
         }
     }
 }

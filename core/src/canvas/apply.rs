@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::connect::cycle;
 use super::load::{attach, migrate_properties, resolve_node, to_properties};
-use super::{Canvas, Detached, EdgeSlot, Link, NodeEntry, Properties, now_rfc3339};
+use super::{Canvas, Change, Detached, EdgeSlot, Link, NodeEntry, Properties, now_rfc3339};
 use crate::catalog::NodeTypeSpec;
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -89,9 +89,17 @@ impl Canvas {
         }
         let mut journal = Vec::with_capacity(ops.len());
         let mut inverses = Vec::with_capacity(ops.len());
+        // Journal entries of ops that can change what a node computes.
+        let mut content_entries = Vec::new();
         for (index, op) in ops.iter_mut().enumerate() {
+            let start = journal.len();
             match self.apply_one(op, &mut journal) {
-                Ok(inverse) => inverses.push(inverse),
+                Ok(inverse) => {
+                    if op.changes_content() {
+                        content_entries.extend(start..journal.len());
+                    }
+                    inverses.push(inverse)
+                }
                 Err(source) => {
                     self.rollback(journal);
                     return Err(Error::OpRejected {
@@ -104,11 +112,45 @@ impl Canvas {
         }
         self.revision += 1;
         self.updated_at = now_rfc3339();
+        let changes: Vec<Change> = content_entries
+            .into_iter()
+            .filter_map(|i| self.change_of(&journal[i]))
+            .collect();
+        self.changes.record(changes);
         let inverse = inverses.into_iter().rev().flatten().collect();
         Ok(Applied {
             revision: self.revision,
             inverse,
             event: self.event(ops, self.updated_at.clone()),
+        })
+    }
+
+    /// The node a journaled change touched, as the change log records it.
+    fn change_of(&self, undo: &Undo) -> Option<Change> {
+        let (node, structural) = match undo {
+            Undo::NodeAdded(id) => (id.clone(), true),
+            Undo::NodeRemoved { id, .. } => (id.clone(), true),
+            Undo::NodeChanged { id, .. } => (id.clone(), false),
+            Undo::EdgeAdded(id) => match self.edges.get(id)? {
+                EdgeSlot::Live(eix) => {
+                    let (_, target) = self.graph.inner().edge_endpoints(*eix)?;
+                    (self.graph[target].clone(), true)
+                }
+                EdgeSlot::Detached(d) => (Arc::from(d.0.target.node.as_str()), true),
+            },
+            Undo::EdgeRemoved { edge, .. } => match edge {
+                RemovedEdge::Live { target, .. } => (target.clone(), true),
+                RemovedEdge::Detached(d) => (Arc::from(d.0.target.node.as_str()), true),
+            },
+            Undo::GroupAdded(_)
+            | Undo::GroupRemoved { .. }
+            | Undo::GroupChanged(_)
+            | Undo::CanvasChanged(_) => return None,
+        };
+        Some(Change {
+            revision: self.revision,
+            node,
+            structural,
         })
     }
 

@@ -8,6 +8,7 @@ use indexmap::IndexMap;
 use petgraph::data::Build;
 use serde_json::{Map, Value};
 
+use super::changes::ChangeLog;
 use super::{Canvas, Detached, EdgeSlot, Graph, Link, Migrated, NodeEntry, Properties};
 use crate::catalog::{Catalog, NodeTypeSpec};
 use crate::error::{Error, Result};
@@ -83,6 +84,7 @@ pub(super) fn load(catalog: Catalog, doc: CanvasDocument) -> Result<Canvas> {
         metadata: doc.metadata,
         graph,
         migrated,
+        changes: ChangeLog::starting_at(doc.revision),
     })
 }
 

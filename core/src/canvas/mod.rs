@@ -3,6 +3,7 @@
 //! topological order).
 
 mod apply;
+mod changes;
 mod connect;
 mod load;
 mod properties;
@@ -18,6 +19,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 pub use properties::Properties;
+
+pub(crate) use changes::Change;
+use changes::ChangeLog;
 
 use crate::catalog::{Catalog, NodeTypeSpec};
 use crate::error::Result;
@@ -111,6 +115,7 @@ pub struct Canvas {
     metadata: Map<String, Value>,
     pub(crate) graph: Graph,
     migrated: Vec<Migrated>,
+    changes: ChangeLog,
 }
 
 /// A node that was brought to its type's current version on load.
@@ -140,6 +145,7 @@ impl Canvas {
             metadata: Map::new(),
             graph: Graph::new(),
             migrated: Vec::new(),
+            changes: ChangeLog::default(),
         }
     }
 
@@ -268,6 +274,12 @@ impl Canvas {
             .collect();
         list.sort_by_key(|(_, _, link)| self.edges.get_index_of(&*link.id));
         list
+    }
+
+    /// Nodes whose content or incoming edges changed after `revision`, or
+    /// `None` when that is too long ago to know.
+    pub(crate) fn changes_since(&self, revision: u64) -> Option<&[Change]> {
+        self.changes.since(revision)
     }
 
     pub(crate) fn entry(&self, id: &str) -> Option<&NodeEntry> {

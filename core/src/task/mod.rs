@@ -64,7 +64,13 @@ impl Canvas {
             node: node.into(),
             type_name: spec.type_name.to_string(),
         })?;
-        let context = self.context_of(entry.ix);
+        // Gathering context walks everything upstream: skip it when no
+        // template reads it.
+        let context = if task.params.values().any(reads_context) {
+            self.context_of(entry.ix)
+        } else {
+            Context::new()
+        };
         let scope = Scope {
             canvas: self,
             id: node,
@@ -177,6 +183,20 @@ impl Canvas {
             incoming.sort_by_key(|(_, _, link)| rank(&link.target_port));
         }
         incoming.into_iter().map(|(_, src, _)| src).collect()
+    }
+}
+
+/// Whether a template reads upstream context.
+fn reads_context(template: &Template) -> bool {
+    match template {
+        Template::Context(_) => true,
+        Template::Template(text) => text.contains("{context."),
+        Template::Object(fields) => fields.values().any(reads_context),
+        Template::List(items) => items.iter().any(reads_context),
+        Template::IfSet(cond) => reads_context(&cond.then),
+        Template::Value(_) | Template::Property(_) | Template::Quality(_) | Template::Input(_) => {
+            false
+        }
     }
 }
 

@@ -1,0 +1,553 @@
+//! The planner: which nodes a run needs, in what order, under what content
+//! keys, and why each will run.
+//!
+//! A node's key is a Merkle hash: its own content (type, type version, the
+//! type's task and provides definitions, the properties its templates read,
+//! the quality tier for task nodes) and the keys of its inputs in input
+//! order. Ids and layout are not part of it.
+//!
+//! A [`Planner`] keeps its keys between plans: [`Planner::replan`] reads the
+//! canvas's change log and rehashes only the nodes that changed and, while
+//! their keys keep changing, what lies downstream of them.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::sync::Arc;
+
+use petgraph::Direction;
+use petgraph::stable_graph::NodeIndex;
+use petgraph::visit::{EdgeRef, NodeIndexable};
+use serde::Serialize;
+
+use super::event::Reason;
+use super::key::{ContentKey, KeyHasher};
+use crate::canvas::{Canvas, Link, NodeEntry};
+use crate::catalog::{NodeTypeSpec, Template};
+use crate::error::{Error, Result};
+use crate::task::{Quality, property_applies};
+
+/// What to plan: the whole canvas or the nodes some targets need.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Nodes whose results are wanted; everything upstream of them is
+    /// included. Empty means every node.
+    pub targets: Vec<String>,
+    pub quality: Quality,
+}
+
+impl PlanOptions {
+    /// Every node of the canvas at `quality`.
+    pub fn all(quality: Quality) -> Self {
+        PlanOptions {
+            targets: Vec::new(),
+            quality,
+        }
+    }
+
+    /// The given nodes and what they need, at `quality`.
+    pub fn targets<S: Into<String>>(
+        targets: impl IntoIterator<Item = S>,
+        quality: Quality,
+    ) -> Self {
+        PlanOptions {
+            targets: targets.into_iter().map(Into::into).collect(),
+            quality,
+        }
+    }
+}
+
+/// One task node of a plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    pub node: Arc<str>,
+    pub function: Arc<str>,
+    pub key: ContentKey,
+    /// Why it runs if its key has no stored result (see [`Reason`]).
+    pub reason: Reason,
+    /// Steps (indexes into [`Plan::steps`]) whose outputs it waits for.
+    pub after: Vec<usize>,
+    /// The node's own part of the key, to tell what changed next time.
+    #[serde(skip)]
+    own: [u8; 32],
+}
+
+/// The nodes a run needs, in topological order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    pub canvas_id: String,
+    pub revision: u64,
+    pub quality: Quality,
+    /// Task nodes, each after every step it waits for.
+    pub steps: Vec<Step>,
+    /// Data nodes the steps read (characters, shots, ...): they have no task;
+    /// their properties are their outputs.
+    pub data_nodes: usize,
+}
+
+impl Plan {
+    /// The step of `node`, if it is a task node of this plan.
+    pub fn step(&self, node: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| &*s.node == node)
+    }
+}
+
+const NONE: u32 = u32::MAX;
+
+/// Each step's own hash and key in the previous plan, by node id.
+type PreviousKeys = HashMap<Arc<str>, ([u8; 32], ContentKey)>;
+
+/// A node's planning state, indexed by graph slot.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    own: [u8; 32],
+    key: ContentKey,
+    /// Position in the plan's topological order, `NONE` when not needed.
+    order: u32,
+    /// Index into `Plan::steps`, `NONE` for data nodes.
+    step: u32,
+}
+
+impl Default for Slot {
+    fn default() -> Self {
+        Slot {
+            own: [0; 32],
+            key: ContentKey([0; 32]),
+            order: NONE,
+            step: NONE,
+        }
+    }
+}
+
+/// Plans a canvas and keeps the plan current as the canvas changes.
+///
+/// ```
+/// use reelgraph::exec::{PlanOptions, Planner, Reason};
+/// use reelgraph::{Canvas, Catalog, Op, Quality};
+/// use serde_json::json;
+///
+/// let mut canvas = Canvas::new(Catalog::builtin(), "c", "C");
+/// canvas.apply(vec![
+///     Op::add_node("s1", "shot", json!({"number": 1, "prompt": "a lighthouse"})),
+///     Op::add_node("img", "image_gen", json!({})),
+///     Op::connect(("s1", "shot"), ("img", "shot")),
+/// ]).unwrap();
+/// let mut planner = Planner::new(&canvas, PlanOptions::all(Quality::Draft)).unwrap();
+/// let before = planner.plan().steps[0].key;
+///
+/// canvas.apply(vec![Op::set_properties("s1", json!({"prompt": "a storm"}))]).unwrap();
+/// let plan = planner.replan(&canvas).unwrap();
+/// assert_ne!(plan.steps[0].key, before);
+/// assert_eq!(plan.steps[0].reason, Reason::UpstreamChanged);
+/// ```
+#[derive(Debug)]
+pub struct Planner {
+    options: PlanOptions,
+    slots: Vec<Slot>,
+    /// Closure nodes in topological order.
+    order: Vec<NodeIndex>,
+    plan: Plan,
+    relevance: HashMap<usize, Arc<Relevance>>,
+}
+
+impl Planner {
+    /// Plans `canvas`. Unknown targets are `unknown_node`; a needed node of a
+    /// type the catalogue does not know is `unknown_node_type`.
+    pub fn new(canvas: &Canvas, options: PlanOptions) -> Result<Self> {
+        let mut planner = Planner {
+            plan: Plan {
+                canvas_id: canvas.id().to_owned(),
+                revision: canvas.revision(),
+                quality: options.quality,
+                steps: Vec::new(),
+                data_nodes: 0,
+            },
+            options,
+            slots: Vec::new(),
+            order: Vec::new(),
+            relevance: HashMap::new(),
+        };
+        planner.full(canvas, None)?;
+        Ok(planner)
+    }
+
+    /// The current plan.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The options this planner plans with.
+    pub fn options(&self) -> &PlanOptions {
+        &self.options
+    }
+
+    /// Brings the plan up to the canvas's current revision. Edits to node
+    /// content rehash the edited nodes and, while keys change, their
+    /// downstream cone; added or removed nodes and edges re-plan the shape
+    /// but reuse every key that did not change. Reasons describe what changed
+    /// since the previous plan.
+    pub fn replan(&mut self, canvas: &Canvas) -> Result<&Plan> {
+        if canvas.id() != self.plan.canvas_id {
+            return Err(Error::InvalidField {
+                field: "canvas",
+                message: format!(
+                    "this planner plans canvas `{}`, not `{}`",
+                    self.plan.canvas_id,
+                    canvas.id()
+                ),
+            });
+        }
+        let changes = canvas.changes_since(self.plan.revision);
+        let structural = changes.is_none_or(|c| c.iter().any(|c| c.structural));
+        if structural {
+            let previous: PreviousKeys = self
+                .plan
+                .steps
+                .iter()
+                .map(|s| (s.node.clone(), (s.own, s.key)))
+                .collect();
+            self.full(canvas, Some(&previous))?;
+        } else if let Some(changes) = changes {
+            let touched: Vec<NodeIndex> = changes
+                .iter()
+                .filter_map(|c| canvas.entry(&c.node).map(|e| e.ix))
+                .collect();
+            for step in &mut self.plan.steps {
+                step.reason = Reason::New;
+            }
+            self.update(canvas, &touched)?;
+        }
+        self.plan.revision = canvas.revision();
+        Ok(&self.plan)
+    }
+
+    /// Plans from scratch; with `previous` keys, reasons say what changed.
+    fn full(&mut self, canvas: &Canvas, previous: Option<&PreviousKeys>) -> Result<()> {
+        let graph = &canvas.graph;
+        let needed = self.closure(canvas)?;
+        self.slots.clear();
+        self.slots
+            .resize(graph.inner().node_bound(), Slot::default());
+        self.order.clear();
+        self.plan.steps.clear();
+        self.plan.data_nodes = 0;
+        for ix in graph.nodes_iter() {
+            if needed.as_ref().is_some_and(|n| !n.contains(&ix)) {
+                continue;
+            }
+            let (id, entry) = canvas.entry_at(ix);
+            let spec = needed_spec(id, entry)?;
+            let relevance = self.relevance_of(spec);
+            let own = own_hash(&relevance, spec, entry, self.options.quality);
+            let inputs = inputs_in_order(canvas, ix, spec);
+            let key = self.key_of(own, &inputs);
+            let slot = &mut self.slots[ix.index()];
+            slot.own = own;
+            slot.key = key;
+            slot.order = self.order.len() as u32;
+            self.order.push(ix);
+            let Some(task) = &spec.task else {
+                self.plan.data_nodes += 1;
+                continue;
+            };
+            let reason = match previous.and_then(|p| p.get(id)) {
+                None => Reason::New,
+                Some((old_own, _)) if *old_own != own => Reason::PropertiesChanged,
+                Some((_, old_key)) if *old_key != key => Reason::UpstreamChanged,
+                Some(_) => Reason::New,
+            };
+            slot.step = self.plan.steps.len() as u32;
+            let after = self.steps_before(&inputs);
+            self.plan.steps.push(Step {
+                node: id.clone(),
+                function: Arc::from(task.function.as_str()),
+                key,
+                reason,
+                after,
+                own,
+            });
+        }
+        Ok(())
+    }
+
+    /// Rehashes `touched` nodes and, in topological order, every node
+    /// downstream whose input keys changed.
+    fn update(&mut self, canvas: &Canvas, touched: &[NodeIndex]) -> Result<()> {
+        let mut queue: BinaryHeap<Reverse<(u32, NodeIndex)>> = BinaryHeap::new();
+        let mut queued: HashSet<NodeIndex> = HashSet::new();
+        let mut content_changed: HashSet<NodeIndex> = HashSet::new();
+        for &ix in touched {
+            let order = self.slots.get(ix.index()).map_or(NONE, |s| s.order);
+            if order != NONE && queued.insert(ix) {
+                content_changed.insert(ix);
+                queue.push(Reverse((order, ix)));
+            }
+        }
+        while let Some(Reverse((_, ix))) = queue.pop() {
+            let (id, entry) = canvas.entry_at(ix);
+            let spec = needed_spec(id, entry)?;
+            let mut own = self.slots[ix.index()].own;
+            let mut own_changed = false;
+            if content_changed.contains(&ix) {
+                let relevance = self.relevance_of(spec);
+                let new_own = own_hash(&relevance, spec, entry, self.options.quality);
+                own_changed = new_own != own;
+                own = new_own;
+            }
+            let inputs = inputs_in_order(canvas, ix, spec);
+            let key = self.key_of(own, &inputs);
+            let slot = &mut self.slots[ix.index()];
+            slot.own = own;
+            if key == slot.key {
+                continue;
+            }
+            slot.key = key;
+            if slot.step != NONE {
+                let step = &mut self.plan.steps[slot.step as usize];
+                step.key = key;
+                step.own = own;
+                step.reason = if own_changed {
+                    Reason::PropertiesChanged
+                } else {
+                    Reason::UpstreamChanged
+                };
+            }
+            for edge in canvas.graph.inner().edges_directed(ix, Direction::Outgoing) {
+                let next = edge.target();
+                let order = self.slots[next.index()].order;
+                if order != NONE && queued.insert(next) {
+                    queue.push(Reverse((order, next)));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The nodes the targets need; `None` for every node.
+    fn closure(&self, canvas: &Canvas) -> Result<Option<HashSet<NodeIndex>>> {
+        if self.options.targets.is_empty() {
+            return Ok(None);
+        }
+        let mut needed = HashSet::new();
+        let mut stack = Vec::new();
+        for target in &self.options.targets {
+            let entry = canvas.entry(target).ok_or_else(|| Error::UnknownNode {
+                node: target.clone(),
+            })?;
+            stack.push(entry.ix);
+        }
+        while let Some(ix) = stack.pop() {
+            if needed.insert(ix) {
+                stack.extend(
+                    canvas
+                        .graph
+                        .inner()
+                        .neighbors_directed(ix, Direction::Incoming),
+                );
+            }
+        }
+        Ok(Some(needed))
+    }
+
+    fn key_of(&self, own: [u8; 32], inputs: &[(NodeIndex, &Link)]) -> ContentKey {
+        let mut hasher = KeyHasher::new("reelgraph.key.v1");
+        hasher.bytes(&own);
+        hasher.u64(inputs.len() as u64);
+        for (source, link) in inputs {
+            hasher.str(&link.target_port);
+            hasher.str(&link.source_port);
+            hasher.bytes(&self.slots[source.index()].key.0);
+        }
+        ContentKey(hasher.finish())
+    }
+
+    /// The distinct steps among `inputs`, in input order.
+    fn steps_before(&self, inputs: &[(NodeIndex, &Link)]) -> Vec<usize> {
+        let mut after: Vec<usize> = Vec::new();
+        for (source, _) in inputs {
+            let step = self.slots[source.index()].step;
+            if step != NONE && !after.contains(&(step as usize)) {
+                after.push(step as usize);
+            }
+        }
+        after
+    }
+
+    fn relevance_of(&mut self, spec: &Arc<NodeTypeSpec>) -> Arc<Relevance> {
+        // Specs are shared `Arc`s that never change, so the address names one.
+        let address = Arc::as_ptr(spec) as usize;
+        self.relevance
+            .entry(address)
+            .or_insert_with(|| Arc::new(Relevance::of(spec)))
+            .clone()
+    }
+}
+
+fn needed_spec<'a>(id: &str, entry: &'a NodeEntry) -> Result<&'a Arc<NodeTypeSpec>> {
+    entry.spec.as_ref().ok_or_else(|| Error::UnknownNodeType {
+        type_name: format!(
+            "{} (node `{id}`, version {})",
+            entry.type_name, entry.type_version
+        ),
+        known: Vec::new(),
+    })
+}
+
+/// Incoming edges in input order: by the spec's input order, then canvas order.
+fn inputs_in_order<'c>(
+    canvas: &'c Canvas,
+    ix: NodeIndex,
+    spec: &NodeTypeSpec,
+) -> Vec<(NodeIndex, &'c Link)> {
+    let mut incoming = canvas.incoming(ix);
+    if incoming.len() > 1 {
+        let rank = |port: &str| spec.inputs.iter().position(|p| &*p.name == port);
+        incoming.sort_by_key(|(_, _, link)| rank(&link.target_port));
+    }
+    incoming
+        .into_iter()
+        .map(|(_, source, link)| (source, link))
+        .collect()
+}
+
+/// What of a node a type's result depends on.
+#[derive(Debug)]
+struct Relevance {
+    /// Hash of the whole spec: a changed task mapping or preset changes every key.
+    spec_digest: [u8; 32],
+    has_task: bool,
+    /// Sorted names of the properties that matter.
+    properties: Vec<Arc<str>>,
+    label: bool,
+}
+
+impl Relevance {
+    fn of(spec: &NodeTypeSpec) -> Relevance {
+        let mut spec_hasher = KeyHasher::new("reelgraph.spec.v1");
+        spec_hasher.value(&serde_json::to_value(spec).unwrap_or_default());
+        let mut reads = Reads::default();
+        for template in spec.provides.values() {
+            reads.template(template);
+        }
+        if let Some(task) = &spec.task {
+            for template in task.params.values() {
+                reads.template(template);
+            }
+        }
+        // A property that applies only under another's value depends on it.
+        let mut i = 0;
+        while i < reads.properties.len() {
+            let name = reads.properties[i].clone();
+            if let Some(cond) = spec.property(&name).and_then(|p| p.applies_when.as_ref())
+                && !reads.properties.contains(&cond.property)
+            {
+                reads.properties.push(cond.property.clone());
+            }
+            i += 1;
+        }
+        // Data nodes hand all their properties downstream; task nodes only
+        // what their templates read. `affects_output: false` (notes,
+        // colours) never matters.
+        let data_node = spec.task.is_none();
+        let mut properties: Vec<Arc<str>> = spec
+            .properties
+            .iter()
+            .filter(|p| p.affects_output)
+            .filter(|p| data_node || reads.properties.iter().any(|r| *r == *p.name))
+            .map(|p| p.name.clone())
+            .collect();
+        properties.sort();
+        Relevance {
+            spec_digest: spec_hasher.finish(),
+            has_task: !data_node,
+            properties,
+            label: reads.label || data_node,
+        }
+    }
+}
+
+/// What templates read.
+#[derive(Debug, Default)]
+struct Reads {
+    properties: Vec<String>,
+    label: bool,
+}
+
+impl Reads {
+    fn template(&mut self, template: &Template) {
+        match template {
+            Template::Property(name) => self.property(name),
+            Template::Template(text) => self.text(text),
+            Template::Object(fields) => fields.values().for_each(|t| self.template(t)),
+            Template::List(items) => items.iter().for_each(|t| self.template(t)),
+            Template::IfSet(cond) => {
+                self.property(&cond.property);
+                self.template(&cond.then);
+            }
+            Template::Value(_)
+            | Template::Quality(_)
+            | Template::Context(_)
+            | Template::Input(_) => {}
+        }
+    }
+
+    fn text(&mut self, text: &str) {
+        let mut rest = text;
+        while let Some(open) = rest.find('{') {
+            let after = &rest[open + 1..];
+            let Some(close) = after.find('}') else { break };
+            match after[..close].split_once('.') {
+                Some(("property", name)) => self.property(name),
+                Some(("node", "label")) => self.label = true,
+                _ => {}
+            }
+            rest = &after[close + 1..];
+        }
+    }
+
+    fn property(&mut self, name: &str) {
+        if !self.properties.iter().any(|p| p == name) {
+            self.properties.push(name.to_owned());
+        }
+    }
+}
+
+/// The hash of what a node itself contributes to its key.
+fn own_hash(
+    relevance: &Relevance,
+    spec: &NodeTypeSpec,
+    entry: &NodeEntry,
+    quality: Quality,
+) -> [u8; 32] {
+    let mut hasher = KeyHasher::new("reelgraph.node.v1");
+    hasher.str(&entry.type_name);
+    hasher.u64(u64::from(entry.type_version));
+    hasher.bytes(&relevance.spec_digest);
+    if relevance.has_task {
+        hasher.str(quality.as_str());
+    }
+    if relevance.label {
+        match &entry.label {
+            Some(label) => {
+                hasher.tag(b'L');
+                hasher.str(label);
+            }
+            None => hasher.tag(b'-'),
+        }
+    }
+    // Properties are kept sorted by name, so the order is canonical. A task
+    // node's templates read a property that does not apply as null.
+    for (name, value) in entry.properties.iter() {
+        let Ok(i) = relevance.properties.binary_search_by(|p| (**p).cmp(name)) else {
+            continue;
+        };
+        let applies = !relevance.has_task
+            || spec
+                .property(&relevance.properties[i])
+                .is_some_and(|p| property_applies(spec, &entry.properties, p));
+        if applies {
+            hasher.str(name);
+            hasher.value(value);
+        }
+    }
+    hasher.finish()
+}

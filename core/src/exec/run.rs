@@ -1,0 +1,1081 @@
+//! The executor: runs a plan's steps through a function runner, as many at
+//! once as its cap allows, with a result cache, one event stream, cancellation
+//! and a failure policy.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use serde::Serialize;
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::event::{Reason, RunEvent, RunEventKind, RunStats, SkipReason, Timestamp};
+use super::plan::{Plan, PlanOptions, Planner};
+use super::prepare::{Work, fill, prepare};
+use crate::cache::{MemoryCache, ResultCache};
+use crate::canvas::Canvas;
+use crate::error::Result;
+use crate::exec::ContentKey;
+use crate::runner::{
+    FunctionRunner, Outputs, ProgressSink, Task, TaskContext, TaskError, TaskErrorKind, TaskNote,
+    panicked,
+};
+use crate::task::Quality;
+
+/// What happens to the rest of a run when a node fails.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailurePolicy {
+    /// Cancel what is running, skip the rest, fail the run.
+    FailFast,
+    /// Skip what depends on the failure; finish every other branch.
+    #[default]
+    ContinueIndependent,
+}
+
+/// Which nodes run even though their result is cached.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Force {
+    #[default]
+    None,
+    All,
+    Nodes(Vec<String>),
+}
+
+impl Force {
+    fn covers(&self, node: &str) -> bool {
+        match self {
+            Force::None => false,
+            Force::All => true,
+            Force::Nodes(nodes) => nodes.iter().any(|n| n == node),
+        }
+    }
+}
+
+/// How to run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub quality: Quality,
+    /// Nodes whose results are wanted (and what they need); empty: all.
+    pub targets: Vec<String>,
+    pub force: Force,
+    pub failure_policy: FailurePolicy,
+    /// Most tasks of this run at once, below the executor's own cap.
+    pub concurrency: Option<usize>,
+    /// The run's id; generated when absent.
+    pub run_id: Option<String>,
+}
+
+impl RunOptions {
+    pub fn new() -> Self {
+        RunOptions::default()
+    }
+    pub fn quality(mut self, quality: Quality) -> Self {
+        self.quality = quality;
+        self
+    }
+    pub fn targets<S: Into<String>>(mut self, targets: impl IntoIterator<Item = S>) -> Self {
+        self.targets = targets.into_iter().map(Into::into).collect();
+        self
+    }
+    pub fn force<S: Into<String>>(mut self, nodes: impl IntoIterator<Item = S>) -> Self {
+        self.force = Force::Nodes(nodes.into_iter().map(Into::into).collect());
+        self
+    }
+    pub fn force_all(mut self) -> Self {
+        self.force = Force::All;
+        self
+    }
+    pub fn failure_policy(mut self, policy: FailurePolicy) -> Self {
+        self.failure_policy = policy;
+        self
+    }
+    pub fn concurrency(mut self, tasks: usize) -> Self {
+        self.concurrency = Some(tasks.max(1));
+        self
+    }
+    pub fn run_id(mut self, id: impl Into<String>) -> Self {
+        self.run_id = Some(id.into());
+        self
+    }
+}
+
+/// Why a node of a plan would run, or that it would not need to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explanation {
+    pub node: Arc<str>,
+    pub function: Arc<str>,
+    pub key: ContentKey,
+    pub reason: Reason,
+}
+
+/// Runs canvases. Cheap to clone; clones share the runner, the cache and
+/// the concurrency cap, so runs started from one executor (a batch) never
+/// exceed it together.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use reelgraph::exec::{Executor, RunOptions};
+/// use reelgraph::runner::{LocalRunner, Outputs, TaskError};
+/// use reelgraph::{Canvas, Catalog, Op};
+/// use serde_json::json;
+///
+/// let catalog = Catalog::builtin();
+/// catalog.register_json(r#"{
+///     "type": "shout", "category": "post", "title": "Shout",
+///     "outputs": [{"name": "text", "type": "text"}],
+///     "properties": [{"name": "text", "type": "text"}],
+///     "task": {"function": "text.upper", "params": {"text": {"property": "text"}}}
+/// }"#).unwrap();
+/// let mut canvas = Canvas::new(catalog, "c", "C");
+/// canvas.apply(vec![Op::add_node("a", "shout", json!({"text": "hello"}))]).unwrap();
+///
+/// let mut runner = LocalRunner::new();
+/// runner.register("text.upper", |task, _ctx| async move {
+///     let text = task.params["text"].as_str().unwrap_or_default().to_uppercase();
+///     Ok::<_, TaskError>(Outputs::from_iter([("text".to_owned(), json!(text))]))
+/// });
+/// let executor = Executor::new(runner);
+/// let report = executor.start(&canvas, RunOptions::new()).unwrap().finish().await;
+/// assert_eq!(report.outputs["a"]["text"], "HELLO");
+///
+/// // Nothing changed: the second run executes no task.
+/// let again = executor.start(&canvas, RunOptions::new()).unwrap().finish().await;
+/// assert_eq!((again.stats.executed, again.stats.cache_hits), (0, 1));
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct Executor {
+    runner: Arc<dyn FunctionRunner>,
+    cache: Arc<dyn ResultCache>,
+    permits: Arc<Semaphore>,
+}
+
+/// Default cap of tasks at once.
+pub const DEFAULT_CONCURRENCY: usize = 4;
+/// Default budget of the in-memory result cache.
+pub const DEFAULT_CACHE_BYTES: usize = 256 * 1024 * 1024;
+
+impl Executor {
+    /// An executor over `runner`, with an in-memory cache of
+    /// [`DEFAULT_CACHE_BYTES`] and at most [`DEFAULT_CONCURRENCY`] tasks at once.
+    pub fn new(runner: impl FunctionRunner + 'static) -> Self {
+        Executor {
+            runner: Arc::new(runner),
+            cache: Arc::new(MemoryCache::new(DEFAULT_CACHE_BYTES)),
+            permits: Arc::new(Semaphore::new(DEFAULT_CONCURRENCY)),
+        }
+    }
+
+    /// Uses `cache` for results (e.g. a [`crate::cache::SqliteCache`] shared
+    /// by processes).
+    pub fn with_cache(mut self, cache: Arc<dyn ResultCache>) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    /// At most `tasks` tasks at once across every run of this executor.
+    pub fn with_concurrency(mut self, tasks: usize) -> Self {
+        self.permits = Arc::new(Semaphore::new(tasks.max(1)));
+        self
+    }
+
+    pub fn cache(&self) -> &Arc<dyn ResultCache> {
+        &self.cache
+    }
+
+    /// Validates, plans and prepares a run of `canvas`. Refuses before any
+    /// task runs when the canvas has validation errors in what the run needs
+    /// (`invalid_canvas`, with the report) or a function is unknown to the
+    /// runner (`unknown_function`). The run does nothing until
+    /// [`Run::finish`] is awaited.
+    pub fn start(&self, canvas: &Canvas, options: RunOptions) -> Result<Run> {
+        let planner = Planner::new(
+            canvas,
+            PlanOptions {
+                targets: options.targets.clone(),
+                quality: options.quality,
+            },
+        )?;
+        self.start_plan(canvas, planner.plan(), options)
+    }
+
+    /// Like [`Executor::start`], with a plan kept current by a [`Planner`]
+    /// (its targets and quality are the run's; `options.targets` and
+    /// `options.quality` are not used).
+    pub fn start_planned(
+        &self,
+        canvas: &Canvas,
+        planner: &Planner,
+        options: RunOptions,
+    ) -> Result<Run> {
+        let options = RunOptions {
+            targets: planner.options().targets.clone(),
+            quality: planner.plan().quality,
+            ..options
+        };
+        self.start_plan(canvas, planner.plan(), options)
+    }
+
+    fn start_plan(&self, canvas: &Canvas, plan: &Plan, options: RunOptions) -> Result<Run> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let run = self.prepare_run(canvas, plan, options, tx)?;
+        Ok(Run {
+            events: Some(RunEvents { rx }),
+            ..run
+        })
+    }
+
+    fn prepare_run(
+        &self,
+        canvas: &Canvas,
+        plan: &Plan,
+        options: RunOptions,
+        tx: mpsc::UnboundedSender<RunEvent>,
+    ) -> Result<Run> {
+        let works = prepare(canvas, plan, &options.targets, &*self.runner)?;
+        let id: Arc<str> = Arc::from(options.run_id.clone().unwrap_or_else(new_run_id));
+        let cancel = CancellationToken::new();
+        let node_tokens: HashMap<Arc<str>, CancellationToken> = works
+            .iter()
+            .map(|w| (w.node.clone(), cancel.child_token()))
+            .collect();
+        let handle = RunHandle {
+            id: id.clone(),
+            cancel: cancel.clone(),
+            nodes: Arc::new(node_tokens),
+        };
+        let emitter = Arc::new(Emitter::new(id.clone(), tx, works.len()));
+        Ok(Run {
+            id,
+            events: None,
+            handle: handle.clone(),
+            engine: Engine {
+                canvas_id: plan.canvas_id.clone(),
+                quality: plan.quality,
+                works,
+                options,
+                runner: self.runner.clone(),
+                cache: self.cache.clone(),
+                permits: self.permits.clone(),
+                handle,
+                emitter,
+            },
+        })
+    }
+
+    /// Starts several runs — many canvases, or variants of one — that share
+    /// this executor's cap and one event stream (tell them apart by `run_id`).
+    /// Any refusal refuses the whole batch before anything runs.
+    pub fn batch<'c>(
+        &self,
+        jobs: impl IntoIterator<Item = (&'c Canvas, RunOptions)>,
+    ) -> Result<Batch> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut runs = Vec::new();
+        for (canvas, options) in jobs {
+            let planner = Planner::new(
+                canvas,
+                PlanOptions {
+                    targets: options.targets.clone(),
+                    quality: options.quality,
+                },
+            )?;
+            runs.push(self.prepare_run(canvas, planner.plan(), options, tx.clone())?);
+        }
+        Ok(Batch {
+            runs,
+            events: Some(RunEvents { rx }),
+        })
+    }
+
+    /// Why each step of `plan` would run, or that its result is cached.
+    pub async fn explain(&self, plan: &Plan, force: &Force) -> Result<Vec<Explanation>> {
+        let keys: Vec<ContentKey> = plan.steps.iter().map(|s| s.key).collect();
+        let cached = self.cache.get_many(&keys).await?;
+        Ok(plan
+            .steps
+            .iter()
+            .zip(cached)
+            .map(|(step, hit)| Explanation {
+                node: step.node.clone(),
+                function: step.function.clone(),
+                key: step.key,
+                reason: if force.covers(&step.node) {
+                    Reason::Forced
+                } else if hit.is_some() {
+                    Reason::Cached
+                } else {
+                    step.reason
+                },
+            })
+            .collect())
+    }
+}
+
+fn new_run_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "run-{:x}-{n}",
+        (nanos as u64) ^ u64::from(std::process::id()).rotate_left(32)
+    )
+}
+
+/// Cancels a run or one of its nodes. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct RunHandle {
+    id: Arc<str>,
+    cancel: CancellationToken,
+    nodes: Arc<HashMap<Arc<str>, CancellationToken>>,
+}
+
+impl RunHandle {
+    pub fn run_id(&self) -> &str {
+        &self.id
+    }
+
+    /// Cancels the whole run: running tasks are told and awaited, nothing
+    /// new starts, and `run_cancelled` is the last event.
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    /// Cancels one node: its task is told (or never starts) and fails as
+    /// `cancelled`; what depends on it is skipped, other branches go on.
+    /// Returns false when the run has no such task node.
+    pub fn cancel_node(&self, node: &str) -> bool {
+        match self.nodes.get(node) {
+            Some(token) => {
+                token.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+}
+
+/// A prepared run. Take its events with [`Run::events`], then drive it with
+/// [`Run::finish`] (events are buffered, so a consumer may also read them
+/// after).
+#[derive(Debug)]
+pub struct Run {
+    id: Arc<str>,
+    events: Option<RunEvents>,
+    handle: RunHandle,
+    engine: Engine,
+}
+
+impl Run {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The event stream; `None` after the first call.
+    pub fn events(&mut self) -> Option<RunEvents> {
+        self.events.take()
+    }
+
+    pub fn handle(&self) -> RunHandle {
+        self.handle.clone()
+    }
+
+    /// Runs to the end and reports.
+    pub async fn finish(self) -> RunReport {
+        self.engine.drive().await
+    }
+}
+
+/// Several runs sharing one cap and one event stream.
+#[derive(Debug)]
+pub struct Batch {
+    runs: Vec<Run>,
+    events: Option<RunEvents>,
+}
+
+impl Batch {
+    pub fn events(&mut self) -> Option<RunEvents> {
+        self.events.take()
+    }
+
+    pub fn handles(&self) -> Vec<RunHandle> {
+        self.runs.iter().map(Run::handle).collect()
+    }
+
+    /// Runs every run to its end, concurrently; reports in the order given.
+    pub async fn finish(self) -> Vec<RunReport> {
+        futures_util::future::join_all(self.runs.into_iter().map(Run::finish)).await
+    }
+}
+
+/// A run's events, in `seq` order. Ends after the run's last event.
+#[derive(Debug)]
+pub struct RunEvents {
+    rx: mpsc::UnboundedReceiver<RunEvent>,
+}
+
+impl RunEvents {
+    pub async fn next(&mut self) -> Option<RunEvent> {
+        self.rx.recv().await
+    }
+
+    /// Events already sent, without waiting.
+    pub fn try_next(&mut self) -> Option<RunEvent> {
+        self.rx.try_recv().ok()
+    }
+}
+
+impl futures_core::Stream for RunEvents {
+    type Item = RunEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<RunEvent>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+/// The end of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub run_id: String,
+    pub canvas_id: String,
+    pub status: RunStatus,
+    pub stats: RunStats,
+    /// Outputs of every step that has them (run or cached), by node.
+    pub outputs: BTreeMap<String, Arc<Outputs>>,
+    /// Errors of the nodes that failed, by node.
+    pub errors: BTreeMap<String, TaskError>,
+}
+
+/// Sends events with gapless `seq`s and overall progress. Notes from tasks
+/// arrive on other threads, so numbering and sending happen under one lock:
+/// the stream order is the `seq` order. After the last event it is closed and
+/// drops whatever a straggling task still reports.
+#[derive(Debug)]
+struct Emitter {
+    run_id: Arc<str>,
+    state: Mutex<EmitState>,
+}
+
+#[derive(Debug)]
+struct EmitState {
+    seq: u64,
+    tx: Option<mpsc::UnboundedSender<RunEvent>>,
+    total: usize,
+    done: usize,
+    partial: Vec<f64>,
+    partial_sum: f64,
+    retries: usize,
+    clamped: usize,
+}
+
+impl EmitState {
+    fn overall(&self) -> f64 {
+        if self.total == 0 {
+            return 1.0;
+        }
+        ((self.done as f64 + self.partial_sum) / self.total as f64).clamp(0.0, 1.0)
+    }
+}
+
+impl Emitter {
+    fn new(run_id: Arc<str>, tx: mpsc::UnboundedSender<RunEvent>, total: usize) -> Self {
+        Emitter {
+            run_id,
+            state: Mutex::new(EmitState {
+                seq: 0,
+                tx: Some(tx),
+                total,
+                done: 0,
+                partial: vec![0.0; total],
+                partial_sum: 0.0,
+                retries: 0,
+                clamped: 0,
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, EmitState> {
+        // A poisoned lock only means a panic elsewhere; the counters are fine.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn send(&self, state: &mut EmitState, kind: RunEventKind) {
+        let Some(tx) = &state.tx else { return };
+        let event = RunEvent {
+            run_id: self.run_id.clone(),
+            seq: state.seq,
+            ts: Timestamp::now(),
+            kind,
+        };
+        state.seq += 1;
+        // The consumer may have dropped the stream; the run goes on.
+        let _ = tx.send(event);
+    }
+
+    fn emit(&self, kind: RunEventKind) {
+        let mut state = self.lock();
+        self.send(&mut state, kind);
+    }
+
+    /// Emits the event that finishes step `step`, with overall progress.
+    fn finish_step(&self, step: usize, kind: impl FnOnce(f64) -> RunEventKind) {
+        let mut state = self.lock();
+        state.done += 1;
+        let partial = std::mem::take(&mut state.partial[step]);
+        state.partial_sum -= partial;
+        let overall = state.overall();
+        self.send(&mut state, kind(overall));
+    }
+
+    fn progress(
+        &self,
+        step: usize,
+        node: &Arc<str>,
+        progress: f64,
+        message: Option<String>,
+        clamped: bool,
+    ) {
+        let mut state = self.lock();
+        if clamped {
+            state.clamped += 1;
+        }
+        let before = std::mem::replace(&mut state.partial[step], progress);
+        state.partial_sum += progress - before;
+        let overall = state.overall();
+        self.send(
+            &mut state,
+            RunEventKind::NodeProgress {
+                node: node.clone(),
+                progress,
+                message,
+                overall,
+            },
+        );
+    }
+
+    /// Sends the last event and closes the stream.
+    fn close(&self, kind: impl FnOnce(usize, usize) -> RunEventKind) {
+        let mut state = self.lock();
+        let (retries, clamped) = (state.retries, state.clamped);
+        self.send(&mut state, kind(retries, clamped));
+        state.tx = None;
+    }
+}
+
+/// Everything a run needs, owned.
+#[derive(Debug)]
+struct Engine {
+    canvas_id: String,
+    quality: Quality,
+    works: Vec<Work>,
+    options: RunOptions,
+    runner: Arc<dyn FunctionRunner>,
+    cache: Arc<dyn ResultCache>,
+    permits: Arc<Semaphore>,
+    handle: RunHandle,
+    emitter: Arc<Emitter>,
+}
+
+/// Where a step stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Waiting for this many steps that run.
+    Waiting(usize),
+    Running,
+    Done,
+    Failed,
+    Skipped,
+}
+
+/// What a finished task hands back to the loop.
+struct Finished {
+    step: usize,
+    result: std::result::Result<Arc<Outputs>, TaskError>,
+    took: Duration,
+}
+
+/// How long a cancelled run waits for running tasks to stop before it drops them.
+const CANCEL_GRACE: Duration = Duration::from_secs(5);
+
+impl Engine {
+    async fn drive(self) -> RunReport {
+        let started = Instant::now();
+        let n = self.works.len();
+        self.emitter.emit(RunEventKind::RunStarted {
+            canvas_id: self.canvas_id.clone(),
+            quality: self.quality,
+            tasks: n,
+        });
+        let mut stats = RunStats {
+            tasks: n,
+            ..RunStats::default()
+        };
+
+        // Look every unforced key up at once (one round trip for a database).
+        let lookup: Vec<usize> = (0..n)
+            .filter(|&i| !self.options.force.covers(&self.works[i].node))
+            .collect();
+        let keys: Vec<ContentKey> = lookup.iter().map(|&i| self.works[i].key).collect();
+        let found = match self.cache.get_many(&keys).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(error = %e, "result cache lookup failed; running without it");
+                vec![None; keys.len()]
+            }
+        };
+        let mut results: Vec<Option<Arc<Outputs>>> = vec![None; n];
+        for (&i, hit) in lookup.iter().zip(found) {
+            results[i] = hit;
+        }
+
+        // A step runs when it is wanted and not cached; it is wanted when it
+        // is a target or feeds a step that runs.
+        let mut runs = vec![false; n];
+        let mut wanted = vec![false; n];
+        for i in (0..n).rev() {
+            let work = &self.works[i];
+            wanted[i] = work.target || work.dependents.iter().any(|&d| runs[d]);
+            runs[i] = wanted[i] && results[i].is_none();
+        }
+        let mut states = vec![State::Done; n];
+        for i in 0..n {
+            let work = &self.works[i];
+            if !wanted[i] {
+                states[i] = State::Skipped;
+                self.emitter
+                    .finish_step(i, |overall| RunEventKind::NodeSkipped {
+                        node: work.node.clone(),
+                        reason: SkipReason::NotNeeded,
+                        because: None,
+                        overall,
+                    });
+            } else if runs[i] {
+                if lookup.binary_search(&i).is_ok() {
+                    stats.cache_misses += 1;
+                }
+                states[i] = State::Waiting(work.after.iter().filter(|&&a| runs[a]).count());
+            } else {
+                stats.cache_hits += 1;
+                self.emitter
+                    .finish_step(i, |overall| RunEventKind::NodeCached {
+                        node: work.node.clone(),
+                        key: work.key,
+                        overall,
+                    });
+            }
+        }
+
+        let degraded: Arc<Vec<AtomicBool>> =
+            Arc::new((0..n).map(|_| AtomicBool::new(false)).collect());
+        let mut errors: BTreeMap<String, TaskError> = BTreeMap::new();
+        let mut in_flight = FuturesUnordered::new();
+        let limit = self.options.concurrency.unwrap_or(usize::MAX);
+        let mut ready: std::collections::VecDeque<usize> =
+            (0..n).filter(|&i| states[i] == State::Waiting(0)).collect();
+        for &i in &ready {
+            self.queued(i);
+        }
+        let mut stopped: Option<RunStatus> = None;
+
+        loop {
+            while stopped.is_none() && in_flight.len() < limit {
+                let Some(i) = ready.pop_front() else { break };
+                states[i] = State::Running;
+                in_flight.push(self.task(i, &results, degraded.clone()));
+            }
+            if in_flight.is_empty() {
+                break;
+            }
+            let finished = tokio::select! {
+                biased;
+                () = self.handle.cancel.cancelled(), if stopped.is_none() => {
+                    stopped = Some(RunStatus::Cancelled);
+                    continue;
+                }
+                Some(finished) = in_flight.next() => finished,
+            };
+            let Finished { step, result, took } = finished;
+            let work = &self.works[step];
+            match result {
+                Ok(outputs) => {
+                    stats.executed += 1;
+                    states[step] = State::Done;
+                    self.emitter
+                        .finish_step(step, |overall| RunEventKind::NodeCompleted {
+                            node: work.node.clone(),
+                            outputs: outputs.clone(),
+                            duration_ms: took,
+                            overall,
+                        });
+                    results[step] = Some(outputs);
+                    for &d in &work.dependents {
+                        if let State::Waiting(k) = &mut states[d] {
+                            *k -= 1;
+                            if *k == 0 {
+                                self.queued(d);
+                                ready.push_back(d);
+                            }
+                        }
+                    }
+                }
+                Err(error) => {
+                    stats.failed += 1;
+                    states[step] = State::Failed;
+                    errors.insert(work.node.to_string(), error.clone());
+                    let node_cancelled =
+                        error.kind == TaskErrorKind::Cancelled && stopped.is_none();
+                    self.emitter
+                        .finish_step(step, |overall| RunEventKind::NodeFailed {
+                            node: work.node.clone(),
+                            error,
+                            overall,
+                        });
+                    let fail_fast = self.options.failure_policy == FailurePolicy::FailFast;
+                    if fail_fast && !node_cancelled && stopped.is_none() {
+                        stopped = Some(RunStatus::Failed);
+                        self.handle.cancel.cancel();
+                    }
+                    self.skip_downstream(step, &mut states);
+                }
+            }
+            if stopped == Some(RunStatus::Cancelled) {
+                break;
+            }
+        }
+
+        if stopped.is_some() {
+            // Tell running tasks, give them a moment to stop, then drop them:
+            // no task of this run outlives it.
+            self.handle.cancel.cancel();
+            let drain = async {
+                while let Some(Finished { step, result, .. }) = in_flight.next().await {
+                    let error = match result {
+                        Err(e) => e,
+                        Ok(_) => TaskError::cancelled(),
+                    };
+                    stats.failed += 1;
+                    states[step] = State::Failed;
+                    errors.insert(self.works[step].node.to_string(), error.clone());
+                    self.emitter
+                        .finish_step(step, |overall| RunEventKind::NodeFailed {
+                            node: self.works[step].node.clone(),
+                            error,
+                            overall,
+                        });
+                }
+            };
+            if tokio::time::timeout(CANCEL_GRACE, drain).await.is_err() {
+                tracing::warn!(run = %self.handle.id, "tasks ignored cancellation; they were dropped");
+            }
+            for (i, state) in states.iter_mut().enumerate() {
+                if matches!(state, State::Waiting(_) | State::Running) {
+                    *state = State::Skipped;
+                    self.emitter
+                        .finish_step(i, |overall| RunEventKind::NodeSkipped {
+                            node: self.works[i].node.clone(),
+                            reason: SkipReason::RunStopped,
+                            because: None,
+                            overall,
+                        });
+                }
+            }
+        }
+        stats.skipped = states.iter().filter(|s| **s == State::Skipped).count();
+        stats.duration_ms = started.elapsed();
+
+        let status = match stopped {
+            Some(RunStatus::Cancelled) => RunStatus::Cancelled,
+            _ if stats.failed > 0 => RunStatus::Failed,
+            _ => RunStatus::Completed,
+        };
+        let first_error = errors
+            .iter()
+            .next()
+            .map(|(node, e)| (node.clone(), e.clone()));
+        self.emitter.close(|retries, clamped| {
+            stats.retries = retries;
+            stats.clamped_progress = clamped;
+            match status {
+                RunStatus::Completed => RunEventKind::RunCompleted { stats },
+                RunStatus::Cancelled => RunEventKind::RunCancelled { stats },
+                RunStatus::Failed => RunEventKind::RunFailed {
+                    error: match first_error {
+                        Some((node, error)) => TaskError::new(
+                            error.kind,
+                            format!(
+                                "{} node(s) failed; first `{node}`: {}",
+                                stats.failed, error.message
+                            ),
+                        )
+                        .with_hint(error.hint),
+                        None => TaskError::permanent("the run failed"),
+                    },
+                    stats,
+                },
+            }
+        });
+        let outputs = self
+            .works
+            .iter()
+            .zip(results)
+            .filter_map(|(w, r)| Some((w.node.to_string(), r?)))
+            .collect();
+        RunReport {
+            run_id: self.handle.id.to_string(),
+            canvas_id: self.canvas_id,
+            status,
+            stats,
+            outputs,
+            errors,
+        }
+    }
+
+    fn queued(&self, step: usize) {
+        let work = &self.works[step];
+        self.emitter.emit(RunEventKind::NodeQueued {
+            node: work.node.clone(),
+            reason: if self.options.force.covers(&work.node) {
+                Reason::Forced
+            } else {
+                work.reason
+            },
+        });
+    }
+
+    /// Marks everything downstream of a failed step skipped.
+    fn skip_downstream(&self, failed: usize, states: &mut [State]) {
+        let mut stack: Vec<usize> = self.works[failed].dependents.clone();
+        while let Some(d) = stack.pop() {
+            if !matches!(states[d], State::Waiting(_)) {
+                continue;
+            }
+            states[d] = State::Skipped;
+            self.emitter
+                .finish_step(d, |overall| RunEventKind::NodeSkipped {
+                    node: self.works[d].node.clone(),
+                    reason: SkipReason::UpstreamFailed,
+                    because: Some(self.works[failed].node.clone()),
+                    overall,
+                });
+            stack.extend(self.works[d].dependents.iter().copied());
+        }
+    }
+
+    /// The future of one task: wait for a slot, run, check the outputs,
+    /// store them.
+    fn task(
+        &self,
+        step: usize,
+        results: &[Option<Arc<Outputs>>],
+        degraded: Arc<Vec<AtomicBool>>,
+    ) -> impl Future<Output = Finished> + Send + 'static {
+        let work = &self.works[step];
+        let mut params = work.params.clone();
+        let mut upstream_degraded = false;
+        for &a in &work.after {
+            upstream_degraded |= degraded[a].load(Ordering::Relaxed);
+            if let Some(outputs) = &results[a] {
+                for (port, value) in outputs.iter() {
+                    fill(&mut params, &self.works[a].node, port, value);
+                }
+            }
+        }
+        let task = Task {
+            run_id: self.handle.id.clone(),
+            node: work.node.clone(),
+            node_type: work.node_type.clone(),
+            function: work.function.clone(),
+            params,
+            quality: self.quality,
+            quality_fallback: work.quality_fallback,
+            idempotency_key: work.key.to_hex(),
+            outputs: work.outputs.clone(),
+        };
+        let token = self
+            .handle
+            .nodes
+            .get(&work.node)
+            .cloned()
+            .unwrap_or_else(|| self.handle.cancel.child_token());
+        let emitter = self.emitter.clone();
+        let runner = self.runner.clone();
+        let cache = self.cache.clone();
+        let permits = self.permits.clone();
+        let key = work.key;
+        let quality = self.quality;
+        async move {
+            let started = Instant::now();
+            let finished = |result| Finished {
+                step,
+                result,
+                took: started.elapsed(),
+            };
+            let permit = tokio::select! {
+                permit = permits.acquire_owned() => permit,
+                () = token.cancelled() => return finished(Err(TaskError::cancelled())),
+            };
+            let Ok(_permit) = permit else {
+                return finished(Err(TaskError::permanent("the executor was shut down")));
+            };
+            emitter.emit(RunEventKind::NodeStarted {
+                node: task.node.clone(),
+                function: task.function.clone(),
+                quality,
+            });
+            let sink = progress_sink(
+                emitter.clone(),
+                step,
+                task.node.clone(),
+                quality,
+                degraded.clone(),
+            );
+            let ctx = TaskContext {
+                progress: sink,
+                cancel: token.clone(),
+            };
+            let declared = task.outputs.clone();
+            let function = task.function.clone();
+            let result = match AssertUnwindSafe(runner.run(task, ctx)).catch_unwind().await {
+                Ok(result) => result,
+                Err(payload) => Err(panicked(&*payload)),
+            };
+            let result = result.and_then(|outputs| check_outputs(&function, &declared, outputs));
+            let result = match result {
+                // A task that finished after its cancellation still counts
+                // as cancelled: the run has moved on.
+                Ok(_) if token.is_cancelled() => Err(TaskError::cancelled()),
+                Ok(outputs) => {
+                    let outputs = Arc::new(outputs);
+                    let is_degraded = upstream_degraded || degraded[step].load(Ordering::Relaxed);
+                    degraded[step].store(is_degraded, Ordering::Relaxed);
+                    // A result made at a lower tier than asked is passed on
+                    // but not stored: the next run tries the asked tier again.
+                    if !is_degraded && let Err(e) = cache.put(key, outputs.clone()).await {
+                        tracing::warn!(error = %e, "could not store a result in the cache");
+                    }
+                    Ok(outputs)
+                }
+                Err(e) => Err(e),
+            };
+            finished(result)
+        }
+    }
+}
+
+/// Turns a task's notes into run events.
+fn progress_sink(
+    emitter: Arc<Emitter>,
+    step: usize,
+    node: Arc<str>,
+    quality: Quality,
+    degraded: Arc<Vec<AtomicBool>>,
+) -> ProgressSink {
+    let current = Mutex::new(quality);
+    ProgressSink::new(move |note| match note {
+        TaskNote::Progress {
+            progress,
+            message,
+            clamped,
+        } => emitter.progress(step, &node, progress, message, clamped),
+        TaskNote::Retrying {
+            attempt,
+            delay,
+            error,
+        } => {
+            let quality = *current.lock().unwrap_or_else(|e| e.into_inner());
+            let mut state = emitter.lock();
+            state.retries += 1;
+            emitter.send(
+                &mut state,
+                RunEventKind::NodeRetrying {
+                    node: node.clone(),
+                    attempt,
+                    delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                    quality,
+                    quality_fallback: false,
+                    error,
+                },
+            );
+        }
+        TaskNote::QualityFallback { to, error, .. } => {
+            *current.lock().unwrap_or_else(|e| e.into_inner()) = to;
+            degraded[step].store(true, Ordering::Relaxed);
+            let mut state = emitter.lock();
+            state.retries += 1;
+            emitter.send(
+                &mut state,
+                RunEventKind::NodeRetrying {
+                    node: node.clone(),
+                    attempt: 0,
+                    delay_ms: 0,
+                    quality: to,
+                    quality_fallback: true,
+                    error,
+                },
+            );
+        }
+        TaskNote::Circuit { function, state } => {
+            emitter.emit(RunEventKind::CircuitChanged { function, state });
+        }
+    })
+}
+
+/// Outputs must name exactly the ports the node type declares.
+fn check_outputs(
+    function: &str,
+    declared: &[Arc<str>],
+    outputs: Outputs,
+) -> std::result::Result<Outputs, TaskError> {
+    let missing: Vec<&str> = declared
+        .iter()
+        .map(|p| &**p)
+        .filter(|p| outputs.get(*p).is_none_or(serde_json::Value::is_null))
+        .collect();
+    let extra: Vec<&str> = outputs
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !declared.iter().any(|p| &**p == *k))
+        .collect();
+    if missing.is_empty() && extra.is_empty() {
+        return Ok(outputs);
+    }
+    let mut problems = Vec::new();
+    if !missing.is_empty() {
+        problems.push(format!("no value for {}", missing.join(", ")));
+    }
+    if !extra.is_empty() {
+        problems.push(format!("undeclared {}", extra.join(", ")));
+    }
+    Err(TaskError::permanent(format!(
+        "function `{function}` returned outputs that do not match the node type ({})",
+        problems.join("; ")
+    ))
+    .with_hint(format!(
+        "the function must return exactly the declared output ports: {}",
+        declared.iter().map(|p| &**p).collect::<Vec<_>>().join(", ")
+    )))
+}

@@ -1,0 +1,135 @@
+//! The in-process runner: functions registered by name.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures_util::FutureExt;
+
+use super::{FunctionRunner, Outputs, Task, TaskContext, TaskError};
+
+type BoxedFuture = Pin<Box<dyn Future<Output = Result<Outputs, TaskError>> + Send>>;
+type Function = Arc<dyn Fn(Task, TaskContext) -> BoxedFuture + Send + Sync>;
+
+/// Runs tasks with functions registered in this process. A function that
+/// panics fails its task (`permanent`, with the panic message) and nothing
+/// else.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use reelgraph::runner::{FunctionRunner, LocalRunner, Outputs, TaskError};
+/// use serde_json::json;
+///
+/// let mut runner = LocalRunner::new();
+/// runner.register("text.upper", |task, _ctx| async move {
+///     let text = task.params["text"].as_str().unwrap_or_default().to_uppercase();
+///     Ok::<_, TaskError>(Outputs::from_iter([("text".to_owned(), json!(text))]))
+/// });
+/// assert!(runner.knows("text.upper"));
+/// assert!(!runner.knows("text.lower"));
+/// # });
+/// ```
+#[derive(Clone, Default)]
+pub struct LocalRunner {
+    functions: BTreeMap<String, Function>,
+}
+
+impl LocalRunner {
+    pub fn new() -> Self {
+        LocalRunner::default()
+    }
+
+    /// Registers an async function under `name`, replacing one of that name.
+    pub fn register<F, Fut>(&mut self, name: &str, function: F) -> &mut Self
+    where
+        F: Fn(Task, TaskContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Outputs, TaskError>> + Send + 'static,
+    {
+        let function: Function = Arc::new(move |task, ctx| Box::pin(function(task, ctx)));
+        self.functions.insert(name.to_owned(), function);
+        self
+    }
+
+    /// Registers a function that does blocking or CPU-heavy work; it runs on
+    /// tokio's blocking pool so it never stalls other tasks. It should check
+    /// `ctx.cancel` between steps of long work.
+    pub fn register_blocking<F>(&mut self, name: &str, function: F) -> &mut Self
+    where
+        F: Fn(Task, &TaskContext) -> Result<Outputs, TaskError> + Send + Sync + 'static,
+    {
+        let function = Arc::new(function);
+        self.register(name, move |task, ctx| {
+            let function = Arc::clone(&function);
+            async move {
+                let cancel = ctx.cancel.clone();
+                let work = tokio::task::spawn_blocking(move || function(task, &ctx));
+                tokio::select! {
+                    joined = work => match joined {
+                        Ok(result) => result,
+                        Err(e) if e.is_panic() => Err(panicked(&*e.into_panic())),
+                        Err(e) => Err(TaskError::permanent(format!("the function's thread failed: {e}"))),
+                    },
+                    // The blocking thread cannot be stopped from outside; it
+                    // sees the token itself. The task is over either way.
+                    () = cancel.cancelled() => Err(TaskError::cancelled()),
+                }
+            }
+        })
+    }
+
+    /// Names of the registered functions, sorted.
+    pub fn functions(&self) -> impl Iterator<Item = &str> {
+        self.functions.keys().map(String::as_str)
+    }
+}
+
+#[async_trait]
+impl FunctionRunner for LocalRunner {
+    async fn run(&self, task: Task, ctx: TaskContext) -> Result<Outputs, TaskError> {
+        let Some(function) = self.functions.get(&*task.function) else {
+            let known: Vec<&str> = self.functions().collect();
+            return Err(TaskError::permanent(format!(
+                "no function `{}` is registered with the local runner",
+                task.function
+            ))
+            .with_hint(format!(
+                "register it before running, or use one of: {}",
+                known.join(", ")
+            )));
+        };
+        if ctx.cancel.is_cancelled() {
+            return Err(TaskError::cancelled());
+        }
+        match AssertUnwindSafe(function(task, ctx)).catch_unwind().await {
+            Ok(result) => result,
+            Err(payload) => Err(panicked(&*payload)),
+        }
+    }
+
+    fn knows(&self, function: &str) -> bool {
+        self.functions.contains_key(function)
+    }
+}
+
+impl fmt::Debug for LocalRunner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalRunner")
+            .field("functions", &self.functions.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// A panic as a task error carrying the panic message.
+pub(crate) fn panicked(payload: &(dyn std::any::Any + Send)) -> TaskError {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned());
+    TaskError::permanent(format!("the function panicked: {message}"))
+        .with_hint("this is a bug in the function; fix it, the rest of the run is unaffected")
+}
