@@ -1,7 +1,7 @@
 # The commands a newcomer types. Needs Rust (cargo with rustfmt and clippy) and,
 # for the docs, Python 3.11; everything else is set up by the targets themselves.
 #
-#   make run     build the demo short film and show its validation and task previews
+#   make run     run the demo short film: frames, contact sheet and EDL in out/short-film
 #   make test    every check CI runs: format, lints, all tests, generated files, docs
 
 SHELL := bash
@@ -15,7 +15,8 @@ QUALITY ?= draft
 .PHONY: help run test fmt fmt-check lint unit-tests test-data check-generated check-codes generate docs docs-serve venv bench clean
 
 help:
-	@echo "make run        build examples/short-film and print its report (QUALITY=draft|standard|high|ultra)"
+	@echo "make run        run examples/short-film with the demo functions (QUALITY=draft|standard|high|ultra);"
+	@echo "                frames, WAVs, an EDL and a contact sheet in out/short-film; a second run is cached"
 	@echo "make test       cargo fmt --check, clippy -D warnings, cargo test (fetches its test data once),"
 	@echo "                generated-file and documented-code checks, mkdocs --strict"
 	@echo "make docs       build the docs site into site/ (creates .venv from docs/requirements.txt)"
@@ -25,9 +26,10 @@ help:
 	@echo "make fmt        format all Rust code"
 	@echo "make clean      remove build output, site/, out/ and .venv/"
 
-## The main job: the demo canvas, built from ops, validated and previewed.
+## The main job: run the demo canvas with the `reelgraph` command line; it
+## prints where the frames, the contact sheet and the EDL are.
 run:
-	cargo run -p reelgraph --example short_film -- $(QUALITY)
+	cargo run -q -p reelgraph-server --bin reelgraph -- run examples/short-film/canvas.json --out out/short-film --quality $(QUALITY)
 
 ## Everything CI checks, in order of speed.
 test: fmt-check lint unit-tests check-generated check-codes docs

@@ -40,7 +40,7 @@ fn task(function: &str, quality: Quality, key: &str) -> Task {
         quality,
         quality_fallback: true,
         idempotency_key: key.to_owned(),
-        outputs: vec!["key".into(), "quality".into()],
+        outputs: Arc::from([Arc::from("key"), Arc::from("quality")]),
     }
 }
 

@@ -9,7 +9,7 @@ use petgraph::data::Build;
 use serde_json::{Map, Value};
 
 use super::changes::ChangeLog;
-use super::{Canvas, Detached, EdgeSlot, Graph, Link, Migrated, NodeEntry, Properties};
+use super::{Canvas, Detached, EdgeSlot, Graph, IdMap, Link, Migrated, NodeEntry, Properties};
 use crate::catalog::{Catalog, NodeTypeSpec};
 use crate::error::{Error, Result};
 use crate::model::{CANVAS_FORMAT, CanvasDocument, Edge, FORMAT_VERSION, Node, check_id};
@@ -28,7 +28,7 @@ pub(super) fn load(catalog: Catalog, doc: CanvasDocument) -> Result<Canvas> {
     // Documents built in code skip `from_json`, which migrates parsed ones.
     let doc = doc.migrated()?;
     let mut graph = Graph::new();
-    let mut nodes = IndexMap::with_capacity(doc.nodes.len());
+    let mut nodes = IdMap::with_capacity_and_hasher(doc.nodes.len(), Default::default());
     let mut migrated = Vec::new();
     for node in doc.nodes {
         check_id(&node.id)?;
@@ -43,7 +43,7 @@ pub(super) fn load(catalog: Catalog, doc: CanvasDocument) -> Result<Canvas> {
         nodes.insert(id, entry);
     }
 
-    let mut edges = IndexMap::with_capacity(doc.edges.len());
+    let mut edges = IdMap::with_capacity_and_hasher(doc.edges.len(), Default::default());
     for edge in doc.edges {
         check_id(&edge.id)?;
         if edges.contains_key(edge.id.as_str()) {
@@ -138,11 +138,7 @@ pub(super) fn resolve_node(
 /// Puts a document edge into the graph when its ends exist and it closes no
 /// cycle; otherwise keeps it aside with the reason. Ports are not checked
 /// here: validation reports edges that do not fit their ports.
-pub(super) fn attach(
-    graph: &mut Graph,
-    nodes: &IndexMap<Arc<str>, NodeEntry>,
-    edge: Edge,
-) -> EdgeSlot {
+pub(super) fn attach(graph: &mut Graph, nodes: &IdMap<NodeEntry>, edge: Edge) -> EdgeSlot {
     let (Some(source), Some(target)) = (
         nodes.get(edge.source.node.as_str()),
         nodes.get(edge.target.node.as_str()),

@@ -17,7 +17,13 @@ pub struct ContentKey(pub [u8; 32]);
 impl ContentKey {
     /// The key as 64 lowercase hex digits.
     pub fn to_hex(&self) -> String {
-        self.to_string()
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut hex = String::with_capacity(64);
+        for byte in self.0 {
+            hex.push(DIGITS[usize::from(byte >> 4)] as char);
+            hex.push(DIGITS[usize::from(byte & 0xf)] as char);
+        }
+        hex
     }
 
     /// The first 12 hex digits, for messages.
@@ -28,10 +34,7 @@ impl ContentKey {
 
 impl fmt::Display for ContentKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for byte in self.0 {
-            write!(f, "{byte:02x}")?;
-        }
-        Ok(())
+        f.write_str(&self.to_hex())
     }
 }
 
@@ -74,33 +77,45 @@ impl<'de> Deserialize<'de> for ContentKey {
     }
 }
 
-/// Feeds values into a BLAKE3 hasher in one canonical byte form: every
-/// value is tagged and length-prefixed, object keys are sorted, and numbers
-/// that are equal (`1` and `1.0`) hash the same, as they compare the same.
-pub(crate) struct KeyHasher(blake3::Hasher);
+/// Writes values in one canonical byte form, then hashes them with BLAKE3:
+/// every value is tagged and length-prefixed, object keys are sorted, and
+/// numbers that are equal (`1` and `1.0`) hash the same, as they compare the
+/// same. Bytes are gathered first and hashed in one call, which is several
+/// times faster than feeding BLAKE3 many small pieces.
+#[derive(Debug, Default)]
+pub(crate) struct KeyHasher(Vec<u8>);
 
 impl KeyHasher {
-    pub fn new(domain: &str) -> Self {
-        let mut hasher = KeyHasher(blake3::Hasher::new());
-        hasher.str(domain);
-        hasher
+    /// Starts a hash in `domain`, reusing the buffer.
+    pub fn start(&mut self, domain: u8) {
+        self.0.clear();
+        self.0.push(domain);
     }
 
     pub fn str(&mut self, s: &str) {
-        self.u64(s.len() as u64);
-        self.0.update(s.as_bytes());
+        self.len(s.len());
+        self.0.extend_from_slice(s.as_bytes());
+    }
+
+    /// A length as LEB128: one byte for the short strings most names are.
+    fn len(&mut self, mut n: usize) {
+        while n >= 0x80 {
+            self.0.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        self.0.push(n as u8);
     }
 
     pub fn u64(&mut self, n: u64) {
-        self.0.update(&n.to_le_bytes());
+        self.0.extend_from_slice(&n.to_le_bytes());
     }
 
     pub fn tag(&mut self, tag: u8) {
-        self.0.update(&[tag]);
+        self.0.push(tag);
     }
 
     pub fn bytes(&mut self, bytes: &[u8; 32]) {
-        self.0.update(bytes);
+        self.0.extend_from_slice(bytes);
     }
 
     pub fn value(&mut self, value: &serde_json::Value) {
@@ -115,14 +130,14 @@ impl KeyHasher {
             }
             Value::Array(items) => {
                 self.tag(b'a');
-                self.u64(items.len() as u64);
+                self.len(items.len());
                 for item in items {
                     self.value(item);
                 }
             }
             Value::Object(map) => {
                 self.tag(b'o');
-                self.u64(map.len() as u64);
+                self.len(map.len());
                 let mut fields: Vec<_> = map.iter().collect();
                 fields.sort_unstable_by(|a, b| a.0.cmp(b.0));
                 for (k, v) in fields {
@@ -153,7 +168,14 @@ impl KeyHasher {
         }
     }
 
-    pub fn finish(self) -> [u8; 32] {
-        *self.0.finalize().as_bytes()
+    /// A 64-bit fingerprint of what was written so far, for telling within
+    /// one process whether the same bytes came again (not a content key).
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::BuildHasher;
+        foldhash::quality::FixedState::with_seed(0x5EED).hash_one(&self.0)
+    }
+
+    pub fn finish(&self) -> [u8; 32] {
+        *blake3::hash(&self.0).as_bytes()
     }
 }

@@ -15,7 +15,7 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 
 use petgraph::Direction;
-use petgraph::stable_graph::NodeIndex;
+use petgraph::stable_graph::{EdgeIndex, NodeIndex};
 use petgraph::visit::{EdgeRef, NodeIndexable};
 use serde::Serialize;
 
@@ -66,9 +66,9 @@ pub struct Step {
     pub reason: Reason,
     /// Steps (indexes into [`Plan::steps`]) whose outputs it waits for.
     pub after: Vec<usize>,
-    /// The node's own part of the key, to tell what changed next time.
+    /// Fingerprint of the node's own part of the key, to tell what changed next time.
     #[serde(skip)]
-    own: [u8; 32],
+    own: u64,
 }
 
 /// The nodes a run needs, in topological order.
@@ -94,12 +94,12 @@ impl Plan {
 const NONE: u32 = u32::MAX;
 
 /// Each step's own hash and key in the previous plan, by node id.
-type PreviousKeys = HashMap<Arc<str>, ([u8; 32], ContentKey)>;
+type PreviousKeys = HashMap<Arc<str>, (u64, ContentKey)>;
 
 /// A node's planning state, indexed by graph slot.
 #[derive(Debug, Clone, Copy)]
 struct Slot {
-    own: [u8; 32],
+    own: u64,
     key: ContentKey,
     /// Position in the plan's topological order, `NONE` when not needed.
     order: u32,
@@ -110,7 +110,7 @@ struct Slot {
 impl Default for Slot {
     fn default() -> Self {
         Slot {
-            own: [0; 32],
+            own: 0,
             key: ContentKey([0; 32]),
             order: NONE,
             step: NONE,
@@ -146,7 +146,9 @@ pub struct Planner {
     /// Closure nodes in topological order.
     order: Vec<NodeIndex>,
     plan: Plan,
-    relevance: HashMap<usize, Arc<Relevance>>,
+    /// Per node type (by spec address; a canvas uses a handful).
+    relevance: Vec<(usize, Arc<Relevance>)>,
+    hasher: KeyHasher,
 }
 
 impl Planner {
@@ -164,7 +166,8 @@ impl Planner {
             options,
             slots: Vec::new(),
             order: Vec::new(),
-            relevance: HashMap::new(),
+            relevance: Vec::new(),
+            hasher: KeyHasher::default(),
         };
         planner.full(canvas, None)?;
         Ok(planner)
@@ -229,17 +232,22 @@ impl Planner {
             .resize(graph.inner().node_bound(), Slot::default());
         self.order.clear();
         self.plan.steps.clear();
+        self.plan.steps.reserve(graph.node_count());
         self.plan.data_nodes = 0;
+        let mut inputs = Vec::new();
+        let entries = canvas.entries_by_slot();
+        let order = EdgeOrder::Table(canvas.edge_positions());
         for ix in graph.nodes_iter() {
-            if needed.as_ref().is_some_and(|n| !n.contains(&ix)) {
+            if needed.as_ref().is_some_and(|n| !n[ix.index()]) {
                 continue;
             }
-            let (id, entry) = canvas.entry_at(ix);
+            let Some((id, entry)) = entries[ix.index()] else {
+                continue;
+            };
             let spec = needed_spec(id, entry)?;
             let relevance = self.relevance_of(spec);
-            let own = own_hash(&relevance, spec, entry, self.options.quality);
-            let inputs = inputs_in_order(canvas, ix, spec);
-            let key = self.key_of(own, &inputs);
+            inputs_in_order(canvas, ix, spec, &order, &mut inputs);
+            let (own, key) = self.key_of(&relevance, spec, entry, &inputs);
             let slot = &mut self.slots[ix.index()];
             slot.own = own;
             slot.key = key;
@@ -274,27 +282,20 @@ impl Planner {
     fn update(&mut self, canvas: &Canvas, touched: &[NodeIndex]) -> Result<()> {
         let mut queue: BinaryHeap<Reverse<(u32, NodeIndex)>> = BinaryHeap::new();
         let mut queued: HashSet<NodeIndex> = HashSet::new();
-        let mut content_changed: HashSet<NodeIndex> = HashSet::new();
+        let mut inputs = Vec::new();
         for &ix in touched {
             let order = self.slots.get(ix.index()).map_or(NONE, |s| s.order);
             if order != NONE && queued.insert(ix) {
-                content_changed.insert(ix);
                 queue.push(Reverse((order, ix)));
             }
         }
         while let Some(Reverse((_, ix))) = queue.pop() {
             let (id, entry) = canvas.entry_at(ix);
             let spec = needed_spec(id, entry)?;
-            let mut own = self.slots[ix.index()].own;
-            let mut own_changed = false;
-            if content_changed.contains(&ix) {
-                let relevance = self.relevance_of(spec);
-                let new_own = own_hash(&relevance, spec, entry, self.options.quality);
-                own_changed = new_own != own;
-                own = new_own;
-            }
-            let inputs = inputs_in_order(canvas, ix, spec);
-            let key = self.key_of(own, &inputs);
+            let relevance = self.relevance_of(spec);
+            inputs_in_order(canvas, ix, spec, &EdgeOrder::Lookup(canvas), &mut inputs);
+            let (own, key) = self.key_of(&relevance, spec, entry, &inputs);
+            let own_changed = own != self.slots[ix.index()].own;
             let slot = &mut self.slots[ix.index()];
             slot.own = own;
             if key == slot.key {
@@ -322,12 +323,12 @@ impl Planner {
         Ok(())
     }
 
-    /// The nodes the targets need; `None` for every node.
-    fn closure(&self, canvas: &Canvas) -> Result<Option<HashSet<NodeIndex>>> {
+    /// The nodes the targets need, by graph slot; `None` for every node.
+    fn closure(&self, canvas: &Canvas) -> Result<Option<Vec<bool>>> {
         if self.options.targets.is_empty() {
             return Ok(None);
         }
-        let mut needed = HashSet::new();
+        let mut needed = vec![false; canvas.graph.inner().node_bound()];
         let mut stack = Vec::new();
         for target in &self.options.targets {
             let entry = canvas.entry(target).ok_or_else(|| Error::UnknownNode {
@@ -336,7 +337,7 @@ impl Planner {
             stack.push(entry.ix);
         }
         while let Some(ix) = stack.pop() {
-            if needed.insert(ix) {
+            if !std::mem::replace(&mut needed[ix.index()], true) {
                 stack.extend(
                     canvas
                         .graph
@@ -348,22 +349,33 @@ impl Planner {
         Ok(Some(needed))
     }
 
-    fn key_of(&self, own: [u8; 32], inputs: &[(NodeIndex, &Link)]) -> ContentKey {
-        let mut hasher = KeyHasher::new("reelgraph.key.v1");
-        hasher.bytes(&own);
+    /// The node's key, and a fingerprint of its own part (what it hashes
+    /// besides its inputs) that tells whether that part changed. One BLAKE3
+    /// pass per node: own part first, then each input in order.
+    fn key_of(
+        &mut self,
+        relevance: &Relevance,
+        spec: &NodeTypeSpec,
+        entry: &NodeEntry,
+        inputs: &[Input<'_>],
+    ) -> (u64, ContentKey) {
+        let hasher = &mut self.hasher;
+        hasher.start(KEY_DOMAIN);
+        own_part(hasher, relevance, spec, entry, self.options.quality);
+        let own = hasher.fingerprint();
         hasher.u64(inputs.len() as u64);
-        for (source, link) in inputs {
+        for (_, source, link) in inputs {
             hasher.str(&link.target_port);
             hasher.str(&link.source_port);
             hasher.bytes(&self.slots[source.index()].key.0);
         }
-        ContentKey(hasher.finish())
+        (own, ContentKey(hasher.finish()))
     }
 
     /// The distinct steps among `inputs`, in input order.
-    fn steps_before(&self, inputs: &[(NodeIndex, &Link)]) -> Vec<usize> {
+    fn steps_before(&self, inputs: &[Input<'_>]) -> Vec<usize> {
         let mut after: Vec<usize> = Vec::new();
-        for (source, _) in inputs {
+        for (_, source, _) in inputs {
             let step = self.slots[source.index()].step;
             if step != NONE && !after.contains(&(step as usize)) {
                 after.push(step as usize);
@@ -375,10 +387,12 @@ impl Planner {
     fn relevance_of(&mut self, spec: &Arc<NodeTypeSpec>) -> Arc<Relevance> {
         // Specs are shared `Arc`s that never change, so the address names one.
         let address = Arc::as_ptr(spec) as usize;
-        self.relevance
-            .entry(address)
-            .or_insert_with(|| Arc::new(Relevance::of(spec)))
-            .clone()
+        if let Some((_, known)) = self.relevance.iter().find(|(a, _)| *a == address) {
+            return known.clone();
+        }
+        let relevance = Arc::new(Relevance::of(spec));
+        self.relevance.push((address, relevance.clone()));
+        relevance
     }
 }
 
@@ -392,21 +406,53 @@ fn needed_spec<'a>(id: &str, entry: &'a NodeEntry) -> Result<&'a Arc<NodeTypeSpe
     })
 }
 
-/// Incoming edges in input order: by the spec's input order, then canvas order.
+/// Where edges stand in the canvas order: a table for whole-canvas passes,
+/// or a map lookup per edge for the few a re-plan touches.
+enum EdgeOrder<'c> {
+    Table(Vec<u32>),
+    Lookup(&'c Canvas),
+}
+
+impl EdgeOrder<'_> {
+    fn position(&self, edge: EdgeIndex, link: &Link) -> usize {
+        match self {
+            EdgeOrder::Table(positions) => positions[edge.index()] as usize,
+            EdgeOrder::Lookup(canvas) => canvas.edge_position(&link.id),
+        }
+    }
+}
+
+/// An incoming edge: its place in input order, its source and its data.
+type Input<'c> = ((usize, usize), NodeIndex, &'c Link);
+
+/// Incoming edges in input order (by the spec's input order, then canvas
+/// order), into `incoming`, which is reused from node to node.
 fn inputs_in_order<'c>(
     canvas: &'c Canvas,
     ix: NodeIndex,
     spec: &NodeTypeSpec,
-) -> Vec<(NodeIndex, &'c Link)> {
-    let mut incoming = canvas.incoming(ix);
-    if incoming.len() > 1 {
-        let rank = |port: &str| spec.inputs.iter().position(|p| &*p.name == port);
-        incoming.sort_by_key(|(_, _, link)| rank(&link.target_port));
+    order: &EdgeOrder<'_>,
+    incoming: &mut Vec<Input<'c>>,
+) {
+    incoming.clear();
+    let rank = |port: &str| {
+        spec.inputs
+            .iter()
+            .position(|p| &*p.name == port)
+            .unwrap_or(usize::MAX)
+    };
+    for e in canvas.graph.inner().edges_directed(ix, Direction::Incoming) {
+        incoming.push(((rank(&e.weight().target_port), 0), e.source(), e.weight()));
     }
-    incoming
-        .into_iter()
-        .map(|(_, source, link)| (source, link))
-        .collect()
+    if incoming.len() > 1 {
+        let mut edges = canvas.graph.inner().edges_directed(ix, Direction::Incoming);
+        for input in incoming.iter_mut() {
+            if let Some(e) = edges.next() {
+                input.0.1 = order.position(e.id(), e.weight());
+            }
+        }
+        incoming.sort_unstable_by_key(|input| input.0);
+    }
 }
 
 /// What of a node a type's result depends on.
@@ -415,14 +461,18 @@ struct Relevance {
     /// Hash of the whole spec: a changed task mapping or preset changes every key.
     spec_digest: [u8; 32],
     has_task: bool,
-    /// Sorted names of the properties that matter.
-    properties: Vec<Arc<str>>,
+    /// Every property matters (data nodes hand them all downstream), except
+    /// those marked `affects_output: false`, which none of this type has.
+    all: bool,
+    /// The properties that matter, as indexes into the spec's, sorted by name.
+    properties: Vec<usize>,
     label: bool,
 }
 
 impl Relevance {
     fn of(spec: &NodeTypeSpec) -> Relevance {
-        let mut spec_hasher = KeyHasher::new("reelgraph.spec.v1");
+        let mut spec_hasher = KeyHasher::default();
+        spec_hasher.start(0);
         spec_hasher.value(&serde_json::to_value(spec).unwrap_or_default());
         let mut reads = Reads::default();
         for template in spec.provides.values() {
@@ -448,17 +498,21 @@ impl Relevance {
         // what their templates read. `affects_output: false` (notes,
         // colours) never matters.
         let data_node = spec.task.is_none();
-        let mut properties: Vec<Arc<str>> = spec
-            .properties
-            .iter()
-            .filter(|p| p.affects_output)
-            .filter(|p| data_node || reads.properties.iter().any(|r| *r == *p.name))
-            .map(|p| p.name.clone())
+        let mut properties: Vec<usize> = (0..spec.properties.len())
+            .filter(|&i| spec.properties[i].affects_output)
+            .filter(|&i| {
+                data_node
+                    || reads
+                        .properties
+                        .iter()
+                        .any(|r| *r == *spec.properties[i].name)
+            })
             .collect();
-        properties.sort();
+        properties.sort_by(|&a, &b| spec.properties[a].name.cmp(&spec.properties[b].name));
         Relevance {
             spec_digest: spec_hasher.finish(),
             has_task: !data_node,
+            all: data_node && properties.len() == spec.properties.len(),
             properties,
             label: reads.label || data_node,
         }
@@ -511,19 +565,21 @@ impl Reads {
     }
 }
 
-/// The hash of what a node itself contributes to its key.
-fn own_hash(
+/// Tags the version of the key layout: bump it when what is hashed changes.
+const KEY_DOMAIN: u8 = 1;
+
+/// What a node itself contributes to its key. The spec digest stands for
+/// the type, its version and its task and provides definitions.
+fn own_part(
+    hasher: &mut KeyHasher,
     relevance: &Relevance,
     spec: &NodeTypeSpec,
     entry: &NodeEntry,
     quality: Quality,
-) -> [u8; 32] {
-    let mut hasher = KeyHasher::new("reelgraph.node.v1");
-    hasher.str(&entry.type_name);
-    hasher.u64(u64::from(entry.type_version));
+) {
     hasher.bytes(&relevance.spec_digest);
     if relevance.has_task {
-        hasher.str(quality.as_str());
+        hasher.tag(quality as u8);
     }
     if relevance.label {
         match &entry.label {
@@ -534,20 +590,24 @@ fn own_hash(
             None => hasher.tag(b'-'),
         }
     }
-    // Properties are kept sorted by name, so the order is canonical. A task
-    // node's templates read a property that does not apply as null.
-    for (name, value) in entry.properties.iter() {
-        let Ok(i) = relevance.properties.binary_search_by(|p| (**p).cmp(name)) else {
-            continue;
-        };
-        let applies = !relevance.has_task
-            || spec
-                .property(&relevance.properties[i])
-                .is_some_and(|p| property_applies(spec, &entry.properties, p));
-        if applies {
+    if relevance.all {
+        // Properties are kept sorted by name: the order is canonical.
+        for (name, value) in entry.properties.iter() {
             hasher.str(name);
             hasher.value(value);
         }
+        return;
     }
-    hasher.finish()
+    // A task node's templates read a property that does not apply as null.
+    for &index in &relevance.properties {
+        let prop = &spec.properties[index];
+        let Some(value) = entry.properties.get(&prop.name) else {
+            continue;
+        };
+        if prop.applies_when.is_some() && !property_applies(spec, &entry.properties, prop) {
+            continue;
+        }
+        hasher.str(&prop.name);
+        hasher.value(value);
+    }
 }

@@ -5,13 +5,18 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use petgraph::Direction;
+use petgraph::visit::EdgeRef;
 use serde_json::{Map, Value};
 
 use super::plan::Plan;
+use petgraph::stable_graph::NodeIndex;
+
 use crate::canvas::Canvas;
+use crate::catalog::Template;
 use crate::error::{Error, Result};
 use crate::exec::ContentKey;
-use crate::runner::FunctionRunner;
+use crate::runner::{FunctionRunner, Outputs};
 
 /// One step, ready to run once its inputs are.
 #[derive(Debug)]
@@ -22,10 +27,14 @@ pub(crate) struct Work {
     pub key: ContentKey,
     pub reason: super::Reason,
     pub quality_fallback: bool,
-    pub outputs: Vec<Arc<str>>,
+    pub outputs: Arc<[Arc<str>]>,
     /// Params with data-node inputs filled in; references to other steps'
     /// outputs (`{"node", "port"}`) are filled in when those finish.
     pub params: Map<String, Value>,
+    /// Params that are exactly an input, filled when the step runs.
+    pub inputs: Vec<InputParam>,
+    /// Some template nests an input reference: fill by walking the params.
+    pub nested_inputs: bool,
     /// Steps whose outputs this one reads.
     pub after: Vec<usize>,
     pub dependents: Vec<usize>,
@@ -51,33 +60,56 @@ pub(crate) fn prepare(
         .collect();
     let mut works: Vec<Work> = Vec::with_capacity(plan.steps.len());
     for step in &plan.steps {
-        let preview = canvas.task_preview(&step.node, plan.quality)?;
-        let mut params = preview.params;
-        // Inputs from data nodes are known now: their record.
-        for refs in preview.inputs.values() {
-            for source in refs {
-                if step_of.contains_key(source.node.as_str()) {
-                    continue;
-                }
-                if let Some(record) = data_record(canvas, &source.node) {
-                    fill(&mut params, &source.node, &source.port, &record);
-                }
+        let (entry, spec, task, mut params) = canvas.task_params(&step.node, plan.quality, true)?;
+        // Params that are exactly an input get their values when the step
+        // runs; inputs nested deeper stay `{"node", "port"}` references and
+        // are filled by a walk over the params.
+        let mut inputs = Vec::new();
+        let mut nested = false;
+        for (name, template) in &task.params {
+            match template {
+                Template::Input(port) => inputs.push(InputParam {
+                    name: name.clone(),
+                    multiple: spec.input(port).is_some_and(|p| p.multiple),
+                    sources: sources(canvas, entry.ix, port, &step_of),
+                }),
+                other => nested |= mentions_input(other),
             }
         }
-        let entry = canvas.entry(&step.node);
-        let outputs = entry
-            .and_then(|e| e.spec.as_ref())
-            .map(|spec| spec.outputs.iter().map(|o| o.name.clone()).collect())
-            .unwrap_or_default();
+        if nested {
+            let records: Vec<(&str, Outputs)> = canvas
+                .graph
+                .inner()
+                .edges_directed(entry.ix, Direction::Incoming)
+                .filter_map(|e| {
+                    let source = &*canvas.graph[e.source()];
+                    if step_of.contains_key(source) {
+                        return None;
+                    }
+                    let record = data_record(canvas, source)?;
+                    Some((
+                        source,
+                        Outputs::from_iter([(e.weight().source_port.to_string(), record)]),
+                    ))
+                })
+                .collect();
+            let sources: Vec<(&str, &Outputs)> = records
+                .iter()
+                .map(|(node, record)| (*node, record))
+                .collect();
+            fill(&mut params, &sources);
+        }
         works.push(Work {
             node: step.node.clone(),
-            node_type: Arc::from(preview.node_type.as_str()),
+            node_type: spec.type_name.clone(),
             function: step.function.clone(),
             key: step.key,
             reason: step.reason,
-            quality_fallback: preview.quality_fallback,
-            outputs,
+            quality_fallback: task.quality_fallback,
+            outputs: spec.outputs.iter().map(|o| o.name.clone()).collect(),
             params,
+            inputs,
+            nested_inputs: nested,
             after: step.after.clone(),
             dependents: Vec::new(),
             target: targets.is_empty() || targets.iter().any(|t| *t == *step.node),
@@ -89,6 +121,92 @@ pub(crate) fn prepare(
         }
     }
     Ok(works)
+}
+
+/// A param that is one input port: one value, or a list for a `multiple` input.
+#[derive(Debug)]
+pub(crate) struct InputParam {
+    pub name: String,
+    pub multiple: bool,
+    /// What arrives on the port, in canvas order.
+    pub sources: Vec<Source>,
+}
+
+/// One edge's worth of input.
+#[derive(Debug)]
+pub(crate) enum Source {
+    /// An output of another step, known when it finishes.
+    Step { step: usize, port: Arc<str> },
+    /// A data node's record, known now.
+    Value(Value),
+}
+
+impl InputParam {
+    /// The param's value from the outputs of finished steps.
+    pub fn value(&self, outputs: &[Option<Arc<Outputs>>]) -> Value {
+        if self.sources.is_empty() {
+            return Value::Null;
+        }
+        let mut values = self.sources.iter().map(|source| match source {
+            Source::Step { step, port } => outputs[*step]
+                .as_ref()
+                .and_then(|o| o.get(&**port))
+                .cloned()
+                .unwrap_or(Value::Null),
+            Source::Value(value) => value.clone(),
+        });
+        if self.multiple {
+            Value::Array(values.collect())
+        } else {
+            values.next().unwrap_or(Value::Null)
+        }
+    }
+}
+
+/// The sources of `port` on node `ix`, in canvas order.
+fn sources(
+    canvas: &Canvas,
+    ix: NodeIndex,
+    port: &str,
+    step_of: &HashMap<&str, usize>,
+) -> Vec<Source> {
+    let mut edges: Vec<_> = canvas
+        .graph
+        .inner()
+        .edges_directed(ix, Direction::Incoming)
+        .filter(|e| &*e.weight().target_port == port)
+        .collect();
+    if edges.len() > 1 {
+        edges.sort_by_cached_key(|e| canvas.edge_position(&e.weight().id));
+    }
+    edges
+        .into_iter()
+        .map(|e| {
+            let source = &*canvas.graph[e.source()];
+            match step_of.get(source) {
+                Some(&step) => Source::Step {
+                    step,
+                    port: e.weight().source_port.clone(),
+                },
+                None => Source::Value(data_record(canvas, source).unwrap_or(Value::Null)),
+            }
+        })
+        .collect()
+}
+
+/// Whether a template reads an input anywhere inside it.
+fn mentions_input(template: &Template) -> bool {
+    match template {
+        Template::Input(_) => true,
+        Template::Object(fields) => fields.values().any(mentions_input),
+        Template::List(items) => items.iter().any(mentions_input),
+        Template::IfSet(cond) => mentions_input(&cond.then),
+        Template::Value(_)
+        | Template::Property(_)
+        | Template::Quality(_)
+        | Template::Context(_)
+        | Template::Template(_) => false,
+    }
 }
 
 /// What a data node hands to the tasks it feeds: its properties, id and type.
@@ -103,37 +221,43 @@ fn data_record(canvas: &Canvas, node: &str) -> Option<Value> {
     Some(Value::Object(record))
 }
 
-/// Replaces every reference `{"node": node, "port": port}` in `params` with `value`.
-pub(crate) fn fill(params: &mut Map<String, Value>, node: &str, port: &str, value: &Value) {
+/// Replaces every input reference `{"node": n, "port": p}` in `params` with
+/// what `n` produced on `p`, in one walk over the params.
+pub(crate) fn fill(params: &mut Map<String, Value>, sources: &[(&str, &Outputs)]) {
     for v in params.values_mut() {
-        fill_value(v, node, port, value);
+        fill_value(v, sources);
     }
 }
 
-fn fill_value(v: &mut Value, node: &str, port: &str, value: &Value) {
+fn fill_value(v: &mut Value, sources: &[(&str, &Outputs)]) {
     match v {
         Value::Object(map) => {
-            if is_reference(map, node, port) {
+            if let Some(value) = referenced(map, sources) {
                 *v = value.clone();
             } else {
                 for inner in map.values_mut() {
-                    fill_value(inner, node, port, value);
+                    fill_value(inner, sources);
                 }
             }
         }
         Value::Array(items) => {
             for item in items {
-                fill_value(item, node, port, value);
+                fill_value(item, sources);
             }
         }
         _ => {}
     }
 }
 
-fn is_reference(map: &Map<String, Value>, node: &str, port: &str) -> bool {
-    map.len() == 2
-        && map.get("node").and_then(Value::as_str) == Some(node)
-        && map.get("port").and_then(Value::as_str) == Some(port)
+/// The value an input reference stands for, if `map` is one.
+fn referenced<'a>(map: &Map<String, Value>, sources: &[(&str, &'a Outputs)]) -> Option<&'a Value> {
+    if map.len() != 2 {
+        return None;
+    }
+    let node = map.get("node")?.as_str()?;
+    let port = map.get("port")?.as_str()?;
+    let (_, outputs) = sources.iter().find(|(n, _)| *n == node)?;
+    outputs.get(port)
 }
 
 /// Validation errors about nodes the plan needs (or about the canvas as a
@@ -178,7 +302,7 @@ fn plan_nodes<'c>(canvas: &'c Canvas, targets: &[String]) -> std::collections::H
                 canvas
                     .graph
                     .inner()
-                    .neighbors_directed(ix, petgraph::Direction::Incoming),
+                    .neighbors_directed(ix, Direction::Incoming),
             );
         }
     }

@@ -465,7 +465,7 @@ pub struct RunReport {
     pub status: RunStatus,
     pub stats: RunStats,
     /// Outputs of every step that has them (run or cached), by node.
-    pub outputs: BTreeMap<String, Arc<Outputs>>,
+    pub outputs: BTreeMap<Arc<str>, Arc<Outputs>>,
     /// Errors of the nodes that failed, by node.
     pub errors: BTreeMap<String, TaskError>,
 }
@@ -622,7 +622,7 @@ struct Finished {
 const CANCEL_GRACE: Duration = Duration::from_secs(5);
 
 impl Engine {
-    async fn drive(self) -> RunReport {
+    async fn drive(mut self) -> RunReport {
         let started = Instant::now();
         let n = self.works.len();
         self.emitter.emit(RunEventKind::RunStarted {
@@ -689,6 +689,11 @@ impl Engine {
             }
         }
 
+        let mut params: Vec<_> = self
+            .works
+            .iter_mut()
+            .map(|w| std::mem::take(&mut w.params))
+            .collect();
         let degraded: Arc<Vec<AtomicBool>> =
             Arc::new((0..n).map(|_| AtomicBool::new(false)).collect());
         let mut errors: BTreeMap<String, TaskError> = BTreeMap::new();
@@ -705,7 +710,9 @@ impl Engine {
             while stopped.is_none() && in_flight.len() < limit {
                 let Some(i) = ready.pop_front() else { break };
                 states[i] = State::Running;
-                in_flight.push(self.task(i, &results, degraded.clone()));
+                // Each step runs once: its params move into its task.
+                let params = std::mem::take(&mut params[i]);
+                in_flight.push(self.task(i, params, &results, degraded.clone()));
             }
             if in_flight.is_empty() {
                 break;
@@ -842,7 +849,7 @@ impl Engine {
             .works
             .iter()
             .zip(results)
-            .filter_map(|(w, r)| Some((w.node.to_string(), r?)))
+            .filter_map(|(w, r)| Some((w.node.clone(), r?)))
             .collect();
         RunReport {
             run_id: self.handle.id.to_string(),
@@ -890,19 +897,29 @@ impl Engine {
     fn task(
         &self,
         step: usize,
+        params: serde_json::Map<String, serde_json::Value>,
         results: &[Option<Arc<Outputs>>],
         degraded: Arc<Vec<AtomicBool>>,
     ) -> impl Future<Output = Finished> + Send + 'static {
         let work = &self.works[step];
-        let mut params = work.params.clone();
-        let mut upstream_degraded = false;
-        for &a in &work.after {
-            upstream_degraded |= degraded[a].load(Ordering::Relaxed);
-            if let Some(outputs) = &results[a] {
-                for (port, value) in outputs.iter() {
-                    fill(&mut params, &self.works[a].node, port, value);
-                }
+        let mut params = params;
+        let upstream_degraded = work
+            .after
+            .iter()
+            .any(|&a| degraded[a].load(Ordering::Relaxed));
+        for input in &work.inputs {
+            let value = input.value(results);
+            if !value.is_null() {
+                params.insert(input.name.clone(), value);
             }
+        }
+        if work.nested_inputs {
+            let sources: Vec<(&str, &Outputs)> = work
+                .after
+                .iter()
+                .filter_map(|&a| Some((&*self.works[a].node, &**results[a].as_ref()?)))
+                .collect();
+            fill(&mut params, &sources);
         }
         let task = Task {
             run_id: self.handle.id.clone(),

@@ -19,6 +19,8 @@ use crate::task::Quality;
 
 mod breaker;
 mod fallback;
+#[cfg(feature = "demo")]
+pub mod demo;
 mod local;
 mod resilience;
 mod retry;
@@ -58,7 +60,7 @@ pub struct Task {
     /// result instead of working again.
     pub idempotency_key: String,
     /// The output ports the node declares; the outputs must name exactly these.
-    pub outputs: Vec<Arc<str>>,
+    pub outputs: Arc<[Arc<str>]>,
 }
 
 /// What a task can report while it runs.

@@ -7,13 +7,14 @@ mod quality;
 use std::collections::{BTreeMap, HashSet};
 
 use petgraph::stable_graph::NodeIndex;
+use petgraph::visit::EdgeRef;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 pub use quality::Quality;
 
 use crate::canvas::{Canvas, NodeEntry};
-use crate::catalog::{NodeTypeSpec, PropertySpec, Template};
+use crate::catalog::{NodeTypeSpec, PropertySpec, TaskSpec, Template};
 use crate::error::{Error, Result};
 use crate::model::{PortRef, same_value};
 
@@ -56,6 +57,36 @@ impl Canvas {
     /// assert_eq!(task.params["trigger_words"], json!(["mara_v2"]));
     /// ```
     pub fn task_preview(&self, node: &str, quality: Quality) -> Result<TaskPreview> {
+        let (entry, spec, task, params) = self.task_params(node, quality, false)?;
+        let mut inputs: BTreeMap<String, Vec<PortRef>> = BTreeMap::new();
+        for (_, src, link) in self.incoming(entry.ix) {
+            let (src_id, _) = self.entry_at(src);
+            inputs
+                .entry(link.target_port.to_string())
+                .or_default()
+                .push(PortRef::new(&**src_id, &*link.source_port));
+        }
+        Ok(TaskPreview {
+            node: node.into(),
+            node_type: spec.type_name.to_string(),
+            function: task.function.clone(),
+            quality,
+            quality_fallback: task.quality_fallback,
+            params,
+            inputs,
+        })
+    }
+
+    /// The node's entry, spec, task and params at `quality`; inputs appear
+    /// in the params as `{"node", "port"}` references. With
+    /// `skip_input_params`, a param that is exactly an input is left out
+    /// (the executor fills those with outputs).
+    pub(crate) fn task_params(
+        &self,
+        node: &str,
+        quality: Quality,
+        skip_input_params: bool,
+    ) -> Result<(&NodeEntry, &NodeTypeSpec, &TaskSpec, Map<String, Value>)> {
         let entry = self
             .entry(node)
             .ok_or_else(|| Error::UnknownNode { node: node.into() })?;
@@ -81,28 +112,15 @@ impl Canvas {
         };
         let mut params = Map::new();
         for (name, template) in &task.params {
+            if skip_input_params && matches!(template, Template::Input(_)) {
+                continue;
+            }
             let value = scope.eval(template);
             if !value.is_null() {
                 params.insert(name.clone(), value);
             }
         }
-        let mut inputs: BTreeMap<String, Vec<PortRef>> = BTreeMap::new();
-        for (_, src, link) in self.incoming(entry.ix) {
-            let (src_id, _) = self.entry_at(src);
-            inputs
-                .entry(link.target_port.to_string())
-                .or_default()
-                .push(PortRef::new(&**src_id, &*link.source_port));
-        }
-        Ok(TaskPreview {
-            node: node.into(),
-            node_type: spec.type_name.to_string(),
-            function: task.function.clone(),
-            quality,
-            quality_fallback: task.quality_fallback,
-            params,
-            inputs,
-        })
+        Ok((entry, spec, task, params))
     }
 
     /// Previews of every node that has a task, in topological order.
@@ -302,14 +320,28 @@ impl Scope<'_> {
     /// References to what arrives on an input: one object for a single input,
     /// a list for a `multiple` one, null when nothing is connected.
     fn input(&self, port: &str) -> Value {
-        let refs: Vec<Value> = self
+        let mut edges: Vec<(NodeIndex, &crate::canvas::Link)> = self
             .canvas
-            .incoming(self.entry.ix)
+            .graph
+            .inner()
+            .edges_directed(self.entry.ix, petgraph::Direction::Incoming)
+            .filter(|e| &*e.weight().target_port == port)
+            .map(|e| (e.source(), e.weight()))
+            .collect();
+        if edges.len() > 1 {
+            // Edges of a multiple input keep canvas order.
+            edges.sort_by_cached_key(|(_, link)| self.canvas.edge_position(&link.id));
+        }
+        let refs: Vec<Value> = edges
             .into_iter()
-            .filter(|(_, _, link)| &*link.target_port == port)
-            .map(|(_, src, link)| {
-                let (src_id, _) = self.canvas.entry_at(src);
-                serde_json::json!({"node": &**src_id, "port": &*link.source_port})
+            .map(|(src, link)| {
+                let mut reference = Map::new();
+                reference.insert(
+                    "node".into(),
+                    Value::String(self.canvas.graph[src].to_string()),
+                );
+                reference.insert("port".into(), Value::String(link.source_port.to_string()));
+                Value::Object(reference)
             })
             .collect();
         let multiple = self.spec.input(port).is_some_and(|p| p.multiple);

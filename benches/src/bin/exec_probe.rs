@@ -1,0 +1,113 @@
+//! One-shot timings of planning and execution on the generated canvas, to
+//! see where time goes before the criterion runs: `cargo run --release -p
+//! reelgraph-benches --bin exec_probe [nodes]`.
+
+use std::time::Instant;
+
+use reelgraph::exec::{Executor, PlanOptions, Planner, RunOptions};
+use reelgraph::{Catalog, Op, Quality};
+use reelgraph_benches::{BATCH, Dag, SEED, layered_dag, noop_runner, noop_step_runner};
+use serde_json::json;
+
+fn main() {
+    if std::env::var_os("LAYERED").is_some() {
+        return layered();
+    }
+    let nodes: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100_000);
+    let catalog = Catalog::builtin();
+    let dag = Dag::generate(nodes, nodes * 2, SEED);
+    let mut canvas = dag.build(&catalog, BATCH);
+    if std::env::var_os("PLAN_ONLY").is_some() {
+        let mut total = std::time::Duration::ZERO;
+        for _ in 0..20 {
+            let t = Instant::now();
+            let planner = Planner::new(&canvas, PlanOptions::all(Quality::Draft)).expect("plan");
+            total += t.elapsed();
+            drop(planner);
+        }
+        eprintln!("plan x20: {:?}", total / 20);
+
+        return;
+    }
+    let t = Instant::now();
+    let mut planner = Planner::new(&canvas, PlanOptions::all(Quality::Draft)).expect("plan");
+    eprintln!(
+        "plan: {:?} ({} steps, {} data)",
+        t.elapsed(),
+        planner.plan().steps.len(),
+        planner.plan().data_nodes
+    );
+    let (shot, _) = dag.middle_image_gen();
+    canvas
+        .apply(vec![Op::set_properties(&shot, json!({"seed": 7}))])
+        .expect("edit");
+    let t = Instant::now();
+    planner.replan(&canvas).expect("replan");
+    eprintln!("replan after editing {shot}: {:?}", t.elapsed());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let executor = Executor::new(noop_runner()).with_concurrency(64);
+    let t = Instant::now();
+    let run = executor.start(&canvas, RunOptions::new()).expect("start");
+    eprintln!("start (validate, plan, prepare): {:?}", t.elapsed());
+    let t = Instant::now();
+    let report = runtime.block_on(run.finish());
+    eprintln!("finish: {:?} {:?}", t.elapsed(), report.stats);
+    let t = Instant::now();
+    let run = executor.start(&canvas, RunOptions::new()).expect("start");
+    let report = runtime.block_on(run.finish());
+    eprintln!("cached run: {:?} {:?}", t.elapsed(), report.stats);
+}
+
+fn layered() {
+    let t = Instant::now();
+    let canvas = layered_dag(100, 1_000, 2, SEED);
+    eprintln!("layered canvas: {:?}", t.elapsed());
+    let t = Instant::now();
+    let report = canvas.validate();
+    eprintln!(
+        "validate: {:?} ({} diagnostics)",
+        t.elapsed(),
+        report.diagnostics.len()
+    );
+    let t = Instant::now();
+    let planner = Planner::new(&canvas, PlanOptions::all(Quality::Standard)).expect("plan");
+    eprintln!(
+        "plan: {:?} ({} steps)",
+        t.elapsed(),
+        planner.plan().steps.len()
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    if std::env::var_os("START_ONLY").is_some() {
+        let executor = Executor::new(noop_step_runner());
+        for _ in 0..5 {
+            let t = Instant::now();
+            let run = executor.start(&canvas, RunOptions::new()).expect("start");
+            eprintln!("start {:?}", t.elapsed());
+            drop(run);
+        }
+        return;
+    }
+    for _ in 0..3 {
+        let executor = Executor::new(noop_step_runner()).with_concurrency(64);
+        let t = Instant::now();
+        let run = executor.start(&canvas, RunOptions::new()).expect("start");
+        let started = t.elapsed();
+        let report = runtime.block_on(run.finish());
+        eprintln!(
+            "start {started:?}, total {:?}, executed {}",
+            t.elapsed(),
+            report.stats.executed
+        );
+    }
+}

@@ -1,0 +1,152 @@
+//! Reading canvases: the native document, or a React Flow / ComfyUI file
+//! imported into one, with the format told from the content.
+
+use std::fmt;
+use std::io::Read;
+use std::path::Path;
+
+use clap::ValueEnum;
+use reelgraph::format::{comfyui, react_flow};
+use reelgraph::{Canvas, Catalog, Diagnostic};
+use serde_json::Value;
+
+use crate::fail::Failure;
+
+/// Formats a canvas is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InFormat {
+    /// The reelgraph canvas document (`"format": "reelgraph.canvas"`).
+    Native,
+    /// A React Flow / Svelte Flow object (`nodes`, `edges`, `viewport`).
+    ReactFlow,
+    /// A ComfyUI editor workflow (LiteGraph JSON, 0.4 or 1.x).
+    Comfyui,
+}
+
+impl fmt::Display for InFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InFormat::Native => "native",
+            InFormat::ReactFlow => "react-flow",
+            InFormat::Comfyui => "comfyui",
+        })
+    }
+}
+
+/// A canvas read from a file, and what the import had to say about it.
+#[derive(Debug)]
+pub struct Loaded {
+    pub canvas: Canvas,
+    pub format: InFormat,
+    /// What an import skipped or could not fit (empty for native documents).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// The text of `path`, or of stdin for `-`.
+pub fn read_text(path: &Path) -> Result<String, Failure> {
+    if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Failure::read(Path::new("<stdin>"), e))?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(path).map_err(|e| Failure::read(path, e))
+}
+
+/// Reads a native canvas document with the built-in catalogue.
+pub fn load_native(path: &Path) -> Result<Canvas, Failure> {
+    let text = read_text(path)?;
+    Canvas::from_json(Catalog::builtin(), &text).map_err(|e| Failure::core_in(path, &e))
+}
+
+/// Reads a canvas in `from`, or in the format its content shows.
+pub fn load(path: &Path, from: Option<InFormat>) -> Result<Loaded, Failure> {
+    let text = read_text(path)?;
+    let format = match from {
+        Some(format) => format,
+        None => sniff(path, &text)?,
+    };
+    let catalog = Catalog::builtin();
+    let in_file = |e: reelgraph::Error| Failure::core_in(path, &e);
+    let (canvas, diagnostics) = match format {
+        InFormat::Native => (Canvas::from_json(catalog, &text).map_err(in_file)?, vec![]),
+        InFormat::ReactFlow => {
+            let import = react_flow::import_json(&catalog, &text).map_err(in_file)?;
+            let canvas = Canvas::from_document(catalog, import.canvas).map_err(in_file)?;
+            (canvas, import.diagnostics)
+        }
+        InFormat::Comfyui => {
+            let import = comfyui::import(&catalog, &text).map_err(in_file)?;
+            let canvas = Canvas::from_document(catalog, import.canvas).map_err(in_file)?;
+            (canvas, import.diagnostics)
+        }
+    };
+    Ok(Loaded {
+        canvas,
+        format,
+        diagnostics,
+    })
+}
+
+/// Tells the format from the JSON content.
+fn sniff(path: &Path, text: &str) -> Result<InFormat, Failure> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| Failure::core_in(path, &reelgraph::Error::from(e)))?;
+    let unknown = || {
+        Failure::new(
+            "unknown_format",
+            format!(
+                "{}: cannot tell which format this is (not a reelgraph canvas, React Flow object or ComfyUI workflow)",
+                path.display()
+            ),
+            "pass --from native|react-flow|comfyui",
+        )
+    };
+    let Value::Object(doc) = &value else {
+        return Err(unknown());
+    };
+    if doc.contains_key("format") {
+        // A native document, or another format the core refuses with `wrong_format`.
+        return Ok(InFormat::Native);
+    }
+    if doc.contains_key("nodes") && doc.contains_key("links") {
+        return Ok(InFormat::Comfyui);
+    }
+    if doc.contains_key("nodes") && (doc.contains_key("edges") || doc.contains_key("viewport")) {
+        return Ok(InFormat::ReactFlow);
+    }
+    if !doc.is_empty()
+        && doc
+            .values()
+            .all(|v| v.get("class_type").is_some_and(Value::is_string))
+    {
+        return Err(Failure::new(
+            "wrong_format",
+            format!(
+                "{}: this is a ComfyUI API prompt, which has no layout or links to import",
+                path.display()
+            ),
+            "in ComfyUI, save the workflow (Workflow > Save), not Export (API), and convert that file",
+        ));
+    }
+    Err(unknown())
+}
+
+/// Prints import diagnostics as warnings on stderr.
+pub fn print_import_diagnostics(path: &Path, diagnostics: &[Diagnostic]) {
+    for d in diagnostics {
+        eprintln!(
+            "warning[{}]: {}: {}{}",
+            d.code,
+            path.display(),
+            crate::report::location(d)
+                .map(|l| format!("{l}: "))
+                .unwrap_or_default(),
+            d.message
+        );
+        if !d.hint.is_empty() {
+            eprintln!("  hint: {}", d.hint);
+        }
+    }
+}
