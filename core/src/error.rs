@@ -273,7 +273,7 @@ impl Error {
                 "split the canvas, or keep large data (long texts, images) in asset files referenced by path".into()
             }
             Error::InvalidCanvas { .. } => {
-                "fix the errors in details.report (Canvas::validate shows the same), then run again".into()
+                "fix the errors the validation report lists, then run again".into()
             }
             Error::UnknownFunction { known, .. } if known.is_empty() => {
                 "register the function with the runner before running".into()

@@ -88,6 +88,10 @@ fn runner(calls: Arc<Calls>) -> LocalRunner {
             match task.params.get("fn").and_then(Value::as_str).unwrap_or("") {
                 "panic" => panic!("step {} blew up", task.node),
                 "fail" => return Err(TaskError::permanent("it failed")),
+                "slow_fail" => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    return Err(TaskError::permanent("it failed"));
+                }
                 "resource" if task.quality > Quality::Draft => {
                     return Err(TaskError::resource("out of memory"));
                 }
@@ -529,7 +533,7 @@ async fn fail_fast_cancels_what_runs_and_skips_the_rest() {
     canvas
         .apply(vec![
             set("e", json!({"fn": "hang"})),
-            set("a", json!({"fn": "fail"})),
+            set("a", json!({"fn": "slow_fail"})), // fails once `e` is surely running
         ])
         .unwrap();
     let (report, events) = run(
@@ -728,4 +732,69 @@ async fn a_result_made_at_a_lower_tier_is_passed_on_but_not_cached() {
     // b (degraded) and d (built on it) run again; a and c were cached.
     run(&executor, &canvas, options()).await;
     assert_eq!(calls.take(), set_of(&["b", "d"]));
+}
+
+#[tokio::test]
+async fn targets_and_forced_nodes_are_checked_before_anything_runs() {
+    let executor = Executor::new(runner(Arc::new(Calls::default())));
+    let canvas = diamond();
+    let unknown = executor
+        .start(&canvas, RunOptions::new().targets(["nope"]))
+        .unwrap_err();
+    assert_eq!(unknown.code(), "unknown_node");
+    let data = executor
+        .start(&canvas, RunOptions::new().targets(["n"]))
+        .unwrap_err();
+    assert_eq!(data.code(), "no_task");
+    let forced = executor
+        .start(&canvas, RunOptions::new().force(["ghost"]))
+        .unwrap_err();
+    assert_eq!(forced.code(), "unknown_node");
+    // `check` refuses the same way, and accepts what `start` accepts.
+    assert_eq!(
+        executor
+            .check(&canvas, &RunOptions::new().targets(["n"]))
+            .unwrap_err()
+            .code(),
+        "no_task"
+    );
+    executor
+        .check(&canvas, &RunOptions::new().targets(["d"]))
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_waiting_for_a_slot_are_skipped_not_failed_when_the_run_is_cancelled() {
+    let calls = Arc::new(Calls::default());
+    let executor = Executor::new(runner(calls.clone())).with_concurrency(1);
+    let mut canvas = Canvas::new(catalog(), "queue", "Queue");
+    canvas
+        .apply(
+            (0..4)
+                .map(|i| Op::add_node(&format!("q{i}"), "step", json!({"text": "q", "fn": "hang"})))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+    let mut run = executor.start(&canvas, RunOptions::new()).unwrap();
+    let mut events = run.events().unwrap();
+    let handle = run.handle();
+    let finished = tokio::spawn(run.finish());
+    while let Some(event) = events.next().await {
+        if matches!(event.kind, RunEventKind::NodeStarted { .. }) {
+            handle.cancel();
+            break;
+        }
+    }
+    let report = finished.await.unwrap();
+    assert_eq!(report.status, RunStatus::Cancelled);
+    assert_eq!(
+        (
+            report.stats.cancelled,
+            report.stats.failed,
+            report.stats.skipped
+        ),
+        (1, 0, 3)
+    );
+    assert_eq!(calls.take().len(), 1);
+    assert_eq!(calls.running.load(Ordering::SeqCst), 0);
 }

@@ -69,7 +69,8 @@ impl Tracker {
                 let after_cancel = because
                     .as_deref()
                     .is_some_and(|b| self.cancelled.contains(b));
-                if *reason == SkipReason::RunStopped || after_cancel {
+                if matches!(reason, SkipReason::RunStopped | SkipReason::Cancelled) || after_cancel
+                {
                     self.not_started.push(node.to_string());
                 }
             }
@@ -250,6 +251,10 @@ fn line(event: &RunEvent, tracker: &Tracker) -> Option<String> {
                 (SkipReason::UpstreamFailed, None) => "because something upstream failed".into(),
                 (SkipReason::RunStopped, None) => "because the run stopped".into(),
                 (SkipReason::NotNeeded, None) => "(not needed: what it feeds is cached)".into(),
+                (SkipReason::Cancelled, None) => {
+                    "because it was cancelled before it started".into()
+                }
+                (_, None) => "".into(),
             };
             format!(
                 "- {node} skipped {why} [{}]",

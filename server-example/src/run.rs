@@ -133,7 +133,6 @@ async fn run(args: Args) -> CmdResult {
     let canvas = crate::input::load_native(&args.canvas)?;
     check_nodes(&canvas, &args.targets, "--targets")?;
     check_nodes(&canvas, &args.force, "--force")?;
-    check_tasks(&canvas, &args.targets)?;
     let out = args.out.clone().unwrap_or_else(|| default_out(&canvas));
     let options = options(&args);
     let mode = if args.json {
@@ -144,12 +143,9 @@ async fn run(args: Args) -> CmdResult {
         Mode::Plain
     };
 
-    // Refusals come before anything is written: plan with an in-memory
-    // cache first, then open the real one in the output folder.
+    // Refusals come before anything is written, the cache file included.
     let executor = Executor::new(runner(&out)).with_concurrency(args.concurrency);
-    if let Err(e) = executor.start(&canvas, options.clone()) {
-        return Err(refused(&e));
-    }
+    executor.check(&canvas, &options).map_err(|e| refused(&e))?;
     std::fs::create_dir_all(&out).map_err(|e| Failure::write(&out, e))?;
     let cache = SqliteCache::open(out.join(CACHE_FILE)).map_err(|e| Failure::core_in(&out, &e))?;
     let executor = executor.with_cache(Arc::new(cache));
@@ -286,30 +282,6 @@ fn task_nodes(canvas: &Canvas) -> Vec<String> {
         })
         .map(|n| n.id)
         .collect()
-}
-
-/// Targets must be task nodes: a data node (a character, a shot) runs
-/// nothing by itself.
-fn check_tasks(canvas: &Canvas, targets: &[String]) -> Result<(), Failure> {
-    for target in targets {
-        let Some(node) = canvas.node(target) else {
-            continue;
-        };
-        let is_data = canvas
-            .catalog()
-            .get(&node.node_type)
-            .is_some_and(|spec| spec.task.is_none());
-        if is_data {
-            let error = reelgraph::Error::NoTask {
-                node: node.id.clone(),
-                type_name: node.node_type.clone(),
-            };
-            let mut failure = Failure::core(&error);
-            failure.message = format!("--targets: {}", failure.message);
-            return Err(failure);
-        }
-    }
-    Ok(())
 }
 
 /// A refusal to start; an invalid canvas's report is printed first.

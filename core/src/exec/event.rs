@@ -121,11 +121,14 @@ pub enum Reason {
 /// Why a node did not run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum SkipReason {
     /// A node it depends on failed.
     UpstreamFailed,
     /// The run failed fast or was cancelled before the node started.
     RunStopped,
+    /// The node, or one it depends on (`because`), was cancelled.
+    Cancelled,
     /// Nothing that runs needs it: what it feeds is cached.
     NotNeeded,
 }
@@ -139,7 +142,10 @@ pub struct RunStats {
     pub executed: usize,
     pub cache_hits: usize,
     pub cache_misses: usize,
+    /// Tasks that ended with an error other than cancellation.
     pub failed: usize,
+    /// Tasks cancelled while they ran.
+    pub cancelled: usize,
     pub skipped: usize,
     pub retries: usize,
     /// Progress values outside 0..1 that were clamped.

@@ -198,14 +198,16 @@ impl Executor {
     /// runner (`unknown_function`). The run does nothing until
     /// [`Run::finish`] is awaited.
     pub fn start(&self, canvas: &Canvas, options: RunOptions) -> Result<Run> {
-        let planner = Planner::new(
-            canvas,
-            PlanOptions {
-                targets: options.targets.clone(),
-                quality: options.quality,
-            },
-        )?;
+        let planner = plan_for(canvas, &options)?;
         self.start_plan(canvas, planner.plan(), options)
+    }
+
+    /// Makes every check [`Executor::start`] makes (targets, forced nodes,
+    /// validation, functions) without preparing a run, so a caller can
+    /// refuse before choosing where results go.
+    pub fn check(&self, canvas: &Canvas, options: &RunOptions) -> Result<()> {
+        let planner = plan_for(canvas, options)?;
+        prepare(canvas, planner.plan(), &options.targets, &*self.runner).map(drop)
     }
 
     /// Like [`Executor::start`], with a plan kept current by a [`Planner`]
@@ -282,13 +284,7 @@ impl Executor {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut runs = Vec::new();
         for (canvas, options) in jobs {
-            let planner = Planner::new(
-                canvas,
-                PlanOptions {
-                    targets: options.targets.clone(),
-                    quality: options.quality,
-                },
-            )?;
+            let planner = plan_for(canvas, &options)?;
             runs.push(self.prepare_run(canvas, planner.plan(), options, tx.clone())?);
         }
         Ok(Batch {
@@ -319,6 +315,37 @@ impl Executor {
             })
             .collect())
     }
+}
+
+/// Plans what `options` ask for, refusing targets that have no task and
+/// forced nodes that do not exist.
+fn plan_for(canvas: &Canvas, options: &RunOptions) -> Result<Planner> {
+    let forced = match &options.force {
+        Force::Nodes(nodes) => nodes.as_slice(),
+        Force::None | Force::All => &[],
+    };
+    for node in options.targets.iter().chain(forced) {
+        let Some(found) = canvas.node(node) else {
+            return Err(crate::Error::UnknownNode { node: node.clone() });
+        };
+        let has_task = canvas
+            .catalog()
+            .get(&found.node_type)
+            .is_some_and(|spec| spec.task.is_some());
+        if !has_task {
+            return Err(crate::Error::NoTask {
+                node: node.clone(),
+                type_name: found.node_type,
+            });
+        }
+    }
+    Planner::new(
+        canvas,
+        PlanOptions {
+            targets: options.targets.clone(),
+            quality: options.quality,
+        },
+    )
 }
 
 fn new_run_id() -> String {
@@ -615,7 +642,8 @@ enum State {
 struct Finished {
     step: usize,
     result: std::result::Result<Arc<Outputs>, TaskError>,
-    took: Duration,
+    /// From the start of the work; none when it never got a slot.
+    took: Option<Duration>,
 }
 
 /// How long a cancelled run waits for running tasks to stop before it drops them.
@@ -726,16 +754,16 @@ impl Engine {
                 Some(finished) = in_flight.next() => finished,
             };
             let Finished { step, result, took } = finished;
-            let work = &self.works[step];
             match result {
                 Ok(outputs) => {
                     stats.executed += 1;
                     states[step] = State::Done;
+                    let work = &self.works[step];
                     self.emitter
                         .finish_step(step, |overall| RunEventKind::NodeCompleted {
                             node: work.node.clone(),
                             outputs: outputs.clone(),
-                            duration_ms: took,
+                            duration_ms: took.unwrap_or_default(),
                             overall,
                         });
                     results[step] = Some(outputs);
@@ -750,23 +778,21 @@ impl Engine {
                     }
                 }
                 Err(error) => {
-                    stats.failed += 1;
-                    states[step] = State::Failed;
-                    errors.insert(work.node.to_string(), error.clone());
-                    let node_cancelled =
-                        error.kind == TaskErrorKind::Cancelled && stopped.is_none();
-                    self.emitter
-                        .finish_step(step, |overall| RunEventKind::NodeFailed {
-                            node: work.node.clone(),
-                            error,
-                            overall,
-                        });
+                    let failure = error.kind != TaskErrorKind::Cancelled;
+                    self.settle_error(
+                        step,
+                        error,
+                        took.is_some(),
+                        stopped.is_some(),
+                        &mut states,
+                        &mut stats,
+                        &mut errors,
+                    );
                     let fail_fast = self.options.failure_policy == FailurePolicy::FailFast;
-                    if fail_fast && !node_cancelled && stopped.is_none() {
+                    if fail_fast && failure && stopped.is_none() {
                         stopped = Some(RunStatus::Failed);
                         self.handle.cancel.cancel();
                     }
-                    self.skip_downstream(step, &mut states);
                 }
             }
             if stopped == Some(RunStatus::Cancelled) {
@@ -779,20 +805,18 @@ impl Engine {
             // no task of this run outlives it.
             self.handle.cancel.cancel();
             let drain = async {
-                while let Some(Finished { step, result, .. }) = in_flight.next().await {
-                    let error = match result {
-                        Err(e) => e,
-                        Ok(_) => TaskError::cancelled(),
-                    };
-                    stats.failed += 1;
-                    states[step] = State::Failed;
-                    errors.insert(self.works[step].node.to_string(), error.clone());
-                    self.emitter
-                        .finish_step(step, |overall| RunEventKind::NodeFailed {
-                            node: self.works[step].node.clone(),
-                            error,
-                            overall,
-                        });
+                while let Some(Finished { step, result, took }) = in_flight.next().await {
+                    // A task that finished anyway is not used: the run has moved on.
+                    let error = result.err().unwrap_or_else(TaskError::cancelled);
+                    self.settle_error(
+                        step,
+                        error,
+                        took.is_some(),
+                        true,
+                        &mut states,
+                        &mut stats,
+                        &mut errors,
+                    );
                 }
             };
             if tokio::time::timeout(CANCEL_GRACE, drain).await.is_err() {
@@ -821,7 +845,7 @@ impl Engine {
         };
         let first_error = errors
             .iter()
-            .next()
+            .find(|(_, e)| e.kind != TaskErrorKind::Cancelled)
             .map(|(node, e)| (node.clone(), e.clone()));
         self.emitter.close(|retries, clamped| {
             stats.retries = retries;
@@ -873,8 +897,61 @@ impl Engine {
         });
     }
 
-    /// Marks everything downstream of a failed step skipped.
-    fn skip_downstream(&self, failed: usize, states: &mut [State]) {
+    /// Records a step that ended without outputs: cancelled before it
+    /// started (skipped), cancelled while running, or failed; what depends
+    /// on it is skipped.
+    #[allow(clippy::too_many_arguments)]
+    fn settle_error(
+        &self,
+        step: usize,
+        error: TaskError,
+        started: bool,
+        run_stopped: bool,
+        states: &mut [State],
+        stats: &mut RunStats,
+        errors: &mut BTreeMap<String, TaskError>,
+    ) {
+        let node = self.works[step].node.clone();
+        let cancelled = error.kind == TaskErrorKind::Cancelled;
+        if cancelled && !started {
+            states[step] = State::Skipped;
+            let reason = if run_stopped {
+                SkipReason::RunStopped
+            } else {
+                SkipReason::Cancelled
+            };
+            self.emitter
+                .finish_step(step, |overall| RunEventKind::NodeSkipped {
+                    node,
+                    reason,
+                    because: None,
+                    overall,
+                });
+        } else {
+            if cancelled {
+                stats.cancelled += 1;
+            } else {
+                stats.failed += 1;
+            }
+            states[step] = State::Failed;
+            errors.insert(node.to_string(), error.clone());
+            self.emitter
+                .finish_step(step, |overall| RunEventKind::NodeFailed {
+                    node,
+                    error,
+                    overall,
+                });
+        }
+        let reason = if cancelled {
+            SkipReason::Cancelled
+        } else {
+            SkipReason::UpstreamFailed
+        };
+        self.skip_downstream(step, reason, states);
+    }
+
+    /// Marks everything downstream of a step that ended without outputs skipped.
+    fn skip_downstream(&self, failed: usize, reason: SkipReason, states: &mut [State]) {
         let mut stack: Vec<usize> = self.works[failed].dependents.clone();
         while let Some(d) = stack.pop() {
             if !matches!(states[d], State::Waiting(_)) {
@@ -884,7 +961,7 @@ impl Engine {
             self.emitter
                 .finish_step(d, |overall| RunEventKind::NodeSkipped {
                     node: self.works[d].node.clone(),
-                    reason: SkipReason::UpstreamFailed,
+                    reason,
                     because: Some(self.works[failed].node.clone()),
                     overall,
                 });
@@ -945,18 +1022,34 @@ impl Engine {
         let key = work.key;
         let quality = self.quality;
         async move {
+            let not_started = || Finished {
+                step,
+                result: Err(TaskError::cancelled()),
+                took: None,
+            };
+            let permit = tokio::select! {
+                biased;
+                () = token.cancelled() => return not_started(),
+                permit = permits.acquire_owned() => permit,
+            };
+            // A slot freed by a cancelled task may reach a cancelled waiter.
+            if token.is_cancelled() {
+                return not_started();
+            }
+            let Ok(_permit) = permit else {
+                let error = TaskError::permanent("the executor was shut down");
+                return Finished {
+                    step,
+                    result: Err(error),
+                    took: None,
+                };
+            };
+            // Durations count from here: waiting for a slot is not work.
             let started = Instant::now();
             let finished = |result| Finished {
                 step,
                 result,
-                took: started.elapsed(),
-            };
-            let permit = tokio::select! {
-                permit = permits.acquire_owned() => permit,
-                () = token.cancelled() => return finished(Err(TaskError::cancelled())),
-            };
-            let Ok(_permit) = permit else {
-                return finished(Err(TaskError::permanent("the executor was shut down")));
+                took: Some(started.elapsed()),
             };
             emitter.emit(RunEventKind::NodeStarted {
                 node: task.node.clone(),
