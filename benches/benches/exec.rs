@@ -17,7 +17,7 @@ use reelgraph::cache::{MemoryCache, SqliteCache};
 use reelgraph::exec::{Executor, PlanOptions, Planner, RunEventKind, RunOptions, RunStatus};
 use reelgraph::runner::{LocalRunner, Outputs};
 use reelgraph::{Canvas, Catalog, Op, Quality};
-use reelgraph_benches::{BATCH, Dag, SEED, noop_runner};
+use reelgraph_benches::{BATCH, Dag, SEED, layered_dag, noop_runner, noop_step_runner};
 use serde_json::json;
 use tokio::runtime::Runtime;
 
@@ -132,8 +132,11 @@ fn last_of(dag: &Dag, type_name: &str) -> String {
     dag.id(node)
 }
 
-/// A whole run of the 100k canvas with no-op functions and an empty cache:
-/// validation, planning, params, scheduling, events, cache writes.
+/// Whole runs with no-op functions and an empty cache: validation,
+/// planning, params, scheduling, events (read by a consumer), cache writes.
+/// `layered`: 100 layers of 1,000 task nodes, each reading 2 of the layer
+/// before (the executor's own cost); `catalogue`: the generated production
+/// canvas, whose task params also gather upstream context.
 fn execute(c: &mut Criterion, canvas: &Canvas) {
     let runtime = runtime();
     let mut group = c.benchmark_group("execute");
@@ -141,41 +144,64 @@ fn execute(c: &mut Criterion, canvas: &Canvas) {
         .sample_size(10)
         .sampling_mode(SamplingMode::Flat)
         .measurement_time(Duration::from_secs(20));
-    let tasks = Planner::new(canvas, PlanOptions::all(Quality::Draft))
-        .expect("a plan")
-        .plan()
-        .steps
-        .len();
-    eprintln!("execute: {} nodes, {tasks} tasks", canvas.node_count());
-    group.throughput(Throughput::Elements(canvas.node_count() as u64));
-    group.bench_function("run_100k_nodes_noop", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let executor = Executor::new(noop_runner())
-                    .with_cache(Arc::new(MemoryCache::new(1 << 30)))
-                    .with_concurrency(64);
-                let start = Instant::now();
-                let mut run = executor.start(canvas, RunOptions::new()).expect("a run");
-                let mut events = run.events().expect("events");
-                let report = runtime.block_on(async {
-                    let consumer = tokio::spawn(async move {
-                        let mut n = 0usize;
-                        while events.next().await.is_some() {
-                            n += 1;
-                        }
-                        n
+    let layered = layered_dag(100, 1_000, 2, SEED);
+    let cases = [
+        (
+            "layered_100k_nodes_noop",
+            &layered,
+            noop_step_runner as fn() -> LocalRunner,
+        ),
+        (
+            "catalogue_100k_nodes_noop",
+            canvas,
+            noop_runner as fn() -> LocalRunner,
+        ),
+    ];
+    for (name, canvas, runner) in cases {
+        let tasks = Planner::new(canvas, PlanOptions::all(Quality::Draft))
+            .expect("a plan")
+            .plan()
+            .steps
+            .len();
+        eprintln!(
+            "execute/{name}: {} nodes, {tasks} tasks",
+            canvas.node_count()
+        );
+        group.throughput(Throughput::Elements(canvas.node_count() as u64));
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let executor = Executor::new(runner())
+                        .with_cache(Arc::new(MemoryCache::new(1 << 30)))
+                        .with_concurrency(64);
+                    let start = Instant::now();
+                    let report = runtime.block_on(async {
+                        let mut run = executor
+                            .start(canvas, RunOptions::new())
+                            .await
+                            .expect("a run");
+                        let mut events = run.events().expect("events");
+                        let consumer = tokio::spawn(async move {
+                            let mut n = 0usize;
+                            while events.next().await.is_some() {
+                                n += 1;
+                            }
+                            n
+                        });
+                        let report = run.finish().await;
+                        black_box(consumer.await.expect("the consumer"));
+                        report
                     });
-                    let report = run.finish().await;
-                    black_box(consumer.await.expect("the consumer"));
-                    report
-                });
-                total += start.elapsed();
-                assert_eq!(report.stats.executed, tasks);
-            }
-            total
+                    total += start.elapsed();
+                    assert_eq!(report.stats.executed, tasks);
+                    // Freeing the run's results and the cache is not timed.
+                    drop((report, executor));
+                }
+                total
+            });
         });
-    });
+    }
     group.finish();
 }
 
@@ -198,21 +224,20 @@ fn cached(c: &mut Criterion, catalog: &Catalog) {
     ];
     for (name, cache) in caches {
         let executor = Executor::new(noop_runner()).with_cache(cache);
-        let first = runtime.block_on(
-            executor
-                .start(&canvas, RunOptions::new())
-                .expect("a run")
-                .finish(),
-        );
+        let run_once = || {
+            runtime.block_on(async {
+                let run = executor
+                    .start(&canvas, RunOptions::new())
+                    .await
+                    .expect("a run");
+                run.finish().await
+            })
+        };
+        let first = run_once();
         assert_eq!(first.status, RunStatus::Completed);
         group.bench_function(format!("{name}_10k_nodes"), |b| {
             b.iter(|| {
-                let report = runtime.block_on(
-                    executor
-                        .start(&canvas, RunOptions::new())
-                        .expect("a run")
-                        .finish(),
-                );
+                let report = run_once();
                 assert_eq!(report.stats.executed, 0);
                 report
             });
@@ -254,11 +279,12 @@ fn events(c: &mut Criterion) {
     group.throughput(Throughput::Elements(EVENTS as u64));
     group.bench_function("progress_events_to_one_consumer", |b| {
         b.iter(|| {
-            let mut run = executor
-                .start(&canvas, RunOptions::new().force_all())
-                .expect("a run");
-            let mut events = run.events().expect("events");
             runtime.block_on(async {
+                let mut run = executor
+                    .start(&canvas, RunOptions::new().force_all())
+                    .await
+                    .expect("a run");
+                let mut events = run.events().expect("events");
                 let consumer = tokio::spawn(async move {
                     let mut progress = 0usize;
                     while let Some(event) = events.next().await {

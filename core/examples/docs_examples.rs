@@ -6,7 +6,14 @@
 //! ```
 //!
 //! `make generate` rewrites them; `make test` fails when they are out of date.
-//! Timestamps are fixed so that the files only change when behaviour does.
+//! Timestamps and durations are fixed so that the files only change when
+//! behaviour does.
+//!
+//! The Rust example of `docs/execution.md` is the module `run_example` below:
+//! this program compiles and runs it, and writes its source (between the two
+//! marker comments) to `run-canvas.rs`, the part `docs/getting-started.md`
+//! shows to `run-canvas-short.rs`, and what it produced to `run-events.json`
+//! and `run-explain.json`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -111,7 +118,194 @@ fn write_all(dir: &Path) -> Result<(), String> {
         ])
         .map_err(|e| e.to_string())?;
     out("validation-report.json", to_value(&broken.validate())?)?;
-    Ok(())
+
+    execution(dir)
+}
+
+/// execution.md: the source of `run_example`, the events of its run and the
+/// explanations after its edit.
+fn execution(dir: &Path) -> Result<(), String> {
+    let write = |name: &str, text: String| -> Result<(), String> {
+        let path = dir.join(name);
+        fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    };
+    let (example, excerpt) = example_source()?;
+    write("run-canvas.rs", example)?;
+    write("run-canvas-short.rs", excerpt)?;
+
+    // The README canvas with a second shot and frame.
+    let mut canvas = Canvas::new(Catalog::builtin(), "teaser", "Teaser");
+    canvas
+        .apply(vec![
+            Op::add_node(
+                "mara",
+                "character",
+                json!({"name": "Mara", "lora": "loras/mara_v2.safetensors", "trigger_word": "mara_v2"}),
+            ),
+            Op::add_node(
+                "shot_1",
+                "shot",
+                json!({"prompt": "Mara at the window, rain"}),
+            ),
+            Op::add_node("frame_1", "image_gen", json!({"seed": 42})),
+            Op::add_node(
+                "shot_2",
+                "shot",
+                json!({"prompt": "Mara on the cliff, dawn"}),
+            ),
+            Op::add_node("frame_2", "image_gen", json!({"seed": 7})),
+            Op::connect(("mara", "character"), ("shot_1", "characters")),
+            Op::connect(("shot_1", "shot"), ("frame_1", "shot")),
+            Op::connect(("mara", "character"), ("shot_2", "characters")),
+            Op::connect(("shot_2", "shot"), ("frame_2", "shot")),
+        ])
+        .map_err(|e| e.to_string())?;
+
+    let files = tempfile::tempdir().map_err(|e| format!("cannot make a folder: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))?;
+    let (events, explained) = runtime
+        .block_on(run_example::run_canvas(&mut canvas, files.path()))
+        .map_err(|e| e.to_string())?;
+
+    let mut lines = String::new();
+    for event in &events {
+        let mut event = to_value(event)?;
+        for (field, value) in [("ts", json!(TIME)), ("duration_ms", json!(0))] {
+            if let Some(v) = event.get_mut(field) {
+                *v = Json::Scalar(value);
+            }
+        }
+        if let Some(stats) = event.get_mut("stats")
+            && let Some(v) = stats.get_mut("duration_ms")
+        {
+            *v = Json::Scalar(json!(0));
+        }
+        lines.push_str(&spaced(&event));
+        lines.push('\n');
+    }
+    write("run-events.json", lines)?;
+    write(
+        "run-explain.json",
+        format!("{}\n", pretty(&to_value(&explained)?, 0)),
+    )
+}
+
+/// The lines of `run_example` between its marker comments, and the excerpt
+/// between the inner markers, each without its common indent.
+fn example_source() -> Result<(String, String), String> {
+    const SOURCE: &str = include_str!("docs_examples.rs");
+    const MARKS: [&str; 4] = [
+        "// execution.md example: begin",
+        "// execution.md example: end",
+        "// getting-started.md excerpt: begin",
+        "// getting-started.md excerpt: end",
+    ];
+    let lines: Vec<&str> = SOURCE.lines().collect();
+    let at = |mark: &str| {
+        lines
+            .iter()
+            .position(|l| l.trim() == mark)
+            .ok_or_else(|| format!("no `{mark}` line in docs_examples.rs"))
+    };
+    let unindented = |from: usize, to: usize| {
+        let kept: Vec<&str> = lines[from + 1..to]
+            .iter()
+            .copied()
+            .filter(|l| !MARKS.contains(&l.trim()))
+            .collect();
+        let indent = kept
+            .iter()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l.len() - l.trim_start().len())
+            .min()
+            .unwrap_or(0);
+        let mut text = String::new();
+        for line in kept {
+            text.push_str(line.get(indent..).unwrap_or(""));
+            text.push('\n');
+        }
+        text
+    };
+    let example = unindented(at(MARKS[0])?, at(MARKS[1])?);
+    let excerpt = unindented(at(MARKS[2])?, at(MARKS[3])?);
+    Ok((example, excerpt))
+}
+
+/// The Rust example of docs/execution.md, compiled and run by this program.
+mod run_example {
+    // execution.md example: begin
+    use std::path::Path;
+    use std::time::Duration;
+
+    use reelgraph::exec::{
+        Executor, Explanation, Force, PlanOptions, Planner, Reason, RunEvent, RunOptions, RunStatus,
+    };
+    use reelgraph::runner::{CircuitConfig, LocalRunner, Resilience, RetryPolicy};
+    use reelgraph::{Canvas, Op, Quality};
+    use serde_json::json;
+
+    /// Runs `frame_1` of the canvas with the demo functions (files go under
+    /// `out`), runs it again, then edits its shot and asks what would run.
+    pub async fn run_canvas(
+        canvas: &mut Canvas,
+        out: &Path,
+    ) -> Result<(Vec<RunEvent>, Vec<Explanation>), reelgraph::Error> {
+        // getting-started.md excerpt: begin
+        // The demo functions behind retries, a limit per attempt, a circuit
+        // breaker per function and quality fallback.
+        let runner = Resilience::new()
+            .retry(RetryPolicy::default())
+            .timeout(Duration::from_secs(300))
+            .circuit_breaker(CircuitConfig::default())
+            .quality_fallback(true)
+            .wrap(LocalRunner::demo(out));
+        // At most 4 tasks at once over all its runs; results in memory.
+        let executor = Executor::new(runner).with_concurrency(4);
+
+        // A partial run: `frame_1` and what it needs. Starting checks the
+        // canvas and the functions and looks the results up in the cache.
+        let options = RunOptions::new()
+            .quality(Quality::Draft)
+            .targets(["frame_1"])
+            .run_id("run-1");
+        let mut run = executor.start(canvas, options.clone()).await?;
+        let mut events = run.events().expect("the events are taken once");
+        // Drive the run and read its events as they come; the stream ends
+        // after the run's last event.
+        let (report, seen) = tokio::join!(run.finish(), async {
+            let mut seen = Vec::new();
+            while let Some(event) = events.next().await {
+                seen.push(event);
+            }
+            seen
+        });
+        assert_eq!(report.status, RunStatus::Completed);
+        // Outputs by node and port: here the descriptor of a demo PNG.
+        let frame = &report.outputs["frame_1"]["image"];
+        assert_eq!(frame["media_type"], "image/png");
+        // getting-started.md excerpt: end
+
+        // Nothing changed: the second run takes the result from the cache.
+        let again = executor.start(canvas, options.run_id("run-2")).await?;
+        let again = again.finish().await;
+        assert_eq!((again.stats.executed, again.stats.cache_hits), (0, 1));
+
+        // Plan the whole canvas, edit the first shot, re-plan, and explain.
+        let mut planner = Planner::new(canvas, PlanOptions::all(Quality::Draft))?;
+        let before = executor.explain(planner.plan(), &Force::None).await?;
+        assert_eq!(before[0].reason, Reason::Cached);
+        canvas.apply(vec![Op::set_properties(
+            "shot_1",
+            json!({"prompt": "Mara at the window, storm"}),
+        )])?;
+        planner.replan(canvas)?;
+        let after = executor.explain(planner.plan(), &Force::None).await?;
+        Ok((seen, after))
+    }
+    // execution.md example: end
 }
 
 /// An op from its JSON form, as editors and scripts send it.

@@ -920,6 +920,7 @@ fn the_short_film_runs_end_to_end_at_draft() {
     let report = rt.block_on(async {
         let run = executor
             .start(&canvas, RunOptions::new().quality(Quality::Draft))
+            .await
             .expect("starts");
         run.finish().await
     });

@@ -160,7 +160,7 @@ async fn run(
     canvas: &Canvas,
     options: RunOptions,
 ) -> (reelgraph::exec::RunReport, Vec<RunEvent>) {
-    let mut run = executor.start(canvas, options).unwrap();
+    let mut run = executor.start(canvas, options).await.unwrap();
     let mut events = run.events().unwrap();
     let report = run.finish().await;
     let mut seen = Vec::new();
@@ -347,6 +347,7 @@ async fn explanations_say_why_each_node_runs() {
 
     executor
         .start_planned(&canvas, &planner, RunOptions::new())
+        .await
         .unwrap()
         .finish()
         .await;
@@ -454,7 +455,10 @@ async fn an_invalid_canvas_is_refused_before_any_task_runs() {
             unset: vec!["text".into()],
         }])
         .unwrap();
-    let err = executor.start(&canvas, RunOptions::new()).unwrap_err();
+    let err = executor
+        .start(&canvas, RunOptions::new())
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "invalid_canvas");
     let details = err.to_body().details;
     assert_eq!(details["report"]["errors"], 1);
@@ -469,7 +473,10 @@ async fn an_invalid_canvas_is_refused_before_any_task_runs() {
 async fn an_unknown_function_is_refused_before_any_task_runs() {
     let calls = Arc::new(Calls::default());
     let executor = Executor::new(LocalRunner::new());
-    let err = executor.start(&diamond(), RunOptions::new()).unwrap_err();
+    let err = executor
+        .start(&diamond(), RunOptions::new())
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "unknown_function");
     assert_eq!(
         err.to_body().details["nodes"],
@@ -585,7 +592,7 @@ async fn a_cancelled_run_stops_its_tasks_and_sends_nothing_after_run_cancelled()
             set("e", json!({"fn": "hang"})),
         ])
         .unwrap();
-    let mut run = executor.start(&canvas, RunOptions::new()).unwrap();
+    let mut run = executor.start(&canvas, RunOptions::new()).await.unwrap();
     let mut events = run.events().unwrap();
     let handle = run.handle();
     let finished = tokio::spawn(run.finish());
@@ -629,7 +636,7 @@ async fn cancelling_one_node_skips_its_cone_and_the_rest_goes_on() {
     let executor = Executor::new(runner(calls.clone()));
     let mut canvas = diamond();
     canvas.apply(vec![set("c", json!({"fn": "hang"}))]).unwrap();
-    let mut run = executor.start(&canvas, RunOptions::new()).unwrap();
+    let mut run = executor.start(&canvas, RunOptions::new()).await.unwrap();
     let mut events = run.events().unwrap();
     let handle = run.handle();
     let finished = tokio::spawn(run.finish());
@@ -692,6 +699,7 @@ async fn a_batch_of_variants_shares_one_cap() {
                     .targets(["w1", "w2"]),
             ),
         ])
+        .await
         .unwrap();
     let mut events = batch.events().unwrap();
     let reports = batch.finish().await;
@@ -740,14 +748,17 @@ async fn targets_and_forced_nodes_are_checked_before_anything_runs() {
     let canvas = diamond();
     let unknown = executor
         .start(&canvas, RunOptions::new().targets(["nope"]))
+        .await
         .unwrap_err();
     assert_eq!(unknown.code(), "unknown_node");
     let data = executor
         .start(&canvas, RunOptions::new().targets(["n"]))
+        .await
         .unwrap_err();
     assert_eq!(data.code(), "no_task");
     let forced = executor
         .start(&canvas, RunOptions::new().force(["ghost"]))
+        .await
         .unwrap_err();
     assert_eq!(forced.code(), "unknown_node");
     // `check` refuses the same way, and accepts what `start` accepts.
@@ -775,7 +786,7 @@ async fn tasks_waiting_for_a_slot_are_skipped_not_failed_when_the_run_is_cancell
                 .collect::<Vec<_>>(),
         )
         .unwrap();
-    let mut run = executor.start(&canvas, RunOptions::new()).unwrap();
+    let mut run = executor.start(&canvas, RunOptions::new()).await.unwrap();
     let mut events = run.events().unwrap();
     let handle = run.handle();
     let finished = tokio::spawn(run.finish());

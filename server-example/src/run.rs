@@ -153,7 +153,10 @@ async fn run(args: Args) -> CmdResult {
     std::fs::write(&svg, to_svg(&canvas, &SvgOptions::default()))
         .map_err(|e| Failure::write(&svg, e))?;
 
-    let mut run = executor.start(&canvas, options).map_err(|e| refused(&e))?;
+    let mut run = executor
+        .start(&canvas, options)
+        .await
+        .map_err(|e| refused(&e))?;
     let handle = run.handle();
     let mut events = run.events();
     let mut interrupts = Interrupts::new()?;

@@ -54,15 +54,29 @@ fn main() {
         .expect("runtime");
     let executor = Executor::new(noop_runner()).with_concurrency(64);
     let t = Instant::now();
-    let run = executor.start(&canvas, RunOptions::new()).expect("start");
+    let run = runtime
+        .block_on(executor.start(&canvas, RunOptions::new()))
+        .expect("start");
     eprintln!("start (validate, plan, prepare): {:?}", t.elapsed());
     let t = Instant::now();
     let report = runtime.block_on(run.finish());
     eprintln!("finish: {:?} {:?}", t.elapsed(), report.stats);
-    let t = Instant::now();
-    let run = executor.start(&canvas, RunOptions::new()).expect("start");
-    let report = runtime.block_on(run.finish());
-    eprintln!("cached run: {:?} {:?}", t.elapsed(), report.stats);
+    for _ in 0..if std::env::var_os("CACHED").is_some() {
+        30
+    } else {
+        1
+    } {
+        let t = Instant::now();
+        let run = runtime
+            .block_on(executor.start(&canvas, RunOptions::new()))
+            .expect("start");
+        let report = runtime.block_on(run.finish());
+        eprintln!(
+            "cached run: {:?} {:?}",
+            t.elapsed(),
+            report.stats.cache_hits
+        );
+    }
 }
 
 fn layered() {
@@ -92,7 +106,9 @@ fn layered() {
         let executor = Executor::new(noop_step_runner());
         for _ in 0..5 {
             let t = Instant::now();
-            let run = executor.start(&canvas, RunOptions::new()).expect("start");
+            let run = runtime
+                .block_on(executor.start(&canvas, RunOptions::new()))
+                .expect("start");
             eprintln!("start {:?}", t.elapsed());
             drop(run);
         }
@@ -101,7 +117,9 @@ fn layered() {
     for _ in 0..3 {
         let executor = Executor::new(noop_step_runner()).with_concurrency(64);
         let t = Instant::now();
-        let run = executor.start(&canvas, RunOptions::new()).expect("start");
+        let run = runtime
+            .block_on(executor.start(&canvas, RunOptions::new()))
+            .expect("start");
         let started = t.elapsed();
         let report = runtime.block_on(run.finish());
         eprintln!(

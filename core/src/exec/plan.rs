@@ -146,8 +146,9 @@ pub struct Planner {
     /// Closure nodes in topological order.
     order: Vec<NodeIndex>,
     plan: Plan,
-    /// Per node type (by spec address; a canvas uses a handful).
-    relevance: Vec<(usize, Arc<Relevance>)>,
+    /// Per node type; a canvas uses a handful. Holding the spec keeps its
+    /// address from being reused by another.
+    relevance: Vec<(Arc<NodeTypeSpec>, Arc<Relevance>)>,
     hasher: KeyHasher,
 }
 
@@ -267,7 +268,10 @@ impl Planner {
             let after = self.steps_before(&inputs);
             self.plan.steps.push(Step {
                 node: id.clone(),
-                function: Arc::from(task.function.as_str()),
+                function: relevance
+                    .function
+                    .clone()
+                    .unwrap_or_else(|| Arc::from(task.function.as_str())),
                 key,
                 reason,
                 after,
@@ -385,13 +389,11 @@ impl Planner {
     }
 
     fn relevance_of(&mut self, spec: &Arc<NodeTypeSpec>) -> Arc<Relevance> {
-        // Specs are shared `Arc`s that never change, so the address names one.
-        let address = Arc::as_ptr(spec) as usize;
-        if let Some((_, known)) = self.relevance.iter().find(|(a, _)| *a == address) {
+        if let Some((_, known)) = self.relevance.iter().find(|(s, _)| Arc::ptr_eq(s, spec)) {
             return known.clone();
         }
         let relevance = Arc::new(Relevance::of(spec));
-        self.relevance.push((address, relevance.clone()));
+        self.relevance.push((spec.clone(), relevance.clone()));
         relevance
     }
 }
@@ -461,6 +463,8 @@ struct Relevance {
     /// Hash of the whole spec: a changed task mapping or preset changes every key.
     spec_digest: [u8; 32],
     has_task: bool,
+    /// The task's function, shared by every step of this type.
+    function: Option<Arc<str>>,
     /// Every property matters (data nodes hand them all downstream), except
     /// those marked `affects_output: false`, which none of this type has.
     all: bool,
@@ -512,6 +516,7 @@ impl Relevance {
         Relevance {
             spec_digest: spec_hasher.finish(),
             has_task: !data_node,
+            function: spec.task.as_ref().map(|t| Arc::from(t.function.as_str())),
             all: data_node && properties.len() == spec.properties.len(),
             properties,
             label: reads.label || data_node,
@@ -604,7 +609,11 @@ fn own_part(
         let Some(value) = entry.properties.get(&prop.name) else {
             continue;
         };
-        if prop.applies_when.is_some() && !property_applies(spec, &entry.properties, prop) {
+        // (A data node's record carries every property, applying or not.)
+        if relevance.has_task
+            && prop.applies_when.is_some()
+            && !property_applies(spec, &entry.properties, prop)
+        {
             continue;
         }
         hasher.str(&prop.name);

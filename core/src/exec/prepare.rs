@@ -38,20 +38,23 @@ pub(crate) struct Work {
     /// Steps whose outputs this one reads.
     pub after: Vec<usize>,
     pub dependents: Vec<usize>,
-    pub target: bool,
 }
 
-/// Builds the work of every step of `plan`, refusing before anything runs if
-/// the canvas has validation errors in the nodes the plan needs, or a
-/// function is unknown to the runner.
-pub(crate) fn prepare(
+/// Refuses before anything runs if the canvas has validation errors in the
+/// nodes the plan needs, or a function is unknown to the runner.
+pub(crate) fn check(
     canvas: &Canvas,
     plan: &Plan,
     targets: &[String],
     runner: &dyn FunctionRunner,
-) -> Result<Vec<Work>> {
+) -> Result<()> {
     check_valid(canvas, plan, targets)?;
-    check_functions(plan, runner)?;
+    check_functions(plan, runner)
+}
+
+/// Builds the work of every step of `plan`; params only where `runs` says
+/// the step will run (a cached step needs none).
+pub(crate) fn prepare(canvas: &Canvas, plan: &Plan, runs: &[bool]) -> Result<Vec<Work>> {
     let step_of: HashMap<&str, usize> = plan
         .steps
         .iter()
@@ -59,7 +62,12 @@ pub(crate) fn prepare(
         .map(|(i, s)| (&*s.node, i))
         .collect();
     let mut works: Vec<Work> = Vec::with_capacity(plan.steps.len());
-    for step in &plan.steps {
+    let nothing: Arc<[Arc<str>]> = Arc::from([]);
+    for (i, step) in plan.steps.iter().enumerate() {
+        if !runs[i] {
+            works.push(Work::idle(step, &nothing));
+            continue;
+        }
         let (entry, spec, task, mut params) = canvas.task_params(&step.node, plan.quality, true)?;
         // Params that are exactly an input get their values when the step
         // runs; inputs nested deeper stay `{"node", "port"}` references and
@@ -112,7 +120,6 @@ pub(crate) fn prepare(
             nested_inputs: nested,
             after: step.after.clone(),
             dependents: Vec::new(),
-            target: targets.is_empty() || targets.iter().any(|t| *t == *step.node),
         });
     }
     for i in 0..works.len() {
@@ -121,6 +128,27 @@ pub(crate) fn prepare(
         }
     }
     Ok(works)
+}
+
+impl Work {
+    /// A step that will not run: cached or not needed. `nothing` is an empty
+    /// port list shared by all of them.
+    fn idle(step: &super::Step, nothing: &Arc<[Arc<str>]>) -> Work {
+        Work {
+            node: step.node.clone(),
+            node_type: step.function.clone(),
+            function: step.function.clone(),
+            key: step.key,
+            reason: step.reason,
+            quality_fallback: false,
+            outputs: nothing.clone(),
+            params: Map::new(),
+            inputs: Vec::new(),
+            nested_inputs: false,
+            after: step.after.clone(),
+            dependents: Vec::new(),
+        }
+    }
 }
 
 /// A param that is one input port: one value, or a list for a `multiple` input.

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::event::{Reason, RunEvent, RunEventKind, RunStats, SkipReason, Timestamp};
 use super::plan::{Plan, PlanOptions, Planner};
-use super::prepare::{Work, fill, prepare};
+use super::prepare::{Work, check, fill, prepare};
 use crate::cache::{MemoryCache, ResultCache};
 use crate::canvas::Canvas;
 use crate::error::Result;
@@ -144,11 +144,11 @@ pub struct Explanation {
 ///     Ok::<_, TaskError>(Outputs::from_iter([("text".to_owned(), json!(text))]))
 /// });
 /// let executor = Executor::new(runner);
-/// let report = executor.start(&canvas, RunOptions::new()).unwrap().finish().await;
+/// let report = executor.start(&canvas, RunOptions::new()).await.unwrap().finish().await;
 /// assert_eq!(report.outputs["a"]["text"], "HELLO");
 ///
 /// // Nothing changed: the second run executes no task.
-/// let again = executor.start(&canvas, RunOptions::new()).unwrap().finish().await;
+/// let again = executor.start(&canvas, RunOptions::new()).await.unwrap().finish().await;
 /// assert_eq!((again.stats.executed, again.stats.cache_hits), (0, 1));
 /// # });
 /// ```
@@ -197,9 +197,9 @@ impl Executor {
     /// (`invalid_canvas`, with the report) or a function is unknown to the
     /// runner (`unknown_function`). The run does nothing until
     /// [`Run::finish`] is awaited.
-    pub fn start(&self, canvas: &Canvas, options: RunOptions) -> Result<Run> {
+    pub async fn start(&self, canvas: &Canvas, options: RunOptions) -> Result<Run> {
         let planner = plan_for(canvas, &options)?;
-        self.start_plan(canvas, planner.plan(), options)
+        self.start_plan(canvas, planner.plan(), options).await
     }
 
     /// Makes every check [`Executor::start`] makes (targets, forced nodes,
@@ -207,13 +207,13 @@ impl Executor {
     /// refuse before choosing where results go.
     pub fn check(&self, canvas: &Canvas, options: &RunOptions) -> Result<()> {
         let planner = plan_for(canvas, options)?;
-        prepare(canvas, planner.plan(), &options.targets, &*self.runner).map(drop)
+        check(canvas, planner.plan(), &options.targets, &*self.runner)
     }
 
     /// Like [`Executor::start`], with a plan kept current by a [`Planner`]
     /// (its targets and quality are the run's; `options.targets` and
     /// `options.quality` are not used).
-    pub fn start_planned(
+    pub async fn start_planned(
         &self,
         canvas: &Canvas,
         planner: &Planner,
@@ -224,31 +224,51 @@ impl Executor {
             quality: planner.plan().quality,
             ..options
         };
-        self.start_plan(canvas, planner.plan(), options)
+        // A plan behind the canvas would file new results under old keys.
+        if planner.plan().revision != canvas.revision() || planner.plan().canvas_id != canvas.id() {
+            return Err(crate::Error::InvalidField {
+                field: "plan",
+                message: format!(
+                    "the plan is of canvas `{}` at revision {}, the canvas `{}` is at revision {}; call `Planner::replan` first",
+                    planner.plan().canvas_id,
+                    planner.plan().revision,
+                    canvas.id(),
+                    canvas.revision()
+                ),
+            });
+        }
+        plan_for_checks(canvas, &options)?;
+        self.start_plan(canvas, planner.plan(), options).await
     }
 
-    fn start_plan(&self, canvas: &Canvas, plan: &Plan, options: RunOptions) -> Result<Run> {
+    async fn start_plan(&self, canvas: &Canvas, plan: &Plan, options: RunOptions) -> Result<Run> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let run = self.prepare_run(canvas, plan, options, tx)?;
+        let run = self.prepare_run(canvas, plan, options, tx).await?;
         Ok(Run {
             events: Some(RunEvents { rx }),
             ..run
         })
     }
 
-    fn prepare_run(
+    async fn prepare_run(
         &self,
         canvas: &Canvas,
         plan: &Plan,
         options: RunOptions,
         tx: mpsc::UnboundedSender<RunEvent>,
     ) -> Result<Run> {
-        let works = prepare(canvas, plan, &options.targets, &*self.runner)?;
+        check(canvas, plan, &options.targets, &*self.runner)?;
+        // Params are built only for the steps that will run.
+        let decision = Decision::make(plan, &options, &*self.cache).await;
+        let works = prepare(canvas, plan, &decision.runs)?;
         let id: Arc<str> = Arc::from(options.run_id.clone().unwrap_or_else(new_run_id));
         let cancel = CancellationToken::new();
+        // Only steps that run can be cancelled one by one.
         let node_tokens: HashMap<Arc<str>, CancellationToken> = works
             .iter()
-            .map(|w| (w.node.clone(), cancel.child_token()))
+            .zip(&decision.runs)
+            .filter(|(_, runs)| **runs)
+            .map(|(w, _)| (w.node.clone(), cancel.child_token()))
             .collect();
         let handle = RunHandle {
             id: id.clone(),
@@ -270,6 +290,7 @@ impl Executor {
                 permits: self.permits.clone(),
                 handle,
                 emitter,
+                decision,
             },
         })
     }
@@ -277,7 +298,7 @@ impl Executor {
     /// Starts several runs — many canvases, or variants of one — that share
     /// this executor's cap and one event stream (tell them apart by `run_id`).
     /// Any refusal refuses the whole batch before anything runs.
-    pub fn batch<'c>(
+    pub async fn batch<'c>(
         &self,
         jobs: impl IntoIterator<Item = (&'c Canvas, RunOptions)>,
     ) -> Result<Batch> {
@@ -285,7 +306,10 @@ impl Executor {
         let mut runs = Vec::new();
         for (canvas, options) in jobs {
             let planner = plan_for(canvas, &options)?;
-            runs.push(self.prepare_run(canvas, planner.plan(), options, tx.clone())?);
+            runs.push(
+                self.prepare_run(canvas, planner.plan(), options, tx.clone())
+                    .await?,
+            );
         }
         Ok(Batch {
             runs,
@@ -320,6 +344,18 @@ impl Executor {
 /// Plans what `options` ask for, refusing targets that have no task and
 /// forced nodes that do not exist.
 fn plan_for(canvas: &Canvas, options: &RunOptions) -> Result<Planner> {
+    plan_for_checks(canvas, options)?;
+    Planner::new(
+        canvas,
+        PlanOptions {
+            targets: options.targets.clone(),
+            quality: options.quality,
+        },
+    )
+}
+
+/// Targets must be task nodes, forced nodes must exist.
+fn plan_for_checks(canvas: &Canvas, options: &RunOptions) -> Result<()> {
     let forced = match &options.force {
         Force::Nodes(nodes) => nodes.as_slice(),
         Force::None | Force::All => &[],
@@ -339,13 +375,7 @@ fn plan_for(canvas: &Canvas, options: &RunOptions) -> Result<Planner> {
             });
         }
     }
-    Planner::new(
-        canvas,
-        PlanOptions {
-            targets: options.targets.clone(),
-            quality: options.quality,
-        },
-    )
+    Ok(())
 }
 
 fn new_run_id() -> String {
@@ -379,9 +409,11 @@ impl RunHandle {
         self.cancel.cancel();
     }
 
-    /// Cancels one node: its task is told (or never starts) and fails as
-    /// `cancelled`; what depends on it is skipped, other branches go on.
-    /// Returns false when the run has no such task node.
+    /// Cancels one node: a running task is told and ends as `cancelled`; one
+    /// that has not started is skipped. What depends on it is skipped, other
+    /// branches go on, and the run is not failed by it.
+    /// Returns false when the run does not run such a node (unknown, a data
+    /// node, or cached).
     pub fn cancel_node(&self, node: &str) -> bool {
         match self.nodes.get(node) {
             Some(token) => {
@@ -625,6 +657,72 @@ struct Engine {
     permits: Arc<Semaphore>,
     handle: RunHandle,
     emitter: Arc<Emitter>,
+    decision: Decision,
+}
+
+/// What a run does with each step, decided before it starts.
+#[derive(Debug, Default)]
+struct Decision {
+    /// Cached outputs, by step.
+    results: Vec<Option<Arc<Outputs>>>,
+    /// A target, or feeds a step that runs.
+    wanted: Vec<bool>,
+    /// Wanted and not cached (or forced).
+    runs: Vec<bool>,
+    /// Its key was looked up (not forced).
+    looked_up: Vec<bool>,
+}
+
+impl Decision {
+    /// Looks every unforced key up at once (one round trip for a database)
+    /// and decides, from the last step back, what runs.
+    async fn make(plan: &Plan, options: &RunOptions, cache: &dyn ResultCache) -> Decision {
+        let n = plan.steps.len();
+        let looked_up: Vec<bool> = plan
+            .steps
+            .iter()
+            .map(|s| !options.force.covers(&s.node))
+            .collect();
+        let keys: Vec<ContentKey> = plan
+            .steps
+            .iter()
+            .zip(&looked_up)
+            .filter(|(_, l)| **l)
+            .map(|(s, _)| s.key)
+            .collect();
+        let found = match cache.get_many(&keys).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(error = %e, "result cache lookup failed; running without it");
+                vec![None; keys.len()]
+            }
+        };
+        let mut found = found.into_iter();
+        let results: Vec<Option<Arc<Outputs>>> = looked_up
+            .iter()
+            .map(|l| if *l { found.next().flatten() } else { None })
+            .collect();
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (i, step) in plan.steps.iter().enumerate() {
+            for &a in &step.after {
+                dependents[a].push(i);
+            }
+        }
+        let target =
+            |node: &str| options.targets.is_empty() || options.targets.iter().any(|t| t == node);
+        let mut runs = vec![false; n];
+        let mut wanted = vec![false; n];
+        for i in (0..n).rev() {
+            wanted[i] = target(&plan.steps[i].node) || dependents[i].iter().any(|&d| runs[d]);
+            runs[i] = wanted[i] && results[i].is_none();
+        }
+        Decision {
+            results,
+            wanted,
+            runs,
+            looked_up,
+        }
+    }
 }
 
 /// Where a step stands.
@@ -663,32 +761,12 @@ impl Engine {
             ..RunStats::default()
         };
 
-        // Look every unforced key up at once (one round trip for a database).
-        let lookup: Vec<usize> = (0..n)
-            .filter(|&i| !self.options.force.covers(&self.works[i].node))
-            .collect();
-        let keys: Vec<ContentKey> = lookup.iter().map(|&i| self.works[i].key).collect();
-        let found = match self.cache.get_many(&keys).await {
-            Ok(found) => found,
-            Err(e) => {
-                tracing::warn!(error = %e, "result cache lookup failed; running without it");
-                vec![None; keys.len()]
-            }
-        };
-        let mut results: Vec<Option<Arc<Outputs>>> = vec![None; n];
-        for (&i, hit) in lookup.iter().zip(found) {
-            results[i] = hit;
-        }
-
-        // A step runs when it is wanted and not cached; it is wanted when it
-        // is a target or feeds a step that runs.
-        let mut runs = vec![false; n];
-        let mut wanted = vec![false; n];
-        for i in (0..n).rev() {
-            let work = &self.works[i];
-            wanted[i] = work.target || work.dependents.iter().any(|&d| runs[d]);
-            runs[i] = wanted[i] && results[i].is_none();
-        }
+        let Decision {
+            mut results,
+            wanted,
+            runs,
+            looked_up,
+        } = std::mem::take(&mut self.decision);
         let mut states = vec![State::Done; n];
         for i in 0..n {
             let work = &self.works[i];
@@ -702,7 +780,7 @@ impl Engine {
                         overall,
                     });
             } else if runs[i] {
-                if lookup.binary_search(&i).is_ok() {
+                if looked_up[i] {
                     stats.cache_misses += 1;
                 }
                 states[i] = State::Waiting(work.after.iter().filter(|&&a| runs[a]).count());
@@ -733,6 +811,8 @@ impl Engine {
             self.queued(i);
         }
         let mut stopped: Option<RunStatus> = None;
+        // The first node to fail, for the run's error.
+        let mut first_failure: Option<(String, TaskError)> = None;
 
         loop {
             while stopped.is_none() && in_flight.len() < limit {
@@ -779,6 +859,9 @@ impl Engine {
                 }
                 Err(error) => {
                     let failure = error.kind != TaskErrorKind::Cancelled;
+                    if failure && first_failure.is_none() {
+                        first_failure = Some((self.works[step].node.to_string(), error.clone()));
+                    }
                     self.settle_error(
                         step,
                         error,
@@ -795,7 +878,9 @@ impl Engine {
                     }
                 }
             }
-            if stopped == Some(RunStatus::Cancelled) {
+            // A stopped run (cancelled, or failing fast) waits for its
+            // running tasks below, with a grace period.
+            if stopped.is_some() {
                 break;
             }
         }
@@ -823,15 +908,33 @@ impl Engine {
                 tracing::warn!(run = %self.handle.id, "tasks ignored cancellation; they were dropped");
             }
             for (i, state) in states.iter_mut().enumerate() {
-                if matches!(state, State::Waiting(_) | State::Running) {
-                    *state = State::Skipped;
-                    self.emitter
-                        .finish_step(i, |overall| RunEventKind::NodeSkipped {
-                            node: self.works[i].node.clone(),
-                            reason: SkipReason::RunStopped,
-                            because: None,
-                            overall,
-                        });
+                match state {
+                    State::Running => {
+                        // It ignored the token past the grace period and was dropped.
+                        *state = State::Failed;
+                        stats.cancelled += 1;
+                        let error = TaskError::cancelled().with_hint(
+                            "the task did not stop within the grace period after cancellation and was dropped",
+                        );
+                        errors.insert(self.works[i].node.to_string(), error.clone());
+                        self.emitter
+                            .finish_step(i, |overall| RunEventKind::NodeFailed {
+                                node: self.works[i].node.clone(),
+                                error,
+                                overall,
+                            });
+                    }
+                    State::Waiting(_) => {
+                        *state = State::Skipped;
+                        self.emitter
+                            .finish_step(i, |overall| RunEventKind::NodeSkipped {
+                                node: self.works[i].node.clone(),
+                                reason: SkipReason::RunStopped,
+                                because: None,
+                                overall,
+                            });
+                    }
+                    State::Done | State::Failed | State::Skipped => {}
                 }
             }
         }
@@ -843,10 +946,7 @@ impl Engine {
             _ if stats.failed > 0 => RunStatus::Failed,
             _ => RunStatus::Completed,
         };
-        let first_error = errors
-            .iter()
-            .find(|(_, e)| e.kind != TaskErrorKind::Cancelled)
-            .map(|(node, e)| (node.clone(), e.clone()));
+        let first_error = first_failure;
         self.emitter.close(|retries, clamped| {
             stats.retries = retries;
             stats.clamped_progress = clamped;
@@ -858,7 +958,7 @@ impl Engine {
                         Some((node, error)) => TaskError::new(
                             error.kind,
                             format!(
-                                "{} node(s) failed; first `{node}`: {}",
+                                "{} node(s) failed; the first was `{node}`: {}",
                                 stats.failed, error.message
                             ),
                         )

@@ -330,6 +330,7 @@ fn refusal(function: &str, circuit: &Circuit, now: Instant) -> TaskError {
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// use std::sync::Arc;
 /// use std::time::Duration;
 /// use reelgraph::runner::{
 ///     CircuitBreaker, CircuitConfig, CircuitState, FunctionRunner, LocalRunner, Outputs, Task,
@@ -343,7 +344,7 @@ fn refusal(function: &str, circuit: &Circuit, now: Instant) -> TaskError {
 /// let task = Task {
 ///     run_id: "run".into(), node: "n".into(), node_type: "t".into(), function: "flaky".into(),
 ///     params: Default::default(), quality: Quality::Draft, quality_fallback: false,
-///     idempotency_key: "k".into(), outputs: vec![],
+///     idempotency_key: "k".into(), outputs: Arc::from([]),
 /// };
 /// for _ in 0..3 {
 ///     let _ = breaker.run(task.clone(), TaskContext::detached()).await;

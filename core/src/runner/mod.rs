@@ -18,9 +18,9 @@ use tokio_util::sync::CancellationToken;
 use crate::task::Quality;
 
 mod breaker;
-mod fallback;
 #[cfg(feature = "demo")]
 pub mod demo;
+mod fallback;
 mod local;
 mod resilience;
 mod retry;

@@ -67,7 +67,7 @@ use crate::task::Quality;
 ///     run_id: "run".into(), node: "img".into(), node_type: "image".into(),
 ///     function: "image.generate".into(), params: Default::default(),
 ///     quality: Quality::High, quality_fallback: true,
-///     idempotency_key: "key".into(), outputs: vec!["quality".into()],
+///     idempotency_key: "key".into(), outputs: Arc::from([Arc::from("quality")]),
 /// };
 /// let outputs = runner.run(task, TaskContext::detached()).await.unwrap();
 /// assert_eq!(outputs["quality"], json!("high"));
