@@ -242,6 +242,22 @@ fn cached(c: &mut Criterion, catalog: &Catalog) {
                 report
             });
         });
+        // An editor or server keeps a planner per canvas: no plan from scratch.
+        let planner =
+            Planner::new(&canvas, PlanOptions::all(Quality::Standard)).expect("a plan");
+        group.bench_function(format!("{name}_10k_nodes_kept_planner"), |b| {
+            b.iter(|| {
+                let report = runtime.block_on(async {
+                    let run = executor
+                        .start_planned(&canvas, &planner, RunOptions::new())
+                        .await
+                        .expect("a run");
+                    run.finish().await
+                });
+                assert_eq!(report.stats.executed, 0);
+                report
+            });
+        });
     }
     group.finish();
 }
