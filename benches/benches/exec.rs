@@ -243,8 +243,7 @@ fn cached(c: &mut Criterion, catalog: &Catalog) {
             });
         });
         // An editor or server keeps a planner per canvas: no plan from scratch.
-        let planner =
-            Planner::new(&canvas, PlanOptions::all(Quality::Standard)).expect("a plan");
+        let planner = Planner::new(&canvas, PlanOptions::all(Quality::Standard)).expect("a plan");
         group.bench_function(format!("{name}_10k_nodes_kept_planner"), |b| {
             b.iter(|| {
                 let report = runtime.block_on(async {

@@ -6,7 +6,9 @@
 //! landed between the write and the report), with a history that loads.
 //! Two writer processes racing on one store: exactly one wins each round.
 //! And a file store holding what interrupted writes leave behind still reads
-//! right and cleans up.
+//! right and cleans up. After every kill the history's change summaries are
+//! those of the documents: a fingerprint a kill left behind is never trusted
+//! for the wrong version.
 //!
 //! The child processes are this test binary, re-run with an environment
 //! variable that turns the ignored `crash_child` test into the writer.
@@ -21,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use reelgraph::store::{CanvasStore, FileStore, Prune};
+use reelgraph::store::{CanvasStore, FileStore, Prune, change_summary};
 use reelgraph::{Canvas, CanvasDocument, Catalog, Op};
 use serde_json::json;
 
@@ -325,6 +327,15 @@ async fn check_after_kill(kind: Kind, location: &Path, last_reported: u64) -> u6
             .await
             .unwrap_or_else(|e| panic!("version {} loads: {e}", version.revision));
         assert_eq!(old, expected(version.revision, "w"));
+        // Each save replaced the revision before it: a fingerprint left
+        // stale or torn by a kill must not have worded its summary.
+        let previous = (version.revision > 1).then(|| expected(version.revision - 1, "w"));
+        assert_eq!(
+            version.summary,
+            change_summary(previous.as_ref(), &old),
+            "the summary of revision {}",
+            version.revision
+        );
     }
     let page = store
         .list(&reelgraph::store::ListQuery::first(10))

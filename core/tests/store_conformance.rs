@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use reelgraph::store::{CanvasStore, ListQuery, MemoryStore, Prune};
+use reelgraph::model::{Edge, Group, PortRef, StoryStructure};
+use reelgraph::store::{CanvasStore, ListQuery, MemoryStore, Prune, change_summary};
 use reelgraph::{Canvas, CanvasDocument, Catalog, Op};
 use serde_json::json;
 
@@ -226,6 +227,113 @@ pub async fn oversized_documents_are_refused(store: &dyn CanvasStore) {
     );
 }
 
+/// Every kind of change is worded in the history as `change_summary` words
+/// it, on a small canvas and on one large enough to be fingerprinted on a
+/// second thread.
+pub async fn summaries_describe_each_change(store: &dyn CanvasStore) {
+    type Change = fn(&mut CanvasDocument);
+    let edge = |id: &str, from: &str, to: &str| Edge {
+        id: id.into(),
+        source: PortRef::new(from, "shot"),
+        target: PortRef::new(to, "shot"),
+    };
+    let steps: Vec<(&str, Change)> = vec![
+        ("1 node changed", |d| d.nodes[1].position.x += 5.0),
+        ("+2 nodes", |d| {
+            let mut extra = d.nodes[0].clone();
+            extra.position.x = 0.0;
+            extra.id = "x1".into();
+            d.nodes.push(extra.clone());
+            extra.id = "x2".into();
+            d.nodes.insert(1, extra);
+        }),
+        ("no content change", |d| d.nodes.reverse()),
+        ("no content change", |d| {
+            d.nodes[0].position.x = -0.0;
+            d.updated_at = "later".into();
+        }),
+        ("renamed, metadata changed", |d| {
+            d.name = "Renamed".into();
+            d.metadata
+                .insert("note".into(), json!({"a": [1, 2.5, null]}));
+        }),
+        ("viewport moved", |d| d.viewport.zoom = 0.5),
+        ("story changed", |d| {
+            d.story.structure = Some(StoryStructure::SevenPoint)
+        }),
+        ("groups changed", |d| {
+            d.groups.push(Group {
+                id: "g1".into(),
+                label: Some("Act one".into()),
+                nodes: vec!["s0".into()],
+                ui: None,
+            });
+        }),
+        ("-1 node, 1 node changed", |d| {
+            d.nodes.retain(|n| n.id != "x1");
+            d.nodes[0].properties.insert("number".into(), json!(99));
+        }),
+        ("+2100 nodes", |d| {
+            let template = d.nodes[0].clone();
+            for i in 0..2100 {
+                let mut n = template.clone();
+                n.id = format!("big{i}");
+                n.position.y = f64::from(i);
+                d.nodes.push(n);
+            }
+        }),
+        ("1 node changed", |d| {
+            d.nodes[1000]
+                .properties
+                .insert("camera".into(), json!("close-up"));
+        }),
+        ("+1 node, -1 node", |d| {
+            d.nodes[1500].id = "renumbered".into()
+        }),
+        ("-2100 nodes", |d| {
+            d.nodes
+                .retain(|n| !n.id.starts_with("big") && n.id != "renumbered")
+        }),
+    ];
+    let mut current = doc("sum", "Summaries", 3);
+    // Edges too: one added, then one removed.
+    let info = store.create(&current).await.expect("create");
+    assert_eq!(info.summary, "created with 3 nodes, 0 edges");
+    let mut expected = vec![info.summary];
+    let mut edges: Vec<(&str, CanvasDocument)> = Vec::new();
+    let mut next = bump(current.clone());
+    next.edges.push(edge("e1", "s0", "s1"));
+    edges.push(("+1 edge", next.clone()));
+    let mut next = bump(next);
+    next.edges.clear();
+    edges.push(("-1 edge", next));
+    for (words, next) in edges {
+        let info = store.save(&next, current.revision).await.expect("save");
+        assert_eq!(info.summary, words);
+        expected.push(info.summary);
+        current = next;
+    }
+    for (words, change) in steps {
+        let mut next = bump(current.clone());
+        change(&mut next);
+        let info = store.save(&next, current.revision).await.expect(words);
+        assert_eq!(info.summary, words);
+        assert_eq!(info.summary, change_summary(Some(&current), &next));
+        expected.push(info.summary);
+        current = next;
+    }
+    assert_eq!(store.get("sum").await.expect("current"), current);
+    let history: Vec<String> = store
+        .history("sum")
+        .await
+        .expect("history")
+        .into_iter()
+        .rev()
+        .map(|v| v.summary)
+        .collect();
+    assert_eq!(history, expected);
+}
+
 /// Runs the whole suite against a fresh store from `make`.
 #[macro_export]
 macro_rules! conformance_suite {
@@ -267,6 +375,11 @@ macro_rules! conformance_suite {
             async fn oversized_documents_are_refused() {
                 let s = $make;
                 super::oversized_documents_are_refused(&s).await;
+            }
+            #[tokio::test]
+            async fn summaries_describe_each_change() {
+                let s = $make;
+                super::summaries_describe_each_change(&s).await;
             }
         }
     };

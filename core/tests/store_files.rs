@@ -437,3 +437,149 @@ async fn name_prefixes_are_literal() {
         assert_eq!(ids, expected, "prefix {prefix:?}");
     }
 }
+
+#[tokio::test]
+async fn summaries_survive_a_lost_stale_or_damaged_fingerprint() {
+    let (dir, store) = open();
+    let fingerprint = dir
+        .path()
+        .join("canvases")
+        .join("fp")
+        .join("fingerprint.bin");
+    store.create(&doc("fp", "Fp", 2)).await.expect("create");
+    assert!(fingerprint.exists(), "a create keeps the fingerprint");
+
+    // Lost: the previous document is read.
+    std::fs::remove_file(&fingerprint).expect("lose it");
+    let mut v1 = doc("fp", "Fp", 3);
+    v1.revision = 1;
+    assert_eq!(store.save(&v1, 0).await.expect("save").summary, "+1 node");
+    assert!(fingerprint.exists(), "a save keeps the fingerprint");
+
+    // Stale: the version file was edited by hand, keeping its size. Its
+    // modification time tells, so the edited document is compared.
+    let mut edited = v1.clone();
+    edited.nodes[0].properties.insert("number".into(), json!(9));
+    let path = current_file(dir.path(), "fp", 1);
+    let text = serde_json::to_string(&edited).expect("json");
+    assert_eq!(
+        text.len() as u64,
+        std::fs::metadata(&path).expect("stat").len()
+    );
+    // File times may be as coarse as a scheduler tick.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    std::fs::write(&path, text).expect("edit");
+    let mut v2 = v1.clone();
+    v2.revision = 2;
+    assert_eq!(
+        store.save(&v2, 1).await.expect("save").summary,
+        "1 node changed",
+        "compared with the edited version, not the saved one"
+    );
+
+    // Damaged: its checksum fails, so the previous document is read.
+    let mut bytes = std::fs::read(&fingerprint).expect("read");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    std::fs::write(&fingerprint, bytes).expect("damage");
+    let mut v3 = v2.clone();
+    v3.revision = 3;
+    v3.name = "Renamed".into();
+    assert_eq!(store.save(&v3, 2).await.expect("save").summary, "renamed");
+
+    // A fingerprint that another version left (a save that died before its
+    // index was written) is not this version's.
+    let kept = std::fs::read(&fingerprint).expect("read");
+    let mut v4 = v3.clone();
+    v4.revision = 4;
+    v4.nodes.pop();
+    store.save(&v4, 3).await.expect("save");
+    std::fs::write(&fingerprint, kept).expect("an older fingerprint");
+    let mut v5 = v4.clone();
+    v5.revision = 5;
+    assert_eq!(
+        store.save(&v5, 4).await.expect("save").summary,
+        "no content change"
+    );
+    let history: Vec<String> = store
+        .history("fp")
+        .await
+        .expect("history")
+        .into_iter()
+        .map(|v| v.summary)
+        .collect();
+    assert_eq!(
+        history,
+        [
+            "no content change",
+            "-1 node",
+            "renamed",
+            "1 node changed",
+            "+1 node",
+            "created with 2 nodes, 0 edges"
+        ]
+    );
+}
+
+/// A document of about 1.4 MB, mostly nodes: large enough to be written and
+/// read on two threads.
+fn large(id: &str) -> CanvasDocument {
+    let mut d = doc(id, "Large", 1);
+    let template = d.nodes[0].clone();
+    d.nodes = (0..6_000)
+        .map(|i| {
+            let mut n = template.clone();
+            n.id = format!("shot-{i}");
+            n.position.x = f64::from(i) * 1.5;
+            n.properties.insert(
+                "prompt".into(),
+                json!(format!(
+                    "a slow push-in on frame {i}, rain, neon, \"quoted\" words"
+                )),
+            );
+            n
+        })
+        .collect();
+    d
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_documents_load_as_one_thread_loads_them() {
+    let (dir, store) = open();
+    let big = large("large");
+    let text = serde_json::to_string(&big).expect("json");
+    assert!(text.len() > 1 << 20, "{} bytes", text.len());
+    store.create(&big).await.expect("create");
+    assert_eq!(
+        std::fs::read_to_string(current_file(dir.path(), "large", 0)).expect("read"),
+        text,
+        "the file holds serde_json's bytes"
+    );
+    assert_eq!(store.get("large").await.expect("get"), big);
+    assert_eq!(store.get_revision("large", 0).await.expect("v0"), big);
+
+    // Damage in one node: the error is the one-thread parse's, naming the file.
+    let path = current_file(dir.path(), "large", 0);
+    let damaged = text.replacen("\"id\":\"shot-4000\"", "\"id\":4000", 1);
+    std::fs::write(&path, &damaged).expect("damage");
+    let err = store.get("large").await.expect_err("damaged");
+    assert_eq!(err.code(), "corrupt_document");
+    assert_names(&err, &path);
+    let expected = CanvasDocument::from_json(&damaged).expect_err("invalid");
+    assert!(
+        err.to_string()
+            .contains(&expected.to_string().replace("invalid JSON: ", "")),
+        "{err} / {expected}"
+    );
+
+    // A large document of format version 1 is migrated as a small one is.
+    let mut old: serde_json::Value = serde_json::from_str(&text).expect("json");
+    old["format_version"] = json!(1);
+    old["metadata"] = json!({"structure": "three_act"});
+    let old = old.to_string();
+    std::fs::write(&path, &old).expect("version 1");
+    let loaded = store.get("large").await.expect("migrated");
+    assert_eq!(loaded, CanvasDocument::from_json(&old).expect("migrates"));
+    assert_eq!(loaded.format_version, 2);
+    assert!(loaded.story.structure.is_some());
+}

@@ -45,11 +45,15 @@ async fn a_new_database_gets_the_schema_in_wal_mode() {
     let version: u32 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .expect("user_version");
-    assert_eq!(version, 1);
+    assert_eq!(version, 2);
     let mode: String = conn
         .pragma_query_value(None, "journal_mode", |r| r.get(0))
         .expect("journal_mode");
     assert_eq!(mode, "wal");
+    let page_size: i64 = conn
+        .pragma_query_value(None, "page_size", |r| r.get(0))
+        .expect("page_size");
+    assert_eq!(page_size, 32 * 1024, "large pages for large documents");
     let tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_schema WHERE type IN ('table', 'index') ORDER BY name")
         .expect("prepare")
@@ -73,6 +77,25 @@ async fn a_new_database_gets_the_schema_in_wal_mode() {
         serde_json::to_string(&doc("a", "A", 1))
             .expect("json")
             .len() as i64
+    );
+    // Each document is stored once, in `versions`.
+    let columns: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('canvases') ORDER BY cid")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(
+        columns,
+        [
+            "id",
+            "name",
+            "revision",
+            "updated_at",
+            "size",
+            "fingerprint"
+        ]
     );
 }
 
@@ -122,21 +145,17 @@ async fn a_file_that_is_not_a_database_is_a_storage_error_naming_it() {
     );
 }
 
-/// Stores a canvas and then replaces its current document (in both tables)
-/// with `value`.
+/// Stores a canvas and then replaces its current (and only) document with
+/// `value`.
 async fn damage(store: &SqliteStore, path: &Path, id: &str, value: rusqlite::types::Value) {
     store.create(&doc(id, id, 2)).await.expect("create");
-    let conn = raw(path);
-    conn.execute(
-        "UPDATE canvases SET document = ?2 WHERE id = ?1",
-        rusqlite::params![id, value.clone()],
-    )
-    .expect("damage");
-    conn.execute(
-        "UPDATE versions SET document = ?2 WHERE canvas_id = ?1",
-        rusqlite::params![id, value],
-    )
-    .expect("damage");
+    let changed = raw(path)
+        .execute(
+            "UPDATE versions SET document = ?2 WHERE canvas_id = ?1",
+            rusqlite::params![id, value],
+        )
+        .expect("damage");
+    assert_eq!(changed, 1);
 }
 
 fn text(s: &str) -> rusqlite::types::Value {
@@ -224,7 +243,7 @@ async fn a_row_holding_another_canvas_is_corrupt() {
     let other = serde_json::to_string(&doc("two", "Two", 0)).expect("json");
     raw(&path)
         .execute(
-            "UPDATE canvases SET document = ?1 WHERE id = 'one'",
+            "UPDATE versions SET document = ?1 WHERE canvas_id = 'one'",
             [other],
         )
         .expect("swap");
@@ -298,7 +317,7 @@ async fn an_oversized_row_is_refused_without_loading_it() {
     store.create(&doc("huge", "Huge", 0)).await.expect("create");
     raw(&path)
         .execute(
-            "UPDATE canvases SET document = CAST(zeroblob(?1) AS TEXT) WHERE id = 'huge'",
+            "UPDATE versions SET document = CAST(zeroblob(?1) AS TEXT) WHERE canvas_id = 'huge'",
             [MAX_DOCUMENT_BYTES as i64 + 1],
         )
         .expect("grow");
@@ -342,4 +361,173 @@ async fn the_in_memory_database_works_without_a_file() {
     let d = doc("m", "M", 1);
     store.create(&d).await.expect("create");
     assert_eq!(store.get("m").await.expect("get"), d);
+}
+
+/// Schema 1, as reelgraph 0.1 wrote it: the current document in both tables.
+const SCHEMA_1: &str = "CREATE TABLE canvases (
+        id         TEXT PRIMARY KEY NOT NULL,
+        name       TEXT NOT NULL,
+        revision   INTEGER NOT NULL,
+        updated_at TEXT NOT NULL,
+        size       INTEGER NOT NULL,
+        document   TEXT NOT NULL
+    );
+    CREATE INDEX canvases_by_name ON canvases (name, id);
+    CREATE TABLE versions (
+        canvas_id     TEXT NOT NULL REFERENCES canvases (id) ON DELETE CASCADE,
+        revision      INTEGER NOT NULL,
+        saved_at      TEXT NOT NULL,
+        saved_unix_ns INTEGER NOT NULL,
+        size          INTEGER NOT NULL,
+        summary       TEXT NOT NULL,
+        document      TEXT NOT NULL,
+        PRIMARY KEY (canvas_id, revision)
+    );
+    PRAGMA user_version = 1;";
+
+#[tokio::test]
+async fn a_schema_1_database_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("old.db");
+    let v0 = doc("old", "Old", 1);
+    let mut v1 = doc("old", "Older", 2);
+    v1.revision = 1;
+    let orphan = doc("orphan", "Orphan", 3);
+    {
+        let conn = raw(&path);
+        conn.execute_batch(SCHEMA_1).expect("schema 1");
+        let json = |d: &CanvasDocument| serde_json::to_string(d).expect("json");
+        conn.execute(
+            "INSERT INTO canvases VALUES ('old', 'Older', 1, '2025-01-02T03:04:05.678Z', ?1, ?2)",
+            rusqlite::params![json(&v1).len() as i64, json(&v1)],
+        )
+        .expect("canvas");
+        for (d, summary) in [
+            (&v0, "created with 1 nodes, 0 edges"),
+            (&v1, "+1 node, renamed"),
+        ] {
+            conn.execute(
+                "INSERT INTO versions VALUES ('old', ?1, '2025-01-02T03:04:05.678Z', 1, ?2, ?3, ?4)",
+                rusqlite::params![d.revision as i64, json(d).len() as i64, summary, json(d)],
+            )
+            .expect("version");
+        }
+        // A current version without its `versions` row, which 0.1 never
+        // wrote: the upgrade keeps it from `canvases`.
+        conn.execute(
+            "INSERT INTO canvases VALUES ('orphan', 'Orphan', 0, '2025-01-02T03:04:05.678Z', ?1, ?2)",
+            rusqlite::params![json(&orphan).len() as i64, json(&orphan)],
+        )
+        .expect("orphan");
+    }
+
+    let store = SqliteStore::open(&path).expect("opens and upgrades");
+    let version: u32 = raw(&path)
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .expect("user_version");
+    assert_eq!(version, 2);
+    let page_size: i64 = raw(&path)
+        .pragma_query_value(None, "page_size", |r| r.get(0))
+        .expect("page_size");
+    assert_eq!(page_size, 4096, "an existing database keeps its page size");
+    assert_eq!(store.get("old").await.expect("current"), v1);
+    assert_eq!(store.get_revision("old", 0).await.expect("v0"), v0);
+    let history = store.history("old").await.expect("history");
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0].summary, "+1 node, renamed");
+    assert_eq!(store.get("orphan").await.expect("kept"), orphan);
+    let kept = &store.history("orphan").await.expect("history")[0];
+    assert_eq!(kept.saved_at, "2025-01-02T03:04:05.678Z");
+    let listed: Vec<String> = store
+        .list(&ListQuery::first(10))
+        .await
+        .expect("list")
+        .items
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(listed, ["Older", "Orphan"]);
+
+    // Without a kept fingerprint, the first save reads the previous document.
+    let mut v2 = v1.clone();
+    v2.revision = 2;
+    v2.nodes.pop();
+    let info = store.save(&v2, 1).await.expect("save");
+    assert_eq!(info.summary, "-1 node");
+    assert_eq!(store.get("old").await.expect("v2"), v2);
+    drop(store);
+    SqliteStore::open(&path).expect("reopens without migrating again");
+}
+
+#[tokio::test]
+async fn summaries_survive_a_lost_or_stale_fingerprint() {
+    let (_dir, path, store) = open();
+    let v0 = doc("fp", "Fp", 2);
+    store.create(&v0).await.expect("create");
+    let mut v1 = doc("fp", "Fp", 3);
+    v1.revision = 1;
+    // No fingerprint: the previous document is read.
+    raw(&path)
+        .execute("UPDATE canvases SET fingerprint = NULL", [])
+        .expect("lose it");
+    assert_eq!(store.save(&v1, 0).await.expect("save").summary, "+1 node");
+    // A fingerprint of another document: `size` no longer matches the
+    // stored document, so it is not trusted.
+    let mut other = doc("fp", "Fp", 0);
+    other.revision = 1;
+    raw(&path)
+        .execute(
+            "UPDATE versions SET document = ?1 WHERE canvas_id = 'fp' AND revision = 1",
+            [serde_json::to_string(&other).expect("json")],
+        )
+        .expect("replace behind the store's back");
+    let mut v2 = doc("fp", "Fp", 1);
+    v2.revision = 2;
+    assert_eq!(store.save(&v2, 1).await.expect("save").summary, "+1 node");
+    // A damaged one is not trusted either.
+    raw(&path)
+        .execute("UPDATE canvases SET fingerprint = CAST('rgfp' AS BLOB)", [])
+        .expect("damage it");
+    let mut v3 = v2.clone();
+    v3.revision = 3;
+    v3.name = "Renamed".into();
+    assert_eq!(store.save(&v3, 2).await.expect("save").summary, "renamed");
+}
+
+#[tokio::test]
+async fn a_large_damaged_document_gives_the_one_thread_error() {
+    let (_dir, path, store) = open();
+    let mut big = doc("large", "Large", 1);
+    let template = big.nodes[0].clone();
+    big.nodes = (0..6_000)
+        .map(|i| {
+            let mut n = template.clone();
+            n.id = format!("shot-{i}");
+            n.properties.insert(
+                "prompt".into(),
+                json!(format!("frame {i}, rain, neon, {}", "x".repeat(80))),
+            );
+            n
+        })
+        .collect();
+    store.create(&big).await.expect("create");
+    assert_eq!(store.get("large").await.expect("get"), big);
+    let text = serde_json::to_string(&big).expect("json");
+    assert!(text.len() > 1 << 20);
+    let damaged = text.replacen("\"id\":\"shot-4000\"", "\"id\":4000", 1);
+    raw(&path)
+        .execute(
+            "UPDATE versions SET document = ?1 WHERE canvas_id = 'large'",
+            [&damaged],
+        )
+        .expect("damage");
+    let err = store.get("large").await.expect_err("damaged");
+    assert_eq!(err.code(), "corrupt_document");
+    assert_names(&err, &path, "large");
+    let expected = CanvasDocument::from_json(&damaged).expect_err("invalid");
+    assert!(
+        err.to_string()
+            .contains(&expected.to_string().replace("invalid JSON: ", "")),
+        "{err} / {expected}"
+    );
 }

@@ -8,6 +8,7 @@
 //! <dir>/locks/<name>.lock                     one empty lock file per canvas id
 //! <dir>/canvases/<name>/index.json            the canvas's versions; the commit point
 //! <dir>/canvases/<name>/versions/<rev>.json   each version's canvas document, as saved
+//! <dir>/canvases/<name>/fingerprint.bin       a cache for the next save's change summary
 //! ```
 //!
 //! `<name>` is the canvas id encoded as a file name (readable `%XX` escapes,
@@ -21,6 +22,16 @@
 //! index also records the id and the current name, so `list` reads one
 //! small file per canvas.
 //!
+//! `fingerprint.bin` holds the fingerprint of the current version (a hash
+//! per node and per edge; see the `fingerprint` module), sealed with the
+//! revision and save time of its index entry and the size and modification
+//! time of its version file. A save compares the new document with it to
+//! write the change summary, instead of reading and parsing the version it
+//! replaces. It is only a cache: when it is missing, damaged, or its seal no
+//! longer matches (the version file was replaced, damaged or edited, or the
+//! save that wrote it never committed), the save reads the previous version
+//! as it used to. Builds that predate it ignore it.
+//!
 //! # Crash safety
 //!
 //! Every file is replaced atomically: written to `<file>.tmp` in the same
@@ -30,7 +41,9 @@
 //! the old index, naming only complete files; what it leaves behind (a temp
 //! file, a version file the index does not name) is ignored by readers,
 //! overwritten by the next save and swept by `prune` and `create`.
-//! A delete removes `index.json` first, then the rest.
+//! A delete removes `index.json` first, then the rest. `fingerprint.bin` is
+//! written between the version file and the index, without an fsync: a
+//! crash can leave it stale or torn, which its seal and checksum catch.
 //!
 //! # Concurrency
 //!
@@ -45,7 +58,9 @@
 //!
 //! Blocking file work runs on tokio's blocking pool
 //! ([`tokio::task::spawn_blocking`]), so the store must be used inside a
-//! tokio runtime.
+//! tokio runtime. A save encodes its document on the calling thread first;
+//! a large document that is read is parsed on two blocking threads after
+//! the file is read.
 //!
 //! # Damage
 //!
@@ -68,9 +83,10 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use self::disk::{Lock, storage};
+use super::fingerprint::Fingerprint;
 use super::{
-    CanvasStore, CanvasSummary, ListQuery, Page, Prune, VersionInfo, change_summary, check_save,
-    decode, encode, saved_now,
+    CanvasStore, CanvasSummary, ListQuery, Page, Prune, Read, UNREADABLE_PREVIOUS, VersionInfo,
+    check_save, decode, prepare, saved_now, summary,
 };
 use crate::error::{Error, Result};
 use crate::model::{CanvasDocument, check_id};
@@ -79,9 +95,6 @@ use crate::model::{CanvasDocument, check_id};
 const LAYOUT: u32 = 1;
 const MARKER: &str = "reelgraph-store.json";
 const MARKER_STORE: &str = "reelgraph.files";
-/// What a save records as its change summary when the version it replaces
-/// cannot be read.
-const UNREADABLE_PREVIOUS: &str = "replaces an unreadable version";
 
 /// Canvases kept as JSON files in one directory, with every saved version.
 ///
@@ -126,6 +139,9 @@ impl Layout {
     }
     fn index(&self, name: &str) -> PathBuf {
         self.canvas_dir(name).join("index.json")
+    }
+    fn fingerprint(&self, name: &str) -> PathBuf {
+        self.canvas_dir(name).join("fingerprint.bin")
     }
     fn versions(&self, name: &str) -> PathBuf {
         self.canvas_dir(name).join("versions")
@@ -341,8 +357,8 @@ fn write_index(layout: &Layout, name: &str, index: &Index) -> Result<()> {
     disk::write_atomic(&layout.index(name), text.as_bytes())
 }
 
-/// Reads and checks a version's document; none if the file is gone
-/// (pruned or deleted since the index was read).
+/// Reads and checks a version's document, parsing it here; none if the
+/// file is gone (pruned or deleted since the index was read).
 fn read_version(
     layout: &Layout,
     id: &str,
@@ -353,36 +369,47 @@ fn read_version(
     let Some(text) = disk::read_text(&path)? else {
         return Ok(None);
     };
-    let location = path.display().to_string();
-    let doc = decode(&location, &text)?;
+    let doc = decode(&path.display().to_string(), &text)?;
+    check_version(&path, &doc, id, revision)?;
+    Ok(Some(doc))
+}
+
+/// A version file's document is the version the index names.
+fn check_version(path: &Path, doc: &CanvasDocument, id: &str, revision: u64) -> Result<()> {
     if doc.id != id || doc.revision != revision {
         return Err(corrupt(
-            &path,
+            path,
             format!(
                 "it holds canvas `{}` at revision {}, where the index expects `{id}` at revision {revision}",
                 doc.id, doc.revision
             ),
         ));
     }
-    Ok(Some(doc))
+    Ok(())
 }
 
-/// Reads one version, coping with a concurrent save and prune: if the file
-/// the index named is gone, the index is read again. A version the index
-/// still names but whose file is missing is damage.
+/// Reads one version (a large one is parsed later; see [`Read`]), coping
+/// with a concurrent save and prune: if the file the index named is gone,
+/// the index is read again. A version the index still names but whose file
+/// is missing is damage. Returns the revision read and its path.
 fn read_listed(
     layout: &Layout,
-    id: &str,
     name: &str,
+    id: &str,
     pick: impl Fn(&Index) -> Option<u64>,
     missing: impl Fn() -> Error,
-) -> Result<CanvasDocument> {
+) -> Result<(Read, u64, PathBuf)> {
     const ATTEMPTS: usize = 3;
     for _ in 0..ATTEMPTS {
         let index = read_index(layout, id, name)?.ok_or_else(&missing)?;
         let revision = pick(&index).ok_or_else(&missing)?;
-        if let Some(doc) = read_version(layout, id, name, revision)? {
-            return Ok(doc);
+        let path = layout.version(name, revision);
+        if let Some(text) = disk::read_text(&path)? {
+            return Ok((
+                Read::of(&path.display().to_string(), &text)?,
+                revision,
+                path,
+            ));
         }
     }
     // Still missing after re-reading the index: the file is lost.
@@ -392,6 +419,47 @@ fn read_listed(
         &layout.version(name, revision),
         "the version file is missing",
     ))
+}
+
+/// What a stored fingerprint is sealed with: the index entry of its version
+/// and that version file's size and modification time; none if the file
+/// cannot be examined.
+fn seal(path: &Path, entry: &Entry) -> Option<[u64; 4]> {
+    let meta = std::fs::metadata(path).ok()?;
+    let modified = meta.modified().ok().map_or(0, unix_ns);
+    Some([entry.revision, entry.saved_unix_ns, meta.len(), modified])
+}
+
+/// Keeps the fingerprint of a version just written, for the next save. A
+/// failure costs only that save's speed, so it is not reported.
+fn keep_fingerprint(layout: &Layout, name: &str, entry: &Entry, fingerprint: &Fingerprint) {
+    let Some(seal) = seal(&layout.version(name, entry.revision), entry) else {
+        return;
+    };
+    let path = layout.fingerprint(name);
+    if std::fs::write(&path, fingerprint.to_bytes(&seal)).is_err() {
+        // A torn file fails its checksum; an absent one is plainer.
+        let _ = std::fs::remove_file(&path);
+    }
+}
+
+/// The fingerprint of the current version: the kept one if its seal still
+/// matches, else taken from the version's document; none if that cannot be
+/// read.
+fn current_fingerprint(
+    layout: &Layout,
+    id: &str,
+    name: &str,
+    current: &Entry,
+) -> Option<Fingerprint> {
+    let kept = seal(&layout.version(name, current.revision), current).and_then(|seal| {
+        let bytes = disk::read_small(&layout.fingerprint(name))?;
+        Fingerprint::from_bytes(&bytes, &seal)
+    });
+    kept.or_else(|| match read_version(layout, id, name, current.revision) {
+        Ok(Some(doc)) => Some(Fingerprint::of(&doc)),
+        Ok(None) | Err(_) => None,
+    })
 }
 
 /// Removes what interrupted writes left in a canvas's directory: temp files
@@ -422,8 +490,9 @@ fn sweep(layout: &Layout, name: &str, index: &Index) -> Result<()> {
 #[async_trait]
 impl CanvasStore for FileStore {
     async fn create(&self, doc: &CanvasDocument) -> Result<VersionInfo> {
-        let text = encode(doc)?;
-        let entry = Entry::new(doc.revision, text.len(), change_summary(None, doc));
+        let (text, fingerprint) = prepare(doc)?;
+        let summary = summary::created(doc.nodes.len(), doc.edges.len());
+        let entry = Entry::new(doc.revision, text.len(), summary);
         let (id, name, doc_name) = (doc.id.clone(), name::encode(&doc.id), doc.name.clone());
         self.run(move |layout| {
             let _lock = layout.lock(&name)?;
@@ -444,6 +513,7 @@ impl CanvasStore for FileStore {
             disk::create_dir(&layout.versions(&name))?;
             disk::sync_dir(&dir)?;
             disk::write_atomic(&layout.version(&name, entry.revision), text.as_bytes())?;
+            keep_fingerprint(layout, &name, &entry, &fingerprint);
             let info = entry.info();
             let index = Index {
                 layout: LAYOUT,
@@ -462,17 +532,24 @@ impl CanvasStore for FileStore {
             return Err(not_found(id));
         }
         let id = id.to_owned();
-        self.run(move |layout| {
-            let name = name::encode(&id);
-            read_listed(
-                layout,
-                &id,
-                &name,
-                |index| Some(index.current().revision),
-                || not_found(&id),
-            )
-        })
-        .await
+        let (read, revision, path) = self
+            .run({
+                let id = id.clone();
+                move |layout| {
+                    let name = name::encode(&id);
+                    read_listed(
+                        layout,
+                        &name,
+                        &id,
+                        |index| Some(index.current().revision),
+                        || not_found(&id),
+                    )
+                }
+            })
+            .await?;
+        let doc = read.parse().await?;
+        check_version(&path, &doc, &id, revision)?;
+        Ok(doc)
     }
 
     async fn get_revision(&self, id: &str, revision: u64) -> Result<CanvasDocument> {
@@ -480,23 +557,30 @@ impl CanvasStore for FileStore {
             return Err(revision_not_found(id, revision));
         }
         let id = id.to_owned();
-        self.run(move |layout| {
-            let name = name::encode(&id);
-            read_listed(
-                layout,
-                &id,
-                &name,
-                |index| {
-                    index
-                        .versions
-                        .iter()
-                        .any(|v| v.revision == revision)
-                        .then_some(revision)
-                },
-                || revision_not_found(&id, revision),
-            )
-        })
-        .await
+        let (read, _, path) = self
+            .run({
+                let id = id.clone();
+                move |layout| {
+                    let name = name::encode(&id);
+                    read_listed(
+                        layout,
+                        &name,
+                        &id,
+                        |index| {
+                            index
+                                .versions
+                                .iter()
+                                .any(|v| v.revision == revision)
+                                .then_some(revision)
+                        },
+                        || revision_not_found(&id, revision),
+                    )
+                }
+            })
+            .await?;
+        let doc = read.parse().await?;
+        check_version(&path, &doc, &id, revision)?;
+        Ok(doc)
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page> {
@@ -549,26 +633,33 @@ impl CanvasStore for FileStore {
     }
 
     async fn save(&self, doc: &CanvasDocument, expected_revision: u64) -> Result<VersionInfo> {
-        let text = encode(doc)?;
-        let doc = doc.clone();
+        // The blocking work gets the JSON and the fingerprint, not a copy of
+        // the document.
+        let (text, fingerprint) = prepare(doc)?;
+        let (id, doc_name, revision) = (doc.id.clone(), doc.name.clone(), doc.revision);
         self.run(move |layout| {
-            let name = name::encode(&doc.id);
+            let name = name::encode(&id);
             // A canvas that does not exist gets no lock file.
-            if read_index(layout, &doc.id, &name)?.is_none() {
-                return Err(not_found(&doc.id));
+            if read_index(layout, &id, &name)?.is_none() {
+                return Err(not_found(&id));
             }
             let _lock = layout.lock(&name)?;
-            let mut index =
-                read_index(layout, &doc.id, &name)?.ok_or_else(|| not_found(&doc.id))?;
-            check_save(Some(index.current().revision), &doc, expected_revision)?;
-            let summary = match read_version(layout, &doc.id, &name, index.current().revision) {
-                Ok(Some(previous)) => change_summary(Some(&previous), &doc),
-                Ok(None) | Err(_) => UNREADABLE_PREVIOUS.to_owned(),
+            let mut index = read_index(layout, &id, &name)?.ok_or_else(|| not_found(&id))?;
+            check_save(
+                Some(index.current().revision),
+                &id,
+                revision,
+                expected_revision,
+            )?;
+            let summary = match current_fingerprint(layout, &id, &name, index.current()) {
+                Some(previous) => fingerprint.summary_since(&previous),
+                None => UNREADABLE_PREVIOUS.to_owned(),
             };
-            let entry = Entry::new(doc.revision, text.len(), summary);
-            disk::write_atomic(&layout.version(&name, doc.revision), text.as_bytes())?;
+            let entry = Entry::new(revision, text.len(), summary);
+            disk::write_atomic(&layout.version(&name, revision), text.as_bytes())?;
+            keep_fingerprint(layout, &name, &entry, &fingerprint);
             let info = entry.info();
-            index.name = doc.name.clone();
+            index.name = doc_name;
             index.versions.push(entry);
             write_index(layout, &name, &index)?;
             Ok(info)

@@ -5,9 +5,10 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
+use super::fingerprint::Fingerprint;
 use super::{
-    CanvasStore, CanvasSummary, ListQuery, Page, Prune, VersionInfo, change_summary, check_save,
-    decode, encode, saved_now,
+    CanvasStore, CanvasSummary, ListQuery, Page, Prune, Read, VersionInfo, check_save, decode,
+    prepare, saved_now, summary,
 };
 use crate::error::{Error, Result};
 use crate::model::CanvasDocument;
@@ -25,6 +26,9 @@ struct Version {
     saved: std::time::SystemTime,
     name: String,
     text: String,
+    /// The current version's fingerprint, for the next save's summary;
+    /// dropped once a newer version is saved.
+    fingerprint: Option<Fingerprint>,
 }
 
 impl MemoryStore {
@@ -46,25 +50,31 @@ fn not_found(id: &str) -> Error {
     }
 }
 
-fn version(doc: &CanvasDocument, previous: Option<&CanvasDocument>, text: String) -> Version {
+fn version(
+    doc: &CanvasDocument,
+    text: String,
+    fingerprint: Fingerprint,
+    summary: String,
+) -> Version {
     let (saved, saved_at) = saved_now();
     Version {
         info: VersionInfo {
             revision: doc.revision,
             saved_at,
             size_bytes: text.len() as u64,
-            summary: change_summary(previous, doc),
+            summary,
         },
         saved,
         name: doc.name.clone(),
         text,
+        fingerprint: Some(fingerprint),
     }
 }
 
 #[async_trait]
 impl CanvasStore for MemoryStore {
     async fn create(&self, doc: &CanvasDocument) -> Result<VersionInfo> {
-        let text = encode(doc)?;
+        let (text, fingerprint) = prepare(doc)?;
         let mut map = self.lock();
         if map.contains_key(&doc.id) {
             return Err(Error::DuplicateId {
@@ -72,31 +82,38 @@ impl CanvasStore for MemoryStore {
                 id: doc.id.clone(),
             });
         }
-        let v = version(doc, None, text);
+        let summary = summary::created(doc.nodes.len(), doc.edges.len());
+        let v = version(doc, text, fingerprint, summary);
         let info = v.info.clone();
         map.insert(doc.id.clone(), vec![v]);
         Ok(info)
     }
 
     async fn get(&self, id: &str) -> Result<CanvasDocument> {
-        let map = self.lock();
-        let current = map
-            .get(id)
-            .and_then(|v| v.last())
-            .ok_or_else(|| not_found(id))?;
-        decode(id, &current.text)
+        let read = {
+            let map = self.lock();
+            let current = map
+                .get(id)
+                .and_then(|v| v.last())
+                .ok_or_else(|| not_found(id))?;
+            Read::of(id, &current.text)?
+        };
+        read.parse().await
     }
 
     async fn get_revision(&self, id: &str, revision: u64) -> Result<CanvasDocument> {
-        let map = self.lock();
-        let found = map
-            .get(id)
-            .and_then(|vs| vs.iter().find(|v| v.info.revision == revision))
-            .ok_or_else(|| Error::NotFound {
-                kind: "revision",
-                id: format!("{id}@{revision}"),
-            })?;
-        decode(id, &found.text)
+        let read = {
+            let map = self.lock();
+            let found = map
+                .get(id)
+                .and_then(|vs| vs.iter().find(|v| v.info.revision == revision))
+                .ok_or_else(|| Error::NotFound {
+                    kind: "revision",
+                    id: format!("{id}@{revision}"),
+                })?;
+            Read::of(id, &found.text)?
+        };
+        read.parse().await
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page> {
@@ -132,17 +149,24 @@ impl CanvasStore for MemoryStore {
     }
 
     async fn save(&self, doc: &CanvasDocument, expected_revision: u64) -> Result<VersionInfo> {
-        let text = encode(doc)?;
+        let (text, fingerprint) = prepare(doc)?;
         let mut map = self.lock();
-        let versions = map.get_mut(&doc.id);
-        let current = versions.as_ref().and_then(|v| v.last());
-        check_save(current.map(|v| v.info.revision), doc, expected_revision)?;
-        let previous = current.map(|v| decode(&doc.id, &v.text)).transpose()?;
-        let v = version(doc, previous.as_ref(), text);
+        let versions = map.get_mut(&doc.id).ok_or_else(|| not_found(&doc.id))?;
+        let current = versions.last_mut().ok_or_else(|| not_found(&doc.id))?;
+        check_save(
+            Some(current.info.revision),
+            &doc.id,
+            doc.revision,
+            expected_revision,
+        )?;
+        let previous = match current.fingerprint.take() {
+            Some(previous) => previous,
+            None => Fingerprint::of(&decode(&doc.id, &current.text)?),
+        };
+        let summary = fingerprint.summary_since(&previous);
+        let v = version(doc, text, fingerprint, summary);
         let info = v.info.clone();
-        if let Some(versions) = versions {
-            versions.push(v);
-        }
+        versions.push(v);
         Ok(info)
     }
 

@@ -8,6 +8,8 @@
 
 mod autosave;
 mod files;
+mod fingerprint;
+mod json;
 mod memory;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -25,6 +27,7 @@ pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 pub use summary::change_summary;
 
+use self::fingerprint::Fingerprint;
 use crate::error::{Error, Result};
 use crate::model::CanvasDocument;
 
@@ -173,37 +176,58 @@ pub(crate) fn saved_now() -> (SystemTime, String) {
     (now, humantime::format_rfc3339_millis(now).to_string())
 }
 
-/// The checks every store makes before a save, given the revision it holds now.
-pub(crate) fn check_save(current: Option<u64>, doc: &CanvasDocument, expected: u64) -> Result<()> {
+/// The checks every store makes before saving revision `revision` of canvas
+/// `id`, given the revision it holds now.
+pub(crate) fn check_save(
+    current: Option<u64>,
+    id: &str,
+    revision: u64,
+    expected: u64,
+) -> Result<()> {
     let Some(current) = current else {
         return Err(Error::NotFound {
             kind: "canvas",
-            id: doc.id.clone(),
+            id: id.to_owned(),
         });
     };
     if current != expected {
         return Err(Error::Conflict {
-            id: doc.id.clone(),
+            id: id.to_owned(),
             expected,
             current,
         });
     }
-    if doc.revision <= expected {
+    if revision <= expected {
         return Err(Error::InvalidField {
             field: "revision",
             message: format!(
-                "the document is at revision {}, not above the expected {expected}; apply ops before saving",
-                doc.revision
+                "the document is at revision {revision}, not above the expected {expected}; apply ops before saving"
             ),
         });
     }
     Ok(())
 }
 
-/// Serialises a document for storage, refusing one over [`MAX_DOCUMENT_BYTES`].
-pub(crate) fn encode(doc: &CanvasDocument) -> Result<String> {
+/// What a save records as its change summary when the version it replaces
+/// cannot be read.
+pub(crate) const UNREADABLE_PREVIOUS: &str = "replaces an unreadable version";
+
+/// What a store writes for a document: its JSON, refused over
+/// [`MAX_DOCUMENT_BYTES`], and its fingerprint — a large document's on two
+/// threads (see `json::write`). Both need only `&CanvasDocument`, so this
+/// runs on the caller's thread, and a store's blocking work gets the results
+/// instead of a copy of the document.
+pub(crate) fn prepare(doc: &CanvasDocument) -> Result<(String, Fingerprint)> {
     crate::model::check_id(&doc.id)?;
-    let text = serde_json::to_string(doc)?;
+    // The nodes' entries are taken from their JSON as it is written; the
+    // rest of the fingerprint meanwhile, on this thread.
+    let (text, nodes, mut fingerprint) =
+        json::write(doc, || Fingerprint::with_nodes(doc, Vec::new()));
+    fingerprint.set_nodes(nodes);
+    Ok((checked_size(text?)?, fingerprint))
+}
+
+fn checked_size(text: String) -> Result<String> {
     if text.len() > MAX_DOCUMENT_BYTES {
         return Err(Error::TooLarge {
             size: text.len(),
@@ -213,19 +237,105 @@ pub(crate) fn encode(doc: &CanvasDocument) -> Result<String> {
     Ok(text)
 }
 
-/// Parses a stored document; a failure names where it came from.
+/// Parses a stored document on this thread; a failure names where it came
+/// from.
 pub(crate) fn decode(location: &str, text: &str) -> Result<CanvasDocument> {
+    check_stored_size(text)?;
+    CanvasDocument::from_json(text).map_err(|e| stored_error(location, e))
+}
+
+fn check_stored_size(text: &str) -> Result<()> {
     if text.len() > MAX_DOCUMENT_BYTES {
         return Err(Error::TooLarge {
             size: text.len(),
             limit: MAX_DOCUMENT_BYTES,
         });
     }
-    CanvasDocument::from_json(text).map_err(|e| match e {
+    Ok(())
+}
+
+fn stored_error(location: &str, e: Error) -> Error {
+    match e {
         Error::InvalidJson { message } => Error::Corrupt {
             location: location.to_owned(),
             message,
         },
         other => other,
-    })
+    }
+}
+
+/// A stored document as a store's blocking work read it: a small one parsed
+/// there, a large one cut in [`json::Halves`] that [`Read::parse`] parses on
+/// two of tokio's blocking threads — after the store's lock or connection is
+/// released.
+#[derive(Debug)]
+enum Read {
+    Parsed(CanvasDocument),
+    Halves {
+        location: String,
+        halves: json::Halves,
+    },
+}
+
+impl Read {
+    /// The document in `text`, read from `location`.
+    fn of(location: &str, text: &str) -> Result<Read> {
+        check_stored_size(text)?;
+        match json::Halves::of(text) {
+            Some(halves) => Ok(Read::Halves {
+                location: location.to_owned(),
+                halves,
+            }),
+            None => decode(location, text).map(Read::Parsed),
+        }
+    }
+
+    /// The document; a failure names where it came from. Without a tokio
+    /// runtime the halves are parsed here.
+    async fn parse(self) -> Result<CanvasDocument> {
+        let (location, halves) = match self {
+            Read::Parsed(doc) => return Ok(doc),
+            Read::Halves { location, halves } => (location, halves),
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Read::Halves { location, halves }.parse_here();
+        };
+        let halves = std::sync::Arc::new(halves);
+        let (h, nodes) = (halves.clone(), halves.clone());
+        let nodes = runtime.spawn_blocking(move || nodes.parse_nodes());
+        let rest = runtime.spawn_blocking(move || h.parse_rest());
+        if let Some(doc) = json::Halves::join(joined(rest.await)?, joined(nodes.await)?) {
+            return Ok(doc);
+        }
+        // The one-thread parse says what is wrong; off this thread too.
+        let text = halves.whole();
+        drop(halves);
+        let parsed = runtime.spawn_blocking(move || CanvasDocument::from_json(&text));
+        joined(parsed.await)?.map_err(|e| stored_error(&location, e))
+    }
+
+    /// The document, parsed on this thread.
+    fn parse_here(self) -> Result<CanvasDocument> {
+        match self {
+            Read::Parsed(doc) => Ok(doc),
+            Read::Halves { location, halves } => {
+                if let Some(doc) = json::Halves::join(halves.parse_rest(), halves.parse_nodes()) {
+                    return Ok(doc);
+                }
+                CanvasDocument::from_json(&halves.whole()).map_err(|e| stored_error(&location, e))
+            }
+        }
+    }
+}
+
+/// The result of blocking parse work; a panic in it is a bug and is passed on.
+fn joined<T>(result: std::result::Result<T, tokio::task::JoinError>) -> Result<T> {
+    match result {
+        Ok(value) => Ok(value),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(Error::Storage {
+            message: format!("the parsing task did not finish: {e}"),
+            path: None,
+        }),
+    }
 }

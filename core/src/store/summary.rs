@@ -2,6 +2,7 @@
 //! for version histories.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 
 use crate::model::CanvasDocument;
 
@@ -9,50 +10,79 @@ use crate::model::CanvasDocument;
 /// version; "no content change" when only revision or timestamps moved.
 pub fn change_summary(before: Option<&CanvasDocument>, after: &CanvasDocument) -> String {
     let Some(before) = before else {
-        return format!(
-            "created with {} nodes, {} edges",
-            after.nodes.len(),
-            after.edges.len()
-        );
+        return created(after.nodes.len(), after.edges.len());
     };
-    let nodes = diff(&before.nodes, &after.nodes, |n| n.id.as_str());
-    let edges = diff(&before.edges, &after.edges, |e| e.id.as_str());
-    let mut parts = Vec::new();
-    push(&mut parts, "+", nodes.added, "node");
-    push(&mut parts, "-", nodes.removed, "node");
-    if nodes.changed > 0 {
-        parts.push(format!(
-            "{} {} changed",
-            nodes.changed,
-            plural(nodes.changed, "node")
-        ));
+    Changes {
+        nodes: diff(&before.nodes, &after.nodes, |n| n.id.as_str()),
+        edges: diff(&before.edges, &after.edges, |e| e.id.as_str()),
+        groups: before.groups != after.groups,
+        renamed: before.name != after.name,
+        story: before.story != after.story,
+        metadata: before.metadata != after.metadata,
+        viewport: before.viewport != after.viewport,
     }
-    push(&mut parts, "+", edges.added, "edge");
-    push(&mut parts, "-", edges.removed, "edge");
-    if before.groups != after.groups {
-        parts.push("groups changed".into());
-    }
-    if before.name != after.name {
-        parts.push("renamed".into());
-    }
-    if before.story != after.story {
-        parts.push("story changed".into());
-    }
-    if before.metadata != after.metadata {
-        parts.push("metadata changed".into());
-    }
-    if before.viewport != after.viewport && parts.is_empty() {
-        parts.push("viewport moved".into());
-    }
-    if parts.is_empty() {
-        "no content change".into()
-    } else {
-        parts.join(", ")
+    .describe()
+}
+
+/// The summary of a first version.
+pub(super) fn created(nodes: usize, edges: usize) -> String {
+    format!("created with {nodes} nodes, {edges} edges")
+}
+
+/// What differs between two versions; [`change_summary`] and the
+/// fingerprints (`super::fingerprint`) both fill it, so both describe a
+/// change in the same words.
+#[derive(Debug)]
+pub(super) struct Changes {
+    pub(super) nodes: Diff,
+    pub(super) edges: Diff,
+    pub(super) groups: bool,
+    pub(super) renamed: bool,
+    pub(super) story: bool,
+    pub(super) metadata: bool,
+    pub(super) viewport: bool,
+}
+
+impl Changes {
+    pub(super) fn describe(&self) -> String {
+        let (nodes, edges) = (&self.nodes, &self.edges);
+        let mut parts = Vec::new();
+        push(&mut parts, "+", nodes.added, "node");
+        push(&mut parts, "-", nodes.removed, "node");
+        if nodes.changed > 0 {
+            parts.push(format!(
+                "{} {} changed",
+                nodes.changed,
+                plural(nodes.changed, "node")
+            ));
+        }
+        push(&mut parts, "+", edges.added, "edge");
+        push(&mut parts, "-", edges.removed, "edge");
+        if self.groups {
+            parts.push("groups changed".into());
+        }
+        if self.renamed {
+            parts.push("renamed".into());
+        }
+        if self.story {
+            parts.push("story changed".into());
+        }
+        if self.metadata {
+            parts.push("metadata changed".into());
+        }
+        if self.viewport && parts.is_empty() {
+            parts.push("viewport moved".into());
+        }
+        if parts.is_empty() {
+            "no content change".into()
+        } else {
+            parts.join(", ")
+        }
     }
 }
 
 #[derive(Debug, Default)]
-struct Diff {
+pub(super) struct Diff {
     added: usize,
     removed: usize,
     changed: usize,
@@ -61,9 +91,13 @@ struct Diff {
 /// Counts items added, removed and changed between two lists keyed by id.
 /// Successive versions mostly keep their order, so equal prefixes and suffixes
 /// are compared in step and only the part in between is matched by id.
-fn diff<'a, T: PartialEq>(before: &'a [T], after: &'a [T], id: impl Fn(&T) -> &str) -> Diff {
+pub(super) fn diff<'a, T: PartialEq, K: Eq + Hash>(
+    before: &'a [T],
+    after: &'a [T],
+    id: impl Fn(&'a T) -> K,
+) -> Diff {
     let mut d = Diff::default();
-    let same_ids = |a: &T, b: &T| id(a) == id(b);
+    let same_ids = |a: &'a T, b: &'a T| id(a) == id(b);
     let head = before
         .iter()
         .zip(after)
@@ -88,8 +122,8 @@ fn diff<'a, T: PartialEq>(before: &'a [T], after: &'a [T], id: impl Fn(&T) -> &s
         d.added = new_middle.len();
         return d;
     }
-    let old: HashMap<&str, &T> = old_middle.iter().map(|x| (id(x), x)).collect();
-    let new: HashMap<&str, &T> = new_middle.iter().map(|x| (id(x), x)).collect();
+    let old: HashMap<K, &T> = old_middle.iter().map(|x| (id(x), x)).collect();
+    let new: HashMap<K, &T> = new_middle.iter().map(|x| (id(x), x)).collect();
     d.added = new.keys().filter(|k| !old.contains_key(*k)).count();
     d.removed = old.keys().filter(|k| !new.contains_key(*k)).count();
     d.changed += new
@@ -123,7 +157,7 @@ mod tests {
 
     #[test]
     fn diffs_by_id_in_step_and_out_of_order() {
-        fn key<'a>(x: &'a (&'static str, i32)) -> &'a str {
+        fn key(x: &(&'static str, i32)) -> &'static str {
             x.0
         }
         let before = [("a", 1), ("b", 1), ("c", 1), ("d", 1)];

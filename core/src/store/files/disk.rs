@@ -108,6 +108,21 @@ pub(super) fn read_text(path: &Path) -> Result<Option<String>> {
         })
 }
 
+/// Reads a file the store can do without (a cache): none if it is absent,
+/// unreadable, or larger than [`MAX_DOCUMENT_BYTES`].
+pub(super) fn read_small(path: &Path) -> Option<Vec<u8>> {
+    let file = File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    if len > MAX_DOCUMENT_BYTES as u64 {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(len).ok()?);
+    file.take(MAX_DOCUMENT_BYTES as u64)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    Some(bytes)
+}
+
 /// Removes a file; one that is already gone is fine.
 pub(super) fn remove_file(path: &Path) -> Result<()> {
     match fs::remove_file(path) {
