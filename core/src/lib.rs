@@ -20,6 +20,8 @@ pub mod model;
 pub mod ops;
 pub mod render;
 pub mod runner;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 pub mod store;
 pub mod task;
 pub mod validate;

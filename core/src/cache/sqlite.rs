@@ -56,6 +56,7 @@ use super::{CacheStats, ResultCache, entry_size};
 use crate::error::{Error, Result};
 use crate::exec::ContentKey;
 use crate::runner::Outputs;
+use crate::sqlite::{migrate, sql_error};
 
 /// How long a writer waits for another connection's write to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -63,6 +64,12 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The schema this build writes; `MIGRATIONS[n]` takes a database from
 /// version `n` to `n + 1`.
 const SCHEMA_VERSION: u32 = 1;
+
+/// What a file from a newer build is, and what to do.
+const NEWER: (&str, &str) = (
+    "the result cache",
+    "upgrade reelgraph, or use another cache file (deleting a cache loses nothing but the time to recompute)",
+);
 
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     // 0 -> 1: results, and their totals kept by triggers.
@@ -194,7 +201,7 @@ impl SqliteCache {
         // lookup, and WAL keeps the file sound either way.
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
-        migrate(&mut conn, &location)?;
+        migrate(&mut conn, &location, &MIGRATIONS, NEWER)?;
         let totals = read_totals(&conn).map_err(err)?;
         Ok(SqliteCache {
             db: Arc::new(Db {
@@ -234,41 +241,6 @@ impl SqliteCache {
                 path: Some(self.db.location.clone()),
             }),
         }
-    }
-}
-
-/// Brings the schema from the database's `user_version` up to
-/// [`SCHEMA_VERSION`], in one transaction.
-fn migrate(conn: &mut Connection, location: &str) -> Result<()> {
-    let err = |e: rusqlite::Error| sql_error(location, &e);
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(err)?;
-    let found: u32 = tx
-        .pragma_query_value(None, "user_version", |row| row.get(0))
-        .map_err(err)?;
-    if found > SCHEMA_VERSION {
-        return Err(Error::Storage {
-            message: format!(
-                "the result cache was written by a newer reelgraph (schema {found}, this one reads up to {SCHEMA_VERSION}); upgrade reelgraph, or use another cache file (deleting a cache loses nothing but the time to recompute)"
-            ),
-            path: Some(location.to_owned()),
-        });
-    }
-    for step in &MIGRATIONS[found as usize..] {
-        tx.execute_batch(step).map_err(err)?;
-    }
-    if found < SCHEMA_VERSION {
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
-            .map_err(err)?;
-    }
-    tx.commit().map_err(err)
-}
-
-fn sql_error(location: &str, e: &rusqlite::Error) -> Error {
-    Error::Storage {
-        message: e.to_string(),
-        path: Some(location.to_owned()),
     }
 }
 

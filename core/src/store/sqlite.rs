@@ -86,6 +86,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::model::{CanvasDocument, check_id};
+use crate::sqlite::{migrate, sql_error};
 
 /// How long a writer waits for another connection's write to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -101,6 +102,9 @@ const PAGE_SIZE: i64 = 32 * 1024;
 /// The schema this build writes; `MIGRATIONS[n]` takes a database from
 /// version `n` to `n + 1`.
 const SCHEMA_VERSION: u32 = 2;
+
+/// What a file from a newer build is, and what to do.
+const NEWER: (&str, &str) = ("the database", "upgrade reelgraph to open it");
 
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     // 0 -> 1: canvases and their versions.
@@ -193,7 +197,7 @@ impl SqliteStore {
             .map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(err)?;
-        migrate(&mut conn, &location)?;
+        migrate(&mut conn, &location, &MIGRATIONS, NEWER)?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 conn: Mutex::new(conn),
@@ -224,41 +228,6 @@ impl SqliteStore {
                 path: Some(self.inner.location.clone()),
             }),
         }
-    }
-}
-
-/// Brings the schema from the database's `user_version` up to
-/// [`SCHEMA_VERSION`], in one transaction.
-fn migrate(conn: &mut Connection, location: &str) -> Result<()> {
-    let err = |e: rusqlite::Error| sql_error(location, &e);
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(err)?;
-    let found: u32 = tx
-        .pragma_query_value(None, "user_version", |row| row.get(0))
-        .map_err(err)?;
-    if found > SCHEMA_VERSION {
-        return Err(Error::Storage {
-            message: format!(
-                "the database was written by a newer reelgraph (schema {found}, this one reads up to {SCHEMA_VERSION}); upgrade reelgraph to open it"
-            ),
-            path: Some(location.to_owned()),
-        });
-    }
-    for step in &MIGRATIONS[found as usize..] {
-        tx.execute_batch(step).map_err(err)?;
-    }
-    if found < SCHEMA_VERSION {
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
-            .map_err(err)?;
-    }
-    tx.commit().map_err(err)
-}
-
-fn sql_error(location: &str, e: &rusqlite::Error) -> Error {
-    Error::Storage {
-        message: e.to_string(),
-        path: Some(location.to_owned()),
     }
 }
 
