@@ -409,14 +409,14 @@ fn needed_spec<'a>(id: &str, entry: &'a NodeEntry) -> Result<&'a Arc<NodeTypeSpe
 }
 
 /// Where edges stand in the canvas order: a table for whole-canvas passes,
-/// or a map lookup per edge for the few a re-plan touches.
-enum EdgeOrder<'c> {
+/// or a map lookup per edge for the few a re-plan (or small run) touches.
+pub(super) enum EdgeOrder<'c> {
     Table(Vec<u32>),
     Lookup(&'c Canvas),
 }
 
 impl EdgeOrder<'_> {
-    fn position(&self, edge: EdgeIndex, link: &Link) -> usize {
+    pub(super) fn position(&self, edge: EdgeIndex, link: &Link) -> usize {
         match self {
             EdgeOrder::Table(positions) => positions[edge.index()] as usize,
             EdgeOrder::Lookup(canvas) => canvas.edge_position(&link.id),

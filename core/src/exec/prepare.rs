@@ -2,14 +2,13 @@
 //! filled in, and the links between steps. Done once, synchronously, so a
 //! run no longer needs the canvas.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use petgraph::Direction;
-use petgraph::visit::EdgeRef;
+use petgraph::visit::{EdgeRef, NodeIndexable};
 use serde_json::{Map, Value};
 
-use super::plan::Plan;
+use super::plan::{EdgeOrder, Plan};
 use petgraph::stable_graph::NodeIndex;
 
 use crate::canvas::Canvas;
@@ -55,12 +54,20 @@ pub(crate) fn check(
 /// Builds the work of every step of `plan`; params only where `runs` says
 /// the step will run (a cached step needs none).
 pub(crate) fn prepare(canvas: &Canvas, plan: &Plan, runs: &[bool]) -> Result<Vec<Work>> {
-    let step_of: HashMap<&str, usize> = plan
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (&*s.node, i))
-        .collect();
+    // Which step each graph slot is, and where edges stand: tables for a
+    // big run, lookups for a small one.
+    let mut step_at = vec![NO_STEP; canvas.graph.inner().node_bound()];
+    for (i, step) in plan.steps.iter().enumerate() {
+        if let Some(entry) = canvas.entry(&step.node) {
+            step_at[entry.ix.index()] = i;
+        }
+    }
+    let running = runs.iter().filter(|r| **r).count();
+    let order = if running > 64 {
+        EdgeOrder::Table(canvas.edge_positions())
+    } else {
+        EdgeOrder::Lookup(canvas)
+    };
     let mut works: Vec<Work> = Vec::with_capacity(plan.steps.len());
     let nothing: Arc<[Arc<str>]> = Arc::from([]);
     for (i, step) in plan.steps.iter().enumerate() {
@@ -79,7 +86,7 @@ pub(crate) fn prepare(canvas: &Canvas, plan: &Plan, runs: &[bool]) -> Result<Vec
                 Template::Input(port) => inputs.push(InputParam {
                     name: name.clone(),
                     multiple: spec.input(port).is_some_and(|p| p.multiple),
-                    sources: sources(canvas, entry.ix, port, &step_of),
+                    sources: sources(canvas, entry.ix, port, &step_at, &order),
                 }),
                 other => nested |= mentions_input(other),
             }
@@ -90,10 +97,10 @@ pub(crate) fn prepare(canvas: &Canvas, plan: &Plan, runs: &[bool]) -> Result<Vec
                 .inner()
                 .edges_directed(entry.ix, Direction::Incoming)
                 .filter_map(|e| {
-                    let source = &*canvas.graph[e.source()];
-                    if step_of.contains_key(source) {
+                    if step_at[e.source().index()] != NO_STEP {
                         return None;
                     }
+                    let source = &*canvas.graph[e.source()];
                     let record = data_record(canvas, source)?;
                     Some((
                         source,
@@ -196,7 +203,8 @@ fn sources(
     canvas: &Canvas,
     ix: NodeIndex,
     port: &str,
-    step_of: &HashMap<&str, usize>,
+    step_at: &[usize],
+    order: &EdgeOrder<'_>,
 ) -> Vec<Source> {
     let mut edges: Vec<_> = canvas
         .graph
@@ -205,22 +213,25 @@ fn sources(
         .filter(|e| &*e.weight().target_port == port)
         .collect();
     if edges.len() > 1 {
-        edges.sort_by_cached_key(|e| canvas.edge_position(&e.weight().id));
+        edges.sort_by_cached_key(|e| order.position(e.id(), e.weight()));
     }
     edges
         .into_iter()
-        .map(|e| {
-            let source = &*canvas.graph[e.source()];
-            match step_of.get(source) {
-                Some(&step) => Source::Step {
-                    step,
-                    port: e.weight().source_port.clone(),
-                },
-                None => Source::Value(data_record(canvas, source).unwrap_or(Value::Null)),
+        .map(|e| match step_at[e.source().index()] {
+            NO_STEP => {
+                let source = &*canvas.graph[e.source()];
+                Source::Value(data_record(canvas, source).unwrap_or(Value::Null))
             }
+            step => Source::Step {
+                step,
+                port: e.weight().source_port.clone(),
+            },
         })
         .collect()
 }
+
+/// In `step_at`: the node is not a step of the plan (a data node).
+const NO_STEP: usize = usize::MAX;
 
 /// Whether a template reads an input anywhere inside it.
 fn mentions_input(template: &Template) -> bool {

@@ -814,6 +814,10 @@ impl Engine {
         // The first node to fail, for the run's error.
         let mut first_failure: Option<(String, TaskError)> = None;
 
+        // One waiter for the whole run, not one per completed task.
+        let cancel_token = self.handle.cancel.clone();
+        let run_cancelled = cancel_token.cancelled();
+        tokio::pin!(run_cancelled);
         loop {
             while stopped.is_none() && in_flight.len() < limit {
                 let Some(i) = ready.pop_front() else { break };
@@ -827,7 +831,7 @@ impl Engine {
             }
             let finished = tokio::select! {
                 biased;
-                () = self.handle.cancel.cancelled(), if stopped.is_none() => {
+                () = &mut run_cancelled, if stopped.is_none() => {
                     stopped = Some(RunStatus::Cancelled);
                     continue;
                 }
@@ -1127,10 +1131,16 @@ impl Engine {
                 result: Err(TaskError::cancelled()),
                 took: None,
             };
-            let permit = tokio::select! {
-                biased;
-                () = token.cancelled() => return not_started(),
-                permit = permits.acquire_owned() => permit,
+            // A free slot is taken at once; only a task that has to wait
+            // for one also waits for its cancellation.
+            let permit = match permits.clone().try_acquire_owned() {
+                Ok(permit) => Ok(permit),
+                Err(tokio::sync::TryAcquireError::Closed) => permits.acquire_owned().await,
+                Err(tokio::sync::TryAcquireError::NoPermits) => tokio::select! {
+                    biased;
+                    () = token.cancelled() => return not_started(),
+                    permit = permits.acquire_owned() => permit,
+                },
             };
             // A slot freed by a cancelled task may reach a cancelled waiter.
             if token.is_cancelled() {
