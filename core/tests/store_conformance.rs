@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reelgraph::model::{Edge, Group, PortRef, StoryStructure};
-use reelgraph::store::{CanvasStore, ListQuery, MemoryStore, Prune, change_summary};
+use reelgraph::store::{
+    CanvasStore, ListQuery, MAX_DOCUMENT_BYTES, MemoryStore, Prune, change_summary,
+};
 use reelgraph::{Canvas, CanvasDocument, Catalog, Op};
 use serde_json::json;
 
@@ -213,12 +215,32 @@ pub async fn delete_honours_the_revision(store: &dyn CanvasStore) {
     store.create(&d).await.expect("the id can be used again");
 }
 
+pub async fn a_fifty_megabyte_document_saves_and_loads(store: &dyn CanvasStore) {
+    let mut big = doc("big", "Big", 3);
+    big.metadata.insert(
+        "notes".into(),
+        json!("frame notes ".repeat(50_000_000 / 12)),
+    );
+    let info = store
+        .create(&big)
+        .await
+        .expect("a 50 MB document is accepted");
+    assert!(info.size_bytes > 50_000_000 && info.size_bytes < MAX_DOCUMENT_BYTES as u64);
+    let loaded = store.get("big").await.expect("and loads");
+    assert!(loaded == big, "the big document round-trips");
+    drop(loaded);
+    let created = big.revision;
+    let mut next = big;
+    next.revision += 1;
+    let info = store.save(&next, created).await.expect("and saves again");
+    assert_eq!(info.summary, "no content change");
+    assert!(store.get_revision("big", created).await.is_ok());
+}
+
 pub async fn oversized_documents_are_refused(store: &dyn CanvasStore) {
     let mut d = doc("big", "Big", 0);
-    d.metadata.insert(
-        "blob".into(),
-        json!("x".repeat(reelgraph::store::MAX_DOCUMENT_BYTES)),
-    );
+    d.metadata
+        .insert("blob".into(), json!("x".repeat(MAX_DOCUMENT_BYTES)));
     let err = store.create(&d).await.expect_err("too large");
     assert_eq!(err.code(), "too_large");
     assert_eq!(
@@ -370,6 +392,11 @@ macro_rules! conformance_suite {
             async fn delete_honours_the_revision() {
                 let s = $make;
                 super::delete_honours_the_revision(&s).await;
+            }
+            #[tokio::test]
+            async fn a_fifty_megabyte_document_saves_and_loads() {
+                let s = $make;
+                super::a_fifty_megabyte_document_saves_and_loads(&s).await;
             }
             #[tokio::test]
             async fn oversized_documents_are_refused() {

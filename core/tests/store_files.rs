@@ -292,29 +292,23 @@ async fn a_document_copied_to_the_wrong_place_is_corrupt() {
     assert!(err.to_string().contains("`one`"), "{err}");
 }
 
+/// The 50 MB round trip is in the conformance suite; here, what only the
+/// file store promises about it: the listed size is the size of the file.
 #[tokio::test]
-async fn a_fifty_megabyte_document_saves_and_loads() {
+async fn the_listed_size_of_a_fifty_megabyte_document_is_its_file_size() {
     let (dir, store) = open();
     let mut big = doc("big", "Big", 3);
     big.metadata.insert(
         "notes".into(),
         json!("frame notes ".repeat(50_000_000 / 12)),
     );
-    let info = store
+    store
         .create(&big)
         .await
         .expect("a 50 MB document is accepted");
-    assert!(info.size_bytes > 50_000_000 && info.size_bytes < MAX_DOCUMENT_BYTES as u64);
-    let loaded = store.get("big").await.expect("and loads");
-    assert!(loaded == big, "the big document round-trips");
-    drop(loaded);
-    let mut next = big;
-    next.revision += 1;
-    let info = store.save(&next, 0).await.expect("and saves again");
-    assert_eq!(info.summary, "no content change");
     assert_eq!(
         store.list(&ListQuery::first(1)).await.expect("list").items[0].size_bytes,
-        std::fs::metadata(current_file(dir.path(), "big", 1))
+        std::fs::metadata(current_file(dir.path(), "big", 0))
             .expect("file")
             .len()
     );

@@ -289,29 +289,6 @@ async fn name_prefixes_are_literal_not_like_patterns() {
 }
 
 #[tokio::test]
-async fn a_fifty_megabyte_document_saves_and_loads() {
-    let (_dir, _path, store) = open();
-    let mut big = doc("big", "Big", 3);
-    big.metadata.insert(
-        "notes".into(),
-        json!("frame notes ".repeat(50_000_000 / 12)),
-    );
-    let info = store
-        .create(&big)
-        .await
-        .expect("a 50 MB document is accepted");
-    assert!(info.size_bytes > 50_000_000 && info.size_bytes < MAX_DOCUMENT_BYTES as u64);
-    let loaded = store.get("big").await.expect("and loads");
-    assert!(loaded == big, "the big document round-trips");
-    drop(loaded);
-    let mut next = big;
-    next.revision += 1;
-    let info = store.save(&next, 0).await.expect("and saves again");
-    assert_eq!(info.summary, "no content change");
-    assert!(store.get_revision("big", 0).await.is_ok());
-}
-
-#[tokio::test]
 async fn an_oversized_row_is_refused_without_loading_it() {
     let (_dir, path, store) = open();
     store.create(&doc("huge", "Huge", 0)).await.expect("create");

@@ -53,7 +53,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::{CacheStats, ResultCache, entry_size};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::exec::ContentKey;
 use crate::runner::Outputs;
 use crate::sqlite::{migrate, sql_error};
@@ -225,22 +225,15 @@ impl SqliteCache {
         T: Send + 'static,
     {
         let db = self.db.clone();
-        let task = tokio::task::spawn_blocking(move || {
+        let task = move || {
             // A panic mid-transaction drops the transaction, which rolls it
             // back: the connection is still sound.
             let mut conn = db.conn.lock().unwrap_or_else(PoisonError::into_inner);
             let (value, totals) = work(&mut conn, &db.location)?;
             *db.totals.lock().unwrap_or_else(PoisonError::into_inner) = totals;
             Ok(value)
-        });
-        match task.await {
-            Ok(result) => result,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => Err(Error::Storage {
-                message: format!("the cache task did not finish: {e}"),
-                path: Some(self.db.location.clone()),
-            }),
-        }
+        };
+        crate::store::blocking(task, Some(&self.db.location)).await
     }
 }
 

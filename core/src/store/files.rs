@@ -235,23 +235,6 @@ fn corrupt(path: &Path, message: impl Into<String>) -> Error {
     }
 }
 
-/// Runs blocking file work off the async threads. A panic in it is a bug
-/// and is passed on as a panic.
-async fn blocking<T, F>(work: F) -> Result<T>
-where
-    F: FnOnce() -> Result<T> + Send + 'static,
-    T: Send + 'static,
-{
-    match tokio::task::spawn_blocking(work).await {
-        Ok(result) => result,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => Err(Error::Storage {
-            message: format!("the storage task did not finish: {e}"),
-            path: None,
-        }),
-    }
-}
-
 impl FileStore {
     /// Opens the store in `dir`, creating the directory if needed. Refuses
     /// a directory written by a newer reelgraph (a newer layout).
@@ -286,7 +269,7 @@ impl FileStore {
         T: Send + 'static,
     {
         let layout = self.layout.clone();
-        blocking(move || work(&layout)).await
+        super::blocking(move || work(&layout), None).await
     }
 }
 

@@ -170,6 +170,24 @@ pub trait CanvasStore: Send + Sync {
     async fn prune(&self, id: &str, policy: Prune) -> Result<usize>;
 }
 
+/// Runs `work` on tokio's blocking pool, off the async threads. A panic in
+/// it is a bug and is passed on as a panic; `location` names the file in
+/// the error of a task that did not finish.
+pub(crate) async fn blocking<T, F>(work: F, location: Option<&str>) -> Result<T>
+where
+    F: FnOnce() -> Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(Error::Storage {
+            message: format!("the storage task did not finish: {e}"),
+            path: location.map(str::to_owned),
+        }),
+    }
+}
+
 /// The current time as RFC 3339, as stores record it.
 pub(crate) fn saved_now() -> (SystemTime, String) {
     let now = SystemTime::now();

@@ -214,20 +214,13 @@ impl SqliteStore {
         T: Send + 'static,
     {
         let inner = self.inner.clone();
-        let task = tokio::task::spawn_blocking(move || {
+        let task = move || {
             // A panic mid-transaction drops the transaction, which rolls it
             // back: the connection is still sound.
             let mut conn = inner.conn.lock().unwrap_or_else(PoisonError::into_inner);
             work(&mut conn, &inner.location)
-        });
-        match task.await {
-            Ok(result) => result,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => Err(Error::Storage {
-                message: format!("the storage task did not finish: {e}"),
-                path: Some(self.inner.location.clone()),
-            }),
-        }
+        };
+        super::blocking(task, Some(&self.inner.location)).await
     }
 }
 
