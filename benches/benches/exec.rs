@@ -1,6 +1,7 @@
 //! Benchmarks of planning and execution. Goals, on a 2-core machine, for
 //! the generated 100,000-node, 200,000-edge canvas (shape: `reelgraph_benches`
-//! crate docs) with a no-op function: plan + content keys ≤ 50 ms; re-plan
+//! crate docs) and a layered DAG of 100,000 nodes, with a no-op function:
+//! plan + content keys ≤ 50 ms; re-plan
 //! after one property edit ≤ 1 ms; executor overhead ≤ 5 µs per node; a
 //! second, fully cached run of a 10,000-node canvas ≤ 20 ms; ≥ 1,000,000
 //! events/s to one consumer.
@@ -12,7 +13,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use reelgraph::cache::{MemoryCache, SqliteCache};
 use reelgraph::exec::{Executor, PlanOptions, Planner, RunEventKind, RunOptions, RunStatus};
 use reelgraph::runner::{LocalRunner, Outputs};
@@ -42,12 +43,33 @@ fn plan(c: &mut Criterion, dag: &Dag, canvas: &mut Canvas) {
         .sampling_mode(SamplingMode::Flat)
         .measurement_time(Duration::from_secs(6));
     group.throughput(Throughput::Elements(canvas.node_count() as u64));
-    group.bench_function("plan_and_keys_100k_nodes", |b| {
-        // The planner is dropped outside the timing: freeing is not planning.
-        b.iter_with_large_drop(|| {
-            Planner::new(canvas, PlanOptions::all(Quality::Draft)).expect("a plan")
+    let layered = layered_dag(100, 1_000, 2, SEED);
+    for (name, canvas) in [("100k_nodes", &*canvas), ("layered_100k_nodes", &layered)] {
+        // A canvas keeps each node's own digest once worked out: this is
+        // every plan after the first.
+        group.bench_function(format!("plan_and_keys_{name}"), |b| {
+            // The planner is dropped outside the timing: freeing is not planning.
+            b.iter_with_large_drop(|| {
+                Planner::new(canvas, PlanOptions::all(Quality::Draft)).expect("a plan")
+            });
         });
-    });
+        // The first plan of a canvas just loaded hashes every node's own part.
+        let document = canvas.to_document();
+        group.bench_function(format!("plan_and_keys_{name}_just_loaded"), |b| {
+            b.iter_batched(
+                || {
+                    Canvas::from_document(canvas.catalog().clone(), document.clone())
+                        .expect("loads")
+                },
+                |loaded| {
+                    let planner =
+                        Planner::new(&loaded, PlanOptions::all(Quality::Draft)).expect("a plan");
+                    (planner, loaded)
+                },
+                BatchSize::PerIteration,
+            );
+        });
+    }
     group.finish();
 
     // One property edit, re-planned; the edit is undone (and re-planned)

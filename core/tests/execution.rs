@@ -67,10 +67,17 @@ impl Drop for Running {
 }
 
 /// `step` behaves by its `fn` param: "" joins text and inputs; "panic",
-/// "fail", "hang", "wrong_outputs", "slow", "bad_progress" misbehave.
+/// "panic_at_once" (before making its future), "fail", "hang",
+/// "wrong_outputs", "slow", "bad_progress" misbehave.
 fn runner(calls: Arc<Calls>) -> LocalRunner {
     let mut runner = LocalRunner::new();
     runner.register("step", move |task, ctx| {
+        assert_ne!(
+            task.params.get("fn"),
+            Some(&json!("panic_at_once")),
+            "step {} blew up at once",
+            task.node
+        );
         let calls = calls.clone();
         async move {
             calls.nodes.lock().unwrap().push(task.node.to_string());
@@ -412,15 +419,130 @@ async fn replan_after_random_edits_equals_a_fresh_plan() {
             .iter()
             .map(|s| (s.node.clone(), s.key))
             .collect();
-        let fresh = Planner::new(&canvas, options.clone()).unwrap();
-        let expected: Vec<_> = fresh
-            .plan()
-            .steps
-            .iter()
-            .map(|s| (s.node.clone(), s.key))
-            .collect();
-        assert_eq!(incremental, expected, "round {round}");
+        // A fresh plan of the same canvas reuses the own digests it keeps;
+        // a reloaded copy keeps none and hashes every node from scratch.
+        let reloaded = Canvas::from_document(catalog(), canvas.to_document()).unwrap();
+        for fresh in [&canvas, &reloaded] {
+            let fresh = Planner::new(fresh, options.clone()).unwrap();
+            let expected: Vec<_> = fresh
+                .plan()
+                .steps
+                .iter()
+                .map(|s| (s.node.clone(), s.key))
+                .collect();
+            assert_eq!(incremental, expected, "round {round}");
+        }
     }
+}
+
+/// Keys of every step, by node.
+fn keys_of(canvas: &Canvas) -> Vec<(String, String)> {
+    Planner::new(canvas, PlanOptions::all(Quality::Draft))
+        .unwrap()
+        .plan()
+        .steps
+        .iter()
+        .map(|s| (s.node.to_string(), s.key.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn kept_digests_follow_edits_and_refused_batches() {
+    let mut canvas = diamond();
+    let before = keys_of(&canvas);
+    // A batch that fails half-way restores the nodes it had changed.
+    let refused = canvas.apply(vec![
+        set("b", json!({"text": "changed"})),
+        Op::set_properties("nowhere", json!({"text": "x"})),
+    ]);
+    assert!(refused.is_err());
+    assert_eq!(keys_of(&canvas), before);
+    // Edits that land change the keys a reloaded copy computes afresh.
+    canvas
+        .apply(vec![
+            set("b", json!({"text": "changed"})),
+            Op::SetLabel {
+                id: "n".into(),
+                label: Some("greeting".into()),
+            },
+        ])
+        .unwrap();
+    let after = keys_of(&canvas);
+    assert_ne!(after, before);
+    let reloaded = Canvas::from_document(catalog(), canvas.to_document()).unwrap();
+    assert_eq!(keys_of(&reloaded), after);
+}
+
+#[test]
+fn a_serialised_plan_lists_what_each_step_waits_for() {
+    let canvas = diamond();
+    let planner = Planner::new(&canvas, PlanOptions::all(Quality::Draft)).unwrap();
+    let plan = planner.plan();
+    let index = |node: &str| plan.steps.iter().position(|s| &*s.node == node).unwrap();
+    let mut waits: Vec<&str> = plan
+        .after(index("d"))
+        .iter()
+        .map(|&i| &*plan.steps[i].node)
+        .collect();
+    waits.sort_unstable();
+    assert_eq!(waits, ["b", "c"]);
+    assert!(plan.after(index("a")).is_empty());
+    let json = serde_json::to_value(plan).unwrap();
+    let d = &json["steps"][index("d")];
+    assert_eq!(d["node"], "d");
+    assert_eq!(d["key"], plan.steps[index("d")].key.to_hex());
+    let mut after: Vec<usize> = serde_json::from_value(d["after"].clone()).unwrap();
+    after.sort_unstable();
+    assert_eq!(
+        after,
+        [index("b").min(index("c")), index("b").max(index("c"))]
+    );
+}
+
+#[tokio::test]
+async fn events_reach_the_consumer_while_a_task_still_runs() {
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let task_gate = gate.clone();
+    let mut runner = LocalRunner::new();
+    runner.register("step", move |_task, ctx| {
+        let gate = task_gate.clone();
+        async move {
+            gate.notified().await;
+            ctx.progress.progress(0.5, Some("half way"));
+            Ok(Outputs::from_iter([("out".to_owned(), json!("done"))]))
+        }
+    });
+    let mut canvas = Canvas::new(catalog(), "gated", "Gated");
+    canvas.apply(vec![add("a", "A")]).unwrap();
+    let executor = Executor::new(runner);
+    let mut run = executor.start(&canvas, RunOptions::new()).await.unwrap();
+    let mut events = run.events().unwrap();
+    let finished = tokio::spawn(run.finish());
+    // The run holds its own events back only while it has work to do: with
+    // `a` waiting at the gate, everything so far has been sent.
+    let mut seen = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(event) = events.next().await {
+            let started = matches!(event.kind, RunEventKind::NodeStarted { .. });
+            seen.push(event);
+            if started {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("events arrive while the task waits");
+    assert_eq!(kinds(&seen), ["run_started", "node_queued", "node_started"]);
+    gate.notify_one();
+    assert_eq!(finished.await.unwrap().status, RunStatus::Completed);
+    let mut rest = Vec::new();
+    while let Some(event) = events.next().await {
+        rest.push(event);
+    }
+    assert_eq!(
+        kinds(&rest),
+        ["node_progress", "node_completed", "run_completed"]
+    );
 }
 
 #[tokio::test]
@@ -492,7 +614,10 @@ async fn a_panic_fails_its_node_and_independent_branches_continue() {
     let executor = Executor::new(runner(calls.clone()));
     let mut canvas = diamond();
     canvas
-        .apply(vec![set("b", json!({"fn": "panic"}))])
+        .apply(vec![
+            set("b", json!({"fn": "panic"})),
+            set("e", json!({"fn": "panic_at_once"})),
+        ])
         .unwrap();
     let (report, events) = run(&executor, &canvas, RunOptions::new()).await;
     assert_eq!(report.status, RunStatus::Failed);
@@ -501,7 +626,15 @@ async fn a_panic_fails_its_node_and_independent_branches_continue() {
         "{:?}",
         report.errors["b"]
     );
-    assert_eq!(calls.take(), set_of(&["a", "b", "c", "e"]));
+    assert!(
+        report.errors["e"]
+            .message
+            .contains("step e blew up at once"),
+        "{:?}",
+        report.errors["e"]
+    );
+    // `e` panicked before it was counted as a call.
+    assert_eq!(calls.take(), set_of(&["a", "b", "c"]));
     let skipped: Vec<_> = events
         .iter()
         .filter_map(|e| match &e.kind {

@@ -21,6 +21,9 @@ fn main() {
     let dag = Dag::generate(nodes, nodes * 2, SEED);
     let mut canvas = dag.build(&catalog, BATCH);
     if std::env::var_os("PLAN_ONLY").is_some() {
+        let t = Instant::now();
+        drop(Planner::new(&canvas, PlanOptions::all(Quality::Draft)).expect("plan"));
+        eprintln!("first plan: {:?}", t.elapsed());
         let mut total = std::time::Duration::ZERO;
         for _ in 0..20 {
             let t = Instant::now();
@@ -97,6 +100,20 @@ fn layered() {
         t.elapsed(),
         planner.plan().steps.len()
     );
+    if std::env::var_os("PLAN_ONLY").is_some() {
+        let t = Instant::now();
+        drop(Planner::new(&canvas, PlanOptions::all(Quality::Standard)).expect("plan"));
+        eprintln!("first plan: {:?}", t.elapsed());
+        let mut total = std::time::Duration::ZERO;
+        for _ in 0..30 {
+            let t = Instant::now();
+            let planner = Planner::new(&canvas, PlanOptions::all(Quality::Standard)).expect("plan");
+            total += t.elapsed();
+            drop(planner);
+        }
+        eprintln!("plan x30: {:?}", total / 30);
+        return;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -114,18 +131,37 @@ fn layered() {
         }
         return;
     }
-    for _ in 0..3 {
-        let executor = Executor::new(noop_step_runner()).with_concurrency(64);
+    // As the criterion bench runs it: a memory cache, and a consumer
+    // reading every event on another task.
+    for _ in 0..5 {
+        let executor = Executor::new(noop_step_runner())
+            .with_cache(std::sync::Arc::new(reelgraph::cache::MemoryCache::new(
+                1 << 30,
+            )))
+            .with_concurrency(64);
         let t = Instant::now();
-        let run = runtime
-            .block_on(executor.start(&canvas, RunOptions::new()))
-            .expect("start");
-        let started = t.elapsed();
-        let report = runtime.block_on(run.finish());
+        let (started, report, events) = runtime.block_on(async {
+            let mut run = executor
+                .start(&canvas, RunOptions::new())
+                .await
+                .expect("start");
+            let started = t.elapsed();
+            let mut events = run.events().expect("events");
+            let consumer = tokio::spawn(async move {
+                let mut n = 0usize;
+                while events.next().await.is_some() {
+                    n += 1;
+                }
+                n
+            });
+            let report = run.finish().await;
+            (started, report, consumer.await.expect("the consumer"))
+        });
         eprintln!(
-            "start {started:?}, total {:?}, executed {}",
+            "start {started:?}, total {:?}, executed {}, {events} events",
             t.elapsed(),
             report.stats.executed
         );
+        drop((report, executor));
     }
 }

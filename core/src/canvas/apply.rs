@@ -3,7 +3,7 @@
 //! maps); the first rejection rolls the journal back, so a failed apply leaves
 //! the canvas as it was, byte for byte.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use petgraph::Direction;
 use petgraph::data::Build;
@@ -232,6 +232,7 @@ impl Canvas {
                         position: *position,
                         properties: props,
                         ui: ui.clone().map(Box::new),
+                        own_digest: OnceLock::new(),
                         values_checked: true,
                     },
                 );
@@ -642,6 +643,7 @@ impl Canvas {
                 entry: Box::new(entry.clone()),
             });
             change(entry);
+            entry.own_digest = OnceLock::new();
         }
     }
 

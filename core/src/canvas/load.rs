@@ -2,7 +2,7 @@
 //! versions migrated, and whatever cannot be live (unknown types, dangling or
 //! cycle-closing edges) kept as loaded for validation to report.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use indexmap::IndexMap;
 use petgraph::data::Build;
@@ -130,6 +130,7 @@ pub(super) fn resolve_node(
         label: node.label.map(String::into_boxed_str),
         position: node.position,
         ui: node.ui.map(Box::new),
+        own_digest: OnceLock::new(),
         values_checked: false,
     };
     (id, entry, migration)

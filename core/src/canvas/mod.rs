@@ -8,7 +8,7 @@ mod connect;
 mod load;
 mod properties;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use indexmap::IndexMap;
 use petgraph::Direction;
@@ -58,6 +58,11 @@ pub(crate) struct NodeEntry {
     pub position: Position,
     pub properties: Properties,
     pub ui: Option<Box<Value>>,
+    /// What the node itself contributes to its content key, hashed by the
+    /// planner on first use and kept: a plan then reads no property values
+    /// of unchanged nodes. Every change to a node goes through
+    /// `Canvas::replace_node`, which clears it.
+    pub own_digest: OnceLock<[u8; 32]>,
     /// Every value was checked against `spec` by an op. Specs never change
     /// under a node, so validation need not check them again; values from a
     /// loaded document or a restore are not known to be checked.

@@ -18,12 +18,12 @@ impl ContentKey {
     /// The key as 64 lowercase hex digits.
     pub fn to_hex(&self) -> String {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        let mut hex = String::with_capacity(64);
-        for byte in self.0 {
-            hex.push(DIGITS[usize::from(byte >> 4)] as char);
-            hex.push(DIGITS[usize::from(byte & 0xf)] as char);
+        let mut hex = vec![0u8; 64];
+        for (pair, byte) in hex.chunks_exact_mut(2).zip(self.0) {
+            pair[0] = DIGITS[usize::from(byte >> 4)];
+            pair[1] = DIGITS[usize::from(byte & 0xf)];
         }
-        hex
+        String::from_utf8(hex).expect("hex digits are ASCII")
     }
 
     /// The first 12 hex digits, for messages.
@@ -138,11 +138,21 @@ impl KeyHasher {
             Value::Object(map) => {
                 self.tag(b'o');
                 self.len(map.len());
-                let mut fields: Vec<_> = map.iter().collect();
-                fields.sort_unstable_by(|a, b| a.0.cmp(b.0));
-                for (k, v) in fields {
-                    self.str(k);
-                    self.value(v);
+                // serde_json's map iterates in key order, unless a crate in
+                // the build turns on its `preserve_order` feature.
+                let sorted = map.keys().zip(map.keys().skip(1)).all(|(a, b)| a < b);
+                if sorted {
+                    for (k, v) in map {
+                        self.str(k);
+                        self.value(v);
+                    }
+                } else {
+                    let mut fields: Vec<_> = map.iter().collect();
+                    fields.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                    for (k, v) in fields {
+                        self.str(k);
+                        self.value(v);
+                    }
                 }
             }
         }
@@ -166,13 +176,6 @@ impl KeyHasher {
                 self.u64(f.to_bits());
             }
         }
-    }
-
-    /// A 64-bit fingerprint of what was written so far, for telling within
-    /// one process whether the same bytes came again (not a content key).
-    pub fn fingerprint(&self) -> u64 {
-        use std::hash::BuildHasher;
-        foldhash::quality::FixedState::with_seed(0x5EED).hash_one(&self.0)
     }
 
     pub fn finish(&self) -> [u8; 32] {

@@ -1,10 +1,12 @@
 //! The planner: which nodes a run needs, in what order, under what content
 //! keys, and why each will run.
 //!
-//! A node's key is a Merkle hash: its own content (type, type version, the
-//! type's task and provides definitions, the properties its templates read,
-//! the quality tier for task nodes) and the keys of its inputs in input
-//! order. Ids and layout are not part of it.
+//! A node's key is a Merkle hash: the digest of its own content (type, type
+//! version, the type's task and provides definitions, the properties its
+//! templates read), the quality tier for task nodes, and the keys of its
+//! inputs in input order. Ids and layout are not part of it. The canvas
+//! keeps each node's own digest until the node changes, so planning an
+//! unchanged node reads none of its properties.
 //!
 //! A [`Planner`] keeps its keys between plans: [`Planner::replan`] reads the
 //! canvas's change log and rehashes only the nodes that changed and, while
@@ -17,6 +19,7 @@ use std::sync::Arc;
 use petgraph::Direction;
 use petgraph::stable_graph::{EdgeIndex, NodeIndex};
 use petgraph::visit::{EdgeRef, NodeIndexable};
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::event::Reason;
@@ -57,22 +60,23 @@ impl PlanOptions {
 }
 
 /// One task node of a plan.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Step {
     pub node: Arc<str>,
     pub function: Arc<str>,
     pub key: ContentKey,
     /// Why it runs if its key has no stored result (see [`Reason`]).
     pub reason: Reason,
-    /// Steps (indexes into [`Plan::steps`]) whose outputs it waits for.
-    pub after: Vec<usize>,
+    /// Where the steps it waits for are in [`Plan::after`]'s table.
+    after: (u32, u32),
+    /// The node's graph slot in the canvas at the plan's revision.
+    pub(crate) ix: NodeIndex,
     /// Fingerprint of the node's own part of the key, to tell what changed next time.
-    #[serde(skip)]
     own: u64,
 }
 
 /// The nodes a run needs, in topological order.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub canvas_id: String,
     pub revision: u64,
@@ -82,6 +86,9 @@ pub struct Plan {
     /// Data nodes the steps read (characters, shots, ...): they have no task;
     /// their properties are their outputs.
     pub data_nodes: usize,
+    /// What each step waits for, back to back: one table instead of a list
+    /// per step.
+    after: Vec<usize>,
 }
 
 impl Plan {
@@ -89,9 +96,54 @@ impl Plan {
     pub fn step(&self, node: &str) -> Option<&Step> {
         self.steps.iter().find(|s| &*s.node == node)
     }
+
+    /// The steps (indexes into [`Plan::steps`]) whose outputs step `step`
+    /// waits for, in input order.
+    pub fn after(&self, step: usize) -> &[usize] {
+        let (start, end) = self.steps[step].after;
+        &self.after[start as usize..end as usize]
+    }
+}
+
+impl Serialize for Plan {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+
+        #[derive(Serialize)]
+        struct StepView<'p> {
+            node: &'p str,
+            function: &'p str,
+            key: ContentKey,
+            reason: Reason,
+            after: &'p [usize],
+        }
+        let steps: Vec<StepView<'_>> = (0..self.steps.len())
+            .map(|i| {
+                let step = &self.steps[i];
+                StepView {
+                    node: &step.node,
+                    function: &step.function,
+                    key: step.key,
+                    reason: step.reason,
+                    after: self.after(i),
+                }
+            })
+            .collect();
+        let mut plan = s.serialize_struct("Plan", 5)?;
+        plan.serialize_field("canvas_id", &self.canvas_id)?;
+        plan.serialize_field("revision", &self.revision)?;
+        plan.serialize_field("quality", &self.quality)?;
+        plan.serialize_field("steps", &steps)?;
+        plan.serialize_field("data_nodes", &self.data_nodes)?;
+        plan.end()
+    }
 }
 
 const NONE: u32 = u32::MAX;
+
+/// Fewer own digests than this to work out are hashed on the calling
+/// thread: sharing them out costs more than it saves.
+const PARALLEL_DIGESTS: usize = 2_048;
 
 /// Each step's own hash and key in the previous plan, by node id.
 type PreviousKeys = HashMap<Arc<str>, (u64, ContentKey)>;
@@ -148,7 +200,7 @@ pub struct Planner {
     plan: Plan,
     /// Per node type; a canvas uses a handful. Holding the spec keeps its
     /// address from being reused by another.
-    relevance: Vec<(Arc<NodeTypeSpec>, Arc<Relevance>)>,
+    relevance: Vec<(Arc<NodeTypeSpec>, Relevance)>,
     hasher: KeyHasher,
 }
 
@@ -163,6 +215,7 @@ impl Planner {
                 quality: options.quality,
                 steps: Vec::new(),
                 data_nodes: 0,
+                after: Vec::new(),
             },
             options,
             slots: Vec::new(),
@@ -234,9 +287,11 @@ impl Planner {
         self.order.clear();
         self.plan.steps.clear();
         self.plan.steps.reserve(graph.node_count());
+        self.plan.after.clear();
         self.plan.data_nodes = 0;
         let mut inputs = Vec::new();
         let entries = canvas.entries_by_slot();
+        self.digest_own_parts(&entries, needed.as_deref());
         let order = EdgeOrder::Table(canvas.edge_positions());
         for ix in graph.nodes_iter() {
             if needed.as_ref().is_some_and(|n| !n[ix.index()]) {
@@ -246,9 +301,18 @@ impl Planner {
                 continue;
             };
             let spec = needed_spec(id, entry)?;
-            let relevance = self.relevance_of(spec);
+            self.relevance_of(spec);
+            let relevance = relevance_in(&self.relevance, spec);
             inputs_in_order(canvas, ix, spec, &order, &mut inputs);
-            let (own, key) = self.key_of(&relevance, spec, entry, &inputs);
+            let (own, key) = key_of(
+                &mut self.hasher,
+                relevance,
+                spec,
+                entry,
+                self.options.quality,
+                &inputs,
+                |source| self.slots[source.index()].key,
+            );
             let slot = &mut self.slots[ix.index()];
             slot.own = own;
             slot.key = key;
@@ -265,16 +329,18 @@ impl Planner {
                 Some(_) => Reason::New,
             };
             slot.step = self.plan.steps.len() as u32;
+            let function = relevance
+                .function
+                .clone()
+                .unwrap_or_else(|| Arc::from(task.function.as_str()));
             let after = self.steps_before(&inputs);
             self.plan.steps.push(Step {
                 node: id.clone(),
-                function: relevance
-                    .function
-                    .clone()
-                    .unwrap_or_else(|| Arc::from(task.function.as_str())),
+                function,
                 key,
                 reason,
                 after,
+                ix,
                 own,
             });
         }
@@ -296,9 +362,18 @@ impl Planner {
         while let Some(Reverse((_, ix))) = queue.pop() {
             let (id, entry) = canvas.entry_at(ix);
             let spec = needed_spec(id, entry)?;
-            let relevance = self.relevance_of(spec);
+            self.relevance_of(spec);
+            let relevance = relevance_in(&self.relevance, spec);
             inputs_in_order(canvas, ix, spec, &EdgeOrder::Lookup(canvas), &mut inputs);
-            let (own, key) = self.key_of(&relevance, spec, entry, &inputs);
+            let (own, key) = key_of(
+                &mut self.hasher,
+                relevance,
+                spec,
+                entry,
+                self.options.quality,
+                &inputs,
+                |source| self.slots[source.index()].key,
+            );
             let own_changed = own != self.slots[ix.index()].own;
             let slot = &mut self.slots[ix.index()];
             slot.own = own;
@@ -353,49 +428,115 @@ impl Planner {
         Ok(Some(needed))
     }
 
-    /// The node's key, and a fingerprint of its own part (what it hashes
-    /// besides its inputs) that tells whether that part changed. One BLAKE3
-    /// pass per node: own part first, then each input in order.
-    fn key_of(
+    /// Works out the own digests the canvas does not keep yet (all of them
+    /// for a canvas just loaded), on every core when there are many.
+    fn digest_own_parts(
         &mut self,
-        relevance: &Relevance,
-        spec: &NodeTypeSpec,
-        entry: &NodeEntry,
-        inputs: &[Input<'_>],
-    ) -> (u64, ContentKey) {
-        let hasher = &mut self.hasher;
-        hasher.start(KEY_DOMAIN);
-        own_part(hasher, relevance, spec, entry, self.options.quality);
-        let own = hasher.fingerprint();
-        hasher.u64(inputs.len() as u64);
-        for (_, source, link) in inputs {
-            hasher.str(&link.target_port);
-            hasher.str(&link.source_port);
-            hasher.bytes(&self.slots[source.index()].key.0);
+        entries: &[Option<(&Arc<str>, &NodeEntry)>],
+        needed: Option<&[bool]>,
+    ) {
+        let mut missing = Vec::new();
+        for (slot, entry) in entries.iter().enumerate() {
+            let Some((_, entry)) = entry else { continue };
+            if needed.is_some_and(|n| !n[slot]) || entry.own_digest.get().is_some() {
+                continue;
+            }
+            let Some(spec) = &entry.spec else { continue };
+            self.relevance_of(spec);
+            missing.push(*entry);
         }
-        (own, ContentKey(hasher.finish()))
+        let relevance = &self.relevance;
+        let digest = |entries: &[&NodeEntry]| {
+            let mut hasher = KeyHasher::default();
+            for entry in entries {
+                if let Some(spec) = &entry.spec {
+                    own_digest(&mut hasher, relevance_in(relevance, spec), spec, entry);
+                }
+            }
+        };
+        if missing.len() < PARALLEL_DIGESTS {
+            digest(&missing);
+        } else {
+            let chunk = missing.len().div_ceil(4 * rayon::current_num_threads());
+            missing.par_chunks(chunk).for_each(digest);
+        }
     }
 
-    /// The distinct steps among `inputs`, in input order.
-    fn steps_before(&self, inputs: &[Input<'_>]) -> Vec<usize> {
-        let mut after: Vec<usize> = Vec::new();
+    /// Appends the distinct steps among `inputs`, in input order, to the
+    /// plan's `after` table, and returns where they are.
+    fn steps_before(&mut self, inputs: &[Input<'_>]) -> (u32, u32) {
+        let after = &mut self.plan.after;
+        let start = after.len();
         for (_, source, _) in inputs {
             let step = self.slots[source.index()].step;
-            if step != NONE && !after.contains(&(step as usize)) {
+            if step != NONE && !after[start..].contains(&(step as usize)) {
                 after.push(step as usize);
             }
         }
-        after
+        (start as u32, after.len() as u32)
     }
 
-    fn relevance_of(&mut self, spec: &Arc<NodeTypeSpec>) -> Arc<Relevance> {
-        if let Some((_, known)) = self.relevance.iter().find(|(s, _)| Arc::ptr_eq(s, spec)) {
-            return known.clone();
+    /// Works out (once per type) what of its nodes matters.
+    fn relevance_of(&mut self, spec: &Arc<NodeTypeSpec>) {
+        if !self.relevance.iter().any(|(s, _)| Arc::ptr_eq(s, spec)) {
+            self.relevance.push((spec.clone(), Relevance::of(spec)));
         }
-        let relevance = Arc::new(Relevance::of(spec));
-        self.relevance.push((spec.clone(), relevance.clone()));
-        relevance
     }
+}
+
+/// The relevance of a type already worked out by [`Planner::relevance_of`].
+fn relevance_in<'r>(
+    relevance: &'r [(Arc<NodeTypeSpec>, Relevance)],
+    spec: &Arc<NodeTypeSpec>,
+) -> &'r Relevance {
+    relevance
+        .iter()
+        .find(|(s, _)| Arc::ptr_eq(s, spec))
+        .map(|(_, r)| r)
+        .expect("relevance is worked out before hashing")
+}
+
+/// A node's key, and a fingerprint of its own part that tells whether that
+/// part changed: the own digest, the quality tier for task nodes, then each
+/// input's ports and key in input order.
+fn key_of(
+    hasher: &mut KeyHasher,
+    relevance: &Relevance,
+    spec: &NodeTypeSpec,
+    entry: &NodeEntry,
+    quality: Quality,
+    inputs: &[Input<'_>],
+    key_at: impl Fn(NodeIndex) -> ContentKey,
+) -> (u64, ContentKey) {
+    let own = own_digest(hasher, relevance, spec, entry);
+    hasher.start(KEY_DOMAIN);
+    hasher.bytes(&own);
+    if relevance.has_task {
+        hasher.tag(quality as u8);
+    }
+    hasher.u64(inputs.len() as u64);
+    for (_, source, link) in inputs {
+        hasher.str(&link.target_port);
+        hasher.str(&link.source_port);
+        hasher.bytes(&key_at(*source).0);
+    }
+    let fingerprint = u64::from_le_bytes(own[..8].try_into().expect("8 bytes"));
+    (fingerprint, ContentKey(hasher.finish()))
+}
+
+/// The digest of what the node itself contributes to its key, kept in the
+/// canvas once worked out (the canvas clears it when the node changes).
+fn own_digest(
+    hasher: &mut KeyHasher,
+    relevance: &Relevance,
+    spec: &NodeTypeSpec,
+    entry: &NodeEntry,
+) -> [u8; 32] {
+    *entry.own_digest.get_or_init(|| {
+        hasher.start(OWN_DOMAIN);
+        own_part(hasher, relevance, spec, entry);
+        hasher.finish()
+    })
 }
 
 fn needed_spec<'a>(id: &str, entry: &'a NodeEntry) -> Result<&'a Arc<NodeTypeSpec>> {
@@ -570,22 +711,15 @@ impl Reads {
     }
 }
 
-/// Tags the version of the key layout: bump it when what is hashed changes.
-const KEY_DOMAIN: u8 = 1;
+/// Tag the two hashes with the version of the key layout: bump both when
+/// what is hashed changes.
+const KEY_DOMAIN: u8 = 2;
+const OWN_DOMAIN: u8 = 0x80 | KEY_DOMAIN;
 
 /// What a node itself contributes to its key. The spec digest stands for
 /// the type, its version and its task and provides definitions.
-fn own_part(
-    hasher: &mut KeyHasher,
-    relevance: &Relevance,
-    spec: &NodeTypeSpec,
-    entry: &NodeEntry,
-    quality: Quality,
-) {
+fn own_part(hasher: &mut KeyHasher, relevance: &Relevance, spec: &NodeTypeSpec, entry: &NodeEntry) {
     hasher.bytes(&relevance.spec_digest);
-    if relevance.has_task {
-        hasher.tag(quality as u8);
-    }
     if relevance.label {
         match &entry.label {
             Some(label) => {

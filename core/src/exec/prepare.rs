@@ -12,7 +12,7 @@ use super::plan::{EdgeOrder, Plan};
 use petgraph::stable_graph::NodeIndex;
 
 use crate::canvas::Canvas;
-use crate::catalog::Template;
+use crate::catalog::{NodeTypeSpec, Template};
 use crate::error::{Error, Result};
 use crate::exec::ContentKey;
 use crate::runner::{FunctionRunner, Outputs};
@@ -34,9 +34,63 @@ pub(crate) struct Work {
     pub inputs: Vec<InputParam>,
     /// Some template nests an input reference: fill by walking the params.
     pub nested_inputs: bool,
-    /// Steps whose outputs this one reads.
-    pub after: Vec<usize>,
-    pub dependents: Vec<usize>,
+}
+
+/// Which steps wait for which, both ways, as tables rather than two lists
+/// per step.
+#[derive(Debug, Default)]
+pub(crate) struct Links {
+    /// Step `i` waits for `after[after_at[i]..after_at[i + 1]]`.
+    after_at: Vec<usize>,
+    after: Vec<usize>,
+    /// Step `i` feeds `dependents[dependents_at[i]..dependents_at[i + 1]]`.
+    dependents_at: Vec<usize>,
+    dependents: Vec<usize>,
+}
+
+impl Links {
+    pub fn of(plan: &Plan) -> Links {
+        let n = plan.steps.len();
+        let mut after_at = Vec::with_capacity(n + 1);
+        let mut after = Vec::new();
+        let mut fed = vec![0usize; n + 1];
+        after_at.push(0);
+        for i in 0..n {
+            for &a in plan.after(i) {
+                after.push(a);
+                fed[a + 1] += 1;
+            }
+            after_at.push(after.len());
+        }
+        // Counting sort by the step fed from: dependents come out in step order.
+        for i in 0..n {
+            fed[i + 1] += fed[i];
+        }
+        let dependents_at = fed.clone();
+        let mut dependents = vec![0; after.len()];
+        for i in 0..n {
+            for &a in &after[after_at[i]..after_at[i + 1]] {
+                dependents[fed[a]] = i;
+                fed[a] += 1;
+            }
+        }
+        Links {
+            after_at,
+            after,
+            dependents_at,
+            dependents,
+        }
+    }
+
+    /// The steps whose outputs step `i` reads.
+    pub fn after(&self, i: usize) -> &[usize] {
+        &self.after[self.after_at[i]..self.after_at[i + 1]]
+    }
+
+    /// The steps that read step `i`'s outputs.
+    pub fn dependents(&self, i: usize) -> &[usize] {
+        &self.dependents[self.dependents_at[i]..self.dependents_at[i + 1]]
+    }
 }
 
 /// Refuses before anything runs if the canvas has validation errors in the
@@ -54,28 +108,35 @@ pub(crate) fn check(
 /// Builds the work of every step of `plan`; params only where `runs` says
 /// the step will run (a cached step needs none).
 pub(crate) fn prepare(canvas: &Canvas, plan: &Plan, runs: &[bool]) -> Result<Vec<Work>> {
-    // Which step each graph slot is, and where edges stand: tables for a
-    // big run, lookups for a small one.
+    // Which step each graph slot is, and where nodes and edges stand:
+    // tables for a big run, lookups for a small one.
     let mut step_at = vec![NO_STEP; canvas.graph.inner().node_bound()];
     for (i, step) in plan.steps.iter().enumerate() {
-        if let Some(entry) = canvas.entry(&step.node) {
-            step_at[entry.ix.index()] = i;
-        }
+        step_at[step.ix.index()] = i;
     }
     let running = runs.iter().filter(|r| **r).count();
-    let order = if running > 64 {
-        EdgeOrder::Table(canvas.edge_positions())
+    let (order, entries) = if running > 64 {
+        (
+            EdgeOrder::Table(canvas.edge_positions()),
+            canvas.entries_by_slot(),
+        )
     } else {
-        EdgeOrder::Lookup(canvas)
+        (EdgeOrder::Lookup(canvas), Vec::new())
+    };
+    let entry_at = |ix: NodeIndex| match entries.get(ix.index()) {
+        Some(Some(found)) => *found,
+        _ => canvas.entry_at(ix),
     };
     let mut works: Vec<Work> = Vec::with_capacity(plan.steps.len());
+    let mut ports = OutputPorts::default();
     let nothing: Arc<[Arc<str>]> = Arc::from([]);
     for (i, step) in plan.steps.iter().enumerate() {
         if !runs[i] {
             works.push(Work::idle(step, &nothing));
             continue;
         }
-        let (entry, spec, task, mut params) = canvas.task_params(&step.node, plan.quality, true)?;
+        let (id, entry) = entry_at(step.ix);
+        let (spec, task, mut params) = canvas.task_params_of(id, entry, plan.quality, true)?;
         // Params that are exactly an input get their values when the step
         // runs; inputs nested deeper stay `{"node", "port"}` references and
         // are filled by a walk over the params.
@@ -121,18 +182,11 @@ pub(crate) fn prepare(canvas: &Canvas, plan: &Plan, runs: &[bool]) -> Result<Vec
             key: step.key,
             reason: step.reason,
             quality_fallback: task.quality_fallback,
-            outputs: spec.outputs.iter().map(|o| o.name.clone()).collect(),
+            outputs: ports.of(spec),
             params,
             inputs,
             nested_inputs: nested,
-            after: step.after.clone(),
-            dependents: Vec::new(),
         });
-    }
-    for i in 0..works.len() {
-        for a in works[i].after.clone() {
-            works[a].dependents.push(i);
-        }
     }
     Ok(works)
 }
@@ -152,9 +206,23 @@ impl Work {
             params: Map::new(),
             inputs: Vec::new(),
             nested_inputs: false,
-            after: step.after.clone(),
-            dependents: Vec::new(),
         }
+    }
+}
+
+/// The output port names of each node type, shared by its steps.
+#[derive(Default)]
+struct OutputPorts(Vec<(*const NodeTypeSpec, Arc<[Arc<str>]>)>);
+
+impl OutputPorts {
+    fn of(&mut self, spec: &NodeTypeSpec) -> Arc<[Arc<str>]> {
+        let at: *const NodeTypeSpec = spec;
+        if let Some((_, ports)) = self.0.iter().find(|(s, _)| *s == at) {
+            return ports.clone();
+        }
+        let ports: Arc<[Arc<str>]> = spec.outputs.iter().map(|o| o.name.clone()).collect();
+        self.0.push((at, ports.clone()));
+        ports
     }
 }
 

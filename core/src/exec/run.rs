@@ -13,20 +13,21 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use futures_util::stream::{FuturesUnordered, StreamExt};
+use indexmap::IndexMap;
 use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::event::{Reason, RunEvent, RunEventKind, RunStats, SkipReason, Timestamp};
 use super::plan::{Plan, PlanOptions, Planner};
-use super::prepare::{Work, check, fill, prepare};
+use super::prepare::{Links, Work, check, fill, prepare};
 use crate::cache::{MemoryCache, ResultCache};
 use crate::canvas::Canvas;
 use crate::error::Result;
 use crate::exec::ContentKey;
 use crate::runner::{
-    FunctionRunner, Outputs, ProgressSink, Task, TaskContext, TaskError, TaskErrorKind, TaskNote,
-    panicked,
+    FunctionRunner, NoteTarget, Outputs, ProgressSink, Task, TaskContext, TaskError, TaskErrorKind,
+    TaskNote, panicked,
 };
 use crate::task::Quality;
 
@@ -245,7 +246,7 @@ impl Executor {
         let (tx, rx) = mpsc::unbounded_channel();
         let run = self.prepare_run(canvas, plan, options, tx).await?;
         Ok(Run {
-            events: Some(RunEvents { rx }),
+            events: Some(RunEvents::new(rx)),
             ..run
         })
     }
@@ -255,27 +256,30 @@ impl Executor {
         canvas: &Canvas,
         plan: &Plan,
         options: RunOptions,
-        tx: mpsc::UnboundedSender<RunEvent>,
+        tx: EventSender,
     ) -> Result<Run> {
         check(canvas, plan, &options.targets, &*self.runner)?;
         // Params are built only for the steps that will run.
-        let decision = Decision::make(plan, &options, &*self.cache).await;
+        let links = Links::of(plan);
+        let decision = Decision::make(plan, &links, &options, &*self.cache).await;
         let works = prepare(canvas, plan, &decision.runs)?;
         let id: Arc<str> = Arc::from(options.run_id.clone().unwrap_or_else(new_run_id));
-        let cancel = CancellationToken::new();
+        let (requests, node_cancels) = mpsc::unbounded_channel();
         // Only steps that run can be cancelled one by one.
-        let node_tokens: HashMap<Arc<str>, CancellationToken> = works
+        let steps = works
             .iter()
             .zip(&decision.runs)
-            .filter(|(_, runs)| **runs)
-            .map(|(w, _)| (w.node.clone(), cancel.child_token()))
+            .enumerate()
+            .filter(|(_, (_, runs))| **runs)
+            .map(|(step, (w, _))| (w.node.clone(), step))
             .collect();
         let handle = RunHandle {
             id: id.clone(),
-            cancel: cancel.clone(),
-            nodes: Arc::new(node_tokens),
+            cancel: CancellationToken::new(),
+            nodes: Arc::new(NodeCancels { steps, requests }),
         };
-        let emitter = Arc::new(Emitter::new(id.clone(), tx, works.len()));
+        let nodes = works.iter().map(|w| w.node.clone()).collect();
+        let emitter = Arc::new(Emitter::new(id.clone(), tx, nodes, plan.quality));
         Ok(Run {
             id,
             events: None,
@@ -289,8 +293,10 @@ impl Executor {
                 cache: self.cache.clone(),
                 permits: self.permits.clone(),
                 handle,
+                node_cancels,
                 emitter,
                 decision,
+                links,
             },
         })
     }
@@ -313,7 +319,7 @@ impl Executor {
         }
         Ok(Batch {
             runs,
-            events: Some(RunEvents { rx }),
+            events: Some(RunEvents::new(rx)),
         })
     }
 
@@ -395,7 +401,17 @@ fn new_run_id() -> String {
 pub struct RunHandle {
     id: Arc<str>,
     cancel: CancellationToken,
-    nodes: Arc<HashMap<Arc<str>, CancellationToken>>,
+    nodes: Arc<NodeCancels>,
+}
+
+/// What cancelling one node needs: the steps that run, and a line to the
+/// run's engine, which owns every task's token. Tokens are made when a task
+/// starts, not one per step up front.
+#[derive(Debug)]
+struct NodeCancels {
+    /// Node id and step index of every step that runs.
+    steps: Vec<(Arc<str>, usize)>,
+    requests: mpsc::UnboundedSender<usize>,
 }
 
 impl RunHandle {
@@ -415,9 +431,12 @@ impl RunHandle {
     /// Returns false when the run does not run such a node (unknown, a data
     /// node, or cached).
     pub fn cancel_node(&self, node: &str) -> bool {
-        match self.nodes.get(node) {
-            Some(token) => {
-                token.cancel();
+        // A scan: cancelling is rare, and a map of every node would cost
+        // each run more than all the scans it will see.
+        match self.nodes.steps.iter().find(|(n, _)| &**n == node) {
+            Some((_, step)) => {
+                // The engine is gone once the run has ended: nothing to stop.
+                let _ = self.nodes.requests.send(*step);
                 true
             }
             None => false,
@@ -485,17 +504,47 @@ impl Batch {
 /// A run's events, in `seq` order. Ends after the run's last event.
 #[derive(Debug)]
 pub struct RunEvents {
-    rx: mpsc::UnboundedReceiver<RunEvent>,
+    rx: mpsc::UnboundedReceiver<Sent>,
+    /// The rest of a batch received.
+    batch: std::vec::IntoIter<RunEvent>,
 }
 
 impl RunEvents {
+    fn new(rx: mpsc::UnboundedReceiver<Sent>) -> Self {
+        RunEvents {
+            rx,
+            batch: Vec::new().into_iter(),
+        }
+    }
+
     pub async fn next(&mut self) -> Option<RunEvent> {
-        self.rx.recv().await
+        std::future::poll_fn(|cx| self.poll_event(cx)).await
     }
 
     /// Events already sent, without waiting.
     pub fn try_next(&mut self) -> Option<RunEvent> {
-        self.rx.try_recv().ok()
+        loop {
+            if let Some(event) = self.batch.next() {
+                return Some(event);
+            }
+            match self.rx.try_recv().ok()? {
+                Sent::One(event) => return Some(event),
+                Sent::Many(events) => self.batch = events.into_iter(),
+            }
+        }
+    }
+
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<RunEvent>> {
+        loop {
+            if let Some(event) = self.batch.next() {
+                return Poll::Ready(Some(event));
+            }
+            match std::task::ready!(self.rx.poll_recv(cx)) {
+                None => return Poll::Ready(None),
+                Some(Sent::One(event)) => return Poll::Ready(Some(event)),
+                Some(Sent::Many(events)) => self.batch = events.into_iter(),
+            }
+        }
     }
 }
 
@@ -503,9 +552,24 @@ impl futures_core::Stream for RunEvents {
     type Item = RunEvent;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<RunEvent>> {
-        self.rx.poll_recv(cx)
+        self.poll_event(cx)
     }
 }
+
+/// What goes down the event channel: events are held back while the
+/// engine has more to do and sent together when it is about to wait (or
+/// [`FLUSH_EVERY`] have gathered), so a consumer is woken once per batch
+/// rather than once per event. Notes from tasks go at once.
+#[derive(Debug)]
+enum Sent {
+    One(RunEvent),
+    Many(Vec<RunEvent>),
+}
+
+type EventSender = mpsc::UnboundedSender<Sent>;
+
+/// The most events held back before they are sent anyway.
+const FLUSH_EVERY: usize = 256;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -523,8 +587,9 @@ pub struct RunReport {
     pub canvas_id: String,
     pub status: RunStatus,
     pub stats: RunStats,
-    /// Outputs of every step that has them (run or cached), by node.
-    pub outputs: BTreeMap<Arc<str>, Arc<Outputs>>,
+    /// Outputs of every step that has them (run or cached), by node, in
+    /// plan order.
+    pub outputs: IndexMap<Arc<str>, Arc<Outputs>>,
     /// Errors of the nodes that failed, by node.
     pub errors: BTreeMap<String, TaskError>,
 }
@@ -536,19 +601,30 @@ pub struct RunReport {
 #[derive(Debug)]
 struct Emitter {
     run_id: Arc<str>,
+    /// Node id of each step, for task notes.
+    nodes: Vec<Arc<str>>,
+    /// The run's quality tier.
+    quality: Quality,
+    /// Steps whose result was made at a lower tier than asked, or built on
+    /// one: passed on, not stored.
+    degraded: Vec<AtomicBool>,
     state: Mutex<EmitState>,
 }
 
 #[derive(Debug)]
 struct EmitState {
     seq: u64,
-    tx: Option<mpsc::UnboundedSender<RunEvent>>,
+    tx: Option<EventSender>,
+    /// Events numbered but not sent yet.
+    pending: Vec<RunEvent>,
     total: usize,
     done: usize,
     partial: Vec<f64>,
     partial_sum: f64,
     retries: usize,
     clamped: usize,
+    /// The tier each step fell back to, if it did.
+    fallen_to: HashMap<usize, Quality>,
 }
 
 impl EmitState {
@@ -561,18 +637,24 @@ impl EmitState {
 }
 
 impl Emitter {
-    fn new(run_id: Arc<str>, tx: mpsc::UnboundedSender<RunEvent>, total: usize) -> Self {
+    fn new(run_id: Arc<str>, tx: EventSender, nodes: Vec<Arc<str>>, quality: Quality) -> Self {
+        let total = nodes.len();
         Emitter {
             run_id,
+            degraded: (0..total).map(|_| AtomicBool::new(false)).collect(),
+            nodes,
+            quality,
             state: Mutex::new(EmitState {
                 seq: 0,
                 tx: Some(tx),
+                pending: Vec::new(),
                 total,
                 done: 0,
                 partial: vec![0.0; total],
                 partial_sum: 0.0,
                 retries: 0,
                 clamped: 0,
+                fallen_to: HashMap::new(),
             }),
         }
     }
@@ -582,8 +664,11 @@ impl Emitter {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Numbers an event and holds it back until the next flush.
     fn send(&self, state: &mut EmitState, kind: RunEventKind) {
-        let Some(tx) = &state.tx else { return };
+        if state.tx.is_none() {
+            return;
+        }
         let event = RunEvent {
             run_id: self.run_id.clone(),
             seq: state.seq,
@@ -591,8 +676,36 @@ impl Emitter {
             kind,
         };
         state.seq += 1;
+        state.pending.push(event);
+        if state.pending.len() >= FLUSH_EVERY {
+            Self::flush_locked(state);
+        }
+    }
+
+    /// Sends an event now: for notes from tasks, which come while the
+    /// engine may be waiting.
+    fn send_now(&self, state: &mut EmitState, kind: RunEventKind) {
+        self.send(state, kind);
+        Self::flush_locked(state);
+    }
+
+    fn flush_locked(state: &mut EmitState) {
+        let Some(tx) = &state.tx else { return };
+        let sent = match state.pending.len() {
+            0 => return,
+            1 => Sent::One(state.pending.pop().expect("one event")),
+            _ => Sent::Many(std::mem::replace(
+                &mut state.pending,
+                Vec::with_capacity(FLUSH_EVERY),
+            )),
+        };
         // The consumer may have dropped the stream; the run goes on.
-        let _ = tx.send(event);
+        let _ = tx.send(sent);
+    }
+
+    /// Sends the events held back.
+    fn flush(&self) {
+        Self::flush_locked(&mut self.lock());
     }
 
     fn emit(&self, kind: RunEventKind) {
@@ -625,7 +738,7 @@ impl Emitter {
         let before = std::mem::replace(&mut state.partial[step], progress);
         state.partial_sum += progress - before;
         let overall = state.overall();
-        self.send(
+        self.send_now(
             &mut state,
             RunEventKind::NodeProgress {
                 node: node.clone(),
@@ -641,6 +754,7 @@ impl Emitter {
         let mut state = self.lock();
         let (retries, clamped) = (state.retries, state.clamped);
         self.send(&mut state, kind(retries, clamped));
+        Self::flush_locked(&mut state);
         state.tx = None;
     }
 }
@@ -656,8 +770,11 @@ struct Engine {
     cache: Arc<dyn ResultCache>,
     permits: Arc<Semaphore>,
     handle: RunHandle,
+    /// Steps whose cancellation [`RunHandle::cancel_node`] asked for.
+    node_cancels: mpsc::UnboundedReceiver<usize>,
     emitter: Arc<Emitter>,
     decision: Decision,
+    links: Links,
 }
 
 /// What a run does with each step, decided before it starts.
@@ -676,7 +793,12 @@ struct Decision {
 impl Decision {
     /// Looks every unforced key up at once (one round trip for a database)
     /// and decides, from the last step back, what runs.
-    async fn make(plan: &Plan, options: &RunOptions, cache: &dyn ResultCache) -> Decision {
+    async fn make(
+        plan: &Plan,
+        links: &Links,
+        options: &RunOptions,
+        cache: &dyn ResultCache,
+    ) -> Decision {
         let n = plan.steps.len();
         let looked_up: Vec<bool> = plan
             .steps
@@ -702,18 +824,12 @@ impl Decision {
             .iter()
             .map(|l| if *l { found.next().flatten() } else { None })
             .collect();
-        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
-        for (i, step) in plan.steps.iter().enumerate() {
-            for &a in &step.after {
-                dependents[a].push(i);
-            }
-        }
         let target =
             |node: &str| options.targets.is_empty() || options.targets.iter().any(|t| t == node);
         let mut runs = vec![false; n];
         let mut wanted = vec![false; n];
         for i in (0..n).rev() {
-            wanted[i] = target(&plan.steps[i].node) || dependents[i].iter().any(|&d| runs[d]);
+            wanted[i] = target(&plan.steps[i].node) || links.dependents(i).iter().any(|&d| runs[d]);
             runs[i] = wanted[i] && results[i].is_none();
         }
         Decision {
@@ -742,6 +858,13 @@ struct Finished {
     result: std::result::Result<Arc<Outputs>, TaskError>,
     /// From the start of the work; none when it never got a slot.
     took: Option<Duration>,
+}
+
+/// What woke the run's loop.
+enum Wake {
+    RunCancelled,
+    NodeCancelled(usize),
+    Finished(Finished),
 }
 
 /// How long a cancelled run waits for running tasks to stop before it drops them.
@@ -783,7 +906,8 @@ impl Engine {
                 if looked_up[i] {
                     stats.cache_misses += 1;
                 }
-                states[i] = State::Waiting(work.after.iter().filter(|&&a| runs[a]).count());
+                states[i] =
+                    State::Waiting(self.links.after(i).iter().filter(|&&a| runs[a]).count());
             } else {
                 stats.cache_hits += 1;
                 self.emitter
@@ -800,10 +924,11 @@ impl Engine {
             .iter_mut()
             .map(|w| std::mem::take(&mut w.params))
             .collect();
-        let degraded: Arc<Vec<AtomicBool>> =
-            Arc::new((0..n).map(|_| AtomicBool::new(false)).collect());
         let mut errors: BTreeMap<String, TaskError> = BTreeMap::new();
         let mut in_flight = FuturesUnordered::new();
+        // The token of each task in flight: the engine tells them when the
+        // run stops or their node is cancelled.
+        let mut tokens: Vec<Option<CancellationToken>> = vec![None; n];
         let limit = self.options.concurrency.unwrap_or(usize::MAX);
         let mut ready: std::collections::VecDeque<usize> =
             (0..n).filter(|&i| states[i] == State::Waiting(0)).collect();
@@ -819,24 +944,53 @@ impl Engine {
         let run_cancelled = cancel_token.cancelled();
         tokio::pin!(run_cancelled);
         loop {
+            while let Ok(step) = self.node_cancels.try_recv() {
+                self.cancel_step(step, &tokens, &mut states, &mut stats, &mut errors);
+            }
             while stopped.is_none() && in_flight.len() < limit {
                 let Some(i) = ready.pop_front() else { break };
+                // A step cancelled while it stood in line is settled already.
+                if states[i] != State::Waiting(0) {
+                    continue;
+                }
                 states[i] = State::Running;
                 // Each step runs once: its params move into its task.
                 let params = std::mem::take(&mut params[i]);
-                in_flight.push(self.task(i, params, &results, degraded.clone()));
+                let token = CancellationToken::new();
+                tokens[i] = Some(token.clone());
+                in_flight.push(self.task(i, params, &results, token));
             }
             if in_flight.is_empty() {
                 break;
             }
-            let finished = tokio::select! {
-                biased;
-                () = &mut run_cancelled, if stopped.is_none() => {
+            let wake = std::future::poll_fn(|cx| {
+                if run_cancelled.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Wake::RunCancelled);
+                }
+                if let Poll::Ready(Some(step)) = self.node_cancels.poll_recv(cx) {
+                    return Poll::Ready(Wake::NodeCancelled(step));
+                }
+                if let Poll::Ready(Some(finished)) = in_flight.poll_next_unpin(cx) {
+                    return Poll::Ready(Wake::Finished(finished));
+                }
+                // Nothing to do until a task finishes: send what is held
+                // back before waiting.
+                self.emitter.flush();
+                Poll::Pending
+            })
+            .await;
+            let finished = match wake {
+                Wake::RunCancelled => {
                     stopped = Some(RunStatus::Cancelled);
+                    break;
+                }
+                Wake::NodeCancelled(step) => {
+                    self.cancel_step(step, &tokens, &mut states, &mut stats, &mut errors);
                     continue;
                 }
-                Some(finished) = in_flight.next() => finished,
+                Wake::Finished(finished) => finished,
             };
+            tokens[finished.step] = None;
             let Finished { step, result, took } = finished;
             match result {
                 Ok(outputs) => {
@@ -851,7 +1005,7 @@ impl Engine {
                             overall,
                         });
                     results[step] = Some(outputs);
-                    for &d in &work.dependents {
+                    for &d in self.links.dependents(step) {
                         if let State::Waiting(k) = &mut states[d] {
                             *k -= 1;
                             if *k == 0 {
@@ -893,8 +1047,15 @@ impl Engine {
             // Tell running tasks, give them a moment to stop, then drop them:
             // no task of this run outlives it.
             self.handle.cancel.cancel();
+            for token in tokens.iter().flatten() {
+                token.cancel();
+            }
             let drain = async {
-                while let Some(Finished { step, result, took }) = in_flight.next().await {
+                loop {
+                    self.emitter.flush();
+                    let Some(Finished { step, result, took }) = in_flight.next().await else {
+                        break;
+                    };
                     // A task that finished anyway is not used: the run has moved on.
                     let error = result.err().unwrap_or_else(TaskError::cancelled);
                     self.settle_error(
@@ -1001,6 +1162,38 @@ impl Engine {
         });
     }
 
+    /// Cancels one step at [`RunHandle::cancel_node`]'s request: a task in
+    /// flight is told; a step not started yet is skipped, with what depends
+    /// on it.
+    fn cancel_step(
+        &self,
+        step: usize,
+        tokens: &[Option<CancellationToken>],
+        states: &mut [State],
+        stats: &mut RunStats,
+        errors: &mut BTreeMap<String, TaskError>,
+    ) {
+        match states[step] {
+            State::Running => {
+                if let Some(token) = &tokens[step] {
+                    token.cancel();
+                }
+            }
+            State::Waiting(_) => {
+                self.settle_error(
+                    step,
+                    TaskError::cancelled(),
+                    false,
+                    false,
+                    states,
+                    stats,
+                    errors,
+                );
+            }
+            State::Done | State::Failed | State::Skipped => {}
+        }
+    }
+
     /// Records a step that ended without outputs: cancelled before it
     /// started (skipped), cancelled while running, or failed; what depends
     /// on it is skipped.
@@ -1056,7 +1249,7 @@ impl Engine {
 
     /// Marks everything downstream of a step that ended without outputs skipped.
     fn skip_downstream(&self, failed: usize, reason: SkipReason, states: &mut [State]) {
-        let mut stack: Vec<usize> = self.works[failed].dependents.clone();
+        let mut stack: Vec<usize> = self.links.dependents(failed).to_vec();
         while let Some(d) = stack.pop() {
             if !matches!(states[d], State::Waiting(_)) {
                 continue;
@@ -1069,7 +1262,7 @@ impl Engine {
                     because: Some(self.works[failed].node.clone()),
                     overall,
                 });
-            stack.extend(self.works[d].dependents.iter().copied());
+            stack.extend_from_slice(self.links.dependents(d));
         }
     }
 
@@ -1080,14 +1273,15 @@ impl Engine {
         step: usize,
         params: serde_json::Map<String, serde_json::Value>,
         results: &[Option<Arc<Outputs>>],
-        degraded: Arc<Vec<AtomicBool>>,
+        token: CancellationToken,
     ) -> impl Future<Output = Finished> + Send + 'static {
         let work = &self.works[step];
         let mut params = params;
-        let upstream_degraded = work
-            .after
+        let upstream_degraded = self
+            .links
+            .after(step)
             .iter()
-            .any(|&a| degraded[a].load(Ordering::Relaxed));
+            .any(|&a| self.emitter.degraded[a].load(Ordering::Relaxed));
         for input in &work.inputs {
             let value = input.value(results);
             if !value.is_null() {
@@ -1095,8 +1289,9 @@ impl Engine {
             }
         }
         if work.nested_inputs {
-            let sources: Vec<(&str, &Outputs)> = work
-                .after
+            let sources: Vec<(&str, &Outputs)> = self
+                .links
+                .after(step)
                 .iter()
                 .filter_map(|&a| Some((&*self.works[a].node, &**results[a].as_ref()?)))
                 .collect();
@@ -1113,12 +1308,6 @@ impl Engine {
             idempotency_key: work.key.to_hex(),
             outputs: work.outputs.clone(),
         };
-        let token = self
-            .handle
-            .nodes
-            .get(&work.node)
-            .cloned()
-            .unwrap_or_else(|| self.handle.cancel.child_token());
         let emitter = self.emitter.clone();
         let runner = self.runner.clone();
         let cache = self.cache.clone();
@@ -1166,20 +1355,18 @@ impl Engine {
                 function: task.function.clone(),
                 quality,
             });
-            let sink = progress_sink(
-                emitter.clone(),
-                step,
-                task.node.clone(),
-                quality,
-                degraded.clone(),
-            );
             let ctx = TaskContext {
-                progress: sink,
+                progress: ProgressSink::for_step(emitter.clone(), step),
                 cancel: token.clone(),
             };
             let declared = task.outputs.clone();
             let function = task.function.clone();
-            let result = match AssertUnwindSafe(runner.run(task, ctx)).catch_unwind().await {
+            // Through the trait object, not `Arc`'s own impl, which would box
+            // the future once more.
+            let result = match AssertUnwindSafe(runner.as_ref().run(task, ctx))
+                .catch_unwind()
+                .await
+            {
                 Ok(result) => result,
                 Err(payload) => Err(panicked(&*payload)),
             };
@@ -1190,8 +1377,9 @@ impl Engine {
                 Ok(_) if token.is_cancelled() => Err(TaskError::cancelled()),
                 Ok(outputs) => {
                     let outputs = Arc::new(outputs);
-                    let is_degraded = upstream_degraded || degraded[step].load(Ordering::Relaxed);
-                    degraded[step].store(is_degraded, Ordering::Relaxed);
+                    let degraded = &emitter.degraded[step];
+                    let is_degraded = upstream_degraded || degraded.load(Ordering::Relaxed);
+                    degraded.store(is_degraded, Ordering::Relaxed);
                     // A result made at a lower tier than asked is passed on
                     // but not stored: the next run tries the asked tier again.
                     if !is_degraded && let Err(e) = cache.put(key, outputs.clone()).await {
@@ -1206,62 +1394,62 @@ impl Engine {
     }
 }
 
-/// Turns a task's notes into run events.
-fn progress_sink(
-    emitter: Arc<Emitter>,
-    step: usize,
-    node: Arc<str>,
-    quality: Quality,
-    degraded: Arc<Vec<AtomicBool>>,
-) -> ProgressSink {
-    let current = Mutex::new(quality);
-    ProgressSink::new(move |note| match note {
-        TaskNote::Progress {
-            progress,
-            message,
-            clamped,
-        } => emitter.progress(step, &node, progress, message, clamped),
-        TaskNote::Retrying {
-            attempt,
-            delay,
-            error,
-        } => {
-            let quality = *current.lock().unwrap_or_else(|e| e.into_inner());
-            let mut state = emitter.lock();
-            state.retries += 1;
-            emitter.send(
-                &mut state,
-                RunEventKind::NodeRetrying {
-                    node: node.clone(),
-                    attempt,
-                    delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                    quality,
-                    quality_fallback: false,
-                    error,
-                },
-            );
+/// Turns tasks' notes into run events.
+impl NoteTarget for Emitter {
+    fn note(&self, step: usize, note: TaskNote) {
+        let node = &self.nodes[step];
+        match note {
+            TaskNote::Progress {
+                progress,
+                message,
+                clamped,
+            } => self.progress(step, node, progress, message, clamped),
+            TaskNote::Retrying {
+                attempt,
+                delay,
+                error,
+            } => {
+                let mut state = self.lock();
+                let quality = state.fallen_to.get(&step).copied().unwrap_or(self.quality);
+                state.retries += 1;
+                self.send_now(
+                    &mut state,
+                    RunEventKind::NodeRetrying {
+                        node: node.clone(),
+                        attempt,
+                        delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                        quality,
+                        quality_fallback: false,
+                        error,
+                    },
+                );
+            }
+            TaskNote::QualityFallback { to, error, .. } => {
+                self.degraded[step].store(true, Ordering::Relaxed);
+                let mut state = self.lock();
+                state.fallen_to.insert(step, to);
+                state.retries += 1;
+                self.send_now(
+                    &mut state,
+                    RunEventKind::NodeRetrying {
+                        node: node.clone(),
+                        attempt: 0,
+                        delay_ms: 0,
+                        quality: to,
+                        quality_fallback: true,
+                        error,
+                    },
+                );
+            }
+            TaskNote::Circuit { function, state } => {
+                let mut emit_state = self.lock();
+                self.send_now(
+                    &mut emit_state,
+                    RunEventKind::CircuitChanged { function, state },
+                );
+            }
         }
-        TaskNote::QualityFallback { to, error, .. } => {
-            *current.lock().unwrap_or_else(|e| e.into_inner()) = to;
-            degraded[step].store(true, Ordering::Relaxed);
-            let mut state = emitter.lock();
-            state.retries += 1;
-            emitter.send(
-                &mut state,
-                RunEventKind::NodeRetrying {
-                    node: node.clone(),
-                    attempt: 0,
-                    delay_ms: 0,
-                    quality: to,
-                    quality_fallback: true,
-                    error,
-                },
-            );
-        }
-        TaskNote::Circuit { function, state } => {
-            emitter.emit(RunEventKind::CircuitChanged { function, state });
-        }
-    })
+    }
 }
 
 /// Outputs must name exactly the ports the node type declares.

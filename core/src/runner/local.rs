@@ -7,7 +7,6 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use futures_util::FutureExt;
 
 use super::{FunctionRunner, Outputs, Task, TaskContext, TaskError};
@@ -49,7 +48,18 @@ impl LocalRunner {
         F: Fn(Task, TaskContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Outputs, TaskError>> + Send + 'static,
     {
-        let function: Function = Arc::new(move |task, ctx| Box::pin(function(task, ctx)));
+        // A panic, whether while making the future or while it runs, fails
+        // the task with the panic's message.
+        let function: Function = Arc::new(move |task, ctx| {
+            match std::panic::catch_unwind(AssertUnwindSafe(|| function(task, ctx))) {
+                Ok(future) => Box::pin(
+                    AssertUnwindSafe(future)
+                        .catch_unwind()
+                        .map(|result| result.unwrap_or_else(|payload| Err(panicked(&*payload)))),
+                ),
+                Err(payload) => Box::pin(std::future::ready(Err(panicked(&*payload)))),
+            }
+        });
         self.functions.insert(name.to_owned(), function);
         self
     }
@@ -87,27 +97,33 @@ impl LocalRunner {
     }
 }
 
-#[async_trait]
+// Written out rather than with `#[async_trait]`: the registered function's
+// future is boxed already, and a second box per task costs every run.
 impl FunctionRunner for LocalRunner {
-    async fn run(&self, task: Task, ctx: TaskContext) -> Result<Outputs, TaskError> {
+    fn run<'runner, 'future>(
+        &'runner self,
+        task: Task,
+        ctx: TaskContext,
+    ) -> Pin<Box<dyn Future<Output = Result<Outputs, TaskError>> + Send + 'future>>
+    where
+        'runner: 'future,
+        Self: 'future,
+    {
         let Some(function) = self.functions.get(&*task.function) else {
             let known: Vec<&str> = self.functions().collect();
-            return Err(TaskError::permanent(format!(
+            return Box::pin(std::future::ready(Err(TaskError::permanent(format!(
                 "no function `{}` is registered with the local runner",
                 task.function
             ))
             .with_hint(format!(
                 "register it before running, or use one of: {}",
                 known.join(", ")
-            )));
+            )))));
         };
         if ctx.cancel.is_cancelled() {
-            return Err(TaskError::cancelled());
+            return Box::pin(std::future::ready(Err(TaskError::cancelled())));
         }
-        match AssertUnwindSafe(function(task, ctx)).catch_unwind().await {
-            Ok(result) => result,
-            Err(payload) => Err(panicked(&*payload)),
-        }
+        function(task, ctx)
     }
 
     fn knows(&self, function: &str) -> bool {

@@ -113,15 +113,38 @@ pub enum CircuitState {
 /// notes into run events.
 #[derive(Clone)]
 pub struct ProgressSink {
-    send: Arc<dyn Fn(TaskNote) + Send + Sync>,
+    target: Arc<dyn NoteTarget>,
+    /// Which of the target's tasks this is.
+    step: usize,
+}
+
+/// Takes the notes of many tasks, told apart by step: one per run, so a
+/// task's sink costs no allocation.
+pub(crate) trait NoteTarget: Send + Sync {
+    fn note(&self, step: usize, note: TaskNote);
+}
+
+/// A callback as a note target.
+struct Callback<F>(F);
+
+impl<F: Fn(TaskNote) + Send + Sync> NoteTarget for Callback<F> {
+    fn note(&self, _step: usize, note: TaskNote) {
+        (self.0)(note);
+    }
 }
 
 impl ProgressSink {
     /// A sink that calls `send` for every note.
     pub fn new(send: impl Fn(TaskNote) + Send + Sync + 'static) -> Self {
         ProgressSink {
-            send: Arc::new(send),
+            target: Arc::new(Callback(send)),
+            step: 0,
         }
+    }
+
+    /// The sink of task `step` of a run whose notes go to `target`.
+    pub(crate) fn for_step(target: Arc<dyn NoteTarget>, step: usize) -> Self {
+        ProgressSink { target, step }
     }
 
     /// A sink that drops every note.
@@ -149,7 +172,7 @@ impl ProgressSink {
 
     /// Sends any note.
     pub fn note(&self, note: TaskNote) {
-        (self.send)(note);
+        self.target.note(self.step, note);
     }
 }
 

@@ -90,6 +90,18 @@ impl Canvas {
         let entry = self
             .entry(node)
             .ok_or_else(|| Error::UnknownNode { node: node.into() })?;
+        let (spec, task, params) = self.task_params_of(node, entry, quality, skip_input_params)?;
+        Ok((entry, spec, task, params))
+    }
+
+    /// [`Canvas::task_params`] of a node whose entry is at hand.
+    pub(crate) fn task_params_of<'c>(
+        &'c self,
+        node: &str,
+        entry: &'c NodeEntry,
+        quality: Quality,
+        skip_input_params: bool,
+    ) -> Result<(&'c NodeTypeSpec, &'c TaskSpec, Map<String, Value>)> {
         let spec = self.spec_of(node, entry)?;
         let task = spec.task.as_ref().ok_or_else(|| Error::NoTask {
             node: node.into(),
@@ -120,7 +132,7 @@ impl Canvas {
                 params.insert(name.clone(), value);
             }
         }
-        Ok((entry, spec, task, params))
+        Ok((spec, task, params))
     }
 
     /// Previews of every node that has a task, in topological order.
