@@ -351,8 +351,10 @@ impl Error {
             Error::TooLarge { size, limit } => json!({"size": size, "limit": limit}),
             Error::InvalidCanvas { canvas, report } => json!({"canvas": canvas, "report": report}),
             Error::UnknownFunction {
-                function, nodes, ..
-            } => json!({"function": function, "nodes": nodes}),
+                function,
+                nodes,
+                known,
+            } => json!({"function": function, "nodes": nodes, "known": known}),
             Error::InputOccupied { existing, .. } => json!({"existing_edge": existing}),
             Error::DuplicateEdge { existing } => json!({"existing_edge": existing}),
             Error::UnsupportedFormatVersion { found, supported } => {

@@ -546,6 +546,77 @@ async fn events_reach_the_consumer_while_a_task_still_runs() {
 }
 
 #[tokio::test]
+async fn explain_says_what_a_partial_run_does() {
+    let calls = Arc::new(Calls::default());
+    let executor = Executor::new(runner(calls.clone()));
+    let canvas = diamond();
+    let options = RunOptions::new().targets(["d"]);
+    let planner = Planner::new(&canvas, PlanOptions::targets(["d"], options.quality)).unwrap();
+    let plan = planner.plan();
+    assert_eq!(plan.targets, ["d"]);
+    let kept = Outputs::from_iter([("out".to_owned(), json!("kept"))]);
+    executor
+        .cache()
+        .put(plan.step("d").unwrap().key, Arc::new(kept))
+        .await
+        .unwrap();
+    let explain = |force: Force| {
+        let executor = executor.clone();
+        async move {
+            executor
+                .explain(plan, &force)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| (e.node.to_string(), e.reason))
+                .collect::<HashMap<_, _>>()
+        }
+    };
+    let reasons = |pairs: &[(&str, Reason)]| -> HashMap<String, Reason> {
+        pairs.iter().map(|(n, r)| ((*n).to_owned(), *r)).collect()
+    };
+
+    // `d` is cached, so nothing upstream of it is needed, and a run agrees.
+    assert_eq!(
+        explain(Force::None).await,
+        reasons(&[
+            ("a", Reason::NotNeeded),
+            ("b", Reason::NotNeeded),
+            ("c", Reason::NotNeeded),
+            ("d", Reason::Cached),
+        ])
+    );
+    let (report, events) = run(&executor, &canvas, options.clone()).await;
+    assert_eq!(report.outputs["d"]["out"], "kept");
+    assert!(calls.take().is_empty());
+    let not_needed: BTreeSet<String> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            RunEventKind::NodeSkipped {
+                node,
+                reason: SkipReason::NotNeeded,
+                ..
+            } => Some(node.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(not_needed, set_of(&["a", "b", "c"]));
+
+    // A forced node runs, with what it needs that is not cached.
+    assert_eq!(
+        explain(Force::Nodes(vec!["b".into()])).await,
+        reasons(&[
+            ("a", Reason::New),
+            ("b", Reason::Forced),
+            ("c", Reason::NotNeeded),
+            ("d", Reason::Cached),
+        ])
+    );
+    run(&executor, &canvas, options.force(["b"])).await;
+    assert_eq!(calls.take(), set_of(&["a", "b"]));
+}
+
+#[tokio::test]
 async fn targets_run_only_what_they_need() {
     let calls = Arc::new(Calls::default());
     let executor = Executor::new(runner(calls.clone()));
@@ -605,7 +676,26 @@ async fn an_unknown_function_is_refused_before_any_task_runs() {
         json!(["a", "b", "c", "d", "e"])
     );
     assert!(err.hint().contains("register"));
+    assert_eq!(err.to_body().details["known"], json!([]));
     assert!(calls.take().is_empty());
+
+    // A runner that can list its functions has them named in the error.
+    let mut runner = LocalRunner::new();
+    runner.register("text.upper", |_task, _ctx| async { Ok(Outputs::new()) });
+    runner.register("image.blur", |_task, _ctx| async { Ok(Outputs::new()) });
+    let err = Executor::new(runner)
+        .start(&diamond(), RunOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_body().details["known"],
+        json!(["image.blur", "text.upper"])
+    );
+    assert!(
+        err.hint().ends_with("known: image.blur, text.upper"),
+        "{}",
+        err.hint()
+    );
 }
 
 #[tokio::test]

@@ -116,6 +116,8 @@ pub enum Reason {
     Forced,
     /// A stored result will be used.
     Cached,
+    /// Nothing that runs needs it: what it feeds is cached (a partial run).
+    NotNeeded,
 }
 
 /// Why a node did not run.

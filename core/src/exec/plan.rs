@@ -81,6 +81,8 @@ pub struct Plan {
     pub canvas_id: String,
     pub revision: u64,
     pub quality: Quality,
+    /// The nodes planned for; empty when the whole canvas was.
+    pub targets: Vec<String>,
     /// Task nodes, each after every step it waits for.
     pub steps: Vec<Step>,
     /// Data nodes the steps read (characters, shots, ...): they have no task;
@@ -129,10 +131,11 @@ impl Serialize for Plan {
                 }
             })
             .collect();
-        let mut plan = s.serialize_struct("Plan", 5)?;
+        let mut plan = s.serialize_struct("Plan", 6)?;
         plan.serialize_field("canvas_id", &self.canvas_id)?;
         plan.serialize_field("revision", &self.revision)?;
         plan.serialize_field("quality", &self.quality)?;
+        plan.serialize_field("targets", &self.targets)?;
         plan.serialize_field("steps", &steps)?;
         plan.serialize_field("data_nodes", &self.data_nodes)?;
         plan.end()
@@ -213,6 +216,7 @@ impl Planner {
                 canvas_id: canvas.id().to_owned(),
                 revision: canvas.revision(),
                 quality: options.quality,
+                targets: options.targets.clone(),
                 steps: Vec::new(),
                 data_nodes: 0,
                 after: Vec::new(),

@@ -432,7 +432,7 @@ fn check_functions(plan: &Plan, runner: &dyn FunctionRunner) -> Result<()> {
         Some((function, nodes)) => Err(Error::UnknownFunction {
             function: function.to_owned(),
             nodes,
-            known: Vec::new(),
+            known: runner.known_functions().unwrap_or_default(),
         }),
     }
 }

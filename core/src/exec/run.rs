@@ -323,21 +323,34 @@ impl Executor {
         })
     }
 
-    /// Why each step of `plan` would run, or that its result is cached.
+    /// Why each step of `plan` would run, that its result is cached, or
+    /// that a run of the plan's targets would not need it: what a run with
+    /// the same cache would do.
     pub async fn explain(&self, plan: &Plan, force: &Force) -> Result<Vec<Explanation>> {
         let keys: Vec<ContentKey> = plan.steps.iter().map(|s| s.key).collect();
-        let cached = self.cache.get_many(&keys).await?;
+        let cached: Vec<bool> = self
+            .cache
+            .get_many(&keys)
+            .await?
+            .iter()
+            .map(Option::is_some)
+            .collect();
+        let forced: Vec<bool> = plan.steps.iter().map(|s| force.covers(&s.node)).collect();
+        let links = Links::of(plan);
+        let (wanted, _) = wanted_and_runs(plan, &links, force, |i| cached[i] && !forced[i]);
         Ok(plan
             .steps
             .iter()
-            .zip(cached)
-            .map(|(step, hit)| Explanation {
+            .enumerate()
+            .map(|(i, step)| Explanation {
                 node: step.node.clone(),
                 function: step.function.clone(),
                 key: step.key,
-                reason: if force.covers(&step.node) {
+                reason: if !wanted[i] {
+                    Reason::NotNeeded
+                } else if forced[i] {
                     Reason::Forced
-                } else if hit.is_some() {
+                } else if cached[i] {
                     Reason::Cached
                 } else {
                     step.reason
@@ -799,7 +812,6 @@ impl Decision {
         options: &RunOptions,
         cache: &dyn ResultCache,
     ) -> Decision {
-        let n = plan.steps.len();
         let looked_up: Vec<bool> = plan
             .steps
             .iter()
@@ -824,14 +836,7 @@ impl Decision {
             .iter()
             .map(|l| if *l { found.next().flatten() } else { None })
             .collect();
-        let target =
-            |node: &str| options.targets.is_empty() || options.targets.iter().any(|t| t == node);
-        let mut runs = vec![false; n];
-        let mut wanted = vec![false; n];
-        for i in (0..n).rev() {
-            wanted[i] = target(&plan.steps[i].node) || links.dependents(i).iter().any(|&d| runs[d]);
-            runs[i] = wanted[i] && results[i].is_none();
-        }
+        let (wanted, runs) = wanted_and_runs(plan, links, &options.force, |i| results[i].is_some());
         Decision {
             results,
             wanted,
@@ -839,6 +844,29 @@ impl Decision {
             looked_up,
         }
     }
+}
+
+/// Decides from the last step back which steps a run wants and which it
+/// runs. A step is wanted when it is a target (every step is, when the plan
+/// has none), forced, or feeds a step that runs; it runs when it is wanted
+/// and has no result.
+fn wanted_and_runs(
+    plan: &Plan,
+    links: &Links,
+    force: &Force,
+    has_result: impl Fn(usize) -> bool,
+) -> (Vec<bool>, Vec<bool>) {
+    let n = plan.steps.len();
+    let target = |node: &str| plan.targets.is_empty() || plan.targets.iter().any(|t| t == node);
+    let mut runs = vec![false; n];
+    let mut wanted = vec![false; n];
+    for i in (0..n).rev() {
+        let node = &plan.steps[i].node;
+        wanted[i] =
+            target(node) || force.covers(node) || links.dependents(i).iter().any(|&d| runs[d]);
+        runs[i] = wanted[i] && !has_result(i);
+    }
+    (wanted, runs)
 }
 
 /// Where a step stands.

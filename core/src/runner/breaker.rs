@@ -414,6 +414,10 @@ impl<R: FunctionRunner> FunctionRunner for CircuitBreaker<R> {
     fn knows(&self, function: &str) -> bool {
         self.inner.knows(function)
     }
+
+    fn known_functions(&self) -> Option<Vec<String>> {
+        self.inner.known_functions()
+    }
 }
 
 impl fmt::Debug for Circuits {

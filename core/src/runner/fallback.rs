@@ -87,6 +87,10 @@ impl<R: FunctionRunner> FunctionRunner for QualityFallback<R> {
     fn knows(&self, function: &str) -> bool {
         self.inner.knows(function)
     }
+
+    fn known_functions(&self) -> Option<Vec<String>> {
+        self.inner.known_functions()
+    }
 }
 
 impl<R: fmt::Debug> fmt::Debug for QualityFallback<R> {

@@ -129,6 +129,10 @@ impl FunctionRunner for LocalRunner {
     fn knows(&self, function: &str) -> bool {
         self.functions.contains_key(function)
     }
+
+    fn known_functions(&self) -> Option<Vec<String>> {
+        Some(self.functions().map(str::to_owned).collect())
+    }
 }
 
 impl fmt::Debug for LocalRunner {

@@ -308,6 +308,13 @@ pub trait FunctionRunner: Send + Sync + fmt::Debug {
         let _ = function;
         true
     }
+
+    /// Every function this runner knows, sorted, when it can list them: an
+    /// `unknown_function` error names them. `None` (the default) for runners
+    /// that cannot tell.
+    fn known_functions(&self) -> Option<Vec<String>> {
+        None
+    }
 }
 
 #[async_trait]
@@ -317,6 +324,9 @@ impl<R: FunctionRunner + ?Sized> FunctionRunner for Arc<R> {
     }
     fn knows(&self, function: &str) -> bool {
         (**self).knows(function)
+    }
+    fn known_functions(&self) -> Option<Vec<String>> {
+        (**self).known_functions()
     }
 }
 

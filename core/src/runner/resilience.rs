@@ -204,6 +204,10 @@ impl FunctionRunner for Resilient {
     fn knows(&self, function: &str) -> bool {
         self.runner.knows(function)
     }
+
+    fn known_functions(&self) -> Option<Vec<String>> {
+        self.runner.known_functions()
+    }
 }
 
 impl fmt::Debug for Resilient {

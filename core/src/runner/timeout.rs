@@ -114,6 +114,10 @@ impl<R: FunctionRunner> FunctionRunner for Timeout<R> {
     fn knows(&self, function: &str) -> bool {
         self.inner.knows(function)
     }
+
+    fn known_functions(&self) -> Option<Vec<String>> {
+        self.inner.known_functions()
+    }
 }
 
 impl<R: fmt::Debug> fmt::Debug for Timeout<R> {
