@@ -18,7 +18,9 @@ use reelgraph::cache::{MemoryCache, SqliteCache};
 use reelgraph::exec::{Executor, PlanOptions, Planner, RunEventKind, RunOptions, RunStatus};
 use reelgraph::runner::{LocalRunner, Outputs};
 use reelgraph::{Canvas, Catalog, Op, Quality};
-use reelgraph_benches::{BATCH, Dag, SEED, layered_dag, noop_runner, noop_step_runner};
+use reelgraph_benches::{
+    BATCH, Dag, SEED, layered_dag, noop_runner, noop_step_runner, run_with_consumer,
+};
 use serde_json::json;
 use tokio::runtime::Runtime;
 
@@ -198,24 +200,9 @@ fn execute(c: &mut Criterion, canvas: &Canvas) {
                         .with_cache(Arc::new(MemoryCache::new(1 << 30)))
                         .with_concurrency(64);
                     let start = Instant::now();
-                    let report = runtime.block_on(async {
-                        let mut run = executor
-                            .start(canvas, RunOptions::new())
-                            .await
-                            .expect("a run");
-                        let mut events = run.events().expect("events");
-                        let consumer = tokio::spawn(async move {
-                            let mut n = 0usize;
-                            while events.next().await.is_some() {
-                                n += 1;
-                            }
-                            n
-                        });
-                        let report = run.finish().await;
-                        black_box(consumer.await.expect("the consumer"));
-                        report
-                    });
+                    let (report, events) = runtime.block_on(run_with_consumer(&executor, canvas));
                     total += start.elapsed();
+                    black_box(events);
                     assert_eq!(report.stats.executed, tasks);
                     // Freeing the run's results and the cache is not timed.
                     drop((report, executor));

@@ -1265,6 +1265,29 @@ pub fn layered_dag(layers: usize, width: usize, fan_in: usize, seed: u64) -> Can
     canvas
 }
 
+/// Runs `canvas` to its end as the execution bench measures it: a fresh run
+/// with its events read by a consumer on another task. Returns the report
+/// and how many events the consumer read. Call inside a tokio runtime.
+pub async fn run_with_consumer(
+    executor: &reelgraph::exec::Executor,
+    canvas: &Canvas,
+) -> (reelgraph::exec::RunReport, usize) {
+    let mut run = executor
+        .start(canvas, reelgraph::exec::RunOptions::new())
+        .await
+        .expect("a run starts");
+    let mut events = run.events().expect("the event stream");
+    let consumer = tokio::spawn(async move {
+        let mut read = 0usize;
+        while events.next().await.is_some() {
+            read += 1;
+        }
+        read
+    });
+    let report = run.finish().await;
+    (report, consumer.await.expect("the consumer ends"))
+}
+
 /// A local runner whose `step` function does nothing but answer.
 pub fn noop_step_runner() -> reelgraph::runner::LocalRunner {
     let mut runner = reelgraph::runner::LocalRunner::new();

@@ -1,12 +1,16 @@
 //! One-shot timings of planning and execution on the generated canvas, to
 //! see where time goes before the criterion runs: `cargo run --release -p
-//! reelgraph-benches --bin exec_probe [nodes]`.
+//! reelgraph-benches --bin exec_probe [nodes]`. `PLAN_ONLY=1` times plans
+//! only; `LAYERED=1` uses the layered DAG of `step` nodes (with `START_ONLY=1`,
+//! only the start of its runs); `CACHED=1` repeats the cached run.
 
 use std::time::Instant;
 
 use reelgraph::exec::{Executor, PlanOptions, Planner, RunOptions};
-use reelgraph::{Catalog, Op, Quality};
-use reelgraph_benches::{BATCH, Dag, SEED, layered_dag, noop_runner, noop_step_runner};
+use reelgraph::{Canvas, Catalog, Op, Quality};
+use reelgraph_benches::{
+    BATCH, Dag, SEED, layered_dag, noop_runner, noop_step_runner, run_with_consumer,
+};
 use serde_json::json;
 
 fn main() {
@@ -21,19 +25,7 @@ fn main() {
     let dag = Dag::generate(nodes, nodes * 2, SEED);
     let mut canvas = dag.build(&catalog, BATCH);
     if std::env::var_os("PLAN_ONLY").is_some() {
-        let t = Instant::now();
-        drop(Planner::new(&canvas, PlanOptions::all(Quality::Draft)).expect("plan"));
-        eprintln!("first plan: {:?}", t.elapsed());
-        let mut total = std::time::Duration::ZERO;
-        for _ in 0..20 {
-            let t = Instant::now();
-            let planner = Planner::new(&canvas, PlanOptions::all(Quality::Draft)).expect("plan");
-            total += t.elapsed();
-            drop(planner);
-        }
-        eprintln!("plan x20: {:?}", total / 20);
-
-        return;
+        return time_plans(&canvas);
     }
     let t = Instant::now();
     let mut planner = Planner::new(&canvas, PlanOptions::all(Quality::Draft)).expect("plan");
@@ -93,26 +85,8 @@ fn layered() {
         t.elapsed(),
         report.diagnostics.len()
     );
-    let t = Instant::now();
-    let planner = Planner::new(&canvas, PlanOptions::all(Quality::Standard)).expect("plan");
-    eprintln!(
-        "plan: {:?} ({} steps)",
-        t.elapsed(),
-        planner.plan().steps.len()
-    );
     if std::env::var_os("PLAN_ONLY").is_some() {
-        let t = Instant::now();
-        drop(Planner::new(&canvas, PlanOptions::all(Quality::Standard)).expect("plan"));
-        eprintln!("first plan: {:?}", t.elapsed());
-        let mut total = std::time::Duration::ZERO;
-        for _ in 0..30 {
-            let t = Instant::now();
-            let planner = Planner::new(&canvas, PlanOptions::all(Quality::Standard)).expect("plan");
-            total += t.elapsed();
-            drop(planner);
-        }
-        eprintln!("plan x30: {:?}", total / 30);
-        return;
+        return time_plans(&canvas);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -140,28 +114,29 @@ fn layered() {
             )))
             .with_concurrency(64);
         let t = Instant::now();
-        let (started, report, events) = runtime.block_on(async {
-            let mut run = executor
-                .start(&canvas, RunOptions::new())
-                .await
-                .expect("start");
-            let started = t.elapsed();
-            let mut events = run.events().expect("events");
-            let consumer = tokio::spawn(async move {
-                let mut n = 0usize;
-                while events.next().await.is_some() {
-                    n += 1;
-                }
-                n
-            });
-            let report = run.finish().await;
-            (started, report, consumer.await.expect("the consumer"))
-        });
+        let (report, events) = runtime.block_on(run_with_consumer(&executor, &canvas));
         eprintln!(
-            "start {started:?}, total {:?}, executed {}, {events} events",
+            "run: {:?}, executed {}, {events} events",
             t.elapsed(),
             report.stats.executed
         );
         drop((report, executor));
     }
+}
+
+/// The first plan of the canvas (its own digests worked out), then the
+/// mean of later ones.
+fn time_plans(canvas: &Canvas) {
+    let plan = || Planner::new(canvas, PlanOptions::all(Quality::Draft)).expect("plan");
+    let t = Instant::now();
+    drop(plan());
+    eprintln!("first plan: {:?}", t.elapsed());
+    let mut total = std::time::Duration::ZERO;
+    for _ in 0..20 {
+        let t = Instant::now();
+        let planner = plan();
+        total += t.elapsed();
+        drop(planner);
+    }
+    eprintln!("later plans: {:?} each", total / 20);
 }

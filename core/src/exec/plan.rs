@@ -304,19 +304,9 @@ impl Planner {
             let Some((id, entry)) = entries[ix.index()] else {
                 continue;
             };
+            let (own, key) = self.key_node(canvas, ix, (id, entry), &order, &mut inputs)?;
             let spec = needed_spec(id, entry)?;
-            self.relevance_of(spec);
             let relevance = relevance_in(&self.relevance, spec);
-            inputs_in_order(canvas, ix, spec, &order, &mut inputs);
-            let (own, key) = key_of(
-                &mut self.hasher,
-                relevance,
-                spec,
-                entry,
-                self.options.quality,
-                &inputs,
-                |source| self.slots[source.index()].key,
-            );
             let slot = &mut self.slots[ix.index()];
             slot.own = own;
             slot.key = key;
@@ -365,19 +355,8 @@ impl Planner {
         }
         while let Some(Reverse((_, ix))) = queue.pop() {
             let (id, entry) = canvas.entry_at(ix);
-            let spec = needed_spec(id, entry)?;
-            self.relevance_of(spec);
-            let relevance = relevance_in(&self.relevance, spec);
-            inputs_in_order(canvas, ix, spec, &EdgeOrder::Lookup(canvas), &mut inputs);
-            let (own, key) = key_of(
-                &mut self.hasher,
-                relevance,
-                spec,
-                entry,
-                self.options.quality,
-                &inputs,
-                |source| self.slots[source.index()].key,
-            );
+            let order = EdgeOrder::Lookup(canvas);
+            let (own, key) = self.key_node(canvas, ix, (id, entry), &order, &mut inputs)?;
             let own_changed = own != self.slots[ix.index()].own;
             let slot = &mut self.slots[ix.index()];
             slot.own = own;
@@ -430,6 +409,31 @@ impl Planner {
             }
         }
         Ok(Some(needed))
+    }
+
+    /// Puts a node's incoming edges in input order (into `inputs`) and
+    /// hashes its key from them.
+    fn key_node<'c>(
+        &mut self,
+        canvas: &'c Canvas,
+        ix: NodeIndex,
+        (id, entry): (&str, &NodeEntry),
+        order: &EdgeOrder<'_>,
+        inputs: &mut Vec<Input<'c>>,
+    ) -> Result<(u64, ContentKey)> {
+        let spec = needed_spec(id, entry)?;
+        self.relevance_of(spec);
+        let relevance = relevance_in(&self.relevance, spec);
+        inputs_in_order(canvas, ix, spec, order, inputs);
+        Ok(key_of(
+            &mut self.hasher,
+            relevance,
+            spec,
+            entry,
+            self.options.quality,
+            inputs,
+            |source| self.slots[source.index()].key,
+        ))
     }
 
     /// Works out the own digests the canvas does not keep yet (all of them
