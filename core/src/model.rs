@@ -194,6 +194,32 @@ pub struct CanvasDocument {
     pub metadata: Map<String, Value>,
 }
 
+/// A canvas document as it is written, with borrowed fields and the node,
+/// edge and group lists in whatever form the writer has them (a canvas
+/// streams them from its maps; the store writes the nodes apart). The same
+/// bytes as a [`CanvasDocument`] with those lists.
+#[derive(Serialize)]
+pub(crate) struct DocumentOut<'a, N, E, G> {
+    pub format: &'a str,
+    pub format_version: u32,
+    pub id: &'a str,
+    pub name: &'a str,
+    pub revision: u64,
+    pub created_at: &'a str,
+    pub updated_at: &'a str,
+    pub nodes: N,
+    pub edges: E,
+    pub groups: G,
+    pub viewport: &'a Viewport,
+    #[serde(skip_serializing_if = "story_is_empty")]
+    pub story: &'a Story,
+    pub metadata: &'a Map<String, Value>,
+}
+
+fn story_is_empty(story: &&Story) -> bool {
+    story.is_empty()
+}
+
 impl CanvasDocument {
     /// Parses a document, checking `format` and `format_version` before the
     /// rest so that a newer document is refused with a clear error, never

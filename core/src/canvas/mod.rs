@@ -26,8 +26,8 @@ use changes::ChangeLog;
 use crate::catalog::{Catalog, NodeTypeSpec};
 use crate::error::Result;
 use crate::model::{
-    CANVAS_FORMAT, CanvasDocument, Edge, FORMAT_VERSION, Group, Node, PortRef, Position, Story,
-    Viewport,
+    CANVAS_FORMAT, CanvasDocument, DocumentOut, Edge, FORMAT_VERSION, Group, Node, PortRef,
+    Position, Story, Viewport,
 };
 
 /// Edge data kept in the graph; the endpoints are the graph's own.
@@ -414,23 +414,6 @@ impl Serialize for Canvas {
                 s.collect_seq(iter.into_iter().flatten())
             }
         }
-        #[derive(Serialize)]
-        struct DocOut<'a, N: Serialize, E: Serialize> {
-            format: &'a str,
-            format_version: u32,
-            id: &'a str,
-            name: &'a str,
-            revision: u64,
-            created_at: &'a str,
-            updated_at: &'a str,
-            nodes: N,
-            edges: E,
-            groups: Vec<&'a Group>,
-            viewport: Viewport,
-            #[serde(skip_serializing_if = "Story::is_empty")]
-            story: Story,
-            metadata: &'a Map<String, Value>,
-        }
         let g = self.graph.inner();
         let nodes = self.nodes.iter().map(|(id, e)| NodeOut {
             id,
@@ -471,7 +454,7 @@ impl Serialize for Canvas {
                 },
             },
         });
-        DocOut {
+        DocumentOut {
             format: CANVAS_FORMAT,
             format_version: FORMAT_VERSION,
             id: &self.id,
@@ -481,9 +464,9 @@ impl Serialize for Canvas {
             updated_at: &self.updated_at,
             nodes: Seq(std::cell::RefCell::new(Some(nodes))),
             edges: Seq(std::cell::RefCell::new(Some(edges))),
-            groups: self.groups.values().collect(),
-            viewport: self.viewport,
-            story: self.story,
+            groups: Seq(std::cell::RefCell::new(Some(self.groups.values()))),
+            viewport: &self.viewport,
+            story: &self.story,
             metadata: &self.metadata,
         }
         .serialize(s)

@@ -16,13 +16,10 @@
 //! for one parse would get a malloc arena that the next one pays to fault
 //! in again.
 
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde::Deserialize;
 
 use super::fingerprint;
-use crate::model::{
-    CANVAS_FORMAT, CanvasDocument, Edge, FORMAT_VERSION, Group, Node, Story, Viewport,
-};
+use crate::model::{CANVAS_FORMAT, CanvasDocument, DocumentOut, Edge, FORMAT_VERSION, Group, Node};
 
 /// Documents from this size up are read on two threads.
 const PARALLEL_BYTES: usize = 1 << 20;
@@ -47,11 +44,11 @@ pub(super) fn write<B>(
 ) -> (serde_json::Result<String>, Vec<(u64, u64)>, B) {
     let (shell, nodes, other) = if doc.nodes.len() < PARALLEL_NODES {
         let nodes = write_nodes(&doc.nodes);
-        (serde_json::to_string(&Shell::of(doc)), nodes, beside())
+        (serde_json::to_string(&shell(doc)), nodes, beside())
     } else {
         std::thread::scope(|s| {
             let nodes = s.spawn(|| write_nodes(&doc.nodes));
-            let shell = serde_json::to_string(&Shell::of(doc));
+            let shell = serde_json::to_string(&shell(doc));
             let other = beside();
             match nodes.join() {
                 Ok(nodes) => (shell, nodes, other),
@@ -104,60 +101,38 @@ fn splice(shell: serde_json::Result<String>, nodes: &str) -> serde_json::Result<
 /// A document without its nodes, serialised as [`CanvasDocument`] is with an
 /// empty `nodes`. Built by destructuring, so a new document field fails to
 /// compile here rather than being left out; the tests compare the bytes.
-#[derive(Serialize)]
-struct Shell<'a> {
-    format: &'a str,
-    format_version: u32,
-    id: &'a str,
-    name: &'a str,
-    revision: u64,
-    created_at: &'a str,
-    updated_at: &'a str,
-    nodes: [Node; 0],
-    edges: &'a [Edge],
-    groups: &'a [Group],
-    viewport: &'a Viewport,
-    #[serde(skip_serializing_if = "story_is_empty")]
-    story: &'a Story,
-    metadata: &'a Map<String, Value>,
-}
+type Shell<'a> = DocumentOut<'a, [Node; 0], &'a [Edge], &'a [Group]>;
 
-fn story_is_empty(story: &&Story) -> bool {
-    story.is_empty()
-}
-
-impl<'a> Shell<'a> {
-    fn of(doc: &'a CanvasDocument) -> Shell<'a> {
-        let CanvasDocument {
-            format,
-            format_version,
-            id,
-            name,
-            revision,
-            created_at,
-            updated_at,
-            nodes: _,
-            edges,
-            groups,
-            viewport,
-            story,
-            metadata,
-        } = doc;
-        Shell {
-            format,
-            format_version: *format_version,
-            id,
-            name,
-            revision: *revision,
-            created_at,
-            updated_at,
-            nodes: [],
-            edges,
-            groups,
-            viewport,
-            story,
-            metadata,
-        }
+fn shell(doc: &CanvasDocument) -> Shell<'_> {
+    let CanvasDocument {
+        format,
+        format_version,
+        id,
+        name,
+        revision,
+        created_at,
+        updated_at,
+        nodes: _,
+        edges,
+        groups,
+        viewport,
+        story,
+        metadata,
+    } = doc;
+    DocumentOut {
+        format,
+        format_version: *format_version,
+        id,
+        name,
+        revision: *revision,
+        created_at,
+        updated_at,
+        nodes: [],
+        edges,
+        groups,
+        viewport,
+        story,
+        metadata,
     }
 }
 
@@ -293,7 +268,7 @@ fn nodes_start(text: &[u8]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Map, json};
 
     use super::*;
     use crate::model::{PortRef, Position, StoryStructure};
