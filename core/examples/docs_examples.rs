@@ -50,23 +50,7 @@ fn write_all(dir: &Path) -> Result<(), String> {
 
     // The canvas of the README example.
     let mut canvas = Canvas::new(Catalog::builtin(), "teaser", "Teaser");
-    canvas
-        .apply(vec![
-            Op::add_node(
-                "mara",
-                "character",
-                json!({"name": "Mara", "lora": "loras/mara_v2.safetensors", "trigger_word": "mara_v2"}),
-            ),
-            Op::add_node(
-                "shot_1",
-                "shot",
-                json!({"prompt": "Mara at the window, rain"}),
-            ),
-            Op::add_node("frame_1", "image_gen", json!({"seed": 42})),
-            Op::connect(("mara", "character"), ("shot_1", "characters")),
-            Op::connect(("shot_1", "shot"), ("frame_1", "shot")),
-        ])
-        .map_err(|e| e.to_string())?;
+    canvas.apply(readme_ops()).map_err(|e| e.to_string())?;
 
     // task-preview.md: the image node's task at draft quality.
     let preview = canvas
@@ -135,31 +119,18 @@ fn execution(dir: &Path) -> Result<(), String> {
 
     // The README canvas with a second shot and frame.
     let mut canvas = Canvas::new(Catalog::builtin(), "teaser", "Teaser");
-    canvas
-        .apply(vec![
-            Op::add_node(
-                "mara",
-                "character",
-                json!({"name": "Mara", "lora": "loras/mara_v2.safetensors", "trigger_word": "mara_v2"}),
-            ),
-            Op::add_node(
-                "shot_1",
-                "shot",
-                json!({"prompt": "Mara at the window, rain"}),
-            ),
-            Op::add_node("frame_1", "image_gen", json!({"seed": 42})),
-            Op::add_node(
-                "shot_2",
-                "shot",
-                json!({"prompt": "Mara on the cliff, dawn"}),
-            ),
-            Op::add_node("frame_2", "image_gen", json!({"seed": 7})),
-            Op::connect(("mara", "character"), ("shot_1", "characters")),
-            Op::connect(("shot_1", "shot"), ("frame_1", "shot")),
-            Op::connect(("mara", "character"), ("shot_2", "characters")),
-            Op::connect(("shot_2", "shot"), ("frame_2", "shot")),
-        ])
-        .map_err(|e| e.to_string())?;
+    let mut ops = readme_ops();
+    ops.extend([
+        Op::add_node(
+            "shot_2",
+            "shot",
+            json!({"prompt": "Mara on the cliff, dawn"}),
+        ),
+        Op::add_node("frame_2", "image_gen", json!({"seed": 7})),
+        Op::connect(("mara", "character"), ("shot_2", "characters")),
+        Op::connect(("shot_2", "shot"), ("frame_2", "shot")),
+    ]);
+    canvas.apply(ops).map_err(|e| e.to_string())?;
 
     let files = tempfile::tempdir().map_err(|e| format!("cannot make a folder: {e}"))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -309,6 +280,25 @@ mod run_example {
 }
 
 /// An op from its JSON form, as editors and scripts send it.
+/// The canvas of the README example: a character, a shot and its frame.
+fn readme_ops() -> Vec<Op> {
+    vec![
+        Op::add_node(
+            "mara",
+            "character",
+            json!({"name": "Mara", "lora": "loras/mara_v2.safetensors", "trigger_word": "mara_v2"}),
+        ),
+        Op::add_node(
+            "shot_1",
+            "shot",
+            json!({"prompt": "Mara at the window, rain"}),
+        ),
+        Op::add_node("frame_1", "image_gen", json!({"seed": 42})),
+        Op::connect(("mara", "character"), ("shot_1", "characters")),
+        Op::connect(("shot_1", "shot"), ("frame_1", "shot")),
+    ]
+}
+
 fn op(value: Value) -> Result<Op, String> {
     serde_json::from_value(value).map_err(|e| e.to_string())
 }
