@@ -265,20 +265,16 @@ impl Executor {
         let works = prepare(canvas, plan, &decision.runs)?;
         let id: Arc<str> = Arc::from(options.run_id.clone().unwrap_or_else(new_run_id));
         let (requests, node_cancels) = mpsc::unbounded_channel();
-        // Only steps that run can be cancelled one by one.
-        let steps = works
-            .iter()
-            .zip(&decision.runs)
-            .enumerate()
-            .filter(|(_, (_, runs))| **runs)
-            .map(|(step, (w, _))| (w.node.clone(), step))
-            .collect();
+        let nodes: Arc<[Arc<str>]> = works.iter().map(|w| w.node.clone()).collect();
         let handle = RunHandle {
             id: id.clone(),
             cancel: CancellationToken::new(),
-            nodes: Arc::new(NodeCancels { steps, requests }),
+            nodes: Arc::new(NodeCancels {
+                nodes: nodes.clone(),
+                runs: decision.runs.clone(),
+                requests,
+            }),
         };
-        let nodes = works.iter().map(|w| w.node.clone()).collect();
         let emitter = Arc::new(Emitter::new(id.clone(), tx, nodes, plan.quality));
         Ok(Run {
             id,
@@ -422,8 +418,10 @@ pub struct RunHandle {
 /// starts, not one per step up front.
 #[derive(Debug)]
 struct NodeCancels {
-    /// Node id and step index of every step that runs.
-    steps: Vec<(Arc<str>, usize)>,
+    /// Node id of each step, shared with the emitter.
+    nodes: Arc<[Arc<str>]>,
+    /// Whether each step runs: only those can be cancelled one by one.
+    runs: Vec<bool>,
     requests: mpsc::UnboundedSender<usize>,
 }
 
@@ -446,10 +444,13 @@ impl RunHandle {
     pub fn cancel_node(&self, node: &str) -> bool {
         // A scan: cancelling is rare, and a map of every node would cost
         // each run more than all the scans it will see.
-        match self.nodes.steps.iter().find(|(n, _)| &**n == node) {
-            Some((_, step)) => {
+        let cancels = &self.nodes;
+        let step =
+            (0..cancels.nodes.len()).find(|&i| cancels.runs[i] && &*cancels.nodes[i] == node);
+        match step {
+            Some(step) => {
                 // The engine is gone once the run has ended: nothing to stop.
-                let _ = self.nodes.requests.send(*step);
+                let _ = cancels.requests.send(step);
                 true
             }
             None => false,
@@ -615,7 +616,7 @@ pub struct RunReport {
 struct Emitter {
     run_id: Arc<str>,
     /// Node id of each step, for task notes.
-    nodes: Vec<Arc<str>>,
+    nodes: Arc<[Arc<str>]>,
     /// The run's quality tier.
     quality: Quality,
     /// Steps whose result was made at a lower tier than asked, or built on
@@ -650,7 +651,7 @@ impl EmitState {
 }
 
 impl Emitter {
-    fn new(run_id: Arc<str>, tx: EventSender, nodes: Vec<Arc<str>>, quality: Quality) -> Self {
+    fn new(run_id: Arc<str>, tx: EventSender, nodes: Arc<[Arc<str>]>, quality: Quality) -> Self {
         let total = nodes.len();
         Emitter {
             run_id,
