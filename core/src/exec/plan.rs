@@ -304,15 +304,14 @@ impl Planner {
             let Some((id, entry)) = entries[ix.index()] else {
                 continue;
             };
-            let (own, key) = self.key_node(canvas, ix, (id, entry), &order, &mut inputs)?;
-            let spec = needed_spec(id, entry)?;
-            let relevance = relevance_in(&self.relevance, spec);
+            let (own, key, function) =
+                self.key_node(canvas, ix, (id, entry), &order, &mut inputs)?;
             let slot = &mut self.slots[ix.index()];
             slot.own = own;
             slot.key = key;
             slot.order = self.order.len() as u32;
             self.order.push(ix);
-            let Some(task) = &spec.task else {
+            let Some(function) = function else {
                 self.plan.data_nodes += 1;
                 continue;
             };
@@ -323,10 +322,6 @@ impl Planner {
                 Some(_) => Reason::New,
             };
             slot.step = self.plan.steps.len() as u32;
-            let function = relevance
-                .function
-                .clone()
-                .unwrap_or_else(|| Arc::from(task.function.as_str()));
             let after = self.steps_before(&inputs);
             self.plan.steps.push(Step {
                 node: id.clone(),
@@ -356,7 +351,7 @@ impl Planner {
         while let Some(Reverse((_, ix))) = queue.pop() {
             let (id, entry) = canvas.entry_at(ix);
             let order = EdgeOrder::Lookup(canvas);
-            let (own, key) = self.key_node(canvas, ix, (id, entry), &order, &mut inputs)?;
+            let (own, key, _) = self.key_node(canvas, ix, (id, entry), &order, &mut inputs)?;
             let own_changed = own != self.slots[ix.index()].own;
             let slot = &mut self.slots[ix.index()];
             slot.own = own;
@@ -412,7 +407,8 @@ impl Planner {
     }
 
     /// Puts a node's incoming edges in input order (into `inputs`) and
-    /// hashes its key from them.
+    /// hashes its key from them; also gives its task's function (none for a
+    /// data node).
     fn key_node<'c>(
         &mut self,
         canvas: &'c Canvas,
@@ -420,12 +416,12 @@ impl Planner {
         (id, entry): (&str, &NodeEntry),
         order: &EdgeOrder<'_>,
         inputs: &mut Vec<Input<'c>>,
-    ) -> Result<(u64, ContentKey)> {
+    ) -> Result<(u64, ContentKey, Option<Arc<str>>)> {
         let spec = needed_spec(id, entry)?;
         self.relevance_of(spec);
         let relevance = relevance_in(&self.relevance, spec);
         inputs_in_order(canvas, ix, spec, order, inputs);
-        Ok(key_of(
+        let (own, key) = key_of(
             &mut self.hasher,
             relevance,
             spec,
@@ -433,7 +429,8 @@ impl Planner {
             self.options.quality,
             inputs,
             |source| self.slots[source.index()].key,
-        ))
+        );
+        Ok((own, key, relevance.function.clone()))
     }
 
     /// Works out the own digests the canvas does not keep yet (all of them
@@ -519,7 +516,7 @@ fn key_of(
     let own = own_digest(hasher, relevance, spec, entry);
     hasher.start(KEY_DOMAIN);
     hasher.bytes(&own);
-    if relevance.has_task {
+    if relevance.function.is_some() {
         hasher.tag(quality as u8);
     }
     hasher.u64(inputs.len() as u64);
@@ -611,8 +608,8 @@ fn inputs_in_order<'c>(
 struct Relevance {
     /// Hash of the whole spec: a changed task mapping or preset changes every key.
     spec_digest: [u8; 32],
-    has_task: bool,
-    /// The task's function, shared by every step of this type.
+    /// The task's function, shared by every step of this type; none for
+    /// data nodes.
     function: Option<Arc<str>>,
     /// Every property matters (data nodes hand them all downstream), except
     /// those marked `affects_output: false`, which none of this type has.
@@ -664,7 +661,6 @@ impl Relevance {
         properties.sort_by(|&a, &b| spec.properties[a].name.cmp(&spec.properties[b].name));
         Relevance {
             spec_digest: spec_hasher.finish(),
-            has_task: !data_node,
             function: spec.task.as_ref().map(|t| Arc::from(t.function.as_str())),
             all: data_node && properties.len() == spec.properties.len(),
             properties,
@@ -752,7 +748,7 @@ fn own_part(hasher: &mut KeyHasher, relevance: &Relevance, spec: &NodeTypeSpec, 
             continue;
         };
         // (A data node's record carries every property, applying or not.)
-        if relevance.has_task
+        if relevance.function.is_some()
             && prop.applies_when.is_some()
             && !property_applies(spec, &entry.properties, prop)
         {
