@@ -1,0 +1,9 @@
+//! Hostile input: one module per area, each test a way in that once lost
+//! data, exhausted the machine or gave a wrong result. Property tests and
+//! bounded fuzzing of every loader live here too.
+
+mod execution;
+mod importers;
+mod limits;
+mod render;
+mod stores;
