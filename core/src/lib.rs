@@ -16,6 +16,7 @@ mod error;
 pub mod event;
 pub mod exec;
 pub mod format;
+pub mod limits;
 pub mod model;
 pub mod ops;
 pub mod render;
@@ -24,6 +25,7 @@ pub mod runner;
 mod sqlite;
 pub mod store;
 pub mod task;
+mod unique_keys;
 pub mod validate;
 
 pub use canvas::{Canvas, Migrated, Properties};

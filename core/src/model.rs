@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use crate::unique_keys::UniqueValue;
 
 /// The `format` string of every canvas document.
 pub const CANVAS_FORMAT: &str = "reelgraph.canvas";
@@ -106,10 +107,14 @@ pub struct Node {
     pub label: Option<String>,
     #[serde(default)]
     pub position: Position,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::unique_keys::map")]
     pub properties: Map<String, Value>,
     /// Opaque editor state; kept as given.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::unique_keys::option_value"
+    )]
     pub ui: Option<Value>,
 }
 
@@ -131,7 +136,11 @@ pub struct Group {
     pub label: Option<String>,
     #[serde(default)]
     pub nodes: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::unique_keys::option_value"
+    )]
     pub ui: Option<Value>,
 }
 
@@ -190,7 +199,7 @@ pub struct CanvasDocument {
     #[serde(default, skip_serializing_if = "Story::is_empty")]
     pub story: Story,
     /// Free-form data of the application that owns the canvas.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::unique_keys::map")]
     pub metadata: Map<String, Value>,
 }
 
@@ -236,6 +245,13 @@ impl CanvasDocument {
             return parsed.map_err(Error::from);
         }
         // Otherwise read just the header, to say precisely what is wrong or to migrate.
+        if let Some(found) = not_an_object(text) {
+            return Err(Error::InvalidJson {
+                message: format!(
+                    "expected a canvas document (a JSON object with \"format\": \"{CANVAS_FORMAT}\"), found {found}"
+                ),
+            });
+        }
         #[derive(Deserialize)]
         struct Header {
             format: Option<Value>,
@@ -263,7 +279,7 @@ impl CanvasDocument {
                 message: "format_version starts at 1".into(),
             }),
             Some(v) if v < u64::from(FORMAT_VERSION) => {
-                let value: Value = serde_json::from_str(text)?;
+                let UniqueValue(value) = serde_json::from_str(text)?;
                 Ok(serde_json::from_value(migrate_document(value, v))?)
             }
             _ => parsed.map_err(Error::from),
@@ -281,6 +297,20 @@ impl CanvasDocument {
         let from = u64::from(self.format_version);
         let value = serde_json::to_value(self)?;
         Ok(serde_json::from_value(migrate_document(value, from))?)
+    }
+}
+
+/// What a JSON text holds when it is not an object, as a message says it.
+fn not_an_object(text: &str) -> Option<&'static str> {
+    match text.trim_start().bytes().next() {
+        Some(b'{') => None,
+        Some(b'[') => Some("a JSON array"),
+        Some(b'"') => Some("a JSON string"),
+        Some(b'0'..=b'9' | b'-') => Some("a JSON number"),
+        Some(b't' | b'f') => Some("a JSON boolean"),
+        Some(b'n') => Some("JSON null"),
+        None => Some("an empty text"),
+        Some(_) => None,
     }
 }
 

@@ -25,9 +25,13 @@ pub enum Op {
         label: Option<String>,
         #[serde(default)]
         position: Position,
-        #[serde(default)]
+        #[serde(default, deserialize_with = "crate::unique_keys::map")]
         properties: Map<String, Value>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "crate::unique_keys::option_value"
+        )]
         ui: Option<Value>,
     },
     /// Removes a node together with its edges and its group memberships.
@@ -36,9 +40,11 @@ pub enum Op {
     },
     /// Sets properties; `null` resets one to its default (or unsets it when
     /// it has none). `unset` removes values outright, defaults or not.
+    /// `json!(f64::NAN)` is `null` too: build computed numbers with
+    /// [`crate::limits::number`], which refuses NaN and infinity.
     SetProperties {
         id: String,
-        #[serde(default)]
+        #[serde(default, deserialize_with = "crate::unique_keys::map")]
         properties: Map<String, Value>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         unset: Vec<String>,
@@ -55,7 +61,7 @@ pub enum Op {
     /// Replaces a node's opaque editor state.
     SetUi {
         id: String,
-        #[serde(default)]
+        #[serde(default, deserialize_with = "crate::unique_keys::option_value")]
         ui: Option<Value>,
     },
     /// Connects an output port to an input port. Without an id, one is made
@@ -94,7 +100,11 @@ pub enum Op {
         label: Option<String>,
         #[serde(default)]
         nodes: Vec<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "crate::unique_keys::option_value"
+        )]
         ui: Option<Value>,
     },
     /// Replaces a group's label, members and editor state.
@@ -104,7 +114,11 @@ pub enum Op {
         label: Option<String>,
         #[serde(default)]
         nodes: Vec<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "crate::unique_keys::option_value"
+        )]
         ui: Option<Value>,
     },
     RemoveGroup {
@@ -119,7 +133,11 @@ pub enum Op {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         story: Option<Story>,
         /// Replaces the whole metadata object.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "crate::unique_keys::option_map"
+        )]
         metadata: Option<Map<String, Value>>,
     },
 }
@@ -159,13 +177,13 @@ impl Op {
         )
     }
 
-    /// Parses one op or a JSON array of ops.
+    /// Parses one op or a JSON array of ops, straight from the text.
     pub fn parse_list(text: &str) -> crate::Result<Vec<Op>> {
-        let value: Value = serde_json::from_str(text)?;
-        Ok(match value {
-            Value::Array(_) => serde_json::from_value(value)?,
-            one => vec![serde_json::from_value(one)?],
-        })
+        if text.trim_start().starts_with('[') {
+            Ok(serde_json::from_str(text)?)
+        } else {
+            Ok(vec![serde_json::from_str(text)?])
+        }
     }
 
     /// Shorthand for a connect op with a generated edge id.

@@ -3,6 +3,7 @@
 //! maps); the first rejection rolls the journal back, so a failed apply leaves
 //! the canvas as it was, byte for byte.
 
+use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
 use petgraph::Direction;
@@ -16,13 +17,13 @@ use super::{Canvas, Change, Detached, EdgeSlot, Link, NodeEntry, Properties, now
 use crate::catalog::NodeTypeSpec;
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::model::{Edge, Group, PortRef, Position, Story, Viewport, check_id};
+use crate::limits::{
+    check_edge, check_metadata, check_node, check_position, check_text, check_ui, check_viewport,
+};
+use crate::model::{Edge, Group, PortRef, Story, Viewport, check_id};
 use crate::ops::{Applied, Op};
 use crate::task::property_applies;
-use crate::validate::value::{MAX_VALUE_DEPTH, check_value, too_deep};
-
-/// Longest label, in bytes.
-pub const MAX_LABEL_BYTES: usize = 1_024;
+use crate::validate::value::check_value;
 
 /// How to put back one change.
 #[derive(Debug)]
@@ -297,7 +298,9 @@ impl Canvas {
             }
 
             Op::RestoreNode { node, index } => {
-                check_id(&node.id)?;
+                // Values are not re-checked against the catalogue (see the
+                // op's docs), but the limits hold on every way in.
+                check_node(node)?;
                 if self.nodes.contains_key(node.id.as_str()) {
                     return Err(Error::DuplicateId {
                         kind: "node",
@@ -461,7 +464,7 @@ impl Canvas {
             }
 
             Op::RestoreEdge { edge, index } => {
-                check_id(&edge.id)?;
+                check_edge(edge)?;
                 if self.edges.contains_key(edge.id.as_str()) {
                     return Err(Error::DuplicateId {
                         kind: "edge",
@@ -527,15 +530,10 @@ impl Canvas {
                 metadata,
             } => {
                 if let Some(name) = name {
-                    check_text_field("name", name)?;
+                    check_text("name", name)?;
                 }
-                if let Some(v) = viewport
-                    && !(v.x.is_finite() && v.y.is_finite() && v.zoom.is_finite() && v.zoom > 0.0)
-                {
-                    return Err(Error::InvalidField {
-                        field: "viewport",
-                        message: "viewport x and y must be finite and zoom above 0".into(),
-                    });
+                if let Some(v) = viewport {
+                    check_viewport(v)?;
                 }
                 if story.is_some_and(|s| s.page_count == Some(0)) {
                     return Err(Error::InvalidField {
@@ -543,13 +541,8 @@ impl Canvas {
                         message: "page_count must be at least 1".into(),
                     });
                 }
-                if let Some(m) = metadata
-                    && m.values().any(|v| too_deep(v, MAX_VALUE_DEPTH - 1))
-                {
-                    return Err(Error::InvalidField {
-                        field: "metadata",
-                        message: format!("metadata is nested deeper than {MAX_VALUE_DEPTH} levels"),
-                    });
+                if let Some(m) = metadata {
+                    check_metadata(m)?;
                 }
                 let inverse = Op::SetCanvas {
                     name: name.as_ref().map(|_| self.name.clone()),
@@ -714,11 +707,12 @@ impl Canvas {
     ) -> Result<Group> {
         check_label(label.as_deref())?;
         check_ui(ui.as_ref())?;
-        for (i, node) in nodes.iter().enumerate() {
+        let mut seen = HashSet::with_capacity(nodes.len());
+        for node in nodes {
             if !self.nodes.contains_key(node.as_str()) {
                 return Err(Error::UnknownNode { node: node.clone() });
             }
-            if nodes[..i].contains(node) {
+            if !seen.insert(node.as_str()) {
                 return Err(Error::InvalidField {
                     field: "nodes",
                     message: format!("group `{id}` lists node `{node}` twice"),
@@ -866,40 +860,5 @@ fn fill_defaults(
 }
 
 fn check_label(label: Option<&str>) -> Result<()> {
-    label.map_or(Ok(()), |l| check_text_field("label", l))
-}
-
-/// Labels and names: at most [`MAX_LABEL_BYTES`].
-fn check_text_field(field: &'static str, text: &str) -> Result<()> {
-    if text.len() > MAX_LABEL_BYTES {
-        return Err(Error::InvalidField {
-            field,
-            message: format!(
-                "the {field} is {} bytes long, more than {MAX_LABEL_BYTES}",
-                text.len()
-            ),
-        });
-    }
-    Ok(())
-}
-
-fn check_position(p: Position) -> Result<()> {
-    if p.x.is_finite() && p.y.is_finite() {
-        Ok(())
-    } else {
-        Err(Error::InvalidField {
-            field: "position",
-            message: "position coordinates must be finite numbers".into(),
-        })
-    }
-}
-
-fn check_ui(ui: Option<&Value>) -> Result<()> {
-    match ui {
-        Some(v) if too_deep(v, MAX_VALUE_DEPTH) => Err(Error::InvalidField {
-            field: "ui",
-            message: format!("ui is nested deeper than {MAX_VALUE_DEPTH} levels"),
-        }),
-        _ => Ok(()),
-    }
+    label.map_or(Ok(()), |l| check_text("label", l))
 }

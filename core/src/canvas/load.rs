@@ -12,10 +12,10 @@ use super::changes::ChangeLog;
 use super::{Canvas, Detached, EdgeSlot, Graph, IdMap, Link, Migrated, NodeEntry, Properties};
 use crate::catalog::{Catalog, NodeTypeSpec};
 use crate::error::{Error, Result};
-use crate::model::{CANVAS_FORMAT, CanvasDocument, Edge, FORMAT_VERSION, Node, check_id};
+use crate::limits::{check_canvas_fields, check_edge, check_group, check_node};
+use crate::model::{CANVAS_FORMAT, CanvasDocument, Edge, FORMAT_VERSION, Node};
 
 pub(super) fn load(catalog: Catalog, doc: CanvasDocument) -> Result<Canvas> {
-    check_id(&doc.id)?;
     if doc.format != CANVAS_FORMAT {
         return Err(Error::WrongFormat { found: doc.format });
     }
@@ -27,11 +27,14 @@ pub(super) fn load(catalog: Catalog, doc: CanvasDocument) -> Result<Canvas> {
     }
     // Documents built in code skip `from_json`, which migrates parsed ones.
     let doc = doc.migrated()?;
+    // The same limits as ops, so that a loaded canvas can always be written
+    // and read back.
+    check_canvas_fields(&doc)?;
     let mut graph = Graph::new();
     let mut nodes = IdMap::with_capacity_and_hasher(doc.nodes.len(), Default::default());
     let mut migrated = Vec::new();
     for node in doc.nodes {
-        check_id(&node.id)?;
+        check_node(&node)?;
         if nodes.contains_key(node.id.as_str()) {
             return Err(Error::DuplicateId {
                 kind: "node",
@@ -45,7 +48,7 @@ pub(super) fn load(catalog: Catalog, doc: CanvasDocument) -> Result<Canvas> {
 
     let mut edges = IdMap::with_capacity_and_hasher(doc.edges.len(), Default::default());
     for edge in doc.edges {
-        check_id(&edge.id)?;
+        check_edge(&edge)?;
         if edges.contains_key(edge.id.as_str()) {
             return Err(Error::DuplicateId {
                 kind: "edge",
@@ -59,7 +62,7 @@ pub(super) fn load(catalog: Catalog, doc: CanvasDocument) -> Result<Canvas> {
 
     let mut groups = IndexMap::with_capacity(doc.groups.len());
     for group in doc.groups {
-        check_id(&group.id)?;
+        check_group(&group)?;
         if groups.contains_key(&group.id) {
             return Err(Error::DuplicateId {
                 kind: "group",

@@ -24,7 +24,8 @@ pub(crate) use changes::Change;
 use changes::ChangeLog;
 
 use crate::catalog::{Catalog, NodeTypeSpec};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::limits::MAX_DOCUMENT_BYTES;
 use crate::model::{
     CANVAS_FORMAT, CanvasDocument, DocumentOut, Edge, FORMAT_VERSION, Group, Node, PortRef,
     Position, Story, Viewport,
@@ -160,6 +161,12 @@ impl Canvas {
 
     /// Reads a canvas from its JSON document (see [`Canvas::from_document`]).
     pub fn from_json(catalog: Catalog, text: &str) -> Result<Self> {
+        if text.len() > MAX_DOCUMENT_BYTES {
+            return Err(Error::TooLarge {
+                size: text.len(),
+                limit: MAX_DOCUMENT_BYTES,
+            });
+        }
         Canvas::from_document(catalog, CanvasDocument::from_json(text)?)
     }
 

@@ -34,7 +34,7 @@ use crate::model::CanvasDocument;
 /// Most canvases one `list` call returns.
 pub const MAX_PAGE_SIZE: usize = 1_000;
 /// Largest canvas document a store accepts or loads, in bytes.
-pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024 * 1024;
+pub use crate::limits::MAX_DOCUMENT_BYTES;
 
 /// A page request for [`CanvasStore::list`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -236,7 +236,8 @@ pub(crate) const UNREADABLE_PREVIOUS: &str = "replaces an unreadable version";
 /// runs on the caller's thread, and a store's blocking work gets the results
 /// instead of a copy of the document.
 pub(crate) fn prepare(doc: &CanvasDocument) -> Result<(String, Fingerprint)> {
-    crate::model::check_id(&doc.id)?;
+    // What the reader would refuse is refused here, before anything is written.
+    crate::limits::check_document(doc)?;
     // The nodes' entries are taken from their JSON as it is written; the
     // rest of the fingerprint meanwhile, on this thread.
     let (text, nodes, mut fingerprint) =

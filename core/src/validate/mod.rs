@@ -12,7 +12,8 @@ use petgraph::visit::{EdgeRef, NodeIndexable};
 use serde::Serialize;
 use serde_json::Value;
 
-pub use value::{DEFAULT_MAX_ITEMS, DEFAULT_MAX_TEXT_BYTES, MAX_VALUE_DEPTH};
+pub use crate::limits::MAX_VALUE_DEPTH;
+pub use value::{DEFAULT_MAX_ITEMS, DEFAULT_MAX_TEXT_BYTES};
 
 use crate::canvas::{Canvas, Detached, Link, NodeEntry};
 use crate::catalog::NodeTypeSpec;

@@ -5,9 +5,8 @@ use serde_json::Value;
 
 use crate::catalog::{PropertyKind, PropertySpec};
 use crate::error::{Error, Result};
+use crate::limits::check_property_depth;
 
-/// Deepest nesting of lists and objects a property value may have.
-pub const MAX_VALUE_DEPTH: usize = 32;
 /// Longest text value, in bytes, unless the spec sets `max_length`.
 pub const DEFAULT_MAX_TEXT_BYTES: usize = 65_536;
 /// Longest asset reference, in bytes, unless the spec sets `max_length`.
@@ -22,14 +21,7 @@ pub(crate) fn check_value(
     spec: &PropertySpec,
     value: &Value,
 ) -> Result<()> {
-    if too_deep(value, MAX_VALUE_DEPTH) {
-        return Err(Error::property(
-            node,
-            name,
-            format!("the value is nested deeper than {MAX_VALUE_DEPTH} levels"),
-            "flatten the value; lists and objects may nest at most 32 levels",
-        ));
-    }
+    check_property_depth(node, name, value)?;
     check(spec, value).map_err(|(path, message, hint)| {
         let property = if path.is_empty() {
             name.to_owned()
@@ -228,18 +220,4 @@ fn describe(value: &Value) -> String {
         Value::Array(_) => "a list".into(),
         Value::Object(_) => "an object".into(),
     }
-}
-
-/// Whether lists and objects nest more than `limit` levels (scalars are level 0).
-/// Stops descending at the limit, so a hostile value cannot exhaust the stack.
-pub(crate) fn too_deep(value: &Value, limit: usize) -> bool {
-    let children: Box<dyn Iterator<Item = &Value>> = match value {
-        Value::Array(items) => Box::new(items.iter()),
-        Value::Object(map) => Box::new(map.values()),
-        _ => return false,
-    };
-    if limit == 0 {
-        return true;
-    }
-    children.into_iter().any(|child| too_deep(child, limit - 1))
 }
