@@ -8,6 +8,7 @@ use regex::Regex;
 
 use super::spec::{NodeTypeSpec, PropertyKind, PropertySpec, Template};
 use crate::error::{Error, Result};
+use crate::limits::{MAX_VALUE_DEPTH, too_deep};
 use crate::model::check_id;
 use crate::task::Quality;
 use crate::validate::value::check_value;
@@ -69,6 +70,17 @@ pub(super) fn prepare(spec: NodeTypeSpec) -> Result<NodeTypeSpec> {
             return Err(fail(format!(
                 "migration from_version {} is not below version {}",
                 m.from_version, spec.version
+            )));
+        }
+        // A migrated node must still fit the limits of a loaded one.
+        if let Some((name, _)) = m
+            .set_defaults
+            .iter()
+            .find(|(_, v)| too_deep(v, MAX_VALUE_DEPTH))
+        {
+            return Err(fail(format!(
+                "migration from_version {} sets `{name}` to a value nested deeper than {MAX_VALUE_DEPTH} levels",
+                m.from_version
             )));
         }
     }

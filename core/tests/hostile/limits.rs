@@ -522,3 +522,19 @@ fn a_float_that_once_came_back_one_ulp_off_now_keeps_its_content_key() {
     };
     assert_eq!(plan(&reloaded), plan(&canvas));
 }
+
+#[test]
+fn a_migration_may_not_set_a_value_deeper_than_a_load_accepts() {
+    let catalog = Catalog::builtin();
+    let deep = nested(MAX_VALUE_DEPTH + 1);
+    let spec = json!({
+        "type": "deep_migration", "version": 2, "category": "test", "title": "Deep",
+        "properties": [{"name": "tag", "type": "text"}],
+        "migrations": [{"from_version": 1, "set_defaults": {"tag": deep}}]
+    });
+    let err = catalog
+        .register_json(&spec.to_string())
+        .expect_err("deep set_defaults");
+    assert_eq!(err.code(), "invalid_spec");
+    assert!(err.to_string().contains("nested deeper"), "{err}");
+}
