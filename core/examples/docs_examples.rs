@@ -40,6 +40,21 @@ fn main() -> ExitCode {
     }
 }
 
+/// The error table of concepts.md, made from `reelgraph::error_codes`.
+fn error_table() -> String {
+    let mut text = String::from("| Code | Category | HTTP | Returned when |\n|---|---|---|---|\n");
+    for row in reelgraph::error_codes::ERROR_CODES {
+        text.push_str(&format!(
+            "| `{}` | `{}` | {} | {} |\n",
+            row.code,
+            row.category.as_str(),
+            row.http_status,
+            row.when
+        ));
+    }
+    text
+}
+
 fn write_all(dir: &Path) -> Result<(), String> {
     fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let out = |name: &str, value: Json| -> Result<(), String> {
@@ -47,6 +62,11 @@ fn write_all(dir: &Path) -> Result<(), String> {
         fs::write(&path, format!("{}\n", pretty(&value, 0)))
             .map_err(|e| format!("cannot write {}: {e}", path.display()))
     };
+
+    // concepts.md: the error table.
+    let table = dir.join("error-codes.md");
+    fs::write(&table, error_table())
+        .map_err(|e| format!("cannot write {}: {e}", table.display()))?;
 
     // The canvas of the README example.
     let mut canvas = Canvas::new(Catalog::builtin(), "teaser", "Teaser");

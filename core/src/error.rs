@@ -1,7 +1,9 @@
 //! One error type for the whole core, with stable `code()` strings that the
 //! bindings and the server pass on unchanged.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::error_codes::{Category, ErrorCode};
 use serde_json::{Value, json};
 
 /// Everything that can go wrong in reelgraph. Match on [`Error::code`] rather
@@ -364,10 +366,26 @@ impl Error {
         }
     }
 
+    /// The error's row of the [error table](crate::error_codes::ERROR_CODES).
+    pub fn table_row(&self) -> &'static ErrorCode {
+        // Every code has a row: a unit test of `error_codes` reads them from this file.
+        ErrorCode::find(self.code()).unwrap_or(&INTERNAL)
+    }
+
+    /// What kind of failure this is (see [`Category`]).
+    pub fn category(&self) -> Category {
+        self.table_row().category
+    }
+
+    /// The HTTP status a server answers this error with.
+    pub fn http_status(&self) -> u16 {
+        self.table_row().http_status
+    }
+
     /// The wire form: `{code, message, hint, details}`.
     pub fn to_body(&self) -> ErrorBody {
         ErrorBody {
-            code: self.code(),
+            code: self.code().to_owned(),
             message: self.to_string(),
             hint: self.hint(),
             details: self.details(),
@@ -405,10 +423,19 @@ fn article(word: &str) -> &'static str {
     }
 }
 
+/// The row a code without one would get; never used while the table is whole.
+const INTERNAL: ErrorCode = ErrorCode {
+    code: "internal",
+    category: Category::Internal,
+    http_status: 500,
+    when: "",
+};
+
 /// The serialisable form of an [`Error`], identical in every language.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ErrorBody {
-    pub code: &'static str,
+    pub code: String,
     pub message: String,
     pub hint: String,
     pub details: Value,

@@ -13,6 +13,7 @@ pub mod cache;
 mod canvas;
 pub mod catalog;
 mod error;
+pub mod error_codes;
 pub mod event;
 pub mod exec;
 pub mod format;
