@@ -118,6 +118,11 @@ pub enum Error {
     #[error("not a reelgraph canvas: format is `{found}`")]
     WrongFormat { found: String },
 
+    #[error(
+        "cannot tell which format this is: found {found}, not a reelgraph canvas, React Flow object or ComfyUI workflow"
+    )]
+    UnknownFormat { found: String },
+
     #[error("canvas format_version {found} is newer than this reelgraph reads (up to {supported})")]
     UnsupportedFormatVersion { found: u32, supported: u32 },
 
@@ -191,6 +196,7 @@ impl Error {
             Error::InputOccupied { .. } => "input_occupied",
             Error::DuplicateEdge { .. } => "duplicate_edge",
             Error::WrongFormat { .. } => "wrong_format",
+            Error::UnknownFormat { .. } => "unknown_format",
             Error::UnsupportedFormatVersion { .. } => "unsupported_format_version",
             Error::NotFound { .. } => "not_found",
             Error::Conflict { .. } => "conflict",
@@ -257,6 +263,9 @@ impl Error {
             Error::DuplicateEdge { .. } => "the connection already exists; nothing to do".into(),
             Error::WrongFormat { .. } => {
                 "expected a document with \"format\": \"reelgraph.canvas\"; import other formats with the format module".into()
+            }
+            Error::UnknownFormat { .. } => {
+                "name the format (native, react_flow, comfyui_workflow), or check that the file is a canvas".into()
             }
             Error::UnsupportedFormatVersion { .. } => {
                 "upgrade reelgraph to read this canvas; it was not changed".into()
@@ -342,7 +351,9 @@ impl Error {
                 source_node,
                 target_node,
             } => json!({"source": source_node, "target": target_node}),
-            Error::WrongFormat { found } => json!({"found": found}),
+            Error::WrongFormat { found } | Error::UnknownFormat { found } => {
+                json!({"found": found})
+            }
             Error::NotFound { kind, id } => json!({"kind": kind, "id": id}),
             Error::Conflict {
                 id,

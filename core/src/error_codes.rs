@@ -216,6 +216,12 @@ pub const ERROR_CODES: &[ErrorCode] = &[
         when: "a document's `format` is missing or not `\"reelgraph.canvas\"`",
     },
     ErrorCode {
+        code: "unknown_format",
+        category: Category::InvalidInput,
+        http_status: 415,
+        when: "`format::detect` / `format::import_any` of JSON that is none of the formats reelgraph reads (`details.found` says what it is)",
+    },
+    ErrorCode {
         code: "unsupported_format_version",
         category: Category::InvalidInput,
         http_status: 422,

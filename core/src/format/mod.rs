@@ -3,6 +3,8 @@
 //! - [`react_flow`]: React Flow / Svelte Flow `{nodes, edges, viewport}`, both ways.
 //! - [`comfyui`]: ComfyUI editor workflows (LiteGraph JSON, 0.4 and 1.x) in,
 //!   with their node classes registered on the fly; ComfyUI API prompts out.
+//! - [`detect`] and [`import_any`]: the format told from the content, and a
+//!   document read from whichever it is.
 //!
 //! Importers never panic on bad input: what cannot be read at all is an
 //! [`Error`](crate::Error) (`invalid_json`, `wrong_format`, ...); what can be
@@ -12,6 +14,9 @@
 
 pub mod comfyui;
 pub mod react_flow;
+mod sniff;
+
+pub use sniff::{Format, Imported, detect, import_any};
 
 use crate::validate::{Diagnostic, Severity};
 
