@@ -287,7 +287,7 @@ fn events(c: &mut Criterion) {
     canvas
         .apply(vec![Op::add_node("talker", "chatty", json!({}))])
         .expect("the node");
-    let mut runner = LocalRunner::new();
+    let runner = LocalRunner::new();
     runner.register("chatty", |_task, ctx| async move {
         for i in 0..EVENTS {
             ctx.progress.progress(i as f64 / EVENTS as f64, None);

@@ -1204,7 +1204,7 @@ pub fn memory_status() -> (u64, u64) {
 /// catalogue: each returns `true` on every declared output. For measuring
 /// the executor rather than the work.
 pub fn noop_runner() -> reelgraph::runner::LocalRunner {
-    let mut runner = reelgraph::runner::LocalRunner::new();
+    let runner = reelgraph::runner::LocalRunner::new();
     let catalog = Catalog::builtin();
     for name in catalog.type_names() {
         let Some(task) = catalog.get(&name).and_then(|spec| spec.task.clone()) else {
@@ -1290,7 +1290,7 @@ pub async fn run_with_consumer(
 
 /// A local runner whose `step` function does nothing but answer.
 pub fn noop_step_runner() -> reelgraph::runner::LocalRunner {
-    let mut runner = reelgraph::runner::LocalRunner::new();
+    let runner = reelgraph::runner::LocalRunner::new();
     runner.register("step", |_task, _ctx| async move {
         Ok(reelgraph::runner::Outputs::from_iter([(
             "out".to_owned(),

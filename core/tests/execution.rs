@@ -70,7 +70,7 @@ impl Drop for Running {
 /// "panic_at_once" (before making its future), "fail", "hang",
 /// "wrong_outputs", "slow", "bad_progress" misbehave.
 fn runner(calls: Arc<Calls>) -> LocalRunner {
-    let mut runner = LocalRunner::new();
+    let runner = LocalRunner::new();
     runner.register("step", move |task, ctx| {
         assert_ne!(
             task.params.get("fn"),
@@ -503,7 +503,7 @@ fn a_serialised_plan_lists_what_each_step_waits_for() {
 async fn events_reach_the_consumer_while_a_task_still_runs() {
     let gate = Arc::new(tokio::sync::Notify::new());
     let task_gate = gate.clone();
-    let mut runner = LocalRunner::new();
+    let runner = LocalRunner::new();
     runner.register("step", move |_task, ctx| {
         let gate = task_gate.clone();
         async move {
@@ -680,7 +680,7 @@ async fn an_unknown_function_is_refused_before_any_task_runs() {
     assert!(calls.take().is_empty());
 
     // A runner that can list its functions has them named in the error.
-    let mut runner = LocalRunner::new();
+    let runner = LocalRunner::new();
     runner.register("text.upper", |_task, _ctx| async { Ok(Outputs::new()) });
     runner.register("image.blur", |_task, _ctx| async { Ok(Outputs::new()) });
     let err = Executor::new(runner)
@@ -1031,4 +1031,35 @@ async fn tasks_waiting_for_a_slot_are_skipped_not_failed_when_the_run_is_cancell
     );
     assert_eq!(calls.take().len(), 1);
     assert_eq!(calls.running.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn functions_registered_after_the_executor_exists_run_and_a_second_registration_replaces_the_first()
+ {
+    let runner = LocalRunner::new();
+    let executor = Executor::new(runner.clone());
+    let mut canvas = Canvas::new(catalog(), "late", "Late");
+    canvas.apply(vec![add("a", "A")]).unwrap();
+
+    // Not known yet: refused before anything runs, naming what is known.
+    let err = executor
+        .start(&canvas, RunOptions::new())
+        .await
+        .expect_err("no function yet");
+    assert_eq!(err.code(), "unknown_function");
+
+    let output = |text: &'static str| {
+        move |_task: reelgraph::runner::Task, _ctx| async move {
+            Ok::<_, TaskError>(Outputs::from_iter([("out".to_owned(), json!(text))]))
+        }
+    };
+    runner.register("step", output("first"));
+    let (report, _) = run(&executor, &canvas, RunOptions::new()).await;
+    assert_eq!(report.outputs["a"]["out"], json!("first"));
+
+    // Registering the name again replaces the function for later tasks.
+    runner.register("step", output("second"));
+    assert_eq!(runner.functions(), vec!["step".to_owned()]);
+    let (report, _) = run(&executor, &canvas, RunOptions::new().force_all()).await;
+    assert_eq!(report.outputs["a"]["out"], json!("second"));
 }

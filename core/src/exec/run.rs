@@ -139,7 +139,7 @@ pub struct Explanation {
 /// let mut canvas = Canvas::new(catalog, "c", "C");
 /// canvas.apply(vec![Op::add_node("a", "shout", json!({"text": "hello"}))]).unwrap();
 ///
-/// let mut runner = LocalRunner::new();
+/// let runner = LocalRunner::new();
 /// runner.register("text.upper", |task, _ctx| async move {
 ///     let text = task.params["text"].as_str().unwrap_or_default().to_uppercase();
 ///     Ok::<_, TaskError>(Outputs::from_iter([("text".to_owned(), json!(text))]))

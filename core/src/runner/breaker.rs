@@ -338,7 +338,7 @@ fn refusal(function: &str, circuit: &Circuit, now: Instant) -> TaskError {
 /// };
 /// use reelgraph::Quality;
 ///
-/// let mut local = LocalRunner::new();
+/// let local = LocalRunner::new();
 /// local.register("flaky", |_task, _ctx| async { Err::<Outputs, _>(TaskError::transient("busy")) });
 /// let breaker = CircuitBreaker::new(local, CircuitConfig::default().with_failure_threshold(2));
 /// let task = Task {

@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use futures_util::FutureExt;
 
@@ -18,23 +18,32 @@ type Function = Arc<dyn Fn(Task, TaskContext) -> BoxedFuture + Send + Sync>;
 /// panics fails its task (`permanent`, with the panic message) and nothing
 /// else.
 ///
+/// Functions can be registered at any time, also after the runner went into
+/// an [`Executor`](crate::exec::Executor): clones share one registry, as
+/// clones of a [`Catalog`](crate::Catalog) share their types. A task looks
+/// its function up when it starts, so a run sees functions registered while
+/// it runs, and registering a name again replaces the function for the tasks
+/// that start afterwards (a notebook cell run twice does no harm).
+///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// use reelgraph::runner::{FunctionRunner, LocalRunner, Outputs, TaskError};
 /// use serde_json::json;
 ///
-/// let mut runner = LocalRunner::new();
+/// let runner = LocalRunner::new();
+/// let executor = reelgraph::exec::Executor::new(runner.clone());
 /// runner.register("text.upper", |task, _ctx| async move {
 ///     let text = task.params["text"].as_str().unwrap_or_default().to_uppercase();
 ///     Ok::<_, TaskError>(Outputs::from_iter([("text".to_owned(), json!(text))]))
 /// });
 /// assert!(runner.knows("text.upper"));
 /// assert!(!runner.knows("text.lower"));
+/// # drop(executor);
 /// # });
 /// ```
 #[derive(Clone, Default)]
 pub struct LocalRunner {
-    functions: BTreeMap<String, Function>,
+    functions: Arc<RwLock<BTreeMap<String, Function>>>,
 }
 
 impl LocalRunner {
@@ -43,7 +52,7 @@ impl LocalRunner {
     }
 
     /// Registers an async function under `name`, replacing one of that name.
-    pub fn register<F, Fut>(&mut self, name: &str, function: F) -> &mut Self
+    pub fn register<F, Fut>(&self, name: &str, function: F) -> &Self
     where
         F: Fn(Task, TaskContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Outputs, TaskError>> + Send + 'static,
@@ -60,14 +69,14 @@ impl LocalRunner {
                 Err(payload) => Box::pin(std::future::ready(Err(panicked(&*payload)))),
             }
         });
-        self.functions.insert(name.to_owned(), function);
+        self.write().insert(name.to_owned(), function);
         self
     }
 
     /// Registers a function that does blocking or CPU-heavy work; it runs on
     /// tokio's blocking pool so it never stalls other tasks. It should check
     /// `ctx.cancel` between steps of long work.
-    pub fn register_blocking<F>(&mut self, name: &str, function: F) -> &mut Self
+    pub fn register_blocking<F>(&self, name: &str, function: F) -> &Self
     where
         F: Fn(Task, &TaskContext) -> Result<Outputs, TaskError> + Send + Sync + 'static,
     {
@@ -92,8 +101,28 @@ impl LocalRunner {
     }
 
     /// Names of the registered functions, sorted.
-    pub fn functions(&self) -> impl Iterator<Item = &str> {
-        self.functions.keys().map(String::as_str)
+    pub fn functions(&self) -> Vec<String> {
+        self.read().keys().cloned().collect()
+    }
+
+    /// The function registered as `name`, cloned out so no lock is held
+    /// while it runs.
+    fn function(&self, name: &str) -> Option<Function> {
+        self.read().get(name).cloned()
+    }
+
+    // A panic while the lock is held can only come from a map insert, which
+    // leaves the map whole: a poisoned lock is used as it is.
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Function>> {
+        self.functions
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Function>> {
+        self.functions
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -109,8 +138,8 @@ impl FunctionRunner for LocalRunner {
         'runner: 'future,
         Self: 'future,
     {
-        let Some(function) = self.functions.get(&*task.function) else {
-            let known: Vec<&str> = self.functions().collect();
+        let Some(function) = self.function(&task.function) else {
+            let known = self.functions();
             return Box::pin(std::future::ready(Err(TaskError::permanent(format!(
                 "no function `{}` is registered with the local runner",
                 task.function
@@ -127,18 +156,18 @@ impl FunctionRunner for LocalRunner {
     }
 
     fn knows(&self, function: &str) -> bool {
-        self.functions.contains_key(function)
+        self.read().contains_key(function)
     }
 
     fn known_functions(&self) -> Option<Vec<String>> {
-        Some(self.functions().map(str::to_owned).collect())
+        Some(self.functions())
     }
 }
 
 impl fmt::Debug for LocalRunner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LocalRunner")
-            .field("functions", &self.functions.keys().collect::<Vec<_>>())
+            .field("functions", &self.functions())
             .finish()
     }
 }

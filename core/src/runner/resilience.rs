@@ -43,7 +43,7 @@ use crate::task::Quality;
 ///
 /// // Fails once with a passing error, then works.
 /// let calls = Arc::new(AtomicU32::new(0));
-/// let mut local = LocalRunner::new();
+/// let local = LocalRunner::new();
 /// let seen = Arc::clone(&calls);
 /// local.register("image.generate", move |task, _ctx| {
 ///     let first = seen.fetch_add(1, Ordering::SeqCst) == 0;

@@ -70,7 +70,7 @@ type DemoFn = fn(&Job<'_>) -> Result<Outputs, TaskError>;
 /// use reelgraph::runner::{FunctionRunner, LocalRunner, demo};
 ///
 /// let dir = tempfile::tempdir().unwrap();
-/// let mut runner = LocalRunner::new();
+/// let runner = LocalRunner::new();
 /// demo::register(&mut runner, dir.path());
 /// assert!(demo::FUNCTIONS.iter().all(|f| runner.knows(f)));
 /// ```
