@@ -100,7 +100,7 @@ impl SvgOptions {
 pub fn to_svg(canvas: &Canvas, options: &SvgOptions) -> String {
     let scene = Scene::build(canvas, options.properties);
     let placed = place(&scene, options.layout);
-    let fallback_title = canvas.id().to_owned();
+    let fallback_title = scene.id.clone();
     Picture {
         scene: &scene,
         boxes: &placed.boxes,
