@@ -7,11 +7,12 @@
 //! "missing" placeholder, so a broken canvas still renders and shows what is
 //! wrong. Output is deterministic: the same canvas gives the same bytes.
 //!
-//! Pictures stay small whatever the canvas holds: every piece of
+//! Pictures stay small and finite whatever the canvas holds: every piece of
 //! user text (a label, a name, an id, a type, port or property name, a
 //! value) is cut to [`MAX_TEXT_BYTES`] at a character boundary, ending with
 //! `…`, so a picture grows with the number of nodes, edges and groups, not
-//! with the length of their text.
+//! with the length of their text; and positions further out than
+//! [`MAX_COORDINATE`] are drawn at that distance (see [`layout()`]).
 //!
 //! ```
 //! use reelgraph::{Canvas, Catalog, Op, render};
@@ -61,6 +62,12 @@ use crate::model::Position;
 /// is cut at a character boundary and ends with `…` (within these bytes).
 /// Escaping for the format comes after the cut.
 pub const MAX_TEXT_BYTES: usize = 200;
+
+/// The furthest from the origin a node is drawn, in canvas units, on either
+/// axis. A position beyond it (up to `f64::MAX`, which JSON allows) is drawn
+/// at this distance, on its side; positions within it are drawn as given.
+/// Picture coordinates then stay finite and precise in every SVG viewer.
+pub const MAX_COORDINATE: f64 = 1_000_000.0;
 
 /// What a drawn node stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

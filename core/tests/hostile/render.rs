@@ -1,11 +1,11 @@
-//! Hostile input: render. Pictures of canvases with extreme text stay small
-//! and well-formed.
+//! Hostile input: render. Pictures of canvases whose text or positions are
+//! extreme stay small, finite and well-formed.
 
 #[path = "../support/markup.rs"]
 pub(crate) mod markup;
 
 use reelgraph::model::CanvasDocument;
-use reelgraph::render::{self, SvgOptions};
+use reelgraph::render::{self, LayoutMode, SvgOptions};
 use reelgraph::{Canvas, Catalog};
 use serde_json::{Value, json};
 
@@ -241,4 +241,121 @@ fn a_1024_byte_wide_label_is_cut_on_a_char_boundary_and_stays_escaped() {
 
     assert!(dot.contains('…'), "DOT shows the cut");
     assert!(!dot.contains("<é"), "a raw `<` got through to DOT");
+}
+
+// ---------------------------------------------------------------------------
+// Extreme positions
+
+/// The viewBox of an SVG picture.
+fn view_box(svg: &str) -> [f64; 4] {
+    let start = svg.find("viewBox=\"").expect("a viewBox") + 9;
+    let end = start + svg[start..].find('"').expect("a closed viewBox");
+    let numbers: Vec<f64> = svg[start..end]
+        .split(' ')
+        .map(|n| n.parse().expect("a number"))
+        .collect();
+    numbers.try_into().expect("four numbers")
+}
+
+/// The translations of the drawn nodes, in drawing order.
+fn node_origins(svg: &str) -> Vec<(f64, f64)> {
+    svg.match_indices("<g class=\"node\" transform=")
+        .map(|(i, _)| {
+            let rest = &svg[i..];
+            let start = rest.find("translate(").expect("a translation") + 10;
+            let end = start + rest[start..].find(')').expect("closed");
+            let (x, y) = rest[start..end].split_once(' ').expect("x and y");
+            (x.parse().expect("x"), y.parse().expect("y"))
+        })
+        .collect()
+}
+
+#[test]
+fn extreme_positions_give_a_finite_picture_with_every_node() {
+    let max = f64::MAX;
+    let cases: Vec<(&str, Vec<(f64, f64)>)> = vec![
+        ("one node at MAX", vec![(max, max)]),
+        ("one node at -MAX", vec![(-max, -max)]),
+        ("MAX and -MAX", vec![(max, max), (-max, -max)]),
+        ("1e308 on both axes", vec![(1e308, 0.0), (0.0, 1e308)]),
+        (
+            "huge and normal",
+            vec![(10.0, 20.0), (max, -max), (-1e308, 1e308), (300.0, -0.0)],
+        ),
+        (
+            "far out, close together",
+            vec![(1e20, 1e20), (1e20 + 1e5, 1e20)],
+        ),
+    ];
+    for (case, positions) in cases {
+        let nodes: Vec<Value> = positions
+            .iter()
+            .enumerate()
+            .map(|(i, &(x, y))| node(&format!("n{i}"), "shot", x, y))
+            .collect();
+        let canvas = load(document(Value::Array(nodes), json!([]), json!([]))).expect("loads");
+        for mode in [LayoutMode::Auto, LayoutMode::Positions] {
+            let svg = render::to_svg(&canvas, &SvgOptions::default().layout(mode));
+            check_xml(&svg).unwrap_or_else(|e| panic!("{case}: SVG is not well-formed: {e}"));
+            let [x0, y0, w, h] = view_box(&svg);
+            assert!(
+                [x0, y0, w, h].iter().all(|v| v.is_finite()) && w > 0.0 && h > 0.0,
+                "{case} ({mode:?}): viewBox {x0} {y0} {w} {h}"
+            );
+            let origins = node_origins(&svg);
+            assert_eq!(
+                origins.len(),
+                positions.len(),
+                "{case}: every node is drawn"
+            );
+            for (x, y) in origins {
+                assert!(
+                    x >= x0 && x <= x0 + w && y >= y0 && y <= y0 + h,
+                    "{case} ({mode:?}): node at {x} {y} is outside viewBox {x0} {y0} {w} {h}"
+                );
+            }
+            let layout = render::layout(&canvas, mode);
+            assert!(
+                layout.nodes.iter().all(|b| [b.x, b.y, b.width, b.height]
+                    .iter()
+                    .all(|v| v.is_finite())
+                    && b.x.abs() <= render::MAX_COORDINATE
+                    && b.y.abs() <= render::MAX_COORDINATE),
+                "{case} ({mode:?}): {:?}",
+                layout.nodes
+            );
+        }
+    }
+
+    // Normal positions among huge ones stay where they are.
+    let canvas = load(document(
+        json!([node("a", "shot", 10.0, 20.0), node("b", "shot", max, -max)]),
+        json!([]),
+        json!([]),
+    ))
+    .expect("loads");
+    let layout = render::layout(&canvas, LayoutMode::Positions);
+    let a = layout.node("a").expect("a");
+    assert_eq!((a.x, a.y), (10.0, 20.0));
+    let b = layout.node("b").expect("b");
+    assert_eq!(
+        (b.x, b.y),
+        (render::MAX_COORDINATE, -render::MAX_COORDINATE)
+    );
+    let svg = render::to_svg(&canvas, &SvgOptions::default());
+    assert!(svg.contains("transform=\"translate(10 20)\""));
+}
+
+#[test]
+fn an_extreme_margin_keeps_the_view_box_finite() {
+    let canvas = load(document(
+        json!([node("n", "shot", 0.0, 0.0)]),
+        json!([]),
+        json!([]),
+    ))
+    .expect("loads");
+    let mut options = SvgOptions::default();
+    options.margin = f64::MAX;
+    let [x0, y0, w, h] = view_box(&render::to_svg(&canvas, &options));
+    assert!([x0, y0, w, h].iter().all(|v| v.is_finite()) && w > 0.0 && h > 0.0);
 }
