@@ -114,12 +114,14 @@ fn too_large(shown: &Path, size: Option<u64>) -> Failure {
 /// Reads a native canvas document with the built-in catalogue.
 pub fn load_native(path: &Path) -> Result<Canvas, Failure> {
     let text = read_text(path)?;
+    expect_object(path, &text, Some(InFormat::Native))?;
     Canvas::from_json(Catalog::builtin(), &text).map_err(|e| Failure::core_in(path, &e))
 }
 
 /// Reads a canvas in `from`, or in the format its content shows.
 pub fn load(path: &Path, from: Option<InFormat>) -> Result<Loaded, Failure> {
     let text = read_text(path)?;
+    expect_object(path, &text, from)?;
     let format = match from {
         Some(format) => format,
         None => sniff(path, &text)?,
@@ -144,6 +146,50 @@ pub fn load(path: &Path, from: Option<InFormat>) -> Result<Loaded, Failure> {
         format,
         diagnostics,
     })
+}
+
+/// Refuses JSON that is valid but not an object, saying what it is: every
+/// format read (`from`, or any when it is to be told) is one JSON object.
+/// Broken JSON is left to the parser of the format, which says where.
+fn expect_object(path: &Path, text: &str, from: Option<InFormat>) -> Result<(), Failure> {
+    let first = text
+        .trim_start_matches([' ', '\t', '\n', '\r'])
+        .bytes()
+        .next();
+    let found = match first {
+        Some(b'[') => "a JSON array",
+        Some(b'"') => "a JSON string",
+        Some(b't' | b'f') => "a JSON boolean",
+        Some(b'n') => "JSON null",
+        Some(b'-' | b'0'..=b'9') => "a JSON number",
+        _ => return Ok(()),
+    };
+    if serde_json::from_str::<serde::de::IgnoredAny>(text).is_err() {
+        return Ok(());
+    }
+    let (expected, hint) = match from {
+        Some(InFormat::Native) => (
+            "a canvas document object",
+            "a canvas document is one JSON object: {\"format\": \"reelgraph.canvas\", \"format_version\": 2, \"id\": ..., \"nodes\": [...], \"edges\": [...]}; give each canvas its own file",
+        ),
+        Some(InFormat::ReactFlow) => (
+            "a React Flow object",
+            "a React Flow file is one JSON object with `nodes` and `edges` (what `toObject()` gives); give each flow its own file",
+        ),
+        Some(InFormat::Comfyui) => (
+            "a ComfyUI workflow object",
+            "a ComfyUI workflow is one JSON object with `nodes` and `links` (Workflow > Save in ComfyUI); give each workflow its own file",
+        ),
+        None => (
+            "an object (a canvas document, React Flow object or ComfyUI workflow)",
+            "each format reelgraph reads is one JSON object; give each canvas or workflow its own file",
+        ),
+    };
+    Err(Failure::new(
+        "invalid_json",
+        format!("{}: found {found}, not {expected}", path.display()),
+        hint,
+    ))
 }
 
 /// Tells the format from the JSON content.

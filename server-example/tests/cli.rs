@@ -751,3 +751,69 @@ fn stdin_longer_than_the_limit_is_refused() {
         assert!(written >= INPUT_LIMIT, "the writer wrote {written} bytes");
     }
 }
+
+#[test]
+fn json_that_is_not_an_object_is_named_in_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("[1, 2]", "a JSON array"),
+        ("[]", "a JSON array"),
+        (" [{\"format\": \"reelgraph.canvas\"}]", "a JSON array"),
+        ("42", "a JSON number"),
+        ("-0.5e3", "a JSON number"),
+        ("\"canvas\"", "a JSON string"),
+        ("true", "a JSON boolean"),
+        ("null", "JSON null"),
+    ];
+    for (text, found) in cases {
+        fs::write(dir.path().join("odd.json"), text).unwrap();
+        for args in [
+            &["validate", "odd.json"][..],
+            &["run", "odd.json", "--out", "out"],
+            &["convert", "odd.json", "out.flow.json", "--from", "native"],
+        ] {
+            let done = run(dir.path(), args);
+            assert_eq!(done.code, 2, "{text} {args:?}: {done:?}");
+            assert!(
+                done.stderr.starts_with(&format!(
+                    "error[invalid_json]: odd.json: found {found}, not a canvas document object"
+                )),
+                "{text} {args:?}: {}",
+                done.stderr
+            );
+            assert!(
+                done.stderr
+                    .contains("\nhint: a canvas document is one JSON object"),
+                "{text} {args:?}: {}",
+                done.stderr
+            );
+        }
+        // Told from the content: any of the formats read is an object.
+        for args in [
+            &["render", "odd.json"][..],
+            &["convert", "odd.json", "out.canvas.json"],
+        ] {
+            let done = run(dir.path(), args);
+            assert_eq!(done.code, 2, "{text} {args:?}: {done:?}");
+            assert!(
+                done.stderr.starts_with(&format!(
+                    "error[invalid_json]: odd.json: found {found}, not an object (a canvas document, React Flow object or ComfyUI workflow)"
+                )),
+                "{text} {args:?}: {}",
+                done.stderr
+            );
+            assert!(done.stderr.contains("\nhint: "));
+        }
+    }
+    // JSON that is broken stays a syntax error, whatever it starts with.
+    fs::write(dir.path().join("odd.json"), "[1, 2").unwrap();
+    for args in [&["validate", "odd.json"][..], &["render", "odd.json"]] {
+        let done = run(dir.path(), args);
+        assert!(
+            done.stderr
+                .starts_with("error[invalid_json]: odd.json: invalid JSON"),
+            "{args:?}: {}",
+            done.stderr
+        );
+    }
+}
