@@ -247,7 +247,7 @@ fn a_1024_byte_wide_label_is_cut_on_a_char_boundary_and_stays_escaped() {
 // Extreme positions
 
 /// The viewBox of an SVG picture.
-fn view_box(svg: &str) -> [f64; 4] {
+pub(crate) fn view_box(svg: &str) -> [f64; 4] {
     let start = svg.find("viewBox=\"").expect("a viewBox") + 9;
     let end = start + svg[start..].find('"').expect("a closed viewBox");
     let numbers: Vec<f64> = svg[start..end]
