@@ -42,27 +42,86 @@ pub struct Loaded {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// The text of `path`, or of stdin for `-`.
+/// The most bytes read from one input: the core's limit on a stored
+/// document (64 MiB). Reading stops one byte past it, so a huge file, a
+/// device or an endless stdin never fills memory.
+pub const MAX_INPUT_BYTES: usize = reelgraph::store::MAX_DOCUMENT_BYTES;
+
+/// The text of `path`, or of stdin for `-`, refused with `too_large` past
+/// [`MAX_INPUT_BYTES`].
 pub fn read_text(path: &Path) -> Result<String, Failure> {
-    if path == Path::new("-") {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| Failure::read(Path::new("<stdin>"), e))?;
-        return Ok(text);
+    let (shown, bytes) = if path == Path::new("-") {
+        let shown = Path::new("<stdin>");
+        (shown, read_limited(std::io::stdin().lock(), shown)?)
+    } else {
+        let file = std::fs::File::open(path).map_err(|e| Failure::read(path, e))?;
+        // A regular file says its size: refuse it before reading a byte.
+        let size = file.metadata().map_err(|e| Failure::read(path, e))?.len();
+        if size > MAX_INPUT_BYTES as u64 {
+            return Err(too_large(path, Some(size)));
+        }
+        (path, read_limited(file, path)?)
+    };
+    String::from_utf8(bytes).map_err(|e| {
+        Failure::new(
+            "io",
+            format!(
+                "cannot read {}: it is not UTF-8 text (invalid byte at offset {})",
+                shown.display(),
+                e.utf8_error().valid_up_to()
+            ),
+            "save the file as UTF-8 text, as JSON is written",
+        )
+    })
+}
+
+/// Reads at most one byte more than [`MAX_INPUT_BYTES`].
+fn read_limited(reader: impl Read, shown: &Path) -> Result<Vec<u8>, Failure> {
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_INPUT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Failure::read(shown, e))?;
+    if bytes.len() > MAX_INPUT_BYTES {
+        return Err(too_large(shown, None));
     }
-    std::fs::read_to_string(path).map_err(|e| Failure::read(path, e))
+    Ok(bytes)
+}
+
+/// An input over the limit: its size when known, else that it is longer.
+fn too_large(shown: &Path, size: Option<u64>) -> Failure {
+    let limit = MAX_INPUT_BYTES;
+    let what = match size {
+        Some(size) => format!("the file is {size} bytes, more than"),
+        None => "it is more than".to_owned(),
+    };
+    let hint = reelgraph::Error::TooLarge {
+        size: usize::try_from(size.unwrap_or(u64::MAX)).unwrap_or(usize::MAX),
+        limit,
+    }
+    .hint();
+    Failure::new(
+        "too_large",
+        format!(
+            "{}: {what} the limit of {limit} bytes ({} MiB) that reelgraph reads",
+            shown.display(),
+            limit >> 20
+        ),
+        hint,
+    )
 }
 
 /// Reads a native canvas document with the built-in catalogue.
 pub fn load_native(path: &Path) -> Result<Canvas, Failure> {
     let text = read_text(path)?;
+    expect_object(path, &text, Some(InFormat::Native))?;
     Canvas::from_json(Catalog::builtin(), &text).map_err(|e| Failure::core_in(path, &e))
 }
 
 /// Reads a canvas in `from`, or in the format its content shows.
 pub fn load(path: &Path, from: Option<InFormat>) -> Result<Loaded, Failure> {
     let text = read_text(path)?;
+    expect_object(path, &text, from)?;
     let format = match from {
         Some(format) => format,
         None => sniff(path, &text)?,
@@ -87,6 +146,50 @@ pub fn load(path: &Path, from: Option<InFormat>) -> Result<Loaded, Failure> {
         format,
         diagnostics,
     })
+}
+
+/// Refuses JSON that is valid but not an object, saying what it is: every
+/// format read (`from`, or any when it is to be told) is one JSON object.
+/// Broken JSON is left to the parser of the format, which says where.
+fn expect_object(path: &Path, text: &str, from: Option<InFormat>) -> Result<(), Failure> {
+    let first = text
+        .trim_start_matches([' ', '\t', '\n', '\r'])
+        .bytes()
+        .next();
+    let found = match first {
+        Some(b'[') => "a JSON array",
+        Some(b'"') => "a JSON string",
+        Some(b't' | b'f') => "a JSON boolean",
+        Some(b'n') => "JSON null",
+        Some(b'-' | b'0'..=b'9') => "a JSON number",
+        _ => return Ok(()),
+    };
+    if serde_json::from_str::<serde::de::IgnoredAny>(text).is_err() {
+        return Ok(());
+    }
+    let (expected, hint) = match from {
+        Some(InFormat::Native) => (
+            "a canvas document object",
+            "a canvas document is one JSON object: {\"format\": \"reelgraph.canvas\", \"format_version\": 2, \"id\": ..., \"nodes\": [...], \"edges\": [...]}; give each canvas its own file",
+        ),
+        Some(InFormat::ReactFlow) => (
+            "a React Flow object",
+            "a React Flow file is one JSON object with `nodes` and `edges` (what `toObject()` gives); give each flow its own file",
+        ),
+        Some(InFormat::Comfyui) => (
+            "a ComfyUI workflow object",
+            "a ComfyUI workflow is one JSON object with `nodes` and `links` (Workflow > Save in ComfyUI); give each workflow its own file",
+        ),
+        None => (
+            "an object (a canvas document, React Flow object or ComfyUI workflow)",
+            "each format reelgraph reads is one JSON object; give each canvas or workflow its own file",
+        ),
+    };
+    Err(Failure::new(
+        "invalid_json",
+        format!("{}: found {found}, not {expected}", path.display()),
+        hint,
+    ))
 }
 
 /// Tells the format from the JSON content.

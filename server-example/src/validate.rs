@@ -13,7 +13,8 @@ use crate::{CmdResult, exit, input, report};
 /// (story-structure checks). Each finding has a stable code and a hint.
 ///
 /// Exit codes: 0 valid (warnings allowed), 1 invalid (errors), 2 the file
-/// could not be read (not JSON, not a canvas, a newer format_version).
+/// could not be read (not JSON, not a canvas, over 64 MiB, a newer
+/// format_version).
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {

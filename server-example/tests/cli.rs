@@ -640,3 +640,180 @@ fn render_writes_svg_dot_and_mermaid() {
     assert_eq!(mermaid.code, 0);
     assert!(mermaid.stdout.contains("flowchart LR"));
 }
+
+/// The most bytes the command line reads from one input (the core's
+/// `store::MAX_DOCUMENT_BYTES`, 64 MiB).
+const INPUT_LIMIT: u64 = 64 << 20;
+
+#[test]
+fn inputs_over_the_size_limit_are_refused_without_reading_them_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    // A sparse file one byte over the limit: refused from its size.
+    let big = dir.path().join("big.json");
+    fs::File::create(&big)
+        .unwrap()
+        .set_len(INPUT_LIMIT + 1)
+        .unwrap();
+    let commands: [&[&str]; 4] = [
+        &["validate", "big.json"],
+        &["render", "big.json"],
+        &["convert", "big.json", "out.canvas.json"],
+        &["run", "big.json", "--out", "out"],
+    ];
+    for args in commands {
+        let done = run(dir.path(), args);
+        assert_eq!(done.code, 2, "{args:?}: {done:?}");
+        assert!(
+            done.stderr.starts_with(&format!(
+                "error[too_large]: big.json: the file is {} bytes, more than the limit of {INPUT_LIMIT} bytes (64 MiB)",
+                INPUT_LIMIT + 1
+            )),
+            "{args:?}: {}",
+            done.stderr
+        );
+        assert!(
+            done.stderr.contains("\nhint: "),
+            "{args:?}: {}",
+            done.stderr
+        );
+        assert!(done.stdout.is_empty());
+    }
+    assert!(!dir.path().join("out.canvas.json").exists());
+    assert!(!dir.path().join("out").exists());
+
+    // Exactly at the limit is read (and then found not to be JSON).
+    fs::File::create(&big)
+        .unwrap()
+        .set_len(INPUT_LIMIT)
+        .unwrap();
+    let at_limit = run(dir.path(), &["validate", "big.json"]);
+    assert_eq!(at_limit.code, 2);
+    assert!(
+        at_limit
+            .stderr
+            .starts_with("error[invalid_json]: big.json: "),
+        "{at_limit:?}"
+    );
+
+    // A file without an end: reading stops one byte past the limit.
+    #[cfg(unix)]
+    {
+        let endless = run(dir.path(), &["validate", "/dev/zero"]);
+        assert_eq!(endless.code, 2, "{endless:?}");
+        assert!(
+            endless.stderr.starts_with(&format!(
+                "error[too_large]: /dev/zero: it is more than the limit of {INPUT_LIMIT} bytes (64 MiB)"
+            )),
+            "{}",
+            endless.stderr
+        );
+    }
+}
+
+#[test]
+fn stdin_longer_than_the_limit_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [["validate", "-"], ["render", "-"]] {
+        let mut child = reelgraph(dir.path())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        // JSON white space, twice the limit, written until the reader stops
+        // taking it (the limit holds for a stream that never ends).
+        let writer = std::thread::spawn(move || {
+            use std::io::Write;
+            let chunk = vec![b' '; 1 << 20];
+            let mut written = 0u64;
+            while written < 2 * INPUT_LIMIT {
+                if stdin.write_all(&chunk).is_err() {
+                    break;
+                }
+                written += chunk.len() as u64;
+            }
+            written
+        });
+        let output = child.wait_with_output().unwrap();
+        let written = writer.join().unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!(
+                "error[too_large]: <stdin>: it is more than the limit of {INPUT_LIMIT} bytes (64 MiB)"
+            )),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.contains("\nhint: "));
+        // Whole chunks only: the one the reader stopped in does not count.
+        assert!(written >= INPUT_LIMIT, "the writer wrote {written} bytes");
+    }
+}
+
+#[test]
+fn json_that_is_not_an_object_is_named_in_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("[1, 2]", "a JSON array"),
+        ("[]", "a JSON array"),
+        (" [{\"format\": \"reelgraph.canvas\"}]", "a JSON array"),
+        ("42", "a JSON number"),
+        ("-0.5e3", "a JSON number"),
+        ("\"canvas\"", "a JSON string"),
+        ("true", "a JSON boolean"),
+        ("null", "JSON null"),
+    ];
+    for (text, found) in cases {
+        fs::write(dir.path().join("odd.json"), text).unwrap();
+        for args in [
+            &["validate", "odd.json"][..],
+            &["run", "odd.json", "--out", "out"],
+            &["convert", "odd.json", "out.flow.json", "--from", "native"],
+        ] {
+            let done = run(dir.path(), args);
+            assert_eq!(done.code, 2, "{text} {args:?}: {done:?}");
+            assert!(
+                done.stderr.starts_with(&format!(
+                    "error[invalid_json]: odd.json: found {found}, not a canvas document object"
+                )),
+                "{text} {args:?}: {}",
+                done.stderr
+            );
+            assert!(
+                done.stderr
+                    .contains("\nhint: a canvas document is one JSON object"),
+                "{text} {args:?}: {}",
+                done.stderr
+            );
+        }
+        // Told from the content: any of the formats read is an object.
+        for args in [
+            &["render", "odd.json"][..],
+            &["convert", "odd.json", "out.canvas.json"],
+        ] {
+            let done = run(dir.path(), args);
+            assert_eq!(done.code, 2, "{text} {args:?}: {done:?}");
+            assert!(
+                done.stderr.starts_with(&format!(
+                    "error[invalid_json]: odd.json: found {found}, not an object (a canvas document, React Flow object or ComfyUI workflow)"
+                )),
+                "{text} {args:?}: {}",
+                done.stderr
+            );
+            assert!(done.stderr.contains("\nhint: "));
+        }
+    }
+    // JSON that is broken stays a syntax error, whatever it starts with.
+    fs::write(dir.path().join("odd.json"), "[1, 2").unwrap();
+    for args in [&["validate", "odd.json"][..], &["render", "odd.json"]] {
+        let done = run(dir.path(), args);
+        assert!(
+            done.stderr
+                .starts_with("error[invalid_json]: odd.json: invalid JSON"),
+            "{args:?}: {}",
+            done.stderr
+        );
+    }
+}

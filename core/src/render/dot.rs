@@ -40,10 +40,10 @@ const CLUSTER_COLORS: [(&str, &str, &str); 6] = [
 pub fn to_dot(canvas: &Canvas) -> String {
     let scene = Scene::build(canvas, DEFAULT_PROPERTIES);
     let mut out = String::with_capacity(1024 + scene.nodes.len() * 700);
-    w!(out, "digraph {} {{\n", quote(canvas.id()));
+    w!(out, "digraph {} {{\n", quote(&scene.id));
     out.push_str("  graph [label=<<b>");
     let title = if scene.name.trim().is_empty() {
-        canvas.id()
+        &scene.id
     } else {
         &scene.name
     };

@@ -1,6 +1,11 @@
 //! Where each node goes: the canvas's own positions when it has them, or a
 //! layered left-to-right layout.
 //!
+//! Positions are finite but may be as large as `f64::MAX`. A coordinate
+//! beyond [`MAX_COORDINATE`] is drawn at that distance on its side, so the
+//! picture keeps a finite, non-empty extent and every node in it; nodes
+//! within the bound keep their exact positions.
+//!
 //! The layered layout follows Sugiyama's scheme: a layer per node from the
 //! longest path out of the sources (sources then move up next to their first
 //! consumer), dummy vertices on every edge that spans more than one layer (so
@@ -21,7 +26,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
-use super::{Kind, NodeView, Scene, text_width};
+use super::{Kind, MAX_COORDINATE, NodeView, Scene, text_width};
 use crate::Canvas;
 use crate::model::Position;
 use crate::ops::Op;
@@ -51,7 +56,8 @@ pub enum LayoutMode {
     /// same point, as nodes added without a position are), else layered.
     #[default]
     Auto,
-    /// The canvas's positions (top-left corners), as given.
+    /// The canvas's positions (top-left corners), as given; a coordinate
+    /// beyond [`MAX_COORDINATE`] is held at that distance.
     Positions,
     /// A layered left-to-right layout, whatever the canvas's positions.
     Layered,
@@ -255,16 +261,30 @@ pub(crate) fn place(scene: &Scene, mode: LayoutMode) -> Placement {
     }
 }
 
-/// Whether the canvas's positions mean something: not every node on one point.
+/// A position as drawn: each coordinate held within [`MAX_COORDINATE`].
+fn drawn_at(p: Position) -> (f64, f64) {
+    // NaN is not JSON, but a canvas built in code could hold it.
+    let hold = |v: f64| {
+        if v.is_nan() {
+            0.0
+        } else {
+            v.clamp(-MAX_COORDINATE, MAX_COORDINATE)
+        }
+    };
+    (hold(p.x), hold(p.y))
+}
+
+/// Whether the canvas's positions mean something: not every node drawn on one point.
 fn has_positions(scene: &Scene) -> bool {
     let mut real = scene.nodes.iter().filter(|n| n.kind != Kind::Missing);
     let Some(first) = real.next() else {
         return false;
     };
+    let first = drawn_at(first.position);
     let mut any_other = false;
     for n in real {
         any_other = true;
-        if n.position != first.position {
+        if drawn_at(n.position) != first {
             return true;
         }
     }
@@ -279,11 +299,9 @@ fn given(scene: &Scene, sizes: &[(f64, f64)]) -> Placement {
         .nodes
         .iter()
         .zip(sizes)
-        .map(|(n, &(w, h))| Rect {
-            x: n.position.x,
-            y: n.position.y,
-            w,
-            h,
+        .map(|(n, &(w, h))| {
+            let (x, y) = drawn_at(n.position);
+            Rect { x, y, w, h }
         })
         .collect();
     let bottom = scene

@@ -30,7 +30,7 @@ pub fn to_mermaid(canvas: &Canvas) -> String {
     let scene = Scene::build(canvas, DEFAULT_PROPERTIES);
     let mut out = String::with_capacity(512 + scene.nodes.len() * 120);
     let title = if scene.name.trim().is_empty() {
-        canvas.id()
+        &scene.id
     } else {
         &scene.name
     };

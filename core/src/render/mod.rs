@@ -7,6 +7,13 @@
 //! "missing" placeholder, so a broken canvas still renders and shows what is
 //! wrong. Output is deterministic: the same canvas gives the same bytes.
 //!
+//! Pictures stay small and finite whatever the canvas holds: every piece of
+//! user text (a label, a name, an id, a type, port or property name, a
+//! value) is cut to [`MAX_TEXT_BYTES`] at a character boundary, ending with
+//! `…`, so a picture grows with the number of nodes, edges and groups, not
+//! with the length of their text; and positions further out than
+//! [`MAX_COORDINATE`] are drawn at that distance (see [`layout()`]).
+//!
 //! ```
 //! use reelgraph::{Canvas, Catalog, Op, render};
 //! use serde_json::json;
@@ -50,6 +57,17 @@ pub use svg::{SvgOptions, to_svg};
 use crate::Canvas;
 use crate::catalog::{NodeTypeSpec, PropertyKind};
 use crate::model::Position;
+
+/// The most bytes of one piece of user text a picture prints. Longer text
+/// is cut at a character boundary and ends with `…` (within these bytes).
+/// Escaping for the format comes after the cut.
+pub const MAX_TEXT_BYTES: usize = 200;
+
+/// The furthest from the origin a node is drawn, in canvas units, on either
+/// axis. A position beyond it (up to `f64::MAX`, which JSON allows) is drawn
+/// at this distance, on its side; positions within it are drawn as given.
+/// Picture coordinates then stay finite and precise in every SVG viewer.
+pub const MAX_COORDINATE: f64 = 1_000_000.0;
 
 /// What a drawn node stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +156,8 @@ impl GroupView {
 /// nodes become placeholders) and every port an index into its node's ports.
 #[derive(Debug, Clone)]
 pub(crate) struct Scene {
+    /// The canvas id and name, cut like all user text.
+    pub id: String,
     pub name: String,
     pub nodes: Vec<NodeView>,
     pub edges: Vec<EdgeView>,
@@ -145,6 +165,8 @@ pub(crate) struct Scene {
 }
 
 impl Scene {
+    /// The canvas resolved for drawing, with every piece of user text cut
+    /// to [`MAX_TEXT_BYTES`].
     pub fn build(canvas: &Canvas, max_properties: usize) -> Scene {
         let catalog = canvas.catalog();
         let mut specs: HashMap<String, Option<Arc<NodeTypeSpec>>> = HashMap::new();
@@ -155,21 +177,26 @@ impl Scene {
                 .entry(node.node_type.clone())
                 .or_insert_with(|| catalog.get(&node.node_type))
                 .clone();
+            let properties = key_properties(&node.node_type, spec.as_deref(), &node.properties)
+                .into_iter()
+                .take(max_properties)
+                .collect();
             let view = match spec {
                 Some(spec) => NodeView {
-                    title: spec.title.clone(),
-                    category: spec.category.clone(),
+                    title: clip(&spec.title).into_owned(),
+                    category: clip(&spec.category).into_owned(),
                     kind: Kind::Known,
                     inputs: spec
                         .inputs
                         .iter()
                         .map(|p| PortView {
-                            name: p.name.to_string(),
+                            name: clip(&p.name).into_owned(),
                             data_type: p
                                 .accepts
                                 .0
                                 .first()
-                                .map_or_else(|| "any".to_owned(), ToString::to_string),
+                                .map_or(Cow::Borrowed("any"), |t| clip(t.as_str()))
+                                .into_owned(),
                             required: p.required,
                             undeclared: false,
                         })
@@ -178,34 +205,28 @@ impl Scene {
                         .outputs
                         .iter()
                         .map(|p| PortView {
-                            name: p.name.to_string(),
-                            data_type: p.data_type.to_string(),
+                            name: clip(&p.name).into_owned(),
+                            data_type: clip(p.data_type.as_str()).into_owned(),
                             required: true,
                             undeclared: false,
                         })
                         .collect(),
-                    properties: key_properties(&node.node_type, Some(&spec), &node.properties)
-                        .into_iter()
-                        .take(max_properties)
-                        .collect(),
-                    id: node.id,
-                    label: node.label,
-                    type_name: node.node_type,
+                    properties,
+                    id: clip_owned(node.id),
+                    label: node.label.map(clip_owned),
+                    type_name: clip_owned(node.node_type),
                     position: node.position,
                 },
                 None => NodeView {
-                    title: node.node_type.clone(),
+                    title: clip(&node.node_type).into_owned(),
                     category: "unknown".to_owned(),
                     kind: Kind::UnknownType,
                     inputs: Vec::new(),
                     outputs: Vec::new(),
-                    properties: key_properties(&node.node_type, None, &node.properties)
-                        .into_iter()
-                        .take(max_properties)
-                        .collect(),
-                    id: node.id,
-                    label: node.label,
-                    type_name: node.node_type,
+                    properties,
+                    id: clip_owned(node.id),
+                    label: node.label.map(clip_owned),
+                    type_name: clip_owned(node.node_type),
                     position: node.position,
                 },
             };
@@ -215,16 +236,17 @@ impl Scene {
 
         let mut edges = Vec::with_capacity(canvas.edge_count());
         for edge in canvas.edges() {
-            let source = node_index(&mut nodes, &mut index, &edge.source.node);
-            let target = node_index(&mut nodes, &mut index, &edge.target.node);
+            let source = node_index(&mut nodes, &mut index, &clip(&edge.source.node));
+            let target = node_index(&mut nodes, &mut index, &clip(&edge.target.node));
+            let (source_name, target_name) = (clip(&edge.source.port), clip(&edge.target.port));
             let declared_out = nodes[source]
                 .outputs
                 .iter()
-                .position(|p| p.name == edge.source.port);
+                .position(|p| p.name == source_name);
             let declared_in = nodes[target]
                 .inputs
                 .iter()
-                .position(|p| p.name == edge.target.port);
+                .position(|p| p.name == target_name);
             // The edge's data type: what the output declares, else what the input takes.
             let data_type = match (declared_out, declared_in) {
                 (Some(o), _) => nodes[source].outputs[o].data_type.clone(),
@@ -232,13 +254,13 @@ impl Scene {
                 (None, None) => "any".to_owned(),
             };
             let source_port = declared_out.unwrap_or_else(|| {
-                undeclared_port(&mut nodes[source].outputs, &edge.source.port, &data_type)
+                undeclared_port(&mut nodes[source].outputs, &source_name, &data_type)
             });
             let target_port = declared_in.unwrap_or_else(|| {
-                undeclared_port(&mut nodes[target].inputs, &edge.target.port, &data_type)
+                undeclared_port(&mut nodes[target].inputs, &target_name, &data_type)
             });
             edges.push(EdgeView {
-                id: edge.id,
+                id: clip_owned(edge.id),
                 source,
                 source_port,
                 target,
@@ -253,22 +275,23 @@ impl Scene {
                 let mut members: Vec<usize> = Vec::with_capacity(g.nodes.len());
                 let mut seen = HashSet::with_capacity(g.nodes.len());
                 for id in &g.nodes {
-                    if let Some(&i) = index.get(id.as_str())
+                    if let Some(&i) = index.get(clip(id).as_ref())
                         && seen.insert(i)
                     {
                         members.push(i);
                     }
                 }
                 GroupView {
-                    id: g.id.clone(),
-                    label: g.label.clone(),
+                    id: clip(&g.id).into_owned(),
+                    label: g.label.as_deref().map(|l| clip(l).into_owned()),
                     members,
                 }
             })
             .collect();
 
         Scene {
-            name: canvas.name().to_owned(),
+            id: clip(canvas.id()).into_owned(),
+            name: clip(canvas.name()).into_owned(),
             nodes,
             edges,
             groups,
@@ -439,7 +462,7 @@ pub(crate) fn key_properties(
             continue;
         };
         // Long prose (descriptions, prompts, notes) says little in one line.
-        if matches!(value, Value::String(s) if s.chars().count() > 48) {
+        if matches!(value, Value::String(s) if s.chars().nth(48).is_some()) {
             continue;
         }
         if let Some(text) = short_value(value, kind_of(name)) {
@@ -463,7 +486,7 @@ fn effect_param_applies(props: &Map<String, Value>, name: &str) -> bool {
 }
 
 fn display_name(name: &str) -> String {
-    one_line(name).replace('_', " ")
+    one_line(&clip(name)).replace('_', " ")
 }
 
 /// A value as short one-line text, or None when there is nothing to show.
@@ -477,9 +500,9 @@ fn short_value(value: &Value, kind: Option<PropertyKind>) -> Option<String> {
         },
         Value::String(s) if s.trim().is_empty() => return None,
         Value::String(s) if kind == Some(PropertyKind::AssetRef) => {
-            s.rsplit(['/', '\\']).next().unwrap_or(s).to_owned()
+            clip(s.rsplit(['/', '\\']).next().unwrap_or(s)).into_owned()
         }
-        Value::String(s) => s.clone(),
+        Value::String(s) => clip(s).into_owned(),
         Value::Array(items) if items.is_empty() => return None,
         Value::Array(items) if items.len() == 1 => "1 item".to_owned(),
         Value::Array(items) => format!("{} items", items.len()),
@@ -585,6 +608,30 @@ fn fnv1a(s: &str) -> u64 {
 
 // ---------------------------------------------------------------------------
 // Text
+
+// Canvas node ids are never cut, so they stay unique in every picture.
+const _: () = assert!(crate::model::MAX_ID_BYTES < MAX_TEXT_BYTES);
+
+/// `text` cut to [`MAX_TEXT_BYTES`] at a character boundary, with `…` at the
+/// end when cut.
+pub(crate) fn clip(text: &str) -> Cow<'_, str> {
+    if text.len() <= MAX_TEXT_BYTES {
+        return Cow::Borrowed(text);
+    }
+    let mut end = MAX_TEXT_BYTES - '…'.len_utf8();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}…", &text[..end]))
+}
+
+/// [`clip`] for text the caller owns: no copy when it is short enough.
+pub(crate) fn clip_owned(text: String) -> String {
+    match clip(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(cut) => cut,
+    }
+}
 
 /// Text on one line: control characters (newlines, tabs, NUL) become spaces,
 /// and non-characters that XML refuses are dropped.

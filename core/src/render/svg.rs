@@ -10,8 +10,8 @@ use super::layout::{
     ROW, Rect, place, port_y,
 };
 use super::{
-    Kind, NodeView, Num, OTHER_TYPE_COLOR, Scene, TYPE_COLORS, category_color, fit, one_line,
-    text_width, type_color, xml_escape,
+    Kind, MAX_COORDINATE, NodeView, Num, OTHER_TYPE_COLOR, Scene, TYPE_COLORS, category_color, fit,
+    one_line, text_width, type_color, xml_escape,
 };
 use crate::Canvas;
 
@@ -100,7 +100,7 @@ impl SvgOptions {
 pub fn to_svg(canvas: &Canvas, options: &SvgOptions) -> String {
     let scene = Scene::build(canvas, options.properties);
     let placed = place(&scene, options.layout);
-    let fallback_title = canvas.id().to_owned();
+    let fallback_title = scene.id.clone();
     Picture {
         scene: &scene,
         boxes: &placed.boxes,
@@ -299,7 +299,12 @@ impl Picture<'_> {
 
         let mut header = String::new();
         let header_height = self.header(&mut header, content);
-        let margin = self.options.margin;
+        // The field is public, so the builder's check may have been skipped.
+        let margin = if self.options.margin.is_finite() {
+            self.options.margin.clamp(0.0, MAX_COORDINATE)
+        } else {
+            0.0
+        };
         let x0 = content.x0 - margin;
         let y0 = content.y0 - header_height - margin;
         let width = (content.x1 - content.x0).max(self.header_width(content)) + 2.0 * margin;

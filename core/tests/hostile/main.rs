@@ -3,6 +3,7 @@
 //! bounded fuzzing of every loader live here too.
 
 mod execution;
+mod fuzz;
 mod importers;
 mod limits;
 mod render;
