@@ -14,6 +14,13 @@ pub enum Error {
     #[error("invalid JSON: {message}")]
     InvalidJson { message: String },
 
+    /// Valid JSON of the wrong kind: every format reelgraph reads is an object.
+    #[error("expected {expected}, found {found}")]
+    NotAnObject {
+        expected: &'static str,
+        found: &'static str,
+    },
+
     #[error("invalid node-type spec `{type_name}`: {message}")]
     InvalidSpec { type_name: String, message: String },
 
@@ -175,7 +182,7 @@ impl Error {
     /// of the reason).
     pub fn code(&self) -> &'static str {
         match self {
-            Error::InvalidJson { .. } => "invalid_json",
+            Error::InvalidJson { .. } | Error::NotAnObject { .. } => "invalid_json",
             Error::InvalidSpec { .. } => "invalid_spec",
             Error::DuplicateNodeType { .. } => "duplicate_node_type",
             Error::UnknownNodeType { .. } => "unknown_node_type",
@@ -214,6 +221,9 @@ impl Error {
         match self {
             Error::InvalidJson { .. } => {
                 "send valid JSON; NaN and infinite numbers are not JSON and are refused".into()
+            }
+            Error::NotAnObject { .. } => {
+                "each format reelgraph reads is one JSON object; give each canvas its own file".into()
             }
             Error::InvalidSpec { .. } => {
                 "fix the spec field named in the message; see the node-type reference".into()
@@ -354,6 +364,7 @@ impl Error {
             Error::WrongFormat { found } | Error::UnknownFormat { found } => {
                 json!({"found": found})
             }
+            Error::NotAnObject { expected, found } => json!({"expected": expected, "found": found}),
             Error::NotFound { kind, id } => json!({"kind": kind, "id": id}),
             Error::Conflict {
                 id,

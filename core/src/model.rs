@@ -245,11 +245,12 @@ impl CanvasDocument {
             return parsed.map_err(Error::from);
         }
         // Otherwise read just the header, to say precisely what is wrong or to migrate.
-        if let Some(found) = not_an_object(text) {
-            return Err(Error::InvalidJson {
-                message: format!(
-                    "expected a canvas document (a JSON object with \"format\": \"{CANVAS_FORMAT}\"), found {found}"
-                ),
+        if let Some(found) = not_an_object(text)
+            && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+        {
+            return Err(Error::NotAnObject {
+                expected: "a canvas document (a JSON object with \"format\": \"reelgraph.canvas\")",
+                found,
             });
         }
         #[derive(Deserialize)]
@@ -300,8 +301,9 @@ impl CanvasDocument {
     }
 }
 
-/// What a JSON text holds when it is not an object, as a message says it.
-fn not_an_object(text: &str) -> Option<&'static str> {
+/// What a JSON text holds when it is not an object, as a message says it
+/// (`None` for an object, or for text too broken to say).
+pub(crate) fn not_an_object(text: &str) -> Option<&'static str> {
     match text.trim_start().bytes().next() {
         Some(b'{') => None,
         Some(b'[') => Some("a JSON array"),

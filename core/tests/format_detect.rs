@@ -89,7 +89,7 @@ fn unknown_input_says_what_it_is() {
         );
         assert!(!err.hint().is_empty());
     }
-    for broken in ["", "{", "{\"nodes\": [}", "nul"] {
+    for broken in ["", "{", "{\"nodes\": [}", "nul", "[1, 2"] {
         let err = detect(broken).expect_err(broken);
         assert_eq!(err.code(), "invalid_json", "{broken:?}: {err}");
     }

@@ -6,9 +6,8 @@ use std::io::Read;
 use std::path::Path;
 
 use clap::ValueEnum;
-use reelgraph::format::{comfyui, react_flow};
+use reelgraph::format::{self, Format};
 use reelgraph::{Canvas, Catalog, Diagnostic};
-use serde_json::Value;
 
 use crate::fail::Failure;
 
@@ -113,127 +112,43 @@ fn too_large(shown: &Path, size: Option<u64>) -> Failure {
 
 /// Reads a native canvas document with the built-in catalogue.
 pub fn load_native(path: &Path) -> Result<Canvas, Failure> {
-    let text = read_text(path)?;
-    expect_object(path, &text, Some(InFormat::Native))?;
-    Canvas::from_json(Catalog::builtin(), &text).map_err(|e| Failure::core_in(path, &e))
+    Ok(load(path, Some(InFormat::Native))?.canvas)
 }
 
-/// Reads a canvas in `from`, or in the format its content shows.
+/// Reads a canvas in `from`, or in the format its content shows (the core's
+/// `format::import_any` tells and says what it found when it cannot).
 pub fn load(path: &Path, from: Option<InFormat>) -> Result<Loaded, Failure> {
     let text = read_text(path)?;
-    expect_object(path, &text, from)?;
-    let format = match from {
-        Some(format) => format,
-        None => sniff(path, &text)?,
-    };
     let catalog = Catalog::builtin();
     let in_file = |e: reelgraph::Error| Failure::core_in(path, &e);
-    let (canvas, diagnostics) = match format {
-        InFormat::Native => (Canvas::from_json(catalog, &text).map_err(in_file)?, vec![]),
-        InFormat::ReactFlow => {
-            let import = react_flow::import_json(&catalog, &text).map_err(in_file)?;
-            let canvas = Canvas::from_document(catalog, import.canvas).map_err(in_file)?;
-            (canvas, import.diagnostics)
+    let imported = format::import_any(&catalog, &text, from.map(Format::from)).map_err(|e| {
+        let mut failure = in_file(e);
+        if failure.code == "unknown_format" {
+            failure.hint = "pass --from native|react-flow|comfyui".into();
         }
-        InFormat::Comfyui => {
-            let import = comfyui::import(&catalog, &text).map_err(in_file)?;
-            let canvas = Canvas::from_document(catalog, import.canvas).map_err(in_file)?;
-            (canvas, import.diagnostics)
-        }
+        failure
+    })?;
+    let format = match imported.format {
+        Format::ReactFlow => InFormat::ReactFlow,
+        Format::ComfyuiWorkflow | Format::ComfyuiApi => InFormat::Comfyui,
+        _ => InFormat::Native,
     };
+    let canvas = Canvas::from_document(catalog, imported.canvas).map_err(in_file)?;
     Ok(Loaded {
         canvas,
         format,
-        diagnostics,
+        diagnostics: imported.diagnostics,
     })
 }
 
-/// Refuses JSON that is valid but not an object, saying what it is: every
-/// format read (`from`, or any when it is to be told) is one JSON object.
-/// Broken JSON is left to the parser of the format, which says where.
-fn expect_object(path: &Path, text: &str, from: Option<InFormat>) -> Result<(), Failure> {
-    let first = text
-        .trim_start_matches([' ', '\t', '\n', '\r'])
-        .bytes()
-        .next();
-    let found = match first {
-        Some(b'[') => "a JSON array",
-        Some(b'"') => "a JSON string",
-        Some(b't' | b'f') => "a JSON boolean",
-        Some(b'n') => "JSON null",
-        Some(b'-' | b'0'..=b'9') => "a JSON number",
-        _ => return Ok(()),
-    };
-    if serde_json::from_str::<serde::de::IgnoredAny>(text).is_err() {
-        return Ok(());
+impl From<InFormat> for Format {
+    fn from(format: InFormat) -> Format {
+        match format {
+            InFormat::Native => Format::Native,
+            InFormat::ReactFlow => Format::ReactFlow,
+            InFormat::Comfyui => Format::ComfyuiWorkflow,
+        }
     }
-    let (expected, hint) = match from {
-        Some(InFormat::Native) => (
-            "a canvas document object",
-            "a canvas document is one JSON object: {\"format\": \"reelgraph.canvas\", \"format_version\": 2, \"id\": ..., \"nodes\": [...], \"edges\": [...]}; give each canvas its own file",
-        ),
-        Some(InFormat::ReactFlow) => (
-            "a React Flow object",
-            "a React Flow file is one JSON object with `nodes` and `edges` (what `toObject()` gives); give each flow its own file",
-        ),
-        Some(InFormat::Comfyui) => (
-            "a ComfyUI workflow object",
-            "a ComfyUI workflow is one JSON object with `nodes` and `links` (Workflow > Save in ComfyUI); give each workflow its own file",
-        ),
-        None => (
-            "an object (a canvas document, React Flow object or ComfyUI workflow)",
-            "each format reelgraph reads is one JSON object; give each canvas or workflow its own file",
-        ),
-    };
-    Err(Failure::new(
-        "invalid_json",
-        format!("{}: found {found}, not {expected}", path.display()),
-        hint,
-    ))
-}
-
-/// Tells the format from the JSON content.
-fn sniff(path: &Path, text: &str) -> Result<InFormat, Failure> {
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| Failure::core_in(path, &reelgraph::Error::from(e)))?;
-    let unknown = || {
-        Failure::new(
-            "unknown_format",
-            format!(
-                "{}: cannot tell which format this is (not a reelgraph canvas, React Flow object or ComfyUI workflow)",
-                path.display()
-            ),
-            "pass --from native|react-flow|comfyui",
-        )
-    };
-    let Value::Object(doc) = &value else {
-        return Err(unknown());
-    };
-    if doc.contains_key("format") {
-        // A native document, or another format the core refuses with `wrong_format`.
-        return Ok(InFormat::Native);
-    }
-    if doc.contains_key("nodes") && doc.contains_key("links") {
-        return Ok(InFormat::Comfyui);
-    }
-    if doc.contains_key("nodes") && (doc.contains_key("edges") || doc.contains_key("viewport")) {
-        return Ok(InFormat::ReactFlow);
-    }
-    if !doc.is_empty()
-        && doc
-            .values()
-            .all(|v| v.get("class_type").is_some_and(Value::is_string))
-    {
-        return Err(Failure::new(
-            "wrong_format",
-            format!(
-                "{}: this is a ComfyUI API prompt, which has no layout or links to import",
-                path.display()
-            ),
-            "in ComfyUI, save the workflow (Workflow > Save), not Export (API), and convert that file",
-        ));
-    }
-    Err(unknown())
 }
 
 /// Prints import diagnostics as warnings on stderr.

@@ -776,19 +776,19 @@ fn json_that_is_not_an_object_is_named_in_the_error() {
             assert_eq!(done.code, 2, "{text} {args:?}: {done:?}");
             assert!(
                 done.stderr.starts_with(&format!(
-                    "error[invalid_json]: odd.json: found {found}, not a canvas document object"
+                    "error[invalid_json]: odd.json: expected a canvas document (a JSON object with \"format\": \"reelgraph.canvas\"), found {found}"
                 )),
                 "{text} {args:?}: {}",
                 done.stderr
             );
             assert!(
                 done.stderr
-                    .contains("\nhint: a canvas document is one JSON object"),
+                    .contains("\nhint: each format reelgraph reads is one JSON object"),
                 "{text} {args:?}: {}",
                 done.stderr
             );
         }
-        // Told from the content: any of the formats read is an object.
+        // Told from the content: none of the formats read is anything but an object.
         for args in [
             &["render", "odd.json"][..],
             &["convert", "odd.json", "out.canvas.json"],
@@ -797,12 +797,15 @@ fn json_that_is_not_an_object_is_named_in_the_error() {
             assert_eq!(done.code, 2, "{text} {args:?}: {done:?}");
             assert!(
                 done.stderr.starts_with(&format!(
-                    "error[invalid_json]: odd.json: found {found}, not an object (a canvas document, React Flow object or ComfyUI workflow)"
+                    "error[unknown_format]: odd.json: cannot tell which format this is: found {found}, not a reelgraph canvas"
                 )),
                 "{text} {args:?}: {}",
                 done.stderr
             );
-            assert!(done.stderr.contains("\nhint: "));
+            assert!(
+                done.stderr
+                    .contains("\nhint: pass --from native|react-flow|comfyui")
+            );
         }
     }
     // JSON that is broken stays a syntax error, whatever it starts with.

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{comfyui, react_flow};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
-use crate::model::CanvasDocument;
+use crate::model::{CanvasDocument, not_an_object};
 use crate::validate::Diagnostic;
 
 /// The formats a canvas is read from.
@@ -36,6 +36,22 @@ impl Format {
             Format::ReactFlow => "react_flow",
             Format::ComfyuiWorkflow => "comfyui_workflow",
             Format::ComfyuiApi => "comfyui_api",
+        }
+    }
+}
+
+impl Format {
+    /// What a file of this format holds, as a message names it.
+    fn object_name(self) -> &'static str {
+        match self {
+            Format::Native => {
+                "a canvas document (a JSON object with \"format\": \"reelgraph.canvas\")"
+            }
+            Format::ReactFlow => "a React Flow object (a JSON object with `nodes` and `edges`)",
+            Format::ComfyuiWorkflow => {
+                "a ComfyUI workflow (a JSON object with `nodes` and `links`)"
+            }
+            Format::ComfyuiApi => "a ComfyUI API prompt (a JSON object of nodes with `class_type`)",
         }
     }
 }
@@ -76,13 +92,19 @@ pub struct Imported {
 /// ```
 pub fn detect(text: &str) -> Result<Format> {
     let top: TopLevel = serde_json::from_str(text).map_err(|e| {
-        if e.classify() == serde_json::error::Category::Data {
+        let is_json = || serde_json::from_str::<IgnoredAny>(text).is_ok();
+        if e.classify() == serde_json::error::Category::Data && is_json() {
             // Valid JSON, but not an object.
             Error::UnknownFormat {
-                found: describe_non_object(text).to_owned(),
+                found: not_an_object(text)
+                    .unwrap_or("JSON that is not an object")
+                    .to_owned(),
             }
         } else {
-            Error::from(e)
+            // Broken JSON: the parser of the whole text says where.
+            serde_json::from_str::<IgnoredAny>(text)
+                .err()
+                .map_or(Error::from(e), Error::from)
         }
     })?;
     let has = |key: &str| top.keys.iter().any(|k| k == key);
@@ -130,7 +152,17 @@ pub fn detect(text: &str) -> Result<Format> {
 /// ```
 pub fn import_any(catalog: &Catalog, text: &str, format: Option<Format>) -> Result<Imported> {
     let format = match format {
-        Some(format) => format,
+        Some(format) => {
+            if let Some(found) = not_an_object(text)
+                && serde_json::from_str::<IgnoredAny>(text).is_ok()
+            {
+                return Err(Error::NotAnObject {
+                    expected: format.object_name(),
+                    found,
+                });
+            }
+            format
+        }
         None => detect(text)?,
     };
     let imported = |canvas, diagnostics, registered_types| Imported {
@@ -160,16 +192,6 @@ pub fn import_any(catalog: &Catalog, text: &str, format: Option<Format>) -> Resu
         Format::ComfyuiApi => Err(Error::WrongFormat {
             found: "a ComfyUI API prompt, which has no layout or links to import; in ComfyUI, save the workflow (Workflow > Save), not Export (API)".to_owned(),
         }),
-    }
-}
-
-fn describe_non_object(text: &str) -> &'static str {
-    match text.trim_start().bytes().next() {
-        Some(b'[') => "a JSON array",
-        Some(b'"') => "a JSON string",
-        Some(b't' | b'f') => "a JSON boolean",
-        Some(b'n') => "JSON null",
-        _ => "a JSON number",
     }
 }
 

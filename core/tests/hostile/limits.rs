@@ -179,13 +179,19 @@ fn loading_text_refuses_oversized_documents_and_says_what_non_objects_are() {
         ("  \"canvas\"", "a JSON string"),
         ("42", "a JSON number"),
         ("null", "JSON null"),
-        ("", "an empty text"),
     ] {
         let err = Canvas::from_json(catalog.clone(), text).expect_err(text);
         assert_eq!(err.code(), "invalid_json", "{text}: {err}");
         let message = err.to_string();
         assert!(message.contains(found), "{text}: {message}");
         assert!(message.contains("reelgraph.canvas"), "{message}");
+        assert!(err.hint().contains("one JSON object"), "{}", err.hint());
+    }
+    // Broken JSON is the parser's to describe, whatever it starts with.
+    for broken in ["", "[1, 2", "nul"] {
+        let err = Canvas::from_json(catalog.clone(), broken).expect_err(broken);
+        assert_eq!(err.code(), "invalid_json");
+        assert!(err.to_string().starts_with("invalid JSON"), "{err}");
     }
 }
 
