@@ -70,6 +70,13 @@
 //! whose index is unreadable and lists the others. A save over a damaged
 //! current version is allowed, so restoring an older version is a
 //! `get_revision` and a `save`.
+//!
+//! # Opening
+//!
+//! Opening creates the directories and, in a new store, the marker file.
+//! Opens take no lock, so the marker is written under a temp name of the
+//! opener's own: any number of openers, threads or processes, may open a
+//! new store at once.
 
 mod disk;
 mod name;
@@ -245,14 +252,7 @@ impl FileStore {
         disk::create_dir(&layout.root)?;
         disk::create_dir(&layout.canvases())?;
         disk::create_dir(&layout.locks())?;
-        let marker = layout.root.join(MARKER);
-        match disk::read_text(&marker)? {
-            Some(text) => check_marker(&marker, &text)?,
-            None => {
-                let text = serde_json::json!({"store": MARKER_STORE, "layout": LAYOUT});
-                disk::write_atomic(&marker, text.to_string().as_bytes())?;
-            }
-        }
+        open_marker(&layout.root.join(MARKER))?;
         Ok(FileStore {
             layout: Arc::new(layout),
         })
@@ -270,6 +270,28 @@ impl FileStore {
     {
         let layout = self.layout.clone();
         super::blocking(move || work(&layout), None).await
+    }
+}
+
+/// Checks the store's marker file, writing it in a new store. Any number
+/// of processes may open a new store at once: each writes a whole marker
+/// under a temp name of its own and renames it into place, and one that
+/// cannot (a rename refused while another opener reads the file) is
+/// content with the marker another opener wrote. An empty marker, which
+/// racing opens of older builds could leave, is written again.
+fn open_marker(path: &Path) -> Result<()> {
+    if let Some(text) = disk::read_text(path)?
+        && !text.is_empty()
+    {
+        return check_marker(path, &text);
+    }
+    let text = serde_json::json!({"store": MARKER_STORE, "layout": LAYOUT}).to_string();
+    match disk::write_atomic_unlocked(path, text.as_bytes()) {
+        Ok(()) => Ok(()),
+        Err(e) => match disk::read_text(path)? {
+            Some(text) if !text.is_empty() => check_marker(path, &text),
+            _ => Err(e),
+        },
     }
 }
 

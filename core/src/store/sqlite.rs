@@ -60,6 +60,11 @@
 //! frames for a large document); the WAL is checkpointed at SQLite's
 //! default 1,000 pages.
 //!
+//! Any number of connections may open the same new file at once: the busy
+//! timeout is set first, the switch to WAL mode is retried while another
+//! connection makes it, and the schema is created in one `BEGIN IMMEDIATE`
+//! transaction (see the crate's `sqlite` module).
+//!
 //! # Threads
 //!
 //! The store holds one connection behind a mutex, used from tokio's blocking
@@ -86,7 +91,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::model::{CanvasDocument, check_id};
-use crate::sqlite::{migrate, sql_error};
+use crate::sqlite::{Setup, set_up_in_memory, sql_error};
 
 /// How long a writer waits for another connection's write to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -102,9 +107,6 @@ const PAGE_SIZE: i64 = 32 * 1024;
 /// The schema this build writes; `MIGRATIONS[n]` takes a database from
 /// version `n` to `n + 1`.
 const SCHEMA_VERSION: u32 = 2;
-
-/// What a file from a newer build is, and what to do.
-const NEWER: (&str, &str) = ("the database", "upgrade reelgraph to open it");
 
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     // 0 -> 1: canvases and their versions.
@@ -140,6 +142,17 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     ALTER TABLE canvases ADD COLUMN fingerprint BLOB;",
 ];
 
+/// How each connection is set up: WAL mode with `synchronous = FULL` (a
+/// save that returned is on disk), foreign keys for `ON DELETE CASCADE`.
+const SETUP: Setup<'static> = Setup {
+    busy_timeout: BUSY_TIMEOUT,
+    page_size: Some(PAGE_SIZE),
+    synchronous: "FULL",
+    foreign_keys: true,
+    migrations: &MIGRATIONS,
+    newer: ("the database", "upgrade reelgraph to open it"),
+};
+
 /// Canvases in a SQLite database, with every saved version.
 ///
 /// ```
@@ -171,39 +184,25 @@ impl SqliteStore {
     /// to date.
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore> {
         let location = path.as_ref().display().to_string();
-        let conn = Connection::open(path.as_ref()).map_err(|e| sql_error(&location, &e))?;
-        SqliteStore::setup(conn, location)
+        let conn = crate::sqlite::open(path.as_ref(), &location, &SETUP)?;
+        Ok(SqliteStore::with(conn, location))
     }
 
     /// A database in memory, gone when the store is dropped.
     pub fn open_in_memory() -> Result<SqliteStore> {
         let location = ":memory:".to_owned();
-        let conn = Connection::open_in_memory().map_err(|e| sql_error(&location, &e))?;
-        SqliteStore::setup(conn, location)
+        let mut conn = Connection::open_in_memory().map_err(|e| sql_error(&location, &e))?;
+        set_up_in_memory(&mut conn, &location, &SETUP)?;
+        Ok(SqliteStore::with(conn, location))
     }
 
-    fn setup(mut conn: Connection, location: String) -> Result<SqliteStore> {
-        let err = |e: rusqlite::Error| sql_error(&location, &e);
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
-        // Takes effect only in a new, empty database (before WAL mode and
-        // the first table); an existing one keeps its page size.
-        conn.pragma_update(None, "page_size", PAGE_SIZE)
-            .map_err(err)?;
-        // An in-memory database answers "memory"; that is fine.
-        let _mode: String = conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-            .map_err(err)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(err)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(err)?;
-        migrate(&mut conn, &location, &MIGRATIONS, NEWER)?;
-        Ok(SqliteStore {
+    fn with(conn: Connection, location: String) -> SqliteStore {
+        SqliteStore {
             inner: Arc::new(Inner {
                 conn: Mutex::new(conn),
                 location,
             }),
-        })
+        }
     }
 
     /// Runs `work` on the connection, off the async threads. A panic in it
