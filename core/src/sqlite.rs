@@ -119,8 +119,27 @@ fn migrate(conn: &mut Connection, location: &str, setup: &Setup<'_>) -> Result<(
     tx.commit().map_err(err)
 }
 
-/// A SQLite error as a `storage` error naming the file.
+/// A SQLite error as a reelgraph error naming the file: a damaged file (or
+/// one that is not a database) is `corrupt_document`; anything else is
+/// `storage`.
 pub(crate) fn sql_error(location: &str, e: &rusqlite::Error) -> Error {
+    let damaged = matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
+    ) || matches!(
+        e,
+        rusqlite::Error::InvalidColumnType(..)
+            | rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::IntegralValueOutOfRange(..)
+    );
+    if damaged {
+        return Error::Corrupt {
+            location: location.to_owned(),
+            message: format!(
+                "{e}: the database file is damaged, or not a reelgraph database; restore it from a backup (or, for a result cache, delete it: that only costs recomputing)"
+            ),
+        };
+    }
     Error::Storage {
         message: e.to_string(),
         path: Some(location.to_owned()),

@@ -1,5 +1,5 @@
 //! Hostile input: stores. Opens racing on a new store (threads and
-//! processes).
+//! processes), and damaged database pages.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -9,9 +9,11 @@ use std::thread;
 
 #[cfg(feature = "sqlite")]
 use reelgraph::cache::SqliteCache;
-use reelgraph::store::FileStore;
 #[cfg(feature = "sqlite")]
 use reelgraph::store::SqliteStore;
+use reelgraph::store::{CanvasStore, FileStore, ListQuery};
+use reelgraph::{Canvas, CanvasDocument, Catalog, Op};
+use serde_json::json;
 
 // ---- Opens racing on a new store ----
 
@@ -287,4 +289,108 @@ fn opening_a_new_database_waits_for_a_connection_writing_it() {
         let opened = opening.join().expect("the opener thread");
         assert_eq!(opened, Ok(()), "{} waits for the lock", opener.name());
     }
+}
+
+// ---- Damaged database pages ----
+
+/// A document with `shots` shots, at revision 0.
+fn doc(id: &str, name: &str, shots: usize) -> CanvasDocument {
+    // Loading the catalogue takes a while in a debug build: once.
+    static CATALOG: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
+    let catalog = CATALOG.get_or_init(Catalog::builtin).clone();
+    let mut canvas = Canvas::new(catalog, id, name);
+    let ops: Vec<Op> = (0..shots)
+        .map(|i| Op::add_node(&format!("s{i}"), "shot", json!({"number": i + 1})))
+        .collect();
+    canvas.apply(ops).expect("shots apply");
+    let mut d = canvas.to_document();
+    d.revision = 0;
+    d
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// Canvases in the damaged-database test, and saves of each.
+const DAMAGED_CANVASES: usize = 10;
+const DAMAGED_SAVES: u64 = 2;
+
+/// Every way of reading and writing the store, with what it gave.
+#[cfg(feature = "sqlite")]
+async fn every_call(store: &SqliteStore) -> Vec<(String, reelgraph::Result<()>)> {
+    let mut results = vec![(
+        "list".to_owned(),
+        store.list(&ListQuery::first(1000)).await.map(drop),
+    )];
+    for i in 0..DAMAGED_CANVASES {
+        let id = format!("canvas-{i}");
+        results.push((format!("get {id}"), store.get(&id).await.map(drop)));
+        results.push((
+            format!("get_revision {id}"),
+            store.get_revision(&id, 1).await.map(drop),
+        ));
+        results.push((format!("history {id}"), store.history(&id).await.map(drop)));
+        let mut next = doc(&id, "saved again", 3);
+        next.revision = DAMAGED_SAVES + 1;
+        results.push((
+            format!("save {id}"),
+            store.save(&next, DAMAGED_SAVES).await.map(drop),
+        ));
+    }
+    results
+}
+
+#[cfg(feature = "sqlite")]
+#[test]
+fn a_damaged_database_page_is_a_corrupt_document_naming_the_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("canvases.db");
+    let rt = runtime();
+    rt.block_on(async {
+        let store = SqliteStore::open(&path).expect("open");
+        for i in 0..DAMAGED_CANVASES {
+            let id = format!("canvas-{i}");
+            store.create(&doc(&id, &id, 100)).await.expect("create");
+            for revision in 1..=DAMAGED_SAVES {
+                let mut next = doc(&id, &id, 100 + revision as usize);
+                next.revision = revision;
+                store.save(&next, revision - 1).await.expect("save");
+            }
+        }
+    });
+    // Closing the last connection moves everything into the database file.
+    let bytes = std::fs::read(&path).expect("read the database");
+    let page = 32 * 1024;
+    let pages = bytes.len() / page;
+    assert!(pages >= 8, "{pages} pages: too few to damage the middle");
+    let mut damaged = bytes;
+    for p in pages / 3..pages * 2 / 3 {
+        for (i, b) in damaged[p * page..(p + 1) * page].iter_mut().enumerate() {
+            *b = (i * 7 + p) as u8;
+        }
+    }
+    std::fs::write(&path, &damaged).expect("damage the middle pages");
+
+    let location = path.display().to_string();
+    let results = rt.block_on(async {
+        match SqliteStore::open(&path) {
+            Ok(store) => every_call(&store).await,
+            Err(e) => vec![("open".to_owned(), Err(e))],
+        }
+    });
+    let mut corrupt = 0;
+    for (call, result) in &results {
+        let Err(e) = result else { continue };
+        assert_eq!(e.code(), "corrupt_document", "{call}: {e}");
+        assert!(
+            e.to_string().contains(&location),
+            "{call} names the file: {e}"
+        );
+        corrupt += 1;
+    }
+    assert!(corrupt > 0, "the damage went unnoticed: {results:?}");
 }
