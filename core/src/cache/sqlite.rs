@@ -176,7 +176,9 @@ impl SqliteCache {
     /// with a `storage` error.
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteCache> {
         let location = path.as_ref().display().to_string();
-        let conn = crate::sqlite::open(path.as_ref(), &location, &SETUP)?;
+        // A file that cannot be written opens read-only; every lookup then
+        // fails with `storage`, saying so (a run goes on without the cache).
+        let (conn, _read_only) = crate::sqlite::open(path.as_ref(), &location, &SETUP)?;
         SqliteCache::setup(conn, location)
     }
 

@@ -1,5 +1,5 @@
 //! Hostile input: stores. Opens racing on a new store (threads and
-//! processes), and damaged database pages.
+//! processes), damaged database pages, and read-only databases.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -393,4 +393,134 @@ fn a_damaged_database_page_is_a_corrupt_document_naming_the_file() {
         corrupt += 1;
     }
     assert!(corrupt > 0, "the damage went unnoticed: {results:?}");
+}
+
+// ---- Read-only databases ----
+
+/// Sets a file's or directory's permission bits.
+#[cfg(all(unix, feature = "sqlite"))]
+fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// Whether this process may write to the file `path` after all: root may
+/// write to a read-only file.
+#[cfg(all(unix, feature = "sqlite"))]
+fn writable(path: &Path) -> bool {
+    std::fs::OpenOptions::new().write(true).open(path).is_ok()
+}
+
+/// Whether this process may create files in `dir` after all.
+#[cfg(all(unix, feature = "sqlite"))]
+fn dir_writable(dir: &Path) -> bool {
+    let probe = dir.join("probe");
+    let created = std::fs::write(&probe, b"").is_ok();
+    let _ = std::fs::remove_file(&probe);
+    created
+}
+
+/// Reads everything from a read-only store and tries every change: reads
+/// work, and each change is a `storage` error that says the database is
+/// read-only.
+#[cfg(feature = "sqlite")]
+async fn check_read_only(how: &str, store: &SqliteStore) {
+    assert!(store.is_read_only(), "{how}: read-only");
+    let page = store.list(&ListQuery::first(10)).await.expect("list");
+    let ids: Vec<&str> = page.items.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["alpha", "beta"], "{how}");
+    let current = store.get("alpha").await.expect("get");
+    assert_eq!((current.revision, current.nodes.len()), (1, 2), "{how}");
+    let first = store.get_revision("alpha", 0).await.expect("get_revision");
+    assert_eq!(first.nodes.len(), 1, "{how}");
+    assert_eq!(store.history("alpha").await.expect("history").len(), 2);
+
+    let mut next = current.clone();
+    next.revision = 2;
+    let refused = [
+        ("save", store.save(&next, 1).await.map(drop)),
+        (
+            "create",
+            store.create(&doc("gamma", "Gamma", 0)).await.map(drop),
+        ),
+        ("delete", store.delete("beta", None).await),
+        (
+            "prune",
+            store
+                .prune("alpha", reelgraph::store::Prune::KeepLast(1))
+                .await
+                .map(drop),
+        ),
+    ];
+    for (call, result) in refused {
+        let e = result.expect_err(call);
+        assert_eq!(e.code(), "storage", "{how}: {call}: {e}");
+        assert!(e.to_string().contains("read-only"), "{how}: {call}: {e}");
+    }
+    assert_eq!(store.get("alpha").await.expect("get").revision, 1);
+    assert_eq!(store.history("alpha").await.expect("history").len(), 2);
+}
+
+#[cfg(all(unix, feature = "sqlite"))]
+#[test]
+fn a_read_only_database_opens_for_reading_and_refuses_changes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).expect("data dir");
+    let path = data.join("canvases.db");
+    let rt = runtime();
+    rt.block_on(async {
+        let store = SqliteStore::open(&path).expect("open");
+        store
+            .create(&doc("alpha", "Alpha", 1))
+            .await
+            .expect("create");
+        store.create(&doc("beta", "Beta", 0)).await.expect("create");
+        let mut next = doc("alpha", "Alpha", 2);
+        next.revision = 1;
+        store.save(&next, 0).await.expect("save");
+    });
+    let before = std::fs::read(&path).expect("read the database");
+    let cache = data.join("cache.db");
+    drop(SqliteCache::open(&cache).expect("a cache"));
+
+    chmod(&path, 0o444);
+    chmod(&cache, 0o444);
+    rt.block_on(async {
+        // Meaningful as root too, where chmod stops no write.
+        let store = SqliteStore::open_read_only(&path).expect("open read-only");
+        check_read_only("open_read_only", &store).await;
+        if !writable(&path) {
+            let store = SqliteStore::open(&path).expect("open a read-only file");
+            check_read_only("open on a read-only file", &store).await;
+        }
+        // A read-only result cache opens too, and a put says why it fails
+        // (a run goes on without the cache).
+        if !writable(&cache) {
+            use reelgraph::cache::ResultCache;
+            let cache = SqliteCache::open(&cache).expect("open a read-only cache");
+            let key = reelgraph::exec::ContentKey([7; 32]);
+            assert_eq!(cache.get(&key).await.expect("a miss"), None);
+            let outputs = json!({"image": "a.png"})
+                .as_object()
+                .cloned()
+                .expect("object");
+            let e = cache
+                .put(key, Arc::new(outputs))
+                .await
+                .expect_err("read-only");
+            assert_eq!(e.code(), "storage");
+            assert!(e.to_string().contains("read-only"), "{e}");
+        }
+    });
+    chmod(&path, 0o644);
+    chmod(&data, 0o555);
+    rt.block_on(async {
+        if !dir_writable(&data) {
+            let store = SqliteStore::open(&path).expect("open in a read-only directory");
+            check_read_only("open in a read-only directory", &store).await;
+        }
+    });
+    chmod(&data, 0o755);
+    assert_eq!(std::fs::read(&path).expect("read"), before, "unchanged");
 }
