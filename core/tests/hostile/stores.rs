@@ -1,5 +1,6 @@
 //! Hostile input: stores. Opens racing on a new store (threads and
-//! processes), damaged database pages, and read-only databases.
+//! processes), damaged database pages, read-only databases, and a damaged
+//! file-store index.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -523,4 +524,216 @@ fn a_read_only_database_opens_for_reading_and_refuses_changes() {
     });
     chmod(&data, 0o755);
     assert_eq!(std::fs::read(&path).expect("read"), before, "unchanged");
+}
+
+// ---- A damaged file-store index ----
+
+/// Every file under `dir`, by path relative to it, with its bytes.
+fn tree(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(at) = todo.pop() {
+        for entry in std::fs::read_dir(&at).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                let bytes = std::fs::read(&path).expect("read");
+                files.insert(path.strip_prefix(dir).expect("inside").to_path_buf(), bytes);
+            }
+        }
+    }
+    files
+}
+
+fn canvas_dir(root: &Path, id: &str) -> PathBuf {
+    root.join("canvases").join(id)
+}
+
+fn version_path(root: &Path, id: &str, revision: u64) -> PathBuf {
+    canvas_dir(root, id)
+        .join("versions")
+        .join(format!("{revision:020}.json"))
+}
+
+/// Stores canvas `id` at revisions 0 to `last`, one more shot each time;
+/// returns the documents by revision.
+async fn saved_versions(store: &FileStore, id: &str, last: u64) -> Vec<CanvasDocument> {
+    let mut docs = vec![doc(id, &format!("{id} 0"), 1)];
+    store.create(&docs[0]).await.expect("create");
+    for revision in 1..=last {
+        let mut next = doc(id, &format!("{id} {revision}"), 1 + revision as usize);
+        next.revision = revision;
+        store.save(&next, revision - 1).await.expect("save");
+        docs.push(next);
+    }
+    docs
+}
+
+/// A delete of a canvas whose index is damaged removes that canvas's files
+/// and nothing else; with an expected revision it removes nothing.
+#[test]
+fn deleting_a_canvas_with_a_damaged_index_keeps_every_other_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    runtime().block_on(async {
+        let store = FileStore::open(root).expect("open");
+        // Ids whose directory names share a prefix with the damaged one's.
+        for id in ["reel", "reel-2", "reel_", "reelx", "Reel"] {
+            saved_versions(&store, id, 2).await;
+        }
+        std::fs::write(
+            canvas_dir(root, "reel").join("index.json"),
+            b"{\"layout\": 1,",
+        )
+        .expect("damage the index");
+        let before = tree(root);
+
+        let refused = store
+            .delete("reel", Some(2))
+            .await
+            .expect_err("no revision to compare");
+        assert_eq!(refused.code(), "corrupt_document");
+        assert_eq!(tree(root), before, "a refused delete removes nothing");
+
+        store.delete("reel", None).await.expect("delete");
+        let after = tree(root);
+        let gone: Vec<_> = before.keys().filter(|p| !after.contains_key(*p)).collect();
+        assert!(
+            gone.iter()
+                .all(|p| p.starts_with(Path::new("canvases").join("reel"))),
+            "only the deleted canvas's files go: {gone:?}"
+        );
+        for (path, bytes) in &after {
+            assert_eq!(
+                before.get(path),
+                Some(bytes),
+                "{} unchanged",
+                path.display()
+            );
+        }
+        for id in ["reel-2", "reel_", "reelx", "Reel"] {
+            assert_eq!(store.history(id).await.expect(id).len(), 3, "{id}");
+        }
+    });
+}
+
+#[test]
+fn a_damaged_index_is_rebuilt_from_the_version_files() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    runtime().block_on(async {
+        let store = FileStore::open(root).expect("open");
+        let docs = saved_versions(&store, "reel", 3).await;
+        saved_versions(&store, "other", 1).await;
+        let index = canvas_dir(root, "reel").join("index.json");
+        let garbage = b"{\"layout\": 1, \"id\": \"reel\", \"versi";
+        std::fs::write(&index, garbage).expect("damage the index");
+        let err = store.get("reel").await.expect_err("damaged index");
+        assert_eq!(err.code(), "corrupt_document");
+        assert!(err.to_string().contains("rebuild_index"), "{err}");
+
+        let rebuilt = store
+            .rebuild_index("reel")
+            .await
+            .expect("rebuild")
+            .expect("the index was damaged");
+        assert_eq!(rebuilt.id, "reel");
+        assert_eq!(rebuilt.revisions, [0, 1, 2, 3]);
+        assert!(rebuilt.damaged.is_empty(), "{:?}", rebuilt.damaged);
+        let kept = PathBuf::from(rebuilt.old_index.expect("the old index is kept"));
+        assert_eq!(std::fs::read(&kept).expect("the kept index"), garbage);
+
+        // The canvas and its whole history read again, and list.
+        assert_eq!(store.get("reel").await.expect("get"), docs[3]);
+        for (revision, doc) in docs.iter().enumerate() {
+            let revision = revision as u64;
+            assert_eq!(
+                &store
+                    .get_revision("reel", revision)
+                    .await
+                    .expect("get_revision"),
+                doc
+            );
+        }
+        let history = store.history("reel").await.expect("history");
+        let revisions: Vec<u64> = history.iter().map(|v| v.revision).collect();
+        assert_eq!(revisions, [3, 2, 1, 0]);
+        for v in &history[..3] {
+            let r = v.revision as usize;
+            assert_eq!(
+                v.summary,
+                reelgraph::store::change_summary(Some(&docs[r - 1]), &docs[r])
+            );
+            let size = std::fs::metadata(version_path(root, "reel", v.revision)).expect("size");
+            assert_eq!(v.size_bytes, size.len());
+        }
+        let listed = store.list(&ListQuery::first(10)).await.expect("list");
+        let ids: Vec<&str> = listed.items.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["other", "reel"]);
+        assert_eq!(listed.items[1].name, "reel 3");
+
+        // It saves on as before; a sound index is left alone.
+        let mut next = doc("reel", "reel 4", 2);
+        next.revision = 4;
+        store.save(&next, 3).await.expect("save after the rebuild");
+        assert_eq!(store.rebuild_index("reel").await.expect("sound"), None);
+        assert_eq!(store.history("reel").await.expect("history").len(), 5);
+    });
+}
+
+#[test]
+fn a_rebuild_sets_damaged_versions_aside_and_keeps_the_rest() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    runtime().block_on(async {
+        let store = FileStore::open(root).expect("open");
+        let docs = saved_versions(&store, "reel", 3).await;
+        saved_versions(&store, "lost", 1).await;
+        saved_versions(&store, "sound", 1).await;
+        std::fs::write(canvas_dir(root, "reel").join("index.json"), b"").expect("damage");
+        std::fs::write(version_path(root, "reel", 1), b"{\"format\": \"reelgr").expect("damage");
+        std::fs::write(canvas_dir(root, "lost").join("index.json"), b"[").expect("damage");
+        for revision in 0..=1 {
+            std::fs::write(version_path(root, "lost", revision), b"\xff").expect("damage");
+        }
+
+        let results = store.rebuild_damaged_indexes().await.expect("rebuild");
+        assert_eq!(results.len(), 2, "{results:?}");
+        let err = results[0]
+            .as_ref()
+            .expect_err("no readable version of `lost`");
+        assert_eq!(err.code(), "corrupt_document");
+        assert_eq!(
+            store.get("lost").await.expect_err("still lost").code(),
+            "corrupt_document"
+        );
+        assert!(
+            !canvas_dir(root, "lost").join("damaged").exists(),
+            "nothing is moved when nothing can be rebuilt"
+        );
+
+        let rebuilt = results[1].as_ref().expect("`reel` is rebuilt");
+        assert_eq!(rebuilt.revisions, [0, 2, 3]);
+        assert_eq!(rebuilt.damaged.len(), 1, "{:?}", rebuilt.damaged);
+        let aside = PathBuf::from(&rebuilt.damaged[0].path);
+        assert!(aside.starts_with(canvas_dir(root, "reel").join("damaged")));
+        assert_eq!(
+            std::fs::read(&aside).expect("set aside"),
+            b"{\"format\": \"reelgr"
+        );
+        assert_eq!(store.get("reel").await.expect("get"), docs[3]);
+        assert_eq!(
+            store.get_revision("reel", 0).await.expect("oldest"),
+            docs[0]
+        );
+        let err = store.get_revision("reel", 1).await.expect_err("set aside");
+        assert_eq!(err.code(), "not_found");
+        let history = store.history("reel").await.expect("history");
+        assert_eq!(
+            history.iter().map(|v| v.revision).collect::<Vec<_>>(),
+            [3, 2, 0]
+        );
+        assert_eq!(store.history("sound").await.expect("untouched").len(), 2);
+    });
 }
