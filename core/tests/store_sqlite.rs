@@ -133,12 +133,13 @@ async fn a_database_from_a_newer_reelgraph_is_refused() {
 }
 
 #[tokio::test]
-async fn a_file_that_is_not_a_database_is_a_storage_error_naming_it() {
+async fn a_file_that_is_not_a_database_is_corrupt_and_the_error_names_it() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("notes.db");
     std::fs::write(&path, "these are my notes, not a database".repeat(100)).expect("write");
     let err = SqliteStore::open(&path).expect_err("not a database");
-    assert_eq!(err.code(), "storage");
+    assert_eq!(err.code(), "corrupt_document");
+    assert_eq!(err.details()["location"], json!(path.display().to_string()));
     assert!(
         err.to_string().contains(&path.display().to_string()),
         "{err}"

@@ -56,7 +56,7 @@ use super::{CacheStats, ResultCache, entry_size};
 use crate::error::Result;
 use crate::exec::ContentKey;
 use crate::runner::Outputs;
-use crate::sqlite::{migrate, sql_error};
+use crate::sqlite::{Setup, set_up_in_memory, sql_error};
 
 /// How long a writer waits for another connection's write to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -64,12 +64,6 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The schema this build writes; `MIGRATIONS[n]` takes a database from
 /// version `n` to `n + 1`.
 const SCHEMA_VERSION: u32 = 1;
-
-/// What a file from a newer build is, and what to do.
-const NEWER: (&str, &str) = (
-    "the result cache",
-    "upgrade reelgraph, or use another cache file (deleting a cache loses nothing but the time to recompute)",
-);
 
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     // 0 -> 1: results, and their totals kept by triggers.
@@ -97,6 +91,21 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
         UPDATE totals SET bytes = bytes - OLD.size + NEW.size;
     END;",
 ];
+
+/// How each connection is set up. WAL mode with `synchronous = NORMAL`: a
+/// lost result is only work to redo; NORMAL spares an fsync per lookup,
+/// and WAL keeps the file sound either way.
+const SETUP: Setup<'static> = Setup {
+    busy_timeout: BUSY_TIMEOUT,
+    page_size: None,
+    synchronous: "NORMAL",
+    foreign_keys: false,
+    migrations: &MIGRATIONS,
+    newer: (
+        "the result cache",
+        "upgrade reelgraph, or use another cache file (deleting a cache loses nothing but the time to recompute)",
+    ),
+};
 
 /// Replaces a result in place. An upsert, not `INSERT OR REPLACE`: REPLACE
 /// deletes without firing delete triggers, which would skew `totals`.
@@ -167,7 +176,9 @@ impl SqliteCache {
     /// with a `storage` error.
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteCache> {
         let location = path.as_ref().display().to_string();
-        let conn = Connection::open(path.as_ref()).map_err(|e| sql_error(&location, &e))?;
+        // A file that cannot be written opens read-only; every lookup then
+        // fails with `storage`, saying so (a run goes on without the cache).
+        let (conn, _read_only) = crate::sqlite::open(path.as_ref(), &location, &SETUP)?;
         SqliteCache::setup(conn, location)
     }
 
@@ -175,7 +186,8 @@ impl SqliteCache {
     /// file, for tests and one-off runs.
     pub fn open_in_memory() -> Result<SqliteCache> {
         let location = ":memory:".to_owned();
-        let conn = Connection::open_in_memory().map_err(|e| sql_error(&location, &e))?;
+        let mut conn = Connection::open_in_memory().map_err(|e| sql_error(&location, &e))?;
+        set_up_in_memory(&mut conn, &location, &SETUP)?;
         SqliteCache::setup(conn, location)
     }
 
@@ -190,19 +202,8 @@ impl SqliteCache {
         self
     }
 
-    fn setup(mut conn: Connection, location: String) -> Result<SqliteCache> {
-        let err = |e: rusqlite::Error| sql_error(&location, &e);
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
-        // An in-memory database answers "memory"; that is fine.
-        let _mode: String = conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-            .map_err(err)?;
-        // A lost result is only work to redo; NORMAL spares an fsync per
-        // lookup, and WAL keeps the file sound either way.
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(err)?;
-        migrate(&mut conn, &location, &MIGRATIONS, NEWER)?;
-        let totals = read_totals(&conn).map_err(err)?;
+    fn setup(conn: Connection, location: String) -> Result<SqliteCache> {
+        let totals = read_totals(&conn).map_err(|e| sql_error(&location, &e))?;
         Ok(SqliteCache {
             db: Arc::new(Db {
                 conn: Mutex::new(conn),

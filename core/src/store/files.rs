@@ -9,6 +9,7 @@
 //! <dir>/canvases/<name>/index.json            the canvas's versions; the commit point
 //! <dir>/canvases/<name>/versions/<rev>.json   each version's canvas document, as saved
 //! <dir>/canvases/<name>/fingerprint.bin       a cache for the next save's change summary
+//! <dir>/canvases/<name>/damaged/              what an index rebuild set aside, if any
 //! ```
 //!
 //! `<name>` is the canvas id encoded as a file name (readable `%XX` escapes,
@@ -69,10 +70,19 @@
 //! document that is not, or not yet, readable), while `list` skips a canvas
 //! whose index is unreadable and lists the others. A save over a damaged
 //! current version is allowed, so restoring an older version is a
-//! `get_revision` and a `save`.
+//! `get_revision` and a `save`. A damaged index is rebuilt from the version
+//! files by [`FileStore::rebuild_index`] (see the `rebuild` module).
+//!
+//! # Opening
+//!
+//! Opening creates the directories and, in a new store, the marker file.
+//! Opens take no lock, so the marker is written under a temp name of the
+//! opener's own: any number of openers, threads or processes, may open a
+//! new store at once.
 
 mod disk;
 mod name;
+mod rebuild;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -90,6 +100,8 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::model::{CanvasDocument, check_id};
+
+pub use self::rebuild::{DamagedFile, RebuiltIndex};
 
 /// The layout this build reads and writes.
 const LAYOUT: u32 = 1;
@@ -245,14 +257,7 @@ impl FileStore {
         disk::create_dir(&layout.root)?;
         disk::create_dir(&layout.canvases())?;
         disk::create_dir(&layout.locks())?;
-        let marker = layout.root.join(MARKER);
-        match disk::read_text(&marker)? {
-            Some(text) => check_marker(&marker, &text)?,
-            None => {
-                let text = serde_json::json!({"store": MARKER_STORE, "layout": LAYOUT});
-                disk::write_atomic(&marker, text.to_string().as_bytes())?;
-            }
-        }
+        open_marker(&layout.root.join(MARKER))?;
         Ok(FileStore {
             layout: Arc::new(layout),
         })
@@ -263,6 +268,92 @@ impl FileStore {
         &self.layout.root
     }
 
+    /// Rebuilds the index of canvas `id` from its version files when the
+    /// index is damaged or missing; none if it reads soundly (nothing is
+    /// changed then). The rebuilt history has every readable version, each
+    /// saved at its file's modification time. Version files that hold no
+    /// readable version are moved to the canvas's `damaged/` directory, and
+    /// the damaged index is copied there; nothing is deleted. `not_found` if
+    /// the canvas has no version files; `corrupt_document`, changing
+    /// nothing, if none of them is readable.
+    ///
+    /// A missing index is also what an interrupted create or delete leaves:
+    /// asked by id, this brings such a canvas back.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use reelgraph::store::{CanvasStore, FileStore};
+    /// use reelgraph::{Canvas, Catalog};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let store = FileStore::open(dir.path())?;
+    /// let canvas = Canvas::new(Catalog::builtin(), "teaser", "Teaser");
+    /// store.create(&canvas.to_document()).await?;
+    ///
+    /// let index = dir.path().join("canvases/teaser/index.json");
+    /// std::fs::write(&index, "{ damaged").unwrap();
+    /// assert_eq!(store.get("teaser").await.unwrap_err().code(), "corrupt_document");
+    ///
+    /// let rebuilt = store.rebuild_index("teaser").await?.expect("rebuilt");
+    /// assert_eq!(rebuilt.revisions, [0]);
+    /// assert_eq!(store.get("teaser").await?.name, "Teaser");
+    /// # Ok::<(), reelgraph::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn rebuild_index(&self, id: &str) -> Result<Option<RebuiltIndex>> {
+        if check_id(id).is_err() {
+            return Err(not_found(id));
+        }
+        let id = id.to_owned();
+        self.run(move |layout| {
+            let name = name::encode(&id);
+            if !layout.canvas_dir(&name).exists() {
+                return Err(not_found(&id));
+            }
+            let _lock = layout.lock(&name)?;
+            rebuild::rebuild(layout, &id, &name)
+        })
+        .await
+    }
+
+    /// Rebuilds the index of every canvas whose index is damaged (see
+    /// [`FileStore::rebuild_index`]); one result per such canvas, in id
+    /// order: what was rebuilt, or why it could not be (none of its
+    /// versions is readable). Canvases whose index is missing are left
+    /// alone: an interrupted create or delete leaves them so.
+    pub async fn rebuild_damaged_indexes(&self) -> Result<Vec<Result<RebuiltIndex>>> {
+        self.run(move |layout| {
+            let dir = layout.canvases();
+            let mut ids = Vec::new();
+            for entry in std::fs::read_dir(&dir).map_err(|e| storage(&dir, &e))? {
+                let entry = entry.map_err(|e| storage(&dir, &e))?;
+                if let Some(id) = entry.file_name().to_str().and_then(name::decode) {
+                    ids.push(id);
+                }
+            }
+            ids.sort_unstable();
+            let mut results = Vec::new();
+            for id in ids {
+                let name = name::encode(&id);
+                match read_index(layout, &id, &name) {
+                    Err(Error::Corrupt { .. } | Error::TooLarge { .. }) => {}
+                    Ok(_) => continue,
+                    Err(e) => return Err(e),
+                }
+                let _lock = layout.lock(&name)?;
+                match rebuild::rebuild(layout, &id, &name) {
+                    // Another writer repaired it meanwhile.
+                    Ok(None) => {}
+                    Ok(Some(done)) => results.push(Ok(done)),
+                    Err(e @ Error::Storage { .. }) => return Err(e),
+                    Err(e) => results.push(Err(e)),
+                }
+            }
+            Ok(results)
+        })
+        .await
+    }
+
     async fn run<T, F>(&self, work: F) -> Result<T>
     where
         F: FnOnce(&Layout) -> Result<T> + Send + 'static,
@@ -270,6 +361,28 @@ impl FileStore {
     {
         let layout = self.layout.clone();
         super::blocking(move || work(&layout), None).await
+    }
+}
+
+/// Checks the store's marker file, writing it in a new store. Any number
+/// of processes may open a new store at once: each writes a whole marker
+/// under a temp name of its own and renames it into place, and one that
+/// cannot (a rename refused while another opener reads the file) is
+/// content with the marker another opener wrote. An empty marker, which
+/// racing opens of older builds could leave, is written again.
+fn open_marker(path: &Path) -> Result<()> {
+    if let Some(text) = disk::read_text(path)?
+        && !text.is_empty()
+    {
+        return check_marker(path, &text);
+    }
+    let text = serde_json::json!({"store": MARKER_STORE, "layout": LAYOUT}).to_string();
+    match disk::write_atomic_unlocked(path, text.as_bytes()) {
+        Ok(()) => Ok(()),
+        Err(e) => match disk::read_text(path)? {
+            Some(text) if !text.is_empty() => check_marker(path, &text),
+            _ => Err(e),
+        },
     }
 }
 
@@ -303,10 +416,15 @@ fn check_marker(path: &Path, text: &str) -> Result<()> {
 /// was removed).
 fn read_index(layout: &Layout, id: &str, name: &str) -> Result<Option<Index>> {
     let path = layout.index(name);
-    let Some(text) = disk::read_text(&path)? else {
+    let text = disk::read_text(&path).map_err(|e| match e {
+        Error::Corrupt { message, .. } => damaged_index(&path, message),
+        e => e,
+    })?;
+    let Some(text) = text else {
         return Ok(None);
     };
-    let index: Index = serde_json::from_str(&text).map_err(|e| corrupt(&path, e.to_string()))?;
+    let index: Index =
+        serde_json::from_str(&text).map_err(|e| damaged_index(&path, e.to_string()))?;
     if index.layout > LAYOUT {
         return Err(Error::Storage {
             message: format!(
@@ -317,22 +435,35 @@ fn read_index(layout: &Layout, id: &str, name: &str) -> Result<Option<Index>> {
         });
     }
     if index.id != id {
-        return Err(corrupt(
+        return Err(damaged_index(
             &path,
             format!("it is the index of canvas `{}`, not `{id}`", index.id),
         ));
     }
     if index.versions.is_empty() {
-        return Err(corrupt(&path, "it lists no versions"));
+        return Err(damaged_index(&path, "it lists no versions"));
     }
     if index
         .versions
         .windows(2)
         .any(|w| w[0].revision >= w[1].revision)
     {
-        return Err(corrupt(&path, "its revisions are not in increasing order"));
+        return Err(damaged_index(
+            &path,
+            "its revisions are not in increasing order",
+        ));
     }
     Ok(Some(index))
+}
+
+/// A damaged index, with the way to repair it.
+fn damaged_index(path: &Path, problem: impl std::fmt::Display) -> Error {
+    corrupt(
+        path,
+        format!(
+            "{problem}; `FileStore::rebuild_index` rebuilds it from the canvas's version files"
+        ),
+    )
 }
 
 fn write_index(layout: &Layout, name: &str, index: &Index) -> Result<()> {

@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 pub use autosave::{AutosaveEvent, AutosaveOptions, Autosaver, autosave};
-pub use files::FileStore;
+pub use files::{DamagedFile, FileStore, RebuiltIndex};
 pub use memory::MemoryStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;

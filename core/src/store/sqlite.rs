@@ -60,6 +60,19 @@
 //! frames for a large document); the WAL is checkpointed at SQLite's
 //! default 1,000 pages.
 //!
+//! Any number of connections may open the same new file at once: the busy
+//! timeout is set first, the switch to WAL mode is retried while another
+//! connection makes it, and the schema is created in one `BEGIN IMMEDIATE`
+//! transaction (see the crate's `sqlite` module).
+//!
+//! # Read-only databases and damage
+//!
+//! A database that cannot be written (a read-only file or directory) opens
+//! for reading only, as [`SqliteStore::open_read_only`] opens one on
+//! purpose: reads work, and every change is refused with `storage` before
+//! SQLite is asked. A damaged file (`SQLITE_CORRUPT`, `SQLITE_NOTADB`) is
+//! `corrupt_document` naming the file.
+//!
 //! # Threads
 //!
 //! The store holds one connection behind a mutex, used from tokio's blocking
@@ -86,7 +99,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::model::{CanvasDocument, check_id};
-use crate::sqlite::{migrate, sql_error};
+use crate::sqlite::{Setup, read_only_message, set_up_in_memory, sql_error};
 
 /// How long a writer waits for another connection's write to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -102,9 +115,6 @@ const PAGE_SIZE: i64 = 32 * 1024;
 /// The schema this build writes; `MIGRATIONS[n]` takes a database from
 /// version `n` to `n + 1`.
 const SCHEMA_VERSION: u32 = 2;
-
-/// What a file from a newer build is, and what to do.
-const NEWER: (&str, &str) = ("the database", "upgrade reelgraph to open it");
 
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     // 0 -> 1: canvases and their versions.
@@ -140,6 +150,17 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     ALTER TABLE canvases ADD COLUMN fingerprint BLOB;",
 ];
 
+/// How each connection is set up: WAL mode with `synchronous = FULL` (a
+/// save that returned is on disk), foreign keys for `ON DELETE CASCADE`.
+const SETUP: Setup<'static> = Setup {
+    busy_timeout: BUSY_TIMEOUT,
+    page_size: Some(PAGE_SIZE),
+    synchronous: "FULL",
+    foreign_keys: true,
+    migrations: &MIGRATIONS,
+    newer: ("the database", "upgrade reelgraph to open it"),
+};
+
 /// Canvases in a SQLite database, with every saved version.
 ///
 /// ```
@@ -164,46 +185,83 @@ struct Inner {
     conn: Mutex<Connection>,
     /// The database path (or `:memory:`), for error messages.
     location: String,
+    /// Opened for reading only: changes are refused.
+    read_only: bool,
 }
 
 impl SqliteStore {
     /// Opens (or creates) the database at `path` and brings its schema up
-    /// to date.
+    /// to date. A database that cannot be written (a read-only file or
+    /// directory) is opened read-only, as by [`SqliteStore::open_read_only`].
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore> {
         let location = path.as_ref().display().to_string();
-        let conn = Connection::open(path.as_ref()).map_err(|e| sql_error(&location, &e))?;
-        SqliteStore::setup(conn, location)
+        let (conn, read_only) = crate::sqlite::open(path.as_ref(), &location, &SETUP)?;
+        Ok(SqliteStore::with(conn, location, read_only))
+    }
+
+    /// Opens the existing database at `path` for reading only: `get`,
+    /// `get_revision`, `list` and `history` work, and every change fails
+    /// with `storage`, saying the database is read-only. The file is never
+    /// created or changed, and its schema must be this build's (open it
+    /// once with [`SqliteStore::open`] to upgrade an older one). For
+    /// backups, and for files this process may read but should not write.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use reelgraph::store::{CanvasStore, SqliteStore};
+    /// use reelgraph::{Canvas, Catalog};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("canvases.db");
+    /// let canvas = Canvas::new(Catalog::builtin(), "teaser", "Teaser");
+    /// SqliteStore::open(&path)?.create(&canvas.to_document()).await?;
+    ///
+    /// let backup = SqliteStore::open_read_only(&path)?;
+    /// assert_eq!(backup.get("teaser").await?.name, "Teaser");
+    /// let err = backup.save(&canvas.to_document(), 0).await.unwrap_err();
+    /// assert_eq!(err.code(), "storage");
+    /// # Ok::<(), reelgraph::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<SqliteStore> {
+        let location = path.as_ref().display().to_string();
+        let conn = crate::sqlite::open_read_only(path.as_ref(), &location, &SETUP)?;
+        Ok(SqliteStore::with(conn, location, true))
     }
 
     /// A database in memory, gone when the store is dropped.
     pub fn open_in_memory() -> Result<SqliteStore> {
         let location = ":memory:".to_owned();
-        let conn = Connection::open_in_memory().map_err(|e| sql_error(&location, &e))?;
-        SqliteStore::setup(conn, location)
+        let mut conn = Connection::open_in_memory().map_err(|e| sql_error(&location, &e))?;
+        set_up_in_memory(&mut conn, &location, &SETUP)?;
+        Ok(SqliteStore::with(conn, location, false))
     }
 
-    fn setup(mut conn: Connection, location: String) -> Result<SqliteStore> {
-        let err = |e: rusqlite::Error| sql_error(&location, &e);
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
-        // Takes effect only in a new, empty database (before WAL mode and
-        // the first table); an existing one keeps its page size.
-        conn.pragma_update(None, "page_size", PAGE_SIZE)
-            .map_err(err)?;
-        // An in-memory database answers "memory"; that is fine.
-        let _mode: String = conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-            .map_err(err)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(err)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(err)?;
-        migrate(&mut conn, &location, &MIGRATIONS, NEWER)?;
-        Ok(SqliteStore {
+    /// Whether the store was opened read-only (see
+    /// [`SqliteStore::open_read_only`]).
+    pub fn is_read_only(&self) -> bool {
+        self.inner.read_only
+    }
+
+    fn with(conn: Connection, location: String, read_only: bool) -> SqliteStore {
+        SqliteStore {
             inner: Arc::new(Inner {
                 conn: Mutex::new(conn),
                 location,
+                read_only,
             }),
-        })
+        }
+    }
+
+    /// Refuses a change to a read-only database before SQLite is asked.
+    fn check_writable(&self) -> Result<()> {
+        if self.inner.read_only {
+            return Err(Error::Storage {
+                message: read_only_message("nothing was changed"),
+                path: Some(self.inner.location.clone()),
+            });
+        }
+        Ok(())
     }
 
     /// Runs `work` on the connection, off the async threads. A panic in it
@@ -426,6 +484,7 @@ fn current_revision(conn: &Connection, location: &str, id: &str) -> Result<Optio
 #[async_trait]
 impl CanvasStore for SqliteStore {
     async fn create(&self, doc: &CanvasDocument) -> Result<VersionInfo> {
+        self.check_writable()?;
         let (text, fingerprint) = prepare(doc)?;
         let revision = to_sql(doc.revision)?;
         let summary = summary::created(doc.nodes.len(), doc.edges.len());
@@ -558,6 +617,7 @@ impl CanvasStore for SqliteStore {
     }
 
     async fn save(&self, doc: &CanvasDocument, expected_revision: u64) -> Result<VersionInfo> {
+        self.check_writable()?;
         // The blocking work gets the JSON and the fingerprint, not a copy of
         // the document.
         let (text, fingerprint) = prepare(doc)?;
@@ -615,6 +675,7 @@ impl CanvasStore for SqliteStore {
         if check_id(id).is_err() {
             return Err(not_found(id));
         }
+        self.check_writable()?;
         let id = id.to_owned();
         self.run(move |conn, location| {
             let err = |e: rusqlite::Error| sql_error(location, &e);
@@ -678,6 +739,7 @@ impl CanvasStore for SqliteStore {
         if check_id(id).is_err() {
             return Err(not_found(id));
         }
+        self.check_writable()?;
         let id = id.to_owned();
         self.run(move |conn, location| {
             let err = |e: rusqlite::Error| sql_error(location, &e);

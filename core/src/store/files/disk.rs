@@ -4,6 +4,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
 use crate::store::MAX_DOCUMENT_BYTES;
@@ -30,17 +31,36 @@ fn temp_path(path: &Path) -> PathBuf {
 /// fsync it, rename it over `path`, fsync the directory. A crash at any
 /// point leaves either the old file or the new one, never a mix.
 pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let temp = temp_path(path);
+    write_via(&temp_path(path), path, bytes)
+}
+
+/// [`write_atomic`] for a writer that holds no lock: its temp file's name
+/// is its own (process id and a counter), so writers racing on `path` each
+/// publish a whole file and the last rename wins.
+pub(super) fn write_atomic_unlocked(path: &Path, bytes: &[u8]) -> Result<()> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    name.push(format!(".{}-{n}.tmp", std::process::id()));
+    let temp = path.with_file_name(name);
+    let written = write_via(&temp, path, bytes);
+    if written.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    written
+}
+
+fn write_via(temp: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
-        .open(&temp)
-        .map_err(|e| storage(&temp, &e))?;
-    file.write_all(bytes).map_err(|e| storage(&temp, &e))?;
-    file.sync_all().map_err(|e| storage(&temp, &e))?;
+        .open(temp)
+        .map_err(|e| storage(temp, &e))?;
+    file.write_all(bytes).map_err(|e| storage(temp, &e))?;
+    file.sync_all().map_err(|e| storage(temp, &e))?;
     drop(file);
-    fs::rename(&temp, path).map_err(|e| storage(path, &e))?;
+    fs::rename(temp, path).map_err(|e| storage(path, &e))?;
     sync_dir(parent(path))
 }
 
