@@ -288,7 +288,7 @@ impl Error {
                 "check that the storage location exists, is writable and has free space; nothing was half-written".into()
             }
             Error::Corrupt { .. } => {
-                "restore the document from its version history or a backup; other canvases are unaffected".into()
+                "restore what the message names (a document, or the database file) from its version history or a backup".into()
             }
             Error::TooLarge { .. } => {
                 "split the canvas, or keep large data (long texts, images) in asset files referenced by path".into()
