@@ -249,7 +249,7 @@ pub const ERROR_CODES: &[ErrorCode] = &[
         code: "corrupt_document",
         category: Category::Internal,
         http_status: 500,
-        when: "a stored document cannot be parsed",
+        when: "a stored document cannot be parsed; a SQLite database file (store or result cache) is damaged or not a database",
     },
     ErrorCode {
         code: "too_large",
