@@ -14,12 +14,15 @@ use reelgraph::validate::MAX_VALUE_DEPTH;
 use reelgraph::{Canvas, CanvasDocument, Catalog, Op};
 use serde_json::{Map, Value, json};
 
-fn block_on<F: Future>(f: F) -> F::Output {
+fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime")
-        .block_on(f)
+}
+
+fn block_on<F: Future>(f: F) -> F::Output {
+    runtime().block_on(f)
 }
 
 /// A value nested `levels` deep: `[[...[1]...]]`.
@@ -369,6 +372,18 @@ fn arbitrary_document() -> impl Strategy<Value = CanvasDocument> {
         })
 }
 
+/// Every store, in a folder that lives as long as the first value, and a
+/// runtime to drive them from a property test.
+fn stores_and_runtime() -> (
+    tempfile::TempDir,
+    Vec<(&'static str, Arc<dyn CanvasStore>)>,
+    tokio::runtime::Runtime,
+) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stores = stores(dir.path());
+    (dir, stores, runtime())
+}
+
 /// The exact bytes, so `-0.0` and `0.0` (equal as numbers) differ.
 fn text(doc: &CanvasDocument) -> String {
     serde_json::to_string(doc).expect("json")
@@ -376,12 +391,7 @@ fn text(doc: &CanvasDocument) -> String {
 
 #[test]
 fn property_anything_a_store_acknowledges_reads_back_bit_for_bit() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let stores = stores(dir.path());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let (_dir, stores, runtime) = stores_and_runtime();
     let mut runner = TestRunner::new(Config {
         cases: 96,
         ..Config::default()
@@ -415,12 +425,7 @@ fn property_anything_a_store_acknowledges_reads_back_bit_for_bit() {
 
 #[test]
 fn property_every_finite_f64_round_trips_through_every_store_and_format() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let stores = stores(dir.path());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let (_dir, stores, runtime) = stores_and_runtime();
     let catalog = Catalog::builtin();
     // Random bit patterns cover subnormals, huge exponents and long mantissas.
     let float = any::<u64>()
