@@ -236,7 +236,10 @@ fn duplicate_keys_are_refused_at_every_depth_of_every_value() {
 
 // ---- stores acknowledge only what they can read back ---------------------
 
-fn stores(dir: &std::path::Path) -> Vec<(&'static str, Arc<dyn CanvasStore>)> {
+/// Each store with its name.
+type Stores = Vec<(&'static str, Arc<dyn CanvasStore>)>;
+
+fn stores(dir: &std::path::Path) -> Stores {
     vec![
         ("memory", Arc::new(MemoryStore::new())),
         (
@@ -374,11 +377,7 @@ fn arbitrary_document() -> impl Strategy<Value = CanvasDocument> {
 
 /// Every store, in a folder that lives as long as the first value, and a
 /// runtime to drive them from a property test.
-fn stores_and_runtime() -> (
-    tempfile::TempDir,
-    Vec<(&'static str, Arc<dyn CanvasStore>)>,
-    tokio::runtime::Runtime,
-) {
+fn stores_and_runtime() -> (tempfile::TempDir, Stores, tokio::runtime::Runtime) {
     let dir = tempfile::tempdir().expect("tempdir");
     let stores = stores(dir.path());
     (dir, stores, runtime())
