@@ -116,6 +116,16 @@ pub enum Error {
     #[error("not a reelgraph canvas: format is `{found}`")]
     WrongFormat { found: String },
 
+    /// An importer's input is not of its format (code `wrong_format`).
+    #[error("not {format}: {found}")]
+    WrongShape {
+        /// What the importer reads, with its article ("a ComfyUI workflow").
+        format: &'static str,
+        /// What is wrong, naming the field and what was found.
+        found: String,
+        hint: &'static str,
+    },
+
     #[error("canvas format_version {found} is newer than this reelgraph reads (up to {supported})")]
     UnsupportedFormatVersion { found: u32, supported: u32 },
 
@@ -188,7 +198,7 @@ impl Error {
             Error::Cycle { .. } => "cycle",
             Error::InputOccupied { .. } => "input_occupied",
             Error::DuplicateEdge { .. } => "duplicate_edge",
-            Error::WrongFormat { .. } => "wrong_format",
+            Error::WrongFormat { .. } | Error::WrongShape { .. } => "wrong_format",
             Error::UnsupportedFormatVersion { .. } => "unsupported_format_version",
             Error::NotFound { .. } => "not_found",
             Error::Conflict { .. } => "conflict",
@@ -256,6 +266,7 @@ impl Error {
             Error::WrongFormat { .. } => {
                 "expected a document with \"format\": \"reelgraph.canvas\"; import other formats with the format module".into()
             }
+            Error::WrongShape { hint, .. } => (*hint).into(),
             Error::UnsupportedFormatVersion { .. } => {
                 "upgrade reelgraph to read this canvas; it was not changed".into()
             }
@@ -341,6 +352,7 @@ impl Error {
                 target_node,
             } => json!({"source": source_node, "target": target_node}),
             Error::WrongFormat { found } => json!({"found": found}),
+            Error::WrongShape { format, found, .. } => json!({"format": format, "found": found}),
             Error::NotFound { kind, id } => json!({"kind": kind, "id": id}),
             Error::Conflict {
                 id,
