@@ -1,7 +1,7 @@
 //! Benchmarks of persistence, ComfyUI import and rendering. Goals, on a
 //! 2-core machine: save + get of a 10,000-node canvas ≤ 30 ms in the file and
 //! SQLite stores; a page of 100 out of 100,000 canvases in SQLite ≤ 5 ms; SVG
-//! of a 1,000-node canvas ≤ 100 ms.
+//! of a 1,000-node canvas ≤ 100 ms; an import of 1 MB of any shape ≤ 1 s.
 //!
 //! `cargo bench -p reelgraph-benches --bench persistence` (about three
 //! minutes); one group: `cargo bench -p reelgraph-benches --bench persistence -- list`.
@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use reelgraph::format::comfyui;
+use reelgraph::format::{comfyui, react_flow};
 use reelgraph::render::{self, LayoutMode, SvgOptions};
 use reelgraph::store::{
     CanvasStore, FileStore, ListQuery, MemoryStore, Page, Prune, SqliteStore, change_summary,
@@ -681,6 +681,133 @@ fn import(c: &mut Criterion) {
     group.finish();
 }
 
+/// About 1 MB of JSON in each shape that once made an importer quadratic.
+const HOSTILE_BYTES: usize = 1 << 20;
+
+/// One ComfyUI node with ~48,000 widget values.
+fn comfyui_many_widgets() -> String {
+    let mut values = Vec::new();
+    let mut len = 0;
+    while len < HOSTILE_BYTES {
+        let v = format!("value number {:06}", values.len());
+        len += v.len() + 3;
+        values.push(Value::String(v));
+    }
+    let wf = json!({
+        "version": 0.4,
+        "nodes": [{"id": 1, "type": "ManyWidgets", "pos": [0, 0], "widgets_values": values}],
+        "links": [],
+    });
+    wf.to_string()
+}
+
+/// Half a million small widget values on one ComfyUI node: the most values
+/// 1 MB holds.
+fn comfyui_many_small_widgets() -> String {
+    let mut values = Vec::new();
+    let mut len = 0;
+    while len < HOSTILE_BYTES {
+        values.push(json!(values.len() % 10));
+        len += 2;
+    }
+    let wf = json!({
+        "version": 0.4,
+        "nodes": [{"id": 1, "type": "ManyWidgets", "pos": [0, 0], "widgets_values": values}],
+        "links": [],
+    });
+    wf.to_string()
+}
+
+/// 1.5 KB of subgraph definitions, each instantiating the previous one 8
+/// times; seven instances of 4,096 nodes each, one more than the cap takes.
+fn comfyui_subgraph_bomb() -> String {
+    let definition = |k: usize| {
+        let nodes: Vec<Value> = if k == 0 {
+            vec![json!({"id": 1, "type": "Leaf", "widgets_values": [1]})]
+        } else {
+            (1..=8)
+                .map(|i| json!({"id": i, "type": format!("b{}", k - 1)}))
+                .collect()
+        };
+        json!({"id": format!("b{k}"), "name": format!("Bomb {k}"), "inputs": [],
+               "outputs": [], "links": [], "nodes": nodes})
+    };
+    let defs: Vec<Value> = (0..=4).map(definition).collect();
+    let nodes: Vec<Value> = (1..=7).map(|i| json!({"id": i, "type": "b4"})).collect();
+    let wf = json!({"nodes": nodes, "links": [], "definitions": {"subgraphs": defs}});
+    wf.to_string()
+}
+
+/// ~12,000 React Flow edges without ids between the same two ports.
+fn react_flow_edges_without_ids() -> String {
+    let mut edges = Vec::new();
+    let mut len = 0;
+    while len < HOSTILE_BYTES {
+        let e = json!({"source": "hero", "sourceHandle": "character",
+                       "target": "s1", "targetHandle": "characters"});
+        len += e.to_string().len() + 1;
+        edges.push(e);
+    }
+    let flow = json!({
+        "nodes": [
+            {"id": "hero", "type": "character", "position": {"x": 0, "y": 0}, "data": {}},
+            {"id": "s1", "type": "shot", "position": {"x": 300, "y": 0}, "data": {}},
+        ],
+        "edges": edges,
+    });
+    flow.to_string()
+}
+
+fn import_hostile(c: &mut Criterion) {
+    let mut group = c.benchmark_group("import_hostile");
+    group
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+    group.bench_function("comfyui_one_node_widget_values_1mb", |b| {
+        let text = comfyui_many_widgets();
+        eprintln!("one ComfyUI node, {} bytes of widget values", text.len());
+        b.iter_custom(|iters| {
+            each(
+                iters,
+                Catalog::builtin,
+                |catalog| comfyui::import(&catalog, &text).expect("imports"),
+                drop,
+            )
+        });
+    });
+    group.bench_function("comfyui_one_node_500k_small_widget_values_1mb", |b| {
+        let text = comfyui_many_small_widgets();
+        b.iter_custom(|iters| {
+            each(
+                iters,
+                Catalog::builtin,
+                |catalog| comfyui::import(&catalog, &text).expect("imports"),
+                drop,
+            )
+        });
+    });
+    group.bench_function("comfyui_subgraph_bomb_to_the_node_cap", |b| {
+        let text = comfyui_subgraph_bomb();
+        b.iter_custom(|iters| {
+            each(
+                iters,
+                Catalog::builtin,
+                |catalog| comfyui::import(&catalog, &text).expect("imports"),
+                drop,
+            )
+        });
+    });
+    group.bench_function("react_flow_edges_without_ids_1mb", |b| {
+        let text = react_flow_edges_without_ids();
+        eprintln!("React Flow edges without ids, {} bytes", text.len());
+        let catalog = Catalog::builtin();
+        b.iter_with_large_drop(|| react_flow::import_json(&catalog, &text).expect("imports"));
+    });
+    group.finish();
+}
+
 // ---------------------------------------------------------------------------
 // Rendering
 
@@ -739,6 +866,7 @@ fn all(c: &mut Criterion) {
     save_load(c, &rt);
     list(c, &rt);
     import(c);
+    import_hostile(c);
     render(c);
 }
 

@@ -130,6 +130,16 @@ pub enum Error {
     )]
     UnknownFormat { found: String },
 
+    /// An importer's input is not of its format (code `wrong_format`).
+    #[error("not {format}: {found}")]
+    WrongShape {
+        /// What the importer reads, with its article ("a ComfyUI workflow").
+        format: &'static str,
+        /// What is wrong, naming the field and what was found.
+        found: String,
+        hint: &'static str,
+    },
+
     #[error("canvas format_version {found} is newer than this reelgraph reads (up to {supported})")]
     UnsupportedFormatVersion { found: u32, supported: u32 },
 
@@ -202,7 +212,7 @@ impl Error {
             Error::Cycle { .. } => "cycle",
             Error::InputOccupied { .. } => "input_occupied",
             Error::DuplicateEdge { .. } => "duplicate_edge",
-            Error::WrongFormat { .. } => "wrong_format",
+            Error::WrongFormat { .. } | Error::WrongShape { .. } => "wrong_format",
             Error::UnknownFormat { .. } => "unknown_format",
             Error::UnsupportedFormatVersion { .. } => "unsupported_format_version",
             Error::NotFound { .. } => "not_found",
@@ -277,6 +287,7 @@ impl Error {
             Error::UnknownFormat { .. } => {
                 "name the format (native, react_flow, comfyui_workflow), or check that the file is a canvas".into()
             }
+            Error::WrongShape { hint, .. } => (*hint).into(),
             Error::UnsupportedFormatVersion { .. } => {
                 "upgrade reelgraph to read this canvas; it was not changed".into()
             }
@@ -365,6 +376,7 @@ impl Error {
                 json!({"found": found})
             }
             Error::NotAnObject { expected, found } => json!({"expected": expected, "found": found}),
+            Error::WrongShape { format, found, .. } => json!({"format": format, "found": found}),
             Error::NotFound { kind, id } => json!({"kind": kind, "id": id}),
             Error::Conflict {
                 id,

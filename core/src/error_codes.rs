@@ -213,7 +213,7 @@ pub const ERROR_CODES: &[ErrorCode] = &[
         code: "wrong_format",
         category: Category::InvalidInput,
         http_status: 415,
-        when: "a document's `format` is missing or not `\"reelgraph.canvas\"`",
+        when: "a document's `format` is missing or not `\"reelgraph.canvas\"`; an importer's input is not of its format (a ComfyUI file whose `nodes` is not an array: the message names the field and what it found); a ComfyUI API prompt given to `import_any`",
     },
     ErrorCode {
         code: "unknown_format",
@@ -255,7 +255,7 @@ pub const ERROR_CODES: &[ErrorCode] = &[
         code: "too_large",
         category: Category::InvalidInput,
         http_status: 413,
-        when: "a document is over the store limit (64 MiB of JSON)",
+        when: "a document is over the limit (64 MiB of JSON); as an import diagnostic, a part of the input past one of the importer's caps (see [Formats](formats.md))",
     },
 ];
 

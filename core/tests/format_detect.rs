@@ -60,7 +60,7 @@ fn an_api_prompt_is_recognised_and_refused_with_what_to_do() {
     assert_eq!(detect(prompt).expect("detect"), Format::ComfyuiApi);
     let err = import_any(&Catalog::builtin(), prompt, None).expect_err("api");
     assert_eq!(err.code(), "wrong_format");
-    assert!(err.to_string().contains("Workflow > Save"), "{err}");
+    assert!(err.hint().contains("Workflow > Save"), "{}", err.hint());
 }
 
 #[test]

@@ -18,7 +18,103 @@ mod sniff;
 
 pub use sniff::{Format, Imported, detect, import_any};
 
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use crate::limits::too_deep;
 use crate::validate::{Diagnostic, Severity};
+
+/// Whether `value` nests at most `levels` arrays and objects deep (a scalar
+/// is 0 deep, `[1]` 1), counted as the canvas counts property, `ui` and
+/// metadata values against [`MAX_VALUE_DEPTH`](crate::limits::MAX_VALUE_DEPTH).
+pub(crate) fn fits_depth(value: &Value, levels: usize) -> bool {
+    !too_deep(value, levels)
+}
+
+/// `text` cut to at most `max` bytes, at a character boundary.
+pub(crate) fn cut_text(text: &str, max: usize) -> String {
+    let mut cut = max.min(text.len());
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    text[..cut].to_owned()
+}
+
+/// Removes the entries of `map` nested deeper than `levels`, calling
+/// `dropped` with the key of each.
+pub(crate) fn drop_deep(
+    map: &mut Map<String, Value>,
+    levels: usize,
+    mut dropped: impl FnMut(&str),
+) {
+    map.retain(|key, value| {
+        let fits = fits_depth(value, levels);
+        if !fits {
+            dropped(key);
+        }
+        fits
+    });
+}
+
+/// A coordinate computed from finite ones, kept finite: a sum or product
+/// that overflows saturates at the largest finite value.
+pub(crate) fn finite(x: f64) -> f64 {
+    if x.is_nan() {
+        0.0
+    } else {
+        x.clamp(-f64::MAX, f64::MAX)
+    }
+}
+
+/// A map keyed by names read from a document. Names are the input's own, so
+/// the hasher is seeded per map; foldhash rather than SipHash, because an
+/// import hashes every name a few times.
+pub(crate) type NameMap<V> = HashMap<String, V, foldhash::quality::RandomState>;
+
+/// Names made unique with `#2`, `#3`, ... Each base remembers the last
+/// number it tried, so n copies of one name cost n steps, not n².
+#[derive(Debug, Default)]
+pub(crate) struct UniqueNames {
+    /// Every name in use, with the position it was claimed for.
+    taken: NameMap<usize>,
+    next: NameMap<usize>,
+}
+
+impl UniqueNames {
+    /// Marks `name` as used.
+    pub fn reserve(&mut self, name: &str) {
+        self.taken.entry(name.to_owned()).or_insert(usize::MAX);
+    }
+
+    /// `base` when it is free, else the first free `base#n`; marked as used.
+    pub fn claim(&mut self, base: &str) -> String {
+        self.claim_at(base, usize::MAX)
+    }
+
+    /// [`claim`](Self::claim), remembering `position` for
+    /// [`into_positions`](Self::into_positions).
+    pub fn claim_at(&mut self, base: &str, position: usize) -> String {
+        if !self.taken.contains_key(base) {
+            self.taken.insert(base.to_owned(), position);
+            return base.to_owned();
+        }
+        let n = self.next.entry(base.to_owned()).or_insert(2);
+        loop {
+            let candidate = format!("{base}#{n}");
+            *n += 1;
+            if !self.taken.contains_key(&candidate) {
+                self.taken.insert(candidate.clone(), position);
+                return candidate;
+            }
+        }
+    }
+
+    /// The claimed names with their positions.
+    pub fn into_positions(self) -> NameMap<usize> {
+        self.taken
+    }
+}
 
 /// Diagnostics collected while reading a document.
 #[derive(Debug, Default)]

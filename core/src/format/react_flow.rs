@@ -38,7 +38,15 @@
 //! canvas metadata under `react_flow.edges.<edge id>` and put back on export.
 //! An edge without a handle is connected to the node's only port on that
 //! side; when there is no single port, it is left out with an `unknown_port`
-//! diagnostic.
+//! diagnostic. An edge without an id gets `source.port->target.port` (cut to
+//! 100 bytes), then `#2`, `#3`, ... for the next ones between the same ports;
+//! ids the flow gives are never taken by a generated one.
+//!
+//! **Depth.** A value nested deeper than [`MAX_VALUE_DEPTH`], counted where it
+//! lands (a property, a field of `ui` or `ui.data`, an edge's state in the
+//! metadata, a metadata or group `ui` value), is left out with a warning
+//! naming the node or edge and the field: `property_invalid` for a property,
+//! `invalid_field` otherwise. So an import always reads back.
 //!
 //! **Canvas.** `viewport` is the canvas viewport. Canvas fields React Flow has
 //! no place for (id, name, revision, timestamps, groups, metadata) travel in a
@@ -66,7 +74,7 @@
 //! # Ok::<(), reelgraph::Error>(())
 //! ```
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -74,12 +82,13 @@ use serde_json::{Map, Value};
 use crate::canvas::{Canvas, now_rfc3339};
 use crate::catalog::Catalog;
 use crate::error::Result;
-use crate::format::Diagnostics;
+use crate::format::{Diagnostics, UniqueNames, cut_text, drop_deep, fits_depth};
+use crate::limits::{MAX_LABEL_BYTES, check_viewport};
 use crate::model::{
     CANVAS_FORMAT, CanvasDocument, Edge, FORMAT_VERSION, Group, Node, PortRef, Position, Story,
     Viewport,
 };
-use crate::validate::{Diagnostic, Severity};
+use crate::validate::{Diagnostic, MAX_VALUE_DEPTH, Severity};
 
 /// Node keys React Flow owns; a `ui` with one of them is not spread.
 const RESERVED: [&str; 4] = ["id", "type", "position", "data"];
@@ -87,6 +96,8 @@ const RESERVED: [&str; 4] = ["id", "type", "position", "data"];
 const DEFAULT_ID: &str = "react-flow";
 /// Where edge editor state is kept in the canvas metadata.
 const META_KEY: &str = "react_flow";
+/// Longest generated edge id before its `#n`, in bytes (ids take 128).
+const MAX_GENERATED_ID_BYTES: usize = 100;
 
 /// A React Flow / Svelte Flow flow object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -273,18 +284,53 @@ pub fn import(catalog: &Catalog, flow: ReactFlow) -> Result<FlowImport> {
         }
     });
     let mut metadata = canvas_info.metadata;
+    // Metadata values sit one level down in the metadata object.
+    drop_deep(&mut metadata, MAX_VALUE_DEPTH - 1, |key| {
+        diags.push(
+            Severity::Warning,
+            "invalid_field",
+            format!(
+                "metadata field `{key}` is nested deeper than a canvas keeps ({MAX_VALUE_DEPTH} levels); it is left out"
+            ),
+            "flatten the value; lists and objects may nest at most 32 levels",
+        );
+    });
+    let mut groups = canvas_info.groups;
+    for g in &mut groups {
+        if g.ui
+            .as_ref()
+            .is_some_and(|ui| !fits_depth(ui, MAX_VALUE_DEPTH))
+        {
+            g.ui = None;
+            diags.push(
+                Severity::Warning,
+                "invalid_field",
+                format!(
+                    "the ui of group `{}` is nested deeper than a canvas keeps ({MAX_VALUE_DEPTH} levels); it is left out",
+                    g.id
+                ),
+                "keep editor state flatter",
+            );
+        }
+    }
     let mut nodes = Vec::with_capacity(flow.nodes.len());
     for n in flow.nodes {
         nodes.push(import_node(catalog, n, &mut diags));
     }
-    let types: std::collections::HashMap<&str, &str> = nodes
+    let types: HashMap<&str, &str> = nodes
         .iter()
         .map(|n: &Node| (n.id.as_str(), n.node_type.as_str()))
         .collect();
 
+    // Explicit ids first, so a generated one never takes an id a later edge names.
+    let mut edge_ids = UniqueNames::default();
+    for e in &flow.edges {
+        if !e.id.is_empty() {
+            edge_ids.reserve(&e.id);
+        }
+    }
     let mut edges = Vec::with_capacity(flow.edges.len());
     let mut edge_ui = Map::new();
-    let mut edge_ids = HashSet::new();
     for e in flow.edges {
         let source_port = handle(catalog, &types, &e, false, &mut diags);
         let target_port = handle(catalog, &types, &e, true, &mut diags);
@@ -292,20 +338,28 @@ pub fn import(catalog: &Catalog, flow: ReactFlow) -> Result<FlowImport> {
             continue;
         };
         let id = if e.id.is_empty() {
-            let base = format!("{}.{source_port}->{}.{target_port}", e.source, e.target);
-            let mut id = base.clone();
-            let mut n = 2;
-            while edge_ids.contains(&id) {
-                id = format!("{base}#{n}");
-                n += 1;
-            }
-            id
+            edge_ids.claim(&generated_id(&format!(
+                "{}.{source_port}->{}.{target_port}",
+                e.source, e.target
+            )))
         } else {
             e.id
         };
-        edge_ids.insert(id.clone());
-        if !e.extra.is_empty() {
-            edge_ui.insert(id.clone(), Value::Object(e.extra));
+        let mut extra = e.extra;
+        // Kept at metadata.react_flow.edges.<id>.<field>: four levels down.
+        drop_deep(&mut extra, MAX_VALUE_DEPTH - 4, |field| {
+            diags.push_edge(
+                Severity::Warning,
+                "invalid_field",
+                format!(
+                    "field `{field}` of edge `{id}` is nested deeper than a canvas keeps ({MAX_VALUE_DEPTH} levels of metadata); it is left out"
+                ),
+                "keep edge state flatter",
+                &id,
+            );
+        });
+        if !extra.is_empty() {
+            edge_ui.insert(id.clone(), Value::Object(extra));
         }
         edges.push(Edge {
             id,
@@ -344,13 +398,25 @@ pub fn import(catalog: &Catalog, flow: ReactFlow) -> Result<FlowImport> {
         updated_at: canvas_info.updated_at,
         nodes,
         edges,
-        groups: canvas_info.groups,
-        viewport: flow.viewport,
+        groups,
+        viewport: match check_viewport(&flow.viewport) {
+            Ok(()) => flow.viewport,
+            Err(e) => {
+                diags.push(
+                    Severity::Warning,
+                    "invalid_field",
+                    format!("{e}; the default viewport is used"),
+                    "give a zoom above 0",
+                );
+                Viewport::default()
+            }
+        },
         story: canvas_info.story,
         metadata,
     };
     // Loading checks ids; validation reports what does not fit.
     let canvas = Canvas::from_document(catalog.clone(), doc.clone())?;
+    let by_id: HashMap<&str, &Node> = doc.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
     for d in canvas.validate().diagnostics {
         let relevant = match d.code.as_str() {
             "unknown_node_type"
@@ -364,9 +430,9 @@ pub fn import(catalog: &Catalog, flow: ReactFlow) -> Result<FlowImport> {
             // A value that is set and does not fit; not a required one left unset.
             "property_invalid" => d.node.as_deref().is_some_and(|node| {
                 let name = d.property.as_deref().unwrap_or_default();
-                doc.nodes.iter().any(|n| {
-                    n.id == node && n.properties.keys().any(|k| name.starts_with(k.as_str()))
-                })
+                by_id
+                    .get(node)
+                    .is_some_and(|n| n.properties.keys().any(|k| name.starts_with(k.as_str())))
             }),
             _ => false,
         };
@@ -385,6 +451,20 @@ fn import_node(catalog: &Catalog, n: FlowNode, diags: &mut Diagnostics) -> Node 
     let mut data = n.data;
     let label = match data.remove("label") {
         None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.len() > MAX_LABEL_BYTES => {
+            diags.push_node(
+                Severity::Warning,
+                "invalid_field",
+                format!(
+                    "data.label of node `{}` is {} bytes long, more than a label takes ({MAX_LABEL_BYTES}); it is cut short",
+                    n.id,
+                    s.len()
+                ),
+                "give the node a shorter label",
+                &n.id,
+            );
+            Some(cut_text(&s, MAX_LABEL_BYTES))
+        }
         Some(Value::String(s)) => Some(s),
         Some(other) => {
             diags.push_node(
@@ -422,7 +502,24 @@ fn import_node(catalog: &Catalog, n: FlowNode, diags: &mut Diagnostics) -> Node 
     };
     let properties = match data.remove("properties") {
         None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(p)) => p,
+        Some(Value::Object(mut p)) => {
+            drop_deep(&mut p, MAX_VALUE_DEPTH, |name| {
+                diags.push_full(Diagnostic {
+                    severity: Severity::Warning,
+                    code: "property_invalid".into(),
+                    message: format!(
+                        "property `{name}` of node `{}` is nested deeper than {MAX_VALUE_DEPTH} levels; it is dropped",
+                        n.id
+                    ),
+                    node: Some(n.id.clone()),
+                    edge: None,
+                    port: None,
+                    property: Some(name.to_owned()),
+                    hint: "flatten the value; lists and objects may nest at most 32 levels".into(),
+                });
+            });
+            p
+        }
         Some(other) => {
             diags.push_node(
                 Severity::Warning,
@@ -435,17 +532,49 @@ fn import_node(catalog: &Catalog, n: FlowNode, diags: &mut Diagnostics) -> Node 
             Map::new()
         }
     };
-    let given_ui = data.remove("ui");
+    let mut too_deep = |what: String| {
+        diags.push_node(
+            Severity::Warning,
+            "invalid_field",
+            format!(
+                "{what} of node `{}` is nested deeper than a canvas keeps ({MAX_VALUE_DEPTH} levels of ui); it is left out",
+                n.id
+            ),
+            "keep editor state flatter; lists and objects may nest at most 32 levels",
+            &n.id,
+        );
+    };
+    let given_ui = match data.remove("ui") {
+        Some(Value::Object(mut fields)) => {
+            drop_deep(&mut fields, MAX_VALUE_DEPTH - 1, |k| {
+                too_deep(format!("field `{k}` of data.ui"));
+            });
+            Some(Value::Object(fields))
+        }
+        Some(ui) if !fits_depth(&ui, MAX_VALUE_DEPTH) => {
+            too_deep("data.ui".to_owned());
+            None
+        }
+        other => other,
+    };
+    // Fields spread onto the node land in `ui`, data keys in `ui.data`.
+    let mut extra = n.extra;
+    drop_deep(&mut extra, MAX_VALUE_DEPTH - 1, |k| {
+        too_deep(format!("field `{k}`"));
+    });
+    drop_deep(&mut data, MAX_VALUE_DEPTH - 2, |k| {
+        too_deep(format!("field `data.{k}`"));
+    });
     let mut ui = match given_ui {
         Some(ui) => Some(ui),
-        None if n.extra.is_empty() => None,
+        None if extra.is_empty() => None,
         None => Some(Value::Object(Map::new())),
     };
     // Other fields and other data keys join the ui object.
-    if !n.extra.is_empty() || !data.is_empty() {
+    if !extra.is_empty() || !data.is_empty() {
         match &mut ui {
             Some(Value::Object(obj)) => {
-                for (k, v) in n.extra {
+                for (k, v) in extra {
                     obj.entry(k).or_insert(v);
                 }
                 if !data.is_empty() {
@@ -488,6 +617,25 @@ fn import_node(catalog: &Catalog, n: FlowNode, diags: &mut Diagnostics) -> Node 
     }
 }
 
+/// A generated edge id that is a valid id: no control characters, no
+/// surrounding space, short enough for a `#n` to follow.
+fn generated_id(base: &str) -> String {
+    let mut id: String = base.chars().filter(|c| !c.is_control()).collect();
+    if id.len() > MAX_GENERATED_ID_BYTES {
+        let mut cut = MAX_GENERATED_ID_BYTES;
+        while !id.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        id.truncate(cut);
+    }
+    let id = id.trim();
+    if id.is_empty() {
+        "edge".into()
+    } else {
+        id.to_owned()
+    }
+}
+
 fn current_version(catalog: &Catalog, node_type: &str) -> u32 {
     catalog.get(node_type).map_or(1, |s| s.version)
 }
@@ -496,7 +644,7 @@ fn current_version(catalog: &Catalog, node_type: &str) -> u32 {
 /// on that side.
 fn handle(
     catalog: &Catalog,
-    types: &std::collections::HashMap<&str, &str>,
+    types: &HashMap<&str, &str>,
     e: &FlowEdge,
     input: bool,
     diags: &mut Diagnostics,

@@ -189,8 +189,10 @@ pub fn import_any(catalog: &Catalog, text: &str, format: Option<Format>) -> Resu
                 workflow.registered_types,
             ))
         }
-        Format::ComfyuiApi => Err(Error::WrongFormat {
-            found: "a ComfyUI API prompt, which has no layout or links to import; in ComfyUI, save the workflow (Workflow > Save), not Export (API)".to_owned(),
+        Format::ComfyuiApi => Err(Error::WrongShape {
+            format: "a canvas reelgraph can import yet",
+            found: "this is a ComfyUI API prompt, which has no layout or links".to_owned(),
+            hint: "in ComfyUI, save the workflow (Workflow > Save), not Export (API), and import that file",
         }),
     }
 }

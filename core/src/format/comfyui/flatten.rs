@@ -2,22 +2,23 @@
 //! collapse into direct edges, subgraph instances are replaced by a copy of
 //! their definition's nodes (ids `instance:inner`, as ComfyUI numbers them
 //! when it runs a subgraph), and every link is resolved to the real output
-//! it carries data from.
+//! it carries data from. How far expansion may go is the
+//! [budget](super::budget)'s call.
 
 use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
 
+use super::budget::{Budget, MAX_SUBGRAPH_DEPTH};
+use super::groups::{MAX_GROUP_MEMBERS, PointIndex};
 use super::widgets::NamedWidgets;
-use super::workflow::{Graph, SUBGRAPH_INPUT_NODE, SUBGRAPH_OUTPUT_NODE, Slot, WfNode, Workflow};
+use super::workflow::{Graph, SUBGRAPH_INPUT_NODE, SUBGRAPH_OUTPUT_NODE, WfNode, Workflow};
 use super::{Diagnostics, Severity};
+use crate::format::finite;
 use crate::model::{Group, Position};
 
 /// The class name of LiteGraph's reroute node.
 pub(super) const REROUTE: &str = "Reroute";
-/// Deepest nesting of subgraph instances that is expanded.
-const MAX_SUBGRAPH_DEPTH: usize = 16;
-
 /// A node of the canvas to be.
 #[derive(Debug)]
 pub(super) struct PlannedNode {
@@ -50,29 +51,6 @@ pub(super) struct Plan {
     pub instances: usize,
 }
 
-/// Unique, non-empty port names of a node's slots (`input_3`, `image#2`).
-fn port_names(slots: &[Slot], fallback: &str) -> Vec<(String, String)> {
-    let mut seen = HashSet::new();
-    slots
-        .iter()
-        .enumerate()
-        .map(|(k, s)| {
-            let base = if s.name.trim().is_empty() {
-                format!("{fallback}_{k}")
-            } else {
-                s.name.clone()
-            };
-            let mut name = base.clone();
-            let mut n = 2;
-            while !seen.insert(name.clone()) {
-                name = format!("{base}#{n}");
-                n += 1;
-            }
-            (name, s.ty.clone())
-        })
-        .collect()
-}
-
 type Source = (String, String);
 
 /// What a subgraph instance hands its definition: per definition input, the
@@ -86,11 +64,15 @@ struct Boundary {
 struct Level<'a> {
     graph: &'a Graph,
     graph_no: usize,
+    /// The definition's name, for a subgraph instance.
+    subgraph: Option<&'a str>,
     prefix: String,
     boundary: Option<Boundary>,
     nodes: HashMap<&'a str, &'a WfNode>,
     /// Links by (target node, target slot), in file order.
     incoming: HashMap<(&'a str, usize), Vec<usize>>,
+    /// What each link resolved to, so a chain of reroutes is walked once.
+    resolved: HashMap<usize, Option<Source>>,
     /// Outputs and produced node ids of the instances expanded so far.
     instances: HashMap<&'a str, (Vec<Option<Source>>, Vec<String>)>,
     expanding: HashSet<&'a str>,
@@ -98,13 +80,25 @@ struct Level<'a> {
     offset: (f64, f64),
 }
 
+/// One step of following a link upstream.
+enum Step {
+    Done(Option<Source>),
+    /// The result depends on an instance being expanded right now: it is
+    /// not remembered.
+    Transient,
+    Follow(usize),
+}
+
 pub(super) struct Flattener<'a> {
     wf: &'a Workflow,
-    named: &'a HashMap<(usize, String), NamedWidgets>,
+    named: HashMap<(usize, String), NamedWidgets>,
     diags: &'a mut Diagnostics,
     plan: Plan,
     stack: Vec<&'a str>,
-    reported: HashSet<String>,
+    /// Links reported, by (graph number, link index).
+    reported: HashSet<(usize, usize)>,
+    budget: Budget<'a>,
+    members_left: usize,
 }
 
 impl<'a> Flattener<'a> {
@@ -113,7 +107,7 @@ impl<'a> Flattener<'a> {
     /// have their [`Subgraph::index`](super::workflow::Subgraph).
     pub fn new(
         wf: &'a Workflow,
-        named: &'a HashMap<(usize, String), NamedWidgets>,
+        named: HashMap<(usize, String), NamedWidgets>,
         diags: &'a mut Diagnostics,
     ) -> Self {
         Flattener {
@@ -123,6 +117,8 @@ impl<'a> Flattener<'a> {
             plan: Plan::default(),
             stack: Vec::new(),
             reported: HashSet::new(),
+            budget: Budget::new(wf),
+            members_left: MAX_GROUP_MEMBERS,
         }
     }
 
@@ -151,21 +147,35 @@ impl<'a> Flattener<'a> {
                 continue;
             }
             let id = format!("{}{}", level.prefix, node.id);
-            let widgets = self
-                .named
-                .get(&(graph_no, node.id.clone()))
-                .cloned()
-                .unwrap_or_default();
+            // The top level is expanded once; definitions once per instance.
+            let key = (graph_no, node.id.clone());
+            let widgets = if graph_no == 0 {
+                self.named.remove(&key)
+            } else {
+                self.named.get(&key).cloned()
+            }
+            .unwrap_or_default();
             planned_index.insert(id.clone(), self.plan.nodes.len());
             produced.push(id.clone());
             self.plan.nodes.push(PlannedNode {
                 id,
                 class: node.class.clone(),
                 title: node.title.clone(),
-                position: Position::new(node.pos.x + level.offset.0, node.pos.y + level.offset.1),
+                position: Position::new(
+                    finite(node.pos.x + level.offset.0),
+                    finite(node.pos.y + level.offset.1),
+                ),
                 widgets,
-                inputs: port_names(&node.inputs, "input"),
-                outputs: port_names(&node.outputs, "output"),
+                inputs: node
+                    .inputs
+                    .iter()
+                    .map(|s| (s.port.clone(), s.ty.clone()))
+                    .collect(),
+                outputs: node
+                    .outputs
+                    .iter()
+                    .map(|s| (s.port.clone(), s.ty.clone()))
+                    .collect(),
                 mode: level.mode.filter(|_| node.mode == 0),
                 extra: node.extra.clone(),
             });
@@ -175,7 +185,7 @@ impl<'a> Flattener<'a> {
         for (li, link) in level.graph.links.iter().enumerate() {
             let edge_id = format!("{}{}", level.prefix, link.id);
             if link.target == SUBGRAPH_OUTPUT_NODE && level.boundary.is_some() {
-                let source = self.resolve(&mut level, li, &mut Vec::new());
+                let source = self.resolve(&mut level, li);
                 if outputs.len() <= link.target_slot {
                     outputs.resize(link.target_slot + 1, None);
                 }
@@ -184,6 +194,8 @@ impl<'a> Flattener<'a> {
             }
             let Some(target) = level.nodes.get(link.target.as_str()).copied() else {
                 self.report_once(
+                    &level,
+                    li,
                     &edge_id,
                     "dangling_edge",
                     format!(
@@ -197,25 +209,26 @@ impl<'a> Flattener<'a> {
                 continue; // consumed when the links leaving it are resolved
             }
             let target_id = format!("{}{}", level.prefix, target.id);
-            let ports = port_names(&target.inputs, "input");
-            let Some((port, _)) = ports.get(link.target_slot) else {
+            let Some(slot) = target.inputs.get(link.target_slot) else {
                 self.report_once(
+                    &level,
+                    li,
                     &edge_id,
                     "unknown_port",
                     format!(
                         "link `{edge_id}` goes to input slot {} of node `{target_id}` ({}), which has {} inputs; it is skipped",
                         link.target_slot,
                         target.class,
-                        ports.len()
+                        target.inputs.len()
                     ),
                 );
                 continue;
             };
-            match self.resolve(&mut level, li, &mut Vec::new()) {
+            match self.resolve(&mut level, li) {
                 Some(source) => self.plan.edges.push(PlannedEdge {
                     id: edge_id,
                     source,
-                    target: (target_id, port.clone()),
+                    target: (target_id, slot.port.clone()),
                 }),
                 None => {
                     // A widget input fed from the subgraph's inputs with nothing
@@ -224,12 +237,8 @@ impl<'a> Flattener<'a> {
                         .then_some(level.boundary.as_ref())
                         .flatten()
                         .and_then(|b| b.values.get(link.origin_slot).cloned().flatten());
-                    let widget = target
-                        .inputs
-                        .get(link.target_slot)
-                        .and_then(|s| s.widget.as_deref());
                     if let (Some(value), Some(widget), Some(&i)) =
-                        (value, widget, planned_index.get(&target_id))
+                        (value, slot.widget.as_deref(), planned_index.get(&target_id))
                     {
                         self.plan.nodes[i].widgets.set(widget, value);
                     }
@@ -248,36 +257,60 @@ impl<'a> Flattener<'a> {
                 produced.extend(ids.iter().cloned());
             }
         }
-        self.groups(&level, &produced);
+        self.groups(&level);
         (outputs, produced)
     }
 
     /// The real output a link carries data from, through reroutes, subgraph
-    /// boundaries and instances.
-    fn resolve(
-        &mut self,
-        level: &mut Level<'a>,
-        li: usize,
-        seen: &mut Vec<usize>,
-    ) -> Option<Source> {
+    /// boundaries and instances. Walks a chain of reroutes without recursion
+    /// and remembers the answer for every link on it.
+    fn resolve(&mut self, level: &mut Level<'a>, first: usize) -> Option<Source> {
+        let mut chain = Vec::new();
+        let mut on_chain = HashSet::new();
+        let mut li = first;
+        let (result, remember) = loop {
+            if let Some(known) = level.resolved.get(&li) {
+                break (known.clone(), true);
+            }
+            if !on_chain.insert(li) {
+                let edge_id = format!("{}{}", level.prefix, level.graph.links[li].id);
+                self.report_once(
+                    level,
+                    li,
+                    &edge_id,
+                    "cycle",
+                    format!("link `{edge_id}` is part of a loop of reroutes; it is skipped"),
+                );
+                break (None, true);
+            }
+            chain.push(li);
+            match self.step(level, li) {
+                Step::Done(found) => break (found, true),
+                Step::Transient => break (None, false),
+                Step::Follow(up) => li = up,
+            }
+        };
+        if remember {
+            for li in chain {
+                level.resolved.insert(li, result.clone());
+            }
+        }
+        result
+    }
+
+    /// Where link `li` takes its data from: an answer, or the link to follow.
+    fn step(&mut self, level: &mut Level<'a>, li: usize) -> Step {
         let link = &level.graph.links[li];
         let edge_id = format!("{}{}", level.prefix, link.id);
-        if seen.contains(&li) {
-            self.report_once(
-                &edge_id,
-                "cycle",
-                format!("link `{edge_id}` is part of a loop of reroutes; it is skipped"),
-            );
-            return None;
-        }
-        seen.push(li);
         if link.origin == SUBGRAPH_INPUT_NODE
             && let Some(b) = &level.boundary
         {
-            return b.sources.get(link.origin_slot).cloned().flatten();
+            return Step::Done(b.sources.get(link.origin_slot).cloned().flatten());
         }
         let Some(origin) = level.nodes.get(link.origin.as_str()).copied() else {
             self.report_once(
+                level,
+                li,
                 &edge_id,
                 "dangling_edge",
                 format!(
@@ -285,7 +318,7 @@ impl<'a> Flattener<'a> {
                     level.prefix, link.origin
                 ),
             );
-            return None;
+            return Step::Done(None);
         };
         if origin.class == REROUTE {
             let upstream = level
@@ -295,6 +328,8 @@ impl<'a> Flattener<'a> {
                 .copied();
             let Some(up) = upstream else {
                 self.report_once(
+                    level,
+                    li,
                     &edge_id,
                     "dangling_edge",
                     format!(
@@ -302,22 +337,37 @@ impl<'a> Flattener<'a> {
                         level.prefix, origin.id
                     ),
                 );
-                return None;
+                return Step::Done(None);
             };
-            return self.resolve(level, up, seen);
+            return Step::Follow(up);
         }
         if self.is_instance(origin) {
+            if level.expanding.contains(origin.id.as_str()) {
+                // A loop back into the instance: said once, and nothing flows.
+                if !level.instances.contains_key(origin.id.as_str()) {
+                    self.instance(level, origin);
+                }
+                return Step::Transient;
+            }
             let outputs = match level.instances.get(origin.id.as_str()) {
-                Some((outputs, _)) => outputs.clone(),
-                None => self.instance(level, origin),
+                Some((outputs, _)) => outputs.get(link.origin_slot).cloned().flatten(),
+                None => self
+                    .instance(level, origin)
+                    .get(link.origin_slot)
+                    .cloned()
+                    .flatten(),
             };
-            return outputs.get(link.origin_slot).cloned().flatten();
+            return Step::Done(outputs);
         }
-        let ports = port_names(&origin.outputs, "output");
-        match ports.get(link.origin_slot) {
-            Some((port, _)) => Some((format!("{}{}", level.prefix, origin.id), port.clone())),
+        match origin.outputs.get(link.origin_slot) {
+            Some(slot) => Step::Done(Some((
+                format!("{}{}", level.prefix, origin.id),
+                slot.port.clone(),
+            ))),
             None => {
                 self.report_once(
+                    level,
+                    li,
                     &edge_id,
                     "unknown_port",
                     format!(
@@ -326,12 +376,30 @@ impl<'a> Flattener<'a> {
                         level.prefix,
                         origin.id,
                         origin.class,
-                        ports.len()
+                        origin.outputs.len()
                     ),
                 );
-                None
+                Step::Done(None)
             }
         }
+    }
+
+    /// Whether a top-level instance may be expanded within the budget; says
+    /// so when it may not.
+    fn within_budget(&mut self, class: &'a str, instance_id: &str, name: &str) -> bool {
+        let Err(why) = self.budget.admit(class) else {
+            return true;
+        };
+        self.diags.push_node(
+            Severity::Error,
+            "too_large",
+            format!(
+                "subgraph instance `{instance_id}` (subgraph `{name}`) {why}; it is left out with every node in it"
+            ),
+            "a subgraph that instantiates other subgraphs many times over multiplies; import its definition on its own, or nest fewer instances",
+            instance_id,
+        );
+        false
     }
 
     /// Expands a subgraph instance of this level (once) and returns its outputs.
@@ -358,6 +426,11 @@ impl<'a> Flattener<'a> {
             level.instances.insert(&node.id, (Vec::new(), Vec::new()));
             return Vec::new();
         }
+        // Nested instances are within what their top-level one booked.
+        if self.stack.is_empty() && !self.within_budget(&node.class, &instance_id, &def.name) {
+            level.instances.insert(&node.id, (Vec::new(), Vec::new()));
+            return Vec::new();
+        }
         level.expanding.insert(&node.id);
         self.plan.instances += 1;
         let widgets = self
@@ -366,13 +439,16 @@ impl<'a> Flattener<'a> {
             .cloned()
             .unwrap_or_default();
         // Definition inputs are matched with the instance's input slots by name.
+        let mut slot_of: HashMap<&str, usize> = HashMap::with_capacity(node.inputs.len());
+        for (k, s) in node.inputs.iter().enumerate() {
+            slot_of.entry(s.name.as_str()).or_insert(k);
+        }
         let mut sources = Vec::with_capacity(def.inputs.len());
         let mut values = Vec::with_capacity(def.inputs.len());
         for (j, name) in def.inputs.iter().enumerate() {
-            let slot = node
-                .inputs
-                .iter()
-                .position(|s| &s.name == name)
+            let slot = slot_of
+                .get(name.as_str())
+                .copied()
                 .or_else(|| (j < node.inputs.len() && node.inputs[j].name.is_empty()).then_some(j));
             let link = slot.and_then(|k| {
                 level
@@ -381,7 +457,7 @@ impl<'a> Flattener<'a> {
                     .and_then(|l| l.first())
                     .copied()
             });
-            sources.push(link.and_then(|li| self.resolve(level, li, &mut Vec::new())));
+            sources.push(link.and_then(|li| self.resolve(level, li)));
             values.push(widgets.get(name).cloned());
         }
         let min = def
@@ -392,11 +468,11 @@ impl<'a> Flattener<'a> {
             .reduce(|a, b| (a.0.min(b.0), a.1.min(b.1)))
             .unwrap_or((0.0, 0.0));
         let offset = (
-            level.offset.0 + node.pos.x - min.0,
-            level.offset.1 + node.pos.y - min.1,
+            finite(level.offset.0 + finite(node.pos.x - min.0)),
+            finite(level.offset.1 + finite(node.pos.y - min.1)),
         );
         let mode = level.mode.or((node.mode != 0).then_some(node.mode));
-        let inner = Level::new(
+        let mut inner = Level::new(
             &def.graph,
             def.index,
             format!("{instance_id}:"),
@@ -404,6 +480,7 @@ impl<'a> Flattener<'a> {
             mode,
             offset,
         );
+        inner.subgraph = Some(&def.name);
         self.stack.push(&node.class);
         let (outputs, produced) = self.expand(inner);
         self.stack.pop();
@@ -432,7 +509,10 @@ impl<'a> Flattener<'a> {
             id: format!("subgraph:{instance_id}"),
             label: Some(node.title.clone().unwrap_or_else(|| def.name.clone())),
             nodes: produced.clone(),
-            ui: Some(json!({ "comfyui": ui })),
+            ui: Some(Value::Object(Map::from_iter([(
+                "comfyui".to_owned(),
+                Value::Object(ui),
+            )]))),
         });
         level
             .instances
@@ -442,40 +522,90 @@ impl<'a> Flattener<'a> {
 
     /// The level's own groups; a node belongs to a group when its centre lies
     /// inside the group's bounding box (an instance brings all its nodes).
-    fn groups(&mut self, level: &Level<'a>, produced: &[String]) {
+    fn groups(&mut self, level: &Level<'a>) {
+        if level.graph.groups.is_empty() {
+            return;
+        }
+        // Only nodes that bring at least one member, so a group's count of
+        // points bounds its members from below.
+        let nodes: Vec<&WfNode> = level
+            .graph
+            .nodes
+            .iter()
+            .filter(|n| match level.instances.get(n.id.as_str()) {
+                Some((_, ids)) => !ids.is_empty(),
+                None => n.class != REROUTE && !self.is_instance(n),
+            })
+            .collect();
+        let centres: Vec<(f64, f64)> = nodes
+            .iter()
+            .map(|n| {
+                let (w, h) = n.size.unwrap_or((0.0, 0.0));
+                (finite(n.pos.x + w / 2.0), finite(n.pos.y + h / 2.0))
+            })
+            .collect();
+        let index = PointIndex::new(&centres);
         for (i, g) in level.graph.groups.iter().enumerate() {
             let key = g.id.clone().unwrap_or_else(|| (i + 1).to_string());
+            let id = format!("{}group:{key}", level.prefix);
             let mut members = Vec::new();
             if let Some([x, y, w, h]) = g.bounding {
-                for node in &level.graph.nodes {
-                    let (nw, nh) = node.size.unwrap_or((0.0, 0.0));
-                    let (cx, cy) = (node.pos.x + nw / 2.0, node.pos.y + nh / 2.0);
-                    if !(cx >= x && cx <= x + w && cy >= y && cy <= y + h) {
-                        continue;
-                    }
-                    if let Some((_, ids)) = level.instances.get(node.id.as_str()) {
-                        members.extend(ids.iter().cloned());
-                    } else if node.class != REROUTE {
-                        let id = format!("{}{}", level.prefix, node.id);
-                        if produced.contains(&id) {
-                            members.push(id);
+                let (x1, y1) = (finite(x + w), finite(y + h));
+                if index.count(x, x1, y, y1) <= self.members_left {
+                    for k in index.inside(x, x1, y, y1) {
+                        let node = nodes[k];
+                        match level.instances.get(node.id.as_str()) {
+                            Some((_, ids)) => members.extend(ids.iter().cloned()),
+                            None => members.push(format!("{}{}", level.prefix, node.id)),
+                        }
+                        if members.len() > self.members_left {
+                            break;
                         }
                     }
+                }
+                if members.len() <= self.members_left {
+                    self.members_left -= members.len();
+                } else {
+                    members.clear();
+                    self.diags.push(
+                        Severity::Warning,
+                        "too_large",
+                        format!(
+                            "group `{id}` would take the import past {MAX_GROUP_MEMBERS} group entries; it is kept without members"
+                        ),
+                        "groups are layout only; nothing runs differently",
+                    );
                 }
             }
             let mut seen = HashSet::new();
             members.retain(|m| seen.insert(m.clone()));
             self.plan.groups.push(Group {
-                id: format!("{}group:{key}", level.prefix),
+                id,
                 label: g.title.clone(),
                 nodes: members,
-                ui: Some(json!({ "comfyui": g.extra })),
+                ui: Some(Value::Object(Map::from_iter([(
+                    "comfyui".to_owned(),
+                    Value::Object(g.extra.clone()),
+                )]))),
             });
         }
     }
 
-    fn report_once(&mut self, edge: &str, code: &str, message: String) {
-        if self.reported.insert(edge.to_owned()) {
+    /// Reports a problem of link `li` of the level's graph once: a link of a
+    /// subgraph definition is reported for its first instance only.
+    fn report_once(
+        &mut self,
+        level: &Level<'a>,
+        li: usize,
+        edge: &str,
+        code: &str,
+        message: String,
+    ) {
+        if self.reported.insert((level.graph_no, li)) {
+            let message = match level.subgraph {
+                Some(name) => format!("{message} (so in every instance of subgraph `{name}`)"),
+                None => message,
+            };
             let hint = match code {
                 "unknown_port" => {
                     "the link names a slot the node does not have; reconnect it in ComfyUI"
@@ -509,10 +639,12 @@ impl<'a> Level<'a> {
         Level {
             graph,
             graph_no,
+            subgraph: None,
             prefix,
             boundary,
             nodes,
             incoming,
+            resolved: HashMap::new(),
             instances: HashMap::new(),
             expanding: HashSet::new(),
             mode,

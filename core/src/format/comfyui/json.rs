@@ -77,6 +77,35 @@ impl Json {
         }
     }
 
+    /// What kind of value this is, for messages: `an object`, `a number`, ...
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Json::Null => "null",
+            Json::Bool(_) => "a boolean",
+            Json::Number(_) => "a number",
+            Json::String(_) => "a string",
+            Json::Array(_) => "an array",
+            Json::Object(_) => "an object",
+        }
+    }
+
+    /// How much copying this value costs: one per value, plus one per 64
+    /// bytes of text (strings and keys).
+    pub fn weight(&self) -> usize {
+        match self {
+            Json::String(s) => 1 + s.len() / 64,
+            Json::Array(items) => items
+                .iter()
+                .map(Json::weight)
+                .fold(1, usize::saturating_add),
+            Json::Object(entries) => entries
+                .iter()
+                .map(|(k, v)| (k.len() / 64).saturating_add(v.weight()))
+                .fold(1, usize::saturating_add),
+            _ => 1,
+        }
+    }
+
     /// The plain serde_json value (object keys sorted).
     pub fn to_value(&self) -> Value {
         match self {

@@ -133,6 +133,26 @@
 //! link that ends at such a node's input and whose data comes, through
 //! reroutes and subgraph boundaries, from such a node's output.
 //!
+//! # Limits
+//!
+//! An import does a bounded amount of work, whatever the file holds:
+//!
+//! - Subgraph instances add at most [`MAX_EXPANDED_NODES`] nodes and
+//!   [`MAX_EXPANDED_WORK`] units of other work to one import, all together (a
+//!   definition may instantiate another many times over). What each
+//!   top-level instance adds is computed before it is expanded; one that
+//!   would go past a cap is left out whole (`too_large`). A problem with a
+//!   link inside a definition is reported once, for its first instance.
+//! - A node type takes at most 128 widgets as properties (further values stay
+//!   in `ui.comfyui.unmatched_widgets`), and a node at most 128 input and 128
+//!   output slots. An input union of more than 64 types is `any`.
+//! - Groups hold at most 250,000 entries in all.
+//! - A value nested deeper than [`MAX_VALUE_DEPTH`] where it lands (a
+//!   property, a field of `ui.comfyui`, a field of `metadata.comfyui`) is left
+//!   out, so the document always reads back.
+//! - Positions and the viewport stay finite: a sum or product that would
+//!   overflow stops at the largest finite number.
+//!
 //! # Diagnostics
 //!
 //! The import never fails on a readable workflow. What it skipped or could
@@ -141,13 +161,14 @@
 //!
 //! | code | severity | what happened |
 //! | --- | --- | --- |
-//! | `invalid_field` | warning | a node, link, group or subgraph entry could not be read; skipped |
+//! | `invalid_field` | warning | a node, link, group or subgraph entry could not be read, or a part of the workflow has the wrong shape; skipped. Also: editor state, group state or a workflow field nested too deep; left out |
 //! | `duplicate_id` | warning | a node or link id repeats; the first is used |
 //! | `dangling_edge` | warning | a link to or from a missing node (or from a reroute with no input); skipped |
 //! | `unknown_port` | warning | a link names a slot the node does not have; skipped |
 //! | `cycle` | error/warning | a loop of reroutes, or a subgraph containing itself |
 //! | `renamed_type` | warning | a class was registered under another type name |
-//! | `property_invalid` | warning | a widget value does not fit its property; kept in `ui.comfyui.unmatched_widgets` |
+//! | `property_invalid` | warning | a widget value does not fit its property, or its type has no property for it; kept in `ui.comfyui.unmatched_widgets`. A value nested too deep is dropped |
+//! | `too_large` | error/warning | a subgraph instance past the expansion caps (error; left out), a node with too many slots, a group past the entry cap (warnings) |
 //! | `invalid_spec` | error | a class could not be registered; its nodes are skipped |
 //! | `input_occupied`, `cycle`, `self_loop`, `duplicate_edge`, `type_mismatch` | error | a link breaks a connection rule; the edge is kept in the document (as a loaded canvas keeps it) and [`Canvas::validate`](crate::Canvas::validate) reports it too |
 //!
@@ -162,8 +183,11 @@
 //! (`mode` 4; a link from one is passed through to its input of the same type,
 //! as ComfyUI does), and nodes whose type is not a ComfyUI one.
 
+mod budget;
+mod build;
 mod export;
 mod flatten;
+mod groups;
 mod json;
 mod types;
 mod widgets;
@@ -173,23 +197,17 @@ use std::collections::HashMap;
 
 use indexmap::IndexMap;
 use serde::Serialize;
-use serde_json::{Map, Value, json};
 
+pub use budget::{MAX_EXPANDED_NODES, MAX_EXPANDED_WORK};
 pub use export::{ApiPrompt, LeftOut, export_api_prompt};
 
-use crate::Canvas;
 use crate::catalog::{Catalog, InputSpec};
 use crate::error::Result;
-use crate::format::Diagnostics;
-use crate::model::{CanvasDocument, DataType, PortRef, check_id};
-use crate::ops::Op;
-use crate::validate::value::check_value;
-use crate::validate::{Diagnostic, Severity};
-use flatten::{Flattener, Plan, PlannedNode};
+use crate::format::{Diagnostics, fits_depth};
+use crate::model::{CanvasDocument, DataType};
+use crate::validate::{Diagnostic, MAX_VALUE_DEPTH, Severity};
+use flatten::{Flattener, Plan};
 use types::{ClassInfo, data_type, input_types, merged_spec, output_type};
-
-/// Longest label a canvas takes (the canvas's own limit).
-const MAX_LABEL_BYTES: usize = 1_024;
 
 /// The category of every node type the importer registers.
 pub const CATEGORY: &str = "comfyui";
@@ -224,21 +242,21 @@ pub struct ImportStats {
 /// Reads a ComfyUI editor workflow (0.4 or 1.x) into a canvas document,
 /// registering its node classes in `catalog` (see the [module docs](self) for
 /// every decision). Fails only when the text is not JSON (`invalid_json`) or
-/// not a workflow (`wrong_format`, e.g. an API prompt); everything else is
-/// imported as far as it goes and reported in [`Import::diagnostics`].
+/// not a workflow (`wrong_format`, e.g. an API prompt, or `nodes` that is not
+/// an array; the message names the field and what it found); everything else
+/// is imported as far as it goes and reported in [`Import::diagnostics`].
 pub fn import(catalog: &Catalog, text: &str) -> Result<Import> {
     let mut diags = Diagnostics::default();
-    let wf = workflow::parse(text, &mut diags)?;
+    let mut wf = workflow::parse(text, &mut diags)?;
 
     // Widget names, then layouts learned from nodes that said their names.
-    let mut graphs: Vec<(usize, &workflow::Graph)> = vec![(0, &wf.graph)];
-    let mut defs: Vec<_> = wf.subgraphs.values().collect();
-    defs.sort_by_key(|d| d.index);
-    graphs.extend(defs.iter().map(|d| (d.index, &d.graph)));
+    let mut graphs: Vec<(usize, &mut workflow::Graph)> = vec![(0, &mut wf.graph)];
+    graphs.extend(wf.subgraphs.values_mut().map(|d| (d.index, &mut d.graph)));
+    graphs.sort_by_key(|(no, _)| *no);
     let mut named = HashMap::new();
     let mut layouts = widgets::Layouts::new();
-    for (no, graph) in &graphs {
-        for node in &graph.nodes {
+    for (no, graph) in &mut graphs {
+        for node in &mut graph.nodes {
             let w = widgets::own_names(node);
             if w.known && !w.values.is_empty() {
                 layouts
@@ -258,9 +276,10 @@ pub fn import(catalog: &Catalog, text: &str) -> Result<Import> {
         }
     }
 
-    let plan = Flattener::new(&wf, &named, &mut diags).run();
+    drop(graphs);
+    let plan = Flattener::new(&wf, named, &mut diags).run();
     let type_names = register_types(catalog, &plan, &mut diags);
-    let mut import = build(catalog, &wf, plan, &type_names, diags);
+    let mut import = build::build(catalog, &wf, plan, &type_names.by_class, diags);
     import.registered_types = type_names.registered;
     Ok(import)
 }
@@ -282,7 +301,10 @@ fn register_types(catalog: &Catalog, plan: &Plan, diags: &mut Diagnostics) -> Ty
             info.add_output(name, output_type(ty));
         }
         for (name, value) in node.widgets.names.iter().zip(&node.widgets.values) {
-            info.add_widget(name, value);
+            // Too deep to be a property: dropped when the node is added.
+            if fits_depth(value, MAX_VALUE_DEPTH) {
+                info.add_widget(name, value);
+            }
         }
     }
     let mut by_class = HashMap::new();
@@ -416,225 +438,6 @@ fn clean_type_name(class: &str) -> String {
         name = format!("{}~{hash:016x}", &name[..cut]);
     }
     name
-}
-
-/// Adds the planned nodes and edges to a canvas through ops, so every node and
-/// every edge that passes is checked by the same rules as an editor's ops.
-fn build(
-    catalog: &Catalog,
-    wf: &workflow::Workflow,
-    plan: Plan,
-    types: &TypeNames,
-    mut diags: Diagnostics,
-) -> Import {
-    let id = wf
-        .id
-        .clone()
-        .filter(|id| check_id(id).is_ok())
-        .unwrap_or_else(|| "comfyui-workflow".into());
-    let mut canvas = Canvas::new(catalog.clone(), &id, "");
-    let stats_reroutes = plan.reroutes;
-    let stats_instances = plan.instances;
-    for node in plan.nodes {
-        let type_name = types
-            .by_class
-            .get(&node.class)
-            .cloned()
-            .unwrap_or_else(|| node.class.clone());
-        add_node(&mut canvas, catalog, node, &type_name, &mut diags);
-    }
-    let mut failed = Vec::new();
-    for edge in plan.edges {
-        let source = PortRef::new(&edge.source.0, &edge.source.1);
-        let target = PortRef::new(&edge.target.0, &edge.target.1);
-        let op = Op::Connect {
-            id: Some(edge.id.clone()),
-            source: source.clone(),
-            target: target.clone(),
-        };
-        if let Err(e) = canvas.apply(vec![op]) {
-            let mut d = Diagnostic {
-                severity: Severity::Error,
-                code: e.code().into(),
-                message: format!(
-                    "link `{}` breaks a connection rule and is kept as it is: {e}",
-                    edge.id
-                ),
-                node: Some(edge.target.0.clone()),
-                edge: Some(edge.id.clone()),
-                port: Some(edge.target.1.clone()),
-                property: None,
-                hint: e.hint(),
-            };
-            if matches!(e.code(), "duplicate_id" | "invalid_id") {
-                d.message = format!("link `{}` cannot be an edge and is skipped: {e}", edge.id);
-                diags.push_full(d);
-                continue;
-            }
-            diags.push_full(d);
-            failed.push(crate::model::Edge {
-                id: edge.id,
-                source,
-                target,
-            });
-        }
-    }
-    let mut doc = canvas.to_document();
-    doc.revision = 0;
-    doc.edges.extend(failed);
-    let present: std::collections::HashSet<&str> =
-        doc.nodes.iter().map(|n| n.id.as_str()).collect();
-    let mut group_ids = std::collections::HashSet::new();
-    let mut groups = Vec::with_capacity(plan.groups.len());
-    for mut g in plan.groups {
-        g.nodes.retain(|n| present.contains(n.as_str()));
-        let base = g.id.clone();
-        let mut n = 2;
-        while !group_ids.insert(g.id.clone()) {
-            g.id = format!("{base}#{n}");
-            n += 1;
-        }
-        if check_id(&g.id).is_ok() {
-            groups.push(g);
-        }
-    }
-    doc.groups = groups;
-    if let Some(v) = wf.viewport {
-        doc.viewport = v;
-    }
-    doc.metadata = Map::from_iter([(CATEGORY.to_owned(), Value::Object(wf.meta.clone()))]);
-    let stats = ImportStats {
-        nodes: doc.nodes.len(),
-        edges: doc.edges.len(),
-        reroutes: stats_reroutes,
-        subgraph_instances: stats_instances,
-    };
-    Import {
-        canvas: doc,
-        diagnostics: diags.0,
-        registered_types: Vec::new(),
-        stats,
-    }
-}
-
-fn add_node(
-    canvas: &mut Canvas,
-    catalog: &Catalog,
-    node: PlannedNode,
-    type_name: &str,
-    diags: &mut Diagnostics,
-) {
-    let Some(spec) = catalog.get(type_name) else {
-        diags.push_node(
-            Severity::Error,
-            "unknown_node_type",
-            format!(
-                "node `{}` ({}) has no registered type and is skipped",
-                node.id, node.class
-            ),
-            "see the invalid_spec diagnostic of its class",
-            &node.id,
-        );
-        return;
-    };
-    let mut properties = Map::new();
-    let mut unmatched = Map::new();
-    for (name, value) in node.widgets.names.iter().zip(node.widgets.values) {
-        if value.is_null() {
-            continue;
-        }
-        let fits = spec
-            .property(name)
-            .map(|p| check_value(&node.id, name, p, &value));
-        match fits {
-            Some(Ok(())) => {
-                properties.insert(name.clone(), value);
-            }
-            other => {
-                let why = match other {
-                    Some(Err(e)) => e.to_string(),
-                    _ => format!("type `{type_name}` has no property `{name}`"),
-                };
-                let d = Diagnostic {
-                    severity: Severity::Warning,
-                    code: "property_invalid".into(),
-                    message: format!(
-                        "widget `{name}` of node `{}` does not fit its property ({why}); it is kept in ui.comfyui.unmatched_widgets",
-                        node.id
-                    ),
-                    node: Some(node.id.clone()),
-                    edge: None,
-                    port: None,
-                    property: Some(name.clone()),
-                    hint: "an earlier workflow gave this widget values of another kind; API export still sends the value".into(),
-                };
-                diags.push_full(d);
-                unmatched.insert(name.clone(), value);
-            }
-        }
-    }
-    let mut ui = node.extra;
-    if let Some(mode) = node.mode {
-        ui.insert("mode".into(), json!(mode));
-    }
-    if !node.widgets.names.is_empty() {
-        ui.insert("widgets".into(), json!(node.widgets.names));
-    }
-    if type_name != node.class {
-        ui.insert("class_type".into(), json!(node.class));
-    }
-    if !unmatched.is_empty() {
-        ui.insert("unmatched_widgets".into(), Value::Object(unmatched));
-    }
-    let label = node.title.clone();
-    let op =
-        |label: Option<String>, ui: Option<Value>, properties: Map<String, Value>| Op::AddNode {
-            id: node.id.clone(),
-            node_type: type_name.to_owned(),
-            type_version: None,
-            label,
-            position: node.position,
-            properties,
-            ui,
-        };
-    let first = canvas.apply(vec![op(
-        label.clone(),
-        Some(json!({ CATEGORY: ui })),
-        properties.clone(),
-    )]);
-    let Err(e) = first else { return };
-    // A label or editor state the canvas refuses (too long, too deep) is
-    // dropped rather than the node.
-    let retry = canvas.apply(vec![op(
-        label.map(|l| truncate(&l, MAX_LABEL_BYTES)),
-        None,
-        properties,
-    )]);
-    let (severity, message) = match retry {
-        Ok(_) => (
-            Severity::Warning,
-            format!("node `{}` was added without its editor state: {e}", node.id),
-        ),
-        Err(e2) => (
-            Severity::Error,
-            format!(
-                "node `{}` ({}) could not be added and is skipped: {e2}",
-                node.id, node.class
-            ),
-        ),
-    };
-    diags.push_node(severity, e.code(), message, &e.hint(), &node.id);
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_owned();
-    }
-    let mut cut = max;
-    while !s.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    s[..cut].to_owned()
 }
 
 /// The data type of a ComfyUI type name, as the importer maps it

@@ -1,12 +1,14 @@
 //! ComfyUI classes as reelgraph node types: type mapping, what a workflow
 //! shows of each class, and merging that into the catalogue.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use indexmap::IndexMap;
 use serde_json::Value;
 
 use super::CATEGORY;
+use super::workflow::MAX_SLOTS;
 use crate::catalog::{
     Accepts, Catalog, InputSpec, Migration, NodeTypeSpec, OutputSpec, PropertyKind, PropertySpec,
 };
@@ -16,6 +18,12 @@ use crate::model::DataType;
 pub(super) const MAX_TEXT_BYTES: usize = 4 << 20;
 /// Most items of a list widget value kept as a property.
 pub(super) const MAX_LIST_ITEMS: usize = 1 << 16;
+/// Most properties (widgets) of an imported node type; other widget values
+/// stay in the node's `ui`. No ComfyUI node has more than a few dozen, and a
+/// canvas looks properties up by name one by one.
+pub(super) const MAX_PROPERTIES: usize = 128;
+/// Most types an input union lists; a wider one accepts anything.
+const MAX_UNION: usize = 64;
 
 /// The reelgraph data type of one ComfyUI type name.
 pub(super) fn data_type(raw: &str) -> DataType {
@@ -40,8 +48,8 @@ pub(super) fn input_types(raw: &str) -> Vec<DataType> {
     let mut out: Vec<DataType> = Vec::new();
     for part in raw.split(',') {
         let t = data_type(part);
-        if t.as_str() == DataType::ANY {
-            return vec![t];
+        if t.as_str() == DataType::ANY || out.len() > MAX_UNION {
+            return vec![DataType::new(DataType::ANY)];
         }
         if !out.contains(&t) {
             out.push(t);
@@ -63,36 +71,46 @@ pub(super) fn output_type(raw: &str) -> DataType {
 /// What the workflow shows of one class, in first-seen order.
 #[derive(Debug, Default)]
 pub(super) struct ClassInfo {
-    pub inputs: Vec<(String, Vec<DataType>)>,
-    pub outputs: Vec<(String, DataType)>,
-    /// Output names whose type differed between nodes.
-    pub widened: Vec<String>,
-    pub widgets: Vec<(String, Vec<Value>)>,
+    pub inputs: IndexMap<String, Vec<DataType>>,
+    pub outputs: IndexMap<String, DataType>,
+    /// The kind of each widget's values so far (`None` while all are null).
+    pub widgets: IndexMap<String, Option<Kind>>,
 }
 
 impl ClassInfo {
     pub fn add_input(&mut self, name: &str, types: Vec<DataType>) {
-        match self.inputs.iter_mut().find(|(n, _)| n == name) {
-            Some((_, accepts)) => union_into(accepts, &types),
-            None => self.inputs.push((name.to_owned(), types)),
+        let full = self.inputs.len() >= MAX_SLOTS;
+        match self.inputs.get_mut(name) {
+            Some(accepts) => union_into(accepts, &types),
+            None if !full => {
+                self.inputs.insert(name.to_owned(), types);
+            }
+            None => {}
         }
     }
 
     pub fn add_output(&mut self, name: &str, ty: DataType) {
-        match self.outputs.iter_mut().find(|(n, _)| n == name) {
-            Some((_, existing)) if *existing != ty => {
-                *existing = DataType::new(DataType::ANY);
-                self.widened.push(name.to_owned());
-            }
+        let full = self.outputs.len() >= MAX_SLOTS;
+        match self.outputs.get_mut(name) {
+            Some(existing) if *existing != ty => *existing = DataType::new(DataType::ANY),
             Some(_) => {}
-            None => self.outputs.push((name.to_owned(), ty)),
+            None if !full => {
+                self.outputs.insert(name.to_owned(), ty);
+            }
+            None => {}
         }
     }
 
     pub fn add_widget(&mut self, name: &str, value: &Value) {
-        match self.widgets.iter_mut().find(|(n, _)| n == name) {
-            Some((_, values)) => values.push(value.clone()),
-            None => self.widgets.push((name.to_owned(), vec![value.clone()])),
+        let full = self.widgets.len() >= MAX_PROPERTIES;
+        match self.widgets.get_mut(name) {
+            Some(kind) => widen(kind, value),
+            None if !full => {
+                let mut kind = None;
+                widen(&mut kind, value);
+                self.widgets.insert(name.to_owned(), kind);
+            }
+            None => {}
         }
     }
 }
@@ -109,6 +127,9 @@ fn union_into(accepts: &mut Vec<DataType>, more: &[DataType]) {
         if !accepts.contains(t) {
             accepts.push(t.clone());
         }
+    }
+    if accepts.len() > MAX_UNION {
+        *accepts = vec![DataType::new(DataType::ANY)];
     }
 }
 
@@ -141,8 +162,10 @@ pub(super) fn merged_spec(
         },
     };
     let mut changed = existing.is_none();
+    let mut at = positions(spec.inputs.iter().map(|p| &p.name));
     for (name, types) in &info.inputs {
-        match spec.inputs.iter_mut().find(|p| &*p.name == name) {
+        let full = spec.inputs.len() >= MAX_SLOTS;
+        match at.get(name.as_str()).map(|&i| &mut spec.inputs[i]) {
             Some(port) => {
                 let before = port.accepts.0.len();
                 let was_any = port.accepts.0.iter().any(|t| t.as_str() == DataType::ANY);
@@ -150,7 +173,8 @@ pub(super) fn merged_spec(
                 let is_any = port.accepts.0.iter().any(|t| t.as_str() == DataType::ANY);
                 changed |= port.accepts.0.len() != before || was_any != is_any;
             }
-            None => {
+            None if !full => {
+                at.insert(Arc::from(name.as_str()), spec.inputs.len());
                 spec.inputs.push(InputSpec {
                     name: Arc::from(name.as_str()),
                     accepts: Accepts(types.clone()),
@@ -160,16 +184,20 @@ pub(super) fn merged_spec(
                 });
                 changed = true;
             }
+            None => {}
         }
     }
+    let mut at = positions(spec.outputs.iter().map(|p| &p.name));
     for (name, ty) in &info.outputs {
-        match spec.outputs.iter_mut().find(|p| &*p.name == name) {
+        let full = spec.outputs.len() >= MAX_SLOTS;
+        match at.get(name.as_str()).map(|&i| &mut spec.outputs[i]) {
             Some(port) if port.data_type != *ty && port.data_type.as_str() != DataType::ANY => {
                 port.data_type = DataType::new(DataType::ANY);
                 changed = true;
             }
             Some(_) => {}
-            None => {
+            None if !full => {
+                at.insert(Arc::from(name.as_str()), spec.outputs.len());
                 spec.outputs.push(OutputSpec {
                     name: Arc::from(name.as_str()),
                     data_type: ty.clone(),
@@ -177,23 +205,28 @@ pub(super) fn merged_spec(
                 });
                 changed = true;
             }
+            None => {}
         }
     }
-    for (name, values) in &info.widgets {
-        let kind = infer_kind(values.iter());
-        match spec.properties.iter_mut().find(|p| &*p.name == name) {
-            Some(prop) => {
+    let mut at = positions(spec.properties.iter().map(|p| &p.name));
+    for (name, kind) in &info.widgets {
+        let kind = kind.clone();
+        let full = spec.properties.len() >= MAX_PROPERTIES;
+        match at.get(name.as_str()).map(|&i| &mut spec.properties[i]) {
+            Some(prop)
                 if prop.kind == PropertyKind::Integer
-                    && kind.as_ref().is_some_and(|k| k.0 == PropertyKind::Float)
-                {
-                    prop.kind = PropertyKind::Float;
-                    changed = true;
-                }
+                    && kind.as_ref().is_some_and(|k| k.0 == PropertyKind::Float) =>
+            {
+                prop.kind = PropertyKind::Float;
+                changed = true;
             }
-            None => {
+            Some(_) => {}
+            None if !full => {
+                at.insert(Arc::from(name.as_str()), spec.properties.len());
                 spec.properties.push(property(name, kind));
                 changed = true;
             }
+            None => {}
         }
     }
     if !changed {
@@ -211,11 +244,29 @@ pub(super) fn merged_spec(
     Some(spec)
 }
 
+/// Where each name is, by name.
+fn positions<'s>(names: impl Iterator<Item = &'s Arc<str>>) -> HashMap<Arc<str>, usize> {
+    names.enumerate().map(|(i, n)| (n.clone(), i)).collect()
+}
+
 /// The kind of a property (and of its list items) that holds `values`: the
 /// kind of the first value, widened from integer to float when a fraction
 /// shows up. `None` when every value is null.
 #[derive(Debug, Clone)]
-struct Kind(PropertyKind, Option<Box<Kind>>);
+pub(super) struct Kind(PropertyKind, Option<Box<Kind>>);
+
+/// Folds one more value into the kind of a widget's values.
+fn widen(kind: &mut Option<Kind>, value: &Value) {
+    let Some(k) = kind_of(value) else { return };
+    match kind {
+        None => *kind = Some(k),
+        Some(current) => {
+            if current.0 == PropertyKind::Integer && k.0 == PropertyKind::Float {
+                current.0 = PropertyKind::Float;
+            }
+        }
+    }
+}
 
 fn kind_of(value: &Value) -> Option<Kind> {
     Some(match value {
@@ -237,15 +288,7 @@ fn kind_of(value: &Value) -> Option<Kind> {
 fn infer_kind<'a>(values: impl Iterator<Item = &'a Value>) -> Option<Kind> {
     let mut kind: Option<Kind> = None;
     for v in values {
-        let Some(k) = kind_of(v) else { continue };
-        match &mut kind {
-            None => kind = Some(k),
-            Some(current) => {
-                if current.0 == PropertyKind::Integer && k.0 == PropertyKind::Float {
-                    current.0 = PropertyKind::Float;
-                }
-            }
-        }
+        widen(&mut kind, v);
     }
     kind
 }

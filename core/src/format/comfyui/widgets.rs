@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::workflow::{WfNode, Widgets};
+use crate::format::{NameMap, UniqueNames};
 
 /// The name of the extra value ComfyUI stores after a seed widget.
 pub(super) const CONTROL_AFTER_GENERATE: &str = "control_after_generate";
@@ -25,23 +26,32 @@ pub(super) struct NamedWidgets {
     pub values: Vec<Value>,
     /// Whether the names are known (not the `widget_n` fallback).
     pub known: bool,
+    /// Position of each name, so a node with many widgets is looked up in
+    /// constant time.
+    index: NameMap<usize>,
 }
 
 impl NamedWidgets {
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.names
-            .iter()
-            .position(|n| n == name)
-            .map(|i| &self.values[i])
+        self.position(name).map(|i| &self.values[i])
     }
 
     pub fn set(&mut self, name: &str, value: Value) {
-        match self.names.iter().position(|n| n == name) {
+        match self.position(name) {
             Some(i) => self.values[i] = value,
             None => {
+                self.index.insert(name.to_owned(), self.names.len());
                 self.names.push(name.to_owned());
                 self.values.push(value);
             }
+        }
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
+        if self.index.len() == self.names.len() {
+            self.index.get(name).copied()
+        } else {
+            self.names.iter().position(|n| n == name)
         }
     }
 }
@@ -52,32 +62,28 @@ pub(super) fn is_control(name: &str) -> bool {
     base == CONTROL_AFTER_GENERATE || base == "control_before_generate"
 }
 
-/// Names a node's widgets from what the node itself says; `None` for the names
-/// when it says nothing usable.
-pub(super) fn own_names(node: &WfNode) -> NamedWidgets {
-    match &node.widgets {
-        Widgets::None => NamedWidgets {
-            known: true,
-            ..NamedWidgets::default()
-        },
-        Widgets::Named(entries) => finish(
-            entries.iter().map(|(k, _)| k.clone()).collect(),
-            entries.iter().map(|(_, v)| v.clone()).collect(),
-            true,
-        ),
+/// Names a node's widgets from what the node itself says (`known` is false
+/// when it says nothing usable), taking the values out of the node.
+pub(super) fn own_names(node: &mut WfNode) -> NamedWidgets {
+    match std::mem::replace(&mut node.widgets, Widgets::None) {
+        Widgets::None => finish(Vec::new(), Vec::new(), true),
+        Widgets::Named(entries) => {
+            let (names, values) = entries.into_iter().unzip();
+            finish(names, values, true)
+        }
         Widgets::Positional { values, named } => {
-            if let Some(named) = named.as_ref().filter(|n| n.len() == values.len()) {
-                let names = named.iter().map(|(k, _)| k.clone()).collect();
-                return finish(names, values.clone(), true);
+            if let Some(named) = named.filter(|n| n.len() == values.len()) {
+                let names = named.into_iter().map(|(k, _)| k).collect();
+                return finish(names, values, true);
             }
             let declared: Vec<&str> = node
                 .inputs
                 .iter()
                 .filter_map(|i| i.widget.as_deref())
                 .collect();
-            match match_declared(&declared, values) {
-                Some(names) => finish(names, values.clone(), true),
-                None => finish(Vec::new(), values.clone(), false),
+            match match_declared(&declared, &values) {
+                Some(names) => finish(names, values, true),
+                None => finish(Vec::new(), values, false),
             }
         }
     }
@@ -121,29 +127,31 @@ fn match_declared(declared: &[&str], values: &[Value]) -> Option<Vec<String>> {
 
 /// Gives unnamed or repeated names a unique one (`widget_3`, `seed#2`).
 fn finish(mut names: Vec<String>, values: Vec<Value>, known: bool) -> NamedWidgets {
-    names.resize(values.len(), String::new());
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for (i, name) in names.iter_mut().enumerate() {
-        if name.trim().is_empty() {
-            *name = format!("widget_{i}");
+    let index = if names.is_empty() {
+        // Positional names are unique as they are.
+        names = (0..values.len()).map(|i| format!("widget_{i}")).collect();
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i))
+            .collect()
+    } else {
+        names.resize(values.len(), String::new());
+        let mut unique = UniqueNames::default();
+        for (i, name) in names.iter_mut().enumerate() {
+            *name = if name.trim().is_empty() {
+                unique.claim_at(&format!("widget_{i}"), i)
+            } else {
+                unique.claim_at(name, i)
+            };
         }
-        let count = seen.entry(name.clone()).or_default();
-        *count += 1;
-        if *count > 1 {
-            let mut n = *count;
-            let mut candidate = format!("{name}#{n}");
-            while seen.contains_key(&candidate) {
-                n += 1;
-                candidate = format!("{name}#{n}");
-            }
-            seen.insert(candidate.clone(), 1);
-            *name = candidate;
-        }
-    }
+        unique.into_positions()
+    };
     NamedWidgets {
         names,
         values,
         known,
+        index,
     }
 }
 

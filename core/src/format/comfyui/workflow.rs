@@ -8,12 +8,16 @@ use serde_json::{Map, Value};
 use super::json::Json;
 use super::{Diagnostics, Severity};
 use crate::error::{Error, Result};
+use crate::format::{UniqueNames, finite};
 use crate::model::{Position, Viewport};
 
 /// The id LiteGraph gives the input boundary node inside a subgraph definition.
 pub(super) const SUBGRAPH_INPUT_NODE: &str = "-10";
 /// The id of the output boundary node inside a subgraph definition.
 pub(super) const SUBGRAPH_OUTPUT_NODE: &str = "-20";
+/// Most input (and output) slots of a node that are read. No ComfyUI node
+/// has more than a few dozen; node types look ports up by name one by one.
+pub(super) const MAX_SLOTS: usize = 128;
 
 /// Node fields the importer maps itself; every other field goes to `ui.comfyui`.
 const MAPPED_NODE_FIELDS: [&str; 8] = [
@@ -66,6 +70,8 @@ pub(super) struct WfNode {
     pub widgets: Widgets,
     /// The other fields of the node object, kept for `ui.comfyui`.
     pub extra: Map<String, Value>,
+    /// What copying the node costs ([`Json::weight`] of the node object).
+    pub weight: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +89,8 @@ pub(super) enum Widgets {
 #[derive(Debug, Clone)]
 pub(super) struct Slot {
     pub name: String,
+    /// The port name: `name` made unique and non-empty (`input_3`, `image#2`).
+    pub port: String,
     /// ComfyUI's type string (`IMAGE`, `INT,FLOAT`, `*`, ...).
     pub ty: String,
     /// The widget this input belongs to (`widget: {name}`).
@@ -106,33 +114,61 @@ pub(super) struct WfGroup {
     pub title: Option<String>,
     pub bounding: Option<[f64; 4]>,
     pub extra: Map<String, Value>,
+    pub weight: usize,
 }
 
 /// Parses a workflow. Fails only when the text is not JSON or not a workflow.
 pub(super) fn parse(text: &str, diags: &mut Diagnostics) -> Result<Workflow> {
     let root: Json = serde_json::from_str(text)?;
     let Some(entries) = root.as_object() else {
-        return Err(not_a_workflow("the document is not a JSON object"));
+        return Err(not_a_workflow(format!(
+            "the document is {}, expected an object with a `nodes` array",
+            root.describe()
+        )));
     };
-    let Some(nodes) = root.get("nodes").and_then(Json::as_array) else {
-        let api_prompt =
-            !entries.is_empty() && entries.iter().all(|(_, v)| v.get("class_type").is_some());
-        return Err(not_a_workflow(if api_prompt {
-            "this is a ComfyUI API prompt (`{id: {class_type, inputs}}`), not an editor workflow; export the workflow from the editor (Save, not Export (API))"
-        } else {
-            "there is no `nodes` array"
-        }));
+    let nodes = match root.get("nodes") {
+        Some(Json::Array(nodes)) => nodes,
+        Some(other) => {
+            return Err(not_a_workflow(format!(
+                "`nodes` is {}, expected an array of node objects",
+                other.describe()
+            )));
+        }
+        None => {
+            let api_prompt =
+                !entries.is_empty() && entries.iter().all(|(_, v)| v.get("class_type").is_some());
+            return Err(if api_prompt {
+                Error::WrongShape {
+                    format: FORMAT,
+                    found: "this is a ComfyUI API prompt (`{id: {class_type, inputs}}`), not an editor workflow".into(),
+                    hint: "export the workflow from the ComfyUI editor with Save, not Export (API)",
+                }
+            } else {
+                not_a_workflow(
+                    "`nodes` is missing; a workflow lists its nodes in a `nodes` array".into(),
+                )
+            });
+        }
     };
-    let links = root.get("links").unwrap_or(&Json::Null);
-    let groups = root.get("groups").unwrap_or(&Json::Null);
-    let graph = parse_graph(nodes, links, groups, "", diags);
+    let graph = parse_graph(&root, nodes, "", diags);
 
     let mut subgraphs = HashMap::new();
-    let defs = root
-        .get("definitions")
-        .and_then(|d| d.get("subgraphs"))
-        .and_then(Json::as_array)
-        .unwrap_or_default();
+    let defs = match root.get("definitions") {
+        None | Some(Json::Null) => &[][..],
+        Some(d @ Json::Object(_)) => {
+            array_field(d, "subgraphs", "definitions.subgraphs", "", diags)
+        }
+        Some(other) => {
+            wrong_part(
+                "definitions",
+                other,
+                "an object with `subgraphs`",
+                "",
+                diags,
+            );
+            &[]
+        }
+    };
     for (i, def) in defs.iter().enumerate() {
         let Some(id) = def.get("id").and_then(Json::as_id) else {
             diags.push(
@@ -149,19 +185,9 @@ pub(super) fn parse(text: &str, diags: &mut Diagnostics) -> Result<Workflow> {
             .unwrap_or(&id)
             .to_owned();
         let context = format!("subgraph `{name}`: ");
-        let graph = parse_graph(
-            def.get("nodes")
-                .and_then(Json::as_array)
-                .unwrap_or_default(),
-            def.get("links").unwrap_or(&Json::Null),
-            def.get("groups").unwrap_or(&Json::Null),
-            &context,
-            diags,
-        );
-        let inputs = def
-            .get("inputs")
-            .and_then(Json::as_array)
-            .unwrap_or_default()
+        let nodes = array_field(def, "nodes", "nodes", &context, diags);
+        let graph = parse_graph(def, nodes, &context, diags);
+        let inputs = array_field(def, "inputs", "inputs", &context, diags)
             .iter()
             .map(|p| {
                 p.get("name")
@@ -197,13 +223,17 @@ pub(super) fn parse(text: &str, diags: &mut Diagnostics) -> Result<Workflow> {
         }
     }
     let viewport = root.get("extra").and_then(|e| e.get("ds")).and_then(|ds| {
-        let zoom = ds.get("scale").and_then(Json::as_f64)?;
-        let (x, y) = pair(ds.get("offset")?)?;
-        (zoom.is_finite() && zoom > 0.0).then_some(Viewport {
-            x: x * zoom,
-            y: y * zoom,
-            zoom,
-        })
+        let v = viewport(ds);
+        if v.is_none() {
+            wrong_part(
+                "extra.ds",
+                ds,
+                "{scale, offset: [x, y]} with a scale above 0",
+                "",
+                diags,
+            );
+        }
+        v
     });
     let id = root.get("id").and_then(Json::as_id);
     Ok(Workflow {
@@ -215,23 +245,67 @@ pub(super) fn parse(text: &str, diags: &mut Diagnostics) -> Result<Workflow> {
     })
 }
 
-fn not_a_workflow(why: &str) -> Error {
-    Error::WrongFormat {
-        found: format!("not a ComfyUI workflow: {why}"),
+/// What the importer reads, for messages.
+const FORMAT: &str = "a ComfyUI workflow";
+
+fn not_a_workflow(found: String) -> Error {
+    Error::WrongShape {
+        format: FORMAT,
+        found,
+        hint: "import a workflow saved by the ComfyUI editor (Save, not Export (API)): an object with `nodes`, `links` and `groups` arrays",
     }
 }
 
-fn parse_graph(
-    nodes: &[Json],
-    links: &Json,
-    groups: &Json,
+/// The viewport of `extra.ds` (`{scale, offset}`); LiteGraph's offset is in
+/// canvas units, reelgraph's in screen pixels.
+fn viewport(ds: &Json) -> Option<Viewport> {
+    let zoom = ds.get("scale").and_then(Json::as_f64)?;
+    let (x, y) = pair(ds.get("offset")?)?;
+    (zoom.is_finite() && zoom > 0.0).then_some(Viewport {
+        x: finite(x * zoom),
+        y: finite(y * zoom),
+        zoom,
+    })
+}
+
+/// Reports a part of the workflow that is not in the shape it should be.
+fn wrong_part(field: &str, found: &Json, expected: &str, context: &str, diags: &mut Diagnostics) {
+    diags.push(
+        Severity::Warning,
+        "invalid_field",
+        format!(
+            "{context}`{field}` is {}, expected {expected}; it is left out",
+            found.describe()
+        ),
+        "open the workflow in the ComfyUI editor and save it again",
+    );
+}
+
+/// The array under `key` of `parent`: empty when absent or null, and empty
+/// with a warning when it is something else.
+fn array_field<'a>(
+    parent: &'a Json,
+    key: &str,
+    field: &str,
     context: &str,
     diags: &mut Diagnostics,
-) -> Graph {
+) -> &'a [Json] {
+    match parent.get(key) {
+        Some(Json::Array(items)) => items,
+        None | Some(Json::Null) => &[],
+        Some(other) => {
+            wrong_part(field, other, "an array", context, diags);
+            &[]
+        }
+    }
+}
+
+/// The nodes, links and groups of the workflow or of a subgraph definition.
+fn parse_graph(parent: &Json, nodes: &[Json], context: &str, diags: &mut Diagnostics) -> Graph {
     let mut graph = Graph::default();
     let mut node_ids = HashSet::new();
     for (i, raw) in nodes.iter().enumerate() {
-        let Some(node) = parse_node(raw) else {
+        let Some(node) = parse_node(raw, context, diags) else {
             diags.push(
                 Severity::Warning,
                 "invalid_field",
@@ -256,8 +330,9 @@ fn parse_graph(
         graph.nodes.push(node);
     }
 
+    let links = array_field(parent, "links", "links", context, diags);
     let mut link_ids: HashMap<String, usize> = HashMap::new();
-    for (i, raw) in links.as_array().unwrap_or_default().iter().enumerate() {
+    for (i, raw) in links.iter().enumerate() {
         let Some(link) = parse_link(raw) else {
             diags.push(
                 Severity::Warning,
@@ -314,7 +389,8 @@ fn parse_graph(
         }
     }
 
-    for (i, raw) in groups.as_array().unwrap_or_default().iter().enumerate() {
+    let groups = array_field(parent, "groups", "groups", context, diags);
+    for (i, raw) in groups.iter().enumerate() {
         let Some(entries) = raw.as_object() else {
             diags.push(
                 Severity::Warning,
@@ -340,12 +416,13 @@ fn parse_graph(
             title: raw.get("title").and_then(Json::as_str).map(str::to_owned),
             bounding,
             extra,
+            weight: raw.weight(),
         });
     }
     graph
 }
 
-fn parse_node(raw: &Json) -> Option<WfNode> {
+fn parse_node(raw: &Json, context: &str, diags: &mut Diagnostics) -> Option<WfNode> {
     let entries = raw.as_object()?;
     let id = raw.get("id").and_then(Json::as_id)?;
     let class = raw.get("type").and_then(Json::as_str)?.to_owned();
@@ -361,8 +438,25 @@ fn parse_node(raw: &Json) -> Option<WfNode> {
         .get("mode")
         .and_then(Json::as_f64)
         .map_or(0, |m| m as i64);
-    let inputs = slots(raw.get("inputs"), true);
-    let outputs = slots(raw.get("outputs"), false);
+    let mut inputs = slots(raw.get("inputs"), true);
+    let mut outputs = slots(raw.get("outputs"), false);
+    for (slots, side) in [(&mut inputs, "inputs"), (&mut outputs, "outputs")] {
+        if slots.len() > MAX_SLOTS {
+            diags.push_node(
+                Severity::Warning,
+                "too_large",
+                format!(
+                    "{context}node `{id}` ({class}) has {} {side}, more than the {MAX_SLOTS} a node type takes; the first {MAX_SLOTS} are kept and links to the others are skipped",
+                    slots.len()
+                ),
+                "no ComfyUI node has that many slots; check how the workflow was made",
+                &id,
+            );
+            slots.truncate(MAX_SLOTS);
+        }
+    }
+    name_ports(&mut inputs, "input");
+    name_ports(&mut outputs, "output");
     let widgets = match raw.get("widgets_values") {
         Some(Json::Array(values)) => Widgets::Positional {
             values: values.iter().map(Json::to_value).collect(),
@@ -401,6 +495,7 @@ fn parse_node(raw: &Json) -> Option<WfNode> {
         outputs,
         widgets,
         extra,
+        weight: raw.weight(),
     })
 }
 
@@ -414,6 +509,7 @@ fn slots(raw: Option<&Json>, input: bool) -> Vec<Slot> {
                 .and_then(Json::as_str)
                 .unwrap_or_default()
                 .to_owned(),
+            port: String::new(),
             ty: match s.get("type") {
                 Some(Json::String(t)) => t.clone(),
                 // Old workflows write a converted combo's options as the type.
@@ -432,6 +528,18 @@ fn slots(raw: Option<&Json>, input: bool) -> Vec<Slot> {
             },
         })
         .collect()
+}
+
+/// Gives each slot a unique, non-empty port name (`input_3`, `image#2`).
+fn name_ports(slots: &mut [Slot], fallback: &str) {
+    let mut names = UniqueNames::default();
+    for (k, s) in slots.iter_mut().enumerate() {
+        s.port = if s.name.trim().is_empty() {
+            names.claim(&format!("{fallback}_{k}"))
+        } else {
+            names.claim(&s.name)
+        };
+    }
 }
 
 fn parse_link(raw: &Json) -> Option<WfLink> {
