@@ -71,10 +71,10 @@ type DemoFn = fn(&Job<'_>) -> Result<Outputs, TaskError>;
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let runner = LocalRunner::new();
-/// demo::register(&mut runner, dir.path());
+/// demo::register(&runner, dir.path());
 /// assert!(demo::FUNCTIONS.iter().all(|f| runner.knows(f)));
 /// ```
-pub fn register(runner: &mut LocalRunner, out_dir: impl Into<PathBuf>) {
+pub fn register(runner: &LocalRunner, out_dir: impl Into<PathBuf>) {
     let out_dir: Arc<Path> = Arc::from(out_dir.into());
     let table: [(&str, DemoFn); 10] = [
         ("image.generate", frames::image_generate),
@@ -111,8 +111,8 @@ impl LocalRunner {
     /// assert!(runner.knows("edit.assemble"));
     /// ```
     pub fn demo(out_dir: impl Into<PathBuf>) -> LocalRunner {
-        let mut runner = LocalRunner::new();
-        register(&mut runner, out_dir);
+        let runner = LocalRunner::new();
+        register(&runner, out_dir);
         runner
     }
 }
