@@ -2,7 +2,7 @@
 //! once as its cap allows, with a result cache, one event stream, cancellation
 //! and a failure policy.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -302,11 +302,25 @@ impl Executor {
 
     /// Starts several runs — many canvases, or variants of one — that share
     /// this executor's cap and one event stream (tell them apart by `run_id`).
-    /// Any refusal refuses the whole batch before anything runs.
+    /// Any refusal refuses the whole batch before anything runs, including
+    /// a `run_id` given twice (`duplicate_id`).
     pub async fn batch<'c>(
         &self,
         jobs: impl IntoIterator<Item = (&'c Canvas, RunOptions)>,
     ) -> Result<Batch> {
+        let jobs: Vec<(&Canvas, RunOptions)> = jobs.into_iter().collect();
+        // Events are told apart by run id alone.
+        let mut ids = HashSet::new();
+        for (_, options) in &jobs {
+            if let Some(id) = &options.run_id
+                && !ids.insert(id.as_str())
+            {
+                return Err(crate::Error::DuplicateId {
+                    kind: "run",
+                    id: id.clone(),
+                });
+            }
+        }
         let (tx, rx) = mpsc::unbounded_channel();
         let mut runs = Vec::new();
         for (canvas, options) in jobs {

@@ -1,6 +1,6 @@
 //! Hostile input: execution. Runners that panic before their future exists,
 //! cached results that do not fit the node, outputs too deep to read back,
-//! and caches that fail.
+//! caches that fail, and batches that reuse a run id.
 #![allow(clippy::unwrap_used)]
 
 use std::future::Future;
@@ -462,4 +462,41 @@ async fn a_failing_cache_is_a_miss_with_a_note_not_a_failed_run() {
     let (forced, events) = run(&executor, &canvas, RunOptions::new().force_all()).await;
     assert_eq!(forced.status, RunStatus::Completed);
     assert!(queued(&events).iter().all(|(_, r)| r == "forced"));
+}
+
+// 5. Batches and run ids.
+
+#[tokio::test]
+async fn a_batch_that_gives_one_run_id_twice_is_refused_before_anything_runs() {
+    let canvas = chain();
+    let other = chain();
+    let runner = Steps::default();
+    let executor = Executor::new(runner.clone());
+    let refused = executor
+        .batch([
+            (&canvas, RunOptions::new().run_id("nightly")),
+            (&other, RunOptions::new().run_id("other")),
+            (
+                &other,
+                RunOptions::new().quality(Quality::Draft).run_id("nightly"),
+            ),
+        ])
+        .await
+        .expect_err("refused");
+    assert_eq!(refused.code(), "duplicate_id");
+    assert_eq!(refused.details(), json!({"kind": "run", "id": "nightly"}));
+    assert!(refused.to_string().contains("`nightly`"), "{refused}");
+    assert_eq!(runner.calls.load(Ordering::SeqCst), 0);
+
+    // Distinct ids, or none, are fine.
+    let batch = executor
+        .batch([
+            (&canvas, RunOptions::new().run_id("nightly")),
+            (&other, RunOptions::new()),
+            (&other, RunOptions::new()),
+        ])
+        .await
+        .unwrap();
+    let reports = batch.finish().await;
+    assert!(reports.iter().all(|r| r.status == RunStatus::Completed));
 }
