@@ -153,7 +153,7 @@ pub const ERROR_CODES: &[ErrorCode] = &[
         code: "duplicate_id",
         category: Category::Conflict,
         http_status: 409,
-        when: "`add_node`, `restore_node`, `connect` with an `id`, `restore_edge` or `add_group` with an id in use; a document with duplicate node, edge or group ids; a store `create` of a canvas id that exists",
+        when: "`add_node`, `restore_node`, `connect` with an `id`, `restore_edge` or `add_group` with an id in use; a document with duplicate node, edge or group ids; a store `create` of a canvas id that exists; a batch that gives one `run_id` to two runs",
     },
     ErrorCode {
         code: "unknown_node",

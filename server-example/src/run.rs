@@ -4,16 +4,16 @@
 use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use clap::ValueEnum;
-use reelgraph::cache::SqliteCache;
+use reelgraph::cache::{CacheStats, ResultCache, SqliteCache};
 use reelgraph::exec::{
-    DEFAULT_CONCURRENCY, Executor, FailurePolicy, RunOptions, RunReport, RunStatus,
+    ContentKey, DEFAULT_CONCURRENCY, Executor, FailurePolicy, RunOptions, RunReport, RunStatus,
 };
 use reelgraph::render::{SvgOptions, to_svg};
-use reelgraph::runner::{CircuitConfig, LocalRunner, Resilience, RetryPolicy};
+use reelgraph::runner::{CircuitConfig, LocalRunner, Outputs, Resilience, RetryPolicy};
 use reelgraph::{Canvas, Quality};
 use serde_json::Value;
 
@@ -28,7 +28,9 @@ use crate::{CmdResult, exit};
 /// into the output folder: storyboard frame PNGs, WAVs, a CMX3600 EDL and a
 /// contact sheet PNG. Results are cached by content in
 /// `<out>/.cache.sqlite`, so a second run of an unchanged canvas executes
-/// nothing, and after an edit only what changed runs again. Transient
+/// nothing, and after an edit only what changed runs again (--no-cache runs
+/// without it; a cache file that cannot be used is warned about and the
+/// run goes on without it). Transient
 /// failures are retried with backoff, each attempt has a time limit, a
 /// function that keeps failing trips a circuit breaker, and a node out of
 /// resources may fall back to a lower quality tier.
@@ -59,6 +61,10 @@ pub struct Args {
     /// Run every node, ignoring cached results.
     #[arg(long, conflicts_with = "force")]
     pub force_all: bool,
+    /// Run without the result cache: nothing is looked up or stored, and
+    /// the cache file is left as it is.
+    #[arg(long)]
+    pub no_cache: bool,
     /// Stop at the first failure (default: finish every branch that does not
     /// depend on it).
     #[arg(long)]
@@ -147,8 +153,16 @@ async fn run(args: Args) -> CmdResult {
     let executor = Executor::new(runner(&out)).with_concurrency(args.concurrency);
     executor.check(&canvas, &options).map_err(|e| refused(&e))?;
     std::fs::create_dir_all(&out).map_err(|e| Failure::write(&out, e))?;
-    let cache = SqliteCache::open(out.join(CACHE_FILE)).map_err(|e| Failure::core_in(&out, &e))?;
-    let executor = executor.with_cache(Arc::new(cache));
+    let cache_path = out.join(CACHE_FILE);
+    let cache = if args.no_cache {
+        None
+    } else {
+        open_cache(&cache_path)
+    };
+    let executor = match &cache {
+        Some(cache) => executor.with_cache(cache.clone()),
+        None => executor,
+    };
     let svg = out.join(SVG_FILE);
     std::fs::write(&svg, to_svg(&canvas, &SvgOptions::default()))
         .map_err(|e| Failure::write(&svg, e))?;
@@ -196,6 +210,12 @@ async fn run(args: Args) -> CmdResult {
         )
     })?;
     display.finish();
+    if let Some(error) = cache.as_ref().and_then(|c| c.first_error()) {
+        cache_warning(
+            &cache_path,
+            &format!("failed during the run ({error}); results were not reused or not stored"),
+        );
+    }
 
     let report_path = out.join(REPORT_FILE);
     let json = serde_json::to_string_pretty(&report).unwrap_or_default();
@@ -212,6 +232,83 @@ async fn run(args: Args) -> CmdResult {
         RunStatus::Failed => exit::FAILED,
         RunStatus::Cancelled => exit::CANCELLED,
     })
+}
+
+/// The result cache in the output folder, or none when it cannot be
+/// opened: the run goes on without it, and the file is left for the user.
+fn open_cache(path: &Path) -> Option<Arc<Watched>> {
+    match SqliteCache::open(path) {
+        Ok(cache) => Some(Arc::new(Watched {
+            inner: cache,
+            first_error: Mutex::new(None),
+        })),
+        Err(e) => {
+            cache_warning(
+                path,
+                &format!("cannot be used ({e}); this run goes without it"),
+            );
+            None
+        }
+    }
+}
+
+/// Says what is wrong with the cache file and what to do, on stderr.
+fn cache_warning(path: &Path, what: &str) {
+    progress::err(&format!(
+        "warning: the result cache {} {what}",
+        path.display()
+    ));
+    progress::err(&format!(
+        "hint: delete {} to start a new cache (it holds only results that can be made again), or run with --no-cache",
+        path.display()
+    ));
+}
+
+/// The SQLite cache, keeping its first error: the executor goes on without
+/// a cache that fails, and the user is told once, after the run.
+#[derive(Debug)]
+struct Watched {
+    inner: SqliteCache,
+    first_error: Mutex<Option<String>>,
+}
+
+impl Watched {
+    fn note<T>(&self, result: reelgraph::Result<T>) -> reelgraph::Result<T> {
+        if let Err(e) = &result {
+            let mut first = self
+                .first_error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            first.get_or_insert_with(|| e.to_string());
+        }
+        result
+    }
+
+    fn first_error(&self) -> Option<String> {
+        self.first_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl ResultCache for Watched {
+    async fn get(&self, key: &ContentKey) -> reelgraph::Result<Option<Arc<Outputs>>> {
+        self.note(self.inner.get(key).await)
+    }
+
+    async fn get_many(&self, keys: &[ContentKey]) -> reelgraph::Result<Vec<Option<Arc<Outputs>>>> {
+        self.note(self.inner.get_many(keys).await)
+    }
+
+    async fn put(&self, key: ContentKey, outputs: Arc<Outputs>) -> reelgraph::Result<()> {
+        self.note(self.inner.put(key, outputs).await)
+    }
+
+    fn stats(&self) -> CacheStats {
+        self.inner.stats()
+    }
 }
 
 fn options(args: &Args) -> RunOptions {

@@ -444,6 +444,126 @@ fn refusals_exit_2_and_write_nothing() {
 }
 
 #[test]
+fn a_damaged_cache_is_warned_about_and_the_run_goes_on_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let canvas = dir.path().join("canvas.json");
+    fs::copy(DEMO, &canvas).unwrap();
+    let canvas_before = fs::read(&canvas).unwrap();
+    let args = [
+        "run",
+        "canvas.json",
+        "--out",
+        "out",
+        "--quality",
+        "draft",
+        "--targets",
+        "vid_1a",
+    ];
+    assert_eq!(run(dir.path(), &args).code, 0);
+    let cache = dir.path().join("out").join(".cache.sqlite");
+    let healthy = fs::read(&cache).unwrap();
+    let warned = |done: &Done| {
+        assert_eq!(done.code, 0, "{done:?}");
+        assert!(
+            done.stderr
+                .contains("warning: the result cache out/.cache.sqlite "),
+            "{}",
+            done.stderr
+        );
+        assert!(
+            done.stderr.contains(
+                "hint: delete out/.cache.sqlite to start a new cache (it holds only results that can be made again), or run with --no-cache"
+            ),
+            "{}",
+            done.stderr
+        );
+        assert!(
+            done.stdout
+                .contains(": 2 run, 0 cached, 0 failed, 0 skipped"),
+            "{}",
+            done.stdout
+        );
+    };
+
+    // Overwritten with garbage, and cut short: the file does not open.
+    let garbage = b"not a database; ".repeat(512);
+    for damaged in [&garbage[..], &healthy[..healthy.len() / 2]] {
+        fs::write(&cache, damaged).unwrap();
+        let done = run(dir.path(), &args);
+        warned(&done);
+        assert!(done.stderr.contains(" cannot be used ("), "{}", done.stderr);
+        assert_eq!(fs::read(&cache).unwrap(), damaged, "left for the user");
+    }
+
+    // A damaged page of results: the file opens, its lookups fail.
+    let mut broken = healthy.clone();
+    broken[4096..8192].fill(0x5A);
+    fs::write(&cache, &broken).unwrap();
+    let done = run(dir.path(), &args);
+    warned(&done);
+    assert!(
+        done.stderr.contains(" failed during the run ("),
+        "{}",
+        done.stderr
+    );
+    assert!(done.stdout.contains("queued    img_1a (cache unavailable)"));
+
+    // --no-cache leaves the file alone and says nothing about it.
+    fs::write(&cache, &garbage).unwrap();
+    let mut no_cache = args.to_vec();
+    no_cache.push("--no-cache");
+    let done = run(dir.path(), &no_cache);
+    assert_eq!(done.code, 0, "{done:?}");
+    assert!(!done.stderr.contains("warning"), "{}", done.stderr);
+    assert!(
+        done.stdout
+            .contains(": 2 run, 0 cached, 0 failed, 0 skipped")
+    );
+    assert_eq!(fs::read(&cache).unwrap(), garbage);
+
+    assert_eq!(
+        fs::read(&canvas).unwrap(),
+        canvas_before,
+        "the canvas file is never touched"
+    );
+}
+
+#[test]
+fn no_cache_neither_reads_nor_writes_a_healthy_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "run",
+        DEMO,
+        "--out",
+        "out",
+        "--quality",
+        "draft",
+        "--targets",
+        "img_1a",
+    ];
+    assert_eq!(run(dir.path(), &args).code, 0);
+    let cache = dir.path().join("out").join(".cache.sqlite");
+    let stored = fs::read(&cache).unwrap();
+    let mut no_cache = args.to_vec();
+    no_cache.push("--no-cache");
+    let done = run(dir.path(), &no_cache);
+    assert_eq!(done.code, 0, "{done:?}");
+    assert!(
+        done.stdout
+            .contains(": 1 run, 0 cached, 0 failed, 0 skipped"),
+        "{}",
+        done.stdout
+    );
+    assert_eq!(fs::read(&cache).unwrap(), stored);
+    let again = run(dir.path(), &args);
+    assert!(
+        again.stdout.contains(": 0 run, 1 cached"),
+        "{}",
+        again.stdout
+    );
+}
+
+#[test]
 fn ctrl_c_cancels_the_run_and_exits_130() {
     let dir = tempfile::tempdir().unwrap();
     // One task at a time: the run is far from done when the first task starts.

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 
-use super::{CacheStats, ResultCache, entry_size, json_len};
+use super::{CacheStats, ResultCache, entry_size, json_len, storable};
 use crate::error::Result;
 use crate::exec::ContentKey;
 use crate::runner::Outputs;
@@ -165,6 +165,7 @@ impl ResultCache for MemoryCache {
     /// than the whole budget are not stored (and whatever `key` held before
     /// is dropped, so a later `get` never returns what was replaced).
     async fn put(&self, key: ContentKey, outputs: Arc<Outputs>) -> Result<()> {
+        storable(&outputs)?;
         // Measured before locking: encoding is the slow part of a put.
         let size = entry_size(json_len(&outputs)?);
         let mut state = self.lock();

@@ -78,11 +78,26 @@ pub trait ResultCache: Send + Sync + fmt::Debug {
         Ok(found)
     }
 
-    /// Stores `outputs` under `key`, replacing what was there.
+    /// Stores `outputs` under `key`, replacing what was there. Outputs
+    /// nested deeper than [`crate::validate::MAX_VALUE_DEPTH`] are refused
+    /// (`invalid_field`): a cache never takes what it may not read back.
     async fn put(&self, key: ContentKey, outputs: Arc<Outputs>) -> Result<()>;
 
     /// What the cache holds and how lookups went since it was opened.
     fn stats(&self) -> CacheStats;
+}
+
+/// Refuses outputs that could not be read back: JSON parsers stop at a
+/// nesting depth (serde_json at 128), so a store takes none deeper than a
+/// canvas value may be.
+fn storable(outputs: &Outputs) -> Result<()> {
+    match crate::runner::outputs::too_deep_port(outputs) {
+        None => Ok(()),
+        Some(problem) => Err(crate::Error::InvalidField {
+            field: "outputs",
+            message: format!("{problem}; a cache stores only what it can read back"),
+        }),
+    }
 }
 
 /// What the key adds to an entry's size.

@@ -52,7 +52,7 @@ use async_trait::async_trait;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
-use super::{CacheStats, ResultCache, entry_size};
+use super::{CacheStats, ResultCache, entry_size, storable};
 use crate::error::Result;
 use crate::exec::ContentKey;
 use crate::runner::Outputs;
@@ -118,7 +118,8 @@ const UPSERT: &str = "INSERT INTO results (key, outputs, size, created_ns, last_
 ///
 /// Unbounded unless given a budget with [`SqliteCache::with_max_bytes`].
 /// A stored row that no longer parses is reported as a miss (with a
-/// `tracing` warning) and deleted, so the node simply runs again.
+/// `tracing` warning) and deleted, so the node simply runs again; a put of
+/// outputs nested too deep to parse back is refused.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -428,6 +429,7 @@ impl ResultCache for SqliteCache {
     }
 
     async fn put(&self, key: ContentKey, outputs: Arc<Outputs>) -> Result<()> {
+        storable(&outputs)?;
         let text = serde_json::to_string(&*outputs)?;
         let max_bytes = self.max_bytes;
         let evicted = self

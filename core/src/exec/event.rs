@@ -114,6 +114,13 @@ pub enum Reason {
     UpstreamChanged,
     /// Asked to run even though a result is cached.
     Forced,
+    /// A stored result was found but does not fit the node (other output
+    /// ports, or nested too deep): it is not used, and the new result
+    /// replaces it.
+    CacheInvalid,
+    /// The cache could not be read (its error is logged): the run goes on
+    /// without it.
+    CacheUnavailable,
     /// A stored result will be used.
     Cached,
     /// Nothing that runs needs it: what it feeds is cached (a partial run).

@@ -67,6 +67,9 @@ pub struct Step {
     pub key: ContentKey,
     /// Why it runs if its key has no stored result (see [`Reason`]).
     pub reason: Reason,
+    /// The output ports its type declares: what its outputs, fresh or
+    /// cached, must name.
+    pub(crate) outputs: Arc<[Arc<str>]>,
     /// Where the steps it waits for are in [`Plan::after`]'s table.
     after: (u32, u32),
     /// The node's graph slot in the canvas at the plan's revision.
@@ -304,14 +307,13 @@ impl Planner {
             let Some((id, entry)) = entries[ix.index()] else {
                 continue;
             };
-            let (own, key, function) =
-                self.key_node(canvas, ix, (id, entry), &order, &mut inputs)?;
+            let (own, key, task) = self.key_node(canvas, ix, (id, entry), &order, &mut inputs)?;
             let slot = &mut self.slots[ix.index()];
             slot.own = own;
             slot.key = key;
             slot.order = self.order.len() as u32;
             self.order.push(ix);
-            let Some(function) = function else {
+            let Some((function, outputs)) = task else {
                 self.plan.data_nodes += 1;
                 continue;
             };
@@ -328,6 +330,7 @@ impl Planner {
                 function,
                 key,
                 reason,
+                outputs,
                 after,
                 ix,
                 own,
@@ -351,7 +354,7 @@ impl Planner {
         while let Some(Reverse((_, ix))) = queue.pop() {
             let (id, entry) = canvas.entry_at(ix);
             let order = EdgeOrder::Lookup(canvas);
-            let (own, key, _) = self.key_node(canvas, ix, (id, entry), &order, &mut inputs)?;
+            let (own, key, task) = self.key_node(canvas, ix, (id, entry), &order, &mut inputs)?;
             let own_changed = own != self.slots[ix.index()].own;
             let slot = &mut self.slots[ix.index()];
             slot.own = own;
@@ -368,6 +371,11 @@ impl Planner {
                 } else {
                     Reason::UpstreamChanged
                 };
+                // A type registered again may name other ports.
+                if let Some((function, outputs)) = task {
+                    step.function = function;
+                    step.outputs = outputs;
+                }
             }
             for edge in canvas.graph.inner().edges_directed(ix, Direction::Outgoing) {
                 let next = edge.target();
@@ -407,8 +415,8 @@ impl Planner {
     }
 
     /// Puts a node's incoming edges in input order (into `inputs`) and
-    /// hashes its key from them; also gives its task's function (none for a
-    /// data node).
+    /// hashes its key from them; also gives its task's function and output
+    /// ports (none for a data node).
     fn key_node<'c>(
         &mut self,
         canvas: &'c Canvas,
@@ -416,7 +424,7 @@ impl Planner {
         (id, entry): (&str, &NodeEntry),
         order: &EdgeOrder<'_>,
         inputs: &mut Vec<Input<'c>>,
-    ) -> Result<(u64, ContentKey, Option<Arc<str>>)> {
+    ) -> Result<(u64, ContentKey, Option<StepTask>)> {
         let spec = needed_spec(id, entry)?;
         self.relevance_of(spec);
         let relevance = relevance_in(&self.relevance, spec);
@@ -430,7 +438,11 @@ impl Planner {
             inputs,
             |source| self.slots[source.index()].key,
         );
-        Ok((own, key, relevance.function.clone()))
+        let task = relevance
+            .function
+            .clone()
+            .map(|function| (function, relevance.outputs.clone()));
+        Ok((own, key, task))
     }
 
     /// Works out the own digests the canvas does not keep yet (all of them
@@ -603,6 +615,9 @@ fn inputs_in_order<'c>(
     }
 }
 
+/// A task node's function and output ports.
+type StepTask = (Arc<str>, Arc<[Arc<str>]>);
+
 /// What of a node a type's result depends on.
 #[derive(Debug)]
 struct Relevance {
@@ -611,6 +626,8 @@ struct Relevance {
     /// The task's function, shared by every step of this type; none for
     /// data nodes.
     function: Option<Arc<str>>,
+    /// The type's output ports, shared by every step of this type.
+    outputs: Arc<[Arc<str>]>,
     /// Every property matters (data nodes hand them all downstream), except
     /// those marked `affects_output: false`, which none of this type has.
     all: bool,
@@ -662,6 +679,7 @@ impl Relevance {
         Relevance {
             spec_digest: spec_hasher.finish(),
             function: spec.task.as_ref().map(|t| Arc::from(t.function.as_str())),
+            outputs: spec.outputs.iter().map(|o| o.name.clone()).collect(),
             all: data_node && properties.len() == spec.properties.len(),
             properties,
             label: reads.label || data_node,

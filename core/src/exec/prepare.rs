@@ -12,7 +12,7 @@ use super::plan::{EdgeOrder, Plan};
 use petgraph::stable_graph::NodeIndex;
 
 use crate::canvas::Canvas;
-use crate::catalog::{NodeTypeSpec, Template};
+use crate::catalog::Template;
 use crate::error::{Error, Result};
 use crate::exec::ContentKey;
 use crate::runner::{FunctionRunner, Outputs};
@@ -128,11 +128,9 @@ pub(crate) fn prepare(canvas: &Canvas, plan: &Plan, runs: &[bool]) -> Result<Vec
         _ => canvas.entry_at(ix),
     };
     let mut works: Vec<Work> = Vec::with_capacity(plan.steps.len());
-    let mut ports = OutputPorts::default();
-    let nothing: Arc<[Arc<str>]> = Arc::from([]);
     for (i, step) in plan.steps.iter().enumerate() {
         if !runs[i] {
-            works.push(Work::idle(step, &nothing));
+            works.push(Work::idle(step));
             continue;
         }
         let (id, entry) = entry_at(step.ix);
@@ -182,7 +180,7 @@ pub(crate) fn prepare(canvas: &Canvas, plan: &Plan, runs: &[bool]) -> Result<Vec
             key: step.key,
             reason: step.reason,
             quality_fallback: task.quality_fallback,
-            outputs: ports.of(spec),
+            outputs: step.outputs.clone(),
             params,
             inputs,
             nested_inputs: nested,
@@ -192,9 +190,8 @@ pub(crate) fn prepare(canvas: &Canvas, plan: &Plan, runs: &[bool]) -> Result<Vec
 }
 
 impl Work {
-    /// A step that will not run: cached or not needed. `nothing` is an empty
-    /// port list shared by all of them.
-    fn idle(step: &super::Step, nothing: &Arc<[Arc<str>]>) -> Work {
+    /// A step that will not run: cached or not needed.
+    fn idle(step: &super::Step) -> Work {
         Work {
             node: step.node.clone(),
             node_type: step.function.clone(),
@@ -202,27 +199,11 @@ impl Work {
             key: step.key,
             reason: step.reason,
             quality_fallback: false,
-            outputs: nothing.clone(),
+            outputs: step.outputs.clone(),
             params: Map::new(),
             inputs: Vec::new(),
             nested_inputs: false,
         }
-    }
-}
-
-/// The output port names of each node type, shared by its steps.
-#[derive(Default)]
-struct OutputPorts(Vec<(*const NodeTypeSpec, Arc<[Arc<str>]>)>);
-
-impl OutputPorts {
-    fn of(&mut self, spec: &NodeTypeSpec) -> Arc<[Arc<str>]> {
-        let at: *const NodeTypeSpec = spec;
-        if let Some((_, ports)) = self.0.iter().find(|(s, _)| *s == at) {
-            return ports.clone();
-        }
-        let ports: Arc<[Arc<str>]> = spec.outputs.iter().map(|o| o.name.clone()).collect();
-        self.0.push((at, ports.clone()));
-        ports
     }
 }
 

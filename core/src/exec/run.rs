@@ -2,7 +2,7 @@
 //! once as its cap allows, with a result cache, one event stream, cancellation
 //! and a failure policy.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -27,7 +27,7 @@ use crate::error::Result;
 use crate::exec::ContentKey;
 use crate::runner::{
     FunctionRunner, NoteTarget, Outputs, ProgressSink, Task, TaskContext, TaskError, TaskErrorKind,
-    TaskNote, panicked,
+    TaskNote, outputs, panic_message, panicked,
 };
 use crate::task::Quality;
 
@@ -261,8 +261,11 @@ impl Executor {
         check(canvas, plan, &options.targets, &*self.runner)?;
         // Params are built only for the steps that will run.
         let links = Links::of(plan);
-        let decision = Decision::make(plan, &links, &options, &*self.cache).await;
-        let works = prepare(canvas, plan, &decision.runs)?;
+        let decision = Decision::make(plan, &links, &options.force, &*self.cache).await;
+        let mut works = prepare(canvas, plan, &decision.runs)?;
+        for (work, reason) in works.iter_mut().zip(&decision.reasons) {
+            work.reason = *reason;
+        }
         let id: Arc<str> = Arc::from(options.run_id.clone().unwrap_or_else(new_run_id));
         let (requests, node_cancels) = mpsc::unbounded_channel();
         let nodes: Arc<[Arc<str>]> = works.iter().map(|w| w.node.clone()).collect();
@@ -299,11 +302,25 @@ impl Executor {
 
     /// Starts several runs — many canvases, or variants of one — that share
     /// this executor's cap and one event stream (tell them apart by `run_id`).
-    /// Any refusal refuses the whole batch before anything runs.
+    /// Any refusal refuses the whole batch before anything runs, including
+    /// a `run_id` given twice (`duplicate_id`).
     pub async fn batch<'c>(
         &self,
         jobs: impl IntoIterator<Item = (&'c Canvas, RunOptions)>,
     ) -> Result<Batch> {
+        let jobs: Vec<(&Canvas, RunOptions)> = jobs.into_iter().collect();
+        // Events are told apart by run id alone.
+        let mut ids = HashSet::new();
+        for (_, options) in &jobs {
+            if let Some(id) = &options.run_id
+                && !ids.insert(id.as_str())
+            {
+                return Err(crate::Error::DuplicateId {
+                    kind: "run",
+                    id: id.clone(),
+                });
+            }
+        }
         let (tx, rx) = mpsc::unbounded_channel();
         let mut runs = Vec::new();
         for (canvas, options) in jobs {
@@ -321,19 +338,12 @@ impl Executor {
 
     /// Why each step of `plan` would run, that its result is cached, or
     /// that a run of the plan's targets would not need it: what a run with
-    /// the same cache would do.
+    /// the same cache would do. A stored result that does not fit its node
+    /// is [`Reason::CacheInvalid`]; a cache that fails makes every step
+    /// looked up [`Reason::CacheUnavailable`] rather than an error.
     pub async fn explain(&self, plan: &Plan, force: &Force) -> Result<Vec<Explanation>> {
-        let keys: Vec<ContentKey> = plan.steps.iter().map(|s| s.key).collect();
-        let cached: Vec<bool> = self
-            .cache
-            .get_many(&keys)
-            .await?
-            .iter()
-            .map(Option::is_some)
-            .collect();
-        let forced: Vec<bool> = plan.steps.iter().map(|s| force.covers(&s.node)).collect();
         let links = Links::of(plan);
-        let (wanted, _) = wanted_and_runs(plan, &links, force, |i| cached[i] && !forced[i]);
+        let decision = Decision::make(plan, &links, force, &*self.cache).await;
         Ok(plan
             .steps
             .iter()
@@ -342,14 +352,12 @@ impl Executor {
                 node: step.node.clone(),
                 function: step.function.clone(),
                 key: step.key,
-                reason: if !wanted[i] {
+                reason: if !decision.wanted[i] {
                     Reason::NotNeeded
-                } else if forced[i] {
-                    Reason::Forced
-                } else if cached[i] {
+                } else if decision.results[i].is_some() {
                     Reason::Cached
                 } else {
-                    step.reason
+                    decision.reasons[i]
                 },
             })
             .collect())
@@ -802,47 +810,107 @@ struct Decision {
     runs: Vec<bool>,
     /// Its key was looked up (not forced).
     looked_up: Vec<bool>,
+    /// Why each step runs, if it does.
+    reasons: Vec<Reason>,
+}
+
+/// What looking a step's key up found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lookup {
+    /// Forced: not looked up.
+    Skipped,
+    Hit,
+    Miss,
+    /// A stored result that does not fit the node: a miss.
+    Invalid,
+    /// The cache failed: a miss.
+    Failed,
 }
 
 impl Decision {
     /// Looks every unforced key up at once (one round trip for a database)
-    /// and decides, from the last step back, what runs.
-    async fn make(
-        plan: &Plan,
-        links: &Links,
-        options: &RunOptions,
-        cache: &dyn ResultCache,
-    ) -> Decision {
-        let looked_up: Vec<bool> = plan
+    /// and decides, from the last step back, what runs. Cached outputs are
+    /// checked as fresh ones are; one that does not fit its node is a miss,
+    /// and so is every lookup of a cache that fails: neither fails a run.
+    async fn make(plan: &Plan, links: &Links, force: &Force, cache: &dyn ResultCache) -> Decision {
+        let mut lookups: Vec<Lookup> = plan
             .steps
             .iter()
-            .map(|s| !options.force.covers(&s.node))
+            .map(|s| {
+                if force.covers(&s.node) {
+                    Lookup::Skipped
+                } else {
+                    Lookup::Miss
+                }
+            })
             .collect();
         let keys: Vec<ContentKey> = plan
             .steps
             .iter()
-            .zip(&looked_up)
-            .filter(|(_, l)| **l)
+            .zip(&lookups)
+            .filter(|(_, l)| **l != Lookup::Skipped)
             .map(|(s, _)| s.key)
             .collect();
-        let found = match cache.get_many(&keys).await {
-            Ok(found) => found,
+        let mut results: Vec<Option<Arc<Outputs>>> = vec![None; plan.steps.len()];
+        let found = if keys.is_empty() {
+            Ok(Vec::new())
+        } else {
+            cache.get_many(&keys).await
+        };
+        match found {
+            Ok(found) => {
+                let mut found = found.into_iter();
+                for (i, step) in plan.steps.iter().enumerate() {
+                    if lookups[i] == Lookup::Skipped {
+                        continue;
+                    }
+                    let Some(outputs) = found.next().flatten() else {
+                        continue;
+                    };
+                    match outputs::check(&step.function, &step.outputs, &outputs) {
+                        Ok(()) => {
+                            lookups[i] = Lookup::Hit;
+                            results[i] = Some(outputs);
+                        }
+                        Err(problem) => {
+                            tracing::warn!(
+                                node = %step.node,
+                                key = %step.key.short(),
+                                problem = %problem.message,
+                                "a cached result does not fit its node; the node runs again"
+                            );
+                            lookups[i] = Lookup::Invalid;
+                        }
+                    }
+                }
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "result cache lookup failed; running without it");
-                vec![None; keys.len()]
+                for lookup in &mut lookups {
+                    if *lookup == Lookup::Miss {
+                        *lookup = Lookup::Failed;
+                    }
+                }
             }
-        };
-        let mut found = found.into_iter();
-        let results: Vec<Option<Arc<Outputs>>> = looked_up
+        }
+        let (wanted, runs) = wanted_and_runs(plan, links, force, |i| results[i].is_some());
+        let reasons = plan
+            .steps
             .iter()
-            .map(|l| if *l { found.next().flatten() } else { None })
+            .zip(&lookups)
+            .map(|(step, lookup)| match lookup {
+                Lookup::Skipped => Reason::Forced,
+                Lookup::Invalid => Reason::CacheInvalid,
+                Lookup::Failed => Reason::CacheUnavailable,
+                Lookup::Hit | Lookup::Miss => step.reason,
+            })
             .collect();
-        let (wanted, runs) = wanted_and_runs(plan, links, &options.force, |i| results[i].is_some());
         Decision {
             results,
             wanted,
             runs,
-            looked_up,
+            looked_up: lookups.iter().map(|l| *l != Lookup::Skipped).collect(),
+            reasons,
         }
     }
 }
@@ -918,6 +986,7 @@ impl Engine {
             wanted,
             runs,
             looked_up,
+            ..
         } = std::mem::take(&mut self.decision);
         let mut states = vec![State::Done; n];
         for i in 0..n {
@@ -1183,11 +1252,7 @@ impl Engine {
         let work = &self.works[step];
         self.emitter.emit(RunEventKind::NodeQueued {
             node: work.node.clone(),
-            reason: if self.options.force.covers(&work.node) {
-                Reason::Forced
-            } else {
-                work.reason
-            },
+            reason: work.reason,
         });
     }
 
@@ -1391,15 +1456,27 @@ impl Engine {
             let declared = task.outputs.clone();
             let function = task.function.clone();
             // Through the trait object, not `Arc`'s own impl, which would box
-            // the future once more.
-            let result = match AssertUnwindSafe(runner.as_ref().run(task, ctx))
-                .catch_unwind()
-                .await
-            {
-                Ok(result) => result,
-                Err(payload) => Err(panicked(&*payload)),
+            // the future once more. A runner may panic in `run` itself,
+            // before there is a future to guard.
+            let begun =
+                std::panic::catch_unwind(AssertUnwindSafe(|| runner.as_ref().run(task, ctx)));
+            let result = match begun {
+                Ok(future) => match AssertUnwindSafe(future).catch_unwind().await {
+                    Ok(result) => result,
+                    Err(payload) => Err(panicked(&*payload)),
+                },
+                Err(payload) => Err(TaskError::permanent(format!(
+                    "the runner panicked before it started function `{function}`: {}",
+                    panic_message(&*payload)
+                ))
+                .with_hint(
+                    "this is a bug in the runner's `run`; fix it, the rest of the run is unaffected",
+                )),
             };
-            let result = result.and_then(|outputs| check_outputs(&function, &declared, outputs));
+            let result = result.and_then(|outputs| {
+                outputs::check(&function, &declared, &outputs)?;
+                Ok(outputs)
+            });
             let result = match result {
                 // A task that finished after its cancellation still counts
                 // as cancelled: the run has moved on.
@@ -1479,40 +1556,4 @@ impl NoteTarget for Emitter {
             }
         }
     }
-}
-
-/// Outputs must name exactly the ports the node type declares.
-fn check_outputs(
-    function: &str,
-    declared: &[Arc<str>],
-    outputs: Outputs,
-) -> std::result::Result<Outputs, TaskError> {
-    let missing: Vec<&str> = declared
-        .iter()
-        .map(|p| &**p)
-        .filter(|p| outputs.get(*p).is_none_or(serde_json::Value::is_null))
-        .collect();
-    let extra: Vec<&str> = outputs
-        .keys()
-        .map(String::as_str)
-        .filter(|k| !declared.iter().any(|p| &**p == *k))
-        .collect();
-    if missing.is_empty() && extra.is_empty() {
-        return Ok(outputs);
-    }
-    let mut problems = Vec::new();
-    if !missing.is_empty() {
-        problems.push(format!("no value for {}", missing.join(", ")));
-    }
-    if !extra.is_empty() {
-        problems.push(format!("undeclared {}", extra.join(", ")));
-    }
-    Err(TaskError::permanent(format!(
-        "function `{function}` returned outputs that do not match the node type ({})",
-        problems.join("; ")
-    ))
-    .with_hint(format!(
-        "the function must return exactly the declared output ports: {}",
-        declared.iter().map(|p| &**p).collect::<Vec<_>>().join(", ")
-    )))
 }

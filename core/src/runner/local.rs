@@ -174,11 +174,15 @@ impl fmt::Debug for LocalRunner {
 
 /// A panic as a task error carrying the panic message.
 pub(crate) fn panicked(payload: &(dyn std::any::Any + Send)) -> TaskError {
-    let message = payload
+    TaskError::permanent(format!("the function panicked: {}", panic_message(payload)))
+        .with_hint("this is a bug in the function; fix it, the rest of the run is unaffected")
+}
+
+/// The message a panic was raised with.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
         .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".to_owned());
-    TaskError::permanent(format!("the function panicked: {message}"))
-        .with_hint("this is a bug in the function; fix it, the rest of the run is unaffected")
+        .unwrap_or_else(|| "a panic without a message".to_owned())
 }

@@ -17,7 +17,9 @@
 //!
 //! Every output port gets a descriptor such as `{"path": "frames/shot-02-3fa2b9c1.png",
 //! "media_type": "image/png", "width": 672, "height": 384, "demo": true}`, its
-//! path relative to the output directory. File names end in a prefix of the
+//! path relative to the output directory. Files named by inputs are read
+//! only from inside that directory: an absolute path, `..`, or a symlink that
+//! leads outside is an `invalid_input` error. File names end in a prefix of the
 //! task's idempotency key, so running the same work again overwrites the same
 //! file and cached results keep pointing at valid files. Files are written
 //! under a temporary name and renamed, so a cancelled task never leaves a
@@ -25,7 +27,7 @@
 
 use std::fs;
 use std::io::ErrorKind;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -232,13 +234,25 @@ impl Job<'_> {
             .collect()
     }
 
-    /// The file an upstream output names, resolved against the output directory.
-    fn resolve(&self, path: &str) -> PathBuf {
-        let p = Path::new(path);
-        if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            self.out_dir.join(p)
+    /// The file an upstream output names, inside the output directory.
+    /// Outputs and params come from caches and canvases, which may have been
+    /// edited: a path that is absolute, climbs with `..`, or goes through a
+    /// symlink to somewhere outside is refused.
+    fn resolve(&self, name: &str, path: &str) -> Result<PathBuf, TaskError> {
+        let relative = Path::new(path);
+        let plain = relative
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+        if !plain {
+            return Err(outside(name, path));
+        }
+        let joined = self.out_dir.join(relative);
+        match (joined.canonicalize(), self.out_dir.canonicalize()) {
+            // The real path is read, so the check holds for what is read.
+            (Ok(real), Ok(root)) if real.starts_with(&root) => Ok(real),
+            (Ok(_), Ok(_)) => Err(outside(name, path)),
+            // Nothing there: reading it says so.
+            _ => Ok(joined),
         }
     }
 
@@ -275,7 +289,7 @@ impl Job<'_> {
     /// Reads the file an upstream value names.
     pub fn read(&self, name: &str, value: &Value) -> Result<(String, Vec<u8>), TaskError> {
         let path = self.path_of(name, value)?;
-        match fs::read(self.resolve(path)) {
+        match fs::read(self.resolve(name, path)?) {
             Ok(bytes) => Ok((path.to_owned(), bytes)),
             Err(e) if e.kind() == ErrorKind::NotFound => Err(missing(name, path)),
             Err(e) => Err(TaskError::invalid_input(format!(
@@ -287,7 +301,7 @@ impl Job<'_> {
     /// Checks that the file an upstream value names exists.
     pub fn require_file(&self, name: &str, value: &Value) -> Result<(), TaskError> {
         let path = self.path_of(name, value)?;
-        if self.resolve(path).is_file() {
+        if self.resolve(name, path)?.is_file() {
             Ok(())
         } else {
             Err(missing(name, path))
@@ -420,6 +434,14 @@ fn missing(name: &str, path: &str) -> TaskError {
     TaskError::invalid_input(format!("`{name}`: the file {path} does not exist")).with_hint(
         "run the node that made it again (clear its cached result if the file was deleted)",
     )
+}
+
+/// The error for an input whose path leads out of the output directory.
+fn outside(name: &str, path: &str) -> TaskError {
+    TaskError::invalid_input(format!(
+        "`{name}`: the path {path} leads outside the output folder; the demo functions read only files inside it"
+    ))
+    .with_hint("outputs name files relative to the output folder, without `..`: run the node that made the file again (clear its cached result if it was edited)")
 }
 
 /// A value for an error message, cut short.
