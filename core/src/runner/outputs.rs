@@ -16,32 +16,15 @@ pub(crate) fn check(
     declared: &[std::sync::Arc<str>],
     outputs: &Outputs,
 ) -> Result<(), TaskError> {
-    let missing: Vec<&str> = declared
-        .iter()
-        .map(|p| &**p)
-        .filter(|p| outputs.get(*p).is_none_or(Value::is_null))
-        .collect();
-    let extra: Vec<&str> = outputs
-        .keys()
-        .map(String::as_str)
-        .filter(|k| !declared.iter().any(|p| &**p == *k))
-        .collect();
-    if !missing.is_empty() || !extra.is_empty() {
-        let mut problems = Vec::new();
-        if !missing.is_empty() {
-            problems.push(format!("no value for {}", missing.join(", ")));
-        }
-        if !extra.is_empty() {
-            problems.push(format!("undeclared {}", extra.join(", ")));
-        }
-        return Err(TaskError::permanent(format!(
-            "function `{function}` returned outputs that do not match the node type ({})",
-            problems.join("; ")
-        ))
-        .with_hint(format!(
-            "the function must return exactly the declared output ports: {}",
-            declared.iter().map(|p| &**p).collect::<Vec<_>>().join(", ")
-        )));
+    // One pass for the usual case: ports are unique, so as many outputs as
+    // ports, each of them set, means no port is missing and none is extra.
+    // A cached run checks every result it finds, so this stays lean.
+    let exact = outputs.len() == declared.len()
+        && declared
+            .iter()
+            .all(|p| outputs.get(&**p).is_some_and(|v| !v.is_null()));
+    if !exact {
+        return Err(mismatch(function, declared, outputs));
     }
     if let Some(problem) = too_deep_port(outputs) {
         return Err(
@@ -55,14 +38,44 @@ pub(crate) fn check(
     Ok(())
 }
 
+/// What is wrong with outputs whose ports are not the declared ones.
+fn mismatch(function: &str, declared: &[std::sync::Arc<str>], outputs: &Outputs) -> TaskError {
+    let missing: Vec<&str> = declared
+        .iter()
+        .map(|p| &**p)
+        .filter(|p| outputs.get(*p).is_none_or(Value::is_null))
+        .collect();
+    let extra: Vec<&str> = outputs
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !declared.iter().any(|p| &**p == *k))
+        .collect();
+    let mut problems = Vec::new();
+    if !missing.is_empty() {
+        problems.push(format!("no value for {}", missing.join(", ")));
+    }
+    if !extra.is_empty() {
+        problems.push(format!("undeclared {}", extra.join(", ")));
+    }
+    TaskError::permanent(format!(
+        "function `{function}` returned outputs that do not match the node type ({})",
+        problems.join("; ")
+    ))
+    .with_hint(format!(
+        "the function must return exactly the declared output ports: {}",
+        declared.iter().map(|p| &**p).collect::<Vec<_>>().join(", ")
+    ))
+}
+
 /// The first port whose value nests deeper than [`MAX_VALUE_DEPTH`], said
 /// as "output `port` nested N levels deep, more than the limit of 32".
 /// A store must refuse such outputs: JSON parsers stop at a depth (serde_json
 /// at 128), so they may not read back.
 pub(crate) fn too_deep_port(outputs: &Outputs) -> Option<String> {
-    let (port, value) = outputs
-        .iter()
-        .find(|(_, value)| too_deep(value, MAX_VALUE_DEPTH))?;
+    // Scalars, the usual values, are passed over without a call.
+    let (port, value) = outputs.iter().find(|(_, value)| {
+        matches!(value, Value::Array(_) | Value::Object(_)) && too_deep(value, MAX_VALUE_DEPTH)
+    })?;
     Some(format!(
         "output `{port}` nested {} levels deep, more than the limit of {MAX_VALUE_DEPTH}",
         depth(value)
