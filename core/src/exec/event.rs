@@ -105,6 +105,7 @@ pub enum RunEventKind {
 /// Why a node will run, or that it will not need to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Reason {
     /// No result has been produced for this content before.
     New,

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::{Outputs, TaskError};
-use crate::validate::MAX_VALUE_DEPTH;
+use crate::limits::MAX_VALUE_DEPTH;
 use crate::limits::too_deep;
 
 /// Checks outputs of `function` against the `declared` ports and the depth
