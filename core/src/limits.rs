@@ -175,15 +175,6 @@ pub(crate) fn check_canvas_fields(doc: &CanvasDocument) -> Result<()> {
     check_metadata(&doc.metadata)
 }
 
-/// A whole document, as a store checks it before saving: a store never
-/// acknowledges what it could not read back.
-pub(crate) fn check_document(doc: &CanvasDocument) -> Result<()> {
-    check_canvas_fields(doc)?;
-    doc.nodes.iter().try_for_each(check_node)?;
-    doc.edges.iter().try_for_each(check_edge)?;
-    doc.groups.iter().try_for_each(check_group)
-}
-
 fn in_node(node: &str, e: Error) -> Error {
     match e {
         Error::InvalidField { field, message } => Error::InvalidField {

@@ -366,9 +366,9 @@ pub fn check_id(id: &str) -> Result<()> {
         Some("it is empty")
     } else if id.len() > MAX_ID_BYTES {
         Some("it is longer than 128 bytes")
-    } else if id.chars().any(char::is_control) {
+    } else if has_control(id) {
         Some("it contains a control character")
-    } else if id.trim() != id {
+    } else if id.starts_with(char::is_whitespace) || id.ends_with(char::is_whitespace) {
         Some("it has leading or trailing white space")
     } else {
         None
@@ -379,6 +379,16 @@ pub fn check_id(id: &str) -> Result<()> {
             id: id.chars().take(40).collect(),
             message: message.into(),
         }),
+    }
+}
+
+/// Whether `id` holds a control character; ids are checked on every load and
+/// save, so the common ASCII case is a byte scan.
+fn has_control(id: &str) -> bool {
+    if id.is_ascii() {
+        id.bytes().any(|b| b.is_ascii_control())
+    } else {
+        id.chars().any(char::is_control)
     }
 }
 

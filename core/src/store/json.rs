@@ -19,6 +19,8 @@
 use serde::Deserialize;
 
 use super::fingerprint;
+use crate::error::{Error, Result};
+use crate::limits;
 use crate::model::{CANVAS_FORMAT, CanvasDocument, DocumentOut, Edge, FORMAT_VERSION, Group, Node};
 
 /// Documents from this size up are read on two threads.
@@ -38,17 +40,21 @@ const AFTER_NODES: &str = "],\"edges\":[";
 /// as each node is written, and what `beside` returns. A large document's
 /// nodes are written on a scoped second thread while this one writes the
 /// rest and runs `beside`.
+///
+/// Each node and edge is checked against the [limits](crate::limits) just
+/// before it is written, while its memory is at hand: what a reader would
+/// refuse is refused, and a value too deep never reaches the serialiser.
 pub(super) fn write<B>(
     doc: &CanvasDocument,
     beside: impl FnOnce() -> B,
-) -> (serde_json::Result<String>, Vec<(u64, u64)>, B) {
+) -> (Result<String>, Vec<(u64, u64)>, B) {
     let (shell, nodes, other) = if doc.nodes.len() < PARALLEL_NODES {
         let nodes = write_nodes(&doc.nodes);
-        (serde_json::to_string(&shell(doc)), nodes, beside())
+        (write_shell(doc), nodes, beside())
     } else {
         std::thread::scope(|s| {
             let nodes = s.spawn(|| write_nodes(&doc.nodes));
-            let shell = serde_json::to_string(&shell(doc));
+            let shell = write_shell(doc);
             let other = beside();
             match nodes.join() {
                 Ok(nodes) => (shell, nodes, other),
@@ -62,9 +68,17 @@ pub(super) fn write<B>(
     }
 }
 
+/// The document without its nodes, written; its edges checked on the way
+/// (the caller checks the canvas's own fields and groups before `write`:
+/// `beside` may read them).
+fn write_shell(doc: &CanvasDocument) -> Result<String> {
+    doc.edges.iter().try_for_each(limits::check_edge)?;
+    Ok(serde_json::to_string(&shell(doc))?)
+}
+
 /// The nodes as serde_json writes a `Vec<Node>`, one node at a time, and
 /// each node's fingerprint entry from the bytes just written.
-fn write_nodes(nodes: &[Node]) -> serde_json::Result<(String, Vec<(u64, u64)>)> {
+fn write_nodes(nodes: &[Node]) -> Result<(String, Vec<(u64, u64)>)> {
     let mut out = Vec::with_capacity(nodes.len() * 256 + 2);
     let mut entries = Vec::with_capacity(nodes.len());
     out.push(b'[');
@@ -72,25 +86,29 @@ fn write_nodes(nodes: &[Node]) -> serde_json::Result<(String, Vec<(u64, u64)>)> 
         if i > 0 {
             out.push(b',');
         }
+        limits::check_node(node)?;
         let start = out.len();
         serde_json::to_writer(&mut out, node)?;
         entries.push(fingerprint::node_entry_from_json(node, &out[start..]));
     }
     out.push(b']');
-    let text = String::from_utf8(out)
-        .map_err(|_| serde::ser::Error::custom("serde_json wrote bytes that are not UTF-8"))?;
+    let text = String::from_utf8(out).map_err(|_| Error::InvalidJson {
+        message: "serde_json wrote bytes that are not UTF-8".into(),
+    })?;
     Ok((text, entries))
 }
 
 /// Puts the nodes' JSON in place of the shell's empty `nodes`.
-fn splice(shell: serde_json::Result<String>, nodes: &str) -> serde_json::Result<String> {
+fn splice(shell: Result<String>, nodes: &str) -> Result<String> {
     let shell = shell?;
     // The shell's fields before `nodes` are numbers and strings, in which a
     // quote is escaped: the first `"nodes":[]` is the key.
     let at = shell
         .find("\"nodes\":[]")
         .map(|i| i + NODES_KEY.len())
-        .ok_or_else(|| serde::ser::Error::custom("the document shell has no nodes"))?;
+        .ok_or_else(|| Error::InvalidJson {
+            message: "the document shell has no nodes".into(),
+        })?;
     let mut text = String::with_capacity(shell.len() + nodes.len());
     text.push_str(&shell[..at]);
     text.push_str(nodes);

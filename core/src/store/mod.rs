@@ -236,8 +236,11 @@ pub(crate) const UNREADABLE_PREVIOUS: &str = "replaces an unreadable version";
 /// runs on the caller's thread, and a store's blocking work gets the results
 /// instead of a copy of the document.
 pub(crate) fn prepare(doc: &CanvasDocument) -> Result<(String, Fingerprint)> {
-    // What the reader would refuse is refused here, before anything is written.
-    crate::limits::check_document(doc)?;
+    // What the reader would refuse is refused before the store writes
+    // anything: the canvas's own fields and groups here (the fingerprint
+    // reads them), nodes and edges as they are written.
+    crate::limits::check_canvas_fields(doc)?;
+    doc.groups.iter().try_for_each(crate::limits::check_group)?;
     // The nodes' entries are taken from their JSON as it is written; the
     // rest of the fingerprint meanwhile, on this thread.
     let (text, nodes, mut fingerprint) =
