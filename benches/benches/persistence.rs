@@ -685,6 +685,9 @@ fn import(c: &mut Criterion) {
 const HOSTILE_BYTES: usize = 1 << 20;
 
 /// One ComfyUI node with ~48,000 widget values.
+/// Makes the text of one hostile input.
+type MakeText = fn() -> String;
+
 fn comfyui_many_widgets() -> String {
     let mut values = Vec::new();
     let mut len = 0;
@@ -765,40 +768,31 @@ fn import_hostile(c: &mut Criterion) {
         .sampling_mode(SamplingMode::Flat)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(5));
-    group.bench_function("comfyui_one_node_widget_values_1mb", |b| {
-        let text = comfyui_many_widgets();
-        eprintln!("one ComfyUI node, {} bytes of widget values", text.len());
-        b.iter_custom(|iters| {
-            each(
-                iters,
-                Catalog::builtin,
-                |catalog| comfyui::import(&catalog, &text).expect("imports"),
-                drop,
-            )
+    let comfyui_shapes: [(&str, MakeText); 3] = [
+        ("comfyui_one_node_widget_values_1mb", comfyui_many_widgets),
+        (
+            "comfyui_one_node_500k_small_widget_values_1mb",
+            comfyui_many_small_widgets,
+        ),
+        (
+            "comfyui_subgraph_bomb_to_the_node_cap",
+            comfyui_subgraph_bomb,
+        ),
+    ];
+    for (name, make) in comfyui_shapes {
+        group.bench_function(name, |b| {
+            let text = make();
+            eprintln!("{name}: {} bytes", text.len());
+            b.iter_custom(|iters| {
+                each(
+                    iters,
+                    Catalog::builtin,
+                    |catalog| comfyui::import(&catalog, &text).expect("imports"),
+                    drop,
+                )
+            });
         });
-    });
-    group.bench_function("comfyui_one_node_500k_small_widget_values_1mb", |b| {
-        let text = comfyui_many_small_widgets();
-        b.iter_custom(|iters| {
-            each(
-                iters,
-                Catalog::builtin,
-                |catalog| comfyui::import(&catalog, &text).expect("imports"),
-                drop,
-            )
-        });
-    });
-    group.bench_function("comfyui_subgraph_bomb_to_the_node_cap", |b| {
-        let text = comfyui_subgraph_bomb();
-        b.iter_custom(|iters| {
-            each(
-                iters,
-                Catalog::builtin,
-                |catalog| comfyui::import(&catalog, &text).expect("imports"),
-                drop,
-            )
-        });
-    });
+    }
     group.bench_function("react_flow_edges_without_ids_1mb", |b| {
         let text = react_flow_edges_without_ids();
         eprintln!("React Flow edges without ids, {} bytes", text.len());
