@@ -178,6 +178,16 @@ pub enum Error {
         known: Vec<String>,
     },
 
+    #[error(
+        "the plan is of canvas `{plan_canvas}` at revision {plan_revision}, but the canvas `{canvas}` is at revision {revision}"
+    )]
+    StalePlan {
+        plan_canvas: String,
+        plan_revision: u64,
+        canvas: String,
+        revision: u64,
+    },
+
     #[error("op {index} ({op}) was rejected, nothing was applied: {source}")]
     OpRejected {
         index: usize,
@@ -222,6 +232,7 @@ impl Error {
             Error::TooLarge { .. } => "too_large",
             Error::InvalidCanvas { .. } => "invalid_canvas",
             Error::UnknownFunction { .. } => "unknown_function",
+            Error::StalePlan { .. } => "stale_plan",
             Error::OpRejected { source, .. } => source.code(),
         }
     }
@@ -314,6 +325,9 @@ impl Error {
                 "register the function with the runner, or change the node type's task; known: {}",
                 known.join(", ")
             ),
+            Error::StalePlan { .. } => {
+                "call `Planner::replan` with the canvas (or plan again), then start the run; a stale plan would file new results under old content keys".into()
+            }
             Error::OpRejected { source, .. } => source.hint(),
         }
     }
@@ -392,6 +406,15 @@ impl Error {
                 known,
             } => json!({"function": function, "nodes": nodes, "known": known}),
             Error::InputOccupied { existing, .. } => json!({"existing_edge": existing}),
+            Error::StalePlan {
+                plan_canvas,
+                plan_revision,
+                canvas,
+                revision,
+            } => json!({
+                "plan_canvas": plan_canvas, "plan_revision": plan_revision,
+                "canvas": canvas, "revision": revision
+            }),
             Error::DuplicateEdge { existing } => json!({"existing_edge": existing}),
             Error::UnsupportedFormatVersion { found, supported } => {
                 json!({"found": found, "supported": supported})

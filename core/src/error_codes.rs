@@ -150,6 +150,12 @@ pub const ERROR_CODES: &[ErrorCode] = &[
         when: "a run whose plan needs a function the runner does not know (checked before any task starts)",
     },
     ErrorCode {
+        code: "stale_plan",
+        category: Category::Conflict,
+        http_status: 409,
+        when: "`Executor::start_planned` with a plan of another canvas, or of an older revision of this one (`details` gives both)",
+    },
+    ErrorCode {
         code: "duplicate_id",
         category: Category::Conflict,
         http_status: 409,

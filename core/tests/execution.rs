@@ -1063,3 +1063,33 @@ async fn functions_registered_after_the_executor_exists_run_and_a_second_registr
     let (report, _) = run(&executor, &canvas, RunOptions::new().force_all()).await;
     assert_eq!(report.outputs["a"]["out"], json!("second"));
 }
+
+#[tokio::test]
+async fn a_plan_behind_the_canvas_is_refused_as_stale_plan_and_runs_after_replan() {
+    let calls = Arc::new(Calls::default());
+    let executor = Executor::new(runner(calls.clone()));
+    let mut canvas = diamond();
+    let mut planner = Planner::new(&canvas, PlanOptions::all(Quality::Draft)).unwrap();
+    canvas.apply(vec![set("b", json!({"text": "B2"}))]).unwrap();
+    let err = executor
+        .start_planned(&canvas, &planner, RunOptions::new())
+        .await
+        .expect_err("stale");
+    assert_eq!(err.code(), "stale_plan");
+    assert_eq!(err.http_status(), 409);
+    assert_eq!(err.details()["plan_revision"], json!(1));
+    assert_eq!(err.details()["revision"], json!(2));
+    assert!(err.hint().contains("replan"));
+    assert!(calls.take().is_empty(), "nothing ran");
+
+    planner.replan(&canvas).unwrap();
+    let report = executor
+        .start_planned(&canvas, &planner, RunOptions::new())
+        .await
+        .unwrap()
+        .finish()
+        .await;
+    // Every step node ran (the note is data and has no task).
+    assert_eq!(calls.take(), set_of(&["a", "b", "c", "d", "e"]));
+    assert!(report.outputs.contains_key("b"));
+}

@@ -227,15 +227,11 @@ impl Executor {
         };
         // A plan behind the canvas would file new results under old keys.
         if planner.plan().revision != canvas.revision() || planner.plan().canvas_id != canvas.id() {
-            return Err(crate::Error::InvalidField {
-                field: "plan",
-                message: format!(
-                    "the plan is of canvas `{}` at revision {}, the canvas `{}` is at revision {}; call `Planner::replan` first",
-                    planner.plan().canvas_id,
-                    planner.plan().revision,
-                    canvas.id(),
-                    canvas.revision()
-                ),
+            return Err(crate::Error::StalePlan {
+                plan_canvas: planner.plan().canvas_id.clone(),
+                plan_revision: planner.plan().revision,
+                canvas: canvas.id().to_owned(),
+                revision: canvas.revision(),
             });
         }
         plan_for_checks(canvas, &options)?;
