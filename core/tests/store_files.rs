@@ -1,23 +1,15 @@
 //! The file store beyond the conformance suite: ids as file names, damaged
 //! and foreign files, storage errors, size limits, and reopening.
 
+#[path = "support/documents.rs"]
+mod documents;
+
+use documents::doc;
 use std::path::{Path, PathBuf};
 
+use reelgraph::CanvasDocument;
 use reelgraph::store::{CanvasStore, FileStore, ListQuery, MAX_DOCUMENT_BYTES};
-use reelgraph::{Canvas, CanvasDocument, Catalog, Op};
 use serde_json::json;
-
-/// A document with `shots` shots, at revision 0.
-fn doc(id: &str, name: &str, shots: usize) -> CanvasDocument {
-    let mut canvas = Canvas::new(Catalog::builtin(), id, name);
-    let ops: Vec<Op> = (0..shots)
-        .map(|i| Op::add_node(&format!("s{i}"), "shot", json!({"number": i + 1})))
-        .collect();
-    canvas.apply(ops).expect("shots apply");
-    let mut d = canvas.to_document();
-    d.revision = 0;
-    d
-}
 
 fn open() -> (tempfile::TempDir, FileStore) {
     let dir = tempfile::tempdir().expect("temp dir");

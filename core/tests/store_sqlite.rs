@@ -2,25 +2,17 @@
 //! rows, literal name prefixes, size limits, and several connections.
 #![cfg(feature = "sqlite")]
 
+#[path = "support/documents.rs"]
+mod documents;
+
+use documents::doc;
 use std::path::Path;
 use std::sync::Arc;
 
+use reelgraph::CanvasDocument;
 use reelgraph::store::{CanvasStore, ListQuery, MAX_DOCUMENT_BYTES, SqliteStore};
-use reelgraph::{Canvas, CanvasDocument, Catalog, Op};
 use rusqlite::Connection;
 use serde_json::json;
-
-/// A document with `shots` shots, at revision 0.
-fn doc(id: &str, name: &str, shots: usize) -> CanvasDocument {
-    let mut canvas = Canvas::new(Catalog::builtin(), id, name);
-    let ops: Vec<Op> = (0..shots)
-        .map(|i| Op::add_node(&format!("s{i}"), "shot", json!({"number": i + 1})))
-        .collect();
-    canvas.apply(ops).expect("shots apply");
-    let mut d = canvas.to_document();
-    d.revision = 0;
-    d
-}
 
 fn open() -> (tempfile::TempDir, std::path::PathBuf, SqliteStore) {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -2,6 +2,8 @@
 //! data, exhausted the machine or gave a wrong result. Property tests and
 //! bounded fuzzing of every loader live here too.
 
+#[path = "../support/documents.rs"]
+mod documents;
 mod execution;
 mod fuzz;
 mod importers;

@@ -2,18 +2,19 @@
 //! processes), damaged database pages, read-only databases, and a damaged
 //! file-store index.
 
+use crate::documents::doc;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::thread;
 
+use reelgraph::CanvasDocument;
 #[cfg(feature = "sqlite")]
 use reelgraph::cache::SqliteCache;
 #[cfg(feature = "sqlite")]
 use reelgraph::store::SqliteStore;
 use reelgraph::store::{CanvasStore, FileStore, ListQuery};
-use reelgraph::{Canvas, CanvasDocument, Catalog, Op};
 use serde_json::json;
 
 // ---- Opens racing on a new store ----
@@ -293,21 +294,6 @@ fn opening_a_new_database_waits_for_a_connection_writing_it() {
 }
 
 // ---- Damaged database pages ----
-
-/// A document with `shots` shots, at revision 0.
-fn doc(id: &str, name: &str, shots: usize) -> CanvasDocument {
-    // Loading the catalogue takes a while in a debug build: once.
-    static CATALOG: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
-    let catalog = CATALOG.get_or_init(Catalog::builtin).clone();
-    let mut canvas = Canvas::new(catalog, id, name);
-    let ops: Vec<Op> = (0..shots)
-        .map(|i| Op::add_node(&format!("s{i}"), "shot", json!({"number": i + 1})))
-        .collect();
-    canvas.apply(ops).expect("shots apply");
-    let mut d = canvas.to_document();
-    d.revision = 0;
-    d
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
