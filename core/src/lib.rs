@@ -20,6 +20,7 @@ pub mod format;
 pub mod limits;
 pub mod model;
 pub mod ops;
+mod quality;
 pub mod render;
 pub mod runner;
 #[cfg(feature = "sqlite")]
@@ -37,5 +38,6 @@ pub use model::{
     CanvasDocument, DataType, Edge, Group, Node, PortRef, Position, Story, StoryStructure, Viewport,
 };
 pub use ops::{Applied, Op};
-pub use task::{Quality, TaskPreview};
+pub use quality::Quality;
 pub use validate::{Diagnostic, Report, Severity};
+pub use task::TaskPreview;

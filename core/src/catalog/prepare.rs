@@ -10,7 +10,7 @@ use super::spec::{NodeTypeSpec, PropertyKind, PropertySpec, Template};
 use crate::error::{Error, Result};
 use crate::limits::{MAX_VALUE_DEPTH, too_deep};
 use crate::model::check_id;
-use crate::task::Quality;
+use crate::quality::Quality;
 use crate::validate::value::check_value;
 
 pub(super) fn prepare(spec: NodeTypeSpec) -> Result<NodeTypeSpec> {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::model::DataType;
-use crate::task::Quality;
+use crate::quality::Quality;
 
 /// One node type: its ports, properties, task mapping and migrations.
 #[derive(Debug, Clone, Serialize, Deserialize)]

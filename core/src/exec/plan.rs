@@ -27,7 +27,8 @@ use super::key::{ContentKey, KeyHasher};
 use crate::canvas::{Canvas, Link, NodeEntry};
 use crate::catalog::{NodeTypeSpec, Template};
 use crate::error::{Error, Result};
-use crate::task::{Quality, property_applies};
+use crate::quality::Quality;
+use crate::task::property_applies;
 
 /// What to plan: the whole canvas or the nodes some targets need.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -25,11 +25,11 @@ use crate::cache::{MemoryCache, ResultCache};
 use crate::canvas::Canvas;
 use crate::error::Result;
 use crate::exec::ContentKey;
+use crate::quality::Quality;
 use crate::runner::{
     FunctionRunner, NoteTarget, Outputs, ProgressSink, Task, TaskContext, TaskError, TaskErrorKind,
     TaskNote, outputs, panic_message, panicked,
 };
-use crate::task::Quality;
 
 /// What happens to the rest of a run when a node fails.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
-use crate::task::Quality;
+use crate::quality::Quality;
 
 mod breaker;
 #[cfg(feature = "demo")]

@@ -2,8 +2,6 @@
 //! from its type's `task` section, its properties, what its upstream nodes
 //! provide, and a quality tier. Nothing runs.
 
-mod quality;
-
 use std::collections::{BTreeMap, HashSet};
 
 use petgraph::stable_graph::NodeIndex;
@@ -11,12 +9,11 @@ use petgraph::visit::EdgeRef;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-pub use quality::Quality;
-
 use crate::canvas::{Canvas, NodeEntry};
 use crate::catalog::{NodeTypeSpec, PropertySpec, TaskSpec, Template};
 use crate::error::{Error, Result};
 use crate::model::{PortRef, same_value};
+use crate::quality::Quality;
 
 /// What a node's task would look like.
 #[derive(Debug, Clone, PartialEq, Serialize)]
