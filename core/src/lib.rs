@@ -22,6 +22,7 @@ pub mod model;
 pub mod ops;
 mod quality;
 pub mod render;
+mod report;
 pub mod runner;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -39,5 +40,5 @@ pub use model::{
 };
 pub use ops::{Applied, Op};
 pub use quality::Quality;
-pub use validate::{Diagnostic, Report, Severity};
+pub use report::{Diagnostic, Report, Severity};
 pub use task::TaskPreview;

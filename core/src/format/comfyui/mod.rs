@@ -204,8 +204,9 @@ pub use export::{ApiPrompt, LeftOut, export_api_prompt};
 use crate::catalog::{Catalog, InputSpec};
 use crate::error::Result;
 use crate::format::{Diagnostics, fits_depth};
+use crate::limits::MAX_VALUE_DEPTH;
 use crate::model::{CanvasDocument, DataType};
-use crate::validate::{Diagnostic, MAX_VALUE_DEPTH, Severity};
+use crate::report::{Diagnostic, Severity};
 use flatten::{Flattener, Plan};
 use types::{ClassInfo, data_type, input_types, merged_spec, output_type};
 
