@@ -86,3 +86,9 @@ impl Serialize for Properties {
         map.end()
     }
 }
+
+impl crate::catalog::PropertyValues for Properties {
+    fn value(&self, name: &str) -> Option<&Value> {
+        self.get(name)
+    }
+}

@@ -4,6 +4,7 @@
 mod builder;
 mod prepare;
 pub mod spec;
+mod value_check;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -13,6 +14,7 @@ pub use spec::{
     Accepts, AppliesWhen, InputSpec, Migration, NodeTypeSpec, OutputSpec, PropertyKind,
     PropertySpec, TaskSpec, Template,
 };
+pub(crate) use value_check::{PropertyValues, check_value, property_applies};
 
 use crate::error::{Error, Result};
 use crate::model::DataType;

@@ -2,7 +2,6 @@
 //! story-structure advice, as a list of diagnostics.
 
 mod structure;
-pub(crate) mod value;
 
 use std::sync::Arc;
 
@@ -11,16 +10,14 @@ use petgraph::stable_graph::NodeIndex;
 use petgraph::visit::{EdgeRef, NodeIndexable};
 use serde_json::Value;
 
-pub use crate::limits::MAX_VALUE_DEPTH;
-pub use value::{DEFAULT_MAX_ITEMS, DEFAULT_MAX_TEXT_BYTES};
+pub use crate::limits::{DEFAULT_MAX_ITEMS, DEFAULT_MAX_TEXT_BYTES, MAX_VALUE_DEPTH};
 
 use crate::canvas::{Canvas, Detached, Link, NodeEntry};
-use crate::catalog::NodeTypeSpec;
 use crate::catalog::spec::same_name;
+use crate::catalog::{NodeTypeSpec, check_value, property_applies};
 use crate::error::Error;
 use crate::model::same_value;
 use crate::report::{Diagnostic, Report, Severity};
-use crate::task::property_applies;
 
 impl Diagnostic {
     fn from_error(e: &Error) -> Self {
@@ -95,7 +92,7 @@ impl Canvas {
                 let checked = if entry.values_checked {
                     Ok(())
                 } else {
-                    value::check_value(id, name, prop, value)
+                    check_value(id, name, prop, value)
                 };
                 if let Err(e) = checked {
                     out.push(Diagnostic::from_error(&e).node(id).property(name));
