@@ -20,6 +20,7 @@ pub mod format;
 pub mod limits;
 pub mod model;
 pub mod ops;
+mod params;
 mod quality;
 pub mod render;
 mod report;
@@ -27,7 +28,6 @@ pub mod runner;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 pub mod store;
-pub mod task;
 mod unique_keys;
 pub mod validate;
 
@@ -39,6 +39,6 @@ pub use model::{
     CanvasDocument, DataType, Edge, Group, Node, PortRef, Position, Story, StoryStructure, Viewport,
 };
 pub use ops::{Applied, Op};
+pub use params::TaskPreview;
 pub use quality::Quality;
 pub use report::{Diagnostic, Report, Severity};
-pub use task::TaskPreview;

@@ -1,6 +1,7 @@
-//! Task preview: the request a node would send to a function runner, built
+//! Task parameters: the request a node sends to a function runner, built
 //! from its type's `task` section, its properties, what its upstream nodes
-//! provide, and a quality tier. Nothing runs.
+//! provide, and a quality tier. Runs send them; a [`TaskPreview`] shows them
+//! without running anything.
 
 use std::collections::{BTreeMap, HashSet};
 
