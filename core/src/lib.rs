@@ -26,7 +26,7 @@ pub mod render;
 mod report;
 pub mod runner;
 #[cfg(feature = "sqlite")]
-mod sqlite;
+mod sqlite_conn;
 pub mod store;
 mod unique_keys;
 pub mod validate;

@@ -10,9 +10,9 @@ mod autosave;
 mod files;
 mod fingerprint;
 mod json;
-mod memory;
+mod memory_store;
 #[cfg(feature = "sqlite")]
-mod sqlite;
+mod sqlite_store;
 mod summary;
 
 use std::time::{Duration, SystemTime};
@@ -22,9 +22,9 @@ use serde::Serialize;
 
 pub use autosave::{AutosaveEvent, AutosaveOptions, Autosaver, autosave};
 pub use files::{DamagedFile, FileStore, RebuiltIndex};
-pub use memory::MemoryStore;
+pub use memory_store::MemoryStore;
 #[cfg(feature = "sqlite")]
-pub use sqlite::SqliteStore;
+pub use sqlite_store::SqliteStore;
 pub use summary::change_summary;
 
 use self::fingerprint::Fingerprint;
