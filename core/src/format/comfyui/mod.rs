@@ -188,7 +188,7 @@ mod build;
 mod export;
 mod flatten;
 mod groups;
-mod json;
+mod ordered_json;
 mod types;
 mod widgets;
 mod workflow;
