@@ -147,6 +147,7 @@ pub struct Group {
 /// The story-structure template whose checks validation runs (as warnings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum StoryStructure {
     /// Three acts near 25 / 50 / 25 % of the running time.
     ThreeAct,

@@ -7,9 +7,20 @@ use serde::Serialize;
 /// How bad a diagnostic is: errors keep a canvas from running, warnings do not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Severity {
     Error,
     Warning,
+}
+
+impl Severity {
+    /// The wire name: `error` or `warning`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
 }
 
 /// One finding about a canvas.

@@ -117,6 +117,7 @@ impl<'de> Deserialize<'de> for Accepts {
 /// The kind of value a property holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum PropertyKind {
     Text,
     Integer,
@@ -230,6 +231,7 @@ pub struct TaskSpec {
 /// quality tier. Written as a one-key object naming the source.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
 pub enum Template {
     /// A literal value.
     Value(Value),

@@ -206,6 +206,7 @@ impl TaskContext {
 /// How a task failed, which decides what happens next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum TaskErrorKind {
     /// A passing failure (network, a busy worker): worth retrying.
     Transient,

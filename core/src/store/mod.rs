@@ -109,6 +109,7 @@ pub struct VersionInfo {
 /// What [`CanvasStore::prune`] removes from a canvas's history.
 /// The current version is always kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Prune {
     /// Keep the newest N versions.
     KeepLast(usize),
