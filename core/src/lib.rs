@@ -31,7 +31,7 @@ pub mod store;
 mod unique_keys;
 pub mod validate;
 
-pub use canvas::{Canvas, Migrated, Properties};
+pub use canvas::{Canvas, Migrated};
 pub use catalog::{Catalog, NodeTypeBuilder, NodeTypeSpec, PropertyKind, PropertySpec, Template};
 pub use error::{Error, ErrorBody, Result};
 pub use event::Event;

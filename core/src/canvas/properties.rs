@@ -43,14 +43,6 @@ impl Properties {
         self.0.iter().map(|(k, v)| (&**k, v))
     }
 
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// Drops spare capacity: a canvas holds many of these.
     pub fn shrink_to_fit(&mut self) {
         self.0.shrink_to_fit();
