@@ -29,13 +29,13 @@ pub mod task;
 mod unique_keys;
 pub mod validate;
 
-pub use canvas::{Canvas, Migrated, Properties};
+pub use canvas::{Applied, Canvas, Migrated, Properties};
 pub use catalog::{Catalog, NodeTypeBuilder, NodeTypeSpec, PropertyKind, PropertySpec, Template};
 pub use error::{Error, ErrorBody, Result};
 pub use event::Event;
 pub use model::{
     CanvasDocument, DataType, Edge, Group, Node, PortRef, Position, Story, StoryStructure, Viewport,
 };
-pub use ops::{Applied, Op};
+pub use ops::Op;
 pub use task::{Quality, TaskPreview};
 pub use validate::{Diagnostic, Report, Severity};

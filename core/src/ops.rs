@@ -3,7 +3,6 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::event::Event;
 use crate::model::{Edge, Node, PortRef, Position, Story, Viewport};
 
 /// One change to a canvas. Serialised with an `op` tag:
@@ -222,15 +221,4 @@ impl Op {
             unset: Vec::new(),
         }
     }
-}
-
-/// What a successful [`crate::Canvas::apply`] returns.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Applied {
-    /// The canvas revision after the change.
-    pub revision: u64,
-    /// Ops that undo the change, in the order to apply them.
-    pub inverse: Vec<Op>,
-    /// The change, for collaborators and autosavers.
-    pub event: Event,
 }

@@ -18,6 +18,7 @@ use petgraph::visit::{EdgeIndexable, EdgeRef, NodeIndexable};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+pub use apply::Applied;
 pub use properties::Properties;
 
 pub(crate) use changes::Change;
