@@ -26,10 +26,10 @@ use changes::ChangeLog;
 
 use crate::catalog::{Catalog, NodeTypeSpec};
 use crate::error::{Error, Result};
-use crate::limits::MAX_DOCUMENT_BYTES;
+use crate::limits::{MAX_DOCUMENT_BYTES, check_text};
 use crate::model::{
     CANVAS_FORMAT, CanvasDocument, DocumentOut, Edge, FORMAT_VERSION, Group, Node, PortRef,
-    Position, Story, Viewport,
+    Position, Story, Viewport, check_id,
 };
 
 /// Edge data kept in the graph; the endpoints are the graph's own.
@@ -138,10 +138,38 @@ pub struct Migrated {
 }
 
 impl Canvas {
-    /// An empty canvas.
+    /// An empty canvas, for ids and names written in the program.
+    ///
+    /// # Panics
+    ///
+    /// When `id` is not a valid id (empty, over [`crate::model::MAX_ID_BYTES`],
+    /// control characters, white space at either end) or `name` is over
+    /// [`crate::limits::MAX_LABEL_BYTES`]: no store could save that canvas.
+    /// For ids and names from users, use [`Canvas::try_new`].
     pub fn new(catalog: Catalog, id: &str, name: &str) -> Self {
+        match Canvas::try_new(catalog, id, name) {
+            Ok(canvas) => canvas,
+            Err(e) => panic!("Canvas::new: {e} (use Canvas::try_new for ids from users)"),
+        }
+    }
+
+    /// An empty canvas, or why `id` or `name` cannot be a saved canvas's:
+    /// `invalid_id` or `invalid_field`. The checks are the ones every load
+    /// and save makes.
+    ///
+    /// ```
+    /// use reelgraph::{Canvas, Catalog};
+    ///
+    /// let canvas = Canvas::try_new(Catalog::builtin(), "film", "Film").unwrap();
+    /// assert_eq!(canvas.id(), "film");
+    /// let err = Canvas::try_new(Catalog::builtin(), " film", "Film").unwrap_err();
+    /// assert_eq!(err.code(), "invalid_id");
+    /// ```
+    pub fn try_new(catalog: Catalog, id: &str, name: &str) -> Result<Self> {
+        check_id(id)?;
+        check_text("name", name)?;
         let now = now_rfc3339();
-        Canvas {
+        Ok(Canvas {
             catalog,
             id: id.into(),
             name: name.into(),
@@ -157,7 +185,7 @@ impl Canvas {
             graph: Graph::new(),
             migrated: Vec::new(),
             changes: ChangeLog::default(),
-        }
+        })
     }
 
     /// Reads a canvas from its JSON document (see [`Canvas::from_document`]).
