@@ -162,20 +162,6 @@ impl Op {
         }
     }
 
-    /// Whether the op can change what a node computes (its content or its
-    /// inputs), as opposed to layout, grouping and canvas settings.
-    pub(crate) fn changes_content(&self) -> bool {
-        !matches!(
-            self,
-            Op::MoveNode { .. }
-                | Op::SetUi { .. }
-                | Op::AddGroup { .. }
-                | Op::SetGroup { .. }
-                | Op::RemoveGroup { .. }
-                | Op::SetCanvas { .. }
-        )
-    }
-
     /// Parses one op or a JSON array of ops, straight from the text.
     pub fn parse_list(text: &str) -> crate::Result<Vec<Op>> {
         if text.trim_start().starts_with('[') {

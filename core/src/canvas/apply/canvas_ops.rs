@@ -17,7 +17,7 @@ impl Canvas {
         story: Option<Story>,
         metadata: Option<&Map<String, Value>>,
         journal: &mut Vec<Undo>,
-    ) -> Result<Vec<Op>> {
+    ) -> Result<Op> {
         if let Some(name) = name {
             check_text("name", name)?;
         }
@@ -57,6 +57,6 @@ impl Canvas {
         if let Some(m) = metadata {
             self.metadata = m.clone();
         }
-        Ok(vec![inverse])
+        Ok(inverse)
     }
 }

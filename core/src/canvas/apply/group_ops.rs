@@ -21,7 +21,7 @@ impl Canvas {
         nodes: &[String],
         ui: &Option<Value>,
         journal: &mut Vec<Undo>,
-    ) -> Result<Vec<Op>> {
+    ) -> Result<Op> {
         check_id(id)?;
         if self.groups.contains_key(id) {
             return Err(Error::DuplicateId {
@@ -33,7 +33,7 @@ impl Canvas {
         let at = index.unwrap_or(self.groups.len()).min(self.groups.len());
         self.groups.shift_insert(at, id.to_owned(), group);
         journal.push(Undo::GroupAdded(id.to_owned()));
-        Ok(vec![Op::RemoveGroup { id: id.to_owned() }])
+        Ok(Op::RemoveGroup { id: id.to_owned() })
     }
 
     pub(super) fn set_group(
@@ -43,7 +43,7 @@ impl Canvas {
         nodes: &[String],
         ui: &Option<Value>,
         journal: &mut Vec<Undo>,
-    ) -> Result<Vec<Op>> {
+    ) -> Result<Op> {
         let Some(old) = self.groups.get(id).cloned() else {
             return Err(Error::UnknownGroup {
                 group: id.to_owned(),
@@ -58,10 +58,10 @@ impl Canvas {
             ui: old.ui.clone(),
         };
         journal.push(Undo::GroupChanged(old));
-        Ok(vec![inverse])
+        Ok(inverse)
     }
 
-    pub(super) fn remove_group(&mut self, id: &str, journal: &mut Vec<Undo>) -> Result<Vec<Op>> {
+    pub(super) fn remove_group(&mut self, id: &str, journal: &mut Vec<Undo>) -> Result<Op> {
         let Some((index, _, group)) = self.groups.shift_remove_full(id) else {
             return Err(Error::UnknownGroup {
                 group: id.to_owned(),
@@ -75,7 +75,7 @@ impl Canvas {
             ui: group.ui.clone(),
         };
         journal.push(Undo::GroupRemoved { index, group });
-        Ok(vec![inverse])
+        Ok(inverse)
     }
 
     fn checked_group(

@@ -21,6 +21,8 @@ pub(super) enum Undo {
     },
     NodeChanged {
         id: Arc<str>,
+        /// What the node computes may have changed, not only its layout.
+        content: bool,
         entry: Box<NodeEntry>,
     },
     EdgeAdded(Arc<str>),
@@ -60,12 +62,19 @@ pub(super) enum RemovedEdge {
 }
 
 impl Canvas {
-    /// The node a journaled change touched, as the change log records it.
+    /// The node a journaled change touched, as the change log records it;
+    /// none for changes that cannot alter what a node computes (layout,
+    /// editor state, groups, canvas settings).
     pub(super) fn change_of(&self, undo: &Undo) -> Option<Change> {
         let (node, structural) = match undo {
             Undo::NodeAdded(id) => (id.clone(), true),
             Undo::NodeRemoved { id, .. } => (id.clone(), true),
-            Undo::NodeChanged { id, .. } => (id.clone(), false),
+            Undo::NodeChanged { id, content, .. } => {
+                if !content {
+                    return None;
+                }
+                (id.clone(), false)
+            }
             Undo::EdgeAdded(id) => match self.edges.get(id)? {
                 EdgeSlot::Live(eix) => {
                     let (_, target) = self.graph.inner().edge_endpoints(*eix)?;
@@ -106,7 +115,7 @@ impl Canvas {
                     entry.ix = self.graph.add_node(id.clone());
                     self.nodes.shift_insert(index, id, entry);
                 }
-                Undo::NodeChanged { id, entry } => {
+                Undo::NodeChanged { id, entry, .. } => {
                     if let Some(slot) = self.nodes.get_mut(&id) {
                         *slot = *entry;
                     }
@@ -162,5 +171,98 @@ impl Canvas {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::model::Position;
+    use crate::{Canvas, Catalog, Op};
+
+    /// `(node, structural)` of every change after `revision`.
+    fn changes(canvas: &Canvas, revision: u64) -> Vec<(String, bool)> {
+        canvas
+            .changes_since(revision)
+            .expect("the log reaches back")
+            .iter()
+            .map(|c| (c.node.to_string(), c.structural))
+            .collect()
+    }
+
+    #[test]
+    fn the_change_log_records_what_can_change_a_result_and_nothing_else() {
+        let mut canvas = Canvas::new(Catalog::builtin(), "c", "C");
+        canvas
+            .apply(vec![
+                Op::add_node("hero", "character", json!({"name": "Mara"})),
+                Op::add_node("s1", "shot", json!({"number": 1})),
+            ])
+            .unwrap();
+        assert_eq!(
+            changes(&canvas, 0),
+            [("hero".into(), true), ("s1".into(), true)]
+        );
+
+        // Layout, editor state, groups and canvas settings: no change.
+        canvas
+            .apply(vec![
+                Op::MoveNode {
+                    id: "s1".into(),
+                    position: Position { x: 5.0, y: 5.0 },
+                },
+                Op::SetUi {
+                    id: "s1".into(),
+                    ui: Some(json!({"color": "red"})),
+                },
+                Op::AddGroup {
+                    id: "g".into(),
+                    index: None,
+                    label: None,
+                    nodes: vec!["s1".into()],
+                    ui: None,
+                },
+                Op::SetCanvas {
+                    name: Some("D".into()),
+                    viewport: None,
+                    story: None,
+                    metadata: None,
+                },
+            ])
+            .unwrap();
+        assert_eq!(changes(&canvas, 1), []);
+
+        // Content: the node itself, not the graph's shape.
+        canvas
+            .apply(vec![
+                Op::set_properties("s1", json!({"prompt": "rain"})),
+                Op::SetLabel {
+                    id: "hero".into(),
+                    label: Some("Mara".into()),
+                },
+            ])
+            .unwrap();
+        assert_eq!(
+            changes(&canvas, 2),
+            [("s1".into(), false), ("hero".into(), false)]
+        );
+
+        // An edge changes its target's inputs; a removed node takes its
+        // edges (their targets) with it.
+        canvas
+            .apply(vec![Op::connect(
+                ("hero", "character"),
+                ("s1", "characters"),
+            )])
+            .unwrap();
+        assert_eq!(changes(&canvas, 3), [("s1".into(), true)]);
+        canvas
+            .apply(vec![Op::RemoveNode { id: "hero".into() }])
+            .unwrap();
+        assert_eq!(
+            changes(&canvas, 4),
+            [("s1".into(), true), ("hero".into(), true)]
+        );
     }
 }

@@ -45,18 +45,13 @@ impl Canvas {
             });
         }
         let mut journal = Vec::with_capacity(ops.len());
-        let mut inverses = Vec::with_capacity(ops.len());
-        // Journal entries of ops that can change what a node computes.
-        let mut content_entries = Vec::new();
+        let mut inverse = Vec::with_capacity(ops.len());
         for (index, op) in ops.iter_mut().enumerate() {
-            let start = journal.len();
-            match self.apply_one(op, &mut journal) {
-                Ok(inverse) => {
-                    if op.changes_content() {
-                        content_entries.extend(start..journal.len());
-                    }
-                    inverses.push(inverse)
-                }
+            let start = inverse.len();
+            match self.apply_one(op, &mut journal, &mut inverse) {
+                // Reversed here and all together below: the inverses of the
+                // last op come first, each op's in their own order.
+                Ok(()) => inverse[start..].reverse(),
                 Err(source) => {
                     self.rollback(journal);
                     return Err(Error::OpRejected {
@@ -69,12 +64,9 @@ impl Canvas {
         }
         self.revision += 1;
         self.updated_at = now_rfc3339();
-        let changes: Vec<Change> = content_entries
-            .into_iter()
-            .filter_map(|i| self.change_of(&journal[i]))
-            .collect();
+        let changes: Vec<Change> = journal.iter().filter_map(|u| self.change_of(u)).collect();
         self.changes.record(changes);
-        let inverse = inverses.into_iter().rev().flatten().collect();
+        inverse.reverse();
         Ok(Applied {
             revision: self.revision,
             inverse,
@@ -91,10 +83,15 @@ impl Canvas {
         }
     }
 
-    /// Applies one op, returning the ops that undo it. `op` is completed in
+    /// Applies one op and pushes the ops that undo it. `op` is completed in
     /// place (a generated edge id) so the event replays exactly.
-    fn apply_one(&mut self, op: &mut Op, journal: &mut Vec<Undo>) -> Result<Vec<Op>> {
-        match op {
+    fn apply_one(
+        &mut self,
+        op: &mut Op,
+        journal: &mut Vec<Undo>,
+        inverse: &mut Vec<Op>,
+    ) -> Result<()> {
+        let undo = match op {
             Op::AddNode {
                 id,
                 node_type,
@@ -113,7 +110,7 @@ impl Canvas {
                 ui.as_ref(),
                 journal,
             ),
-            Op::RemoveNode { id } => self.remove_node(id, journal),
+            Op::RemoveNode { id } => return self.remove_node(id, journal, inverse),
             Op::RestoreNode { node, index } => self.restore_node(node, *index, journal),
             Op::SetProperties {
                 id,
@@ -152,6 +149,8 @@ impl Canvas {
                 metadata.as_ref(),
                 journal,
             ),
-        }
+        }?;
+        inverse.push(undo);
+        Ok(())
     }
 }

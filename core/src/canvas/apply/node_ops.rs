@@ -29,7 +29,7 @@ impl Canvas {
         properties: &Map<String, Value>,
         ui: Option<&Value>,
         journal: &mut Vec<Undo>,
-    ) -> Result<Vec<Op>> {
+    ) -> Result<Op> {
         check_id(id)?;
         if self.nodes.contains_key(id) {
             return Err(Error::DuplicateId {
@@ -44,8 +44,8 @@ impl Canvas {
                 type_name: node_type.to_owned(),
                 known: self.catalog.type_names(),
             })?;
-        let mut props = properties.clone();
-        match type_version {
+        // Only an older type version needs its own copy of the values, to migrate.
+        let migrated = match type_version {
             Some(v) if v > spec.version => {
                 return Err(Error::UnsupportedTypeVersion {
                     node: id.to_owned(),
@@ -55,6 +55,7 @@ impl Canvas {
                 });
             }
             Some(v) if v < spec.version => {
+                let mut props = properties.clone();
                 migrate_properties(&spec, v, &mut props).map_err(|_| {
                     Error::UnsupportedTypeVersion {
                         node: id.to_owned(),
@@ -66,13 +67,14 @@ impl Canvas {
                         ),
                     }
                 })?;
+                Some(props)
             }
-            _ => {}
-        }
+            _ => None,
+        };
         check_label(label)?;
         check_position(position)?;
         check_ui(ui)?;
-        let props = checked_properties(id, &spec, props)?;
+        let props = checked_properties(id, &spec, migrated.as_ref().unwrap_or(properties))?;
         let key: Arc<str> = Arc::from(id);
         let ix = self.graph.add_node(key.clone());
         self.nodes.insert(
@@ -91,10 +93,17 @@ impl Canvas {
             },
         );
         journal.push(Undo::NodeAdded(key));
-        Ok(vec![Op::RemoveNode { id: id.to_owned() }])
+        Ok(Op::RemoveNode { id: id.to_owned() })
     }
 
-    pub(super) fn remove_node(&mut self, id: &str, journal: &mut Vec<Undo>) -> Result<Vec<Op>> {
+    /// Removes a node with its edges and memberships; pushes the ops that
+    /// undo it, in the order to apply them.
+    pub(super) fn remove_node(
+        &mut self,
+        id: &str,
+        journal: &mut Vec<Undo>,
+        inverse: &mut Vec<Op>,
+    ) -> Result<()> {
         let Some((index, key, entry)) = self
             .nodes
             .get_full(id)
@@ -104,10 +113,10 @@ impl Canvas {
                 node: id.to_owned(),
             });
         };
-        let mut inverse = vec![Op::RestoreNode {
+        inverse.push(Op::RestoreNode {
             node: node_doc(&key, &entry),
             index: Some(index),
-        }];
+        });
         let mut group_inverse = Vec::new();
         for group in self.groups.values_mut() {
             if group.nodes.iter().any(|n| n == id) {
@@ -135,12 +144,12 @@ impl Canvas {
             .filter_map(|e| self.edges.get_index_of(&*e.weight().id))
             .collect();
         incident.sort_unstable_by(|a, b| b.cmp(a));
-        let mut restores: Vec<Op> = incident
-            .into_iter()
-            .map(|position| self.remove_edge_at(position, journal))
-            .collect();
-        restores.reverse();
-        inverse.extend(restores);
+        let restores = inverse.len();
+        for position in incident {
+            let restore = self.remove_edge_at(position, journal);
+            inverse.push(restore);
+        }
+        inverse[restores..].reverse();
         inverse.extend(group_inverse);
         self.graph.remove_node(entry.ix);
         self.nodes.shift_remove_index(index);
@@ -149,7 +158,7 @@ impl Canvas {
             id: key,
             entry,
         });
-        Ok(inverse)
+        Ok(())
     }
 
     pub(super) fn restore_node(
@@ -157,7 +166,7 @@ impl Canvas {
         node: &Node,
         index: Option<usize>,
         journal: &mut Vec<Undo>,
-    ) -> Result<Vec<Op>> {
+    ) -> Result<Op> {
         // Values are not re-checked against the catalogue (see the
         // op's docs), but the limits hold on every way in.
         check_node(node)?;
@@ -171,9 +180,9 @@ impl Canvas {
         let at = index.unwrap_or(self.nodes.len()).min(self.nodes.len());
         self.nodes.shift_insert(at, key.clone(), entry);
         journal.push(Undo::NodeAdded(key));
-        Ok(vec![Op::RemoveNode {
+        Ok(Op::RemoveNode {
             id: node.id.clone(),
-        }])
+        })
     }
 
     pub(super) fn move_node(
@@ -181,15 +190,15 @@ impl Canvas {
         id: &str,
         position: Position,
         journal: &mut Vec<Undo>,
-    ) -> Result<Vec<Op>> {
+    ) -> Result<Op> {
         check_position(position)?;
         let (key, entry) = self.node_entry(id)?;
         let old = entry.position;
-        self.replace_node(key, journal, |e| e.position = position);
-        Ok(vec![Op::MoveNode {
+        self.replace_node(key, false, journal, |e| e.position = position);
+        Ok(Op::MoveNode {
             id: id.to_owned(),
             position: old,
-        }])
+        })
     }
 
     pub(super) fn set_label(
@@ -197,16 +206,16 @@ impl Canvas {
         id: &str,
         label: Option<&str>,
         journal: &mut Vec<Undo>,
-    ) -> Result<Vec<Op>> {
+    ) -> Result<Op> {
         check_label(label)?;
         let (key, entry) = self.node_entry(id)?;
         let old = entry.label.as_deref().map(str::to_owned);
         let new = label.map(Box::from);
-        self.replace_node(key, journal, |e| e.label = new);
-        Ok(vec![Op::SetLabel {
+        self.replace_node(key, true, journal, |e| e.label = new);
+        Ok(Op::SetLabel {
             id: id.to_owned(),
             label: old,
-        }])
+        })
     }
 
     pub(super) fn set_ui(
@@ -214,16 +223,16 @@ impl Canvas {
         id: &str,
         ui: Option<&Value>,
         journal: &mut Vec<Undo>,
-    ) -> Result<Vec<Op>> {
+    ) -> Result<Op> {
         check_ui(ui)?;
         let (key, entry) = self.node_entry(id)?;
         let old = entry.ui.as_deref().cloned();
         let new = ui.cloned().map(Box::new);
-        self.replace_node(key, journal, |e| e.ui = new);
-        Ok(vec![Op::SetUi {
+        self.replace_node(key, false, journal, |e| e.ui = new);
+        Ok(Op::SetUi {
             id: id.to_owned(),
             ui: old,
-        }])
+        })
     }
 
     /// The spec of a node, or why it has none.
@@ -262,15 +271,20 @@ impl Canvas {
             })
     }
 
+    /// Changes a node in place, journalling it as it was. `content`: the
+    /// change can alter what the node computes (not only layout or editor
+    /// state), so the change log records it.
     pub(super) fn replace_node(
         &mut self,
         key: Arc<str>,
+        content: bool,
         journal: &mut Vec<Undo>,
         change: impl FnOnce(&mut NodeEntry),
     ) {
         if let Some(entry) = self.nodes.get_mut(&key) {
             journal.push(Undo::NodeChanged {
                 id: key,
+                content,
                 entry: Box::new(entry.clone()),
             });
             change(entry);

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::super::load::to_properties;
 use super::super::{Canvas, Properties};
 use super::journal::Undo;
 use crate::catalog::{NodeTypeSpec, PropertySpec};
@@ -21,7 +20,7 @@ impl Canvas {
         properties: &Map<String, Value>,
         unset: &[String],
         journal: &mut Vec<Undo>,
-    ) -> Result<Vec<Op>> {
+    ) -> Result<Op> {
         let (key, entry) = self.node_entry(id)?;
         let spec = self.spec_of(id, entry)?.clone();
         let mut props = entry.properties.clone();
@@ -72,31 +71,38 @@ impl Canvas {
         // A property that starts to apply (say `radius` once `effect` is
         // `blur`) gets its default, as it would on a new node.
         let before = &entry.properties;
-        let filled = fill_defaults(&spec, &mut props, |prop| {
-            !unset.iter().any(|u| *u == *prop.name) && !property_applies(&spec, before, prop)
-        });
-        for name in filled {
-            if !inverse.contains_key(&*name) && !inverse_unset.iter().any(|u| *u == *name) {
-                inverse_unset.push(name.to_string());
-            }
-        }
+        fill_defaults(
+            &spec,
+            &mut props,
+            |prop| {
+                !unset.iter().any(|u| *u == *prop.name) && !property_applies(&spec, before, prop)
+            },
+            |name| {
+                if !inverse.contains_key(&**name) && !inverse_unset.iter().any(|u| *u == **name) {
+                    inverse_unset.push(name.to_string());
+                }
+            },
+        );
         props.shrink_to_fit();
-        self.replace_node(key, journal, |e| e.properties = props);
-        Ok(vec![Op::SetProperties {
+        self.replace_node(key, true, journal, |e| e.properties = props);
+        Ok(Op::SetProperties {
             id: id.to_owned(),
             properties: inverse,
             unset: inverse_unset,
-        }])
+        })
     }
 }
 
-/// Validates given property values and fills in defaults.
+/// Validates given property values and fills in defaults. Reads the op's
+/// values in place: only the values the node keeps are copied.
 pub(super) fn checked_properties(
     id: &str,
     spec: &NodeTypeSpec,
-    given: Map<String, Value>,
+    given: &Map<String, Value>,
 ) -> Result<Properties> {
-    for (name, value) in &given {
+    // Room for the defaults too, so filling them does not grow the vector.
+    let mut entries = Vec::with_capacity(spec.properties.len().max(given.len()));
+    for (name, value) in given {
         let prop = spec.property(name).ok_or_else(|| Error::UnknownProperty {
             type_name: spec.type_name.to_string(),
             property: name.clone(),
@@ -104,44 +110,51 @@ pub(super) fn checked_properties(
         })?;
         if !value.is_null() {
             check_value(id, name, prop, value)?;
+            // The spec's name, so every node shares its allocation.
+            entries.push((prop.name.clone(), value.clone()));
         }
     }
-    let mut props = to_properties(
-        Some(spec),
-        given.into_iter().filter(|(_, v)| !v.is_null()).collect(),
-    );
-    fill_defaults(spec, &mut props, |_| true);
+    // A JSON object iterates in name order.
+    let mut props = Properties::from_sorted(entries);
+    fill_defaults(spec, &mut props, |_| true, |_| {});
     props.shrink_to_fit();
     Ok(props)
 }
 
 /// Gives every absent property that applies (and that `eligible` accepts)
-/// its default. Properties that do not apply with the current settings (a
-/// blur's `radius` on a colour grade) stay absent: documents carry only what
-/// matters, and the default arrives when the property starts to apply.
-/// Returns the names it filled.
+/// its default, telling `filled` each name. Properties that do not apply
+/// with the current settings (a blur's `radius` on a colour grade) stay
+/// absent: documents carry only what matters, and the default arrives when
+/// the property starts to apply.
 fn fill_defaults(
     spec: &NodeTypeSpec,
     props: &mut Properties,
     eligible: impl Fn(&PropertySpec) -> bool,
-) -> Vec<Arc<str>> {
-    let mut filled = Vec::new();
+    mut filled: impl FnMut(&Arc<str>),
+) {
     // A default can make another property apply (`blur_kind: gaussian` under
-    // `effect: blur`), so repeat until nothing changes; chains are short.
+    // `effect: blur`), so go round again while a round filled something and
+    // held back a default that did not apply yet; chains are short.
     loop {
-        let before = filled.len();
+        let mut filled_some = false;
+        let mut held_back = false;
         for prop in &spec.properties {
-            if let Some(default) = &prop.default
-                && props.get(&prop.name).is_none()
-                && property_applies(spec, props, prop)
-                && eligible(prop)
-            {
+            let Some(default) = &prop.default else {
+                continue;
+            };
+            if props.get(&prop.name).is_some() || !eligible(prop) {
+                continue;
+            }
+            if property_applies(spec, props, prop) {
                 props.set(prop.name.clone(), default.clone());
-                filled.push(prop.name.clone());
+                filled(&prop.name);
+                filled_some = true;
+            } else {
+                held_back = true;
             }
         }
-        if filled.len() == before {
-            return filled;
+        if !(filled_some && held_back) {
+            return;
         }
     }
 }
