@@ -118,6 +118,8 @@ pub struct Canvas {
     revision: u64,
     created_at: String,
     updated_at: String,
+    /// The millisecond `updated_at` shows, when an apply wrote it (else 0).
+    updated_ms: u64,
     nodes: IdMap<NodeEntry>,
     edges: IdMap<EdgeSlot>,
     groups: IndexMap<String, Group>,
@@ -176,6 +178,7 @@ impl Canvas {
             revision: 0,
             created_at: now.clone(),
             updated_at: now,
+            updated_ms: 0,
             nodes: IdMap::default(),
             edges: IdMap::default(),
             groups: IndexMap::new(),
@@ -409,7 +412,12 @@ pub(crate) fn node_doc(id: &str, e: &NodeEntry) -> Node {
 
 /// The current time as RFC 3339 with milliseconds, UTC.
 pub(crate) fn now_rfc3339() -> String {
-    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+    now_rfc3339_at(std::time::SystemTime::now())
+}
+
+/// A time as RFC 3339 with milliseconds, UTC.
+pub(crate) fn now_rfc3339_at(time: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_millis(time).to_string()
 }
 
 // Serialisation streams straight from the live structures, without building a

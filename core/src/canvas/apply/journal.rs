@@ -7,7 +7,7 @@ use std::sync::Arc;
 use petgraph::data::Build;
 use serde_json::{Map, Value};
 
-use super::super::{Canvas, Change, Detached, EdgeSlot, Link, NodeEntry};
+use super::super::{Canvas, Change, Detached, EdgeSlot, Graph, IdMap, Link, NodeEntry};
 use crate::model::{Edge, Group, Story, Viewport};
 
 /// How to put back one change.
@@ -61,11 +61,17 @@ pub(super) enum RemovedEdge {
     Detached(Box<(Edge, Detached)>),
 }
 
-impl Canvas {
-    /// The node a journaled change touched, as the change log records it;
-    /// none for changes that cannot alter what a node computes (layout,
-    /// editor state, groups, canvas settings).
-    pub(super) fn change_of(&self, undo: &Undo) -> Option<Change> {
+/// The changes a journal records, as the change log keeps them: the node
+/// each change touched, skipping changes that cannot alter what a node
+/// computes (layout, editor state, groups, canvas settings). Read after the
+/// whole apply, so an edge added and removed again counts once.
+pub(super) fn changes<'a>(
+    edges: &'a IdMap<EdgeSlot>,
+    graph: &'a Graph,
+    revision: u64,
+    journal: &'a [Undo],
+) -> impl Iterator<Item = Change> + 'a {
+    journal.iter().filter_map(move |undo| {
         let (node, structural) = match undo {
             Undo::NodeAdded(id) => (id.clone(), true),
             Undo::NodeRemoved { id, .. } => (id.clone(), true),
@@ -75,10 +81,10 @@ impl Canvas {
                 }
                 (id.clone(), false)
             }
-            Undo::EdgeAdded(id) => match self.edges.get(id)? {
+            Undo::EdgeAdded(id) => match edges.get(id)? {
                 EdgeSlot::Live(eix) => {
-                    let (_, target) = self.graph.inner().edge_endpoints(*eix)?;
-                    (self.graph[target].clone(), true)
+                    let (_, target) = graph.inner().edge_endpoints(*eix)?;
+                    (graph[target].clone(), true)
                 }
                 EdgeSlot::Detached(d) => (Arc::from(d.0.target.node.as_str()), true),
             },
@@ -92,12 +98,14 @@ impl Canvas {
             | Undo::CanvasChanged(_) => return None,
         };
         Some(Change {
-            revision: self.revision,
+            revision,
             node,
             structural,
         })
-    }
+    })
+}
 
+impl Canvas {
     /// Puts back every journaled change, newest first.
     pub(super) fn rollback(&mut self, journal: Vec<Undo>) {
         for undo in journal.into_iter().rev() {

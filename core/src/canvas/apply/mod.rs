@@ -13,7 +13,9 @@ mod property_ops;
 
 use serde::Serialize;
 
-use super::{Canvas, Change, now_rfc3339};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::{Canvas, now_rfc3339_at};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::ops::Op;
@@ -63,8 +65,8 @@ impl Canvas {
             }
         }
         self.revision += 1;
-        self.updated_at = now_rfc3339();
-        let changes: Vec<Change> = journal.iter().filter_map(|u| self.change_of(u)).collect();
+        self.touch();
+        let changes = journal::changes(&self.edges, &self.graph, self.revision, &journal);
         self.changes.record(changes);
         inverse.reverse();
         Ok(Applied {
@@ -72,6 +74,19 @@ impl Canvas {
             inverse,
             event: self.event(ops, self.updated_at.clone()),
         })
+    }
+
+    /// Sets `updated_at` to now. Applies come faster than milliseconds
+    /// pass, so the text is written only when the millisecond changed.
+    fn touch(&mut self) {
+        let now = SystemTime::now();
+        let ms = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        if ms == 0 || ms != self.updated_ms {
+            self.updated_at = now_rfc3339_at(now);
+            self.updated_ms = ms;
+        }
     }
 
     fn event(&self, ops: Vec<Op>, ts: String) -> Event {
