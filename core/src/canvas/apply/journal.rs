@@ -207,7 +207,7 @@ mod tests {
                 Op::add_node("hero", "character", json!({"name": "Mara"})),
                 Op::add_node("s1", "shot", json!({"number": 1})),
             ])
-            .unwrap();
+            .expect("applies");
         assert_eq!(
             changes(&canvas, 0),
             [("hero".into(), true), ("s1".into(), true)]
@@ -238,7 +238,7 @@ mod tests {
                     metadata: None,
                 },
             ])
-            .unwrap();
+            .expect("applies");
         assert_eq!(changes(&canvas, 1), []);
 
         // Content: the node itself, not the graph's shape.
@@ -250,7 +250,7 @@ mod tests {
                     label: Some("Mara".into()),
                 },
             ])
-            .unwrap();
+            .expect("applies");
         assert_eq!(
             changes(&canvas, 2),
             [("s1".into(), false), ("hero".into(), false)]
@@ -263,11 +263,11 @@ mod tests {
                 ("hero", "character"),
                 ("s1", "characters"),
             )])
-            .unwrap();
+            .expect("applies");
         assert_eq!(changes(&canvas, 3), [("s1".into(), true)]);
         canvas
             .apply(vec![Op::RemoveNode { id: "hero".into() }])
-            .unwrap();
+            .expect("applies");
         assert_eq!(
             changes(&canvas, 4),
             [("s1".into(), true), ("hero".into(), true)]
