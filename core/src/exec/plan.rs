@@ -19,13 +19,14 @@ use std::sync::Arc;
 use petgraph::Direction;
 use petgraph::stable_graph::{EdgeIndex, NodeIndex};
 use petgraph::visit::{EdgeRef, NodeIndexable};
+use rayon::ThreadPool;
 use rayon::prelude::*;
 use serde::Serialize;
 
 use super::event::Reason;
-use super::key::{ContentKey, KeyHasher};
 use crate::canvas::{Canvas, Link, NodeEntry};
 use crate::catalog::{NodeTypeSpec, Template};
+use crate::content_key::{ContentKey, KeyHasher};
 use crate::error::{Error, Result};
 use crate::task::{Quality, property_applies};
 
@@ -208,12 +209,42 @@ pub struct Planner {
     /// address from being reused by another.
     relevance: Vec<(Arc<NodeTypeSpec>, Relevance)>,
     hasher: KeyHasher,
+    /// Where many own digests are hashed at once; none: on the calling thread.
+    pool: Option<Arc<ThreadPool>>,
 }
 
 impl Planner {
-    /// Plans `canvas`. Unknown targets are `unknown_node`; a needed node of a
-    /// type the catalogue does not know is `unknown_node_type`.
+    /// Plans `canvas` on the calling thread. Unknown targets are
+    /// `unknown_node`; a needed node of a type the catalogue does not know
+    /// is `unknown_node_type`.
     pub fn new(canvas: &Canvas, options: PlanOptions) -> Result<Self> {
+        Self::planned(canvas, options, None)
+    }
+
+    /// Like [`Planner::new`], hashing the nodes of a canvas just loaded (its
+    /// first plan, and any plan from scratch) on `pool`'s threads when there
+    /// are many. The pool is the embedder's: the planner never uses rayon's
+    /// global pool.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use reelgraph::exec::{PlanOptions, Planner, ThreadPoolBuilder};
+    /// use reelgraph::{Canvas, Catalog, Quality};
+    ///
+    /// let pool = Arc::new(ThreadPoolBuilder::new().num_threads(2).build().unwrap());
+    /// let canvas = Canvas::new(Catalog::builtin(), "c", "C");
+    /// let planner = Planner::with_pool(&canvas, PlanOptions::all(Quality::Draft), pool).unwrap();
+    /// assert!(planner.plan().steps.is_empty());
+    /// ```
+    pub fn with_pool(canvas: &Canvas, options: PlanOptions, pool: Arc<ThreadPool>) -> Result<Self> {
+        Self::planned(canvas, options, Some(pool))
+    }
+
+    fn planned(
+        canvas: &Canvas,
+        options: PlanOptions,
+        pool: Option<Arc<ThreadPool>>,
+    ) -> Result<Self> {
         let mut planner = Planner {
             plan: Plan {
                 canvas_id: canvas.id().to_owned(),
@@ -229,9 +260,15 @@ impl Planner {
             order: Vec::new(),
             relevance: Vec::new(),
             hasher: KeyHasher::default(),
+            pool,
         };
         planner.full(canvas, None)?;
         Ok(planner)
+    }
+
+    /// The current plan, owned: for a run that outlives the planner.
+    pub fn into_plan(self) -> Plan {
+        self.plan
     }
 
     /// The current plan.
@@ -446,7 +483,7 @@ impl Planner {
     }
 
     /// Works out the own digests the canvas does not keep yet (all of them
-    /// for a canvas just loaded), on every core when there are many.
+    /// for a canvas just loaded), on the planner's pool when there are many.
     fn digest_own_parts(
         &mut self,
         entries: &[Option<(&Arc<str>, &NodeEntry)>],
@@ -471,11 +508,12 @@ impl Planner {
                 }
             }
         };
-        if missing.len() < PARALLEL_DIGESTS {
-            digest(&missing);
-        } else {
-            let chunk = missing.len().div_ceil(4 * rayon::current_num_threads());
-            missing.par_chunks(chunk).for_each(digest);
+        match &self.pool {
+            Some(pool) if missing.len() >= PARALLEL_DIGESTS => {
+                let chunk = missing.len().div_ceil(4 * pool.current_num_threads());
+                pool.install(|| missing.par_chunks(chunk).for_each(digest));
+            }
+            _ => digest(&missing),
         }
     }
 

@@ -6,8 +6,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use reelgraph::cache::{CacheStats, MemoryCache, ResultCache};
@@ -126,9 +126,14 @@ fn chain() -> Canvas {
     canvas
 }
 
+/// A canvas runs are started from: shared, locked only to read or edit it.
+fn shared(canvas: Canvas) -> Arc<Mutex<Canvas>> {
+    Arc::new(Mutex::new(canvas))
+}
+
 async fn run(
     executor: &Executor,
-    canvas: &Canvas,
+    canvas: &Arc<Mutex<Canvas>>,
     options: RunOptions,
 ) -> (RunReport, Vec<RunEvent>) {
     let mut run = executor.start(canvas, options).await.unwrap();
@@ -157,8 +162,9 @@ fn name(reason: Reason) -> String {
         .to_owned()
 }
 
-async fn explain(executor: &Executor, canvas: &Canvas) -> Vec<(String, String)> {
-    let planner = Planner::new(canvas, PlanOptions::all(Quality::Standard)).unwrap();
+async fn explain(executor: &Executor, canvas: &Mutex<Canvas>) -> Vec<(String, String)> {
+    let planner =
+        Planner::new(&canvas.lock().unwrap(), PlanOptions::all(Quality::Standard)).unwrap();
     executor
         .explain(planner.plan(), &Force::None)
         .await
@@ -182,8 +188,10 @@ fn queued(events: &[RunEvent]) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn a_runner_that_panics_in_run_fails_its_node_and_the_rest_goes_on() {
-    let mut canvas = chain();
+    let canvas = shared(chain());
     canvas
+        .lock()
+        .unwrap()
         .apply(vec![Op::set_properties("b", json!({"fn": "panic_in_run"}))])
         .unwrap();
     let runner = Steps::default();
@@ -223,8 +231,8 @@ async fn a_runner_that_panics_in_run_fails_its_node_and_the_rest_goes_on() {
 /// Puts `{"video": 1}` under `d`'s key, as an older catalogue (or a hand
 /// edit) might have left it, and checks the run treats it as a miss.
 async fn a_cached_result_with_wrong_ports_runs_again(cache: Arc<dyn ResultCache>) {
-    let canvas = chain();
-    let key = key_of(&canvas, "d");
+    let canvas = shared(chain());
+    let key = key_of(&canvas.lock().unwrap(), "d");
     cache
         .put(key, Arc::new(object(json!({"video": 1}))))
         .await
@@ -274,8 +282,8 @@ async fn sqlite_cache_a_row_nested_too_deep_runs_again() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("results.db");
     let cache = Arc::new(reelgraph::cache::SqliteCache::open(&path).unwrap());
-    let canvas = chain();
-    let key = key_of(&canvas, "d");
+    let canvas = shared(chain());
+    let key = key_of(&canvas.lock().unwrap(), "d");
     cache
         .put(key, Arc::new(object(json!({"out": "x"}))))
         .await
@@ -310,8 +318,10 @@ async fn sqlite_cache_a_row_nested_too_deep_runs_again() {
 async fn outputs_nested_deeper_than_the_limit_fail_the_node_and_are_not_stored() {
     // Just past the limit, and past serde_json's own read limit of 128.
     for depth in [MAX_VALUE_DEPTH + 1, 200] {
-        let mut canvas = chain();
+        let canvas = shared(chain());
         canvas
+            .lock()
+            .unwrap()
             .apply(vec![Op::set_properties(
                 "d",
                 json!({"fn": "deep", "depth": depth}),
@@ -329,7 +339,8 @@ async fn outputs_nested_deeper_than_the_limit_fail_the_node_and_are_not_stored()
                 && error.message.contains("`out`"),
             "says how deep and what the limit is: {error:?}"
         );
-        assert!(cache.get(&key_of(&canvas, "d")).await.unwrap().is_none());
+        let key = key_of(&canvas.lock().unwrap(), "d");
+        assert!(cache.get(&key).await.unwrap().is_none());
         // The other branch completed and was stored.
         assert_eq!(report.outputs["c"]["out"], "C(B(A()))");
     }
@@ -337,8 +348,10 @@ async fn outputs_nested_deeper_than_the_limit_fail_the_node_and_are_not_stored()
 
 #[tokio::test]
 async fn outputs_at_the_limit_are_fine() {
-    let mut canvas = chain();
+    let canvas = shared(chain());
     canvas
+        .lock()
+        .unwrap()
         .apply(vec![Op::set_properties(
             "d",
             json!({"fn": "deep", "depth": MAX_VALUE_DEPTH}),
@@ -433,7 +446,7 @@ impl ResultCache for BrokenCache {
 
 #[tokio::test]
 async fn a_failing_cache_is_a_miss_with_a_note_not_a_failed_run() {
-    let canvas = chain();
+    let canvas = shared(chain());
     let cache = Arc::new(BrokenCache::default());
     let runner = Steps::default();
     let executor = Executor::new(runner.clone()).with_cache(cache.clone());
@@ -469,8 +482,8 @@ async fn a_failing_cache_is_a_miss_with_a_note_not_a_failed_run() {
 
 #[tokio::test]
 async fn a_batch_that_gives_one_run_id_twice_is_refused_before_anything_runs() {
-    let canvas = chain();
-    let other = chain();
+    let canvas = shared(chain());
+    let other = shared(chain());
     let runner = Steps::default();
     let executor = Executor::new(runner.clone());
     let refused = executor
@@ -664,8 +677,10 @@ mod demo_paths {
     #[tokio::test]
     async fn a_cached_upstream_output_cannot_lead_a_run_outside_its_folder() {
         let setup = setup().await;
-        let mut canvas = Canvas::new(Catalog::builtin(), "c", "C");
+        let canvas = shared(Canvas::new(Catalog::builtin(), "c", "C"));
         canvas
+            .lock()
+            .unwrap()
             .apply(vec![
                 Op::add_node("img", "image_gen", json!({})),
                 Op::add_node("up", "upscale", json!({})),
@@ -673,7 +688,7 @@ mod demo_paths {
             ])
             .unwrap();
         let cache = Arc::new(MemoryCache::new(1 << 20));
-        let key = key_of(&canvas, "img");
+        let key = key_of(&canvas.lock().unwrap(), "img");
         for path in [
             "../secret.png".to_owned(),
             setup.root.join("secret.png").display().to_string(),
