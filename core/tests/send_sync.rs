@@ -272,6 +272,32 @@ fn a_canvas_edited_while_a_planned_start_looks_up_its_plan_is_refused_as_stale_p
 }
 
 #[test]
+fn a_planner_replanned_while_a_planned_start_holds_its_plan_keeps_both_apart() {
+    let runtime = multi_thread();
+    let canvas = shared(shout_canvas());
+    let executor = Executor::new(upper_runner());
+    let mut planner =
+        Planner::new(&canvas.lock().unwrap(), PlanOptions::all(Quality::Standard)).unwrap();
+    let start = executor.start_planned(&canvas, &planner, RunOptions::new());
+    canvas
+        .lock()
+        .unwrap()
+        .apply(vec![Op::set_properties("a", json!({"text": "moved on"}))])
+        .unwrap();
+    let replanned = planner.replan(&canvas.lock().unwrap()).unwrap().revision;
+    assert_eq!(replanned, 2);
+    // The start still has the plan of revision 1: refused, not mixed.
+    let refused = runtime.block_on(start).expect_err("a stale plan");
+    assert_eq!(refused.details()["plan_revision"], 1);
+    // The replanned planner starts a run of revision 2.
+    let report = runtime.block_on(async {
+        let run = executor.start_planned(&canvas, &planner, RunOptions::new());
+        run.await.unwrap().finish().await
+    });
+    assert_eq!(report.outputs["a"]["text"], "MOVED ON");
+}
+
+#[test]
 fn a_start_takes_the_canvas_as_it_is_when_the_future_first_runs() {
     // The future plans when it is first polled, not when it is made: an
     // edit in between is part of the run.

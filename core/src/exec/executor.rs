@@ -167,7 +167,7 @@ impl Executor {
                 let canvas = lock(&canvas);
                 let planner = executor.plan_for(&canvas, &options)?;
                 check(&canvas, planner.plan(), &options.targets, &*executor.runner)?;
-                planner.into_plan()
+                planner.shared_plan()
             };
             executor.start_plan(canvas, plan, options).await
         }
@@ -199,8 +199,9 @@ impl Executor {
             quality: planner.plan().quality,
             ..options
         };
-        // The run outlives the borrow of the planner.
-        let plan = planner.plan().clone();
+        // The start outlives the borrow of the planner: it shares the plan,
+        // which the planner copies only if it replans before the start is done.
+        let plan = planner.shared_plan();
         async move {
             {
                 let canvas = lock(&canvas);
@@ -215,7 +216,7 @@ impl Executor {
     async fn start_plan(
         &self,
         canvas: Arc<Mutex<Canvas>>,
-        plan: Plan,
+        plan: Arc<Plan>,
         options: RunOptions,
     ) -> Result<Run> {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -316,7 +317,7 @@ impl Executor {
                     let canvas = lock(&canvas);
                     let planner = executor.plan_for(&canvas, &options)?;
                     check(&canvas, planner.plan(), &options.targets, &*executor.runner)?;
-                    planner.into_plan()
+                    planner.shared_plan()
                 };
                 runs.push(
                     executor

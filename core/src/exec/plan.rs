@@ -204,7 +204,8 @@ pub struct Planner {
     slots: Vec<Slot>,
     /// Closure nodes in topological order.
     order: Vec<NodeIndex>,
-    plan: Plan,
+    /// Shared with starting runs without a copy (see `shared_plan`).
+    plan: Arc<Plan>,
     /// Per node type; a canvas uses a handful. Holding the spec keeps its
     /// address from being reused by another.
     relevance: Vec<(Arc<NodeTypeSpec>, Relevance)>,
@@ -246,7 +247,7 @@ impl Planner {
         pool: Option<Arc<ThreadPool>>,
     ) -> Result<Self> {
         let mut planner = Planner {
-            plan: Plan {
+            plan: Arc::new(Plan {
                 canvas_id: canvas.id().to_owned(),
                 revision: canvas.revision(),
                 quality: options.quality,
@@ -254,7 +255,7 @@ impl Planner {
                 steps: Vec::new(),
                 data_nodes: 0,
                 after: Vec::new(),
-            },
+            }),
             options,
             slots: Vec::new(),
             order: Vec::new(),
@@ -268,7 +269,13 @@ impl Planner {
 
     /// The current plan, owned: for a run that outlives the planner.
     pub fn into_plan(self) -> Plan {
-        self.plan
+        Arc::unwrap_or_clone(self.plan)
+    }
+
+    /// The current plan, shared with a run that is starting; the next
+    /// replan copies it only if that start still holds it.
+    pub(super) fn shared_plan(&self) -> Arc<Plan> {
+        self.plan.clone()
     }
 
     /// The current plan.
@@ -312,12 +319,12 @@ impl Planner {
                 .iter()
                 .filter_map(|c| canvas.entry(&c.node).map(|e| e.ix))
                 .collect();
-            for step in &mut self.plan.steps {
+            for step in &mut Arc::make_mut(&mut self.plan).steps {
                 step.reason = Reason::New;
             }
             self.update(canvas, &touched)?;
         }
-        self.plan.revision = canvas.revision();
+        Arc::make_mut(&mut self.plan).revision = canvas.revision();
         Ok(&self.plan)
     }
 
@@ -329,10 +336,11 @@ impl Planner {
         self.slots
             .resize(graph.inner().node_bound(), Slot::default());
         self.order.clear();
-        self.plan.steps.clear();
-        self.plan.steps.reserve(graph.node_count());
-        self.plan.after.clear();
-        self.plan.data_nodes = 0;
+        let plan = Arc::make_mut(&mut self.plan);
+        plan.steps.clear();
+        plan.steps.reserve(graph.node_count());
+        plan.after.clear();
+        plan.data_nodes = 0;
         let mut inputs = Vec::new();
         let entries = canvas.entries_by_slot();
         self.digest_own_parts(&entries, needed.as_deref());
@@ -351,7 +359,7 @@ impl Planner {
             slot.order = self.order.len() as u32;
             self.order.push(ix);
             let Some((function, outputs)) = task else {
-                self.plan.data_nodes += 1;
+                Arc::make_mut(&mut self.plan).data_nodes += 1;
                 continue;
             };
             let reason = match previous.and_then(|p| p.get(id)) {
@@ -362,7 +370,7 @@ impl Planner {
             };
             slot.step = self.plan.steps.len() as u32;
             let after = self.steps_before(&inputs);
-            self.plan.steps.push(Step {
+            Arc::make_mut(&mut self.plan).steps.push(Step {
                 node: id.clone(),
                 function,
                 key,
@@ -400,7 +408,7 @@ impl Planner {
             }
             slot.key = key;
             if slot.step != NONE {
-                let step = &mut self.plan.steps[slot.step as usize];
+                let step = &mut Arc::make_mut(&mut self.plan).steps[slot.step as usize];
                 step.key = key;
                 step.own = own;
                 step.reason = if own_changed {
@@ -520,7 +528,7 @@ impl Planner {
     /// Appends the distinct steps among `inputs`, in input order, to the
     /// plan's `after` table, and returns where they are.
     fn steps_before(&mut self, inputs: &[Input<'_>]) -> (u32, u32) {
-        let after = &mut self.plan.after;
+        let after = &mut Arc::make_mut(&mut self.plan).after;
         let start = after.len();
         for (_, source, _) in inputs {
             let step = self.slots[source.index()].step;
