@@ -13,10 +13,10 @@ use serde_json::{Map, Value};
 
 use super::connect::cycle;
 use super::load::{attach, migrate_properties, resolve_node, to_properties};
-use super::{Canvas, Change, Detached, EdgeSlot, Link, NodeEntry, Properties, now_rfc3339};
+use super::{Canvas, Change, Detached, EdgeSlot, Link, NodeEntry, Properties};
 use crate::catalog::NodeTypeSpec;
 use crate::error::{Error, Result};
-use crate::event::Event;
+use crate::event::{Event, Timestamp};
 use crate::limits::{
     check_edge, check_metadata, check_node, check_position, check_text, check_ui, check_viewport,
 };
@@ -85,7 +85,11 @@ impl Canvas {
             return Ok(Applied {
                 revision: self.revision,
                 inverse: Vec::new(),
-                event: self.event(Vec::new(), self.updated_at.clone()),
+                // Nothing changed: the event repeats the current revision.
+                event: self.event(
+                    Vec::new(),
+                    Timestamp::parse(&self.updated_at).unwrap_or_else(Timestamp::now),
+                ),
             });
         }
         let mut journal = Vec::with_capacity(ops.len());
@@ -112,7 +116,8 @@ impl Canvas {
             }
         }
         self.revision += 1;
-        self.updated_at = now_rfc3339();
+        let now = Timestamp::now();
+        self.updated_at = now.to_string();
         let changes: Vec<Change> = content_entries
             .into_iter()
             .filter_map(|i| self.change_of(&journal[i]))
@@ -122,7 +127,7 @@ impl Canvas {
         Ok(Applied {
             revision: self.revision,
             inverse,
-            event: self.event(ops, self.updated_at.clone()),
+            event: self.event(ops, now),
         })
     }
 
@@ -155,9 +160,10 @@ impl Canvas {
         })
     }
 
-    fn event(&self, ops: Vec<Op>, ts: String) -> Event {
+    fn event(&self, ops: Vec<Op>, ts: Timestamp) -> Event {
         Event::CanvasChanged {
             canvas_id: self.id.clone(),
+            seq: self.revision,
             revision: self.revision,
             ts,
             ops,
