@@ -2,12 +2,17 @@
 //! through a function runner with a cache, events and failure policies.
 
 mod event;
+mod hub;
 mod key;
 mod plan;
 mod prepare;
 mod run;
 
 pub use event::{Reason, RunEvent, RunEventKind, RunStats, SkipReason, Timestamp};
+pub use hub::{
+    Counts, EventBatch, HubOptions, NodeSnapshot, NodeState, Publisher, RunHub, RunSnapshot,
+    RunState, Subscription,
+};
 pub use key::ContentKey;
 pub use plan::{Plan, PlanOptions, Planner, Step};
 pub use run::{

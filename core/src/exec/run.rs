@@ -19,6 +19,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::event::{Reason, RunEvent, RunEventKind, RunStats, SkipReason, Timestamp};
+use super::hub::{Publisher, RunHub};
 use super::plan::{Plan, PlanOptions, Planner};
 use super::prepare::{Links, Work, check, fill, prepare};
 use crate::cache::{MemoryCache, ResultCache};
@@ -158,6 +159,7 @@ pub struct Executor {
     runner: Arc<dyn FunctionRunner>,
     cache: Arc<dyn ResultCache>,
     permits: Arc<Semaphore>,
+    hub: Option<RunHub>,
 }
 
 /// Default cap of tasks at once.
@@ -173,7 +175,16 @@ impl Executor {
             runner: Arc::new(runner),
             cache: Arc::new(MemoryCache::new(DEFAULT_CACHE_BYTES)),
             permits: Arc::new(Semaphore::new(DEFAULT_CONCURRENCY)),
+            hub: None,
         }
+    }
+
+    /// Registers every run in `hub` as it is prepared and publishes its
+    /// events and report there (a `run_id` the hub holds is refused with
+    /// `duplicate_id`).
+    pub fn with_hub(mut self, hub: RunHub) -> Self {
+        self.hub = Some(hub);
+        self
     }
 
     /// Uses `cache` for results (e.g. a [`crate::cache::SqliteCache`] shared
@@ -274,7 +285,13 @@ impl Executor {
                 requests,
             }),
         };
-        let emitter = Arc::new(Emitter::new(id.clone(), tx, nodes, plan.quality));
+        let publisher = self
+            .hub
+            .as_ref()
+            .map(|hub| hub.register(&id, Some(handle.clone())));
+        let emitter = Emitter::new(id.clone(), tx, nodes, plan.quality);
+        emitter.lock().publisher = publisher.transpose()?;
+        let emitter = Arc::new(emitter);
         Ok(Run {
             id,
             events: None,
@@ -633,6 +650,8 @@ struct Emitter {
 struct EmitState {
     seq: u64,
     tx: Option<EventSender>,
+    /// The hub's copy of the stream, when the executor has a hub.
+    publisher: Option<Publisher>,
     /// Events numbered but not sent yet.
     pending: Vec<RunEvent>,
     total: usize,
@@ -665,6 +684,7 @@ impl Emitter {
             state: Mutex::new(EmitState {
                 seq: 0,
                 tx: Some(tx),
+                publisher: None,
                 pending: Vec::new(),
                 total,
                 done: 0,
@@ -709,6 +729,9 @@ impl Emitter {
 
     fn flush_locked(state: &mut EmitState) {
         let Some(tx) = &state.tx else { return };
+        if let Some(publisher) = &state.publisher {
+            publisher.publish(&state.pending);
+        }
         let sent = match state.pending.len() {
             0 => return,
             1 => Sent::One(state.pending.pop().expect("one event")),
@@ -1234,14 +1257,18 @@ impl Engine {
             .zip(results)
             .filter_map(|(w, r)| Some((w.node.clone(), r?)))
             .collect();
-        RunReport {
+        let report = RunReport {
             run_id: self.handle.id.to_string(),
             canvas_id: self.canvas_id,
             status,
             stats,
             outputs,
             errors,
+        };
+        if let Some(publisher) = self.emitter.lock().publisher.take() {
+            publisher.finish(report.clone());
         }
+        report
     }
 
     fn queued(&self, step: usize) {

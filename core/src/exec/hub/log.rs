@@ -1,0 +1,430 @@
+//! One run's events, shared by every subscriber: an append-only log of
+//! fixed blocks, each written once and read in place by any number of
+//! subscribers, each with its own cursor.
+//!
+//! Why it is shaped so: publishing must cost the same with one subscriber
+//! or a thousand. The publisher writes each event once, stores the new end,
+//! and wakes at most one waiting subscriber; a woken subscriber wakes the
+//! next one that waits for the same news before it reads. Nothing is copied
+//! per subscriber, and no subscriber can hold the publisher up. The log
+//! keeps the newest blocks only; a subscriber whose next event was dropped
+//! is told (`seq_dropped`) and its subscription ends.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::{Context, Poll, Waker};
+
+use crate::error::{Error, Result};
+use crate::exec::event::RunEvent;
+
+/// Events per block.
+pub(super) const BLOCK: usize = 256;
+
+/// A block of events starting at `first`, each slot written once.
+struct Block {
+    first: u64,
+    slots: Box<[OnceLock<RunEvent>]>,
+}
+
+impl std::fmt::Debug for Block {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let written = self.slots.iter().take_while(|s| s.get().is_some()).count();
+        write!(f, "Block {{ first: {}, written: {written} }}", self.first)
+    }
+}
+
+impl Block {
+    fn new(first: u64) -> Arc<Self> {
+        Arc::new(Block {
+            first,
+            slots: (0..BLOCK).map(|_| OnceLock::new()).collect(),
+        })
+    }
+}
+
+/// Events of one run that a subscriber received together, in `seq` order.
+/// Reading them copies nothing.
+#[derive(Debug, Clone)]
+pub struct EventBatch {
+    block: Arc<Block>,
+    start: usize,
+    end: usize,
+}
+
+impl EventBatch {
+    /// The `seq` of the first event.
+    pub fn first_seq(&self) -> u64 {
+        self.block.first + self.start as u64
+    }
+
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &RunEvent> + '_ {
+        self.block.slots[self.start..self.end]
+            .iter()
+            .map(|slot| slot.get().expect("a published slot is written"))
+    }
+}
+
+/// The log of one run.
+#[derive(Debug)]
+pub(super) struct EventLog {
+    run_id: Arc<str>,
+    /// Events published so far: the next `seq`. Stored after the events are
+    /// written, so a reader that sees it sees them.
+    published: AtomicU64,
+    /// The newest blocks, oldest first.
+    blocks: Mutex<VecDeque<Arc<Block>>>,
+    max_blocks: usize,
+    waiters: Mutex<Waiters>,
+}
+
+/// Subscribers waiting for news, in the order of what they had seen.
+#[derive(Debug, Default)]
+struct Waiters {
+    /// Mirrors `published`, under this lock, so the queue stays ordered.
+    published: u64,
+    closed: bool,
+    /// Subscriber slot and ticket; an entry whose ticket is old is skipped.
+    queue: VecDeque<(usize, u64)>,
+    slots: Vec<WaitSlot>,
+    free: Vec<usize>,
+}
+
+#[derive(Debug, Default)]
+struct WaitSlot {
+    waker: Option<Waker>,
+    /// `published` when it queued.
+    seen: u64,
+    queued: bool,
+    /// Counts its turns in the queue.
+    ticket: u64,
+    /// Woken for news; it wakes the next waiter when it runs (or is dropped).
+    woken: bool,
+    live: bool,
+}
+
+impl Waiters {
+    /// Takes the first waiter that has not seen the newest events.
+    fn next_stale(&mut self) -> Option<Waker> {
+        while let Some(&(id, ticket)) = self.queue.front() {
+            let slot = &mut self.slots[id];
+            if !slot.live || !slot.queued || slot.ticket != ticket {
+                self.queue.pop_front();
+                continue;
+            }
+            if slot.seen >= self.published {
+                return None;
+            }
+            self.queue.pop_front();
+            slot.queued = false;
+            slot.woken = true;
+            return slot.waker.take();
+        }
+        None
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A poisoned lock only means a panic elsewhere; the data is whole.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl EventLog {
+    pub(super) fn new(run_id: Arc<str>, replay: usize) -> Self {
+        EventLog {
+            run_id,
+            published: AtomicU64::new(0),
+            blocks: Mutex::new(VecDeque::new()),
+            // Whole blocks, and one more for the block being written, so at
+            // least `replay` events are always held.
+            max_blocks: replay.div_ceil(BLOCK).max(1) + 1,
+            waiters: Mutex::new(Waiters::default()),
+        }
+    }
+
+    /// Appends events (the caller publishes from one place at a time, in
+    /// `seq` order).
+    pub(super) fn publish<'e>(&self, events: impl IntoIterator<Item = &'e RunEvent>) {
+        let mut next = self.published.load(Ordering::Relaxed);
+        let start = next;
+        let mut open: Option<Arc<Block>> = None;
+        for event in events {
+            debug_assert_eq!(event.seq, next, "events are published in seq order");
+            let at = (next % BLOCK as u64) as usize;
+            let block = match &open {
+                Some(block) if at != 0 => block,
+                _ => open.insert(self.block_for(next, at)),
+            };
+            // Each seq is written once.
+            let _ = block.slots[at].set(event.clone());
+            next += 1;
+        }
+        if next == start {
+            return;
+        }
+        let waker = {
+            let mut waiters = lock(&self.waiters);
+            self.published.store(next, Ordering::Release);
+            waiters.published = next;
+            waiters.next_stale()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// The block that holds `seq`: a new one at a block's start (dropping
+    /// the oldest beyond the limit), else the newest.
+    fn block_for(&self, seq: u64, at: usize) -> Arc<Block> {
+        let mut blocks = lock(&self.blocks);
+        if at == 0 {
+            blocks.push_back(Block::new(seq));
+            while blocks.len() > self.max_blocks {
+                blocks.pop_front();
+            }
+        }
+        blocks.back().cloned().expect("a block was opened at seq 0")
+    }
+
+    /// No more events: every subscriber reads to the end, then ends.
+    pub(super) fn close(&self) {
+        let wakers: Vec<Waker> = {
+            let mut waiters = lock(&self.waiters);
+            waiters.closed = true;
+            let queue = std::mem::take(&mut waiters.queue);
+            queue
+                .into_iter()
+                .filter_map(|(id, _)| {
+                    let slot = &mut waiters.slots[id];
+                    slot.queued = false;
+                    slot.waker.take()
+                })
+                .collect()
+        };
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// The oldest `seq` still held (the next one when none is).
+    pub(super) fn oldest(&self) -> u64 {
+        lock(&self.blocks)
+            .front()
+            .map_or_else(|| self.published.load(Ordering::Acquire), |b| b.first)
+    }
+
+    pub(super) fn published(&self) -> u64 {
+        self.published.load(Ordering::Acquire)
+    }
+
+    fn dropped(&self, seq: u64, oldest: u64) -> Error {
+        Error::SeqDropped {
+            run_id: self.run_id.to_string(),
+            seq,
+            oldest,
+        }
+    }
+}
+
+/// One subscriber's cursor into a run's events. Read with
+/// [`Subscription::next_batch`] or [`Subscription::next`]; a subscriber that
+/// falls more than the hub's `replay` events behind gets `seq_dropped` once,
+/// and then the end.
+#[derive(Debug)]
+pub struct Subscription {
+    log: Arc<EventLog>,
+    /// The next `seq` to read.
+    cursor: u64,
+    /// The block the cursor is in, once found.
+    block: Option<Arc<Block>>,
+    /// Its slot in the log's waiters.
+    id: usize,
+    ended: bool,
+    /// It queued for a wake since it last looked under the lock.
+    queued: bool,
+    /// Events of the current batch not handed out yet, for `next`.
+    rest: Option<EventBatch>,
+}
+
+impl Subscription {
+    /// From `seq` on; refused with `seq_dropped` when the log no longer
+    /// holds it.
+    pub(super) fn new(log: Arc<EventLog>, seq: u64) -> Result<Self> {
+        let oldest = log.oldest();
+        if seq < oldest {
+            return Err(log.dropped(seq, oldest));
+        }
+        let id = {
+            let mut waiters = lock(&log.waiters);
+            let id = waiters.free.pop().unwrap_or_else(|| {
+                waiters.slots.push(WaitSlot::default());
+                waiters.slots.len() - 1
+            });
+            let ticket = waiters.slots[id].ticket;
+            waiters.slots[id] = WaitSlot {
+                live: true,
+                ticket,
+                ..WaitSlot::default()
+            };
+            id
+        };
+        Ok(Subscription {
+            log,
+            cursor: seq,
+            block: None,
+            id,
+            ended: false,
+            queued: false,
+            rest: None,
+        })
+    }
+
+    /// The `seq` of the next event this subscription reads.
+    pub fn next_seq(&self) -> u64 {
+        self.rest
+            .as_ref()
+            .map_or(self.cursor, EventBatch::first_seq)
+    }
+
+    /// The events published since the last call, at most a block's worth,
+    /// waiting until there are some. `Ok(None)` once the run's last event
+    /// was read; `Err` (`seq_dropped`) when this subscriber fell so far
+    /// behind that its next event was dropped — the subscription has ended.
+    pub async fn next_batch(&mut self) -> Result<Option<EventBatch>> {
+        if let Some(rest) = self.rest.take() {
+            return Ok(Some(rest));
+        }
+        std::future::poll_fn(|cx| self.poll_batch(cx)).await
+    }
+
+    /// The next event (a copy), waiting until there is one; ends as
+    /// [`Subscription::next_batch`] does.
+    pub async fn next(&mut self) -> Result<Option<RunEvent>> {
+        let mut batch = match self.rest.take() {
+            Some(batch) => batch,
+            None => match std::future::poll_fn(|cx| self.poll_batch(cx)).await? {
+                Some(batch) => batch,
+                None => return Ok(None),
+            },
+        };
+        let event = batch.iter().next().cloned();
+        batch.start += 1;
+        if !batch.is_empty() {
+            self.rest = Some(batch);
+        }
+        Ok(event)
+    }
+
+    fn poll_batch(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<EventBatch>>> {
+        if self.ended {
+            return Poll::Ready(Ok(None));
+        }
+        let log = self.log.clone();
+        // Not queued for a wake: read without the lock while there is news.
+        if !self.queued {
+            let published = log.published.load(Ordering::Acquire);
+            if self.cursor < published {
+                return Poll::Ready(self.take(published).map(Some));
+            }
+        }
+        let mut waiters = lock(&log.waiters);
+        // Woken for news: pass the wake on before reading.
+        let passed = if std::mem::take(&mut waiters.slots[self.id].woken) {
+            waiters.next_stale()
+        } else {
+            None
+        };
+        self.queued = waiters.slots[self.id].queued;
+        let published = waiters.published;
+        let outcome = if self.cursor < published {
+            drop(waiters);
+            Poll::Ready(self.take(published).map(Some))
+        } else if waiters.closed {
+            drop(waiters);
+            self.ended = true;
+            Poll::Ready(Ok(None))
+        } else {
+            let seen = waiters.published;
+            let slot = &mut waiters.slots[self.id];
+            match &mut slot.waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                w => *w = Some(cx.waker().clone()),
+            }
+            if !slot.queued {
+                slot.queued = true;
+                slot.seen = seen;
+                slot.ticket += 1;
+                let entry = (self.id, slot.ticket);
+                waiters.queue.push_back(entry);
+            }
+            self.queued = true;
+            Poll::Pending
+        };
+        if let Some(waker) = passed {
+            waker.wake();
+        }
+        outcome
+    }
+
+    /// Reads from the cursor up to `published`, within one block.
+    fn take(&mut self, published: u64) -> Result<EventBatch> {
+        let base = self.cursor - self.cursor % BLOCK as u64;
+        let block = match &self.block {
+            Some(block) if block.first == base => block.clone(),
+            _ => {
+                let found = {
+                    let blocks = lock(&self.log.blocks);
+                    let oldest = blocks.front().map_or(base, |b| b.first);
+                    let index = base
+                        .checked_sub(oldest)
+                        .map(|d| (d / BLOCK as u64) as usize);
+                    match index.and_then(|i| blocks.get(i)) {
+                        Some(block) => Ok(block.clone()),
+                        None => Err(oldest),
+                    }
+                };
+                match found {
+                    Ok(block) => {
+                        self.block = Some(block.clone());
+                        block
+                    }
+                    Err(oldest) => {
+                        self.ended = true;
+                        self.block = None;
+                        return Err(self.log.dropped(self.cursor, oldest));
+                    }
+                }
+            }
+        };
+        let start = (self.cursor - base) as usize;
+        let end = (published - base).min(BLOCK as u64) as usize;
+        self.cursor = base + end as u64;
+        Ok(EventBatch { block, start, end })
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let passed = {
+            let mut waiters = lock(&self.log.waiters);
+            let slot = &mut waiters.slots[self.id];
+            let woken = slot.woken;
+            *slot = WaitSlot {
+                ticket: slot.ticket,
+                ..WaitSlot::default()
+            };
+            waiters.free.push(self.id);
+            // A wake meant for news goes on to the next waiter.
+            if woken { waiters.next_stale() } else { None }
+        };
+        if let Some(waker) = passed {
+            waker.wake();
+        }
+    }
+}
