@@ -37,6 +37,7 @@ use crate::ops::Op;
 
 /// Something that happened to a canvas.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum Event {
@@ -58,8 +59,15 @@ pub enum Event {
 pub struct Timestamp(pub SystemTime);
 
 impl Timestamp {
+    /// Now, to the millisecond: what the wire carries, so an event read
+    /// back equals the one written.
     pub fn now() -> Self {
-        Timestamp(SystemTime::now())
+        let now = SystemTime::now();
+        let ms = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let ms = u64::try_from(ms).unwrap_or(u64::MAX);
+        Timestamp(SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(ms))
     }
 
     /// Reads an RFC 3339 timestamp in UTC (`Z` or `+00:00`).
@@ -87,6 +95,21 @@ impl<'de> Deserialize<'de> for Timestamp {
             serde::de::Error::custom(format_args!(
                 "`{text}` is not an RFC 3339 timestamp in UTC, such as 2026-01-01T12:00:00.000Z"
             ))
+        })
+    }
+}
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Timestamp {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "format": "date-time",
+            "description": "RFC 3339 in UTC with milliseconds, such as 2026-01-01T12:00:00.000Z"
         })
     }
 }

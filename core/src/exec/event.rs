@@ -1,5 +1,16 @@
 //! Run events: the envelope of [`crate::event`] (`type, run_id, seq, ts`),
-//! the same in every language and on every wire.
+//! the same in every language and on every wire. Events read back what
+//! they write:
+//!
+//! ```
+//! use reelgraph::exec::RunEvent;
+//! let json = r#"{"run_id": "r1", "seq": 0, "ts": "2026-01-01T12:00:00.000Z",
+//!     "type": "run_started", "canvas_id": "reel", "quality": "draft", "tasks": 3}"#;
+//! let event: RunEvent = serde_json::from_str(json).unwrap();
+//! assert_eq!(serde_json::to_value(&event).unwrap(), serde_json::from_str::<serde_json::Value>(json).unwrap());
+//! // A field the event does not have is refused.
+//! assert!(serde_json::from_str::<RunEvent>(&json.replace("\"tasks\"", "\"taks\"")).is_err());
+//! ```
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,17 +26,8 @@ use crate::task::Quality;
 
 /// Something that happened in a run. `seq` counts from 0 without gaps within
 /// a run, so a consumer can tell it missed nothing.
-///
-/// ```
-/// use reelgraph::exec::RunEvent;
-/// let json = r#"{"run_id": "r1", "seq": 0, "ts": "2026-01-01T12:00:00.000Z",
-///     "type": "run_started", "canvas_id": "reel", "quality": "draft", "tasks": 3}"#;
-/// let event: RunEvent = serde_json::from_str(json).unwrap();
-/// assert_eq!(serde_json::to_value(&event).unwrap(), serde_json::from_str::<serde_json::Value>(json).unwrap());
-/// // A field the event does not have is refused.
-/// assert!(serde_json::from_str::<RunEvent>(&json.replace("\"tasks\"", "\"taks\"")).is_err());
-/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RunEvent {
     pub run_id: Arc<str>,
     pub seq: u64,
@@ -37,6 +39,7 @@ pub struct RunEvent {
 /// What happened, tagged by `type`. Unknown fields are refused (the
 /// envelope's own are taken by [`RunEvent`] first).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum RunEventKind {
@@ -83,6 +86,7 @@ pub enum RunEventKind {
         node: Arc<str>,
         outputs: Arc<Outputs>,
         #[serde(with = "millis")]
+        #[cfg_attr(feature = "schema", schemars(with = "u64"))]
         duration_ms: Duration,
         overall: f64,
     },
@@ -118,6 +122,7 @@ pub enum RunEventKind {
 
 /// Why a node will run, or that it will not need to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Reason {
@@ -144,6 +149,7 @@ pub enum Reason {
 
 /// Why a node did not run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum SkipReason {
@@ -159,6 +165,7 @@ pub enum SkipReason {
 
 /// Counts of one run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RunStats {
     /// Task nodes in the plan.
@@ -176,5 +183,6 @@ pub struct RunStats {
     /// Progress values outside 0..1 that were clamped.
     pub clamped_progress: usize,
     #[serde(with = "millis")]
+    #[cfg_attr(feature = "schema", schemars(with = "u64"))]
     pub duration_ms: Duration,
 }

@@ -200,7 +200,10 @@ impl Executor {
                 requests,
             }),
         };
-        let publisher = self.hub.as_ref().map(|hub| hub.register(&id, Some(handle.clone())));
+        let publisher = self
+            .hub
+            .as_ref()
+            .map(|hub| hub.register(&id, Some(handle.clone())));
         let emitter = Emitter::new(id.clone(), tx, nodes, plan.quality);
         let emitter = Arc::new(emitter.publishing_to(publisher.transpose()?));
         Ok(Run {

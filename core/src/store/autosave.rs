@@ -64,6 +64,7 @@ impl Default for AutosaveOptions {
 /// What the autosaver did, in the envelope of [`crate::event`]: `seq`
 /// counts this autosaver's events from 0 without gaps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum AutosaveEvent {

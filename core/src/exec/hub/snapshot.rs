@@ -13,6 +13,7 @@ use crate::runner::{TaskError, TaskErrorKind};
 
 /// Where a run stands.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum RunState {
@@ -36,6 +37,7 @@ impl RunState {
 
 /// Where a node of a run stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum NodeState {
@@ -53,6 +55,7 @@ pub enum NodeState {
 
 /// One node of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct NodeSnapshot {
@@ -97,6 +100,7 @@ impl NodeSnapshot {
 
 /// How many nodes are in each state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Counts {
@@ -135,17 +139,8 @@ impl Counts {
 
 /// A run's state as its events tell it: what [`crate::exec::RunHub::snapshot`]
 /// returns while the run goes and after it ended.
-///
-/// ```
-/// use reelgraph::exec::{RunEvent, RunSnapshot, RunState};
-/// let mut snapshot = RunSnapshot::new("r1");
-/// let started: RunEvent = serde_json::from_str(r#"{"run_id": "r1", "seq": 0,
-///     "ts": "2026-01-01T12:00:00.000Z", "type": "run_started",
-///     "canvas_id": "reel", "quality": "draft", "tasks": 3}"#).unwrap();
-/// snapshot.see(&started);
-/// assert_eq!((snapshot.state, snapshot.counts.tasks, snapshot.next_seq), (RunState::Running, 3, 1));
-/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct RunSnapshot {
@@ -183,6 +178,16 @@ impl RunSnapshot {
     }
 
     /// Folds in the next event of the run.
+    ///
+    /// ```
+    /// use reelgraph::exec::{RunEvent, RunSnapshot, RunState};
+    /// let mut snapshot = RunSnapshot::new("r1");
+    /// let started: RunEvent = serde_json::from_str(r#"{"run_id": "r1", "seq": 0,
+    ///     "ts": "2026-01-01T12:00:00.000Z", "type": "run_started",
+    ///     "canvas_id": "reel", "quality": "draft", "tasks": 3}"#).unwrap();
+    /// snapshot.see(&started);
+    /// assert_eq!((snapshot.state, snapshot.counts.tasks, snapshot.next_seq), (RunState::Running, 3, 1));
+    /// ```
     pub fn see(&mut self, event: &RunEvent) {
         self.next_seq = event.seq + 1;
         match &event.kind {
