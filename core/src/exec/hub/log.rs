@@ -18,8 +18,11 @@ use std::task::{Context, Poll, Waker};
 use crate::error::{Error, Result};
 use crate::exec::event::RunEvent;
 
-/// Events per block.
-pub(super) const BLOCK: usize = 256;
+/// Events in a run's first block; each next block holds twice as many, up
+/// to [`MAX_BLOCK`]: a short run costs little, and a subscriber of a long
+/// run gets up to a large block of events per wake.
+const FIRST_BLOCK: usize = 256;
+const MAX_BLOCK: usize = 4_096;
 
 /// A block of events starting at `first`, each slot written once.
 struct Block {
@@ -35,11 +38,20 @@ impl std::fmt::Debug for Block {
 }
 
 impl Block {
-    fn new(first: u64) -> Arc<Self> {
+    fn new(first: u64, capacity: usize) -> Arc<Self> {
         Arc::new(Block {
             first,
-            slots: (0..BLOCK).map(|_| OnceLock::new()).collect(),
+            slots: (0..capacity).map(|_| OnceLock::new()).collect(),
         })
+    }
+
+    /// The `seq` after its last slot.
+    fn end(&self) -> u64 {
+        self.first + self.slots.len() as u64
+    }
+
+    fn holds(&self, seq: u64) -> bool {
+        self.first <= seq && seq < self.end()
     }
 }
 
@@ -82,7 +94,8 @@ pub(super) struct EventLog {
     published: AtomicU64,
     /// The newest blocks, oldest first.
     blocks: Mutex<VecDeque<Arc<Block>>>,
-    max_blocks: usize,
+    /// Published events the blocks keep, at least.
+    replay: usize,
     waiters: Mutex<Waiters>,
 }
 
@@ -143,9 +156,7 @@ impl EventLog {
             run_id,
             published: AtomicU64::new(0),
             blocks: Mutex::new(VecDeque::new()),
-            // Whole blocks, and one more for the block being written, so at
-            // least `replay` events are always held.
-            max_blocks: replay.div_ceil(BLOCK).max(1) + 1,
+            replay,
             waiters: Mutex::new(Waiters::default()),
         }
     }
@@ -158,13 +169,12 @@ impl EventLog {
         let mut open: Option<Arc<Block>> = None;
         for event in events {
             debug_assert_eq!(event.seq, next, "events are published in seq order");
-            let at = (next % BLOCK as u64) as usize;
             let block = match &open {
-                Some(block) if at != 0 => block,
-                _ => open.insert(self.block_for(next, at)),
+                Some(block) if block.holds(next) => block,
+                _ => open.insert(self.block_for(next)),
             };
             // Each seq is written once.
-            let _ = block.slots[at].set(event.clone());
+            let _ = block.slots[(next - block.first) as usize].set(event.clone());
             next += 1;
         }
         if next == start {
@@ -181,17 +191,39 @@ impl EventLog {
         }
     }
 
-    /// The block that holds `seq`: a new one at a block's start (dropping
-    /// the oldest beyond the limit), else the newest.
-    fn block_for(&self, seq: u64, at: usize) -> Arc<Block> {
+    /// The block to write `seq` in: the newest, or a new one after it
+    /// (dropping the oldest blocks that `replay` does not need).
+    fn block_for(&self, seq: u64) -> Arc<Block> {
         let mut blocks = lock(&self.blocks);
-        if at == 0 {
-            blocks.push_back(Block::new(seq));
-            while blocks.len() > self.max_blocks {
-                blocks.pop_front();
-            }
+        if let Some(newest) = blocks.back()
+            && newest.holds(seq)
+        {
+            return newest.clone();
         }
-        blocks.back().cloned().expect("a block was opened at seq 0")
+        let capacity = blocks
+            .back()
+            .map_or(FIRST_BLOCK, |b| (b.slots.len() * 2).min(MAX_BLOCK));
+        let mut held: usize = blocks.iter().map(|b| b.slots.len()).sum();
+        let mut spare = None;
+        while let Some(oldest) = blocks.front() {
+            if held - oldest.slots.len() < self.replay {
+                break;
+            }
+            held -= oldest.slots.len();
+            spare = blocks.pop_front();
+        }
+        // A dropped block is reused when no subscriber still reads it: its
+        // memory is warm, and a new one would cost an allocation.
+        let block = match spare.as_mut().and_then(Arc::get_mut) {
+            Some(old) if old.slots.len() == capacity => {
+                old.first = seq;
+                old.slots.iter_mut().for_each(|slot| drop(slot.take()));
+                spare.expect("the spare block")
+            }
+            _ => Block::new(seq, capacity),
+        };
+        blocks.push_back(block.clone());
+        block
     }
 
     /// No more events: every subscriber reads to the end, then ends.
@@ -374,19 +406,17 @@ impl Subscription {
 
     /// Reads from the cursor up to `published`, within one block.
     fn take(&mut self, published: u64) -> Result<EventBatch> {
-        let base = self.cursor - self.cursor % BLOCK as u64;
+        let cursor = self.cursor;
         let block = match &self.block {
-            Some(block) if block.first == base => block.clone(),
+            Some(block) if block.holds(cursor) => block.clone(),
             _ => {
                 let found = {
                     let blocks = lock(&self.log.blocks);
-                    let oldest = blocks.front().map_or(base, |b| b.first);
-                    let index = base
-                        .checked_sub(oldest)
-                        .map(|d| (d / BLOCK as u64) as usize);
-                    match index.and_then(|i| blocks.get(i)) {
-                        Some(block) => Ok(block.clone()),
-                        None => Err(oldest),
+                    let oldest = blocks.front().map_or(cursor, |b| b.first);
+                    let index = blocks.partition_point(|b| b.end() <= cursor);
+                    match blocks.get(index) {
+                        Some(block) if block.holds(cursor) => Ok(block.clone()),
+                        _ => Err(oldest),
                     }
                 };
                 match found {
@@ -402,8 +432,9 @@ impl Subscription {
                 }
             }
         };
-        let start = (self.cursor - base) as usize;
-        let end = (published - base).min(BLOCK as u64) as usize;
+        let base = block.first;
+        let start = (cursor - base) as usize;
+        let end = (published - base).min(block.slots.len() as u64) as usize;
         self.cursor = base + end as u64;
         Ok(EventBatch { block, start, end })
     }

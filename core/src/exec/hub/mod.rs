@@ -64,7 +64,7 @@ use crate::exec::{RunHandle, RunReport};
 #[non_exhaustive]
 pub struct HubOptions {
     /// Events of each run kept for replay (the newest; at least this many,
-    /// in blocks of 256). A subscriber further behind than this loses its
+    /// in blocks of 256 growing to 4,096). A subscriber further behind than this loses its
     /// subscription.
     pub replay: usize,
     /// How long a finished run (its report, snapshot and events) stays.
