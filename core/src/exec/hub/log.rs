@@ -11,7 +11,7 @@
 //! is told (`seq_dropped`) and its subscription ends.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 
@@ -97,13 +97,23 @@ pub(super) struct EventLog {
     /// Published events the blocks keep, at least.
     replay: usize,
     waiters: Mutex<Waiters>,
+    /// Someone waits (kept under the waiters' lock): without waiters the
+    /// publisher takes no lock at all.
+    has_waiters: AtomicBool,
+    /// A woken subscriber will pass the wake on: while it does, the
+    /// publisher takes no lock either.
+    chain: AtomicBool,
+    /// Publishes since the wake was last passed on: a subscriber woken but
+    /// not polled (busy elsewhere) must not hold the others up, so after
+    /// [`STALLED`] of them the publisher wakes the next waiter itself.
+    chain_age: AtomicU32,
 }
+
+const STALLED: u32 = 64;
 
 /// Subscribers waiting for news, in the order of what they had seen.
 #[derive(Debug, Default)]
 struct Waiters {
-    /// Mirrors `published`, under this lock, so the queue stays ordered.
-    published: u64,
     closed: bool,
     /// Subscriber slot and ticket; an entry whose ticket is old is skipped.
     queue: VecDeque<(usize, u64)>,
@@ -125,15 +135,17 @@ struct WaitSlot {
 }
 
 impl Waiters {
-    /// Takes the first waiter that has not seen the newest events.
-    fn next_stale(&mut self) -> Option<Waker> {
+    /// Takes the first waiter that has not seen `published`. Waiters queue
+    /// with what they had seen, read under this lock, so the queue is in
+    /// that order.
+    fn next_stale(&mut self, published: u64) -> Option<Waker> {
         while let Some(&(id, ticket)) = self.queue.front() {
             let slot = &mut self.slots[id];
             if !slot.live || !slot.queued || slot.ticket != ticket {
                 self.queue.pop_front();
                 continue;
             }
-            if slot.seen >= self.published {
+            if slot.seen >= published {
                 return None;
             }
             self.queue.pop_front();
@@ -158,6 +170,31 @@ impl EventLog {
             blocks: Mutex::new(VecDeque::new()),
             replay,
             waiters: Mutex::new(Waiters::default()),
+            has_waiters: AtomicBool::new(false),
+            chain: AtomicBool::new(false),
+            chain_age: AtomicU32::new(0),
+        }
+    }
+
+    /// Under the waiters' lock: the next stale waiter to wake (after the
+    /// lock is released), or the end of the chain.
+    fn pass_on(&self, waiters: &mut Waiters) -> Option<Waker> {
+        loop {
+            let published = self.published.load(Ordering::SeqCst);
+            let next = waiters.next_stale(published);
+            self.has_waiters
+                .store(!waiters.queue.is_empty(), Ordering::SeqCst);
+            if next.is_some() {
+                self.chain_age.store(0, Ordering::Relaxed);
+                return next;
+            }
+            self.chain.store(false, Ordering::SeqCst);
+            // A publish that saw the chain still running did not start one.
+            if self.published.load(Ordering::SeqCst) == published
+                || self.chain.swap(true, Ordering::SeqCst)
+            {
+                return None;
+            }
         }
     }
 
@@ -180,14 +217,16 @@ impl EventLog {
         if next == start {
             return;
         }
-        let waker = {
-            let mut waiters = lock(&self.waiters);
-            self.published.store(next, Ordering::Release);
-            waiters.published = next;
-            waiters.next_stale()
-        };
-        if let Some(waker) = waker {
-            waker.wake();
+        self.published.store(next, Ordering::SeqCst);
+        // One waiter is woken, and only when no chain of wakes is running.
+        if self.has_waiters.load(Ordering::SeqCst)
+            && (!self.chain.swap(true, Ordering::SeqCst)
+                || self.chain_age.fetch_add(1, Ordering::Relaxed) >= STALLED)
+        {
+            let waker = self.pass_on(&mut lock(&self.waiters));
+            if let Some(waker) = waker {
+                waker.wake();
+            }
         }
     }
 
@@ -368,12 +407,12 @@ impl Subscription {
         let mut waiters = lock(&log.waiters);
         // Woken for news: pass the wake on before reading.
         let passed = if std::mem::take(&mut waiters.slots[self.id].woken) {
-            waiters.next_stale()
+            log.pass_on(&mut waiters)
         } else {
             None
         };
         self.queued = waiters.slots[self.id].queued;
-        let published = waiters.published;
+        let published = log.published.load(Ordering::SeqCst);
         let outcome = if self.cursor < published {
             drop(waiters);
             Poll::Ready(self.take(published).map(Some))
@@ -382,7 +421,7 @@ impl Subscription {
             self.ended = true;
             Poll::Ready(Ok(None))
         } else {
-            let seen = waiters.published;
+            let seen = published;
             let slot = &mut waiters.slots[self.id];
             match &mut slot.waker {
                 Some(w) if w.will_wake(cx.waker()) => {}
@@ -394,8 +433,13 @@ impl Subscription {
                 slot.ticket += 1;
                 let entry = (self.id, slot.ticket);
                 waiters.queue.push_back(entry);
+                log.has_waiters.store(true, Ordering::SeqCst);
             }
             self.queued = true;
+            // A publish since `published` was read may have seen no waiter.
+            if log.published.load(Ordering::SeqCst) > seen {
+                cx.waker().wake_by_ref();
+            }
             Poll::Pending
         };
         if let Some(waker) = passed {
@@ -452,7 +496,11 @@ impl Drop for Subscription {
             };
             waiters.free.push(self.id);
             // A wake meant for news goes on to the next waiter.
-            if woken { waiters.next_stale() } else { None }
+            if woken {
+                self.log.pass_on(&mut waiters)
+            } else {
+                None
+            }
         };
         if let Some(waker) = passed {
             waker.wake();

@@ -6,41 +6,6 @@
 //! each run it prepares and publishes its events there as it goes; other
 //! producers can publish through [`RunHub::register`]. Nothing here spawns a
 //! task or a thread: finished runs are forgotten when the hub is next used.
-//!
-//! ```
-//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//! use reelgraph::exec::{Executor, RunHub, RunOptions, RunState};
-//! use reelgraph::runner::{LocalRunner, Outputs, TaskError};
-//! use reelgraph::{Canvas, Catalog, Op};
-//! use serde_json::json;
-//!
-//! let catalog = Catalog::builtin();
-//! catalog.register_json(r#"{"type": "shout", "category": "post", "title": "Shout",
-//!     "outputs": [{"name": "text", "type": "text"}],
-//!     "task": {"function": "text.upper"}}"#).unwrap();
-//! let mut canvas = Canvas::new(catalog, "c", "C");
-//! canvas.apply(vec![Op::add_node("a", "shout", json!({}))]).unwrap();
-//! let runner = LocalRunner::new();
-//! runner.register("text.upper", |_task, _ctx| async move {
-//!     Ok::<_, TaskError>(Outputs::from_iter([("text".to_owned(), json!("HI"))]))
-//! });
-//!
-//! let hub = RunHub::default();
-//! let executor = Executor::new(runner).with_hub(hub.clone());
-//! let run = executor.start(&canvas, RunOptions::new().run_id("r1")).await.unwrap();
-//! let mut events = hub.subscribe("r1", 0).unwrap();
-//! run.finish().await;
-//!
-//! // Read after the run ended: replayed from seq 0.
-//! let mut seqs = Vec::new();
-//! while let Some(event) = events.next().await.unwrap() {
-//!     seqs.push(event.seq);
-//! }
-//! assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>());
-//! assert_eq!(hub.snapshot("r1").unwrap().state, RunState::Completed);
-//! assert_eq!(hub.report("r1").unwrap().unwrap().outputs["a"]["text"], "HI");
-//! # });
-//! ```
 
 mod log;
 mod snapshot;
@@ -102,7 +67,42 @@ impl HubOptions {
 }
 
 /// Runs by id, with subscribers, snapshots and kept reports. Cheap to
-/// clone; clones share everything. See the [module docs](self).
+/// clone; clones share everything. Nothing in it spawns a task or a thread.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use reelgraph::exec::{Executor, RunHub, RunOptions, RunState};
+/// use reelgraph::runner::{LocalRunner, Outputs, TaskError};
+/// use reelgraph::{Canvas, Catalog, Op};
+/// use serde_json::json;
+///
+/// let catalog = Catalog::builtin();
+/// catalog.register_json(r#"{"type": "shout", "category": "post", "title": "Shout",
+///     "outputs": [{"name": "text", "type": "text"}],
+///     "task": {"function": "text.upper"}}"#).unwrap();
+/// let mut canvas = Canvas::new(catalog, "c", "C");
+/// canvas.apply(vec![Op::add_node("a", "shout", json!({}))]).unwrap();
+/// let runner = LocalRunner::new();
+/// runner.register("text.upper", |_task, _ctx| async move {
+///     Ok::<_, TaskError>(Outputs::from_iter([("text".to_owned(), json!("HI"))]))
+/// });
+///
+/// let hub = RunHub::default();
+/// let executor = Executor::new(runner).with_hub(hub.clone());
+/// let run = executor.start(&canvas, RunOptions::new().run_id("r1")).await.unwrap();
+/// let mut events = hub.subscribe("r1", 0).unwrap();
+/// run.finish().await;
+///
+/// // Read after the run ended: replayed from seq 0.
+/// let mut seqs = Vec::new();
+/// while let Some(event) = events.next().await.unwrap() {
+///     seqs.push(event.seq);
+/// }
+/// assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>());
+/// assert_eq!(hub.snapshot("r1").unwrap().state, RunState::Completed);
+/// assert_eq!(hub.report("r1").unwrap().unwrap().outputs["a"]["text"], "HI");
+/// # });
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct RunHub {
     inner: Arc<HubInner>,
