@@ -1,14 +1,15 @@
 //! One run's events, shared by every subscriber: an append-only log of
-//! fixed blocks, each written once and read in place by any number of
+//! blocks, each slot written once and read in place by any number of
 //! subscribers, each with its own cursor.
 //!
 //! Why it is shaped so: publishing must cost the same with one subscriber
 //! or a thousand. The publisher writes each event once, stores the new end,
-//! and wakes at most one waiting subscriber; a woken subscriber wakes the
-//! next one that waits for the same news before it reads. Nothing is copied
-//! per subscriber, and no subscriber can hold the publisher up. The log
-//! keeps the newest blocks only; a subscriber whose next event was dropped
-//! is told (`seq_dropped`) and its subscription ends.
+//! and wakes at most one waiting subscriber, taking no lock while no one
+//! waits or an earlier wake is still being passed on; a woken subscriber
+//! wakes the next one that waits for the same news before it reads.
+//! Nothing is copied per subscriber, and no subscriber can hold the
+//! publisher up. The log keeps the newest blocks only; a subscriber whose
+//! next event was dropped is told (`seq_dropped`) and its subscription ends.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
