@@ -70,6 +70,17 @@ impl Serialize for ContentKey {
     }
 }
 
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for ContentKey {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ContentKey".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "pattern": "^[0-9a-f]{64}$"})
+    }
+}
+
 impl<'de> Deserialize<'de> for ContentKey {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;

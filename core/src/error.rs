@@ -146,6 +146,13 @@ pub enum Error {
     #[error("{kind} `{id}` was not found")]
     NotFound { kind: &'static str, id: String },
 
+    #[error("run `{run_id}`: event {seq} is no longer held (the oldest held is {oldest})")]
+    SeqDropped {
+        run_id: String,
+        seq: u64,
+        oldest: u64,
+    },
+
     #[error("canvas `{id}` is at revision {current}, not {expected}: someone else saved it first")]
     Conflict {
         id: String,
@@ -226,6 +233,7 @@ impl Error {
             Error::UnknownFormat { .. } => "unknown_format",
             Error::UnsupportedFormatVersion { .. } => "unsupported_format_version",
             Error::NotFound { .. } => "not_found",
+            Error::SeqDropped { .. } => "seq_dropped",
             Error::Conflict { .. } => "conflict",
             Error::Storage { .. } => "storage",
             Error::Corrupt { .. } => "corrupt_document",
@@ -303,6 +311,9 @@ impl Error {
                 "upgrade reelgraph to read this canvas; it was not changed".into()
             }
             Error::NotFound { kind, .. } => format!("check the {kind} id; list to see what exists"),
+            Error::SeqDropped { oldest, .. } => format!(
+                "take the run's snapshot for what came before, then subscribe from seq {oldest}; read faster or raise `HubOptions::replay` to keep more"
+            ),
             Error::Conflict { current, .. } => format!(
                 "load revision {current}, re-apply your ops on it (or merge), then save with expected revision {current}"
             ),
@@ -392,6 +403,11 @@ impl Error {
             Error::NotAnObject { expected, found } => json!({"expected": expected, "found": found}),
             Error::WrongShape { format, found, .. } => json!({"format": format, "found": found}),
             Error::NotFound { kind, id } => json!({"kind": kind, "id": id}),
+            Error::SeqDropped {
+                run_id,
+                seq,
+                oldest,
+            } => json!({"run_id": run_id, "seq": seq, "oldest": oldest}),
             Error::Conflict {
                 id,
                 expected,

@@ -237,7 +237,13 @@ pub const ERROR_CODES: &[ErrorCode] = &[
         code: "not_found",
         category: Category::NotFound,
         http_status: 404,
-        when: "a store has no canvas with that id, or no such revision in its history",
+        when: "a store has no canvas with that id, or no such revision in its history; a run hub holds no run with that id (`details.kind` is `run`)",
+    },
+    ErrorCode {
+        code: "seq_dropped",
+        category: Category::NotFound,
+        http_status: 410,
+        when: "a run hub subscription asks for, or a slow subscriber falls behind to, an event the hub no longer holds (`details.oldest` is the oldest held); the subscription ends",
     },
     ErrorCode {
         code: "conflict",

@@ -32,6 +32,13 @@ pub fn all() -> Vec<(String, Schema)> {
         crate::Op,
         crate::ErrorBody,
     );
+    // Events (one envelope) and the run hub's snapshot.
+    add!(
+        crate::Event,
+        crate::exec::RunEvent,
+        crate::store::AutosaveEvent,
+        crate::exec::RunSnapshot,
+    );
     out
 }
 

@@ -518,6 +518,7 @@ fn checked_event_ops(applied: &Value, canvas: &Canvas) -> Run<Value> {
     if event["type"] != "canvas_changed"
         || event["canvas_id"] != canvas.id()
         || event["revision"] != applied["revision"]
+        || event["seq"] != applied["revision"]
         || applied["revision"] != canvas.revision()
     {
         return Err(mismatch(format!(

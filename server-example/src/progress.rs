@@ -1,12 +1,12 @@
 //! Showing a run while it goes: progress bars on a terminal, one plain line
 //! per event otherwise, or one JSON event per line (NDJSON).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::time::{Duration, SystemTime};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use reelgraph::exec::{RunEvent, RunEventKind, SkipReason};
+use reelgraph::exec::{RunEvent, RunEventKind, RunSnapshot, SkipReason};
 use reelgraph::runner::{CircuitState, TaskError, TaskErrorKind};
 
 /// How a run is shown.
@@ -20,85 +20,20 @@ pub enum Mode {
     Json,
 }
 
-/// What the events said so far, for the lines and the summary.
-#[derive(Debug, Default)]
-pub struct Tracker {
-    /// The function of each started node.
-    functions: HashMap<String, String>,
-    /// When each node started (a node's `duration_ms` also counts the time
-    /// it waited for a free slot; this is the time it ran).
-    started: HashMap<String, SystemTime>,
-    pub tasks: usize,
-    pub executed: usize,
-    pub cached: usize,
-    pub failed: usize,
-    pub skipped: usize,
-    /// Nodes that failed as `cancelled` (running, or waiting for a slot).
-    pub stopped: Vec<String>,
-    /// Nodes skipped because the run stopped or what they need was cancelled.
-    pub not_started: Vec<String>,
-    /// Nodes that failed as `cancelled`, for telling skips after them apart.
-    cancelled: HashSet<String>,
-}
+/// What the events said so far, for the lines and the summary: the core's
+/// fold of a run's events.
+pub type Tracker = RunSnapshot;
 
-impl Tracker {
-    pub fn see(&mut self, event: &RunEvent) {
-        match &event.kind {
-            RunEventKind::RunStarted { tasks, .. } => self.tasks = *tasks,
-            RunEventKind::NodeStarted { node, function, .. } => {
-                self.functions
-                    .insert(node.to_string(), function.to_string());
-                self.started.insert(node.to_string(), event.ts.0);
-            }
-            RunEventKind::NodeCompleted { .. } => self.executed += 1,
-            RunEventKind::NodeCached { .. } => self.cached += 1,
-            RunEventKind::NodeFailed { node, error, .. } => {
-                self.failed += 1;
-                if error.kind == TaskErrorKind::Cancelled {
-                    self.stopped.push(node.to_string());
-                    self.cancelled.insert(node.to_string());
-                }
-            }
-            RunEventKind::NodeSkipped {
-                node,
-                reason,
-                because,
-                ..
-            } => {
-                self.skipped += 1;
-                let after_cancel = because
-                    .as_deref()
-                    .is_some_and(|b| self.cancelled.contains(b));
-                if matches!(reason, SkipReason::RunStopped | SkipReason::Cancelled) || after_cancel
-                {
-                    self.not_started.push(node.to_string());
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn function(&self, node: &str) -> &str {
-        self.functions.get(node).map_or("", String::as_str)
-    }
-
-    /// How long a node ran: from its start to `end`, or `fallback` when
-    /// its start was not seen.
-    fn ran_for(&self, node: &str, end: SystemTime, fallback: Duration) -> Duration {
-        self.started
-            .get(node)
-            .and_then(|start| end.duration_since(*start).ok())
-            .unwrap_or(fallback)
-    }
-
-    /// Whether the node's task started (a `node_started` was seen).
-    pub fn was_started(&self, node: &str) -> bool {
-        self.started.contains_key(node)
-    }
-
-    fn done(&self) -> usize {
-        self.executed + self.cached + self.failed + self.skipped
-    }
+/// How long a node ran: from its start to `end`, or `fallback` when its
+/// start was not seen (a node's `duration_ms` also counts the time it
+/// waited for a free slot; this is the time it ran).
+fn ran_for(tracker: &Tracker, node: &str, end: SystemTime, fallback: Duration) -> Duration {
+    tracker
+        .nodes
+        .get(node)
+        .and_then(|n| n.started_at)
+        .and_then(|start| end.duration_since(start.0).ok())
+        .unwrap_or(fallback)
 }
 
 /// Shows events as they come, and lines for people.
@@ -215,7 +150,7 @@ fn line(event: &RunEvent, tracker: &Tracker) -> Option<String> {
         } => format!(
             "✓ {node} {} {} [{}]",
             tracker.function(node),
-            duration(tracker.ran_for(node, event.ts.0, *duration_ms)),
+            duration(ran_for(tracker, node, event.ts.0, *duration_ms)),
             percent(*overall).trim_start()
         ),
         RunEventKind::NodeCached { node, overall, .. } => {
@@ -244,7 +179,7 @@ fn line(event: &RunEvent, tracker: &Tracker) -> Option<String> {
             overall,
         } => {
             let why = match (reason, because) {
-                (_, Some(failed)) if tracker.cancelled.contains(&**failed) => {
+                (_, Some(failed)) if tracker.was_cancelled(failed) => {
                     format!("because {failed} was cancelled")
                 }
                 (_, Some(failed)) => format!("because {failed} failed"),
@@ -373,12 +308,12 @@ impl Bars {
     fn counts(&self, tracker: &Tracker) {
         self.overall.set_message(format!(
             "{}/{} tasks · {} run · {} cached · {} failed · {} skipped",
-            tracker.done(),
-            tracker.tasks,
-            tracker.executed,
-            tracker.cached,
-            tracker.failed,
-            tracker.skipped
+            tracker.counts.done(),
+            tracker.counts.tasks,
+            tracker.counts.executed,
+            tracker.counts.cached,
+            tracker.counts.failed + tracker.counts.cancelled,
+            tracker.counts.skipped
         ));
     }
 

@@ -189,7 +189,7 @@ async fn run(args: Args) -> CmdResult {
     let driver = tokio::spawn(run.finish());
 
     let mut display = progress::display(mode);
-    let mut tracker = Tracker::default();
+    let mut tracker = Tracker::new(handle.run_id());
     let mut interrupted = false;
     if let Some(events) = events.as_mut() {
         loop {
@@ -417,19 +417,8 @@ fn summary(say: &dyn Fn(&str), report: &RunReport, tracker: &Tracker) {
     if report.status == RunStatus::Cancelled {
         // Tasks stopped while running, and tasks that never started (skipped,
         // or cancelled while waiting for a slot) rather than "failed".
-        let stopped: Vec<&str> = tracker
-            .stopped
-            .iter()
-            .filter(|n| tracker.was_started(n))
-            .map(String::as_str)
-            .collect();
-        let not_started: Vec<&str> = tracker
-            .stopped
-            .iter()
-            .filter(|n| !tracker.was_started(n))
-            .chain(&tracker.not_started)
-            .map(String::as_str)
-            .collect();
+        let stopped = tracker.stopped();
+        let not_started = tracker.not_started();
         say(&format!(
             "cancelled after {}: {} run, {} cached, {} stopped, {} did not start",
             progress::duration(stats.duration_ms),

@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::event::{RunEvent, RunEventKind, Timestamp};
+use super::hub::Publisher;
+use super::run::RunReport;
 use super::stream::{EventSender, FLUSH_EVERY, Sent};
 use crate::quality::Quality;
 use crate::runner::{NoteTarget, TaskNote};
@@ -31,6 +33,8 @@ pub(super) struct Emitter {
 struct EmitState {
     seq: u64,
     tx: Option<EventSender>,
+    /// The hub's copy of the stream, when the executor has a hub.
+    publisher: Option<Publisher>,
     /// Events numbered but not sent yet.
     pending: Vec<RunEvent>,
     total: usize,
@@ -68,6 +72,7 @@ impl Emitter {
             state: Mutex::new(EmitState {
                 seq: 0,
                 tx: Some(tx),
+                publisher: None,
                 pending: Vec::new(),
                 total,
                 done: 0,
@@ -112,6 +117,9 @@ impl Emitter {
 
     fn flush_locked(state: &mut EmitState) {
         let Some(tx) = &state.tx else { return };
+        if let Some(publisher) = &state.publisher {
+            publisher.publish(&state.pending);
+        }
         let sent = match state.pending.len() {
             0 => return,
             1 => Sent::One(state.pending.pop().expect("one event")),
@@ -168,6 +176,19 @@ impl Emitter {
                 overall,
             },
         );
+    }
+
+    /// Also publishes every event to a run hub.
+    pub(super) fn publishing_to(self, publisher: Option<Publisher>) -> Self {
+        self.lock().publisher = publisher;
+        self
+    }
+
+    /// Hands the run's report to the hub, if it has one.
+    pub(super) fn publish_report(&self, report: &RunReport) {
+        if let Some(publisher) = self.lock().publisher.take() {
+            publisher.finish(report.clone());
+        }
     }
 
     /// Sends the last event and closes the stream.

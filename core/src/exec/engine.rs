@@ -345,14 +345,16 @@ impl Engine {
             .zip(results)
             .filter_map(|(w, r)| Some((w.node.clone(), r?)))
             .collect();
-        RunReport {
+        let report = RunReport {
             run_id: self.handle.id.to_string(),
             canvas_id: self.canvas_id,
             status,
             stats,
             outputs,
             errors,
-        }
+        };
+        self.emitter.publish_report(&report);
+        report
     }
 
     fn queued(&self, step: usize) {

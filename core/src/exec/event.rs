@@ -1,10 +1,24 @@
-//! Run events: one envelope (`type, run_id, seq, ts`), the same in every
-//! language and on every wire.
+//! Run events: the envelope of [`crate::event`] (`type, run_id, seq, ts`),
+//! the same in every language and on every wire. Events read back what
+//! they write:
+//!
+//! ```
+//! use reelgraph::exec::RunEvent;
+//! let json = r#"{"run_id": "r1", "seq": 0, "ts": "2026-01-01T12:00:00.000Z",
+//!     "type": "run_started", "canvas_id": "reel", "quality": "draft", "tasks": 3}"#;
+//! let event: RunEvent = serde_json::from_str(json).unwrap();
+//! assert_eq!(serde_json::to_value(&event).unwrap(), serde_json::from_str::<serde_json::Value>(json).unwrap());
+//! // A field the event does not have is refused.
+//! assert!(serde_json::from_str::<RunEvent>(&json.replace("\"tasks\"", "\"taks\"")).is_err());
+//! ```
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize};
+
+pub use crate::event::Timestamp;
+use crate::event::millis;
 
 use crate::exec::ContentKey;
 use crate::quality::Quality;
@@ -12,7 +26,8 @@ use crate::runner::{CircuitState, Outputs, TaskError};
 
 /// Something that happened in a run. `seq` counts from 0 without gaps within
 /// a run, so a consumer can tell it missed nothing.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RunEvent {
     pub run_id: Arc<str>,
     pub seq: u64,
@@ -21,9 +36,11 @@ pub struct RunEvent {
     pub kind: RunEventKind,
 }
 
-/// What happened, tagged by `type`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+/// What happened, tagged by `type`. Unknown fields are refused (the
+/// envelope's own are taken by [`RunEvent`] first).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum RunEventKind {
     RunStarted {
@@ -51,7 +68,7 @@ pub enum RunEventKind {
     NodeProgress {
         node: Arc<str>,
         progress: f64,
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<String>,
         overall: f64,
     },
@@ -68,7 +85,8 @@ pub enum RunEventKind {
     NodeCompleted {
         node: Arc<str>,
         outputs: Arc<Outputs>,
-        #[serde(serialize_with = "as_millis")]
+        #[serde(with = "millis")]
+        #[cfg_attr(feature = "schema", schemars(with = "u64"))]
         duration_ms: Duration,
         overall: f64,
     },
@@ -81,7 +99,7 @@ pub enum RunEventKind {
     NodeSkipped {
         node: Arc<str>,
         reason: SkipReason,
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         because: Option<Arc<str>>,
         overall: f64,
     },
@@ -103,7 +121,8 @@ pub enum RunEventKind {
 }
 
 /// Why a node will run, or that it will not need to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Reason {
@@ -129,7 +148,8 @@ pub enum Reason {
 }
 
 /// Why a node did not run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum SkipReason {
@@ -144,7 +164,9 @@ pub enum SkipReason {
 }
 
 /// Counts of one run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct RunStats {
     /// Task nodes in the plan.
     pub tasks: usize,
@@ -160,26 +182,7 @@ pub struct RunStats {
     pub retries: usize,
     /// Progress values outside 0..1 that were clamped.
     pub clamped_progress: usize,
-    #[serde(serialize_with = "as_millis")]
+    #[serde(with = "millis")]
+    #[cfg_attr(feature = "schema", schemars(with = "u64"))]
     pub duration_ms: Duration,
-}
-
-/// A wall-clock instant, written as RFC 3339 with milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Timestamp(pub SystemTime);
-
-impl Timestamp {
-    pub fn now() -> Self {
-        Timestamp(SystemTime::now())
-    }
-}
-
-impl Serialize for Timestamp {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&humantime::format_rfc3339_millis(self.0))
-    }
-}
-
-fn as_millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

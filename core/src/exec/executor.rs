@@ -15,6 +15,7 @@ use super::decision::Decision;
 use super::emitter::Emitter;
 use super::engine::Engine;
 use super::event::Reason;
+use super::hub::RunHub;
 use super::options::{Force, RunOptions};
 use super::plan::{Plan, PlanOptions, Planner};
 use super::run::{Batch, NodeCancels, Run, RunHandle};
@@ -85,6 +86,7 @@ pub struct Executor {
     cache: Arc<dyn ResultCache>,
     permits: Arc<Semaphore>,
     plan_pool: Option<Arc<ThreadPool>>,
+    hub: Option<RunHub>,
 }
 
 /// Default cap of tasks at once.
@@ -101,7 +103,16 @@ impl Executor {
             cache: Arc::new(MemoryCache::new(DEFAULT_CACHE_BYTES)),
             permits: Arc::new(Semaphore::new(DEFAULT_CONCURRENCY)),
             plan_pool: None,
+            hub: None,
         }
+    }
+
+    /// Registers every run in `hub` as it is prepared and publishes its
+    /// events and report there (a `run_id` the hub holds is refused with
+    /// `duplicate_id`).
+    pub fn with_hub(mut self, hub: RunHub) -> Self {
+        self.hub = Some(hub);
+        self
     }
 
     /// Uses `cache` for results (e.g. a [`crate::cache::SqliteCache`] shared
@@ -261,7 +272,12 @@ impl Executor {
                 requests,
             }),
         };
-        let emitter = Arc::new(Emitter::new(id.clone(), tx, nodes, plan.quality));
+        let publisher = self
+            .hub
+            .as_ref()
+            .map(|hub| hub.register(&id, Some(handle.clone())));
+        let emitter = Emitter::new(id.clone(), tx, nodes, plan.quality);
+        let emitter = Arc::new(emitter.publishing_to(publisher.transpose()?));
         Ok(Run {
             id,
             events: None,

@@ -6,6 +6,7 @@ mod emitter;
 mod engine;
 mod event;
 mod executor;
+mod hub;
 mod options;
 mod plan;
 mod run;
@@ -16,6 +17,10 @@ mod work;
 pub use crate::content_key::ContentKey;
 pub use event::{Reason, RunEvent, RunEventKind, RunStats, SkipReason, Timestamp};
 pub use executor::{DEFAULT_CACHE_BYTES, DEFAULT_CONCURRENCY, Executor, Explanation};
+pub use hub::{
+    Counts, EventBatch, HubOptions, NodeSnapshot, NodeState, Publisher, RunHub, RunSnapshot,
+    RunState, Subscription,
+};
 pub use options::{FailurePolicy, Force, RunOptions};
 pub use plan::{Plan, PlanOptions, Planner, Step};
 /// The planner's thread pool is rayon's; re-exported so the pool an

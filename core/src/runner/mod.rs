@@ -98,6 +98,7 @@ pub enum TaskNote {
 
 /// The state of a circuit breaker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CircuitState {
     /// Calls go through.
@@ -203,6 +204,7 @@ impl TaskContext {
 
 /// How a task failed, which decides what happens next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum TaskErrorKind {
@@ -246,6 +248,7 @@ impl fmt::Display for TaskErrorKind {
 
 /// Why a task did not produce outputs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[error("{kind}: {message}")]
 pub struct TaskError {
     pub kind: TaskErrorKind,

@@ -34,13 +34,14 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
 use super::CanvasStore;
 use crate::canvas::Canvas;
 use crate::error::Error;
+use crate::event::Timestamp;
 
 /// When the autosaver saves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,28 +61,47 @@ impl Default for AutosaveOptions {
     }
 }
 
-/// What the autosaver did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+/// What the autosaver did, in the envelope of [`crate::event`]: `seq`
+/// counts this autosaver's events from 0 without gaps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum AutosaveEvent {
     Saved {
         canvas_id: String,
+        seq: u64,
+        ts: Timestamp,
         revision: u64,
     },
     /// Someone else saved first. The autosaver stops saving this canvas
     /// until [`Autosaver::rebased`] says the conflict is resolved.
     Conflict {
         canvas_id: String,
+        seq: u64,
+        ts: Timestamp,
         expected: u64,
         current: u64,
     },
     /// A save failed for another reason; the change stays pending and is retried.
     Failed {
         canvas_id: String,
+        seq: u64,
+        ts: Timestamp,
         code: String,
         message: String,
     },
+}
+
+impl AutosaveEvent {
+    /// The event's place in its autosaver's sequence.
+    pub fn seq(&self) -> u64 {
+        match self {
+            AutosaveEvent::Saved { seq, .. }
+            | AutosaveEvent::Conflict { seq, .. }
+            | AutosaveEvent::Failed { seq, .. } => *seq,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -138,6 +158,7 @@ pub fn autosave(
         stored_revision,
         options,
         events: events_tx,
+        seq: 0,
         conflicted: false,
     };
     (Autosaver { tx }, state.run(rx), events_rx)
@@ -149,6 +170,8 @@ struct SaverState {
     stored_revision: u64,
     options: AutosaveOptions,
     events: mpsc::UnboundedSender<AutosaveEvent>,
+    /// The next event's `seq`.
+    seq: u64,
     conflicted: bool,
 }
 
@@ -210,8 +233,11 @@ impl SaverState {
         match self.store.save(&doc, self.stored_revision).await {
             Ok(info) => {
                 self.stored_revision = info.revision;
+                let (seq, ts) = self.stamp();
                 self.emit(AutosaveEvent::Saved {
                     canvas_id: id,
+                    seq,
+                    ts,
                     revision: info.revision,
                 });
                 true
@@ -220,22 +246,34 @@ impl SaverState {
                 expected, current, ..
             }) => {
                 self.conflicted = true;
+                let (seq, ts) = self.stamp();
                 self.emit(AutosaveEvent::Conflict {
                     canvas_id: id,
+                    seq,
+                    ts,
                     expected,
                     current,
                 });
                 true
             }
             Err(e) => {
+                let (seq, ts) = self.stamp();
                 self.emit(AutosaveEvent::Failed {
                     canvas_id: id,
+                    seq,
+                    ts,
                     code: e.code().into(),
                     message: e.to_string(),
                 });
                 false
             }
         }
+    }
+
+    /// The next event's `seq` and `ts`.
+    fn stamp(&mut self) -> (u64, Timestamp) {
+        self.seq += 1;
+        (self.seq - 1, Timestamp::now())
     }
 
     fn emit(&self, event: AutosaveEvent) {

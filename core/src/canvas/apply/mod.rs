@@ -13,11 +13,11 @@ mod property_ops;
 
 use serde::Serialize;
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{Canvas, now_rfc3339_at};
 use crate::error::{Error, Result};
-use crate::event::Event;
+use crate::event::{Event, Timestamp};
 use crate::ops::Op;
 use journal::Undo;
 
@@ -43,7 +43,8 @@ impl Canvas {
             return Ok(Applied {
                 revision: self.revision,
                 inverse: Vec::new(),
-                event: self.event(Vec::new(), self.updated_at.clone()),
+                // Nothing changed: the event repeats the current revision.
+                event: self.event(Vec::new(), self.updated_ts()),
             });
         }
         let mut journal = Vec::with_capacity(ops.len());
@@ -72,7 +73,7 @@ impl Canvas {
         Ok(Applied {
             revision: self.revision,
             inverse,
-            event: self.event(ops, self.updated_at.clone()),
+            event: self.event(ops, self.updated_ts()),
         })
     }
 
@@ -89,9 +90,20 @@ impl Canvas {
         }
     }
 
-    fn event(&self, ops: Vec<Op>, ts: String) -> Event {
+    /// `updated_at` as a timestamp: the millisecond an apply wrote, else
+    /// the loaded text.
+    fn updated_ts(&self) -> Timestamp {
+        if self.updated_ms != 0 {
+            return Timestamp(UNIX_EPOCH + Duration::from_millis(self.updated_ms));
+        }
+        Timestamp::parse(&self.updated_at).unwrap_or_else(Timestamp::now)
+    }
+
+    fn event(&self, ops: Vec<Op>, ts: Timestamp) -> Event {
+        // A canvas's revisions are its events' sequence: gapless from 1.
         Event::CanvasChanged {
             canvas_id: self.id.clone(),
+            seq: self.revision,
             revision: self.revision,
             ts,
             ops,
