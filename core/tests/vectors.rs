@@ -3,7 +3,8 @@
 //! `tests/vectors/README.md`).
 //!
 //! Each vector drives the public API only (register specs, load a document,
-//! apply ops, validate, can_connect, task_preview) and compares the canonical
+//! apply ops, validate, can_connect, task_preview, import_any, error bodies
+//! and the error table) and compares the canonical
 //! JSON of what happened with the file. Every vector runs; the test fails once
 //! at the end, naming each failing file with a diff.
 //!
@@ -18,14 +19,45 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use reelgraph::{Canvas, Catalog, Error, Op, PortRef, Quality};
+use reelgraph::error_codes::ERROR_CODES;
+use reelgraph::format::{Format, detect, import_any};
+use reelgraph::{Canvas, Catalog, Error, ErrorBody, Op, PortRef, Quality};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 /// Fewer vectors than this means a path mistake, not a small suite.
-const MIN_VECTORS: usize = 60;
-const AREAS: [&str; 7] = [
-    "connect", "format", "migrate", "ops", "preview", "spec", "validate",
+const MIN_VECTORS: usize = 150;
+const AREAS: [&str; 9] = [
+    "connect", "errors", "format", "import", "migrate", "ops", "preview", "spec", "validate",
+];
+/// The areas an `errors/` vector may call (`input.call`), besides `error_table`.
+const ERROR_CALLS: [&str; 8] = [
+    "connect", "format", "import", "migrate", "ops", "preview", "spec", "validate",
+];
+/// Codes of the error table that no vector can reach through the public API
+/// of a binding, each with the reason. Every other code has an `errors/`
+/// vector pinning its body.
+const UNREACHABLE_CODES: [(&str, &str); 8] = [
+    ("invalid_canvas", "runs: the exec/ area is not written yet"),
+    (
+        "unknown_function",
+        "runs: the exec/ area is not written yet",
+    ),
+    ("stale_plan", "runs: the exec/ area is not written yet"),
+    ("not_found", "stores only, and stores are not a vector area"),
+    ("conflict", "stores only (a save with a stale revision)"),
+    (
+        "storage",
+        "a failing disk or database, which a vector cannot set up",
+    ),
+    (
+        "corrupt_document",
+        "a damaged stored document or database file",
+    ),
+    (
+        "too_large",
+        "a document over 64 MiB does not belong in a vector file",
+    ),
 ];
 const REGENERATE_VAR: &str = "REELGRAPH_REGENERATE_VECTORS";
 /// What volatile timestamps are replaced with before comparing.
@@ -81,9 +113,13 @@ fn shared_vectors() {
             known_bugs.join("\n")
         );
     }
+    let coverage = error_coverage(&files)
+        .err()
+        .map(|problems| format!("\n\nthe error table is not covered:\n{problems}"))
+        .unwrap_or_default();
     assert!(
-        failures.is_empty(),
-        "{} of {} vectors failed:\n\n{}",
+        failures.is_empty() && coverage.is_empty(),
+        "{} of {} vectors failed:\n\n{}{coverage}",
         failures.len(),
         files.len(),
         failures.join("\n\n")
@@ -120,6 +156,54 @@ fn check_all(files: &[PathBuf], regenerate: bool) -> Vec<Verdict> {
     });
     verdicts.sort_by_key(|(i, _)| *i);
     verdicts.into_iter().map(|(_, v)| v).collect()
+}
+
+/// Every code of the error table has an `errors/` vector pinning its body,
+/// or is in [`UNREACHABLE_CODES`] (and then has none).
+fn error_coverage(files: &[PathBuf]) -> Result<(), String> {
+    let mut pinned = Vec::new();
+    for path in files {
+        if path.parent().and_then(Path::file_name) != Some("errors".as_ref()) {
+            continue;
+        }
+        let file: Value = fs::read_to_string(path)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default();
+        if let Some(code) = file["expected"]["code"].as_str() {
+            pinned.push(code.to_owned());
+        }
+    }
+    let mut problems = String::new();
+    for (code, _) in UNREACHABLE_CODES {
+        if ERROR_CODES.iter().all(|row| row.code != code) {
+            let _ = writeln!(
+                problems,
+                "  `{code}` is listed as unreachable but is not in the table"
+            );
+        }
+    }
+    for row in ERROR_CODES {
+        let unreachable = UNREACHABLE_CODES.iter().any(|(code, _)| *code == row.code);
+        match (pinned.iter().any(|c| c == row.code), unreachable) {
+            (false, false) => {
+                let _ = writeln!(problems, "  `{}` has no errors/ vector", row.code);
+            }
+            (true, true) => {
+                let _ = writeln!(
+                    problems,
+                    "  `{}` has an errors/ vector but is listed as unreachable: take it off the list",
+                    row.code
+                );
+            }
+            _ => {}
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -318,6 +402,8 @@ struct ActualError {
     /// `{code, details}` plus `op_index` for op rejections: what `expected_error` pins.
     body: Map<String, Value>,
     message: String,
+    /// The whole [`ErrorBody`] `{code, message, hint, details}`: what `errors/` pins.
+    full: Value,
 }
 
 /// A panic inside the core fails that one vector, by name, and the others still run.
@@ -371,6 +457,8 @@ fn run_area(area: &str, input: &Map<String, Value>) -> Run<Outcome> {
         "migrate" | "format" => run_load(area, input),
         "preview" => run_preview(input),
         "spec" => run_spec(input),
+        "import" => run_import(input),
+        "errors" => run_errors(input),
         other => Err(broken(format!("unknown area `{other}`"))),
     }
 }
@@ -731,6 +819,99 @@ fn run_spec(input: &Map<String, Value>) -> Run<Outcome> {
     }))
 }
 
+/// `import/`: reading a canvas in whatever format it is in, as
+/// `format::import_any` does.
+fn run_import(input: &Map<String, Value>) -> Run<Outcome> {
+    allow_keys(input, &["catalog", "data", "data_text", "format"])?;
+    let text = match (input.get("data"), input.get("data_text")) {
+        (Some(data), None) => data.to_string(),
+        (None, Some(Value::String(text))) => text.clone(),
+        (None, Some(_)) => return Err(broken("`input.data_text` must be a string")),
+        _ => {
+            return Err(broken(
+                "give exactly one of `input.data` and `input.data_text`",
+            ));
+        }
+    };
+    let format: Option<Format> = match input.get("format") {
+        None => None,
+        Some(_) => Some(field(input, "format")?),
+    };
+    let catalog = catalog_from(input)?;
+    let imported = match import_any(&catalog, &text, format) {
+        Ok(imported) => imported,
+        Err(e) => return Ok(Outcome::Error(actual_error(&e, false))),
+    };
+    if format.is_none() {
+        let told = detect(&text)
+            .map_err(|e| mismatch(format!("import_any read it, but detect refuses it: {e}")))?;
+        if told != imported.format {
+            return Err(mismatch(format!(
+                "detect says {told}, import_any read {}",
+                imported.format
+            )));
+        }
+    }
+    for name in &imported.registered_types {
+        if catalog.get(name).is_none() {
+            return Err(mismatch(format!(
+                "`{name}` is reported registered but is not in the catalogue"
+            )));
+        }
+    }
+    Canvas::from_document(catalog, imported.canvas.clone()).map_err(|e| {
+        mismatch(format!(
+            "the imported document does not load: {} ({e})",
+            e.code()
+        ))
+    })?;
+    let mut value = to_json_value(&imported)?;
+    mask_timestamps(&mut value["canvas"]);
+    Ok(Outcome::Value(value))
+}
+
+/// `errors/`: the whole error body of a failing call of another area
+/// (`input.call` names it; the rest of the input is that area's), or the
+/// error table (`"call": "error_table"`).
+fn run_errors(input: &Map<String, Value>) -> Run<Outcome> {
+    let call = input
+        .get("call")
+        .and_then(Value::as_str)
+        .ok_or_else(|| broken("`input.call` is missing or not a string"))?;
+    let mut rest = input.clone();
+    rest.remove("call");
+    if call == "error_table" {
+        allow_keys(&rest, &[])?;
+        let rows: Vec<Value> = ERROR_CODES
+            .iter()
+            .map(|row| json!({"code": row.code, "category": row.category, "http_status": row.http_status}))
+            .collect();
+        return Ok(Outcome::Value(Value::Array(rows)));
+    }
+    if !ERROR_CALLS.contains(&call) {
+        return Err(broken(format!(
+            "`input.call` is `{call}`; allowed: error_table, {}",
+            ERROR_CALLS.join(", ")
+        )));
+    }
+    let error = match run_area(call, &rest)? {
+        Outcome::Error(error) => error,
+        Outcome::Value(value) => {
+            return Err(mismatch(format!(
+                "the `{call}` call succeeded; this vector pins its failure. It gave:\n{}",
+                render(&value)
+            )));
+        }
+    };
+    // The body is what HTTP and the bindings show: it must read back as itself.
+    let back: ErrorBody = serde_json::from_value(error.full.clone())
+        .map_err(|e| mismatch(format!("the error body does not deserialise: {e}")))?;
+    if to_json_value(&back)? != error.full {
+        return Err(mismatch("the error body does not round-trip"));
+    }
+    Ok(Outcome::Value(error.full))
+}
+
 /// The registered version of each type, if any.
 fn versions(catalog: &Catalog, names: &[String]) -> Vec<Option<u32>> {
     names
@@ -843,6 +1024,7 @@ fn actual_error(e: &Error, op_rejection: bool) -> ActualError {
     ActualError {
         body,
         message: e.to_string(),
+        full: serde_json::to_value(e.to_body()).unwrap_or_default(),
     }
 }
 
@@ -858,8 +1040,15 @@ fn canvas_json(canvas: &Canvas) -> Run<Value> {
 fn parse_canvas(text: &str) -> Run<Value> {
     let mut doc: Value = serde_json::from_str(text)
         .map_err(|e| mismatch(format!("the canvas wrote invalid JSON: {e}")))?;
-    if let Value::Object(m) = &mut doc {
-        // An empty timestamp (a document that had none) stays visible as "".
+    mask_timestamps(&mut doc);
+    Ok(doc)
+}
+
+/// Replaces a document's `created_at` and `updated_at`, when they are
+/// non-empty strings, with `"<ts>"`. An empty timestamp (a document that had
+/// none) stays visible as "".
+fn mask_timestamps(doc: &mut Value) {
+    if let Value::Object(m) = doc {
         for key in ["created_at", "updated_at"] {
             if m.get(key)
                 .and_then(Value::as_str)
@@ -869,7 +1058,6 @@ fn parse_canvas(text: &str) -> Run<Value> {
             }
         }
     }
-    Ok(doc)
 }
 
 fn without(value: &Value, keys: &[&str]) -> Value {
