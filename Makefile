@@ -21,7 +21,7 @@ help:
 	@echo "                generated-file and documented-code checks, mkdocs --strict"
 	@echo "make docs       build the docs site into site/ (creates .venv from docs/requirements.txt)"
 	@echo "make docs-serve serve the docs at http://127.0.0.1:8000 while you edit"
-	@echo "make generate   rewrite docs/node-types.md, docs/snippets/ and examples/short-film/canvas.json"
+	@echo "make generate   rewrite docs/node-types.md, docs/snippets/, docs/schema/ and examples/short-film/canvas.json"
 	@echo "make bench      run the criterion benchmarks"
 	@echo "make fmt        format all Rust code"
 	@echo "make clean      remove build output, site/, out/ and .venv/"
@@ -55,9 +55,10 @@ unit-tests: test-data
 test-data:
 	bash scripts/fetch-comfyui-workflows.sh
 
-# Generated files must match what the code generates now, and the first Rust
-# example of README.md and docs/getting-started.md must be the doctested one
-# of core/README.md (the crate docs include that file).
+# Generated files (node-type reference, demo canvas, the docs' JSON examples,
+# the JSON Schemas in docs/schema/) must match what the code generates now,
+# and the first Rust example of README.md and docs/getting-started.md must be
+# the doctested one of core/README.md (the crate docs include that file).
 check-generated:
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	cargo run -q -p reelgraph --example catalog_reference > "$$tmp/node-types.md"; \
@@ -69,6 +70,9 @@ check-generated:
 	cargo run -q -p reelgraph --example docs_examples -- "$$tmp/snippets"; \
 	diff -ru docs/snippets "$$tmp/snippets" \
 	  || { echo "docs/snippets/ is out of date: run 'make generate'"; exit 1; }; \
+	cargo run -q -p reelgraph --example schemas -- "$$tmp/schema"; \
+	diff -ru docs/schema "$$tmp/schema" \
+	  || { echo "docs/schema/ is out of date: run 'make generate'"; exit 1; }; \
 	awk '/^```rust/{f=1;next} /^```/{if(f)exit} f' core/README.md > "$$tmp/tested.rs"; \
 	test -s "$$tmp/tested.rs" || { echo "core/README.md has no rust example"; exit 1; }; \
 	for page in README.md docs/getting-started.md; do \
@@ -97,6 +101,8 @@ generate:
 	cargo run -q -p reelgraph --example short_film -- --document > examples/short-film/canvas.json
 	rm -rf docs/snippets
 	cargo run -q -p reelgraph --example docs_examples -- docs/snippets
+	rm -rf docs/schema
+	cargo run -q -p reelgraph --example schemas -- docs/schema
 
 # The docs tool chain lives in .venv, pinned by docs/requirements.txt.
 venv: $(VENV)/.installed

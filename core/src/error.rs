@@ -490,6 +490,7 @@ const INTERNAL: ErrorCode = ErrorCode {
 
 /// The serialisable form of an [`Error`], identical in every language.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ErrorBody {
     pub code: String,

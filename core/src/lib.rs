@@ -22,6 +22,8 @@ pub mod model;
 pub mod ops;
 pub mod render;
 pub mod runner;
+#[cfg(feature = "schema")]
+pub mod schema;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 pub mod store;

@@ -23,6 +23,7 @@ pub const MAX_ID_BYTES: usize = 128;
 /// A port data type (`image`, `lora`, `shot`, ...). An open set: user node types
 /// may bring their own.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct DataType(pub Arc<str>);
 
@@ -47,6 +48,7 @@ impl fmt::Display for DataType {
 
 /// A point on the canvas plane. Layout only: it never changes what a run computes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Position {
     pub x: f64,
@@ -61,6 +63,7 @@ impl Position {
 
 /// The editor's view of the canvas.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Viewport {
     pub x: f64,
@@ -80,6 +83,7 @@ impl Default for Viewport {
 
 /// One end of an edge: a node and one of its ports, by name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PortRef {
     pub node: String,
@@ -97,6 +101,7 @@ impl PortRef {
 
 /// A node of a canvas document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Node {
     pub id: String,
@@ -120,6 +125,7 @@ pub struct Node {
 
 /// An edge of a canvas document: output port to input port.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Edge {
     pub id: String,
@@ -129,6 +135,7 @@ pub struct Edge {
 
 /// A named set of nodes (a frame on the canvas).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Group {
     pub id: String,
@@ -146,6 +153,7 @@ pub struct Group {
 
 /// The story-structure template whose checks validation runs (as warnings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StoryStructure {
     /// Three acts near 25 / 50 / 25 % of the running time.
@@ -158,6 +166,7 @@ pub enum StoryStructure {
 
 /// Story settings of a canvas.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Story {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -175,6 +184,7 @@ impl Story {
 
 /// A whole canvas document, `format: "reelgraph.canvas"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CanvasDocument {
     pub format: String,

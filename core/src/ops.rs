@@ -9,6 +9,7 @@ use crate::model::{Edge, Node, PortRef, Position, Story, Viewport};
 /// One change to a canvas. Serialised with an `op` tag:
 /// `{"op": "move_node", "id": "shot_1", "position": {"x": 0, "y": 0}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum Op {

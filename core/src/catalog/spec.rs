@@ -15,6 +15,7 @@ use crate::task::Quality;
 
 /// One node type: its ports, properties, task mapping and migrations.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NodeTypeSpec {
     /// The type name nodes refer to, e.g. `image_gen`.
@@ -53,6 +54,7 @@ fn one() -> u32 {
 
 /// An input port.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct InputSpec {
     pub name: Arc<str>,
@@ -70,6 +72,7 @@ pub struct InputSpec {
 
 /// An output port.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OutputSpec {
     pub name: Arc<str>,
@@ -114,8 +117,25 @@ impl<'de> Deserialize<'de> for Accepts {
     }
 }
 
+// Written as one type name or a list of them, as `Serialize` above writes it.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Accepts {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Accepts".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let one = generator.subschema_for::<DataType>();
+        schemars::json_schema!({
+            "description": "One type, or a union written as a list: `[\"image\", \"video\"]`.",
+            "anyOf": [one, {"type": "array", "items": one, "minItems": 1}]
+        })
+    }
+}
+
 /// The kind of value a property holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PropertyKind {
     Text,
@@ -131,6 +151,7 @@ pub enum PropertyKind {
 
 /// A property, or (inside `items` / `fields`) the shape of a nested value.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PropertySpec {
     /// Empty for `items` of a list.
@@ -202,6 +223,7 @@ impl PropertySpec {
 
 /// A condition on a sibling property.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AppliesWhen {
     pub property: String,
@@ -211,6 +233,7 @@ pub struct AppliesWhen {
 
 /// How a node becomes a task for a function runner.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TaskSpec {
     /// The runner function, e.g. `image.generate`.
@@ -229,6 +252,7 @@ pub struct TaskSpec {
 /// A value computed from a node's properties, inputs, upstream context and
 /// quality tier. Written as a one-key object naming the source.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Template {
     /// A literal value.
@@ -254,6 +278,7 @@ pub enum Template {
 
 /// The body of an `if_set` template.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct IfSet {
     pub property: String,
@@ -262,6 +287,7 @@ pub struct IfSet {
 
 /// One migration step of a node type.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Migration {
     /// The version this step upgrades from (to `from_version + 1`).

@@ -1,0 +1,45 @@
+//! JSON Schemas of every type that crosses a binding or an HTTP body
+//! (feature `schema`).
+//!
+//! The schemas describe the wire shapes serde reads and writes: the same
+//! renames, tags, defaults and milliseconds. `docs/schema/` holds one file per
+//! type, written by `cargo run -p reelgraph --example schemas -- docs/schema`
+//! and checked by `make test`; Python stubs, TypeScript types and the
+//! server's OpenAPI document are made from them.
+//!
+//! ```
+//! let schemas = reelgraph::schema::all();
+//! let (_, ops) = schemas.iter().find(|(name, _)| name == "Op").unwrap();
+//! assert!(serde_json::to_string(ops).unwrap().contains("add_node"));
+//! ```
+
+use schemars::generate::SchemaSettings;
+use schemars::{JsonSchema, Schema};
+
+/// One root schema per public JSON type, named by the type (`RunOptions`),
+/// in a stable order. Draft 2020-12, the dialect OpenAPI 3.1 uses; a schema
+/// describes what reelgraph reads, which is also what it writes (fields it
+/// leaves out when empty have defaults).
+pub fn all() -> Vec<(String, Schema)> {
+    let mut out = Vec::new();
+    macro_rules! add {
+        ($($t:ty),* $(,)?) => { $( out.push(root::<$t>()); )* };
+    }
+    // Documents and edits.
+    add!(
+        crate::CanvasDocument,
+        crate::NodeTypeSpec,
+        crate::Op,
+        crate::ErrorBody,
+    );
+    out
+}
+
+/// The schema of `T` alone, as [`all`] writes it.
+pub fn root<T: JsonSchema>() -> (String, Schema) {
+    let generator = SchemaSettings::draft2020_12().into_generator();
+    (
+        T::schema_name().into_owned(),
+        generator.into_root_schema_for::<T>(),
+    )
+}
