@@ -17,33 +17,33 @@ use std::fs;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use reelgraph::error_codes::ERROR_CODES;
+use reelgraph::exec::{
+    Executor, FailurePolicy, Force, PlanOptions, Planner, Run as ExecRun, RunOptions,
+};
 use reelgraph::format::{Format, detect, import_any};
+use reelgraph::runner::{LocalRunner, Outputs, Task, TaskContext, TaskError};
 use reelgraph::{Canvas, Catalog, Error, ErrorBody, Op, PortRef, Quality};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 /// Fewer vectors than this means a path mistake, not a small suite.
 const MIN_VECTORS: usize = 150;
-const AREAS: [&str; 9] = [
-    "connect", "errors", "format", "import", "migrate", "ops", "preview", "spec", "validate",
+const AREAS: [&str; 10] = [
+    "connect", "errors", "exec", "format", "import", "migrate", "ops", "preview", "spec",
+    "validate",
 ];
 /// The areas an `errors/` vector may call (`input.call`), besides `error_table`.
-const ERROR_CALLS: [&str; 8] = [
-    "connect", "format", "import", "migrate", "ops", "preview", "spec", "validate",
+const ERROR_CALLS: [&str; 9] = [
+    "connect", "exec", "format", "import", "migrate", "ops", "preview", "spec", "validate",
 ];
 /// Codes of the error table that no vector can reach through the public API
 /// of a binding, each with the reason. Every other code has an `errors/`
 /// vector pinning its body.
-const UNREACHABLE_CODES: [(&str, &str); 8] = [
-    ("invalid_canvas", "runs: the exec/ area is not written yet"),
-    (
-        "unknown_function",
-        "runs: the exec/ area is not written yet",
-    ),
-    ("stale_plan", "runs: the exec/ area is not written yet"),
+const UNREACHABLE_CODES: [(&str, &str); 5] = [
     ("not_found", "stores only, and stores are not a vector area"),
     ("conflict", "stores only (a save with a stale revision)"),
     (
@@ -62,6 +62,8 @@ const UNREACHABLE_CODES: [(&str, &str); 8] = [
 const REGENERATE_VAR: &str = "REELGRAPH_REGENERATE_VECTORS";
 /// What volatile timestamps are replaced with before comparing.
 const TS: &str = "<ts>";
+/// What durations of runs are replaced with before comparing.
+const MS: &str = "<ms>";
 /// The canvas a vector starts from when its input has no `canvas`.
 const DEFAULT_CANVAS: (&str, &str) = ("vec", "Vector");
 /// Differences listed per failing vector before the rest are summarised.
@@ -459,6 +461,7 @@ fn run_area(area: &str, input: &Map<String, Value>) -> Run<Outcome> {
         "spec" => run_spec(input),
         "import" => run_import(input),
         "errors" => run_errors(input),
+        "exec" => run_exec(input),
         other => Err(broken(format!("unknown area `{other}`"))),
     }
 }
@@ -912,6 +915,312 @@ fn run_errors(input: &Map<String, Value>) -> Run<Outcome> {
     Ok(Outcome::Value(error.full))
 }
 
+/// `exec/`: runs of a canvas on one executor (one cache, one task at a
+/// time), with functions that behave as the vector describes.
+fn run_exec(input: &Map<String, Value>) -> Run<Outcome> {
+    allow_keys(input, &["catalog", "canvas", "setup", "functions", "steps"])?;
+    let catalog = catalog_from(input)?;
+    let mut canvas = canvas_from(input, &catalog)?;
+    apply_setup(&mut canvas, input)?;
+    let Some(Value::Object(functions)) = input.get("functions") else {
+        return Err(broken("`input.functions` is missing or not an object"));
+    };
+    let runner = LocalRunner::new();
+    for (name, behaviour) in functions {
+        let behaviour = Arc::new(Behaviour::parse(name, behaviour)?);
+        runner.register(name, move |task, ctx| {
+            let result = behaviour.perform(&task, &ctx);
+            async move { result }
+        });
+    }
+    let executor = Executor::new(runner).with_concurrency(1);
+    let steps = match input.get("steps") {
+        Some(Value::Array(steps)) if !steps.is_empty() => steps,
+        _ => return Err(broken("`input.steps` is missing or not a non-empty array")),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(|e| broken(format!("cannot build a runtime: {e}")))?;
+    let mut planner: Option<Planner> = None;
+    let mut results = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        let (kind, arg) = match step {
+            Value::Object(m) if m.len() == 1 => m
+                .iter()
+                .next()
+                .map_or(("", &Value::Null), |(k, v)| (k.as_str(), v)),
+            _ => {
+                return Err(broken(format!(
+                    "`input.steps[{i}]` must be an object with one key"
+                )));
+            }
+        };
+        let result = match kind {
+            "run" => runtime.block_on(async {
+                match executor.start(&canvas, named_run(arg)?).await {
+                    Ok(run) => run_result(run).await.map(Ok),
+                    Err(e) => Ok(Err(e)),
+                }
+            })?,
+            "explain" => {
+                let options = run_options(arg)?;
+                match plan_of(&canvas, &options) {
+                    Ok(plan) => {
+                        match runtime.block_on(executor.explain(plan.plan(), &options.force)) {
+                            Ok(explained) => Ok(to_json_value(&explained)?),
+                            Err(e) => Err(e),
+                        }
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            "plan" => {
+                let options = run_options(arg)?;
+                match plan_of(&canvas, &options) {
+                    Ok(plan) => {
+                        planner = Some(plan);
+                        Ok(Value::Null)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            "run_planned" => {
+                let plan = planner.as_ref().ok_or_else(|| {
+                    broken(format!(
+                        "`input.steps[{i}]`: run_planned needs a plan step before it"
+                    ))
+                })?;
+                runtime.block_on(async {
+                    match executor
+                        .start_planned(&canvas, plan, run_options(arg)?)
+                        .await
+                    {
+                        Ok(run) => run_result(run).await.map(Ok),
+                        Err(e) => Ok(Err(e)),
+                    }
+                })?
+            }
+            "apply" => {
+                let ops = Op::parse_list(&arg.to_string())
+                    .map_err(|e| broken(format!("`input.steps[{i}].apply` does not parse: {e}")))?;
+                canvas.apply(ops).map_err(|e| {
+                    broken(format!(
+                        "`input.steps[{i}].apply` was rejected: {} ({e})",
+                        e.code()
+                    ))
+                })?;
+                Ok(Value::Null)
+            }
+            other => {
+                return Err(broken(format!(
+                    "`input.steps[{i}]`: unknown step `{other}` (run, explain, plan, run_planned, apply)"
+                )));
+            }
+        };
+        match result {
+            Ok(value) => results.push(value),
+            // A refused step ends the vector: that error is its outcome.
+            Err(e) => return Ok(Outcome::Error(actual_error(&e, false))),
+        }
+    }
+    Ok(Outcome::Value(json!({ "steps": results })))
+}
+
+/// The plan a run with `options` would follow.
+fn plan_of(canvas: &Canvas, options: &RunOptions) -> Result<Planner, Error> {
+    Planner::new(
+        canvas,
+        PlanOptions {
+            targets: options.targets.clone(),
+            quality: options.quality,
+        },
+    )
+}
+
+/// Runs to the end: `{report, events}`, masked, after checking that the
+/// events are numbered without gaps, belong to the run and end with its stats.
+async fn run_result(mut run: ExecRun) -> Run<Value> {
+    let mut stream = run
+        .events()
+        .ok_or_else(|| mismatch("a new run has no event stream"))?;
+    let report = run.finish().await;
+    let mut events = Vec::new();
+    while let Some(event) = stream.next().await {
+        events.push(to_json_value(&event)?);
+    }
+    let mut report = to_json_value(&report)?;
+    for (i, event) in events.iter().enumerate() {
+        if event["seq"] != json!(i) || event["run_id"] != report["run_id"] {
+            return Err(mismatch(format!(
+                "event {i} has seq {} and run_id {} (the run is {}):\n{}",
+                event["seq"],
+                event["run_id"],
+                report["run_id"],
+                render(event)
+            )));
+        }
+    }
+    let last = events.last().cloned().unwrap_or_default();
+    if last["stats"] != report["stats"] {
+        return Err(mismatch(format!(
+            "the last event does not end the run with its stats:\n{}",
+            render(&last)
+        )));
+    }
+    mask_durations(&mut report);
+    for event in &mut events {
+        mask_event(event);
+    }
+    Ok(json!({"report": report, "events": events}))
+}
+
+/// `ts` of an event becomes `"<ts>"`, and its durations `"<ms>"`.
+fn mask_event(event: &mut Value) {
+    if event.get("ts").is_some_and(Value::is_string) {
+        event["ts"] = json!(TS);
+    }
+    mask_durations(event);
+}
+
+/// `duration_ms` of the object and of its `stats` become `"<ms>"`.
+fn mask_durations(value: &mut Value) {
+    if value.get("duration_ms").is_some_and(Value::is_number) {
+        value["duration_ms"] = json!(MS);
+    }
+    if let Some(stats) = value.get_mut("stats")
+        && stats.get("duration_ms").is_some_and(Value::is_number)
+    {
+        stats["duration_ms"] = json!(MS);
+    }
+}
+
+/// The options of a run, which must name it: a generated id differs every time.
+fn named_run(value: &Value) -> Run<RunOptions> {
+    let options = run_options(value)?;
+    if options.run_id.is_none() {
+        return Err(broken("a run step needs a `run_id` in its options"));
+    }
+    Ok(options)
+}
+
+/// Run options from a vector's JSON: `{quality?, targets?, force?,
+/// failure_policy?, concurrency?, run_id?}`.
+fn run_options(value: &Value) -> Run<RunOptions> {
+    let Value::Object(m) = value else {
+        return Err(broken("run options must be an object"));
+    };
+    allow_keys(
+        m,
+        &[
+            "quality",
+            "targets",
+            "force",
+            "failure_policy",
+            "concurrency",
+            "run_id",
+        ],
+    )?;
+    let mut options = RunOptions::new();
+    if m.contains_key("quality") {
+        options.quality = field(m, "quality")?;
+    }
+    if m.contains_key("targets") {
+        options.targets = field(m, "targets")?;
+    }
+    options.force = match m.get("force") {
+        None => Force::None,
+        Some(Value::String(s)) if s == "none" => Force::None,
+        Some(Value::String(s)) if s == "all" => Force::All,
+        Some(Value::Object(f)) if f.len() == 1 && f.contains_key("nodes") => {
+            Force::Nodes(field(f, "nodes")?)
+        }
+        Some(other) => {
+            return Err(broken(format!(
+                "`force` is \"none\", \"all\" or {{\"nodes\": [ids]}}, not {other}"
+            )));
+        }
+    };
+    options.failure_policy = match m.get("failure_policy").and_then(Value::as_str) {
+        None => FailurePolicy::default(),
+        Some("fail_fast") => FailurePolicy::FailFast,
+        Some("continue_independent") => FailurePolicy::ContinueIndependent,
+        Some(other) => return Err(broken(format!("unknown failure_policy `{other}`"))),
+    };
+    if m.contains_key("concurrency") {
+        options.concurrency = Some(field(m, "concurrency")?);
+    }
+    options.run_id = optional(m, "run_id")?;
+    Ok(options)
+}
+
+/// What a function of an `exec/` vector does, as data: report `progress`,
+/// then fail with `fails` (for every task, or only the nodes of
+/// `fails_for`), or return `outputs` as given, or with `echo` the task's
+/// params on every declared output port.
+#[derive(Debug)]
+struct Behaviour {
+    progress: Vec<f64>,
+    outputs: Option<Outputs>,
+    echo: bool,
+    fails: Option<TaskError>,
+    fails_for: Option<Vec<String>>,
+}
+
+impl Behaviour {
+    fn parse(name: &str, value: &Value) -> Run<Behaviour> {
+        let at = |e: String| broken(format!("`input.functions.{name}`: {e}"));
+        let Value::Object(m) = value else {
+            return Err(at("must be an object".into()));
+        };
+        allow_keys(m, &["progress", "outputs", "echo", "fails", "fails_for"]).map_err(
+            |e| match e {
+                Failure::Broken(m) | Failure::Mismatch(m) => at(m),
+            },
+        )?;
+        let behaviour = Behaviour {
+            progress: optional(m, "progress")?.unwrap_or_default(),
+            outputs: optional(m, "outputs")?,
+            echo: optional(m, "echo")?.unwrap_or(false),
+            fails: optional(m, "fails")?,
+            fails_for: optional(m, "fails_for")?,
+        };
+        let always_fails = behaviour.fails.is_some() && behaviour.fails_for.is_none();
+        match (behaviour.outputs.is_some(), behaviour.echo) {
+            (true, true) => Err(at("give `outputs` or `echo`, not both".into())),
+            (false, false) if !always_fails => Err(at(
+                "give `outputs` or `echo` (or `fails` without `fails_for`)".into(),
+            )),
+            _ if behaviour.fails_for.is_some() && behaviour.fails.is_none() => {
+                Err(at("`fails_for` needs `fails`".into()))
+            }
+            _ => Ok(behaviour),
+        }
+    }
+
+    fn perform(&self, task: &Task, ctx: &TaskContext) -> Result<Outputs, TaskError> {
+        for progress in &self.progress {
+            ctx.progress.progress(*progress, None);
+        }
+        if let Some(error) = &self.fails
+            && self
+                .fails_for
+                .as_ref()
+                .is_none_or(|nodes| nodes.iter().any(|n| **n == *task.node))
+        {
+            return Err(error.clone());
+        }
+        if self.echo {
+            return Ok(task
+                .outputs
+                .iter()
+                .map(|port| (port.to_string(), Value::Object(task.params.clone())))
+                .collect());
+        }
+        Ok(self.outputs.clone().unwrap_or_default())
+    }
+}
+
 /// The registered version of each type, if any.
 fn versions(catalog: &Catalog, names: &[String]) -> Vec<Option<u32>> {
     names
@@ -943,6 +1252,17 @@ fn flag(input: &Map<String, Value>, key: &str) -> Run<bool> {
         None => Ok(false),
         Some(Value::Bool(b)) => Ok(*b),
         Some(_) => Err(broken(format!("`input.{key}` must be true or false"))),
+    }
+}
+
+/// `input.<key>` when present.
+fn optional<T: serde::de::DeserializeOwned>(
+    input: &Map<String, Value>,
+    key: &str,
+) -> Run<Option<T>> {
+    match input.get(key) {
+        None => Ok(None),
+        Some(_) => field(input, key).map(Some),
     }
 }
 
