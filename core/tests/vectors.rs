@@ -32,8 +32,8 @@ use serde_json::{Map, Value, json};
 
 /// Fewer vectors than this means a path mistake, not a small suite.
 const MIN_VECTORS: usize = 150;
-const AREAS: [&str; 10] = [
-    "connect", "errors", "exec", "format", "import", "migrate", "ops", "preview", "spec",
+const AREAS: [&str; 11] = [
+    "connect", "errors", "events", "exec", "format", "import", "migrate", "ops", "preview", "spec",
     "validate",
 ];
 /// The areas an `errors/` vector may call (`input.call`), besides `error_table`.
@@ -462,6 +462,7 @@ fn run_area(area: &str, input: &Map<String, Value>) -> Run<Outcome> {
         "import" => run_import(input),
         "errors" => run_errors(input),
         "exec" => run_exec(input),
+        "events" => run_events(input),
         other => Err(broken(format!("unknown area `{other}`"))),
     }
 }
@@ -915,6 +916,46 @@ fn run_errors(input: &Map<String, Value>) -> Run<Outcome> {
     Ok(Outcome::Value(error.full))
 }
 
+/// `events/`: the change event of each apply, in its envelope; a rejected
+/// apply has none (`null`).
+fn run_events(input: &Map<String, Value>) -> Run<Outcome> {
+    allow_keys(input, &["catalog", "canvas", "setup", "applies"])?;
+    let catalog = catalog_from(input)?;
+    let mut canvas = canvas_from(input, &catalog)?;
+    apply_setup(&mut canvas, input)?;
+    let applies = match input.get("applies") {
+        Some(Value::Array(applies)) if !applies.is_empty() => applies,
+        _ => {
+            return Err(broken(
+                "`input.applies` must be a non-empty array of op arrays",
+            ));
+        }
+    };
+    let mut events = Vec::new();
+    for (i, ops) in applies.iter().enumerate() {
+        if !ops.is_array() {
+            return Err(broken(format!(
+                "`input.applies[{i}]` must be an array of ops"
+            )));
+        }
+        let ops = Op::parse_list(&ops.to_string())
+            .map_err(|e| broken(format!("`input.applies[{i}]` does not parse: {e}")))?;
+        let before = canvas.to_json();
+        match canvas.apply(ops) {
+            Ok(applied) => {
+                let mut event = to_json_value(&applied.event)?;
+                mask_event(&mut event);
+                events.push(event);
+            }
+            Err(_) => {
+                check_unchanged(&before, &canvas)?;
+                events.push(Value::Null);
+            }
+        }
+    }
+    Ok(Outcome::Value(json!({ "events": events })))
+}
+
 /// `exec/`: runs of a canvas on one executor (one cache, one task at a
 /// time), with functions that behave as the vector describes.
 fn run_exec(input: &Map<String, Value>) -> Run<Outcome> {
@@ -1075,9 +1116,13 @@ async fn run_result(mut run: ExecRun) -> Run<Value> {
     Ok(json!({"report": report, "events": events}))
 }
 
-/// `ts` of an event becomes `"<ts>"`, and its durations `"<ms>"`.
+/// `ts` of an event, when set, becomes `"<ts>"`, and its durations `"<ms>"`.
 fn mask_event(event: &mut Value) {
-    if event.get("ts").is_some_and(Value::is_string) {
+    if event
+        .get("ts")
+        .and_then(Value::as_str)
+        .is_some_and(|ts| !ts.is_empty())
+    {
         event["ts"] = json!(TS);
     }
     mask_durations(event);
