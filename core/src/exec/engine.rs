@@ -25,7 +25,7 @@ use crate::runner::{
     FunctionRunner, Outputs, ProgressSink, Task, TaskContext, TaskError, TaskErrorKind, outputs,
     panic_message, panicked,
 };
-use crate::task::Quality;
+use crate::quality::Quality;
 
 /// Everything a run needs, owned.
 #[derive(Debug)]

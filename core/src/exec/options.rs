@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::task::Quality;
+use crate::quality::Quality;
 
 /// What happens to the rest of a run when a node fails.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]

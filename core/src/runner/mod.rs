@@ -15,11 +15,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
-use crate::task::Quality;
+use crate::quality::Quality;
 
 mod breaker;
-#[cfg(feature = "demo")]
-pub mod demo;
 mod fallback;
 mod local;
 pub(crate) mod outputs;
@@ -206,6 +204,7 @@ impl TaskContext {
 /// How a task failed, which decides what happens next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum TaskErrorKind {
     /// A passing failure (network, a busy worker): worth retrying.
     Transient,
