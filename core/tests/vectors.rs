@@ -17,8 +17,8 @@ use std::fs;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use reelgraph::error_codes::ERROR_CODES;
 use reelgraph::exec::{
@@ -963,6 +963,9 @@ fn run_exec(input: &Map<String, Value>) -> Run<Outcome> {
     let catalog = catalog_from(input)?;
     let mut canvas = canvas_from(input, &catalog)?;
     apply_setup(&mut canvas, input)?;
+    // Runs start from a shared canvas, as an embedder holds it.
+    let canvas = Arc::new(Mutex::new(canvas));
+    let locked = || canvas.lock().unwrap_or_else(PoisonError::into_inner);
     let Some(Value::Object(functions)) = input.get("functions") else {
         return Err(broken("`input.functions` is missing or not an object"));
     };
@@ -1006,7 +1009,8 @@ fn run_exec(input: &Map<String, Value>) -> Run<Outcome> {
             })?,
             "explain" => {
                 let options = run_options(arg)?;
-                match plan_of(&canvas, &options) {
+                let plan = plan_of(&locked(), &options);
+                match plan {
                     Ok(plan) => {
                         match runtime.block_on(executor.explain(plan.plan(), &options.force)) {
                             Ok(explained) => Ok(to_json_value(&explained)?),
@@ -1018,7 +1022,8 @@ fn run_exec(input: &Map<String, Value>) -> Run<Outcome> {
             }
             "plan" => {
                 let options = run_options(arg)?;
-                match plan_of(&canvas, &options) {
+                let plan = plan_of(&locked(), &options);
+                match plan {
                     Ok(plan) => {
                         planner = Some(plan);
                         Ok(Value::Null)
@@ -1033,10 +1038,7 @@ fn run_exec(input: &Map<String, Value>) -> Run<Outcome> {
                     ))
                 })?;
                 runtime.block_on(async {
-                    match executor
-                        .start_planned(&canvas, plan, run_options(arg)?)
-                        .await
-                    {
+                    match executor.start_planned(&canvas, plan, named_run(arg)?).await {
                         Ok(run) => run_result(run).await.map(Ok),
                         Err(e) => Ok(Err(e)),
                     }
@@ -1045,7 +1047,7 @@ fn run_exec(input: &Map<String, Value>) -> Run<Outcome> {
             "apply" => {
                 let ops = Op::parse_list(&arg.to_string())
                     .map_err(|e| broken(format!("`input.steps[{i}].apply` does not parse: {e}")))?;
-                canvas.apply(ops).map_err(|e| {
+                locked().apply(ops).map_err(|e| {
                     broken(format!(
                         "`input.steps[{i}].apply` was rejected: {} ({e})",
                         e.code()
