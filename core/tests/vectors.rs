@@ -3,7 +3,8 @@
 //! `tests/vectors/README.md`).
 //!
 //! Each vector drives the public API only (register specs, load a document,
-//! apply ops, validate, can_connect, task_preview) and compares the canonical
+//! apply ops, validate, can_connect, task_preview, import_any, error bodies
+//! and the error table) and compares the canonical
 //! JSON of what happened with the file. Every vector runs; the test fails once
 //! at the end, naming each failing file with a diff.
 //!
@@ -17,19 +18,52 @@ use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use reelgraph::{Canvas, Catalog, Error, Op, PortRef, Quality};
+use reelgraph::error_codes::ERROR_CODES;
+use reelgraph::exec::{
+    Executor, FailurePolicy, Force, PlanOptions, Planner, Run as ExecRun, RunOptions,
+};
+use reelgraph::format::{Format, detect, import_any};
+use reelgraph::runner::{LocalRunner, Outputs, Task, TaskContext, TaskError};
+use reelgraph::{Canvas, Catalog, Error, ErrorBody, Op, PortRef, Quality};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 /// Fewer vectors than this means a path mistake, not a small suite.
-const MIN_VECTORS: usize = 60;
-const AREAS: [&str; 7] = [
-    "connect", "format", "migrate", "ops", "preview", "spec", "validate",
+const MIN_VECTORS: usize = 250;
+const AREAS: [&str; 11] = [
+    "connect", "errors", "events", "exec", "format", "import", "migrate", "ops", "preview", "spec",
+    "validate",
+];
+/// The areas an `errors/` vector may call (`input.call`), besides `error_table`.
+const ERROR_CALLS: [&str; 9] = [
+    "connect", "exec", "format", "import", "migrate", "ops", "preview", "spec", "validate",
+];
+/// Codes of the error table that no vector can reach through the public API
+/// of a binding, each with the reason. Every other code has an `errors/`
+/// vector pinning its body.
+const UNREACHABLE_CODES: [(&str, &str); 5] = [
+    ("not_found", "stores only, and stores are not a vector area"),
+    ("conflict", "stores only (a save with a stale revision)"),
+    (
+        "storage",
+        "a failing disk or database, which a vector cannot set up",
+    ),
+    (
+        "corrupt_document",
+        "a damaged stored document or database file",
+    ),
+    (
+        "too_large",
+        "a document over 64 MiB does not belong in a vector file",
+    ),
 ];
 const REGENERATE_VAR: &str = "REELGRAPH_REGENERATE_VECTORS";
 /// What volatile timestamps are replaced with before comparing.
 const TS: &str = "<ts>";
+/// What durations of runs are replaced with before comparing.
+const MS: &str = "<ms>";
 /// The canvas a vector starts from when its input has no `canvas`.
 const DEFAULT_CANVAS: (&str, &str) = ("vec", "Vector");
 /// Differences listed per failing vector before the rest are summarised.
@@ -81,9 +115,13 @@ fn shared_vectors() {
             known_bugs.join("\n")
         );
     }
+    let coverage = error_coverage(&files)
+        .err()
+        .map(|problems| format!("\n\nthe error table is not covered:\n{problems}"))
+        .unwrap_or_default();
     assert!(
-        failures.is_empty(),
-        "{} of {} vectors failed:\n\n{}",
+        failures.is_empty() && coverage.is_empty(),
+        "{} of {} vectors failed:\n\n{}{coverage}",
         failures.len(),
         files.len(),
         failures.join("\n\n")
@@ -120,6 +158,54 @@ fn check_all(files: &[PathBuf], regenerate: bool) -> Vec<Verdict> {
     });
     verdicts.sort_by_key(|(i, _)| *i);
     verdicts.into_iter().map(|(_, v)| v).collect()
+}
+
+/// Every code of the error table has an `errors/` vector pinning its body,
+/// or is in [`UNREACHABLE_CODES`] (and then has none).
+fn error_coverage(files: &[PathBuf]) -> Result<(), String> {
+    let mut pinned = Vec::new();
+    for path in files {
+        if path.parent().and_then(Path::file_name) != Some("errors".as_ref()) {
+            continue;
+        }
+        let file: Value = fs::read_to_string(path)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default();
+        if let Some(code) = file["expected"]["code"].as_str() {
+            pinned.push(code.to_owned());
+        }
+    }
+    let mut problems = String::new();
+    for (code, _) in UNREACHABLE_CODES {
+        if ERROR_CODES.iter().all(|row| row.code != code) {
+            let _ = writeln!(
+                problems,
+                "  `{code}` is listed as unreachable but is not in the table"
+            );
+        }
+    }
+    for row in ERROR_CODES {
+        let unreachable = UNREACHABLE_CODES.iter().any(|(code, _)| *code == row.code);
+        match (pinned.iter().any(|c| c == row.code), unreachable) {
+            (false, false) => {
+                let _ = writeln!(problems, "  `{}` has no errors/ vector", row.code);
+            }
+            (true, true) => {
+                let _ = writeln!(
+                    problems,
+                    "  `{}` has an errors/ vector but is listed as unreachable: take it off the list",
+                    row.code
+                );
+            }
+            _ => {}
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -318,6 +404,8 @@ struct ActualError {
     /// `{code, details}` plus `op_index` for op rejections: what `expected_error` pins.
     body: Map<String, Value>,
     message: String,
+    /// The whole [`ErrorBody`] `{code, message, hint, details}`: what `errors/` pins.
+    full: Value,
 }
 
 /// A panic inside the core fails that one vector, by name, and the others still run.
@@ -371,6 +459,10 @@ fn run_area(area: &str, input: &Map<String, Value>) -> Run<Outcome> {
         "migrate" | "format" => run_load(area, input),
         "preview" => run_preview(input),
         "spec" => run_spec(input),
+        "import" => run_import(input),
+        "errors" => run_errors(input),
+        "exec" => run_exec(input),
+        "events" => run_events(input),
         other => Err(broken(format!("unknown area `{other}`"))),
     }
 }
@@ -732,6 +824,451 @@ fn run_spec(input: &Map<String, Value>) -> Run<Outcome> {
     }))
 }
 
+/// `import/`: reading a canvas in whatever format it is in, as
+/// `format::import_any` does.
+fn run_import(input: &Map<String, Value>) -> Run<Outcome> {
+    allow_keys(input, &["catalog", "data", "data_text", "format"])?;
+    let text = match (input.get("data"), input.get("data_text")) {
+        (Some(data), None) => data.to_string(),
+        (None, Some(Value::String(text))) => text.clone(),
+        (None, Some(_)) => return Err(broken("`input.data_text` must be a string")),
+        _ => {
+            return Err(broken(
+                "give exactly one of `input.data` and `input.data_text`",
+            ));
+        }
+    };
+    let format: Option<Format> = match input.get("format") {
+        None => None,
+        Some(_) => Some(field(input, "format")?),
+    };
+    let catalog = catalog_from(input)?;
+    let imported = match import_any(&catalog, &text, format) {
+        Ok(imported) => imported,
+        Err(e) => return Ok(Outcome::Error(actual_error(&e, false))),
+    };
+    if format.is_none() {
+        let told = detect(&text)
+            .map_err(|e| mismatch(format!("import_any read it, but detect refuses it: {e}")))?;
+        if told != imported.format {
+            return Err(mismatch(format!(
+                "detect says {told}, import_any read {}",
+                imported.format
+            )));
+        }
+    }
+    for name in &imported.registered_types {
+        if catalog.get(name).is_none() {
+            return Err(mismatch(format!(
+                "`{name}` is reported registered but is not in the catalogue"
+            )));
+        }
+    }
+    Canvas::from_document(catalog, imported.canvas.clone()).map_err(|e| {
+        mismatch(format!(
+            "the imported document does not load: {} ({e})",
+            e.code()
+        ))
+    })?;
+    let mut value = to_json_value(&imported)?;
+    mask_timestamps(&mut value["canvas"]);
+    Ok(Outcome::Value(value))
+}
+
+/// `errors/`: the whole error body of a failing call of another area
+/// (`input.call` names it; the rest of the input is that area's), or the
+/// error table (`"call": "error_table"`).
+fn run_errors(input: &Map<String, Value>) -> Run<Outcome> {
+    let call = input
+        .get("call")
+        .and_then(Value::as_str)
+        .ok_or_else(|| broken("`input.call` is missing or not a string"))?;
+    let mut rest = input.clone();
+    rest.remove("call");
+    if call == "error_table" {
+        allow_keys(&rest, &[])?;
+        let rows: Vec<Value> = ERROR_CODES
+            .iter()
+            .map(|row| json!({"code": row.code, "category": row.category, "http_status": row.http_status}))
+            .collect();
+        return Ok(Outcome::Value(Value::Array(rows)));
+    }
+    if !ERROR_CALLS.contains(&call) {
+        return Err(broken(format!(
+            "`input.call` is `{call}`; allowed: error_table, {}",
+            ERROR_CALLS.join(", ")
+        )));
+    }
+    let error = match run_area(call, &rest)? {
+        Outcome::Error(error) => error,
+        Outcome::Value(value) => {
+            return Err(mismatch(format!(
+                "the `{call}` call succeeded; this vector pins its failure. It gave:\n{}",
+                render(&value)
+            )));
+        }
+    };
+    // The body is what HTTP and the bindings show: it must read back as itself.
+    let back: ErrorBody = serde_json::from_value(error.full.clone())
+        .map_err(|e| mismatch(format!("the error body does not deserialise: {e}")))?;
+    if to_json_value(&back)? != error.full {
+        return Err(mismatch("the error body does not round-trip"));
+    }
+    Ok(Outcome::Value(error.full))
+}
+
+/// `events/`: the change event of each apply, in its envelope; a rejected
+/// apply has none (`null`).
+fn run_events(input: &Map<String, Value>) -> Run<Outcome> {
+    allow_keys(input, &["catalog", "canvas", "setup", "applies"])?;
+    let catalog = catalog_from(input)?;
+    let mut canvas = canvas_from(input, &catalog)?;
+    apply_setup(&mut canvas, input)?;
+    let applies = match input.get("applies") {
+        Some(Value::Array(applies)) if !applies.is_empty() => applies,
+        _ => {
+            return Err(broken(
+                "`input.applies` must be a non-empty array of op arrays",
+            ));
+        }
+    };
+    let mut events = Vec::new();
+    for (i, ops) in applies.iter().enumerate() {
+        if !ops.is_array() {
+            return Err(broken(format!(
+                "`input.applies[{i}]` must be an array of ops"
+            )));
+        }
+        let ops = Op::parse_list(&ops.to_string())
+            .map_err(|e| broken(format!("`input.applies[{i}]` does not parse: {e}")))?;
+        let before = canvas.to_json();
+        match canvas.apply(ops) {
+            Ok(applied) => {
+                let mut event = to_json_value(&applied.event)?;
+                mask_event(&mut event);
+                events.push(event);
+            }
+            Err(_) => {
+                check_unchanged(&before, &canvas)?;
+                events.push(Value::Null);
+            }
+        }
+    }
+    Ok(Outcome::Value(json!({ "events": events })))
+}
+
+/// `exec/`: runs of a canvas on one executor (one cache, one task at a
+/// time), with functions that behave as the vector describes.
+fn run_exec(input: &Map<String, Value>) -> Run<Outcome> {
+    allow_keys(input, &["catalog", "canvas", "setup", "functions", "steps"])?;
+    let catalog = catalog_from(input)?;
+    let mut canvas = canvas_from(input, &catalog)?;
+    apply_setup(&mut canvas, input)?;
+    // Runs start from a shared canvas, as an embedder holds it.
+    let canvas = Arc::new(Mutex::new(canvas));
+    let locked = || canvas.lock().unwrap_or_else(PoisonError::into_inner);
+    let Some(Value::Object(functions)) = input.get("functions") else {
+        return Err(broken("`input.functions` is missing or not an object"));
+    };
+    let runner = LocalRunner::new();
+    for (name, behaviour) in functions {
+        let behaviour = Arc::new(Behaviour::parse(name, behaviour)?);
+        runner.register(name, move |task, ctx| {
+            let result = behaviour.perform(&task, &ctx);
+            async move { result }
+        });
+    }
+    let executor = Executor::new(runner).with_concurrency(1);
+    let steps = match input.get("steps") {
+        Some(Value::Array(steps)) if !steps.is_empty() => steps,
+        _ => return Err(broken("`input.steps` is missing or not a non-empty array")),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(|e| broken(format!("cannot build a runtime: {e}")))?;
+    let mut planner: Option<Planner> = None;
+    let mut results = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        let (kind, arg) = match step {
+            Value::Object(m) if m.len() == 1 => m
+                .iter()
+                .next()
+                .map_or(("", &Value::Null), |(k, v)| (k.as_str(), v)),
+            _ => {
+                return Err(broken(format!(
+                    "`input.steps[{i}]` must be an object with one key"
+                )));
+            }
+        };
+        let result = match kind {
+            "run" => runtime.block_on(async {
+                match executor.start(&canvas, named_run(arg)?).await {
+                    Ok(run) => run_result(run).await.map(Ok),
+                    Err(e) => Ok(Err(e)),
+                }
+            })?,
+            "explain" => {
+                let options = run_options(arg)?;
+                let plan = plan_of(&locked(), &options);
+                match plan {
+                    Ok(plan) => {
+                        match runtime.block_on(executor.explain(plan.plan(), &options.force)) {
+                            Ok(explained) => Ok(to_json_value(&explained)?),
+                            Err(e) => Err(e),
+                        }
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            "plan" => {
+                let options = run_options(arg)?;
+                let plan = plan_of(&locked(), &options);
+                match plan {
+                    Ok(plan) => {
+                        planner = Some(plan);
+                        Ok(Value::Null)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            "run_planned" => {
+                let plan = planner.as_ref().ok_or_else(|| {
+                    broken(format!(
+                        "`input.steps[{i}]`: run_planned needs a plan step before it"
+                    ))
+                })?;
+                runtime.block_on(async {
+                    match executor.start_planned(&canvas, plan, named_run(arg)?).await {
+                        Ok(run) => run_result(run).await.map(Ok),
+                        Err(e) => Ok(Err(e)),
+                    }
+                })?
+            }
+            "apply" => {
+                let ops = Op::parse_list(&arg.to_string())
+                    .map_err(|e| broken(format!("`input.steps[{i}].apply` does not parse: {e}")))?;
+                locked().apply(ops).map_err(|e| {
+                    broken(format!(
+                        "`input.steps[{i}].apply` was rejected: {} ({e})",
+                        e.code()
+                    ))
+                })?;
+                Ok(Value::Null)
+            }
+            other => {
+                return Err(broken(format!(
+                    "`input.steps[{i}]`: unknown step `{other}` (run, explain, plan, run_planned, apply)"
+                )));
+            }
+        };
+        match result {
+            Ok(value) => results.push(value),
+            // A refused step ends the vector: that error is its outcome.
+            Err(e) => return Ok(Outcome::Error(actual_error(&e, false))),
+        }
+    }
+    Ok(Outcome::Value(json!({ "steps": results })))
+}
+
+/// The plan a run with `options` would follow.
+fn plan_of(canvas: &Canvas, options: &RunOptions) -> Result<Planner, Error> {
+    Planner::new(
+        canvas,
+        PlanOptions {
+            targets: options.targets.clone(),
+            quality: options.quality,
+        },
+    )
+}
+
+/// Runs to the end: `{report, events}`, masked, after checking that the
+/// events are numbered without gaps, belong to the run and end with its stats.
+async fn run_result(mut run: ExecRun) -> Run<Value> {
+    let mut stream = run
+        .events()
+        .ok_or_else(|| mismatch("a new run has no event stream"))?;
+    let report = run.finish().await;
+    let mut events = Vec::new();
+    while let Some(event) = stream.next().await {
+        events.push(to_json_value(&event)?);
+    }
+    let mut report = to_json_value(&report)?;
+    for (i, event) in events.iter().enumerate() {
+        if event["seq"] != json!(i) || event["run_id"] != report["run_id"] {
+            return Err(mismatch(format!(
+                "event {i} has seq {} and run_id {} (the run is {}):\n{}",
+                event["seq"],
+                event["run_id"],
+                report["run_id"],
+                render(event)
+            )));
+        }
+    }
+    let last = events.last().cloned().unwrap_or_default();
+    if last["stats"] != report["stats"] {
+        return Err(mismatch(format!(
+            "the last event does not end the run with its stats:\n{}",
+            render(&last)
+        )));
+    }
+    mask_durations(&mut report);
+    for event in &mut events {
+        mask_event(event);
+    }
+    Ok(json!({"report": report, "events": events}))
+}
+
+/// `ts` of an event, when set, becomes `"<ts>"`, and its durations `"<ms>"`.
+fn mask_event(event: &mut Value) {
+    if event
+        .get("ts")
+        .and_then(Value::as_str)
+        .is_some_and(|ts| !ts.is_empty())
+    {
+        event["ts"] = json!(TS);
+    }
+    mask_durations(event);
+}
+
+/// `duration_ms` of the object and of its `stats` become `"<ms>"`.
+fn mask_durations(value: &mut Value) {
+    if value.get("duration_ms").is_some_and(Value::is_number) {
+        value["duration_ms"] = json!(MS);
+    }
+    if let Some(stats) = value.get_mut("stats")
+        && stats.get("duration_ms").is_some_and(Value::is_number)
+    {
+        stats["duration_ms"] = json!(MS);
+    }
+}
+
+/// The options of a run, which must name it: a generated id differs every time.
+fn named_run(value: &Value) -> Run<RunOptions> {
+    let options = run_options(value)?;
+    if options.run_id.is_none() {
+        return Err(broken("a run step needs a `run_id` in its options"));
+    }
+    Ok(options)
+}
+
+/// Run options from a vector's JSON: `{quality?, targets?, force?,
+/// failure_policy?, concurrency?, run_id?}`.
+fn run_options(value: &Value) -> Run<RunOptions> {
+    let Value::Object(m) = value else {
+        return Err(broken("run options must be an object"));
+    };
+    allow_keys(
+        m,
+        &[
+            "quality",
+            "targets",
+            "force",
+            "failure_policy",
+            "concurrency",
+            "run_id",
+        ],
+    )?;
+    let mut options = RunOptions::new();
+    if m.contains_key("quality") {
+        options.quality = field(m, "quality")?;
+    }
+    if m.contains_key("targets") {
+        options.targets = field(m, "targets")?;
+    }
+    options.force = match m.get("force") {
+        None => Force::None,
+        Some(Value::String(s)) if s == "none" => Force::None,
+        Some(Value::String(s)) if s == "all" => Force::All,
+        Some(Value::Object(f)) if f.len() == 1 && f.contains_key("nodes") => {
+            Force::Nodes(field(f, "nodes")?)
+        }
+        Some(other) => {
+            return Err(broken(format!(
+                "`force` is \"none\", \"all\" or {{\"nodes\": [ids]}}, not {other}"
+            )));
+        }
+    };
+    options.failure_policy = match m.get("failure_policy").and_then(Value::as_str) {
+        None => FailurePolicy::default(),
+        Some("fail_fast") => FailurePolicy::FailFast,
+        Some("continue_independent") => FailurePolicy::ContinueIndependent,
+        Some(other) => return Err(broken(format!("unknown failure_policy `{other}`"))),
+    };
+    if m.contains_key("concurrency") {
+        options.concurrency = Some(field(m, "concurrency")?);
+    }
+    options.run_id = optional(m, "run_id")?;
+    Ok(options)
+}
+
+/// What a function of an `exec/` vector does, as data: report `progress`,
+/// then fail with `fails` (for every task, or only the nodes of
+/// `fails_for`), or return `outputs` as given, or with `echo` the task's
+/// params on every declared output port.
+#[derive(Debug)]
+struct Behaviour {
+    progress: Vec<f64>,
+    outputs: Option<Outputs>,
+    echo: bool,
+    fails: Option<TaskError>,
+    fails_for: Option<Vec<String>>,
+}
+
+impl Behaviour {
+    fn parse(name: &str, value: &Value) -> Run<Behaviour> {
+        let at = |e: String| broken(format!("`input.functions.{name}`: {e}"));
+        let Value::Object(m) = value else {
+            return Err(at("must be an object".into()));
+        };
+        allow_keys(m, &["progress", "outputs", "echo", "fails", "fails_for"]).map_err(
+            |e| match e {
+                Failure::Broken(m) | Failure::Mismatch(m) => at(m),
+            },
+        )?;
+        let behaviour = Behaviour {
+            progress: optional(m, "progress")?.unwrap_or_default(),
+            outputs: optional(m, "outputs")?,
+            echo: optional(m, "echo")?.unwrap_or(false),
+            fails: optional(m, "fails")?,
+            fails_for: optional(m, "fails_for")?,
+        };
+        let always_fails = behaviour.fails.is_some() && behaviour.fails_for.is_none();
+        match (behaviour.outputs.is_some(), behaviour.echo) {
+            (true, true) => Err(at("give `outputs` or `echo`, not both".into())),
+            (false, false) if !always_fails => Err(at(
+                "give `outputs` or `echo` (or `fails` without `fails_for`)".into(),
+            )),
+            _ if behaviour.fails_for.is_some() && behaviour.fails.is_none() => {
+                Err(at("`fails_for` needs `fails`".into()))
+            }
+            _ => Ok(behaviour),
+        }
+    }
+
+    fn perform(&self, task: &Task, ctx: &TaskContext) -> Result<Outputs, TaskError> {
+        for progress in &self.progress {
+            ctx.progress.progress(*progress, None);
+        }
+        if let Some(error) = &self.fails
+            && self
+                .fails_for
+                .as_ref()
+                .is_none_or(|nodes| nodes.iter().any(|n| **n == *task.node))
+        {
+            return Err(error.clone());
+        }
+        if self.echo {
+            return Ok(task
+                .outputs
+                .iter()
+                .map(|port| (port.to_string(), Value::Object(task.params.clone())))
+                .collect());
+        }
+        Ok(self.outputs.clone().unwrap_or_default())
+    }
+}
+
 /// The registered version of each type, if any.
 fn versions(catalog: &Catalog, names: &[String]) -> Vec<Option<u32>> {
     names
@@ -763,6 +1300,17 @@ fn flag(input: &Map<String, Value>, key: &str) -> Run<bool> {
         None => Ok(false),
         Some(Value::Bool(b)) => Ok(*b),
         Some(_) => Err(broken(format!("`input.{key}` must be true or false"))),
+    }
+}
+
+/// `input.<key>` when present.
+fn optional<T: serde::de::DeserializeOwned>(
+    input: &Map<String, Value>,
+    key: &str,
+) -> Run<Option<T>> {
+    match input.get(key) {
+        None => Ok(None),
+        Some(_) => field(input, key).map(Some),
     }
 }
 
@@ -844,6 +1392,7 @@ fn actual_error(e: &Error, op_rejection: bool) -> ActualError {
     ActualError {
         body,
         message: e.to_string(),
+        full: serde_json::to_value(e.to_body()).unwrap_or_default(),
     }
 }
 
@@ -859,8 +1408,15 @@ fn canvas_json(canvas: &Canvas) -> Run<Value> {
 fn parse_canvas(text: &str) -> Run<Value> {
     let mut doc: Value = serde_json::from_str(text)
         .map_err(|e| mismatch(format!("the canvas wrote invalid JSON: {e}")))?;
-    if let Value::Object(m) = &mut doc {
-        // An empty timestamp (a document that had none) stays visible as "".
+    mask_timestamps(&mut doc);
+    Ok(doc)
+}
+
+/// Replaces a document's `created_at` and `updated_at`, when they are
+/// non-empty strings, with `"<ts>"`. An empty timestamp (a document that had
+/// none) stays visible as "".
+fn mask_timestamps(doc: &mut Value) {
+    if let Value::Object(m) = doc {
         for key in ["created_at", "updated_at"] {
             if m.get(key)
                 .and_then(Value::as_str)
@@ -870,7 +1426,6 @@ fn parse_canvas(text: &str) -> Run<Value> {
             }
         }
     }
-    Ok(doc)
 }
 
 fn without(value: &Value, keys: &[&str]) -> Value {
