@@ -43,7 +43,7 @@ const ERROR_CALLS: [&str; 9] = [
 /// Codes of the error table that no vector can reach through the public API
 /// of a binding, each with the reason. Every other code has an `errors/`
 /// vector pinning its body.
-const UNREACHABLE_CODES: [(&str, &str); 5] = [
+const UNREACHABLE_CODES: [(&str, &str); 6] = [
     ("not_found", "stores only, and stores are not a vector area"),
     ("conflict", "stores only (a save with a stale revision)"),
     (
@@ -57,6 +57,10 @@ const UNREACHABLE_CODES: [(&str, &str); 5] = [
     (
         "too_large",
         "a document over 64 MiB does not belong in a vector file",
+    ),
+    (
+        "seq_dropped",
+        "the run hub's replay window, which needs a run hub rather than one call",
     ),
 ];
 const REGENERATE_VAR: &str = "REELGRAPH_REGENERATE_VECTORS";
