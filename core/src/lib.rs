@@ -30,6 +30,7 @@ pub mod store;
 pub mod task;
 mod unique_keys;
 pub mod validate;
+mod wire;
 
 pub use canvas::{Canvas, Migrated, Properties};
 pub use catalog::{Catalog, NodeTypeBuilder, NodeTypeSpec, PropertyKind, PropertySpec, Template};
@@ -41,3 +42,4 @@ pub use model::{
 pub use ops::{Applied, Op};
 pub use task::{Quality, TaskPreview};
 pub use validate::{Diagnostic, Report, Severity};
+pub use wire::{from_json, from_value};

@@ -30,7 +30,34 @@ pub fn all() -> Vec<(String, Schema)> {
         crate::CanvasDocument,
         crate::NodeTypeSpec,
         crate::Op,
+        crate::format::react_flow::ReactFlow,
+    );
+    // Options.
+    add!(
+        crate::Quality,
+        crate::store::ListQuery,
+        crate::store::Prune,
+        crate::store::AutosaveOptions,
+        crate::runner::RetryPolicy,
+        crate::runner::CircuitConfig,
+        crate::runner::Resilience,
+        crate::render::SvgOptions,
+        crate::render::LayoutMode,
+    );
+    // Results and errors.
+    add!(
+        crate::store::Page,
+        crate::store::VersionInfo,
+        crate::store::RebuiltIndex,
+        crate::Migrated,
+        crate::TaskPreview,
+        crate::runner::Task,
+        crate::runner::TaskError,
+        crate::runner::CircuitStats,
+        crate::cache::CacheStats,
+        crate::format::comfyui::ImportStats,
         crate::ErrorBody,
+        crate::error_codes::ErrorCode,
     );
     out
 }

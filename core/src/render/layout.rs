@@ -49,7 +49,9 @@ pub(crate) const GROUP_PAD_SIDE: f64 = 16.0;
 pub(crate) const GROUP_PAD_BOTTOM: f64 = 16.0;
 
 /// How nodes are placed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum LayoutMode {
     /// The canvas's positions when they mean something (not every node on the

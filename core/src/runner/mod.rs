@@ -39,7 +39,9 @@ pub use timeout::Timeout;
 pub type Outputs = Map<String, Value>;
 
 /// One unit of work for a runner: a node's task with its inputs filled in.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct Task {
     /// The run this task belongs to.
     pub run_id: Arc<str>,
@@ -100,6 +102,7 @@ pub enum TaskNote {
 
 /// The state of a circuit breaker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CircuitState {
     /// Calls go through.
@@ -205,6 +208,7 @@ impl TaskContext {
 
 /// How a task failed, which decides what happens next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TaskErrorKind {
     /// A passing failure (network, a busy worker): worth retrying.
@@ -247,6 +251,8 @@ impl fmt::Display for TaskErrorKind {
 
 /// Why a task did not produce outputs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 #[error("{kind}: {message}")]
 pub struct TaskError {
     pub kind: TaskErrorKind,

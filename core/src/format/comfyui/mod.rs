@@ -196,7 +196,7 @@ mod workflow;
 use std::collections::HashMap;
 
 use indexmap::IndexMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use budget::{MAX_EXPANDED_NODES, MAX_EXPANDED_WORK};
 pub use export::{ApiPrompt, LeftOut, export_api_prompt};
@@ -226,7 +226,9 @@ pub struct Import {
 }
 
 /// Counts of an import.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ImportStats {
     /// Nodes on the canvas.
