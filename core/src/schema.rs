@@ -43,6 +43,10 @@ pub fn all() -> Vec<(String, Schema)> {
         crate::runner::Resilience,
         crate::render::SvgOptions,
         crate::render::LayoutMode,
+        crate::exec::PlanOptions,
+        crate::exec::RunOptions,
+        crate::exec::Force,
+        crate::exec::FailurePolicy,
     );
     // Results and errors.
     add!(
@@ -51,6 +55,9 @@ pub fn all() -> Vec<(String, Schema)> {
         crate::store::RebuiltIndex,
         crate::Migrated,
         crate::TaskPreview,
+        crate::exec::RunReport,
+        crate::exec::RunStatus,
+        crate::exec::Explanation,
         crate::runner::Task,
         crate::runner::TaskError,
         crate::runner::CircuitStats,
@@ -60,6 +67,21 @@ pub fn all() -> Vec<(String, Schema)> {
         crate::error_codes::ErrorCode,
     );
     out
+}
+
+/// A content key is written as 64 lowercase hex digits.
+impl JsonSchema for crate::exec::ContentKey {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ContentKey".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> Schema {
+        schemars::json_schema!({
+            "description": "A node's content key: a BLAKE3 hash of what its result depends on.",
+            "type": "string",
+            "pattern": "^[0-9a-f]{64}$"
+        })
+    }
 }
 
 /// The schema of `T` alone, as [`all`] writes it.

@@ -9,6 +9,7 @@ use std::fmt::Debug;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use reelgraph::exec::{FailurePolicy, Force, PlanOptions, RunOptions};
 use reelgraph::render::{LayoutMode, SvgOptions};
 use reelgraph::runner::{CircuitConfig, Resilience, RetryPolicy};
 use reelgraph::store::{AutosaveOptions, ListQuery, Prune};
@@ -57,7 +58,31 @@ fn samples() -> BTreeMap<&'static str, Value> {
         json!({"layout": "layered", "properties": 1, "title": false, "legend": false, "margin": 8.5}),
     );
 
+    add(
+        "RunOptions",
+        json!({"quality": "draft", "targets": ["img"], "force": {"nodes": ["img"]},
+               "failure_policy": "fail_fast", "concurrency": 2, "run_id": "run_1"}),
+    );
+    add(
+        "PlanOptions",
+        json!({"targets": ["img", "vid"], "quality": "high"}),
+    );
+
     // Results.
+    add(
+        "RunReport",
+        json!({"run_id": "run_1", "canvas_id": "c", "status": "failed",
+               "stats": {"tasks": 3, "executed": 1, "cache_hits": 1, "cache_misses": 2,
+                         "failed": 1, "cancelled": 0, "skipped": 1, "retries": 2,
+                         "clamped_progress": 0, "duration_ms": 1250},
+               "outputs": {"b": {"image": "b.png"}, "a": {"image": "a.png"}},
+               "errors": {"c": {"kind": "permanent", "message": "bad model"}}}),
+    );
+    add(
+        "Explanation",
+        json!({"node": "img", "function": "image.generate",
+               "key": "ab".repeat(32), "reason": "upstream_changed"}),
+    );
     add(
         "Page",
         json!({"items": [{"id": "c1", "name": "Teaser", "revision": 3,
@@ -212,6 +237,10 @@ macro_rules! for_each_sampled_type {
         $check::<CircuitConfig>("CircuitConfig", sample("CircuitConfig"));
         $check::<Resilience>("Resilience", sample("Resilience"));
         $check::<SvgOptions>("SvgOptions", sample("SvgOptions"));
+        $check::<RunOptions>("RunOptions", sample("RunOptions"));
+        $check::<PlanOptions>("PlanOptions", sample("PlanOptions"));
+        $check::<reelgraph::exec::RunReport>("RunReport", sample("RunReport"));
+        $check::<reelgraph::exec::Explanation>("Explanation", sample("Explanation"));
         $check::<reelgraph::store::Page>("Page", sample("Page"));
         $check::<reelgraph::store::VersionInfo>("VersionInfo", sample("VersionInfo"));
         $check::<reelgraph::store::RebuiltIndex>("RebuiltIndex", sample("RebuiltIndex"));
@@ -284,6 +313,20 @@ fn typed_values_round_trip_through_their_builders() {
     same(Prune::KeepLast(10));
     same(Prune::OlderThan(Duration::from_secs(86_400)));
     same(Quality::Ultra);
+    same(
+        RunOptions::new()
+            .quality(Quality::High)
+            .targets(["img"])
+            .force(["img", "vid"])
+            .failure_policy(FailurePolicy::FailFast)
+            .concurrency(3)
+            .run_id("nightly"),
+    );
+    same(RunOptions::new().force_all());
+    same(PlanOptions::targets(["img"], Quality::Draft));
+    for force in [Force::None, Force::All, Force::Nodes(vec!["a".into()])] {
+        same(force);
+    }
 }
 
 #[test]
@@ -354,6 +397,16 @@ fn omitted_fields_take_the_documented_defaults() {
         ),
         (LayoutMode::Auto, 3, true, false, 32.0)
     );
+    let run: RunOptions = from_json(r#"{"quality": "draft"}"#).expect("quality only");
+    assert_eq!(run, RunOptions::new().quality(Quality::Draft));
+    assert_eq!(
+        (run.force, run.failure_policy, run.concurrency, run.run_id),
+        (Force::None, FailurePolicy::ContinueIndependent, None, None)
+    );
+    assert_eq!(
+        from_json::<PlanOptions>("{}").expect("{}"),
+        PlanOptions::all(Quality::Standard)
+    );
     // No middleware unless asked for.
     assert_eq!(
         from_json::<Resilience>("{}").expect("{}"),
@@ -414,6 +467,19 @@ fn wrong_types_are_refused_naming_the_field_path() {
         assert_eq!(err.to_string(), message);
         assert!(err.hint().contains("docs/schema/"), "{}", err.hint());
     }
+    // The brief's example: a typo in the run options.
+    let err = from_json::<RunOptions>(r#"{"qualty": "high"}"#).expect_err("typo");
+    assert_eq!(
+        err.to_string(),
+        "unknown field `qualty` in RunOptions, expected one of `quality`, `targets`, `force`, `failure_policy`, `concurrency`, `run_id`"
+    );
+    let err = from_json::<RunOptions>(r#"{"concurrency": 0}"#).expect_err("zero");
+    assert_eq!(
+        err.to_string(),
+        "invalid RunOptions at `concurrency`: invalid value: integer `0`, expected at least 1 task"
+    );
+    let err = from_json::<RunOptions>(r#"{"force": "some"}"#).expect_err("variant");
+    assert_eq!(err.details()["path"], "force");
     // A nested unknown field names where it is.
     let err = from_json::<Resilience>(r#"{"retry": {"bse_ms": 1}}"#).expect_err("typo");
     assert!(

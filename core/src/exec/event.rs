@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::exec::ContentKey;
 use crate::runner::{CircuitState, Outputs, TaskError};
@@ -103,7 +103,8 @@ pub enum RunEventKind {
 }
 
 /// Why a node will run, or that it will not need to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Reason {
@@ -144,7 +145,9 @@ pub enum SkipReason {
 }
 
 /// Counts of one run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct RunStats {
     /// Task nodes in the plan.
     pub tasks: usize,
@@ -160,7 +163,8 @@ pub struct RunStats {
     pub retries: usize,
     /// Progress values outside 0..1 that were clamped.
     pub clamped_progress: usize,
-    #[serde(serialize_with = "as_millis")]
+    #[serde(with = "crate::wire::millis")]
+    #[cfg_attr(feature = "schema", schemars(with = "u64"))]
     pub duration_ms: Duration,
 }
 

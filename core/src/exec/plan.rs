@@ -20,7 +20,7 @@ use petgraph::Direction;
 use petgraph::stable_graph::{EdgeIndex, NodeIndex};
 use petgraph::visit::{EdgeRef, NodeIndexable};
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::event::Reason;
 use super::key::{ContentKey, KeyHasher};
@@ -30,7 +30,9 @@ use crate::error::{Error, Result};
 use crate::task::{Quality, property_applies};
 
 /// What to plan: the whole canvas or the nodes some targets need.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(default, deny_unknown_fields)]
 pub struct PlanOptions {
     /// Nodes whose results are wanted; everything upstream of them is
     /// included. Empty means every node.
