@@ -47,6 +47,7 @@ pub fn all() -> Vec<(String, Schema)> {
         crate::exec::RunOptions,
         crate::exec::Force,
         crate::exec::FailurePolicy,
+        crate::format::Format,
     );
     // Results and errors.
     add!(
@@ -58,6 +59,7 @@ pub fn all() -> Vec<(String, Schema)> {
         crate::exec::RunReport,
         crate::exec::RunStatus,
         crate::exec::Explanation,
+        crate::render::Layout,
         crate::runner::Task,
         crate::runner::TaskError,
         crate::runner::CircuitStats,

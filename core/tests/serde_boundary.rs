@@ -79,6 +79,11 @@ fn samples() -> BTreeMap<&'static str, Value> {
                "errors": {"c": {"kind": "permanent", "message": "bad model"}}}),
     );
     add(
+        "Layout",
+        json!({"nodes": [{"id": "a", "x": 0.0, "y": 40.0, "width": 180.0, "height": 96.0}],
+               "layered": true}),
+    );
+    add(
         "Explanation",
         json!({"node": "img", "function": "image.generate",
                "key": "ab".repeat(32), "reason": "upstream_changed"}),
@@ -241,6 +246,7 @@ macro_rules! for_each_sampled_type {
         $check::<PlanOptions>("PlanOptions", sample("PlanOptions"));
         $check::<reelgraph::exec::RunReport>("RunReport", sample("RunReport"));
         $check::<reelgraph::exec::Explanation>("Explanation", sample("Explanation"));
+        $check::<reelgraph::render::Layout>("Layout", sample("Layout"));
         $check::<reelgraph::store::Page>("Page", sample("Page"));
         $check::<reelgraph::store::VersionInfo>("VersionInfo", sample("VersionInfo"));
         $check::<reelgraph::store::RebuiltIndex>("RebuiltIndex", sample("RebuiltIndex"));
@@ -531,7 +537,12 @@ fn the_schema_files_are_current() {
         schemas.keys().cloned().collect::<BTreeSet<_>>(),
         "docs/schema/ holds other types than reelgraph::schema::all(): run `make generate`"
     );
+    let page = std::fs::read_to_string(dir.join("../schemas.md")).expect("docs/schemas.md");
     for (name, schema) in &schemas {
+        assert!(
+            page.contains(&format!("`docs/schema/{name}.json`")),
+            "docs/schemas.md does not list {name}"
+        );
         let text = std::fs::read_to_string(dir.join(format!("{name}.json"))).expect("read");
         let file: Value = serde_json::from_str(&text).expect("a schema file is JSON");
         assert_eq!(

@@ -66,7 +66,9 @@ pub enum LayoutMode {
 }
 
 /// One node's box: top-left corner and size, in canvas units.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct NodeBox {
     pub id: String,
     pub x: f64,
@@ -76,7 +78,9 @@ pub struct NodeBox {
 }
 
 /// A node box for every node of a canvas, in canvas order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct Layout {
     pub nodes: Vec<NodeBox>,
     /// Whether the boxes come from the layered layout (not the canvas's positions).
