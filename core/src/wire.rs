@@ -32,7 +32,7 @@ use crate::error::{Error, Result};
 /// ```
 pub fn from_json<T: DeserializeOwned>(text: &str) -> Result<T> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(at_path::<T>)?;
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| at_path::<T>(&e))?;
     // Text after the value, e.g. two objects.
     de.end().map_err(|e| wrong_json::<T>(String::new(), &e))?;
     Ok(value)
@@ -41,10 +41,10 @@ pub fn from_json<T: DeserializeOwned>(text: &str) -> Result<T> {
 /// Reads any wire type from a parsed JSON value (a binding converts a Python
 /// dict or a JS object to one), with the errors of [`from_json`].
 pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T> {
-    serde_path_to_error::deserialize(value).map_err(at_path::<T>)
+    serde_path_to_error::deserialize(value).map_err(|e| at_path::<T>(&e))
 }
 
-fn at_path<T>(e: serde_path_to_error::Error<serde_json::Error>) -> Error {
+fn at_path<T>(e: &serde_path_to_error::Error<serde_json::Error>) -> Error {
     // A syntax error is placed by line and column; its path may be partial.
     let path = match e.path().to_string() {
         path if path == "." || e.inner().is_syntax() || e.inner().is_eof() => String::new(),

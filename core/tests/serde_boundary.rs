@@ -277,28 +277,28 @@ fn every_sampled_type_refuses_an_unknown_field_by_name() {
 
 #[test]
 fn typed_values_round_trip_through_their_builders() {
-    fn same<T: Serialize + DeserializeOwned + PartialEq + Debug>(value: T) {
-        let text = serde_json::to_string(&value).expect("serialises");
-        assert_eq!(from_json::<T>(&text).expect(&text), value);
+    fn same<T: Serialize + DeserializeOwned + PartialEq + Debug>(value: &T) {
+        let text = serde_json::to_string(value).expect("serialises");
+        assert_eq!(&from_json::<T>(&text).expect(&text), value);
     }
     same(
-        RetryPolicy::default()
+        &RetryPolicy::default()
             .with_max_attempts(9)
             .with_base(Duration::from_millis(15))
             .with_cap(Duration::from_secs(3))
             .with_seed(42),
     );
     same(
-        CircuitConfig::default()
+        &CircuitConfig::default()
             .with_failure_threshold(1)
             .with_cooldown(Duration::from_millis(250)),
     );
-    same(AutosaveOptions {
+    same(&AutosaveOptions {
         quiet_period: Duration::from_millis(300),
         max_interval: Duration::from_secs(4),
     });
     same(
-        Resilience::new()
+        &Resilience::new()
             .retry(RetryPolicy::default().with_max_attempts(2))
             .timeout(Duration::from_secs(60))
             .timeout_for("video.generate", Duration::from_secs(600))
@@ -306,21 +306,21 @@ fn typed_values_round_trip_through_their_builders() {
             .circuit_breaker(CircuitConfig::default())
             .quality_floor(Quality::Standard),
     );
-    same(Resilience::new().quality_fallback(true));
-    same(Resilience::new());
+    same(&Resilience::new().quality_fallback(true));
+    same(&Resilience::new());
     same(
-        SvgOptions::default()
+        &SvgOptions::default()
             .layout(LayoutMode::Positions)
             .properties(0)
             .title(false)
             .margin(4.0),
     );
-    same(ListQuery::first(20));
-    same(Prune::KeepLast(10));
-    same(Prune::OlderThan(Duration::from_secs(86_400)));
-    same(Quality::Ultra);
+    same(&ListQuery::first(20));
+    same(&Prune::KeepLast(10));
+    same(&Prune::OlderThan(Duration::from_secs(86_400)));
+    same(&Quality::Ultra);
     same(
-        RunOptions::new()
+        &RunOptions::new()
             .quality(Quality::High)
             .targets(["img"])
             .force(["img", "vid"])
@@ -328,10 +328,10 @@ fn typed_values_round_trip_through_their_builders() {
             .concurrency(3)
             .run_id("nightly"),
     );
-    same(RunOptions::new().force_all());
-    same(PlanOptions::targets(["img"], Quality::Draft));
+    same(&RunOptions::new().force_all());
+    same(&PlanOptions::targets(["img"], Quality::Draft));
     for force in [Force::None, Force::All, Force::Nodes(vec!["a".into()])] {
-        same(force);
+        same(&force);
     }
 }
 
