@@ -83,7 +83,7 @@ pub enum TaskNote {
     /// An attempt failed with a retryable error; the next starts after `delay`.
     Retrying {
         attempt: u32,
-        #[serde(with = "millis")]
+        #[serde(with = "crate::wire::millis")]
         delay: Duration,
         error: TaskError,
     },
@@ -337,13 +337,3 @@ impl<R: FunctionRunner + ?Sized> FunctionRunner for Arc<R> {
     }
 }
 
-/// Durations as whole milliseconds on the wire.
-mod millis {
-    use std::time::Duration;
-
-    use serde::Serializer;
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-    }
-}
