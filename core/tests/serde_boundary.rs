@@ -502,12 +502,18 @@ fn wrong_types_are_refused_naming_the_field_path() {
     );
     let err = from_json::<RetryPolicy>("{} {}").expect_err("two values");
     assert!(err.to_string().contains("trailing characters"), "{err}");
-    // Prune is one of two keys.
+    // Prune is one of two keys, and only one.
     let err = from_json::<Prune>(r#"{"older_than": 5}"#).expect_err("no _ms");
     assert!(
         err.to_string().contains("unknown variant `older_than`"),
         "{err}"
     );
+    let err = from_json::<Prune>(r#"{"keep_last": 1, "older_than_ms": 5}"#).expect_err("both");
+    assert_eq!(err.code(), "invalid_json");
+    let err = from_json::<Force>(r#"{"nodes": ["a"], "all": null}"#).expect_err("both");
+    assert_eq!(err.code(), "invalid_json");
+    let err = from_json::<Force>(r#"{"nodes": "img"}"#).expect_err("not a list");
+    assert_eq!(err.details()["path"], "nodes");
 }
 
 /// The schemas the code makes now, by name.
