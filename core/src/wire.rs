@@ -17,6 +17,11 @@ use crate::error::{Error, Result};
 /// wrong type are refused with `invalid_json`, naming the type, the field
 /// path and what was expected; omitted fields take their defaults.
 ///
+/// Documents have readers of their own that do more than parse: use
+/// [`crate::Canvas::from_json`] (migrates older versions, checks limits),
+/// [`crate::Catalog::register_json`] (checks specs) and
+/// [`crate::Op::parse_list`] for them.
+///
 /// ```
 /// use reelgraph::runner::RetryPolicy;
 ///

@@ -336,4 +336,3 @@ impl<R: FunctionRunner + ?Sized> FunctionRunner for Arc<R> {
         (**self).known_functions()
     }
 }
-
