@@ -234,7 +234,7 @@ mod run_example {
     use reelgraph::exec::{
         Executor, Explanation, Force, PlanOptions, Planner, Reason, RunEvent, RunOptions, RunStatus,
     };
-    use reelgraph::runner::{CircuitConfig, LocalRunner, Resilience, RetryPolicy};
+    use reelgraph::runner::{CircuitConfig, Resilience, RetryPolicy};
     use reelgraph::{Canvas, Op, Quality};
     use serde_json::json;
 
@@ -252,7 +252,7 @@ mod run_example {
             .timeout(Duration::from_secs(300))
             .circuit_breaker(CircuitConfig::default())
             .quality_fallback(true)
-            .wrap(LocalRunner::demo(out));
+            .wrap(reelgraph_demo::runner(out));
         // At most 4 tasks at once over all its runs; results in memory.
         let executor = Executor::new(runner).with_concurrency(4);
 

@@ -5,7 +5,7 @@ let runner = Resilience::new()
     .timeout(Duration::from_secs(300))
     .circuit_breaker(CircuitConfig::default())
     .quality_fallback(true)
-    .wrap(LocalRunner::demo(out));
+    .wrap(reelgraph_demo::runner(out));
 // At most 4 tasks at once over all its runs; results in memory.
 let executor = Executor::new(runner).with_concurrency(4);
 

@@ -13,7 +13,7 @@ use reelgraph::exec::{
     ContentKey, DEFAULT_CONCURRENCY, Executor, FailurePolicy, RunOptions, RunReport, RunStatus,
 };
 use reelgraph::render::{SvgOptions, to_svg};
-use reelgraph::runner::{CircuitConfig, LocalRunner, Outputs, Resilience, RetryPolicy};
+use reelgraph::runner::{CircuitConfig, Outputs, Resilience, RetryPolicy};
 use reelgraph::{Canvas, Quality};
 use serde_json::Value;
 
@@ -132,7 +132,7 @@ fn runner(out: &Path) -> impl reelgraph::runner::FunctionRunner + 'static {
         .timeout(Duration::from_secs(300))
         .circuit_breaker(CircuitConfig::default())
         .quality_fallback(true)
-        .wrap(LocalRunner::demo(out))
+        .wrap(reelgraph_demo::runner(out))
 }
 
 async fn run(args: Args) -> CmdResult {

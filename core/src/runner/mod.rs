@@ -18,8 +18,6 @@ use tokio_util::sync::CancellationToken;
 use crate::task::Quality;
 
 mod breaker;
-#[cfg(feature = "demo")]
-pub mod demo;
 mod fallback;
 mod local;
 pub(crate) mod outputs;

@@ -1,6 +1,5 @@
 //! The demo functions of the local runner, called through `FunctionRunner::run`
 //! with hand-built tasks shaped like the executor's.
-#![cfg(feature = "demo")]
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -9,7 +8,7 @@ use reelgraph::Catalog;
 use reelgraph::Quality;
 use reelgraph::runner::{
     FunctionRunner, LocalRunner, Outputs, ProgressSink, Task, TaskContext, TaskError,
-    TaskErrorKind, TaskNote, demo,
+    TaskErrorKind, TaskNote,
 };
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -73,7 +72,7 @@ fn invalid(runner: &LocalRunner, task: Task, mentions: &str) {
 
 fn setup() -> (tempfile::TempDir, LocalRunner) {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let runner = LocalRunner::demo(dir.path());
+    let runner = reelgraph_demo::runner(dir.path());
     (dir, runner)
 }
 
@@ -172,7 +171,7 @@ fn every_catalogue_function_has_a_demo() {
     for f in &functions {
         assert!(runner.knows(f), "no demo for {f}");
         assert!(
-            demo::FUNCTIONS.contains(&f.as_str()),
+            reelgraph_demo::FUNCTIONS.contains(&f.as_str()),
             "{f} missing from FUNCTIONS"
         );
     }
@@ -911,7 +910,7 @@ fn the_short_film_runs_end_to_end_at_draft() {
     let out = std::env::var_os("REELGRAPH_DEMO_OUT")
         .map(PathBuf::from)
         .unwrap_or_else(|| temp.path().to_path_buf());
-    let executor = Executor::new(LocalRunner::demo(&out));
+    let executor = Executor::new(reelgraph_demo::runner(&out));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
