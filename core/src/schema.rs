@@ -65,6 +65,7 @@ pub fn all() -> Vec<(String, Schema)> {
         crate::runner::CircuitStats,
         crate::cache::CacheStats,
         crate::format::comfyui::ImportStats,
+        crate::format::comfyui::ApiPrompt,
         crate::ErrorBody,
         crate::error_codes::ErrorCode,
     );
