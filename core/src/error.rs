@@ -256,6 +256,9 @@ impl Error {
             Error::InvalidJson { .. } => {
                 "send valid JSON; NaN and infinite numbers are not JSON and are refused".into()
             }
+            Error::WrongJson { type_name, .. } if type_name.contains('<') => {
+                "correct the field the message names; docs/schema/ has the JSON Schema of each type".into()
+            }
             Error::WrongJson { type_name, .. } => format!(
                 "correct the field the message names; docs/schema/{type_name}.json lists every field, its type and its default"
             ),

@@ -499,6 +499,15 @@ fn wrong_types_are_refused_naming_the_field_path() {
             .starts_with("unknown field `bse_ms` in Resilience at `retry`, expected one of `max_attempts`, `base_ms`"),
         "{err}"
     );
+    // A list of options names the item.
+    let err = from_json::<Vec<RunOptions>>(r#"[{}, {"qualty": 1}]"#).expect_err("typo");
+    assert!(
+        err.to_string()
+            .starts_with("unknown field `qualty` in Vec<RunOptions> at `[1]`, expected"),
+        "{err}"
+    );
+    assert_eq!(err.details()["path"], "[1].qualty");
+    assert!(err.hint().contains("docs/schema/"), "{}", err.hint());
     // Not JSON at all, and text after the value.
     let err = from_json::<RetryPolicy>("{").expect_err("eof");
     assert_eq!(err.code(), "invalid_json");
