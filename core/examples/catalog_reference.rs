@@ -489,16 +489,9 @@ fn property_rows(w: &mut String, prop: &PropertySpec, path: &str) {
 }
 
 fn kind_name(prop: &PropertySpec) -> String {
-    let name = match prop.kind {
-        PropertyKind::Text => "text",
-        PropertyKind::Integer => "integer",
-        PropertyKind::Float => "float",
-        PropertyKind::Boolean => "boolean",
-        PropertyKind::Enum => "enum",
-        PropertyKind::AssetRef => "asset_ref",
-        PropertyKind::List => "list",
-        PropertyKind::Object => "object",
-    };
+    // The wire name, so a kind added later is named here without a change.
+    let name = serde_json::to_value(prop.kind).expect("a kind serialises");
+    let name = name.as_str().expect("a kind is a string");
     match (&prop.items, prop.kind) {
         (Some(items), PropertyKind::List) => format!("list of {}", kind_name(items)),
         _ => name.to_owned(),

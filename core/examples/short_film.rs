@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use reelgraph::render::{SvgOptions, to_svg};
-use reelgraph::{Canvas, Catalog, Op, PortRef, Quality, Report, Severity, TaskPreview};
+use reelgraph::{Canvas, Catalog, Op, PortRef, Quality, Report, TaskPreview};
 use serde_json::Value;
 
 const OPS: &str = "examples/short-film/ops.json";
@@ -200,10 +200,7 @@ fn print_report(report: &Report) {
         count(report.warnings, "warning")
     );
     for d in &report.diagnostics {
-        let severity = match d.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
+        let severity = d.severity.as_str();
         let mut place = Vec::new();
         for (what, value) in [
             ("node", &d.node),

@@ -180,7 +180,7 @@ pub enum Error {
     #[error("canvas `{canvas}` has {} validation error{}; nothing ran", .report.errors, if .report.errors == 1 { "" } else { "s" })]
     InvalidCanvas {
         canvas: String,
-        report: Box<crate::validate::Report>,
+        report: Box<crate::report::Report>,
     },
 
     #[error("no runner knows function `{function}` (needed by {})", .nodes.join(", "))]

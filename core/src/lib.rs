@@ -20,19 +20,21 @@ pub mod format;
 pub mod limits;
 pub mod model;
 pub mod ops;
+mod params;
+mod quality;
 pub mod render;
+mod report;
 pub mod runner;
 #[cfg(feature = "schema")]
 pub mod schema;
 #[cfg(feature = "sqlite")]
-mod sqlite;
+mod sqlite_conn;
 pub mod store;
-pub mod task;
 mod unique_keys;
 pub mod validate;
 mod wire;
 
-pub use canvas::{Canvas, Migrated, Properties};
+pub use canvas::{Canvas, Migrated};
 pub use catalog::{Catalog, NodeTypeBuilder, NodeTypeSpec, PropertyKind, PropertySpec, Template};
 pub use error::{Error, ErrorBody, Result};
 pub use event::Event;
@@ -40,6 +42,7 @@ pub use model::{
     CanvasDocument, DataType, Edge, Group, Node, PortRef, Position, Story, StoryStructure, Viewport,
 };
 pub use ops::{Applied, Op};
-pub use task::{Quality, TaskPreview};
-pub use validate::{Diagnostic, Report, Severity};
+pub use params::TaskPreview;
+pub use quality::Quality;
+pub use report::{Diagnostic, Report, Severity};
 pub use wire::{from_json, from_value};

@@ -10,6 +10,9 @@
 //!   whole document; 32 leaves room for the document's own structure.
 //! - Labels, names and timestamps are at most [`MAX_LABEL_BYTES`], port names
 //!   at most [`MAX_PORT_BYTES`]; a document at most [`MAX_DOCUMENT_BYTES`].
+//! - Text, asset references and lists are at most [`DEFAULT_MAX_TEXT_BYTES`],
+//!   [`DEFAULT_MAX_ASSET_REF_BYTES`] and [`DEFAULT_MAX_ITEMS`] long, unless
+//!   their property spec says otherwise.
 
 use serde_json::{Map, Value};
 
@@ -25,6 +28,12 @@ pub const MAX_LABEL_BYTES: usize = 1_024;
 pub const MAX_PORT_BYTES: usize = crate::model::MAX_ID_BYTES;
 /// Largest document, in bytes of JSON, that is read or written.
 pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024 * 1024;
+/// Longest text value, in bytes, unless the spec sets `max_length`.
+pub const DEFAULT_MAX_TEXT_BYTES: usize = 65_536;
+/// Longest asset reference, in bytes, unless the spec sets `max_length`.
+pub const DEFAULT_MAX_ASSET_REF_BYTES: usize = 4_096;
+/// Most list items, unless the spec sets `max_items`.
+pub const DEFAULT_MAX_ITEMS: usize = 1_024;
 
 /// Whether `value` nests lists and objects deeper than `limit` levels.
 /// Walks no deeper than `limit + 1`, so a value nested a million levels deep

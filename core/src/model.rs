@@ -155,6 +155,7 @@ pub struct Group {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum StoryStructure {
     /// Three acts near 25 / 50 / 25 % of the running time.
     ThreeAct,

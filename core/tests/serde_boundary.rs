@@ -565,6 +565,10 @@ fn the_schema_files_are_current() {
             "docs/schemas.md does not list {name}"
         );
         let text = std::fs::read_to_string(dir.join(format!("{name}.json"))).expect("read");
+        assert!(
+            !text.contains("```"),
+            "{name}: Rust examples left in a description"
+        );
         let file: Value = serde_json::from_str(&text).expect("a schema file is JSON");
         assert_eq!(
             &file, schema,

@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use reelgraph::{Diagnostic, Report, Severity};
+use reelgraph::{Diagnostic, Report};
 
 /// Where a diagnostic points: `node.port`, `node.property`, `node`, or
 /// `edge <id>`.
@@ -20,10 +20,7 @@ pub fn location(d: &Diagnostic) -> Option<String> {
 /// one line of counts.
 pub fn write(out: &mut impl Write, canvas: &str, report: &Report) -> io::Result<()> {
     for d in &report.diagnostics {
-        let severity = match d.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
+        let severity = d.severity.as_str();
         let at = location(d).map(|l| format!(" {l}")).unwrap_or_default();
         writeln!(out, "{severity}[{}]{at}: {}", d.code, d.message)?;
         if !d.hint.is_empty() {

@@ -31,9 +31,9 @@
 //! # }).unwrap();
 //! ```
 
-mod memory;
+mod memory_cache;
 #[cfg(feature = "sqlite")]
-mod sqlite;
+mod sqlite_cache;
 
 use std::fmt;
 use std::io;
@@ -46,9 +46,9 @@ use crate::error::Result;
 use crate::exec::ContentKey;
 use crate::runner::Outputs;
 
-pub use memory::MemoryCache;
+pub use memory_cache::MemoryCache;
 #[cfg(feature = "sqlite")]
-pub use sqlite::SqliteCache;
+pub use sqlite_cache::SqliteCache;
 
 /// Counters of one cache since it was opened.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use super::connect::cycle;
 use super::load::{attach, migrate_properties, resolve_node, to_properties};
 use super::{Canvas, Change, Detached, EdgeSlot, Link, NodeEntry, Properties, now_rfc3339};
-use crate::catalog::NodeTypeSpec;
+use crate::catalog::{NodeTypeSpec, check_value, property_applies};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::limits::{
@@ -22,8 +22,6 @@ use crate::limits::{
 };
 use crate::model::{Edge, Group, PortRef, Story, Viewport, check_id};
 use crate::ops::{Applied, Op};
-use crate::task::property_applies;
-use crate::validate::value::check_value;
 
 /// How to put back one change.
 #[derive(Debug)]

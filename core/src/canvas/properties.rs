@@ -43,14 +43,6 @@ impl Properties {
         self.0.iter().map(|(k, v)| (&**k, v))
     }
 
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// Drops spare capacity: a canvas holds many of these.
     pub fn shrink_to_fit(&mut self) {
         self.0.shrink_to_fit();
@@ -84,5 +76,11 @@ impl Serialize for Properties {
             map.serialize_entry(&**k, v)?;
         }
         map.end()
+    }
+}
+
+impl crate::catalog::PropertyValues for Properties {
+    fn value(&self, name: &str) -> Option<&Value> {
+        self.get(name)
     }
 }

@@ -2,8 +2,9 @@
 //! plus whatever users register at run time.
 
 mod builder;
-mod prepare;
 pub mod spec;
+mod spec_check;
+mod value_check;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -13,6 +14,7 @@ pub use spec::{
     Accepts, AppliesWhen, InputSpec, Migration, NodeTypeSpec, OutputSpec, PropertyKind,
     PropertySpec, TaskSpec, Template,
 };
+pub(crate) use value_check::{PropertyValues, check_value, property_applies};
 
 use crate::error::{Error, Result};
 use crate::model::DataType;
@@ -82,7 +84,7 @@ impl Catalog {
     /// version is refused; a higher version replaces the older one (its
     /// migrations bring old nodes forward).
     pub fn register(&self, spec: NodeTypeSpec) -> Result<Arc<NodeTypeSpec>> {
-        let spec = Arc::new(prepare::prepare(spec)?);
+        let spec = Arc::new(spec_check::prepare(spec)?);
         let mut reg = self.write();
         if let Some(existing) = reg.types.get(&spec.type_name)
             && existing.version >= spec.version
@@ -108,7 +110,7 @@ impl Catalog {
         };
         let prepared = specs
             .into_iter()
-            .map(prepare::prepare)
+            .map(spec_check::prepare)
             .collect::<Result<Vec<_>>>()?;
         {
             let reg = self.read();

@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::model::DataType;
-use crate::task::Quality;
+use crate::quality::Quality;
 
 /// One node type: its ports, properties, task mapping and migrations.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -137,6 +137,7 @@ impl schemars::JsonSchema for Accepts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum PropertyKind {
     Text,
     Integer,
@@ -254,6 +255,7 @@ pub struct TaskSpec {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
 pub enum Template {
     /// A literal value.
     Value(Value),

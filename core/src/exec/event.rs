@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::exec::ContentKey;
+use crate::quality::Quality;
 use crate::runner::{CircuitState, Outputs, TaskError};
-use crate::task::Quality;
 
 /// Something that happened in a run. `seq` counts from 0 without gaps within
 /// a run, so a consumer can tell it missed nothing.

@@ -25,9 +25,9 @@ use serde::{Deserialize, Serialize};
 use super::event::Reason;
 use super::key::{ContentKey, KeyHasher};
 use crate::canvas::{Canvas, Link, NodeEntry};
-use crate::catalog::{NodeTypeSpec, Template};
+use crate::catalog::{NodeTypeSpec, Template, property_applies};
 use crate::error::{Error, Result};
-use crate::task::{Quality, property_applies};
+use crate::quality::Quality;
 
 /// What to plan: the whole canvas or the nodes some targets need.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

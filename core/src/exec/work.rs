@@ -358,13 +358,13 @@ fn check_valid(canvas: &Canvas, plan: &Plan, targets: &[String]) -> Result<()> {
     if !targets.is_empty() {
         let needed = plan_nodes(canvas, targets);
         report.diagnostics.retain(|d| {
-            d.severity != crate::validate::Severity::Error
+            d.severity != crate::report::Severity::Error
                 || d.node.as_ref().is_none_or(|n| needed.contains(n.as_str()))
         });
         report.errors = report
             .diagnostics
             .iter()
-            .filter(|d| d.severity == crate::validate::Severity::Error)
+            .filter(|d| d.severity == crate::report::Severity::Error)
             .count();
         if report.errors == 0 {
             return Ok(());

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use crate::limits::too_deep;
-use crate::validate::{Diagnostic, Severity};
+use crate::report::{Diagnostic, Severity};
 
 /// Whether `value` nests at most `levels` arrays and objects deep (a scalar
 /// is 0 deep, `[1]` 1), counted as the canvas counts property, `ui` and

@@ -83,12 +83,12 @@ use crate::canvas::{Canvas, now_rfc3339};
 use crate::catalog::Catalog;
 use crate::error::Result;
 use crate::format::{Diagnostics, UniqueNames, cut_text, drop_deep, fits_depth};
-use crate::limits::{MAX_LABEL_BYTES, check_viewport};
+use crate::limits::{MAX_LABEL_BYTES, MAX_VALUE_DEPTH, check_viewport};
 use crate::model::{
     CANVAS_FORMAT, CanvasDocument, Edge, FORMAT_VERSION, Group, Node, PortRef, Position, Story,
     Viewport,
 };
-use crate::validate::{Diagnostic, MAX_VALUE_DEPTH, Severity};
+use crate::report::{Diagnostic, Severity};
 
 /// Node keys React Flow owns; a `ui` with one of them is not spread.
 const RESERVED: [&str; 4] = ["id", "type", "position", "data"];

@@ -11,7 +11,7 @@ use super::{comfyui, react_flow};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::model::{CanvasDocument, not_an_object};
-use crate::validate::Diagnostic;
+use crate::report::Diagnostic;
 
 /// The formats a canvas is read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -39,6 +39,7 @@ macro_rules! w {
 }
 
 mod dot;
+mod layered;
 mod layout;
 mod mermaid;
 mod svg;

@@ -5,7 +5,7 @@ use std::fmt;
 use async_trait::async_trait;
 
 use super::{FunctionRunner, Outputs, Task, TaskContext, TaskError, TaskErrorKind, TaskNote};
-use crate::task::Quality;
+use crate::quality::Quality;
 
 /// Middleware that answers a `resource` error (out of memory or capacity) by
 /// running the task again one quality tier lower, when the node allows it

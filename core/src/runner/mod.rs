@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
-use crate::task::Quality;
+use crate::quality::Quality;
 
 mod breaker;
 mod fallback;
@@ -208,6 +208,7 @@ impl TaskContext {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum TaskErrorKind {
     /// A passing failure (network, a busy worker): worth retrying.
     Transient,

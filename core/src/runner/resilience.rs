@@ -12,7 +12,7 @@ use super::{
     CircuitBreaker, CircuitConfig, Circuits, FunctionRunner, Outputs, QualityFallback, Retry,
     RetryPolicy, Task, TaskContext, TaskError, Timeout,
 };
-use crate::task::Quality;
+use crate::quality::Quality;
 
 /// Builds a resilient runner around any [`FunctionRunner`]: the middleware
 /// you switch on, stacked in this order, outermost first:

@@ -7,12 +7,12 @@
 //! coordination, so a shared database (PostgreSQL) fits the same trait.
 
 mod autosave;
+mod document_json;
 mod files;
 mod fingerprint;
-mod json;
-mod memory;
+mod memory_store;
 #[cfg(feature = "sqlite")]
-mod sqlite;
+mod sqlite_store;
 mod summary;
 
 use std::time::{Duration, SystemTime};
@@ -22,9 +22,9 @@ use serde::{Deserialize, Serialize};
 
 pub use autosave::{AutosaveEvent, AutosaveOptions, Autosaver, autosave};
 pub use files::{DamagedFile, FileStore, RebuiltIndex};
-pub use memory::MemoryStore;
+pub use memory_store::MemoryStore;
 #[cfg(feature = "sqlite")]
-pub use sqlite::SqliteStore;
+pub use sqlite_store::SqliteStore;
 pub use summary::change_summary;
 
 use self::fingerprint::Fingerprint;
@@ -120,6 +120,7 @@ pub struct VersionInfo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Prune {
     /// Keep the newest N versions.
     KeepLast(usize),
@@ -245,7 +246,7 @@ pub(crate) const UNREADABLE_PREVIOUS: &str = "replaces an unreadable version";
 
 /// What a store writes for a document: its JSON, refused over
 /// [`MAX_DOCUMENT_BYTES`], and its fingerprint — a large document's on two
-/// threads (see `json::write`). Both need only `&CanvasDocument`, so this
+/// threads (see `document_json::write`). Both need only `&CanvasDocument`, so this
 /// runs on the caller's thread, and a store's blocking work gets the results
 /// instead of a copy of the document.
 pub(crate) fn prepare(doc: &CanvasDocument) -> Result<(String, Fingerprint)> {
@@ -257,7 +258,7 @@ pub(crate) fn prepare(doc: &CanvasDocument) -> Result<(String, Fingerprint)> {
     // The nodes' entries are taken from their JSON as it is written; the
     // rest of the fingerprint meanwhile, on this thread.
     let (text, nodes, mut fingerprint) =
-        json::write(doc, || Fingerprint::with_nodes(doc, Vec::new()));
+        document_json::write(doc, || Fingerprint::with_nodes(doc, Vec::new()));
     fingerprint.set_nodes(nodes);
     Ok((checked_size(text?)?, fingerprint))
 }
@@ -300,7 +301,7 @@ fn stored_error(location: &str, e: Error) -> Error {
 }
 
 /// A stored document as a store's blocking work read it: a small one parsed
-/// there, a large one cut in [`json::Halves`] that [`Read::parse`] parses on
+/// there, a large one cut in [`document_json::Halves`] that [`Read::parse`] parses on
 /// two of tokio's blocking threads — after the store's lock or connection is
 /// released.
 #[derive(Debug)]
@@ -308,7 +309,7 @@ enum Read {
     Parsed(CanvasDocument),
     Halves {
         location: String,
-        halves: json::Halves,
+        halves: document_json::Halves,
     },
 }
 
@@ -316,7 +317,7 @@ impl Read {
     /// The document in `text`, read from `location`.
     fn of(location: &str, text: &str) -> Result<Read> {
         check_stored_size(text)?;
-        match json::Halves::of(text) {
+        match document_json::Halves::of(text) {
             Some(halves) => Ok(Read::Halves {
                 location: location.to_owned(),
                 halves,
@@ -339,7 +340,7 @@ impl Read {
         let (h, nodes) = (halves.clone(), halves.clone());
         let nodes = runtime.spawn_blocking(move || nodes.parse_nodes());
         let rest = runtime.spawn_blocking(move || h.parse_rest());
-        if let Some(doc) = json::Halves::join(joined(rest.await)?, joined(nodes.await)?) {
+        if let Some(doc) = document_json::Halves::join(joined(rest.await)?, joined(nodes.await)?) {
             return Ok(doc);
         }
         // The one-thread parse says what is wrong; off this thread too.
@@ -354,7 +355,9 @@ impl Read {
         match self {
             Read::Parsed(doc) => Ok(doc),
             Read::Halves { location, halves } => {
-                if let Some(doc) = json::Halves::join(halves.parse_rest(), halves.parse_nodes()) {
+                if let Some(doc) =
+                    document_json::Halves::join(halves.parse_rest(), halves.parse_nodes())
+                {
                     return Ok(doc);
                 }
                 CanvasDocument::from_json(&halves.whole()).map_err(|e| stored_error(&location, e))

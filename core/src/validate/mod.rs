@@ -2,115 +2,26 @@
 //! story-structure advice, as a list of diagnostics.
 
 mod structure;
-pub(crate) mod value;
 
 use std::sync::Arc;
 
 use petgraph::Direction;
 use petgraph::stable_graph::NodeIndex;
 use petgraph::visit::{EdgeRef, NodeIndexable};
-use serde::Serialize;
 use serde_json::Value;
 
-pub use crate::limits::MAX_VALUE_DEPTH;
-pub use value::{DEFAULT_MAX_ITEMS, DEFAULT_MAX_TEXT_BYTES};
+pub use crate::limits::{DEFAULT_MAX_ITEMS, DEFAULT_MAX_TEXT_BYTES, MAX_VALUE_DEPTH};
 
 use crate::canvas::{Canvas, Detached, Link, NodeEntry};
-use crate::catalog::NodeTypeSpec;
 use crate::catalog::spec::same_name;
+use crate::catalog::{NodeTypeSpec, check_value, property_applies};
 use crate::error::Error;
 use crate::model::same_value;
-use crate::task::property_applies;
-
-/// How bad a diagnostic is: errors keep a canvas from running, warnings do not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Error,
-    Warning,
-}
-
-/// One finding about a canvas.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Diagnostic {
-    pub severity: Severity,
-    pub code: String,
-    pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub node: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub edge: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub port: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub property: Option<String>,
-    pub hint: String,
-}
+use crate::report::{Diagnostic, Report, Severity};
 
 impl Diagnostic {
-    pub(crate) fn new(
-        severity: Severity,
-        code: &str,
-        message: String,
-        hint: impl Into<String>,
-    ) -> Self {
-        Diagnostic {
-            severity,
-            code: code.into(),
-            message,
-            node: None,
-            edge: None,
-            port: None,
-            property: None,
-            hint: hint.into(),
-        }
-    }
-
     fn from_error(e: &Error) -> Self {
         Diagnostic::new(Severity::Error, e.code(), e.to_string(), e.hint())
-    }
-
-    pub(crate) fn node(mut self, id: &str) -> Self {
-        self.node = Some(id.into());
-        self
-    }
-    pub(crate) fn edge(mut self, id: &str) -> Self {
-        self.edge = Some(id.into());
-        self
-    }
-    pub(crate) fn port(mut self, port: &str) -> Self {
-        self.port = Some(port.into());
-        self
-    }
-    pub(crate) fn property(mut self, property: &str) -> Self {
-        self.property = Some(property.into());
-        self
-    }
-}
-
-/// The findings of [`Canvas::validate`], errors first, then in canvas order.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Report {
-    pub valid: bool,
-    pub errors: usize,
-    pub warnings: usize,
-    pub diagnostics: Vec<Diagnostic>,
-}
-
-impl Report {
-    fn from_diagnostics(mut diagnostics: Vec<Diagnostic>) -> Self {
-        // Stable sort: canvas order is kept within each severity.
-        diagnostics.sort_by_key(|d| d.severity);
-        let errors = diagnostics
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .count();
-        Report {
-            valid: errors == 0,
-            errors,
-            warnings: diagnostics.len() - errors,
-            diagnostics,
-        }
     }
 }
 
@@ -181,7 +92,7 @@ impl Canvas {
                 let checked = if entry.values_checked {
                     Ok(())
                 } else {
-                    value::check_value(id, name, prop, value)
+                    check_value(id, name, prop, value)
                 };
                 if let Err(e) = checked {
                     out.push(Diagnostic::from_error(&e).node(id).property(name));

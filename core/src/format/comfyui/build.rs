@@ -12,13 +12,12 @@ use super::types::MAX_PROPERTIES;
 use super::workflow::Workflow;
 use super::{CATEGORY, Import, ImportStats};
 use crate::Canvas;
-use crate::catalog::{Catalog, NodeTypeSpec};
+use crate::catalog::{Catalog, NodeTypeSpec, check_value};
 use crate::format::{Diagnostics, UniqueNames, cut_text, drop_deep, fits_depth};
-use crate::limits::MAX_LABEL_BYTES;
+use crate::limits::{MAX_LABEL_BYTES, MAX_VALUE_DEPTH};
 use crate::model::{Edge, PortRef, check_id};
 use crate::ops::Op;
-use crate::validate::value::check_value;
-use crate::validate::{Diagnostic, MAX_VALUE_DEPTH, Severity};
+use crate::report::{Diagnostic, Severity};
 
 /// The depth a value may have inside `ui.comfyui.<field>`, and inside
 /// `ui.comfyui.unmatched_widgets.<name>` (the `ui` object counts as a level).

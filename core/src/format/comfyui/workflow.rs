@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
-use super::json::Json;
+use super::ordered_json::Json;
 use super::{Diagnostics, Severity};
 use crate::error::{Error, Result};
 use crate::format::{UniqueNames, finite};

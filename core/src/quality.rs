@@ -7,7 +7,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 
-/// How much effort a task spends, lowest first.
+/// How much effort a task spends, lowest first. One tier is chosen per run
+/// and reaches every node's task; a `resource` error may retry one lower.
+///
+/// ```
+/// use reelgraph::Quality;
+///
+/// let quality: Quality = "high".parse().unwrap();
+/// assert_eq!(quality.lower(), Some(Quality::Standard));
+/// assert_eq!(Quality::default().as_str(), "standard");
+/// assert!("best".parse::<Quality>().is_err());
+/// ```
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
 )]

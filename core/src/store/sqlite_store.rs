@@ -99,7 +99,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::model::{CanvasDocument, check_id};
-use crate::sqlite::{Setup, read_only_message, set_up_in_memory, sql_error};
+use crate::sqlite_conn::{Setup, read_only_message, set_up_in_memory, sql_error};
 
 /// How long a writer waits for another connection's write to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -195,7 +195,7 @@ impl SqliteStore {
     /// directory) is opened read-only, as by [`SqliteStore::open_read_only`].
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore> {
         let location = path.as_ref().display().to_string();
-        let (conn, read_only) = crate::sqlite::open(path.as_ref(), &location, &SETUP)?;
+        let (conn, read_only) = crate::sqlite_conn::open(path.as_ref(), &location, &SETUP)?;
         Ok(SqliteStore::with(conn, location, read_only))
     }
 
@@ -225,7 +225,7 @@ impl SqliteStore {
     /// ```
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<SqliteStore> {
         let location = path.as_ref().display().to_string();
-        let conn = crate::sqlite::open_read_only(path.as_ref(), &location, &SETUP)?;
+        let conn = crate::sqlite_conn::open_read_only(path.as_ref(), &location, &SETUP)?;
         Ok(SqliteStore::with(conn, location, true))
     }
 

@@ -56,7 +56,7 @@ use super::{CacheStats, ResultCache, entry_size, storable};
 use crate::error::Result;
 use crate::exec::ContentKey;
 use crate::runner::Outputs;
-use crate::sqlite::{Setup, set_up_in_memory, sql_error};
+use crate::sqlite_conn::{Setup, set_up_in_memory, sql_error};
 
 /// How long a writer waits for another connection's write to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -179,7 +179,7 @@ impl SqliteCache {
         let location = path.as_ref().display().to_string();
         // A file that cannot be written opens read-only; every lookup then
         // fails with `storage`, saying so (a run goes on without the cache).
-        let (conn, _read_only) = crate::sqlite::open(path.as_ref(), &location, &SETUP)?;
+        let (conn, _read_only) = crate::sqlite_conn::open(path.as_ref(), &location, &SETUP)?;
         SqliteCache::setup(conn, location)
     }
 

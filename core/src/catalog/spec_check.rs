@@ -7,11 +7,11 @@ use std::collections::HashSet;
 use regex::Regex;
 
 use super::spec::{NodeTypeSpec, PropertyKind, PropertySpec, Template};
+use super::value_check::check_value;
 use crate::error::{Error, Result};
 use crate::limits::{MAX_VALUE_DEPTH, too_deep};
 use crate::model::check_id;
-use crate::task::Quality;
-use crate::validate::value::check_value;
+use crate::quality::Quality;
 
 pub(super) fn prepare(spec: NodeTypeSpec) -> Result<NodeTypeSpec> {
     let name = spec.type_name.to_string();

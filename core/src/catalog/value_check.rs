@@ -1,18 +1,50 @@
-//! Checks one property value against its spec: kind, range, enum, pattern,
-//! lengths and nesting depth.
+//! Property values against their specs: whether one value fits (kind,
+//! range, enum, pattern, lengths and nesting depth), and whether a property
+//! applies with the node's other values (`applies_when`).
 
 use serde_json::Value;
 
-use crate::catalog::{PropertyKind, PropertySpec};
+use super::spec::{NodeTypeSpec, PropertyKind, PropertySpec};
 use crate::error::{Error, Result};
-use crate::limits::check_property_depth;
+use crate::limits::{
+    DEFAULT_MAX_ASSET_REF_BYTES, DEFAULT_MAX_ITEMS, DEFAULT_MAX_TEXT_BYTES, check_property_depth,
+};
+use crate::model::same_value;
 
-/// Longest text value, in bytes, unless the spec sets `max_length`.
-pub const DEFAULT_MAX_TEXT_BYTES: usize = 65_536;
-/// Longest asset reference, in bytes, unless the spec sets `max_length`.
-pub const DEFAULT_MAX_ASSET_REF_BYTES: usize = 4_096;
-/// Most list items, unless the spec sets `max_items`.
-pub const DEFAULT_MAX_ITEMS: usize = 1_024;
+/// A node's property values by name, as whoever holds them stores them.
+pub(crate) trait PropertyValues {
+    fn value(&self, name: &str) -> Option<&Value>;
+}
+
+/// Whether `prop` applies with the values `props`, following `applies_when`
+/// through properties that are themselves conditional (a `lut` that applies
+/// to `filter: lut` does not apply when `filter` itself does not).
+pub(crate) fn property_applies(
+    spec: &NodeTypeSpec,
+    props: &impl PropertyValues,
+    prop: &PropertySpec,
+) -> bool {
+    applies(spec, props, prop, 0)
+}
+
+fn applies(
+    spec: &NodeTypeSpec,
+    props: &impl PropertyValues,
+    prop: &PropertySpec,
+    depth: usize,
+) -> bool {
+    let Some(cond) = &prop.applies_when else {
+        return true;
+    };
+    if depth > 8 {
+        return false;
+    }
+    let Some(parent) = spec.property(&cond.property) else {
+        return false;
+    };
+    let current = props.value(&cond.property).unwrap_or(&Value::Null);
+    cond.one_of.iter().any(|v| same_value(v, current)) && applies(spec, props, parent, depth + 1)
+}
 
 /// Checks `value` for property `name` of node `node`.
 pub(crate) fn check_value(

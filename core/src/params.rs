@@ -1,8 +1,7 @@
-//! Task preview: the request a node would send to a function runner, built
+//! Task parameters: the request a node sends to a function runner, built
 //! from its type's `task` section, its properties, what its upstream nodes
-//! provide, and a quality tier. Nothing runs.
-
-mod quality;
+//! provide, and a quality tier. Runs send them; a [`TaskPreview`] shows them
+//! without running anything.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -11,12 +10,11 @@ use petgraph::visit::EdgeRef;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-pub use quality::Quality;
-
 use crate::canvas::{Canvas, NodeEntry};
-use crate::catalog::{NodeTypeSpec, PropertySpec, TaskSpec, Template};
+use crate::catalog::{NodeTypeSpec, TaskSpec, Template, property_applies};
 use crate::error::{Error, Result};
 use crate::model::{PortRef, same_value};
+use crate::quality::Quality;
 
 /// What a node's task would look like.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -311,7 +309,7 @@ impl Scope<'_> {
         let Some(prop) = self.spec.property(name) else {
             return Value::Null;
         };
-        if !applies(self.spec, &self.entry.properties, prop, 0) {
+        if !property_applies(self.spec, &self.entry.properties, prop) {
             return Value::Null;
         }
         match self.entry.properties.get(name) {
@@ -399,36 +397,6 @@ impl Scope<'_> {
         out.push_str(rest);
         tidy(&out)
     }
-}
-
-/// Whether a property applies, following `applies_when` through properties
-/// that are themselves conditional (a `lut` that applies to `filter: lut`
-/// does not apply when `filter` itself does not).
-fn applies(
-    spec: &NodeTypeSpec,
-    props: &crate::canvas::Properties,
-    prop: &PropertySpec,
-    depth: usize,
-) -> bool {
-    let Some(cond) = &prop.applies_when else {
-        return true;
-    };
-    if depth > 8 {
-        return false;
-    }
-    let Some(parent) = spec.property(&cond.property) else {
-        return false;
-    };
-    let current = props.get(&cond.property).unwrap_or(&Value::Null);
-    cond.one_of.iter().any(|v| same_value(v, current)) && applies(spec, props, parent, depth + 1)
-}
-
-pub(crate) fn property_applies(
-    spec: &NodeTypeSpec,
-    props: &crate::canvas::Properties,
-    prop: &PropertySpec,
-) -> bool {
-    applies(spec, props, prop, 0)
 }
 
 fn as_text(value: &Value) -> String {

@@ -1,0 +1,45 @@
+//! Timing and memory figures of a measured build.
+
+use std::time::Duration;
+
+/// One timed apply.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchTiming {
+    pub ops: usize,
+    pub elapsed: Duration,
+}
+
+impl BatchTiming {
+    pub fn per_op(&self) -> Duration {
+        self.elapsed / u32::try_from(self.ops.max(1)).unwrap_or(u32::MAX)
+    }
+}
+
+/// Median, 90th percentile and worst per-op time over batches.
+pub fn per_op_stats(timings: &[BatchTiming]) -> (Duration, Duration, Duration) {
+    let mut per_op: Vec<Duration> = timings.iter().map(BatchTiming::per_op).collect();
+    per_op.sort_unstable();
+    if per_op.is_empty() {
+        return Default::default();
+    }
+    let at = |q: f64| per_op[((per_op.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.9), at(1.0))
+}
+
+pub fn memory_status() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+            .map_or(0, |kb| kb * 1024)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
