@@ -153,6 +153,29 @@ fn samples() -> BTreeMap<&'static str, Value> {
         json!({"nodes": 4, "edges": 3, "reroutes": 1, "subgraph_instances": 2}),
     );
 
+    let diagnostic = json!({"severity": "warning", "code": "dangling_edge", "message": "gone",
+                            "node": "s1", "edge": "e1", "port": "in", "property": "p",
+                            "hint": "remove it"});
+    add(
+        "Report",
+        json!({"valid": true, "errors": 0, "warnings": 1, "diagnostics": [diagnostic]}),
+    );
+    add(
+        "Imported",
+        json!({"format": "comfyui_workflow", "canvas": document(),
+               "diagnostics": [diagnostic], "registered_types": ["KSampler"]}),
+    );
+    add(
+        "FlowImport",
+        json!({"canvas": document(), "diagnostics": [diagnostic]}),
+    );
+    add(
+        "Import",
+        json!({"canvas": document(), "diagnostics": [diagnostic],
+               "registered_types": ["KSampler"],
+               "stats": {"nodes": 1, "edges": 1, "reroutes": 0, "subgraph_instances": 0}}),
+    );
+
     // Documents.
     add("CanvasDocument", document());
     add(
@@ -264,6 +287,10 @@ macro_rules! for_each_sampled_type {
         $check::<reelgraph::cache::CacheStats>("CacheStats", sample("CacheStats"));
         $check::<reelgraph::ErrorBody>("ErrorBody", sample("ErrorBody"));
         $check::<reelgraph::format::comfyui::ImportStats>("ImportStats", sample("ImportStats"));
+        $check::<reelgraph::Report>("Report", sample("Report"));
+        $check::<reelgraph::format::Imported>("Imported", sample("Imported"));
+        $check::<reelgraph::format::react_flow::FlowImport>("FlowImport", sample("FlowImport"));
+        $check::<reelgraph::format::comfyui::Import>("Import", sample("Import"));
         $check::<reelgraph::CanvasDocument>("CanvasDocument", sample("CanvasDocument"));
         $check::<reelgraph::NodeTypeSpec>("NodeTypeSpec", sample("NodeTypeSpec"));
     }};
@@ -423,6 +450,14 @@ fn omitted_fields_take_the_documented_defaults() {
     assert_eq!(
         from_json::<Resilience>("{}").expect("{}"),
         Resilience::new()
+    );
+    // A diagnostic leaves out the places it does not name.
+    let diagnostic: reelgraph::Diagnostic =
+        from_json(r#"{"severity": "error", "code": "cycle", "message": "loop", "hint": "cut it"}"#)
+            .expect("no places");
+    assert_eq!(
+        (diagnostic.node, diagnostic.severity),
+        (None, reelgraph::Severity::Error)
     );
     // A task error's hint may be left out.
     let error: reelgraph::runner::TaskError =

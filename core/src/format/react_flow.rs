@@ -168,7 +168,9 @@ pub struct FlowCanvas {
 }
 
 /// What [`import`] made of a flow object.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct FlowImport {
     /// The canvas document (load it with [`Canvas::from_document`]).

@@ -64,7 +64,9 @@ impl fmt::Display for Format {
 }
 
 /// A document read in any format, and what the import had to say.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Imported {
     pub format: Format,

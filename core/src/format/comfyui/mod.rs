@@ -214,7 +214,9 @@ use types::{ClassInfo, data_type, input_types, merged_spec, output_type};
 pub const CATEGORY: &str = "comfyui";
 
 /// What [`import`] made of a workflow.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Import {
     /// The canvas, ready for [`Canvas::from_document`] with the same catalogue.
