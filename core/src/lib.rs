@@ -34,14 +34,14 @@ mod unique_keys;
 pub mod validate;
 mod wire;
 
-pub use canvas::{Canvas, Migrated};
+pub use canvas::{Applied, Canvas, Migrated};
 pub use catalog::{Catalog, NodeTypeBuilder, NodeTypeSpec, PropertyKind, PropertySpec, Template};
 pub use error::{Error, ErrorBody, Result};
 pub use event::Event;
 pub use model::{
     CanvasDocument, DataType, Edge, Group, Node, PortRef, Position, Story, StoryStructure, Viewport,
 };
-pub use ops::{Applied, Op};
+pub use ops::Op;
 pub use params::TaskPreview;
 pub use quality::Quality;
 pub use report::{Diagnostic, Report, Severity};

@@ -3,7 +3,6 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::event::Event;
 use crate::model::{Edge, Node, PortRef, Position, Story, Viewport};
 
 /// One change to a canvas. Serialised with an `op` tag:
@@ -164,20 +163,6 @@ impl Op {
         }
     }
 
-    /// Whether the op can change what a node computes (its content or its
-    /// inputs), as opposed to layout, grouping and canvas settings.
-    pub(crate) fn changes_content(&self) -> bool {
-        !matches!(
-            self,
-            Op::MoveNode { .. }
-                | Op::SetUi { .. }
-                | Op::AddGroup { .. }
-                | Op::SetGroup { .. }
-                | Op::RemoveGroup { .. }
-                | Op::SetCanvas { .. }
-        )
-    }
-
     /// Parses one op or a JSON array of ops, straight from the text.
     pub fn parse_list(text: &str) -> crate::Result<Vec<Op>> {
         if text.trim_start().starts_with('[') {
@@ -223,15 +208,4 @@ impl Op {
             unset: Vec::new(),
         }
     }
-}
-
-/// What a successful [`crate::Canvas::apply`] returns.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Applied {
-    /// The canvas revision after the change.
-    pub revision: u64,
-    /// Ops that undo the change, in the order to apply them.
-    pub inverse: Vec<Op>,
-    /// The change, for collaborators and autosavers.
-    pub event: Event,
 }

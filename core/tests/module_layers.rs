@@ -21,10 +21,6 @@ const ALLOWED: &[(&[&str], &str)] = &[
         &["cache", "exec"],
         "the cache keys results by exec::ContentKey; ContentKey moves out of exec",
     ),
-    (
-        &["event", "ops"],
-        "ops::Applied carries an Event and Event::Applied carries ops; Applied moves next to apply",
-    ),
 ];
 
 type Edges = BTreeMap<String, BTreeMap<String, BTreeSet<String>>>;

@@ -79,6 +79,7 @@ pub(super) fn load(catalog: Catalog, doc: CanvasDocument) -> Result<Canvas> {
         revision: doc.revision,
         created_at: doc.created_at,
         updated_at: doc.updated_at,
+        updated_ms: 0,
         nodes,
         edges,
         groups,

@@ -18,6 +18,7 @@ use petgraph::visit::{EdgeIndexable, EdgeRef, NodeIndexable};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub use apply::Applied;
 pub use properties::Properties;
 
 pub(crate) use changes::Change;
@@ -25,10 +26,10 @@ use changes::ChangeLog;
 
 use crate::catalog::{Catalog, NodeTypeSpec};
 use crate::error::{Error, Result};
-use crate::limits::MAX_DOCUMENT_BYTES;
+use crate::limits::{MAX_DOCUMENT_BYTES, check_text};
 use crate::model::{
     CANVAS_FORMAT, CanvasDocument, DocumentOut, Edge, FORMAT_VERSION, Group, Node, PortRef,
-    Position, Story, Viewport,
+    Position, Story, Viewport, check_id,
 };
 
 /// Edge data kept in the graph; the endpoints are the graph's own.
@@ -117,6 +118,8 @@ pub struct Canvas {
     revision: u64,
     created_at: String,
     updated_at: String,
+    /// The millisecond `updated_at` shows, when an apply wrote it (else 0).
+    updated_ms: u64,
     nodes: IdMap<NodeEntry>,
     edges: IdMap<EdgeSlot>,
     groups: IndexMap<String, Group>,
@@ -139,16 +142,45 @@ pub struct Migrated {
 }
 
 impl Canvas {
-    /// An empty canvas.
+    /// An empty canvas, for ids and names written in the program.
+    ///
+    /// # Panics
+    ///
+    /// When `id` is not a valid id (empty, over [`crate::model::MAX_ID_BYTES`],
+    /// control characters, white space at either end) or `name` is over
+    /// [`crate::limits::MAX_LABEL_BYTES`]: no store could save that canvas.
+    /// For ids and names from users, use [`Canvas::try_new`].
     pub fn new(catalog: Catalog, id: &str, name: &str) -> Self {
+        match Canvas::try_new(catalog, id, name) {
+            Ok(canvas) => canvas,
+            Err(e) => panic!("Canvas::new: {e} (use Canvas::try_new for ids from users)"),
+        }
+    }
+
+    /// An empty canvas, or why `id` or `name` cannot be a saved canvas's:
+    /// `invalid_id` or `invalid_field`. The checks are the ones every load
+    /// and save makes.
+    ///
+    /// ```
+    /// use reelgraph::{Canvas, Catalog};
+    ///
+    /// let canvas = Canvas::try_new(Catalog::builtin(), "film", "Film").unwrap();
+    /// assert_eq!(canvas.id(), "film");
+    /// let err = Canvas::try_new(Catalog::builtin(), " film", "Film").unwrap_err();
+    /// assert_eq!(err.code(), "invalid_id");
+    /// ```
+    pub fn try_new(catalog: Catalog, id: &str, name: &str) -> Result<Self> {
+        check_id(id)?;
+        check_text("name", name)?;
         let now = now_rfc3339();
-        Canvas {
+        Ok(Canvas {
             catalog,
             id: id.into(),
             name: name.into(),
             revision: 0,
             created_at: now.clone(),
             updated_at: now,
+            updated_ms: 0,
             nodes: IdMap::default(),
             edges: IdMap::default(),
             groups: IndexMap::new(),
@@ -158,7 +190,7 @@ impl Canvas {
             graph: Graph::new(),
             migrated: Vec::new(),
             changes: ChangeLog::default(),
-        }
+        })
     }
 
     /// Reads a canvas from its JSON document (see [`Canvas::from_document`]).
@@ -382,7 +414,12 @@ pub(crate) fn node_doc(id: &str, e: &NodeEntry) -> Node {
 
 /// The current time as RFC 3339 with milliseconds, UTC.
 pub(crate) fn now_rfc3339() -> String {
-    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+    now_rfc3339_at(std::time::SystemTime::now())
+}
+
+/// A time as RFC 3339 with milliseconds, UTC.
+pub(crate) fn now_rfc3339_at(time: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_millis(time).to_string()
 }
 
 // Serialisation streams straight from the live structures, without building a

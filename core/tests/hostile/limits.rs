@@ -171,6 +171,35 @@ fn from_document_refuses_what_cannot_be_written_and_read_back() {
 }
 
 #[test]
+fn a_new_canvas_refuses_an_id_or_name_that_no_store_could_save() {
+    let catalog = Catalog::builtin();
+    for id in ["", " film", "film\n", "a\u{7}b", &"x".repeat(129)] {
+        let err = Canvas::try_new(catalog.clone(), id, "Film").expect_err(id);
+        assert_eq!(err.code(), "invalid_id", "{id:?}: {err}");
+    }
+    let err = Canvas::try_new(catalog.clone(), "film", &"n".repeat(1_025)).expect_err("name");
+    assert_eq!(err.code(), "invalid_field", "{err}");
+    assert_eq!(err.details()["field"], json!("name"), "{err}");
+
+    // What try_new accepts at the edge of the limits, every store takes and
+    // reads back.
+    let longest = "x".repeat(128);
+    let canvas = Canvas::try_new(catalog.clone(), &longest, &"n".repeat(1_024)).expect("valid");
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, store) in stores(dir.path()) {
+        block_on(store.create(&canvas.to_document())).expect(name);
+        let back = block_on(store.get(&longest)).expect(name);
+        assert_eq!(back, canvas.to_document(), "{name}");
+    }
+
+    // `new`, for ids written in the program, panics rather than make one.
+    let panic = std::panic::catch_unwind(|| Canvas::new(Catalog::builtin(), "", "Film"))
+        .expect_err("an empty id panics");
+    let message = panic.downcast_ref::<String>().expect("a message");
+    assert!(message.contains("try_new"), "{message}");
+}
+
+#[test]
 fn loading_text_refuses_oversized_documents_and_says_what_non_objects_are() {
     let catalog = Catalog::builtin();
     let huge = " ".repeat(MAX_DOCUMENT_BYTES + 1);

@@ -1,0 +1,276 @@
+//! The journal of one apply: how to put back each change, newest first, when
+//! a later op is rejected; and which node each change touched, for the
+//! change log.
+
+use std::sync::Arc;
+
+use petgraph::data::Build;
+use serde_json::{Map, Value};
+
+use super::super::{Canvas, Change, Detached, EdgeSlot, Graph, IdMap, Link, NodeEntry};
+use crate::model::{Edge, Group, Story, Viewport};
+
+/// How to put back one change.
+#[derive(Debug)]
+pub(super) enum Undo {
+    NodeAdded(Arc<str>),
+    NodeRemoved {
+        index: usize,
+        id: Arc<str>,
+        entry: NodeEntry,
+    },
+    NodeChanged {
+        id: Arc<str>,
+        /// What the node computes may have changed, not only its layout.
+        content: bool,
+        entry: Box<NodeEntry>,
+    },
+    EdgeAdded(Arc<str>),
+    EdgeRemoved {
+        index: usize,
+        id: Arc<str>,
+        edge: RemovedEdge,
+    },
+    GroupAdded(String),
+    GroupRemoved {
+        index: usize,
+        group: Group,
+    },
+    GroupChanged(Group),
+    CanvasChanged(Box<CanvasSettings>),
+}
+
+/// Canvas-level settings, as `set_canvas` found them.
+#[derive(Debug)]
+pub(super) struct CanvasSettings {
+    pub name: String,
+    pub viewport: Viewport,
+    pub story: Story,
+    /// Only when the op replaced it: metadata can be large.
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// A removed edge, as it was: live (ends by node id) or kept aside.
+#[derive(Debug)]
+pub(super) enum RemovedEdge {
+    Live {
+        source: Arc<str>,
+        target: Arc<str>,
+        link: Link,
+    },
+    Detached(Box<(Edge, Detached)>),
+}
+
+/// The changes a journal records, as the change log keeps them: the node
+/// each change touched, skipping changes that cannot alter what a node
+/// computes (layout, editor state, groups, canvas settings). Read after the
+/// whole apply, so an edge added and removed again counts once.
+pub(super) fn changes<'a>(
+    edges: &'a IdMap<EdgeSlot>,
+    graph: &'a Graph,
+    revision: u64,
+    journal: &'a [Undo],
+) -> impl Iterator<Item = Change> + 'a {
+    journal.iter().filter_map(move |undo| {
+        let (node, structural) = match undo {
+            Undo::NodeAdded(id) => (id.clone(), true),
+            Undo::NodeRemoved { id, .. } => (id.clone(), true),
+            Undo::NodeChanged { id, content, .. } => {
+                if !content {
+                    return None;
+                }
+                (id.clone(), false)
+            }
+            Undo::EdgeAdded(id) => match edges.get(id)? {
+                EdgeSlot::Live(eix) => {
+                    let (_, target) = graph.inner().edge_endpoints(*eix)?;
+                    (graph[target].clone(), true)
+                }
+                EdgeSlot::Detached(d) => (Arc::from(d.0.target.node.as_str()), true),
+            },
+            Undo::EdgeRemoved { edge, .. } => match edge {
+                RemovedEdge::Live { target, .. } => (target.clone(), true),
+                RemovedEdge::Detached(d) => (Arc::from(d.0.target.node.as_str()), true),
+            },
+            Undo::GroupAdded(_)
+            | Undo::GroupRemoved { .. }
+            | Undo::GroupChanged(_)
+            | Undo::CanvasChanged(_) => return None,
+        };
+        Some(Change {
+            revision,
+            node,
+            structural,
+        })
+    })
+}
+
+impl Canvas {
+    /// Puts back every journaled change, newest first.
+    pub(super) fn rollback(&mut self, journal: Vec<Undo>) {
+        for undo in journal.into_iter().rev() {
+            match undo {
+                Undo::NodeAdded(id) => {
+                    if let Some(entry) = self.nodes.shift_remove(&id) {
+                        self.graph.remove_node(entry.ix);
+                    }
+                }
+                Undo::NodeRemoved {
+                    index,
+                    id,
+                    mut entry,
+                } => {
+                    entry.ix = self.graph.add_node(id.clone());
+                    self.nodes.shift_insert(index, id, entry);
+                }
+                Undo::NodeChanged { id, entry, .. } => {
+                    if let Some(slot) = self.nodes.get_mut(&id) {
+                        *slot = *entry;
+                    }
+                }
+                Undo::EdgeAdded(id) => {
+                    if let Some(EdgeSlot::Live(eix)) = self.edges.shift_remove(&id) {
+                        self.graph.remove_edge(eix);
+                    }
+                }
+                Undo::EdgeRemoved { index, id, edge } => {
+                    let slot = match edge {
+                        RemovedEdge::Live {
+                            source,
+                            target,
+                            link,
+                        } => {
+                            let s = self.nodes[&source].ix;
+                            let t = self.nodes[&target].ix;
+                            // The edge was live before this apply, so it cannot close a cycle now.
+                            match self.graph.try_add_edge(s, t, link) {
+                                Ok(eix) => EdgeSlot::Live(eix),
+                                Err(_) => continue,
+                            }
+                        }
+                        RemovedEdge::Detached(d) => EdgeSlot::Detached(d),
+                    };
+                    self.edges.shift_insert(index, id, slot);
+                }
+                Undo::GroupAdded(id) => {
+                    self.groups.shift_remove(&id);
+                }
+                Undo::GroupRemoved { index, group } => {
+                    self.groups.shift_insert(index, group.id.clone(), group);
+                }
+                Undo::CanvasChanged(old) => {
+                    let CanvasSettings {
+                        name,
+                        viewport,
+                        story,
+                        metadata,
+                    } = *old;
+                    self.name = name;
+                    self.viewport = viewport;
+                    self.story = story;
+                    if let Some(metadata) = metadata {
+                        self.metadata = metadata;
+                    }
+                }
+                Undo::GroupChanged(group) => {
+                    if let Some(slot) = self.groups.get_mut(&group.id) {
+                        *slot = group;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::model::Position;
+    use crate::{Canvas, Catalog, Op};
+
+    /// `(node, structural)` of every change after `revision`.
+    fn changes(canvas: &Canvas, revision: u64) -> Vec<(String, bool)> {
+        canvas
+            .changes_since(revision)
+            .expect("the log reaches back")
+            .iter()
+            .map(|c| (c.node.to_string(), c.structural))
+            .collect()
+    }
+
+    #[test]
+    fn the_change_log_records_what_can_change_a_result_and_nothing_else() {
+        let mut canvas = Canvas::new(Catalog::builtin(), "c", "C");
+        canvas
+            .apply(vec![
+                Op::add_node("hero", "character", json!({"name": "Mara"})),
+                Op::add_node("s1", "shot", json!({"number": 1})),
+            ])
+            .expect("applies");
+        assert_eq!(
+            changes(&canvas, 0),
+            [("hero".into(), true), ("s1".into(), true)]
+        );
+
+        // Layout, editor state, groups and canvas settings: no change.
+        canvas
+            .apply(vec![
+                Op::MoveNode {
+                    id: "s1".into(),
+                    position: Position { x: 5.0, y: 5.0 },
+                },
+                Op::SetUi {
+                    id: "s1".into(),
+                    ui: Some(json!({"color": "red"})),
+                },
+                Op::AddGroup {
+                    id: "g".into(),
+                    index: None,
+                    label: None,
+                    nodes: vec!["s1".into()],
+                    ui: None,
+                },
+                Op::SetCanvas {
+                    name: Some("D".into()),
+                    viewport: None,
+                    story: None,
+                    metadata: None,
+                },
+            ])
+            .expect("applies");
+        assert_eq!(changes(&canvas, 1), []);
+
+        // Content: the node itself, not the graph's shape.
+        canvas
+            .apply(vec![
+                Op::set_properties("s1", json!({"prompt": "rain"})),
+                Op::SetLabel {
+                    id: "hero".into(),
+                    label: Some("Mara".into()),
+                },
+            ])
+            .expect("applies");
+        assert_eq!(
+            changes(&canvas, 2),
+            [("s1".into(), false), ("hero".into(), false)]
+        );
+
+        // An edge changes its target's inputs; a removed node takes its
+        // edges (their targets) with it.
+        canvas
+            .apply(vec![Op::connect(
+                ("hero", "character"),
+                ("s1", "characters"),
+            )])
+            .expect("applies");
+        assert_eq!(changes(&canvas, 3), [("s1".into(), true)]);
+        canvas
+            .apply(vec![Op::RemoveNode { id: "hero".into() }])
+            .expect("applies");
+        assert_eq!(
+            changes(&canvas, 4),
+            [("s1".into(), true), ("hero".into(), true)]
+        );
+    }
+}

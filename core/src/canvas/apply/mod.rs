@@ -1,0 +1,171 @@
+//! `apply`: ops are checked and applied one by one while a journal records
+//! how to restore every change exactly (including positions in the ordered
+//! maps); the first rejection rolls the journal back, so a failed apply leaves
+//! the canvas as it was, byte for byte. Each op has its own function, in a
+//! file by what it changes: nodes, properties, edges, groups, the canvas.
+
+mod canvas_ops;
+mod edge_ops;
+mod group_ops;
+mod journal;
+mod node_ops;
+mod property_ops;
+
+use serde::Serialize;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::{Canvas, now_rfc3339_at};
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::ops::Op;
+use journal::Undo;
+
+/// What a successful [`Canvas::apply`] returns.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Applied {
+    /// The canvas revision after the change.
+    pub revision: u64,
+    /// Ops that undo the change, in the order to apply them.
+    pub inverse: Vec<Op>,
+    /// The change, for collaborators and autosavers.
+    pub event: Event,
+}
+
+impl Canvas {
+    /// Applies ops atomically: all of them, or none. On success the revision
+    /// goes up by one and the result carries the inverse ops and a change event.
+    /// On failure the error names the op (`details.op_index`) and the canvas
+    /// is unchanged.
+    pub fn apply(&mut self, ops: impl Into<Vec<Op>>) -> Result<Applied> {
+        let mut ops = ops.into();
+        if ops.is_empty() {
+            return Ok(Applied {
+                revision: self.revision,
+                inverse: Vec::new(),
+                event: self.event(Vec::new(), self.updated_at.clone()),
+            });
+        }
+        let mut journal = Vec::with_capacity(ops.len());
+        let mut inverse = Vec::with_capacity(ops.len());
+        for (index, op) in ops.iter_mut().enumerate() {
+            let start = inverse.len();
+            match self.apply_one(op, &mut journal, &mut inverse) {
+                // Reversed here and all together below: the inverses of the
+                // last op come first, each op's in their own order.
+                Ok(()) => inverse[start..].reverse(),
+                Err(source) => {
+                    self.rollback(journal);
+                    return Err(Error::OpRejected {
+                        index,
+                        op: op.name(),
+                        source: Box::new(source),
+                    });
+                }
+            }
+        }
+        self.revision += 1;
+        self.touch();
+        let changes = journal::changes(&self.edges, &self.graph, self.revision, &journal);
+        self.changes.record(changes);
+        inverse.reverse();
+        Ok(Applied {
+            revision: self.revision,
+            inverse,
+            event: self.event(ops, self.updated_at.clone()),
+        })
+    }
+
+    /// Sets `updated_at` to now. Applies come faster than milliseconds
+    /// pass, so the text is written only when the millisecond changed.
+    fn touch(&mut self) {
+        let now = SystemTime::now();
+        let ms = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        if ms == 0 || ms != self.updated_ms {
+            self.updated_at = now_rfc3339_at(now);
+            self.updated_ms = ms;
+        }
+    }
+
+    fn event(&self, ops: Vec<Op>, ts: String) -> Event {
+        Event::CanvasChanged {
+            canvas_id: self.id.clone(),
+            revision: self.revision,
+            ts,
+            ops,
+        }
+    }
+
+    /// Applies one op and pushes the ops that undo it. `op` is completed in
+    /// place (a generated edge id) so the event replays exactly.
+    fn apply_one(
+        &mut self,
+        op: &mut Op,
+        journal: &mut Vec<Undo>,
+        inverse: &mut Vec<Op>,
+    ) -> Result<()> {
+        let undo = match op {
+            Op::AddNode {
+                id,
+                node_type,
+                type_version,
+                label,
+                position,
+                properties,
+                ui,
+            } => self.add_node(
+                id,
+                node_type,
+                *type_version,
+                label.as_deref(),
+                *position,
+                properties,
+                ui.as_ref(),
+                journal,
+            ),
+            Op::RemoveNode { id } => return self.remove_node(id, journal, inverse),
+            Op::RestoreNode { node, index } => self.restore_node(node, *index, journal),
+            Op::SetProperties {
+                id,
+                properties,
+                unset,
+            } => self.set_properties(id, properties, unset, journal),
+            Op::MoveNode { id, position } => self.move_node(id, *position, journal),
+            Op::SetLabel { id, label } => self.set_label(id, label.as_deref(), journal),
+            Op::SetUi { id, ui } => self.set_ui(id, ui.as_ref(), journal),
+            Op::Connect { id, source, target } => self.connect(id, source, target, journal),
+            Op::Disconnect { id } => self.disconnect(id, journal),
+            Op::RestoreEdge { edge, index } => self.restore_edge(edge, *index, journal),
+            Op::AddGroup {
+                id,
+                index,
+                label,
+                nodes,
+                ui,
+            } => self.add_group(id, *index, label, nodes, ui, journal),
+            Op::SetGroup {
+                id,
+                label,
+                nodes,
+                ui,
+            } => self.set_group(id, label, nodes, ui, journal),
+            Op::RemoveGroup { id } => self.remove_group(id, journal),
+            Op::SetCanvas {
+                name,
+                viewport,
+                story,
+                metadata,
+            } => self.set_canvas(
+                name.as_deref(),
+                *viewport,
+                *story,
+                metadata.as_ref(),
+                journal,
+            ),
+        }?;
+        inverse.push(undo);
+        Ok(())
+    }
+}
