@@ -10,12 +10,14 @@
 //! `cargo bench -p reelgraph-benches --bench exec -- replan`.
 
 use std::hint::black_box;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use reelgraph::cache::{MemoryCache, SqliteCache};
-use reelgraph::exec::{Executor, PlanOptions, Planner, RunEventKind, RunOptions, RunStatus};
+use reelgraph::exec::{
+    Executor, PlanOptions, Planner, RunEventKind, RunOptions, RunStatus, ThreadPoolBuilder,
+};
 use reelgraph::runner::{LocalRunner, Outputs};
 use reelgraph::{Canvas, Catalog, Op, Quality};
 use reelgraph_benches::{
@@ -46,6 +48,8 @@ fn plan(c: &mut Criterion, dag: &Dag, canvas: &mut Canvas) {
         .measurement_time(Duration::from_secs(6));
     group.throughput(Throughput::Elements(canvas.node_count() as u64));
     let layered = layered_dag(100, 1_000, 2, SEED);
+    // The planner's threads are the embedder's: one per core here.
+    let pool = Arc::new(ThreadPoolBuilder::new().build().expect("a thread pool"));
     for (name, canvas) in [("100k_nodes", &*canvas), ("layered_100k_nodes", &layered)] {
         // A canvas keeps each node's own digest once worked out: this is
         // every plan after the first.
@@ -55,22 +59,28 @@ fn plan(c: &mut Criterion, dag: &Dag, canvas: &mut Canvas) {
                 Planner::new(canvas, PlanOptions::all(Quality::Draft)).expect("a plan")
             });
         });
-        // The first plan of a canvas just loaded hashes every node's own part.
+        // The first plan of a canvas just loaded hashes every node's own
+        // part: on the pool, and on the calling thread alone.
         let document = canvas.to_document();
-        group.bench_function(format!("plan_and_keys_{name}_just_loaded"), |b| {
-            b.iter_batched(
-                || {
-                    Canvas::from_document(canvas.catalog().clone(), document.clone())
-                        .expect("loads")
-                },
-                |loaded| {
-                    let planner =
-                        Planner::new(&loaded, PlanOptions::all(Quality::Draft)).expect("a plan");
-                    (planner, loaded)
-                },
-                BatchSize::PerIteration,
-            );
-        });
+        for (suffix, pool) in [("", Some(&pool)), ("_sequential", None)] {
+            group.bench_function(format!("plan_and_keys_{name}_just_loaded{suffix}"), |b| {
+                b.iter_batched(
+                    || {
+                        Canvas::from_document(canvas.catalog().clone(), document.clone())
+                            .expect("loads")
+                    },
+                    |loaded| {
+                        let options = PlanOptions::all(Quality::Draft);
+                        let planner = match pool {
+                            Some(pool) => Planner::with_pool(&loaded, options, pool.clone()),
+                            None => Planner::new(&loaded, options),
+                        };
+                        (planner.expect("a plan"), loaded)
+                    },
+                    BatchSize::PerIteration,
+                );
+            });
+        }
     }
     group.finish();
 
@@ -161,14 +171,15 @@ fn last_of(dag: &Dag, type_name: &str) -> String {
 /// `layered`: 100 layers of 1,000 task nodes, each reading 2 of the layer
 /// before (the executor's own cost); `catalogue`: the generated production
 /// canvas, whose task params also gather upstream context.
-fn execute(c: &mut Criterion, canvas: &Canvas) {
+fn execute(c: &mut Criterion, canvas: Canvas) {
     let runtime = runtime();
     let mut group = c.benchmark_group("execute");
     group
         .sample_size(10)
         .sampling_mode(SamplingMode::Flat)
         .measurement_time(Duration::from_secs(20));
-    let layered = layered_dag(100, 1_000, 2, SEED);
+    let layered = Arc::new(Mutex::new(layered_dag(100, 1_000, 2, SEED)));
+    let canvas = Arc::new(Mutex::new(canvas));
     let cases = [
         (
             "layered_100k_nodes_noop",
@@ -177,21 +188,22 @@ fn execute(c: &mut Criterion, canvas: &Canvas) {
         ),
         (
             "catalogue_100k_nodes_noop",
-            canvas,
+            &canvas,
             noop_runner as fn() -> LocalRunner,
         ),
     ];
     for (name, canvas, runner) in cases {
-        let tasks = Planner::new(canvas, PlanOptions::all(Quality::Draft))
-            .expect("a plan")
-            .plan()
-            .steps
-            .len();
-        eprintln!(
-            "execute/{name}: {} nodes, {tasks} tasks",
-            canvas.node_count()
-        );
-        group.throughput(Throughput::Elements(canvas.node_count() as u64));
+        let nodes = canvas.lock().expect("the canvas").node_count();
+        let tasks = Planner::new(
+            &canvas.lock().expect("the canvas"),
+            PlanOptions::all(Quality::Draft),
+        )
+        .expect("a plan")
+        .plan()
+        .steps
+        .len();
+        eprintln!("execute/{name}: {nodes} nodes, {tasks} tasks");
+        group.throughput(Throughput::Elements(nodes as u64));
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
@@ -218,7 +230,7 @@ fn execute(c: &mut Criterion, canvas: &Canvas) {
 fn cached(c: &mut Criterion, catalog: &Catalog) {
     let runtime = runtime();
     let dag = Dag::generate(CACHED_NODES, CACHED_NODES * 2, SEED);
-    let canvas = dag.build(catalog, BATCH);
+    let canvas = Arc::new(Mutex::new(dag.build(catalog, BATCH)));
     let mut group = c.benchmark_group("cached_run");
     group
         .measurement_time(Duration::from_secs(6))
@@ -252,7 +264,11 @@ fn cached(c: &mut Criterion, catalog: &Catalog) {
             });
         });
         // An editor or server keeps a planner per canvas: no plan from scratch.
-        let planner = Planner::new(&canvas, PlanOptions::all(Quality::Standard)).expect("a plan");
+        let planner = Planner::new(
+            &canvas.lock().expect("the canvas"),
+            PlanOptions::all(Quality::Standard),
+        )
+        .expect("a plan");
         group.bench_function(format!("{name}_10k_nodes_kept_planner"), |b| {
             b.iter(|| {
                 let report = runtime.block_on(async {
@@ -287,6 +303,7 @@ fn events(c: &mut Criterion) {
     canvas
         .apply(vec![Op::add_node("talker", "chatty", json!({}))])
         .expect("the node");
+    let canvas = Arc::new(Mutex::new(canvas));
     let runner = LocalRunner::new();
     runner.register("chatty", |_task, ctx| async move {
         for i in 0..EVENTS {
@@ -332,7 +349,7 @@ fn benches(c: &mut Criterion) {
     let mut canvas = dag.build(&catalog, BATCH);
     eprintln!("canvas: {}", dag.summary());
     plan(c, &dag, &mut canvas);
-    execute(c, &canvas);
+    execute(c, canvas);
     cached(c, &catalog);
     events(c);
 }

@@ -75,7 +75,7 @@ pub fn layered_dag(layers: usize, width: usize, fan_in: usize, seed: u64) -> Can
 /// and how many events the consumer read. Call inside a tokio runtime.
 pub async fn run_with_consumer(
     executor: &reelgraph::exec::Executor,
-    canvas: &Canvas,
+    canvas: &std::sync::Arc<std::sync::Mutex<Canvas>>,
 ) -> (reelgraph::exec::RunReport, usize) {
     let mut run = executor
         .start(canvas, reelgraph::exec::RunOptions::new())

@@ -157,8 +157,9 @@ fn execution(dir: &Path) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start a runtime: {e}"))?;
+    let canvas = std::sync::Arc::new(std::sync::Mutex::new(canvas));
     let (events, explained) = runtime
-        .block_on(run_example::run_canvas(&mut canvas, files.path()))
+        .block_on(run_example::run_canvas(&canvas, files.path()))
         .map_err(|e| e.to_string())?;
 
     let mut lines = String::new();
@@ -229,6 +230,7 @@ fn example_source() -> Result<(String, String), String> {
 mod run_example {
     // execution.md example: begin
     use std::path::Path;
+    use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
     use reelgraph::exec::{
@@ -241,7 +243,7 @@ mod run_example {
     /// Runs `frame_1` of the canvas with the demo functions (files go under
     /// `out`), runs it again, then edits its shot and asks what would run.
     pub async fn run_canvas(
-        canvas: &mut Canvas,
+        canvas: &Arc<Mutex<Canvas>>,
         out: &Path,
     ) -> Result<(Vec<RunEvent>, Vec<Explanation>), reelgraph::Error> {
         // getting-started.md excerpt: begin
@@ -285,14 +287,21 @@ mod run_example {
         assert_eq!((again.stats.executed, again.stats.cache_hits), (0, 1));
 
         // Plan the whole canvas, edit the first shot, re-plan, and explain.
-        let mut planner = Planner::new(canvas, PlanOptions::all(Quality::Draft))?;
+        // The canvas is shared: lock it only to read or edit it.
+        let mut planner = Planner::new(
+            &canvas.lock().expect("the canvas lock"),
+            PlanOptions::all(Quality::Draft),
+        )?;
         let before = executor.explain(planner.plan(), &Force::None).await?;
         assert_eq!(before[0].reason, Reason::Cached);
-        canvas.apply(vec![Op::set_properties(
-            "shot_1",
-            json!({"prompt": "Mara at the window, storm"}),
-        )])?;
-        planner.replan(canvas)?;
+        canvas
+            .lock()
+            .expect("the canvas lock")
+            .apply(vec![Op::set_properties(
+                "shot_1",
+                json!({"prompt": "Mara at the window, storm"}),
+            )])?;
+        planner.replan(&canvas.lock().expect("the canvas lock"))?;
         let after = executor.explain(planner.plan(), &Force::None).await?;
         Ok((seen, after))
     }

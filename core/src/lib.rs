@@ -12,6 +12,7 @@
 pub mod cache;
 mod canvas;
 pub mod catalog;
+mod content_key;
 mod error;
 pub mod error_codes;
 pub mod event;
@@ -36,6 +37,7 @@ mod wire;
 
 pub use canvas::{Applied, Canvas, Migrated};
 pub use catalog::{Catalog, NodeTypeBuilder, NodeTypeSpec, PropertyKind, PropertySpec, Template};
+pub use content_key::ContentKey;
 pub use error::{Error, ErrorBody, Result};
 pub use event::Event;
 pub use model::{

@@ -78,7 +78,7 @@ pub fn all() -> Vec<(String, Schema)> {
 }
 
 /// A content key is written as 64 lowercase hex digits.
-impl JsonSchema for crate::exec::ContentKey {
+impl JsonSchema for crate::ContentKey {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "ContentKey".into()
     }

@@ -162,9 +162,14 @@ fn set(node: &str, props: Value) -> Op {
     Op::set_properties(node, props)
 }
 
+/// A canvas runs are started from: shared, locked only to read or edit it.
+fn shared(canvas: Canvas) -> Arc<Mutex<Canvas>> {
+    Arc::new(Mutex::new(canvas))
+}
+
 async fn run(
     executor: &Executor,
-    canvas: &Canvas,
+    canvas: &Arc<Mutex<Canvas>>,
     options: RunOptions,
 ) -> (reelgraph::exec::RunReport, Vec<RunEvent>) {
     let mut run = executor.start(canvas, options).await.unwrap();
@@ -197,7 +202,7 @@ fn set_of(nodes: &[&str]) -> BTreeSet<String> {
 async fn outputs_flow_downstream_and_data_nodes_arrive_as_records() {
     let calls = Arc::new(Calls::default());
     let executor = Executor::new(runner(calls.clone()));
-    let (report, events) = run(&executor, &diamond(), RunOptions::new()).await;
+    let (report, events) = run(&executor, &shared(diamond()), RunOptions::new()).await;
     assert_eq!(report.status, RunStatus::Completed);
     assert_eq!(calls.take(), set_of(&["a", "b", "c", "d", "e"]));
     // The note arrives as its record; b and c get a's output; d gets both in edge order.
@@ -210,7 +215,7 @@ async fn outputs_flow_downstream_and_data_nodes_arrive_as_records() {
 #[tokio::test]
 async fn events_have_gapless_seq_and_overall_progress_reaches_one() {
     let executor = Executor::new(runner(Arc::new(Calls::default())));
-    let (report, events) = run(&executor, &diamond(), RunOptions::new()).await;
+    let (report, events) = run(&executor, &shared(diamond()), RunOptions::new()).await;
     let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (0..events.len() as u64).collect::<Vec<_>>());
     assert!(events.iter().all(|e| *e.run_id == report.run_id));
@@ -249,7 +254,7 @@ async fn events_have_gapless_seq_and_overall_progress_reaches_one() {
 async fn a_second_run_executes_nothing_and_an_edit_reruns_exactly_its_cone() {
     let calls = Arc::new(Calls::default());
     let executor = Executor::new(runner(calls.clone()));
-    let mut canvas = diamond();
+    let canvas = shared(diamond());
     run(&executor, &canvas, RunOptions::new()).await;
     calls.take();
 
@@ -258,7 +263,11 @@ async fn a_second_run_executes_nothing_and_an_edit_reruns_exactly_its_cone() {
     assert_eq!((report.stats.executed, report.stats.cache_hits), (0, 5));
     assert_eq!(report.outputs["d"]["out"], "D(B(A(?)),C(A(?)))");
 
-    canvas.apply(vec![set("b", json!({"text": "B2"}))]).unwrap();
+    canvas
+        .lock()
+        .unwrap()
+        .apply(vec![set("b", json!({"text": "B2"}))])
+        .unwrap();
     let (report, _) = run(&executor, &canvas, RunOptions::new()).await;
     assert_eq!(calls.take(), set_of(&["b", "d"]));
     assert_eq!(
@@ -272,6 +281,8 @@ async fn a_second_run_executes_nothing_and_an_edit_reruns_exactly_its_cone() {
 
     // The data node feeds a: its change reaches a's whole cone.
     canvas
+        .lock()
+        .unwrap()
         .apply(vec![set("n", json!({"text": "bye"}))])
         .unwrap();
     run(&executor, &canvas, RunOptions::new()).await;
@@ -280,6 +291,8 @@ async fn a_second_run_executes_nothing_and_an_edit_reruns_exactly_its_cone() {
     // What does not matter changes nothing: a property no template reads,
     // one marked `affects_output: false`, a move, a label of a task node.
     canvas
+        .lock()
+        .unwrap()
         .apply(vec![
             set("c", json!({"comment": "looks good"})),
             set("n", json!({"colour": "blue"})),
@@ -337,8 +350,9 @@ async fn keys_do_not_depend_on_ids_or_layout() {
 #[tokio::test]
 async fn explanations_say_why_each_node_runs() {
     let executor = Executor::new(runner(Arc::new(Calls::default())));
-    let mut canvas = diamond();
-    let mut planner = Planner::new(&canvas, PlanOptions::all(Quality::Standard)).unwrap();
+    let canvas = shared(diamond());
+    let mut planner =
+        Planner::new(&canvas.lock().unwrap(), PlanOptions::all(Quality::Standard)).unwrap();
     let reasons = |ex: Vec<reelgraph::exec::Explanation>| -> HashMap<String, Reason> {
         ex.into_iter()
             .map(|e| (e.node.to_string(), e.reason))
@@ -358,8 +372,12 @@ async fn explanations_say_why_each_node_runs() {
         .unwrap()
         .finish()
         .await;
-    canvas.apply(vec![set("b", json!({"text": "B2"}))]).unwrap();
-    planner.replan(&canvas).unwrap();
+    canvas
+        .lock()
+        .unwrap()
+        .apply(vec![set("b", json!({"text": "B2"}))])
+        .unwrap();
+    planner.replan(&canvas.lock().unwrap()).unwrap();
     let second = reasons(
         executor
             .explain(planner.plan(), &Force::Nodes(vec!["e".into()]))
@@ -512,8 +530,8 @@ async fn events_reach_the_consumer_while_a_task_still_runs() {
             Ok(Outputs::from_iter([("out".to_owned(), json!("done"))]))
         }
     });
-    let mut canvas = Canvas::new(catalog(), "gated", "Gated");
-    canvas.apply(vec![add("a", "A")]).unwrap();
+    let canvas = shared(Canvas::new(catalog(), "gated", "Gated"));
+    canvas.lock().unwrap().apply(vec![add("a", "A")]).unwrap();
     let executor = Executor::new(runner);
     let mut run = executor.start(&canvas, RunOptions::new()).await.unwrap();
     let mut events = run.events().unwrap();
@@ -549,9 +567,13 @@ async fn events_reach_the_consumer_while_a_task_still_runs() {
 async fn explain_says_what_a_partial_run_does() {
     let calls = Arc::new(Calls::default());
     let executor = Executor::new(runner(calls.clone()));
-    let canvas = diamond();
+    let canvas = shared(diamond());
     let options = RunOptions::new().targets(["d"]);
-    let planner = Planner::new(&canvas, PlanOptions::targets(["d"], options.quality)).unwrap();
+    let planner = Planner::new(
+        &canvas.lock().unwrap(),
+        PlanOptions::targets(["d"], options.quality),
+    )
+    .unwrap();
     let plan = planner.plan();
     assert_eq!(plan.targets, ["d"]);
     let kept = Outputs::from_iter([("out".to_owned(), json!("kept"))]);
@@ -620,7 +642,7 @@ async fn explain_says_what_a_partial_run_does() {
 async fn targets_run_only_what_they_need() {
     let calls = Arc::new(Calls::default());
     let executor = Executor::new(runner(calls.clone()));
-    let canvas = diamond();
+    let canvas = shared(diamond());
     let (report, _) = run(&executor, &canvas, RunOptions::new().targets(["b"])).await;
     assert_eq!(calls.take(), set_of(&["a", "b"]));
     assert_eq!(report.stats.tasks, 2);
@@ -640,8 +662,10 @@ async fn targets_run_only_what_they_need() {
 async fn an_invalid_canvas_is_refused_before_any_task_runs() {
     let calls = Arc::new(Calls::default());
     let executor = Executor::new(runner(calls.clone()));
-    let mut canvas = diamond();
+    let canvas = shared(diamond());
     canvas
+        .lock()
+        .unwrap()
         .apply(vec![Op::SetProperties {
             id: "e".into(),
             properties: Default::default(),
@@ -667,7 +691,7 @@ async fn an_unknown_function_is_refused_before_any_task_runs() {
     let calls = Arc::new(Calls::default());
     let executor = Executor::new(LocalRunner::new());
     let err = executor
-        .start(&diamond(), RunOptions::new())
+        .start(&shared(diamond()), RunOptions::new())
         .await
         .unwrap_err();
     assert_eq!(err.code(), "unknown_function");
@@ -684,7 +708,7 @@ async fn an_unknown_function_is_refused_before_any_task_runs() {
     runner.register("text.upper", |_task, _ctx| async { Ok(Outputs::new()) });
     runner.register("image.blur", |_task, _ctx| async { Ok(Outputs::new()) });
     let err = Executor::new(runner)
-        .start(&diamond(), RunOptions::new())
+        .start(&shared(diamond()), RunOptions::new())
         .await
         .unwrap_err();
     assert_eq!(
@@ -702,8 +726,10 @@ async fn an_unknown_function_is_refused_before_any_task_runs() {
 async fn a_panic_fails_its_node_and_independent_branches_continue() {
     let calls = Arc::new(Calls::default());
     let executor = Executor::new(runner(calls.clone()));
-    let mut canvas = diamond();
+    let canvas = shared(diamond());
     canvas
+        .lock()
+        .unwrap()
         .apply(vec![
             set("b", json!({"fn": "panic"})),
             set("e", json!({"fn": "panic_at_once"})),
@@ -768,7 +794,7 @@ async fn fail_fast_cancels_what_runs_and_skips_the_rest() {
         .unwrap();
     let (report, events) = run(
         &executor,
-        &canvas,
+        &shared(canvas),
         RunOptions::new().failure_policy(FailurePolicy::FailFast),
     )
     .await;
@@ -789,8 +815,10 @@ async fn fail_fast_cancels_what_runs_and_skips_the_rest() {
 #[tokio::test]
 async fn outputs_that_do_not_match_the_declared_ports_fail_the_node() {
     let executor = Executor::new(runner(Arc::new(Calls::default())));
-    let mut canvas = diamond();
+    let canvas = shared(diamond());
     canvas
+        .lock()
+        .unwrap()
         .apply(vec![set("e", json!({"fn": "wrong_outputs"}))])
         .unwrap();
     let (report, _) = run(&executor, &canvas, RunOptions::new()).await;
@@ -808,8 +836,10 @@ async fn outputs_that_do_not_match_the_declared_ports_fail_the_node() {
 async fn a_cancelled_run_stops_its_tasks_and_sends_nothing_after_run_cancelled() {
     let calls = Arc::new(Calls::default());
     let executor = Executor::new(runner(calls.clone()));
-    let mut canvas = diamond();
+    let canvas = shared(diamond());
     canvas
+        .lock()
+        .unwrap()
         .apply(vec![
             set("a", json!({"fn": "hang"})),
             set("e", json!({"fn": "hang"})),
@@ -857,8 +887,12 @@ async fn a_cancelled_run_stops_its_tasks_and_sends_nothing_after_run_cancelled()
 async fn cancelling_one_node_skips_its_cone_and_the_rest_goes_on() {
     let calls = Arc::new(Calls::default());
     let executor = Executor::new(runner(calls.clone()));
-    let mut canvas = diamond();
-    canvas.apply(vec![set("c", json!({"fn": "hang"}))]).unwrap();
+    let canvas = shared(diamond());
+    canvas
+        .lock()
+        .unwrap()
+        .apply(vec![set("c", json!({"fn": "hang"}))])
+        .unwrap();
     let mut run = executor.start(&canvas, RunOptions::new()).await.unwrap();
     let mut events = run.events().unwrap();
     let handle = run.handle();
@@ -883,8 +917,10 @@ async fn cancelling_one_node_skips_its_cone_and_the_rest_goes_on() {
 #[tokio::test]
 async fn progress_outside_zero_to_one_is_clamped_and_counted() {
     let executor = Executor::new(runner(Arc::new(Calls::default())));
-    let mut canvas = diamond();
+    let canvas = shared(diamond());
     canvas
+        .lock()
+        .unwrap()
         .apply(vec![set("e", json!({"fn": "bad_progress"}))])
         .unwrap();
     let (report, events) = run(&executor, &canvas, RunOptions::new()).await;
@@ -904,8 +940,10 @@ async fn progress_outside_zero_to_one_is_clamped_and_counted() {
 async fn a_batch_of_variants_shares_one_cap() {
     let calls = Arc::new(Calls::default());
     let executor = Executor::new(runner(calls.clone())).with_concurrency(2);
-    let mut canvas = Canvas::new(catalog(), "wide", "Wide");
+    let canvas = shared(Canvas::new(catalog(), "wide", "Wide"));
     canvas
+        .lock()
+        .unwrap()
         .apply(
             (0..12)
                 .map(|i| Op::add_node(&format!("w{i}"), "step", json!({"text": "w", "fn": "slow"})))
@@ -951,8 +989,10 @@ async fn a_result_made_at_a_lower_tier_is_passed_on_but_not_cached() {
     let calls = Arc::new(Calls::default());
     let runner: Arc<dyn FunctionRunner> = Arc::new(QualityFallback::new(runner(calls.clone())));
     let executor = Executor::new(runner);
-    let mut canvas = diamond();
+    let canvas = shared(diamond());
     canvas
+        .lock()
+        .unwrap()
         .apply(vec![set("b", json!({"fn": "resource"}))])
         .unwrap();
     let options = || RunOptions::new().quality(Quality::Standard).targets(["d"]);
@@ -968,7 +1008,7 @@ async fn a_result_made_at_a_lower_tier_is_passed_on_but_not_cached() {
 #[tokio::test]
 async fn targets_and_forced_nodes_are_checked_before_anything_runs() {
     let executor = Executor::new(runner(Arc::new(Calls::default())));
-    let canvas = diamond();
+    let canvas = shared(diamond());
     let unknown = executor
         .start(&canvas, RunOptions::new().targets(["nope"]))
         .await
@@ -987,13 +1027,13 @@ async fn targets_and_forced_nodes_are_checked_before_anything_runs() {
     // `check` refuses the same way, and accepts what `start` accepts.
     assert_eq!(
         executor
-            .check(&canvas, &RunOptions::new().targets(["n"]))
+            .check(&canvas.lock().unwrap(), &RunOptions::new().targets(["n"]))
             .unwrap_err()
             .code(),
         "no_task"
     );
     executor
-        .check(&canvas, &RunOptions::new().targets(["d"]))
+        .check(&canvas.lock().unwrap(), &RunOptions::new().targets(["d"]))
         .unwrap();
 }
 
@@ -1001,8 +1041,10 @@ async fn targets_and_forced_nodes_are_checked_before_anything_runs() {
 async fn tasks_waiting_for_a_slot_are_skipped_not_failed_when_the_run_is_cancelled() {
     let calls = Arc::new(Calls::default());
     let executor = Executor::new(runner(calls.clone())).with_concurrency(1);
-    let mut canvas = Canvas::new(catalog(), "queue", "Queue");
+    let canvas = shared(Canvas::new(catalog(), "queue", "Queue"));
     canvas
+        .lock()
+        .unwrap()
         .apply(
             (0..4)
                 .map(|i| Op::add_node(&format!("q{i}"), "step", json!({"text": "q", "fn": "hang"})))
@@ -1038,8 +1080,8 @@ async fn functions_registered_after_the_executor_exists_run_and_a_second_registr
  {
     let runner = LocalRunner::new();
     let executor = Executor::new(runner.clone());
-    let mut canvas = Canvas::new(catalog(), "late", "Late");
-    canvas.apply(vec![add("a", "A")]).unwrap();
+    let canvas = shared(Canvas::new(catalog(), "late", "Late"));
+    canvas.lock().unwrap().apply(vec![add("a", "A")]).unwrap();
 
     // Not known yet: refused before anything runs, naming what is known.
     let err = executor
@@ -1068,9 +1110,14 @@ async fn functions_registered_after_the_executor_exists_run_and_a_second_registr
 async fn a_plan_behind_the_canvas_is_refused_as_stale_plan_and_runs_after_replan() {
     let calls = Arc::new(Calls::default());
     let executor = Executor::new(runner(calls.clone()));
-    let mut canvas = diamond();
-    let mut planner = Planner::new(&canvas, PlanOptions::all(Quality::Draft)).unwrap();
-    canvas.apply(vec![set("b", json!({"text": "B2"}))]).unwrap();
+    let canvas = shared(diamond());
+    let mut planner =
+        Planner::new(&canvas.lock().unwrap(), PlanOptions::all(Quality::Draft)).unwrap();
+    canvas
+        .lock()
+        .unwrap()
+        .apply(vec![set("b", json!({"text": "B2"}))])
+        .unwrap();
     let err = executor
         .start_planned(&canvas, &planner, RunOptions::new())
         .await
@@ -1082,7 +1129,7 @@ async fn a_plan_behind_the_canvas_is_refused_as_stale_plan_and_runs_after_replan
     assert!(err.hint().contains("replan"));
     assert!(calls.take().is_empty(), "nothing ran");
 
-    planner.replan(&canvas).unwrap();
+    planner.replan(&canvas.lock().unwrap()).unwrap();
     let report = executor
         .start_planned(&canvas, &planner, RunOptions::new())
         .await

@@ -918,7 +918,10 @@ fn the_short_film_runs_end_to_end_at_draft() {
         .expect("a runtime");
     let report = rt.block_on(async {
         let run = executor
-            .start(&canvas, RunOptions::new().quality(Quality::Draft))
+            .start(
+                &Arc::new(Mutex::new(canvas)),
+                RunOptions::new().quality(Quality::Draft),
+            )
             .await
             .expect("starts");
         run.finish().await

@@ -186,6 +186,8 @@ async fn a_cached_upstream_output_cannot_lead_a_run_outside_its_folder() {
         .unwrap();
     let cache = Arc::new(MemoryCache::new(1 << 20));
     let key = key_of(&canvas, "img");
+    // Runs start from a shared canvas, locked only while it is read.
+    let canvas = Arc::new(std::sync::Mutex::new(canvas));
     for path in [
         "../secret.png".to_owned(),
         setup.root.join("secret.png").display().to_string(),

@@ -1,4 +1,5 @@
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reelgraph::exec::{
@@ -11,7 +12,7 @@ use serde_json::json;
 /// Runs `frame_1` of the canvas with the demo functions (files go under
 /// `out`), runs it again, then edits its shot and asks what would run.
 pub async fn run_canvas(
-    canvas: &mut Canvas,
+    canvas: &Arc<Mutex<Canvas>>,
     out: &Path,
 ) -> Result<(Vec<RunEvent>, Vec<Explanation>), reelgraph::Error> {
     // The demo functions behind retries, a limit per attempt, a circuit
@@ -53,14 +54,21 @@ pub async fn run_canvas(
     assert_eq!((again.stats.executed, again.stats.cache_hits), (0, 1));
 
     // Plan the whole canvas, edit the first shot, re-plan, and explain.
-    let mut planner = Planner::new(canvas, PlanOptions::all(Quality::Draft))?;
+    // The canvas is shared: lock it only to read or edit it.
+    let mut planner = Planner::new(
+        &canvas.lock().expect("the canvas lock"),
+        PlanOptions::all(Quality::Draft),
+    )?;
     let before = executor.explain(planner.plan(), &Force::None).await?;
     assert_eq!(before[0].reason, Reason::Cached);
-    canvas.apply(vec![Op::set_properties(
-        "shot_1",
-        json!({"prompt": "Mara at the window, storm"}),
-    )])?;
-    planner.replan(canvas)?;
+    canvas
+        .lock()
+        .expect("the canvas lock")
+        .apply(vec![Op::set_properties(
+            "shot_1",
+            json!({"prompt": "Mara at the window, storm"}),
+        )])?;
+    planner.replan(&canvas.lock().expect("the canvas lock"))?;
     let after = executor.explain(planner.plan(), &Force::None).await?;
     Ok((seen, after))
 }

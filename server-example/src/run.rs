@@ -11,6 +11,7 @@ use clap::ValueEnum;
 use reelgraph::cache::{CacheStats, ResultCache, SqliteCache};
 use reelgraph::exec::{
     ContentKey, DEFAULT_CONCURRENCY, Executor, FailurePolicy, RunOptions, RunReport, RunStatus,
+    ThreadPoolBuilder,
 };
 use reelgraph::render::{SvgOptions, to_svg};
 use reelgraph::runner::{CircuitConfig, Outputs, Resilience, RetryPolicy};
@@ -150,7 +151,17 @@ async fn run(args: Args) -> CmdResult {
     };
 
     // Refusals come before anything is written, the cache file included.
-    let executor = Executor::new(runner(&out)).with_concurrency(args.concurrency);
+    // A canvas just loaded is planned on a pool of one thread per core.
+    let pool = ThreadPoolBuilder::new().build().map_err(|e| {
+        Failure::new(
+            "runtime",
+            format!("could not start the planning threads: {e}"),
+            "check the process limits (threads)",
+        )
+    })?;
+    let executor = Executor::new(runner(&out))
+        .with_concurrency(args.concurrency)
+        .with_plan_pool(Arc::new(pool));
     executor.check(&canvas, &options).map_err(|e| refused(&e))?;
     std::fs::create_dir_all(&out).map_err(|e| Failure::write(&out, e))?;
     let cache_path = out.join(CACHE_FILE);
@@ -167,6 +178,7 @@ async fn run(args: Args) -> CmdResult {
     std::fs::write(&svg, to_svg(&canvas, &SvgOptions::default()))
         .map_err(|e| Failure::write(&svg, e))?;
 
+    let canvas = Arc::new(Mutex::new(canvas));
     let mut run = executor
         .start(&canvas, options)
         .await
@@ -226,6 +238,7 @@ async fn run(args: Args) -> CmdResult {
         Mode::Bars | Mode::Plain => progress::out(line),
     };
     summary(&say, &report, &tracker);
+    let canvas = canvas.lock().unwrap_or_else(PoisonError::into_inner);
     where_things_are(&say, &canvas, &report, &out);
     Ok(match report.status {
         RunStatus::Completed => exit::OK,

@@ -4,6 +4,7 @@
 //! only; `LAYERED=1` uses the layered DAG of `step` nodes (with `START_ONLY=1`,
 //! only the start of its runs); `CACHED=1` repeats the cached run.
 
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use reelgraph::exec::{Executor, PlanOptions, Planner, RunOptions};
@@ -48,6 +49,7 @@ fn main() {
         .build()
         .expect("runtime");
     let executor = Executor::new(noop_runner()).with_concurrency(64);
+    let canvas = Arc::new(Mutex::new(canvas));
     let t = Instant::now();
     let run = runtime
         .block_on(executor.start(&canvas, RunOptions::new()))
@@ -93,6 +95,7 @@ fn layered() {
         .enable_all()
         .build()
         .expect("runtime");
+    let canvas = Arc::new(Mutex::new(canvas));
     if std::env::var_os("START_ONLY").is_some() {
         let executor = Executor::new(noop_step_runner());
         for _ in 0..5 {
@@ -109,9 +112,7 @@ fn layered() {
     // reading every event on another task.
     for _ in 0..5 {
         let executor = Executor::new(noop_step_runner())
-            .with_cache(std::sync::Arc::new(reelgraph::cache::MemoryCache::new(
-                1 << 30,
-            )))
+            .with_cache(Arc::new(reelgraph::cache::MemoryCache::new(1 << 30)))
             .with_concurrency(64);
         let t = Instant::now();
         let (report, events) = runtime.block_on(run_with_consumer(&executor, &canvas));

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 
 use super::{CacheStats, ResultCache, entry_size, json_len, storable};
+use crate::content_key::ContentKey;
 use crate::error::Result;
-use crate::exec::ContentKey;
 use crate::runner::Outputs;
 
 /// Results in memory, bounded by their total size in bytes (see
@@ -28,7 +28,7 @@ use crate::runner::Outputs;
 /// use std::sync::Arc;
 ///
 /// use reelgraph::cache::{MemoryCache, ResultCache};
-/// use reelgraph::exec::ContentKey;
+/// use reelgraph::ContentKey;
 /// use serde_json::json;
 ///
 /// // Each entry is 32 bytes of key + 11 of JSON (`{"frame":1}`): two fit.

@@ -14,7 +14,7 @@
 //! use std::sync::Arc;
 //!
 //! use reelgraph::cache::{MemoryCache, ResultCache};
-//! use reelgraph::exec::ContentKey;
+//! use reelgraph::ContentKey;
 //! use serde_json::json;
 //!
 //! let cache = MemoryCache::new(64 * 1024 * 1024);
@@ -42,8 +42,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::content_key::ContentKey;
 use crate::error::Result;
-use crate::exec::ContentKey;
 use crate::runner::Outputs;
 
 pub use memory_cache::MemoryCache;

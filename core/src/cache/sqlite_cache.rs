@@ -53,8 +53,8 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::{CacheStats, ResultCache, entry_size, storable};
+use crate::content_key::ContentKey;
 use crate::error::Result;
-use crate::exec::ContentKey;
 use crate::runner::Outputs;
 use crate::sqlite_conn::{Setup, set_up_in_memory, sql_error};
 
@@ -126,7 +126,7 @@ const UPSERT: &str = "INSERT INTO results (key, outputs, size, created_ns, last_
 /// use std::sync::Arc;
 ///
 /// use reelgraph::cache::{ResultCache, SqliteCache};
-/// use reelgraph::exec::ContentKey;
+/// use reelgraph::ContentKey;
 /// use serde_json::json;
 ///
 /// let dir = tempfile::tempdir().unwrap();

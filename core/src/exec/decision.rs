@@ -8,7 +8,7 @@ use super::options::Force;
 use super::plan::Plan;
 use super::work::Links;
 use crate::cache::ResultCache;
-use crate::exec::ContentKey;
+use crate::content_key::ContentKey;
 use crate::runner::{Outputs, outputs};
 
 /// What a run does with each step, decided before it starts.

@@ -2,9 +2,11 @@
 //! batches, and explains what a run would do.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
+use rayon::ThreadPool;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -20,8 +22,8 @@ use super::stream::{EventSender, RunEvents};
 use super::work::{Links, check, prepare};
 use crate::cache::{MemoryCache, ResultCache};
 use crate::canvas::Canvas;
+use crate::content_key::ContentKey;
 use crate::error::Result;
-use crate::exec::ContentKey;
 use crate::runner::FunctionRunner;
 
 /// Why a node of a plan would run, or that it would not need to.
@@ -41,6 +43,7 @@ pub struct Explanation {
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use std::sync::{Arc, Mutex};
 /// use reelgraph::exec::{Executor, RunOptions};
 /// use reelgraph::runner::{LocalRunner, Outputs, TaskError};
 /// use reelgraph::{Canvas, Catalog, Op};
@@ -62,12 +65,20 @@ pub struct Explanation {
 ///     Ok::<_, TaskError>(Outputs::from_iter([("text".to_owned(), json!(text))]))
 /// });
 /// let executor = Executor::new(runner);
+/// // Runs read a shared canvas, so a start can be spawned on any runtime.
+/// let canvas = Arc::new(Mutex::new(canvas));
 /// let report = executor.start(&canvas, RunOptions::new()).await.unwrap().finish().await;
 /// assert_eq!(report.outputs["a"]["text"], "HELLO");
 ///
 /// // Nothing changed: the second run executes no task.
 /// let again = executor.start(&canvas, RunOptions::new()).await.unwrap().finish().await;
 /// assert_eq!((again.stats.executed, again.stats.cache_hits), (0, 1));
+///
+/// // An edit: lock, apply, unlock. Only the edited node runs again.
+/// canvas.lock().unwrap().apply(vec![Op::set_properties("a", json!({"text": "bye"}))]).unwrap();
+/// let started = tokio::spawn(executor.start(&canvas, RunOptions::new()));
+/// let report = started.await.unwrap().unwrap().finish().await;
+/// assert_eq!(report.outputs["a"]["text"], "BYE");
 /// # });
 /// ```
 #[derive(Debug, Clone)]
@@ -75,6 +86,7 @@ pub struct Executor {
     runner: Arc<dyn FunctionRunner>,
     cache: Arc<dyn ResultCache>,
     permits: Arc<Semaphore>,
+    plan_pool: Option<Arc<ThreadPool>>,
 }
 
 /// Default cap of tasks at once.
@@ -90,6 +102,7 @@ impl Executor {
             runner: Arc::new(runner),
             cache: Arc::new(MemoryCache::new(DEFAULT_CACHE_BYTES)),
             permits: Arc::new(Semaphore::new(DEFAULT_CONCURRENCY)),
+            plan_pool: None,
         }
     }
 
@@ -106,76 +119,135 @@ impl Executor {
         self
     }
 
+    /// Plans on `pool` (hashing the nodes of a canvas just loaded on all
+    /// its threads); without one, runs are planned on the thread that
+    /// starts them. The executor never uses rayon's global pool.
+    pub fn with_plan_pool(mut self, pool: Arc<ThreadPool>) -> Self {
+        self.plan_pool = Some(pool);
+        self
+    }
+
     pub fn cache(&self) -> &Arc<dyn ResultCache> {
         &self.cache
     }
 
-    /// Validates, plans and prepares a run of `canvas`. Refuses before any
-    /// task runs when the canvas has validation errors in what the run needs
-    /// (`invalid_canvas`, with the report) or a function is unknown to the
-    /// runner (`unknown_function`). The run does nothing until
+    /// Plans what `options` ask for, refusing targets that have no task and
+    /// forced nodes that do not exist.
+    fn plan_for(&self, canvas: &Canvas, options: &RunOptions) -> Result<Planner> {
+        plan_for_checks(canvas, options)?;
+        let plan_options = PlanOptions {
+            targets: options.targets.clone(),
+            quality: options.quality,
+        };
+        match &self.plan_pool {
+            Some(pool) => Planner::with_pool(canvas, plan_options, pool.clone()),
+            None => Planner::new(canvas, plan_options),
+        }
+    }
+
+    /// Validates, plans and prepares a run of the shared `canvas`. Refuses
+    /// before any task runs when the canvas has validation errors in what
+    /// the run needs (`invalid_canvas`, with the report) or a function is
+    /// unknown to the runner (`unknown_function`). The run does nothing until
     /// [`Run::finish`] is awaited.
-    pub async fn start(&self, canvas: &Canvas, options: RunOptions) -> Result<Run> {
-        let planner = plan_for(canvas, &options)?;
-        self.start_plan(canvas, planner.plan(), options).await
+    ///
+    /// The future is `Send + 'static`: spawn it on any runtime. The canvas
+    /// is locked only in synchronous steps (planning, then building the
+    /// params of the steps that run), never across an await. If the canvas
+    /// changes while the start looks the plan up in the cache, the start is
+    /// refused with `stale_plan` rather than run a mix of two revisions:
+    /// start again.
+    pub fn start(
+        &self,
+        canvas: &Arc<Mutex<Canvas>>,
+        options: RunOptions,
+    ) -> impl Future<Output = Result<Run>> + Send + 'static {
+        let executor = self.clone();
+        let canvas = canvas.clone();
+        async move {
+            let plan = {
+                let canvas = lock(&canvas);
+                let planner = executor.plan_for(&canvas, &options)?;
+                check(&canvas, planner.plan(), &options.targets, &*executor.runner)?;
+                planner.shared_plan()
+            };
+            executor.start_plan(canvas, plan, options).await
+        }
     }
 
     /// Makes every check [`Executor::start`] makes (targets, forced nodes,
     /// validation, functions) without preparing a run, so a caller can
     /// refuse before choosing where results go.
     pub fn check(&self, canvas: &Canvas, options: &RunOptions) -> Result<()> {
-        let planner = plan_for(canvas, options)?;
+        let planner = self.plan_for(canvas, options)?;
         check(canvas, planner.plan(), &options.targets, &*self.runner)
     }
 
     /// Like [`Executor::start`], with a plan kept current by a [`Planner`]
     /// (its targets and quality are the run's; `options.targets` and
-    /// `options.quality` are not used).
-    pub async fn start_planned(
+    /// `options.quality` are not used). A plan behind the canvas, when the
+    /// future starts or after the cache lookup, is `stale_plan`: call
+    /// [`Planner::replan`] and start again.
+    pub fn start_planned(
         &self,
-        canvas: &Canvas,
+        canvas: &Arc<Mutex<Canvas>>,
         planner: &Planner,
         options: RunOptions,
-    ) -> Result<Run> {
+    ) -> impl Future<Output = Result<Run>> + Send + 'static {
+        let executor = self.clone();
+        let canvas = canvas.clone();
         let options = RunOptions {
             targets: planner.options().targets.clone(),
             quality: planner.plan().quality,
             ..options
         };
-        // A plan behind the canvas would file new results under old keys.
-        if planner.plan().revision != canvas.revision() || planner.plan().canvas_id != canvas.id() {
-            return Err(crate::Error::StalePlan {
-                plan_canvas: planner.plan().canvas_id.clone(),
-                plan_revision: planner.plan().revision,
-                canvas: canvas.id().to_owned(),
-                revision: canvas.revision(),
-            });
+        // The start outlives the borrow of the planner: it shares the plan,
+        // which the planner copies only if it replans before the start is done.
+        let plan = planner.shared_plan();
+        async move {
+            {
+                let canvas = lock(&canvas);
+                stale(&canvas, &plan)?;
+                plan_for_checks(&canvas, &options)?;
+                check(&canvas, &plan, &options.targets, &*executor.runner)?;
+            }
+            executor.start_plan(canvas, plan, options).await
         }
-        plan_for_checks(canvas, &options)?;
-        self.start_plan(canvas, planner.plan(), options).await
     }
 
-    async fn start_plan(&self, canvas: &Canvas, plan: &Plan, options: RunOptions) -> Result<Run> {
+    async fn start_plan(
+        &self,
+        canvas: Arc<Mutex<Canvas>>,
+        plan: Arc<Plan>,
+        options: RunOptions,
+    ) -> Result<Run> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let run = self.prepare_run(canvas, plan, options, tx).await?;
+        let run = self.prepare_run(&canvas, &plan, options, tx).await?;
         Ok(Run {
             events: Some(RunEvents::new(rx)),
             ..run
         })
     }
 
+    /// Looks the checked `plan` up in the cache, then builds the work of the
+    /// steps that run from the canvas, if it is still at the plan's revision.
     async fn prepare_run(
         &self,
-        canvas: &Canvas,
+        canvas: &Mutex<Canvas>,
         plan: &Plan,
         options: RunOptions,
         tx: EventSender,
     ) -> Result<Run> {
-        check(canvas, plan, &options.targets, &*self.runner)?;
         // Params are built only for the steps that will run.
         let links = Links::of(plan);
         let decision = Decision::make(plan, &links, &options.force, &*self.cache).await;
-        let mut works = prepare(canvas, plan, &decision.runs)?;
+        let mut works = {
+            let canvas = lock(canvas);
+            // The canvas was unlocked during the lookup: an edit then would
+            // give params of one revision under keys of another.
+            stale(&canvas, plan)?;
+            prepare(&canvas, plan, &decision.runs)?
+        };
         for (work, reason) in works.iter_mut().zip(&decision.reasons) {
             work.reason = *reason;
         }
@@ -216,37 +288,50 @@ impl Executor {
     /// Starts several runs — many canvases, or variants of one — that share
     /// this executor's cap and one event stream (tell them apart by `run_id`).
     /// Any refusal refuses the whole batch before anything runs, including
-    /// a `run_id` given twice (`duplicate_id`).
-    pub async fn batch<'c>(
+    /// a `run_id` given twice (`duplicate_id`). The future is
+    /// `Send + 'static`, locking each canvas as [`Executor::start`] does.
+    pub fn batch<'c>(
         &self,
-        jobs: impl IntoIterator<Item = (&'c Canvas, RunOptions)>,
-    ) -> Result<Batch> {
-        let jobs: Vec<(&Canvas, RunOptions)> = jobs.into_iter().collect();
-        // Events are told apart by run id alone.
-        let mut ids = HashSet::new();
-        for (_, options) in &jobs {
-            if let Some(id) = &options.run_id
-                && !ids.insert(id.as_str())
-            {
-                return Err(crate::Error::DuplicateId {
-                    kind: "run",
-                    id: id.clone(),
-                });
+        jobs: impl IntoIterator<Item = (&'c Arc<Mutex<Canvas>>, RunOptions)>,
+    ) -> impl Future<Output = Result<Batch>> + Send + 'static {
+        let executor = self.clone();
+        let jobs: Vec<(Arc<Mutex<Canvas>>, RunOptions)> = jobs
+            .into_iter()
+            .map(|(canvas, options)| (canvas.clone(), options))
+            .collect();
+        async move {
+            // Events are told apart by run id alone.
+            let mut ids = HashSet::new();
+            for (_, options) in &jobs {
+                if let Some(id) = &options.run_id
+                    && !ids.insert(id.as_str())
+                {
+                    return Err(crate::Error::DuplicateId {
+                        kind: "run",
+                        id: id.clone(),
+                    });
+                }
             }
+            let (tx, rx) = mpsc::unbounded_channel();
+            let mut runs = Vec::new();
+            for (canvas, options) in jobs {
+                let plan = {
+                    let canvas = lock(&canvas);
+                    let planner = executor.plan_for(&canvas, &options)?;
+                    check(&canvas, planner.plan(), &options.targets, &*executor.runner)?;
+                    planner.shared_plan()
+                };
+                runs.push(
+                    executor
+                        .prepare_run(&canvas, &plan, options, tx.clone())
+                        .await?,
+                );
+            }
+            Ok(Batch {
+                runs,
+                events: Some(RunEvents::new(rx)),
+            })
         }
-        let (tx, rx) = mpsc::unbounded_channel();
-        let mut runs = Vec::new();
-        for (canvas, options) in jobs {
-            let planner = plan_for(canvas, &options)?;
-            runs.push(
-                self.prepare_run(canvas, planner.plan(), options, tx.clone())
-                    .await?,
-            );
-        }
-        Ok(Batch {
-            runs,
-            events: Some(RunEvents::new(rx)),
-        })
     }
 
     /// Why each step of `plan` would run, that its result is cached, or
@@ -277,17 +362,23 @@ impl Executor {
     }
 }
 
-/// Plans what `options` ask for, refusing targets that have no task and
-/// forced nodes that do not exist.
-fn plan_for(canvas: &Canvas, options: &RunOptions) -> Result<Planner> {
-    plan_for_checks(canvas, options)?;
-    Planner::new(
-        canvas,
-        PlanOptions {
-            targets: options.targets.clone(),
-            quality: options.quality,
-        },
-    )
+/// Locks a shared canvas. A poisoned lock only means a panic elsewhere
+/// while it was held; `apply` leaves the canvas whole either way.
+pub(super) fn lock(canvas: &Mutex<Canvas>) -> MutexGuard<'_, Canvas> {
+    canvas.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A plan behind (or of another) canvas would file new results under old keys.
+fn stale(canvas: &Canvas, plan: &Plan) -> Result<()> {
+    if plan.revision != canvas.revision() || plan.canvas_id != canvas.id() {
+        return Err(crate::Error::StalePlan {
+            plan_canvas: plan.canvas_id.clone(),
+            plan_revision: plan.revision,
+            canvas: canvas.id().to_owned(),
+            revision: canvas.revision(),
+        });
+    }
+    Ok(())
 }
 
 /// Targets must be task nodes, forced nodes must exist.

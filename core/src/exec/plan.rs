@@ -19,13 +19,14 @@ use std::sync::Arc;
 use petgraph::Direction;
 use petgraph::stable_graph::{EdgeIndex, NodeIndex};
 use petgraph::visit::{EdgeRef, NodeIndexable};
+use rayon::ThreadPool;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::event::Reason;
-use super::key::{ContentKey, KeyHasher};
 use crate::canvas::{Canvas, Link, NodeEntry};
 use crate::catalog::{NodeTypeSpec, Template, property_applies};
+use crate::content_key::{ContentKey, KeyHasher};
 use crate::error::{Error, Result};
 use crate::quality::Quality;
 
@@ -205,19 +206,50 @@ pub struct Planner {
     slots: Vec<Slot>,
     /// Closure nodes in topological order.
     order: Vec<NodeIndex>,
-    plan: Plan,
+    /// Shared with starting runs without a copy (see `shared_plan`).
+    plan: Arc<Plan>,
     /// Per node type; a canvas uses a handful. Holding the spec keeps its
     /// address from being reused by another.
     relevance: Vec<(Arc<NodeTypeSpec>, Relevance)>,
     hasher: KeyHasher,
+    /// Where many own digests are hashed at once; none: on the calling thread.
+    pool: Option<Arc<ThreadPool>>,
 }
 
 impl Planner {
-    /// Plans `canvas`. Unknown targets are `unknown_node`; a needed node of a
-    /// type the catalogue does not know is `unknown_node_type`.
+    /// Plans `canvas` on the calling thread. Unknown targets are
+    /// `unknown_node`; a needed node of a type the catalogue does not know
+    /// is `unknown_node_type`.
     pub fn new(canvas: &Canvas, options: PlanOptions) -> Result<Self> {
+        Self::planned(canvas, options, None)
+    }
+
+    /// Like [`Planner::new`], hashing the nodes of a canvas just loaded (its
+    /// first plan, and any plan from scratch) on `pool`'s threads when there
+    /// are many. The pool is the embedder's: the planner never uses rayon's
+    /// global pool.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use reelgraph::exec::{PlanOptions, Planner, ThreadPoolBuilder};
+    /// use reelgraph::{Canvas, Catalog, Quality};
+    ///
+    /// let pool = Arc::new(ThreadPoolBuilder::new().num_threads(2).build().unwrap());
+    /// let canvas = Canvas::new(Catalog::builtin(), "c", "C");
+    /// let planner = Planner::with_pool(&canvas, PlanOptions::all(Quality::Draft), pool).unwrap();
+    /// assert!(planner.plan().steps.is_empty());
+    /// ```
+    pub fn with_pool(canvas: &Canvas, options: PlanOptions, pool: Arc<ThreadPool>) -> Result<Self> {
+        Self::planned(canvas, options, Some(pool))
+    }
+
+    fn planned(
+        canvas: &Canvas,
+        options: PlanOptions,
+        pool: Option<Arc<ThreadPool>>,
+    ) -> Result<Self> {
         let mut planner = Planner {
-            plan: Plan {
+            plan: Arc::new(Plan {
                 canvas_id: canvas.id().to_owned(),
                 revision: canvas.revision(),
                 quality: options.quality,
@@ -225,15 +257,27 @@ impl Planner {
                 steps: Vec::new(),
                 data_nodes: 0,
                 after: Vec::new(),
-            },
+            }),
             options,
             slots: Vec::new(),
             order: Vec::new(),
             relevance: Vec::new(),
             hasher: KeyHasher::default(),
+            pool,
         };
         planner.full(canvas, None)?;
         Ok(planner)
+    }
+
+    /// The current plan, owned: for a run that outlives the planner.
+    pub fn into_plan(self) -> Plan {
+        Arc::unwrap_or_clone(self.plan)
+    }
+
+    /// The current plan, shared with a run that is starting; the next
+    /// replan copies it only if that start still holds it.
+    pub(super) fn shared_plan(&self) -> Arc<Plan> {
+        self.plan.clone()
     }
 
     /// The current plan.
@@ -277,12 +321,12 @@ impl Planner {
                 .iter()
                 .filter_map(|c| canvas.entry(&c.node).map(|e| e.ix))
                 .collect();
-            for step in &mut self.plan.steps {
+            for step in &mut Arc::make_mut(&mut self.plan).steps {
                 step.reason = Reason::New;
             }
             self.update(canvas, &touched)?;
         }
-        self.plan.revision = canvas.revision();
+        Arc::make_mut(&mut self.plan).revision = canvas.revision();
         Ok(&self.plan)
     }
 
@@ -294,10 +338,11 @@ impl Planner {
         self.slots
             .resize(graph.inner().node_bound(), Slot::default());
         self.order.clear();
-        self.plan.steps.clear();
-        self.plan.steps.reserve(graph.node_count());
-        self.plan.after.clear();
-        self.plan.data_nodes = 0;
+        let plan = Arc::make_mut(&mut self.plan);
+        plan.steps.clear();
+        plan.steps.reserve(graph.node_count());
+        plan.after.clear();
+        plan.data_nodes = 0;
         let mut inputs = Vec::new();
         let entries = canvas.entries_by_slot();
         self.digest_own_parts(&entries, needed.as_deref());
@@ -316,7 +361,7 @@ impl Planner {
             slot.order = self.order.len() as u32;
             self.order.push(ix);
             let Some((function, outputs)) = task else {
-                self.plan.data_nodes += 1;
+                Arc::make_mut(&mut self.plan).data_nodes += 1;
                 continue;
             };
             let reason = match previous.and_then(|p| p.get(id)) {
@@ -327,7 +372,7 @@ impl Planner {
             };
             slot.step = self.plan.steps.len() as u32;
             let after = self.steps_before(&inputs);
-            self.plan.steps.push(Step {
+            Arc::make_mut(&mut self.plan).steps.push(Step {
                 node: id.clone(),
                 function,
                 key,
@@ -365,7 +410,7 @@ impl Planner {
             }
             slot.key = key;
             if slot.step != NONE {
-                let step = &mut self.plan.steps[slot.step as usize];
+                let step = &mut Arc::make_mut(&mut self.plan).steps[slot.step as usize];
                 step.key = key;
                 step.own = own;
                 step.reason = if own_changed {
@@ -448,7 +493,7 @@ impl Planner {
     }
 
     /// Works out the own digests the canvas does not keep yet (all of them
-    /// for a canvas just loaded), on every core when there are many.
+    /// for a canvas just loaded), on the planner's pool when there are many.
     fn digest_own_parts(
         &mut self,
         entries: &[Option<(&Arc<str>, &NodeEntry)>],
@@ -473,18 +518,19 @@ impl Planner {
                 }
             }
         };
-        if missing.len() < PARALLEL_DIGESTS {
-            digest(&missing);
-        } else {
-            let chunk = missing.len().div_ceil(4 * rayon::current_num_threads());
-            missing.par_chunks(chunk).for_each(digest);
+        match &self.pool {
+            Some(pool) if missing.len() >= PARALLEL_DIGESTS => {
+                let chunk = missing.len().div_ceil(4 * pool.current_num_threads());
+                pool.install(|| missing.par_chunks(chunk).for_each(digest));
+            }
+            _ => digest(&missing),
         }
     }
 
     /// Appends the distinct steps among `inputs`, in input order, to the
     /// plan's `after` table, and returns where they are.
     fn steps_before(&mut self, inputs: &[Input<'_>]) -> (u32, u32) {
-        let after = &mut self.plan.after;
+        let after = &mut Arc::make_mut(&mut self.plan).after;
         let start = after.len();
         for (_, source, _) in inputs {
             let step = self.slots[source.index()].step;

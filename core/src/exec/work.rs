@@ -13,8 +13,8 @@ use petgraph::stable_graph::NodeIndex;
 
 use crate::canvas::Canvas;
 use crate::catalog::Template;
+use crate::content_key::ContentKey;
 use crate::error::{Error, Result};
-use crate::exec::ContentKey;
 use crate::runner::{FunctionRunner, Outputs};
 
 /// One step, ready to run once its inputs are.

@@ -5,8 +5,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use reelgraph::cache::{CacheStats, MemoryCache, ResultCache};
@@ -125,9 +125,14 @@ fn chain() -> Canvas {
     canvas
 }
 
+/// A canvas runs are started from: shared, locked only to read or edit it.
+fn shared(canvas: Canvas) -> Arc<Mutex<Canvas>> {
+    Arc::new(Mutex::new(canvas))
+}
+
 async fn run(
     executor: &Executor,
-    canvas: &Canvas,
+    canvas: &Arc<Mutex<Canvas>>,
     options: RunOptions,
 ) -> (RunReport, Vec<RunEvent>) {
     let mut run = executor.start(canvas, options).await.unwrap();
@@ -156,8 +161,9 @@ fn name(reason: Reason) -> String {
         .to_owned()
 }
 
-async fn explain(executor: &Executor, canvas: &Canvas) -> Vec<(String, String)> {
-    let planner = Planner::new(canvas, PlanOptions::all(Quality::Standard)).unwrap();
+async fn explain(executor: &Executor, canvas: &Mutex<Canvas>) -> Vec<(String, String)> {
+    let planner =
+        Planner::new(&canvas.lock().unwrap(), PlanOptions::all(Quality::Standard)).unwrap();
     executor
         .explain(planner.plan(), &Force::None)
         .await
@@ -181,8 +187,10 @@ fn queued(events: &[RunEvent]) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn a_runner_that_panics_in_run_fails_its_node_and_the_rest_goes_on() {
-    let mut canvas = chain();
+    let canvas = shared(chain());
     canvas
+        .lock()
+        .unwrap()
         .apply(vec![Op::set_properties("b", json!({"fn": "panic_in_run"}))])
         .unwrap();
     let runner = Steps::default();
@@ -222,8 +230,8 @@ async fn a_runner_that_panics_in_run_fails_its_node_and_the_rest_goes_on() {
 /// Puts `{"video": 1}` under `d`'s key, as an older catalogue (or a hand
 /// edit) might have left it, and checks the run treats it as a miss.
 async fn a_cached_result_with_wrong_ports_runs_again(cache: Arc<dyn ResultCache>) {
-    let canvas = chain();
-    let key = key_of(&canvas, "d");
+    let canvas = shared(chain());
+    let key = key_of(&canvas.lock().unwrap(), "d");
     cache
         .put(key, Arc::new(object(json!({"video": 1}))))
         .await
@@ -273,8 +281,8 @@ async fn sqlite_cache_a_row_nested_too_deep_runs_again() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("results.db");
     let cache = Arc::new(reelgraph::cache::SqliteCache::open(&path).unwrap());
-    let canvas = chain();
-    let key = key_of(&canvas, "d");
+    let canvas = shared(chain());
+    let key = key_of(&canvas.lock().unwrap(), "d");
     cache
         .put(key, Arc::new(object(json!({"out": "x"}))))
         .await
@@ -309,8 +317,10 @@ async fn sqlite_cache_a_row_nested_too_deep_runs_again() {
 async fn outputs_nested_deeper_than_the_limit_fail_the_node_and_are_not_stored() {
     // Just past the limit, and past serde_json's own read limit of 128.
     for depth in [MAX_VALUE_DEPTH + 1, 200] {
-        let mut canvas = chain();
+        let canvas = shared(chain());
         canvas
+            .lock()
+            .unwrap()
             .apply(vec![Op::set_properties(
                 "d",
                 json!({"fn": "deep", "depth": depth}),
@@ -328,7 +338,8 @@ async fn outputs_nested_deeper_than_the_limit_fail_the_node_and_are_not_stored()
                 && error.message.contains("`out`"),
             "says how deep and what the limit is: {error:?}"
         );
-        assert!(cache.get(&key_of(&canvas, "d")).await.unwrap().is_none());
+        let key = key_of(&canvas.lock().unwrap(), "d");
+        assert!(cache.get(&key).await.unwrap().is_none());
         // The other branch completed and was stored.
         assert_eq!(report.outputs["c"]["out"], "C(B(A()))");
     }
@@ -336,8 +347,10 @@ async fn outputs_nested_deeper_than_the_limit_fail_the_node_and_are_not_stored()
 
 #[tokio::test]
 async fn outputs_at_the_limit_are_fine() {
-    let mut canvas = chain();
+    let canvas = shared(chain());
     canvas
+        .lock()
+        .unwrap()
         .apply(vec![Op::set_properties(
             "d",
             json!({"fn": "deep", "depth": MAX_VALUE_DEPTH}),
@@ -432,7 +445,7 @@ impl ResultCache for BrokenCache {
 
 #[tokio::test]
 async fn a_failing_cache_is_a_miss_with_a_note_not_a_failed_run() {
-    let canvas = chain();
+    let canvas = shared(chain());
     let cache = Arc::new(BrokenCache::default());
     let runner = Steps::default();
     let executor = Executor::new(runner.clone()).with_cache(cache.clone());
@@ -468,8 +481,8 @@ async fn a_failing_cache_is_a_miss_with_a_note_not_a_failed_run() {
 
 #[tokio::test]
 async fn a_batch_that_gives_one_run_id_twice_is_refused_before_anything_runs() {
-    let canvas = chain();
-    let other = chain();
+    let canvas = shared(chain());
+    let other = shared(chain());
     let runner = Steps::default();
     let executor = Executor::new(runner.clone());
     let refused = executor
