@@ -77,7 +77,11 @@ impl schemars::JsonSchema for ContentKey {
     }
 
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({"type": "string", "pattern": "^[0-9a-f]{64}$"})
+        schemars::json_schema!({
+            "description": "A node's content key: a BLAKE3 hash of what its result depends on.",
+            "type": "string",
+            "pattern": "^[0-9a-f]{64}$"
+        })
     }
 }
 

@@ -14,6 +14,18 @@ pub enum Error {
     #[error("invalid JSON: {message}")]
     InvalidJson { message: String },
 
+    /// JSON of the wrong shape for an option or result type read with
+    /// [`crate::from_json`]: the message names the type, the field and what was expected.
+    #[error("{message}")]
+    WrongJson {
+        type_name: String,
+        /// Where in the value, e.g. `retry.max_attempts` (empty: the value itself).
+        path: String,
+        /// The field at fault: the unknown one, or the last of `path`.
+        field: String,
+        message: String,
+    },
+
     /// Valid JSON of the wrong kind: every format reelgraph reads is an object.
     #[error("expected {expected}, found {found}")]
     NotAnObject {
@@ -210,6 +222,7 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::InvalidJson { .. } | Error::NotAnObject { .. } => "invalid_json",
+            Error::WrongJson { .. } => "invalid_json",
             Error::InvalidSpec { .. } => "invalid_spec",
             Error::DuplicateNodeType { .. } => "duplicate_node_type",
             Error::UnknownNodeType { .. } => "unknown_node_type",
@@ -251,6 +264,12 @@ impl Error {
             Error::InvalidJson { .. } => {
                 "send valid JSON; NaN and infinite numbers are not JSON and are refused".into()
             }
+            Error::WrongJson { type_name, .. } if type_name.contains('<') => {
+                "correct the field the message names; docs/schema/ has the JSON Schema of each type".into()
+            }
+            Error::WrongJson { type_name, .. } => format!(
+                "correct the field the message names; docs/schema/{type_name}.json lists every field, its type and its default"
+            ),
             Error::NotAnObject { .. } => {
                 "each format reelgraph reads is one JSON object; give each canvas its own file".into()
             }
@@ -390,6 +409,12 @@ impl Error {
             }
             Error::InvalidId { id, .. } => json!({"id": id}),
             Error::InvalidField { field, .. } => json!({"field": field}),
+            Error::WrongJson {
+                type_name,
+                path,
+                field,
+                ..
+            } => json!({"type": type_name, "path": path, "field": field}),
             Error::NoTask { node, type_name } => json!({"node": node, "type": type_name}),
             Error::DuplicateId { kind, id } => json!({"kind": kind, "id": id}),
             Error::SelfLoop { node } => json!({"node": node}),

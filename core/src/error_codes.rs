@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// What kind of failure an error is, and so what a caller can do about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Category {
@@ -51,6 +52,7 @@ impl Category {
 
 /// One row of the error table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ErrorCode {
     /// The stable snake_case code.
     pub code: &'static str,
@@ -81,7 +83,7 @@ pub const ERROR_CODES: &[ErrorCode] = &[
         code: "invalid_json",
         category: Category::InvalidInput,
         http_status: 400,
-        when: "text is not JSON, or JSON of the wrong shape (an unknown field, a missing one) for a document, op list or catalogue file; a key given twice in one object; a canvas document that is not a JSON object",
+        when: "text is not JSON, or JSON of the wrong shape (an unknown field, a missing one) for a document, op list or catalogue file; a key given twice in one object; a canvas document that is not a JSON object; an option or result read with `reelgraph::from_json` or `from_value` that has an unknown field or a value of the wrong type (`details`: `type`, `path`, `field`)",
     },
     ErrorCode {
         code: "invalid_spec",

@@ -33,6 +33,7 @@ mod sqlite_conn;
 pub mod store;
 mod unique_keys;
 pub mod validate;
+mod wire;
 
 pub use canvas::{Applied, Canvas, Migrated};
 pub use catalog::{Catalog, NodeTypeBuilder, NodeTypeSpec, PropertyKind, PropertySpec, Template};
@@ -46,3 +47,4 @@ pub use ops::Op;
 pub use params::TaskPreview;
 pub use quality::Quality;
 pub use report::{Diagnostic, Report, Severity};
+pub use wire::{from_json, from_value};

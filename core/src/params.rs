@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use petgraph::stable_graph::NodeIndex;
 use petgraph::visit::EdgeRef;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::canvas::{Canvas, NodeEntry};
@@ -17,7 +17,9 @@ use crate::model::{PortRef, same_value};
 use crate::quality::Quality;
 
 /// What a node's task would look like.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct TaskPreview {
     pub node: String,
     pub node_type: String,

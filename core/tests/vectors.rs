@@ -21,9 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use reelgraph::error_codes::ERROR_CODES;
-use reelgraph::exec::{
-    Executor, FailurePolicy, Force, PlanOptions, Planner, Run as ExecRun, RunOptions,
-};
+use reelgraph::exec::{Executor, PlanOptions, Planner, Run as ExecRun, RunOptions};
 use reelgraph::format::{Format, detect, import_any};
 use reelgraph::runner::{LocalRunner, Outputs, Task, TaskContext, TaskError};
 use reelgraph::{Canvas, Catalog, Error, ErrorBody, Op, PortRef, Quality};
@@ -1156,54 +1154,10 @@ fn named_run(value: &Value) -> Run<RunOptions> {
     Ok(options)
 }
 
-/// Run options from a vector's JSON: `{quality?, targets?, force?,
-/// failure_policy?, concurrency?, run_id?}`.
+/// Run options from a vector's JSON, read by the core's own serde (the
+/// `RunOptions` schema): a binding passes the same object to its own API.
 fn run_options(value: &Value) -> Run<RunOptions> {
-    let Value::Object(m) = value else {
-        return Err(broken("run options must be an object"));
-    };
-    allow_keys(
-        m,
-        &[
-            "quality",
-            "targets",
-            "force",
-            "failure_policy",
-            "concurrency",
-            "run_id",
-        ],
-    )?;
-    let mut options = RunOptions::new();
-    if m.contains_key("quality") {
-        options.quality = field(m, "quality")?;
-    }
-    if m.contains_key("targets") {
-        options.targets = field(m, "targets")?;
-    }
-    options.force = match m.get("force") {
-        None => Force::None,
-        Some(Value::String(s)) if s == "none" => Force::None,
-        Some(Value::String(s)) if s == "all" => Force::All,
-        Some(Value::Object(f)) if f.len() == 1 && f.contains_key("nodes") => {
-            Force::Nodes(field(f, "nodes")?)
-        }
-        Some(other) => {
-            return Err(broken(format!(
-                "`force` is \"none\", \"all\" or {{\"nodes\": [ids]}}, not {other}"
-            )));
-        }
-    };
-    options.failure_policy = match m.get("failure_policy").and_then(Value::as_str) {
-        None => FailurePolicy::default(),
-        Some("fail_fast") => FailurePolicy::FailFast,
-        Some("continue_independent") => FailurePolicy::ContinueIndependent,
-        Some(other) => return Err(broken(format!("unknown failure_policy `{other}`"))),
-    };
-    if m.contains_key("concurrency") {
-        options.concurrency = Some(field(m, "concurrency")?);
-    }
-    options.run_id = optional(m, "run_id")?;
-    Ok(options)
+    reelgraph::from_value(value.clone()).map_err(|e| broken(format!("bad run options: {e}")))
 }
 
 /// What a function of an `exec/` vector does, as data: report `progress`,

@@ -40,7 +40,7 @@ use std::io;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::content_key::ContentKey;
 use crate::error::Result;
@@ -51,7 +51,9 @@ pub use memory_cache::MemoryCache;
 pub use sqlite_cache::SqliteCache;
 
 /// Counters of one cache since it was opened.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct CacheStats {
     pub entries: u64,
     /// Bytes of stored results: per entry, its outputs' JSON size plus the

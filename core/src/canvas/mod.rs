@@ -15,7 +15,7 @@ use petgraph::Direction;
 use petgraph::acyclic::Acyclic;
 use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableDiGraph};
 use petgraph::visit::{EdgeIndexable, EdgeRef, NodeIndexable};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use apply::Applied;
@@ -132,7 +132,9 @@ pub struct Canvas {
 }
 
 /// A node that was brought to its type's current version on load.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct Migrated {
     pub node: String,
     pub from_version: u32,

@@ -18,7 +18,6 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use crate::event::Timestamp;
-use crate::event::millis;
 
 use crate::exec::ContentKey;
 use crate::quality::Quality;
@@ -85,7 +84,7 @@ pub enum RunEventKind {
     NodeCompleted {
         node: Arc<str>,
         outputs: Arc<Outputs>,
-        #[serde(with = "millis")]
+        #[serde(with = "crate::wire::millis")]
         #[cfg_attr(feature = "schema", schemars(with = "u64"))]
         duration_ms: Duration,
         overall: f64,
@@ -182,7 +181,7 @@ pub struct RunStats {
     pub retries: usize,
     /// Progress values outside 0..1 that were clamped.
     pub clamped_progress: usize,
-    #[serde(with = "millis")]
+    #[serde(with = "crate::wire::millis")]
     #[cfg_attr(feature = "schema", schemars(with = "u64"))]
     pub duration_ms: Duration,
 }

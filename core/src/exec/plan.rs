@@ -21,7 +21,7 @@ use petgraph::stable_graph::{EdgeIndex, NodeIndex};
 use petgraph::visit::{EdgeRef, NodeIndexable};
 use rayon::ThreadPool;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::event::Reason;
 use crate::canvas::{Canvas, Link, NodeEntry};
@@ -31,7 +31,9 @@ use crate::error::{Error, Result};
 use crate::quality::Quality;
 
 /// What to plan: the whole canvas or the nodes some targets need.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(default, deny_unknown_fields)]
 pub struct PlanOptions {
     /// Nodes whose results are wanted; everything upstream of them is
     /// included. Empty means every node.

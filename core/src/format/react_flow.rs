@@ -101,6 +101,7 @@ const MAX_GENERATED_ID_BYTES: usize = 100;
 
 /// A React Flow / Svelte Flow flow object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ReactFlow {
     pub nodes: Vec<FlowNode>,
     #[serde(default)]
@@ -114,6 +115,7 @@ pub struct ReactFlow {
 
 /// A React Flow node.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FlowNode {
     pub id: String,
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
@@ -129,6 +131,7 @@ pub struct FlowNode {
 
 /// A React Flow edge.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FlowEdge {
     #[serde(default)]
     pub id: String,
@@ -145,6 +148,7 @@ pub struct FlowEdge {
 
 /// The canvas fields of a flow object, under its `reelgraph` key.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FlowCanvas {
     pub id: String,
     #[serde(default)]
@@ -164,7 +168,9 @@ pub struct FlowCanvas {
 }
 
 /// What [`import`] made of a flow object.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct FlowImport {
     /// The canvas document (load it with [`Canvas::from_document`]).

@@ -15,6 +15,7 @@ use crate::report::Diagnostic;
 
 /// The formats a canvas is read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Format {
@@ -63,7 +64,9 @@ impl fmt::Display for Format {
 }
 
 /// A document read in any format, and what the import had to say.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Imported {
     pub format: Format,

@@ -50,7 +50,9 @@ pub(crate) const GROUP_PAD_SIDE: f64 = 16.0;
 pub(crate) const GROUP_PAD_BOTTOM: f64 = 16.0;
 
 /// How nodes are placed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum LayoutMode {
     /// The canvas's positions when they mean something (not every node on the
@@ -65,7 +67,9 @@ pub enum LayoutMode {
 }
 
 /// One node's box: top-left corner and size, in canvas units.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct NodeBox {
     pub id: String,
     pub x: f64,
@@ -75,7 +79,9 @@ pub struct NodeBox {
 }
 
 /// A node box for every node of a canvas, in canvas order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct Layout {
     pub nodes: Vec<NodeBox>,
     /// Whether the boxes come from the layered layout (not the canvas's positions).

@@ -14,6 +14,7 @@ use super::{
     one_line, text_width, type_color, xml_escape,
 };
 use crate::Canvas;
+use serde::{Deserialize, Serialize};
 
 /// What to draw and how. Start from [`SvgOptions::default`] and change what
 /// you need:
@@ -27,7 +28,9 @@ use crate::Canvas;
 ///     .legend(false);
 /// assert_eq!(options.properties, 2);
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct SvgOptions {
     /// Where nodes go; by default the canvas's positions when it has them.

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::{
@@ -15,7 +15,9 @@ use super::{
 
 /// When a [`CircuitBreaker`] opens and how long it stays open. Defaults: open
 /// after 5 consecutive failures, for 30 s.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct CircuitConfig {
     /// Consecutive failures of a function that open its circuit; 0 counts as
@@ -23,6 +25,8 @@ pub struct CircuitConfig {
     pub failure_threshold: u32,
     /// How long an open circuit refuses calls before it lets a trial call
     /// through. Default 30 s.
+    #[serde(rename = "cooldown_ms", with = "crate::wire::millis")]
+    #[cfg_attr(feature = "schema", schemars(with = "u64"))]
     pub cooldown: Duration,
 }
 
@@ -71,7 +75,9 @@ impl CircuitConfig {
 }
 
 /// One function's circuit, for programs and dashboards.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct CircuitStats {
     pub state: CircuitState,

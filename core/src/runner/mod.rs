@@ -37,7 +37,9 @@ pub use timeout::Timeout;
 pub type Outputs = Map<String, Value>;
 
 /// One unit of work for a runner: a node's task with its inputs filled in.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct Task {
     /// The run this task belongs to.
     pub run_id: Arc<str>,
@@ -79,7 +81,7 @@ pub enum TaskNote {
     /// An attempt failed with a retryable error; the next starts after `delay`.
     Retrying {
         attempt: u32,
-        #[serde(with = "millis")]
+        #[serde(with = "crate::wire::millis")]
         delay: Duration,
         error: TaskError,
     },
@@ -249,6 +251,7 @@ impl fmt::Display for TaskErrorKind {
 /// Why a task did not produce outputs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 #[error("{kind}: {message}")]
 pub struct TaskError {
     pub kind: TaskErrorKind,
@@ -330,16 +333,5 @@ impl<R: FunctionRunner + ?Sized> FunctionRunner for Arc<R> {
     }
     fn known_functions(&self) -> Option<Vec<String>> {
         (**self).known_functions()
-    }
-}
-
-/// Durations as whole milliseconds on the wire.
-mod millis {
-    use std::time::Duration;
-
-    use serde::Serializer;
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 use super::{
     CircuitBreaker, CircuitConfig, Circuits, FunctionRunner, Outputs, QualityFallback, Retry,
@@ -79,13 +80,47 @@ use crate::quality::Quality;
 /// let _shared: Arc<dyn FunctionRunner> = Arc::new(runner);
 /// # });
 /// ```
-#[derive(Debug, Clone, Default)]
+///
+/// As JSON (every field optional; durations in milliseconds):
+/// `{"retry": {"max_attempts": 5}, "timeout_ms": 300000, "timeouts_ms":
+/// {"video.generate": 1800000}, "timeout_grace_ms": 1000, "circuit_breaker": {},
+/// "quality_floor": "draft"}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(default, deny_unknown_fields)]
 pub struct Resilience {
+    /// Retries retryable errors; none: no retries.
+    #[serde(skip_serializing_if = "Option::is_none")]
     retry: Option<RetryPolicy>,
+    /// Every attempt's time limit.
+    #[serde(
+        rename = "timeout_ms",
+        with = "crate::wire::option_millis",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<u64>"))]
     timeout: Option<Duration>,
+    /// Time limits of single functions, by function name.
+    #[serde(
+        rename = "timeouts_ms",
+        with = "crate::wire::millis_map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    #[cfg_attr(feature = "schema", schemars(with = "BTreeMap<String, u64>"))]
     timeouts: BTreeMap<String, Duration>,
+    /// How long a timed-out attempt may take to stop once told to.
+    #[serde(
+        rename = "timeout_grace_ms",
+        with = "crate::wire::option_millis",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<u64>"))]
     grace: Option<Duration>,
+    /// A circuit breaker per function; none: no breaker.
+    #[serde(rename = "circuit_breaker", skip_serializing_if = "Option::is_none")]
     breaker: Option<CircuitConfig>,
+    /// Quality fallback, going no lower than this tier; none: no fallback.
+    #[serde(rename = "quality_floor", skip_serializing_if = "Option::is_none")]
     fallback: Option<Quality>,
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
 
 use super::{FunctionRunner, Outputs, Task, TaskContext, TaskError, TaskNote};
 
@@ -31,14 +32,20 @@ use super::{FunctionRunner, Outputs, Task, TaskContext, TaskError, TaskNote};
 /// assert_eq!(policy.ceiling(3), Duration::from_millis(800));
 /// assert_eq!(policy.ceiling(10), Duration::from_secs(2));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct RetryPolicy {
     /// Attempts in all, the first included; 0 counts as 1. Default 3.
     pub max_attempts: u32,
     /// The longest wait before the first retry; doubles per retry. Default 200 ms.
+    #[serde(rename = "base_ms", with = "crate::wire::millis")]
+    #[cfg_attr(feature = "schema", schemars(with = "u64"))]
     pub base: Duration,
     /// No wait is longer than this. Default 10 s.
+    #[serde(rename = "cap_ms", with = "crate::wire::millis")]
+    #[cfg_attr(feature = "schema", schemars(with = "u64"))]
     pub cap: Duration,
     /// Seeds the jitter so that the waits repeat exactly (for tests). `None`
     /// (the default) seeds it differently in every process.

@@ -44,11 +44,17 @@ use crate::error::Error;
 use crate::event::Timestamp;
 
 /// When the autosaver saves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(default, deny_unknown_fields)]
 pub struct AutosaveOptions {
-    /// Save once no change has come for this long.
+    /// Save once no change has come for this long. Default 2 s.
+    #[serde(rename = "quiet_period_ms", with = "crate::wire::millis")]
+    #[cfg_attr(feature = "schema", schemars(with = "u64"))]
     pub quiet_period: Duration,
-    /// While changes keep coming, save at least this often.
+    /// While changes keep coming, save at least this often. Default 10 s.
+    #[serde(rename = "max_interval_ms", with = "crate::wire::millis")]
+    #[cfg_attr(feature = "schema", schemars(with = "u64"))]
     pub max_interval: Duration,
 }
 

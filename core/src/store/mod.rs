@@ -18,7 +18,7 @@ mod summary;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use autosave::{AutosaveEvent, AutosaveOptions, Autosaver, autosave};
 pub use files::{DamagedFile, FileStore, RebuiltIndex};
@@ -37,7 +37,9 @@ pub const MAX_PAGE_SIZE: usize = 1_000;
 pub use crate::limits::MAX_DOCUMENT_BYTES;
 
 /// A page request for [`CanvasStore::list`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(default, deny_unknown_fields)]
 pub struct ListQuery {
     /// Where the previous page ended (its `next_cursor`); none for the first page.
     pub cursor: Option<String>,
@@ -66,7 +68,9 @@ impl ListQuery {
 }
 
 /// One canvas in a listing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct CanvasSummary {
     pub id: String,
     pub name: String,
@@ -76,7 +80,9 @@ pub struct CanvasSummary {
 }
 
 /// A page of canvases, ordered by id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct Page {
     pub items: Vec<CanvasSummary>,
     /// Pass this as the next query's cursor; none on the last page.
@@ -96,7 +102,9 @@ impl Page {
 }
 
 /// One saved version of a canvas.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct VersionInfo {
     pub revision: u64,
     /// RFC 3339, when the store wrote it.
@@ -107,13 +115,18 @@ pub struct VersionInfo {
 }
 
 /// What [`CanvasStore::prune`] removes from a canvas's history.
-/// The current version is always kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The current version is always kept. On the wire, one key:
+/// `{"keep_last": 10}` or `{"older_than_ms": 86400000}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Prune {
     /// Keep the newest N versions.
     KeepLast(usize),
     /// Remove versions saved longer ago than this.
+    #[serde(rename = "older_than_ms", with = "crate::wire::millis")]
+    #[cfg_attr(feature = "schema", schemars(with = "u64"))]
     OlderThan(Duration),
 }
 

@@ -11,7 +11,7 @@ mod journal;
 mod node_ops;
 mod property_ops;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -22,7 +22,9 @@ use crate::ops::Op;
 use journal::Undo;
 
 /// What a successful [`Canvas::apply`] returns.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct Applied {
     /// The canvas revision after the change.
     pub revision: u64,

@@ -22,6 +22,7 @@ const MAX_BYPASS_CHAIN: usize = 64;
 
 /// A ComfyUI API prompt and the nodes it leaves out.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct ApiPrompt {
     /// `{"<node id>": {"class_type": ..., "inputs": {...}}}`.
@@ -34,6 +35,7 @@ pub struct ApiPrompt {
 /// PrimitiveNode, Reroute), `muted`, `bypassed`, or `not_comfyui` (a node
 /// whose type is not in category `comfyui`, or unknown).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LeftOut {
     pub node: String,
     pub reason: &'static str,

@@ -196,7 +196,7 @@ mod workflow;
 use std::collections::HashMap;
 
 use indexmap::IndexMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use budget::{MAX_EXPANDED_NODES, MAX_EXPANDED_WORK};
 pub use export::{ApiPrompt, LeftOut, export_api_prompt};
@@ -214,7 +214,9 @@ use types::{ClassInfo, data_type, input_types, merged_spec, output_type};
 pub const CATEGORY: &str = "comfyui";
 
 /// What [`import`] made of a workflow.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Import {
     /// The canvas, ready for [`Canvas::from_document`] with the same catalogue.
@@ -227,7 +229,9 @@ pub struct Import {
 }
 
 /// Counts of an import.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ImportStats {
     /// Nodes on the canvas.

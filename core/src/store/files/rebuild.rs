@@ -12,7 +12,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::disk::{self, storage};
 use super::{Entry, Index, LAYOUT, Layout, read_index, unix_ns};
@@ -22,7 +22,9 @@ use crate::store::{change_summary, decode};
 
 /// What [`FileStore::rebuild_index`](super::FileStore::rebuild_index) did
 /// for one canvas.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct RebuiltIndex {
     /// The canvas.
     pub id: String,
@@ -36,7 +38,9 @@ pub struct RebuiltIndex {
 }
 
 /// A file set aside by a rebuild.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct DamagedFile {
     /// Where it is now.
     pub path: String,
