@@ -333,6 +333,12 @@ mod tests {
                 "duplicate key `k`",
             ),
             (r#""remove_node""#, "expected internally tagged enum Op"),
+            // serde accepts this form for tagged enums; reelgraph never did
+            // document it, and refuses it.
+            (
+                r#"["remove_node","a"]"#,
+                "expected internally tagged enum Op",
+            ),
         ] {
             let error = parse_error(text);
             assert!(error.contains(expected), "{text}: {error}");
