@@ -1,13 +1,18 @@
 //! Operations: the only way a canvas changes.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::model::{Edge, Node, PortRef, Position, Story, Viewport};
 
+mod read;
+
+// The variant list is written once, below; the macro gives `Op` and the
+// externally tagged twin that `read` deserialises the fields into.
+read::op_enum! {
 /// One change to a canvas. Serialised with an `op` tag:
 /// `{"op": "move_node", "id": "shot_1", "position": {"x": 0, "y": 0}}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
@@ -140,6 +145,7 @@ pub enum Op {
         )]
         metadata: Option<Map<String, Value>>,
     },
+}
 }
 
 impl Op {
