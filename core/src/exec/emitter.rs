@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use super::event::{RunEvent, RunEventKind, Timestamp};
 use super::stream::{EventSender, FLUSH_EVERY, Sent};
-use crate::runner::{NoteTarget, TaskNote};
 use crate::quality::Quality;
+use crate::runner::{NoteTarget, TaskNote};
 
 /// Sends events with gapless `seq`s and overall progress. Notes from tasks
 /// arrive on other threads, so numbering and sending happen under one lock:

@@ -21,11 +21,11 @@ use super::options::{FailurePolicy, RunOptions};
 use super::run::{RunHandle, RunReport, RunStatus};
 use super::work::{Links, Work, fill};
 use crate::cache::ResultCache;
+use crate::quality::Quality;
 use crate::runner::{
     FunctionRunner, Outputs, ProgressSink, Task, TaskContext, TaskError, TaskErrorKind, outputs,
     panic_message, panicked,
 };
-use crate::quality::Quality;
 
 /// Everything a run needs, owned.
 #[derive(Debug)]

@@ -172,11 +172,12 @@ pub fn import_any(catalog: &Catalog, text: &str, format: Option<Format>) -> Resu
         registered_types,
     };
     match format {
-        Format::Native => Ok(imported(
-            CanvasDocument::from_json(text)?,
-            Vec::new(),
-            Vec::new(),
-        )),
+        Format::Native => {
+            // A canvas imported from ComfyUI carries its node types.
+            let canvas = CanvasDocument::from_json(text)?;
+            let registered = comfyui::restore_types(catalog, &canvas)?;
+            Ok(imported(canvas, Vec::new(), registered))
+        }
         Format::ReactFlow => {
             let flow = react_flow::import_json(catalog, text)?;
             Ok(imported(flow.canvas, flow.diagnostics, Vec::new()))

@@ -185,10 +185,13 @@
 
 mod budget;
 mod build;
+mod class_widgets;
 mod export;
 mod flatten;
 mod groups;
+mod link_repair;
 mod ordered_json;
+mod saved_types;
 mod types;
 mod widgets;
 mod workflow;
@@ -199,7 +202,9 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 pub use budget::{MAX_EXPANDED_NODES, MAX_EXPANDED_WORK};
+pub use class_widgets::ObjectInfo;
 pub use export::{ApiPrompt, LeftOut, export_api_prompt};
+pub use saved_types::{NODE_TYPES_KEY, restore_types};
 
 use crate::catalog::{Catalog, InputSpec};
 use crate::error::Result;
@@ -247,6 +252,42 @@ pub struct ImportStats {
 /// an array; the message names the field and what it found); everything else
 /// is imported as far as it goes and reported in [`Import::diagnostics`].
 pub fn import(catalog: &Catalog, text: &str) -> Result<Import> {
+    import_with(catalog, text, &ImportOptions::default())
+}
+
+/// What an import may be told besides the workflow.
+///
+/// ```
+/// use reelgraph::Catalog;
+/// use reelgraph::format::comfyui::{self, ImportOptions, ObjectInfo};
+///
+/// let info = ObjectInfo::from_json(r#"{"Blur": {"input": {"required": {
+///     "image": ["IMAGE"], "radius": ["INT", {}]}}}}"#)?;
+/// let workflow = r#"{"nodes": [{"id": 1, "type": "Blur", "widgets_values": [3]}], "links": []}"#;
+/// let options = ImportOptions::default().object_info(info);
+/// let import = comfyui::import_with(&Catalog::builtin(), workflow, &options)?;
+/// assert_eq!(import.canvas.nodes[0].properties["radius"], 3);
+/// # Ok::<(), reelgraph::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct ImportOptions {
+    /// Widget names of the classes a ComfyUI server knows (its `/object_info`).
+    pub object_info: Option<ObjectInfo>,
+}
+
+impl ImportOptions {
+    /// Names the widgets of classes the workflow does not name itself.
+    pub fn object_info(mut self, info: ObjectInfo) -> Self {
+        self.object_info = Some(info);
+        self
+    }
+}
+
+/// [`import`], with [`ImportOptions`]: widget names a workflow leaves out
+/// come from, in order, the built-in table of ComfyUI's core classes and the
+/// options' `object_info`, before the names another node of the class got.
+pub fn import_with(catalog: &Catalog, text: &str, options: &ImportOptions) -> Result<Import> {
     let mut diags = Diagnostics::default();
     let mut wf = workflow::parse(text, &mut diags)?;
 
@@ -258,7 +299,20 @@ pub fn import(catalog: &Catalog, text: &str) -> Result<Import> {
     let mut layouts = widgets::Layouts::new();
     for (no, graph) in &mut graphs {
         for node in &mut graph.nodes {
-            let w = widgets::own_names(node);
+            let mut w = widgets::own_names(node);
+            if !w.known {
+                let mut layouts: Vec<Vec<&str>> = class_widgets::core_layouts(&node.class)
+                    .map(<[&str]>::to_vec)
+                    .collect();
+                if let Some(names) = options
+                    .object_info
+                    .as_ref()
+                    .and_then(|i| i.widget_names(&node.class))
+                {
+                    layouts.push(names.iter().map(String::as_str).collect());
+                }
+                widgets::apply_class_layout(&mut w, layouts);
+            }
             if w.known && !w.values.is_empty() {
                 layouts
                     .entry((node.class.clone(), w.values.len()))
@@ -428,17 +482,34 @@ fn clean_type_name(class: &str) -> String {
         name = "unnamed".into();
     }
     if name.len() > crate::model::MAX_ID_BYTES {
-        let mut cut = 100;
-        while !name.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        // FNV-1a: stable across builds, unlike the std hasher.
-        let hash = class.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-        name = format!("{}~{hash:016x}", &name[..cut]);
+        name = shortened(&name, class);
     }
     name
+}
+
+/// `text` cut to 100 bytes plus a hash of `whole`: short, and stable across
+/// imports and builds.
+fn shortened(text: &str, whole: &str) -> String {
+    let mut cut = 100.min(text.len());
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    // FNV-1a: stable across builds, unlike the std hasher.
+    let hash = whole.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{}~{hash:016x}", &text[..cut])
+}
+
+/// A flattened id (`<instance>:<inner>`), hashed when it is longer than an
+/// id may be, so a deeply nested node keeps a short, stable id.
+pub(super) fn flat_id(prefix: &str, local: &str) -> String {
+    let id = format!("{prefix}{local}");
+    if id.len() > crate::model::MAX_ID_BYTES {
+        shortened(&id, &id)
+    } else {
+        id
+    }
 }
 
 /// The data type of a ComfyUI type name, as the importer maps it

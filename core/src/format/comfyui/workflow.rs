@@ -371,23 +371,7 @@ fn parse_graph(parent: &Json, nodes: &[Json], context: &str, diags: &mut Diagnos
         graph.links.push(link);
     }
 
-    for node in &graph.nodes {
-        for input in &node.inputs {
-            let Some(link) = &input.link else { continue };
-            if !link_ids.contains_key(link) {
-                diags.push_edge(
-                    Severity::Warning,
-                    "dangling_edge",
-                    format!(
-                        "{context}input `{}` of node `{}` names link `{link}`, which is not in `links`; the input is left unconnected",
-                        input.name, node.id
-                    ),
-                    "reconnect the input in ComfyUI",
-                    link,
-                );
-            }
-        }
-    }
+    super::link_repair::repair(&mut graph, context, diags);
 
     let groups = array_field(parent, "groups", "groups", context, diags);
     for (i, raw) in groups.iter().enumerate() {
