@@ -48,7 +48,7 @@ pub(super) fn store(catalog: &Catalog, doc: &mut CanvasDocument) {
 /// let workflow = r#"{"nodes": [{"id": 1, "type": "SaveImage",
 ///   "widgets_values": ["out"]}], "links": []}"#;
 /// let import = comfyui::import(&Catalog::builtin(), workflow)?;
-/// let saved = import.canvas.to_json()?;
+/// let saved = serde_json::to_string(&import.canvas).unwrap();
 ///
 /// // Another process, another catalogue.
 /// let catalog = Catalog::builtin();
