@@ -383,6 +383,70 @@ fn long_flattened_ids_are_hashed_never_dropped() {
     assert_eq!(api.prompt[id.as_str()]["inputs"]["filename_prefix"], "deep");
 }
 
+const API_PROMPT: &str = r#"{
+  "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "sd15.safetensors"}},
+  "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "a cat", "clip": ["4", 1]},
+        "_meta": {"title": "Positive"}},
+  "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "", "clip": ["4", 1]}},
+  "5": {"class_type": "EmptyLatentImage", "inputs": {"width": 512, "height": 512, "batch_size": 1}},
+  "3": {"class_type": "KSampler", "inputs": {"seed": 42, "steps": 20, "cfg": 8,
+        "sampler_name": "euler", "scheduler": "normal", "denoise": 1,
+        "model": ["4", 0], "positive": ["6", 0], "negative": ["7", 0], "latent_image": ["5", 0]}},
+  "8": {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["4", 2]}},
+  "9": {"class_type": "SaveImage", "inputs": {"filename_prefix": "ComfyUI", "images": ["8", 0]}}
+}"#;
+
+#[test]
+fn an_api_prompt_imports_laid_out_and_exports_as_it_was() {
+    let (catalog, import) = import(API_PROMPT);
+    assert_eq!(import.canvas.nodes.len(), 7);
+    assert_eq!(import.canvas.edges.len(), 9);
+    assert_eq!(
+        import
+            .diagnostics
+            .iter()
+            .map(|d| d.code.as_str())
+            .collect::<Vec<_>>(),
+        ["no_layout"]
+    );
+    let node = |id: &str| import.canvas.nodes.iter().find(|n| n.id == id).unwrap();
+    assert_eq!(node("6").label.as_deref(), Some("Positive"));
+    assert_eq!(node("3").properties["sampler_name"], "euler");
+    // Layered left to right: each step of the chain sits right of the one before.
+    let x = |id: &str| node(id).position.x;
+    assert!(x("4") < x("6") && x("6") < x("3") && x("3") < x("8") && x("8") < x("9"));
+    // Exported again, the prompt is the one read (titles in `_meta`).
+    let api = prompt(&catalog, &import);
+    let mut expected: Value = serde_json::from_str(API_PROMPT).unwrap();
+    for (id, entry) in expected.as_object_mut().unwrap() {
+        assert_eq!(api.prompt[id.as_str()]["inputs"], entry["inputs"], "{id}");
+        assert_eq!(api.prompt[id.as_str()]["class_type"], entry["class_type"]);
+    }
+    assert_eq!(api.prompt["6"]["_meta"]["title"], "Positive");
+    assert_eq!(api.prompt.len(), 7);
+    assert!(api.diagnostics.is_empty());
+
+    // Into a catalogue that knows the classes from a workflow, the output
+    // names and types are that workflow's: nothing is widened.
+    let catalog = Catalog::builtin();
+    let text = format!(r#"{{"nodes": [{LOADER}], "links": []}}"#);
+    comfyui::import(&catalog, &text).unwrap();
+    let before = catalog.get("CheckpointLoaderSimple").unwrap();
+    let again = comfyui::import(&catalog, API_PROMPT).unwrap();
+    let after = catalog.get("CheckpointLoaderSimple").unwrap();
+    assert_eq!(before.version, after.version);
+    assert!(
+        again
+            .canvas
+            .edges
+            .iter()
+            .any(|e| e.source.node == "4" && e.source.port == "CLIP")
+    );
+    let api = prompt(&catalog, &again);
+    assert_eq!(api.prompt["6"]["inputs"]["clip"], json!(["4", 1]));
+    round_trip(API_PROMPT).unwrap();
+}
+
 /// What a canvas gives: validation, the API prompt and the SVG picture.
 fn outputs(canvas: &Canvas) -> (Value, Value, String) {
     let api = comfyui::export_api_prompt(canvas);

@@ -135,9 +135,10 @@ pub fn detect(text: &str) -> Result<Format> {
 }
 
 /// Reads a canvas in whatever format `text` is in (see [`detect`]), or in
-/// `format` when the caller knows it. ComfyUI workflows register their node
-/// classes in `catalog`. ComfyUI API prompts are recognised and refused with
-/// `wrong_format` until their importer exists.
+/// `format` when the caller knows it. ComfyUI workflows and API prompts
+/// register their node classes in `catalog`; a native document that carries
+/// imported ComfyUI node types registers them too
+/// ([`comfyui::restore_types`]).
 ///
 /// ```
 /// use reelgraph::format::{Format, import_any};
@@ -182,7 +183,8 @@ pub fn import_any(catalog: &Catalog, text: &str, format: Option<Format>) -> Resu
             let flow = react_flow::import_json(catalog, text)?;
             Ok(imported(flow.canvas, flow.diagnostics, Vec::new()))
         }
-        Format::ComfyuiWorkflow => {
+        // One importer reads both; an API prompt comes with a `no_layout` note.
+        Format::ComfyuiWorkflow | Format::ComfyuiApi => {
             let workflow = comfyui::import(catalog, text)?;
             Ok(imported(
                 workflow.canvas,
@@ -190,11 +192,6 @@ pub fn import_any(catalog: &Catalog, text: &str, format: Option<Format>) -> Resu
                 workflow.registered_types,
             ))
         }
-        Format::ComfyuiApi => Err(Error::WrongShape {
-            format: "a canvas reelgraph can import yet",
-            found: "this is a ComfyUI API prompt, which has no layout or links".to_owned(),
-            hint: "in ComfyUI, save the workflow (Workflow > Save), not Export (API), and import that file",
-        }),
     }
 }
 

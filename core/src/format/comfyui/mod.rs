@@ -183,6 +183,7 @@
 //! (`mode` 4; a link from one is passed through to its input of the same type,
 //! as ComfyUI does), and nodes whose type is not a ComfyUI one.
 
+mod api_import;
 mod budget;
 mod build;
 mod class_widgets;
@@ -290,6 +291,9 @@ impl ImportOptions {
 pub fn import_with(catalog: &Catalog, text: &str, options: &ImportOptions) -> Result<Import> {
     let mut diags = Diagnostics::default();
     let mut wf = workflow::parse(text, &mut diags)?;
+    if wf.from_api {
+        api_import::adopt_types(&mut wf, catalog);
+    }
 
     // Widget names, then layouts learned from nodes that said their names.
     let mut graphs: Vec<(usize, &mut workflow::Graph)> = vec![(0, &mut wf.graph)];
@@ -336,7 +340,24 @@ pub fn import_with(catalog: &Catalog, text: &str, options: &ImportOptions) -> Re
     let type_names = register_types(catalog, &plan, &mut diags);
     let mut import = build::build(catalog, &wf, plan, &type_names.by_class, diags);
     import.registered_types = type_names.registered;
+    if wf.from_api {
+        lay_out(catalog, &mut import.canvas);
+    }
     Ok(import)
+}
+
+/// Places the nodes of a canvas that came without positions in layers, left
+/// to right, as the SVG picture lays them out.
+fn lay_out(catalog: &Catalog, doc: &mut CanvasDocument) {
+    let Ok(canvas) = crate::Canvas::from_document(catalog.clone(), doc.clone()) else {
+        return;
+    };
+    let layout = crate::render::layout(&canvas, crate::render::LayoutMode::Layered);
+    for node in &mut doc.nodes {
+        if let Some(b) = layout.node(&node.id) {
+            node.position = crate::model::Position::new(b.x, b.y);
+        }
+    }
 }
 
 struct TypeNames {

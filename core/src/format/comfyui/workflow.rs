@@ -39,6 +39,8 @@ pub(super) struct Workflow {
     pub meta: Map<String, Value>,
     pub viewport: Option<Viewport>,
     pub id: Option<String>,
+    /// Read from an API prompt: no layout, no types.
+    pub from_api: bool,
 }
 
 #[derive(Debug, Default)]
@@ -134,20 +136,13 @@ pub(super) fn parse(text: &str, diags: &mut Diagnostics) -> Result<Workflow> {
                 other.describe()
             )));
         }
+        None if super::api_import::is_api_prompt(entries) => {
+            return Ok(super::api_import::workflow(entries, diags));
+        }
         None => {
-            let api_prompt =
-                !entries.is_empty() && entries.iter().all(|(_, v)| v.get("class_type").is_some());
-            return Err(if api_prompt {
-                Error::WrongShape {
-                    format: FORMAT,
-                    found: "this is a ComfyUI API prompt (`{id: {class_type, inputs}}`), not an editor workflow".into(),
-                    hint: "export the workflow from the ComfyUI editor with Save, not Export (API)",
-                }
-            } else {
-                not_a_workflow(
-                    "`nodes` is missing; a workflow lists its nodes in a `nodes` array".into(),
-                )
-            });
+            return Err(not_a_workflow(
+                "`nodes` is missing; a workflow lists its nodes in a `nodes` array".into(),
+            ));
         }
     };
     let graph = parse_graph(&root, nodes, "", diags);
@@ -242,6 +237,7 @@ pub(super) fn parse(text: &str, diags: &mut Diagnostics) -> Result<Workflow> {
         meta,
         viewport,
         id,
+        from_api: false,
     })
 }
 
@@ -515,7 +511,7 @@ fn slots(raw: Option<&Json>, input: bool) -> Vec<Slot> {
 }
 
 /// Gives each slot a unique, non-empty port name (`input_3`, `image#2`).
-fn name_ports(slots: &mut [Slot], fallback: &str) {
+pub(super) fn name_ports(slots: &mut [Slot], fallback: &str) {
     let mut names = UniqueNames::default();
     for (k, s) in slots.iter_mut().enumerate() {
         s.port = if s.name.trim().is_empty() {
