@@ -2,8 +2,10 @@
 //!
 //! [`import`] reads the workflow JSON the ComfyUI editor saves (LiteGraph,
 //! `version` 0.4 with links as arrays, and 1.x with links as objects and
-//! subgraph definitions) into a [`CanvasDocument`], registering the ComfyUI
-//! node classes it meets as reelgraph node types in the given [`Catalog`].
+//! subgraph definitions), or an API prompt, into a [`CanvasDocument`],
+//! registering the ComfyUI node classes it meets as reelgraph node types in
+//! the given [`Catalog`]; the document carries those types
+//! ([`restore_types`]) so it loads the same after a save.
 //! [`export_api_prompt`] writes a canvas of such nodes as the prompt that
 //! ComfyUI's `/prompt` endpoint runs.
 //!
@@ -92,14 +94,17 @@
 //!
 //! `widgets_values` become properties by name. An object (`{name: value}`,
 //! as Video Helper Suite writes) names them itself. An array is positional,
-//! and names come from, in order: `widgets_values_named` when it has as many
-//! entries as the array (the ComfyUI template packages write it); the input
-//! entries that carry `widget: {name}` (ComfyUI 1.x), when they line up with
-//! the values — a seed's extra `control_after_generate` value (`fixed`,
-//! `increment`, `decrement`, `randomize` after an integer) is recognised on
-//! the way; the names another node of the same class in the same workflow got
-//! for as many values; and otherwise `widget_0`, `widget_1`, ... A name that
-//! repeats gets `#2`, `#3`. The node's names, in widget order, are kept in
+//! and names come from, in order: `widgets_values_named` (the ComfyUI
+//! template packages write it; when it lists fewer names than values, each
+//! name takes the next value equal to its own); the input entries that carry
+//! `widget: {name}` (ComfyUI 1.x), when they line up with the values — a
+//! seed's extra `control_after_generate` value (`fixed`, `increment`,
+//! `decrement`, `randomize`, or `true`/`false` in older files, read as
+//! `randomize`/`fixed`) after an integer is recognised on the way; a built-in
+//! table of ComfyUI's core classes; the [`ObjectInfo`] of
+//! [`ImportOptions`]; the names another node of the same class in the same
+//! workflow got for as many values; and otherwise `widget_0`, `widget_1`,
+//! ... A name that repeats gets `#2`, `#3`. The node's names, in widget order, are kept in
 //! `ui.comfyui.widgets`. Object values (a crop box, a curve) become `object`
 //! properties; arrays become `list` properties.
 //!
@@ -114,9 +119,14 @@
 //!   are in the canvas metadata under `comfyui`; `extra.ds` is the viewport.
 //! - **Reroute** nodes collapse: a chain `A → Reroute → Reroute → B` is one
 //!   edge `A → B`, and a reroute that fans out gives one edge per target.
+//! - **Links**: the input's own `link` decides, as in ComfyUI; the `links`
+//!   table is repaired to agree with the inputs (in subgraph definitions
+//!   too) before anything else, with a warning per repair (see
+//!   `link_repair`: `repaired_link`, `duplicate_edge`, `dangling_edge`).
 //! - **Subgraphs** are flattened, as ComfyUI does when it runs them: an
 //!   instance node is replaced by a copy of its definition's nodes and links,
-//!   with ids `<instance id>:<inner id>` (nested: `5:12:3`), the links
+//!   with ids `<instance id>:<inner id>` (nested: `5:12:3`; an id over 128
+//!   bytes keeps 100 and a hash of the whole), the links
 //!   crossing the subgraph's boundary resolved to the real nodes on either
 //!   side, and the instance's widget values given to the inner widgets its
 //!   unconnected inputs feed. Each instance becomes a group
@@ -163,14 +173,17 @@
 //! | --- | --- | --- |
 //! | `invalid_field` | warning | a node, link, group or subgraph entry could not be read, or a part of the workflow has the wrong shape; skipped. Also: editor state, group state or a workflow field nested too deep; left out |
 //! | `duplicate_id` | warning | a node or link id repeats; the first is used |
-//! | `dangling_edge` | warning | a link to or from a missing node (or from a reroute with no input); skipped |
-//! | `unknown_port` | warning | a link names a slot the node does not have; skipped |
+//! | `repaired_link` | warning | a link went to another slot than the input that names it, or an input named a missing link and took the one wire that goes to it; connected as ComfyUI does |
+//! | `duplicate_edge` | warning | a link goes to an input that names another link, or two inputs name one link; the stale one is dropped |
+//! | `dangling_edge` | warning | a link to or from a missing node (or from a reroute with no input), a link no input names, an input naming a missing link; skipped |
+//! | `unknown_port` | warning | a link comes from an output slot the node does not have; skipped |
+//! | `no_layout` | warning | the file is an API prompt: nodes laid out in layers, output names and types unknown |
 //! | `cycle` | error/warning | a loop of reroutes, or a subgraph containing itself |
 //! | `renamed_type` | warning | a class was registered under another type name |
 //! | `property_invalid` | warning | a widget value does not fit its property, or its type has no property for it; kept in `ui.comfyui.unmatched_widgets`. A value nested too deep is dropped |
 //! | `too_large` | error/warning | a subgraph instance past the expansion caps (error; left out), a node with too many slots, a group past the entry cap (warnings) |
 //! | `invalid_spec` | error | a class could not be registered; its nodes are skipped |
-//! | `input_occupied`, `cycle`, `self_loop`, `duplicate_edge`, `type_mismatch` | error | a link breaks a connection rule; the edge is kept in the document (as a loaded canvas keeps it) and [`Canvas::validate`](crate::Canvas::validate) reports it too |
+//! | `cycle`, `self_loop`, `type_mismatch` | error | a link breaks a connection rule; the edge is kept in the document (as a loaded canvas keeps it) and [`Canvas::validate`](crate::Canvas::validate) reports it too |
 //!
 //! # API prompt export
 //!
@@ -181,7 +194,10 @@
 //! `Reroute` (editor-only nodes; a primitive's value is already the widget
 //! value of the nodes it feeds), muted nodes (`mode` 2), bypassed nodes
 //! (`mode` 4; a link from one is passed through to its input of the same type,
-//! as ComfyUI does), and nodes whose type is not a ComfyUI one.
+//! as ComfyUI does), and nodes whose type is not a ComfyUI one. Editor-only
+//! widgets (`control_after_generate`, `upload`, ...) are not sent; a node
+//! sending guessed widget names (`widget_0`) gets a `guessed_widget_names`
+//! warning in [`ApiPrompt::diagnostics`].
 
 mod api_import;
 mod budget;
@@ -223,7 +239,7 @@ pub const CATEGORY: &str = "comfyui";
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct Import {
-    /// The canvas, ready for [`Canvas::from_document`] with the same catalogue.
+    /// The canvas, ready for [`Canvas::from_document`](crate::Canvas::from_document) with the same catalogue.
     pub canvas: CanvasDocument,
     /// What was skipped, changed or does not fit, in the order it was found.
     pub diagnostics: Vec<Diagnostic>,
