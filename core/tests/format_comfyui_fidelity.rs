@@ -510,7 +510,11 @@ fn an_imported_canvas_survives_a_save() {
     // A document carrying something that is not a spec is refused clearly.
     let mut doc = import.canvas;
     doc.metadata
-        .insert(comfyui::NODE_TYPES_KEY.into(), json!([{"type": 1}]));
+        .insert(comfyui::NODE_TYPES_KEY.into(), json!(r#"[{"type": 1}]"#));
+    let err = comfyui::restore_types(&Catalog::builtin(), &doc).unwrap_err();
+    assert_eq!(err.code(), "invalid_field");
+    doc.metadata
+        .insert(comfyui::NODE_TYPES_KEY.into(), json!([]));
     let err = comfyui::restore_types(&Catalog::builtin(), &doc).unwrap_err();
     assert_eq!(err.code(), "invalid_field");
 }
