@@ -695,3 +695,18 @@ fn real_world_prompts_wire_what_each_input_names_and_survive_a_save() {
         failures.join("\n")
     );
 }
+
+#[test]
+fn inputs_without_a_link_field_leave_links_to_decide() {
+    // Hand-made files may leave `link` out of inputs (LiteGraph writes
+    // `null`): then the `links` table is all there is, and it is kept.
+    let text = r#"{"nodes": [
+        {"id": 1, "type": "LoadImage", "outputs": [{"name": "IMAGE", "type": "IMAGE"}],
+         "widgets_values": ["a.png", "image"]},
+        {"id": 2, "type": "SaveImage", "inputs": [{"name": "images", "type": "IMAGE"}],
+         "widgets_values": ["out"]}],
+      "links": [[3, 1, 0, 2, 0, "IMAGE"]]}"#;
+    let (_, import) = import(text);
+    assert_eq!(edges(&import), [e("3", "1", "IMAGE", "2", "images")]);
+    assert!(import.diagnostics.is_empty(), "{:#?}", import.diagnostics);
+}

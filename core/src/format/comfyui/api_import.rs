@@ -79,6 +79,7 @@ pub(super) fn workflow(entries: &[(String, Json)], diags: &mut Diagnostics) -> W
                         ty: "*".into(),
                         widget: None,
                         link: Some(link),
+                        link_declared: true,
                     });
                 }
                 None => widgets.push((name.clone(), value.to_value())),
@@ -121,6 +122,7 @@ pub(super) fn workflow(entries: &[(String, Json)], diags: &mut Diagnostics) -> W
                 ty: "*".into(),
                 widget: None,
                 link: None,
+                link_declared: false,
             })
             .collect();
     }

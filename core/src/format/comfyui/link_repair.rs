@@ -13,8 +13,11 @@
 //!   input names that goes to it, if there is exactly one; otherwise it stays
 //!   unconnected.
 //!
-//! Links to or from the boundary of a subgraph definition (`-10`, `-20`) and
-//! links to a node that does not exist are left to the flattener.
+//! Links to or from the boundary of a subgraph definition (`-10`, `-20`),
+//! links to a node that does not exist, and links to an input with no `link`
+//! field at all (hand-made files; LiteGraph always writes one, `null` when
+//! unconnected), or to a node none of whose inputs has one, are left to the
+//! flattener, which goes by `links`.
 
 use std::collections::HashMap;
 
@@ -144,6 +147,11 @@ pub(super) fn repair(graph: &mut Graph, context: &str, diags: &mut Diagnostics) 
             }
             (None, Some(ti)) => {
                 let node = &graph.nodes[ti];
+                // An input with no `link` field says nothing: `links` decides.
+                let silent = |k: usize| node.inputs.get(k).is_some_and(|i| !i.link_declared);
+                if silent(link.target_slot) || !node.inputs.iter().any(|i| i.link_declared) {
+                    continue;
+                }
                 let (code, why) = match node.inputs.get(link.target_slot) {
                     Some(input) => match &input.link {
                         Some(other) if link_at.contains_key(other.as_str()) => (

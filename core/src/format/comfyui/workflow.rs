@@ -99,6 +99,9 @@ pub(super) struct Slot {
     pub widget: Option<String>,
     /// For inputs: the link id the slot names.
     pub link: Option<String>,
+    /// For inputs: whether the slot has a `link` field at all (`null`
+    /// included). Hand-made files may leave it out; then `links` decides.
+    pub link_declared: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -506,6 +509,7 @@ fn slots(raw: Option<&Json>, input: bool) -> Vec<Slot> {
             } else {
                 None
             },
+            link_declared: input && s.get("link").is_some(),
         })
         .collect()
 }
