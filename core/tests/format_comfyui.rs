@@ -94,11 +94,12 @@ fn v04_workflow_imports_with_types_properties_layout_and_groups() {
     let vae = catalog.get("VAEDecode").unwrap();
     assert_eq!(vae.outputs[0].data_type.as_str(), "image");
 
-    // No names in a 0.4 file: positional widgets.
+    // No names in a 0.4 file: KSampler's come from the built-in table.
     let sampler = node(doc, "3");
-    assert_eq!(sampler.properties["widget_0"], json!(156680208700286_u64));
-    assert_eq!(sampler.properties["widget_3"], json!(8));
-    assert_eq!(ks.property("widget_0").unwrap().kind, PropertyKind::Integer);
+    assert_eq!(sampler.properties["seed"], json!(156680208700286_u64));
+    assert_eq!(sampler.properties["control_after_generate"], "randomize");
+    assert_eq!(sampler.properties["cfg"], json!(8));
+    assert_eq!(ks.property("seed").unwrap().kind, PropertyKind::Integer);
     assert_eq!(node(doc, "6").label.as_deref(), Some("Positive"));
     assert_eq!(node(doc, "6").position.x, 415.0);
     // The `{"0": w, "1": h}` size and the other node fields are kept in ui.
@@ -236,26 +237,23 @@ fn broken_links_and_entries_are_reported_not_fatal() {
         7,
         "{c:?}"
     );
-    // Link 2 goes to input slot 5, link 3 comes from output slot 7.
-    assert_eq!(
-        c.iter().filter(|c| **c == "unknown_port").count(),
-        2,
-        "{c:?}"
-    );
-    // Node 3's input names link 6, which does not exist.
-    assert!(
+    // Link 2 goes to input slot 5 of node 2, whose only input names link 1:
+    // stale, dropped.
+    let find = |code: &str, edge: &str| {
         import
             .diagnostics
             .iter()
-            .any(|d| d.code == "dangling_edge" && d.edge.as_deref() == Some("6"))
-    );
-    let slot = import
-        .diagnostics
-        .iter()
-        .find(|d| d.code == "unknown_port")
-        .unwrap();
-    assert_eq!(slot.edge.as_deref(), Some("2"));
+            .find(|d| d.code == code && d.edge.as_deref() == Some(edge))
+            .unwrap_or_else(|| panic!("no {code} for link {edge}: {c:?}"))
+    };
+    assert!(find("dangling_edge", "2").message.contains("stale"));
+    // Node 3's input names link 6, which does not exist; link 3 goes there
+    // and no input names it, so the input takes it...
+    assert!(find("repaired_link", "3").message.contains("`6`"));
+    // ...but it comes from output slot 7 of a node with two outputs.
+    let slot = find("unknown_port", "3");
     assert!(!slot.hint.is_empty());
+    assert_eq!(c.iter().filter(|c| **c == "unknown_port").count(), 1);
 }
 
 #[test]
@@ -285,8 +283,14 @@ fn duplicate_ids_keep_the_first() {
 fn dangling_links_are_skipped_with_the_missing_node_named() {
     let catalog = Catalog::builtin();
     let import = import(&catalog, "dangling_link.json");
-    assert_eq!(import.canvas.edges.len(), 1);
-    assert_eq!(import.canvas.edges[0].id, "3");
+    // Link 3 also goes to 2.images, but the input names link 2: stale.
+    assert!(import.canvas.edges.is_empty());
+    assert!(
+        import
+            .diagnostics
+            .iter()
+            .any(|d| d.code == "duplicate_edge" && d.edge.as_deref() == Some("3"))
+    );
     let dangling: Vec<_> = import
         .diagnostics
         .iter()
@@ -297,7 +301,7 @@ fn dangling_links_are_skipped_with_the_missing_node_named() {
     assert!(dangling[1].message.contains("`98`"));
     // Input 2.images names link 2, which dangles: no edge, input left free.
     let canvas = Canvas::from_document(catalog, import.canvas).unwrap();
-    assert_eq!(canvas.edge_count(), 1);
+    assert_eq!(canvas.edge_count(), 0);
 }
 
 #[test]
@@ -396,7 +400,7 @@ fn merging_across_workflows_registers_a_union_as_a_new_version() {
     for input in &v1.inputs {
         assert!(v2.input(&input.name).is_some(), "{} kept", input.name);
     }
-    assert!(v2.property("widget_0").is_some() && v2.property("seed").is_some());
+    assert!(v2.property("seed").is_some() && v2.property("denoise").is_some());
     // Output positions are kept, so slot indices stay right.
     assert_eq!(v1.outputs[0].name, v2.outputs[0].name);
     // Importing the first workflow again changes nothing.
@@ -428,25 +432,25 @@ fn a_taken_type_name_is_registered_under_the_comfyui_prefix() {
 #[test]
 fn links_that_break_connection_rules_are_kept_and_reported() {
     let catalog = Catalog::builtin();
-    // Two links into one input, and a loop.
+    // A loop, a self-loop, and two stale links into the self-looped input.
     let text = r#"{"nodes": [
         {"id": 1, "type": "A", "outputs": [{"name": "out", "type": "X", "links": [1]}], "inputs": [{"name": "in", "type": "X", "link": 3}]},
         {"id": 2, "type": "A", "outputs": [{"name": "out", "type": "X", "links": [2, 3]}], "inputs": [{"name": "in", "type": "X", "link": 1}]},
-        {"id": 3, "type": "A", "outputs": [{"name": "out", "type": "X", "links": []}], "inputs": [{"name": "in", "type": "X", "link": 2}]}
+        {"id": 3, "type": "A", "outputs": [{"name": "out", "type": "X", "links": []}], "inputs": [{"name": "in", "type": "X", "link": 4}]}
       ],
       "links": [[1, 1, 0, 2, 0, "X"], [2, 2, 0, 3, 0, "X"], [3, 2, 0, 1, 0, "X"], [4, 3, 0, 3, 0, "X"], [5, 1, 0, 3, 0, "X"]]}"#;
     let import = comfyui::import(&catalog, text).unwrap();
-    assert_eq!(import.canvas.edges.len(), 5);
+    assert_eq!(import.canvas.edges.len(), 3);
     let mut c = codes(&import);
     c.sort();
     assert_eq!(
         c,
-        ["cycle", "input_occupied", "self_loop"],
+        ["cycle", "duplicate_edge", "duplicate_edge", "self_loop"],
         "{:#?}",
         import.diagnostics
     );
     let canvas = Canvas::from_document(catalog, import.canvas).unwrap();
-    assert_eq!(canvas.edge_count(), 5);
+    assert_eq!(canvas.edge_count(), 3);
     assert!(!canvas.validate().valid);
 }
 
@@ -480,17 +484,11 @@ fn bad_documents_are_errors_with_codes() {
         ("{", "invalid_json"),
         ("[]", "wrong_format"),
         (r#"{"links": []}"#, "wrong_format"),
-        (
-            r#"{"3": {"class_type": "KSampler", "inputs": {}}}"#,
-            "wrong_format",
-        ),
         (r#"{"nodes": 5}"#, "wrong_format"),
     ] {
         let err = comfyui::import(&catalog, text).unwrap_err();
         assert_eq!(err.code(), code, "{text}");
     }
-    let err = comfyui::import(&catalog, r#"{"1": {"class_type": "A", "inputs": {}}}"#).unwrap_err();
-    assert!(err.to_string().contains("API prompt"));
     // Weird but readable: nothing to import, no panic.
     let import = comfyui::import(
         &catalog,
@@ -511,7 +509,7 @@ fn bypassed_and_muted_nodes_are_left_out_of_the_prompt() {
         {"id": 5, "type": "PrimitiveNode", "outputs": [{"name": "STRING", "type": "STRING", "links": [3], "widget": {"name": "filename_prefix"}}], "widgets_values": ["out"]}
       ],
       "links": [[1, 1, 0, 2, 0, "IMAGE"], [2, 2, 0, 3, 0, "IMAGE"], [3, 5, 0, 3, 1, "STRING"]]}"#;
-    // Node 3 has one input listed; link 3 names slot 1 -> unknown_port.
+    // Node 3 has one input listed, which names link 2: link 3 is stale.
     let import = comfyui::import(&catalog, text).unwrap();
     let canvas = Canvas::from_document(catalog, import.canvas).unwrap();
     let api = comfyui::export_api_prompt(&canvas);
@@ -520,7 +518,10 @@ fn bypassed_and_muted_nodes_are_left_out_of_the_prompt() {
     assert_eq!(keys, ["1", "3"]);
     // The link from the bypassed node passes through to its input.
     assert_eq!(api.prompt["3"]["inputs"]["images"], json!(["1", 0]));
-    assert_eq!(api.prompt["3"]["inputs"]["widget_0"], "out");
+    assert_eq!(api.prompt["3"]["inputs"]["filename_prefix"], "out");
+    // LoadImage's upload button is editor-only.
+    assert_eq!(api.prompt["1"]["inputs"], json!({"image": "a.png"}));
+    assert!(api.diagnostics.is_empty(), "{:#?}", api.diagnostics);
     let reasons: BTreeMap<&str, &str> = api
         .left_out
         .iter()
@@ -586,6 +587,15 @@ impl<'a> Counter<'a> {
             }
         }
         let links = links_of(graph);
+        let link_at: HashMap<&str, usize> = links
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.0.as_str(), i))
+            .collect();
+        // The link input `k` of node `n` names, if it is in the table.
+        let input_link = |n: &Value, k: usize| {
+            id_of(&n["inputs"][k]["link"]).and_then(|l| link_at.get(l.as_str()).copied())
+        };
         let mut instance_out: HashMap<String, Vec<bool>> = HashMap::new();
         // Instances first (in file order), so their outputs are known.
         let mut order: Vec<&String> = nodes.keys().collect();
@@ -618,7 +628,7 @@ impl<'a> Counter<'a> {
                 let Some(n) = nodes.get(o) else { return false };
                 let class = kinds[o.as_str()];
                 if class == "Reroute" {
-                    match links.iter().position(|l| &l.3 == o && l.4 == 0) {
+                    match input_link(n, 0) {
                         Some(up) => li = up,
                         None => return false,
                     }
@@ -646,11 +656,8 @@ impl<'a> Counter<'a> {
                 let inst = nodes[*id];
                 let def = self.defs[kinds[id.as_str()]];
                 // Inputs are ready when no link into the instance starts at a pending instance.
-                let feeding: Vec<usize> = links
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, l)| &l.3 == *id)
-                    .map(|(i, _)| i)
+                let feeding: Vec<usize> = (0..inst["inputs"].as_array().map_or(0, Vec::len))
+                    .filter_map(|k| input_link(inst, k))
                     .collect();
                 let blocked = feeding.iter().any(|&i| {
                     let o = &links[i].1;
@@ -668,7 +675,7 @@ impl<'a> Counter<'a> {
                     .flatten()
                     .map(|p| {
                         let slot = inst_inputs.iter().position(|s| s["name"] == p["name"]);
-                        slot.and_then(|k| links.iter().position(|l| &l.3 == *id && l.4 == k))
+                        slot.and_then(|k| input_link(inst, k))
                             .is_some_and(|li| resolves(li, &instance_out, &links))
                     })
                     .collect();
@@ -682,21 +689,29 @@ impl<'a> Counter<'a> {
         }
         let mut outputs = Vec::new();
         for (li, (_, _, _, t, ts)) in links.iter().enumerate() {
-            if t == "-20" && depth > 0 {
+            if t == "-20" && depth > 0 && !nodes.contains_key(t) {
                 if outputs.len() <= *ts {
                     outputs.resize(ts + 1, false);
                 }
                 outputs[*ts] = resolves(li, &instance_out, &links);
                 continue;
             }
-            let Some(target) = nodes.get(t) else { continue };
-            let class = kinds[t.as_str()];
+        }
+        // The input's own `link` decides which link feeds it (first claim wins).
+        let mut claimed = HashSet::new();
+        for id in &order {
+            let class = kinds[id.as_str()];
             if class == "Reroute" || self.defs.contains_key(class) {
                 continue;
             }
-            let inputs = target["inputs"].as_array().map_or(0, Vec::len);
-            if *ts < inputs && resolves(li, &instance_out, &links) {
-                self.edges += 1;
+            let n = nodes[*id];
+            for k in 0..n["inputs"].as_array().map_or(0, Vec::len) {
+                if let Some(li) = input_link(n, k)
+                    && claimed.insert(li)
+                    && resolves(li, &instance_out, &links)
+                {
+                    self.edges += 1;
+                }
             }
         }
         outputs

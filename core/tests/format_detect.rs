@@ -54,13 +54,14 @@ fn a_named_format_is_used_as_given() {
 }
 
 #[test]
-fn an_api_prompt_is_recognised_and_refused_with_what_to_do() {
+fn an_api_prompt_is_recognised_and_imported_with_a_note() {
     let prompt = r#"{"3": {"class_type": "KSampler", "inputs": {"seed": 1}},
                      "4": {"class_type": "CheckpointLoaderSimple", "inputs": {}}}"#;
     assert_eq!(detect(prompt).expect("detect"), Format::ComfyuiApi);
-    let err = import_any(&Catalog::builtin(), prompt, None).expect_err("api");
-    assert_eq!(err.code(), "wrong_format");
-    assert!(err.hint().contains("Workflow > Save"), "{}", err.hint());
+    let imported = import_any(&Catalog::builtin(), prompt, None).expect("api");
+    assert_eq!(imported.format, Format::ComfyuiApi);
+    assert_eq!(imported.canvas.nodes.len(), 2);
+    assert_eq!(imported.diagnostics[0].code, "no_layout");
 }
 
 #[test]

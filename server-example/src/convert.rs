@@ -17,7 +17,8 @@ use crate::{CmdResult, exit};
 ///
 /// The input format is told from the content (a reelgraph canvas has
 /// `"format": "reelgraph.canvas"`, a ComfyUI workflow has `nodes` and
-/// `links`, a React Flow object `nodes` and `edges`); the output format from
+/// `links`, a ComfyUI API prompt entries with `class_type`, a React Flow
+/// object `nodes` and `edges`); the output format from
 /// the extension: `.svg`, `.dot`, `.mmd`, `.canvas.json` (native),
 /// `.flow.json` (React Flow), `.api.json` (ComfyUI API prompt). Anything
 /// else needs --from or --to. What an import skipped or could not fit is
@@ -35,6 +36,10 @@ pub struct Args {
     /// The output's format (default: told from the extension).
     #[arg(long, value_enum)]
     pub to: Option<OutFormat>,
+    /// What a ComfyUI server's /object_info returns (a JSON file): names the
+    /// widgets of classes a ComfyUI workflow does not name itself.
+    #[arg(long, value_name = "FILE")]
+    pub object_info: Option<PathBuf>,
 }
 
 /// Formats a canvas is written in.
@@ -100,7 +105,14 @@ pub fn main(args: &Args) -> CmdResult {
             "pass --to native|react-flow|comfyui-api|dot|mermaid|svg, or name the file *.canvas.json, *.flow.json, *.api.json, *.svg, *.dot or *.mmd",
         ));
     };
-    let loaded = input::load(&args.input, args.from)?;
+    let object_info = match &args.object_info {
+        Some(path) => {
+            let text = input::read_text(path)?;
+            Some(comfyui::ObjectInfo::from_json(&text).map_err(|e| Failure::core_in(path, &e))?)
+        }
+        None => None,
+    };
+    let loaded = input::load_with(&args.input, args.from, object_info.as_ref())?;
     input::print_import_diagnostics(&args.input, &loaded.diagnostics);
     let canvas = &loaded.canvas;
     let text = match to {
@@ -129,6 +141,7 @@ pub fn main(args: &Args) -> CmdResult {
                     crate::run::names(&nodes)
                 );
             }
+            input::print_import_diagnostics(&args.output, &api.diagnostics);
             to_json(&api.prompt)?
         }
         OutFormat::Dot => Picture::Dot.draw(canvas),

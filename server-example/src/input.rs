@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::Path;
 
 use clap::ValueEnum;
-use reelgraph::format::{self, Format};
+use reelgraph::format::{self, Format, comfyui};
 use reelgraph::{Canvas, Catalog, Diagnostic};
 
 use crate::fail::Failure;
@@ -118,9 +118,35 @@ pub fn load_native(path: &Path) -> Result<Canvas, Failure> {
 /// Reads a canvas in `from`, or in the format its content shows (the core's
 /// `format::import_any` tells and says what it found when it cannot).
 pub fn load(path: &Path, from: Option<InFormat>) -> Result<Loaded, Failure> {
+    load_with(path, from, None)
+}
+
+/// [`load`], naming the widgets of ComfyUI classes after a server's
+/// `/object_info` when one is given.
+pub fn load_with(
+    path: &Path,
+    from: Option<InFormat>,
+    object_info: Option<&comfyui::ObjectInfo>,
+) -> Result<Loaded, Failure> {
     let text = read_text(path)?;
     let catalog = Catalog::builtin();
     let in_file = |e: reelgraph::Error| Failure::core_in(path, &e);
+    if let Some(info) = object_info {
+        let told = match from {
+            Some(from) => Format::from(from),
+            None => format::detect(&text).map_err(in_file)?,
+        };
+        if matches!(told, Format::ComfyuiWorkflow | Format::ComfyuiApi) {
+            let options = comfyui::ImportOptions::default().object_info(info.clone());
+            let import = comfyui::import_with(&catalog, &text, &options).map_err(in_file)?;
+            let canvas = Canvas::from_document(catalog, import.canvas).map_err(in_file)?;
+            return Ok(Loaded {
+                canvas,
+                format: InFormat::Comfyui,
+                diagnostics: import.diagnostics,
+            });
+        }
+    }
     let imported = format::import_any(&catalog, &text, from.map(Format::from)).map_err(|e| {
         let mut failure = in_file(e);
         if failure.code == "unknown_format" {

@@ -692,7 +692,7 @@ fn convert_imports_a_comfyui_workflow_with_warnings() {
              "widgets_values": [42, "fixed", 20, 7.5, "euler", "normal", 1.0]},
             {"id": 4, "type": "Note", "pos": [0, 400], "widgets_values": ["storyboard pass"]}
         ],
-        // Link 9 goes to an input slot KSampler does not have.
+        // Link 9 goes to an input slot KSampler does not have, and no input names it.
         "links": [[1, 1, 0, 3, 0, "MODEL"], [2, 1, 1, 2, 0, "CLIP"],
                   [3, 2, 0, 3, 1, "CONDITIONING"], [9, 7, 0, 3, 2, "LATENT"]],
         "groups": []
@@ -707,7 +707,7 @@ fn convert_imports_a_comfyui_workflow_with_warnings() {
     assert!(
         imported
             .stderr
-            .contains("warning[unknown_port]: workflow.json: edge 9: "),
+            .contains("warning[dangling_edge]: workflow.json: edge 9: "),
         "{}",
         imported.stderr
     );
@@ -735,6 +735,78 @@ fn convert_imports_a_comfyui_workflow_with_warnings() {
     let empty = run(dir.path(), &["convert", DEMO, "film.api.json"]);
     assert_eq!(empty.code, 2);
     assert!(empty.stderr.starts_with("error[empty_prompt]: "));
+}
+
+#[test]
+fn convert_names_widgets_after_object_info_and_reads_api_prompts() {
+    let dir = tempfile::tempdir().unwrap();
+    let workflow = json!({
+        "nodes": [{"id": 1, "type": "MyBlur", "pos": [0, 0], "outputs": [],
+                   "widgets_values": [3, "gaussian"]}],
+        "links": []
+    });
+    fs::write(dir.path().join("workflow.json"), workflow.to_string()).unwrap();
+    let guessed = run(dir.path(), &["convert", "workflow.json", "prompt.api.json"]);
+    assert_eq!(guessed.code, 0, "{guessed:?}");
+    assert!(
+        guessed.stderr.contains("warning[guessed_widget_names]"),
+        "{}",
+        guessed.stderr
+    );
+
+    let info = json!({"MyBlur": {"input": {"required": {
+        "image": ["IMAGE"], "radius": ["INT", {}], "kind": [["box", "gaussian"]]}},
+        "input_order": {"required": ["image", "radius", "kind"]}}});
+    fs::write(dir.path().join("object_info.json"), info.to_string()).unwrap();
+    let named = run(
+        dir.path(),
+        &[
+            "convert",
+            "workflow.json",
+            "named.api.json",
+            "--object-info",
+            "object_info.json",
+        ],
+    );
+    assert_eq!(named.code, 0, "{named:?}");
+    assert!(!named.stderr.contains("guessed_widget_names"));
+    let prompt: Value =
+        serde_json::from_str(&fs::read_to_string(dir.path().join("named.api.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        prompt["1"]["inputs"],
+        json!({"radius": 3, "kind": "gaussian"})
+    );
+
+    // The prompt reads back: laid out, with a note that it had no layout.
+    let back = run(
+        dir.path(),
+        &["convert", "named.api.json", "back.canvas.json"],
+    );
+    assert_eq!(back.code, 0, "{back:?}");
+    assert!(
+        back.stderr.contains("warning[no_layout]"),
+        "{}",
+        back.stderr
+    );
+
+    fs::write(dir.path().join("bad_info.json"), "[1]").unwrap();
+    let bad = run(
+        dir.path(),
+        &[
+            "convert",
+            "workflow.json",
+            "x.api.json",
+            "--object-info",
+            "bad_info.json",
+        ],
+    );
+    assert_eq!(bad.code, 2, "{bad:?}");
+    assert!(
+        bad.stderr.starts_with("error[wrong_format]: "),
+        "{}",
+        bad.stderr
+    );
 }
 
 #[test]

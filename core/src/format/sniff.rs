@@ -138,9 +138,10 @@ pub fn detect(text: &str) -> Result<Format> {
 }
 
 /// Reads a canvas in whatever format `text` is in (see [`detect`]), or in
-/// `format` when the caller knows it. ComfyUI workflows register their node
-/// classes in `catalog`. ComfyUI API prompts are recognised and refused with
-/// `wrong_format` until their importer exists.
+/// `format` when the caller knows it. ComfyUI workflows and API prompts
+/// register their node classes in `catalog`; a native document that carries
+/// imported ComfyUI node types registers them too
+/// ([`comfyui::restore_types`]).
 ///
 /// ```
 /// use reelgraph::format::{Format, import_any};
@@ -175,16 +176,18 @@ pub fn import_any(catalog: &Catalog, text: &str, format: Option<Format>) -> Resu
         registered_types,
     };
     match format {
-        Format::Native => Ok(imported(
-            CanvasDocument::from_json(text)?,
-            Vec::new(),
-            Vec::new(),
-        )),
+        Format::Native => {
+            // A canvas imported from ComfyUI carries its node types.
+            let canvas = CanvasDocument::from_json(text)?;
+            let registered = comfyui::restore_types(catalog, &canvas)?;
+            Ok(imported(canvas, Vec::new(), registered))
+        }
         Format::ReactFlow => {
             let flow = react_flow::import_json(catalog, text)?;
             Ok(imported(flow.canvas, flow.diagnostics, Vec::new()))
         }
-        Format::ComfyuiWorkflow => {
+        // One importer reads both; an API prompt comes with a `no_layout` note.
+        Format::ComfyuiWorkflow | Format::ComfyuiApi => {
             let workflow = comfyui::import(catalog, text)?;
             Ok(imported(
                 workflow.canvas,
@@ -192,11 +195,6 @@ pub fn import_any(catalog: &Catalog, text: &str, format: Option<Format>) -> Resu
                 workflow.registered_types,
             ))
         }
-        Format::ComfyuiApi => Err(Error::WrongShape {
-            format: "a canvas reelgraph can import yet",
-            found: "this is a ComfyUI API prompt, which has no layout or links".to_owned(),
-            hint: "in ComfyUI, save the workflow (Workflow > Save), not Export (API), and import that file",
-        }),
     }
 }
 

@@ -135,6 +135,7 @@ pub(super) fn build(
         );
     });
     doc.metadata = Map::from_iter([(CATEGORY.to_owned(), Value::Object(meta))]);
+    super::saved_types::store(catalog, &mut doc);
     let stats = ImportStats {
         nodes: doc.nodes.len(),
         edges: doc.edges.len(),

@@ -6,11 +6,12 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::CATEGORY;
+use super::class_widgets::is_editor_only;
 use super::flatten::REROUTE;
-use super::widgets::is_control;
 use crate::Canvas;
 use crate::catalog::NodeTypeSpec;
 use crate::model::{DataType, Node};
+use crate::report::{Diagnostic, Severity};
 
 /// Classes that exist only in the editor.
 const EDITOR_ONLY: [&str; 4] = ["Note", "MarkdownNote", "PrimitiveNode", REROUTE];
@@ -29,6 +30,11 @@ pub struct ApiPrompt {
     pub prompt: Map<String, Value>,
     /// Canvas nodes with no entry in the prompt, in canvas order.
     pub left_out: Vec<LeftOut>,
+    /// Warnings about the prompt: `guessed_widget_names`, one per node whose
+    /// widgets are sent under positional names (`widget_0`, ...) because
+    /// neither the workflow, the built-in table nor an `object_info` named
+    /// them; ComfyUI would refuse or misread those inputs.
+    pub diagnostics: Vec<Diagnostic>,
 }
 
 /// A node the prompt leaves out, and why: `editor_only` (Note, MarkdownNote,
@@ -97,6 +103,7 @@ pub fn export_api_prompt(canvas: &Canvas) -> ApiPrompt {
 
     let mut prompt = Map::new();
     let mut left_out = Vec::new();
+    let mut diagnostics = Vec::new();
     for node in &nodes {
         match roles.get(node.id.as_str()) {
             Some(Role::Run) => {}
@@ -122,7 +129,7 @@ pub fn export_api_prompt(canvas: &Canvas) -> ApiPrompt {
         let mut inputs = Map::new();
         for (name, value) in &node.properties {
             let sends = spec.property(name).is_none_or(|p| p.affects_output);
-            if sends && !value.is_null() && !is_control(name) {
+            if sends && !value.is_null() && !is_editor_only(name) {
                 inputs.insert(name.clone(), value.clone());
             }
         }
@@ -130,7 +137,7 @@ pub fn export_api_prompt(canvas: &Canvas) -> ApiPrompt {
             comfy_ui(node).and_then(|c| c.get("unmatched_widgets"))
         {
             for (name, value) in unmatched {
-                if !is_control(name) {
+                if !is_editor_only(name) {
                     inputs.insert(name.clone(), value.clone());
                 }
             }
@@ -143,6 +150,28 @@ pub fn export_api_prompt(canvas: &Canvas) -> ApiPrompt {
                 inputs.insert(input.name.to_string(), json!([id, slot]));
             }
         }
+        let guessed: Vec<&str> = inputs
+            .keys()
+            .map(String::as_str)
+            .filter(|k| is_positional(k))
+            .collect();
+        if !guessed.is_empty() {
+            diagnostics.push(Diagnostic {
+                severity: Severity::Warning,
+                code: "guessed_widget_names".into(),
+                message: format!(
+                    "node `{}` ({}) sends widgets under guessed names ({}); ComfyUI expects its input names",
+                    node.id,
+                    class_type(node),
+                    guessed.join(", ")
+                ),
+                node: Some(node.id.clone()),
+                edge: None,
+                port: None,
+                property: None,
+                hint: "import the workflow again with the server's /object_info (reelgraph convert --object-info FILE)".into(),
+            });
+        }
         let mut entry = Map::new();
         entry.insert("class_type".into(), json!(class_type(node)));
         entry.insert("inputs".into(), Value::Object(inputs));
@@ -151,7 +180,11 @@ pub fn export_api_prompt(canvas: &Canvas) -> ApiPrompt {
         }
         prompt.insert(node.id.clone(), Value::Object(entry));
     }
-    ApiPrompt { prompt, left_out }
+    ApiPrompt {
+        prompt,
+        left_out,
+        diagnostics,
+    }
 }
 
 struct Ctx<'a> {
@@ -197,6 +230,13 @@ impl Ctx<'_> {
             _ => None,
         }
     }
+}
+
+/// A positional widget name the importer fell back to (`widget_3`, `widget_3#2`).
+fn is_positional(name: &str) -> bool {
+    let base = name.split('#').next().unwrap_or(name);
+    base.strip_prefix("widget_")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn comfy_ui(node: &Node) -> Option<&Map<String, Value>> {

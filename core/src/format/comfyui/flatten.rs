@@ -13,7 +13,7 @@ use super::budget::{Budget, MAX_SUBGRAPH_DEPTH};
 use super::groups::{MAX_GROUP_MEMBERS, PointIndex};
 use super::widgets::NamedWidgets;
 use super::workflow::{Graph, SUBGRAPH_INPUT_NODE, SUBGRAPH_OUTPUT_NODE, WfNode, Workflow};
-use super::{Diagnostics, Severity};
+use super::{Diagnostics, Severity, flat_id};
 use crate::format::finite;
 use crate::model::{Group, Position};
 
@@ -146,7 +146,7 @@ impl<'a> Flattener<'a> {
             if self.is_instance(node) {
                 continue;
             }
-            let id = format!("{}{}", level.prefix, node.id);
+            let id = flat_id(&level.prefix, &node.id);
             // The top level is expanded once; definitions once per instance.
             let key = (graph_no, node.id.clone());
             let widgets = if graph_no == 0 {
@@ -183,7 +183,7 @@ impl<'a> Flattener<'a> {
 
         let mut outputs: Vec<Option<Source>> = Vec::new();
         for (li, link) in level.graph.links.iter().enumerate() {
-            let edge_id = format!("{}{}", level.prefix, link.id);
+            let edge_id = flat_id(&level.prefix, &link.id);
             if link.target == SUBGRAPH_OUTPUT_NODE && level.boundary.is_some() {
                 let source = self.resolve(&mut level, li);
                 if outputs.len() <= link.target_slot {
@@ -208,7 +208,7 @@ impl<'a> Flattener<'a> {
             if target.class == REROUTE || self.is_instance(target) {
                 continue; // consumed when the links leaving it are resolved
             }
-            let target_id = format!("{}{}", level.prefix, target.id);
+            let target_id = flat_id(&level.prefix, &target.id);
             let Some(slot) = target.inputs.get(link.target_slot) else {
                 self.report_once(
                     &level,
@@ -273,7 +273,7 @@ impl<'a> Flattener<'a> {
                 break (known.clone(), true);
             }
             if !on_chain.insert(li) {
-                let edge_id = format!("{}{}", level.prefix, level.graph.links[li].id);
+                let edge_id = flat_id(&level.prefix, &level.graph.links[li].id);
                 self.report_once(
                     level,
                     li,
@@ -301,7 +301,7 @@ impl<'a> Flattener<'a> {
     /// Where link `li` takes its data from: an answer, or the link to follow.
     fn step(&mut self, level: &mut Level<'a>, li: usize) -> Step {
         let link = &level.graph.links[li];
-        let edge_id = format!("{}{}", level.prefix, link.id);
+        let edge_id = flat_id(&level.prefix, &link.id);
         if link.origin == SUBGRAPH_INPUT_NODE
             && let Some(b) = &level.boundary
         {
@@ -361,7 +361,7 @@ impl<'a> Flattener<'a> {
         }
         match origin.outputs.get(link.origin_slot) {
             Some(slot) => Step::Done(Some((
-                format!("{}{}", level.prefix, origin.id),
+                flat_id(&level.prefix, &origin.id),
                 slot.port.clone(),
             ))),
             None => {
@@ -404,7 +404,7 @@ impl<'a> Flattener<'a> {
 
     /// Expands a subgraph instance of this level (once) and returns its outputs.
     fn instance(&mut self, level: &mut Level<'a>, node: &'a WfNode) -> Vec<Option<Source>> {
-        let instance_id = format!("{}{}", level.prefix, node.id);
+        let instance_id = flat_id(&level.prefix, &node.id);
         let wf = self.wf;
         let Some(def) = wf.subgraphs.get(&node.class) else {
             return Vec::new();
@@ -506,7 +506,7 @@ impl<'a> Flattener<'a> {
             ui.insert(k.clone(), v.clone());
         }
         self.plan.groups.push(Group {
-            id: format!("subgraph:{instance_id}"),
+            id: flat_id("subgraph:", &instance_id),
             label: Some(node.title.clone().unwrap_or_else(|| def.name.clone())),
             nodes: produced.clone(),
             ui: Some(Value::Object(Map::from_iter([(
@@ -547,7 +547,7 @@ impl<'a> Flattener<'a> {
         let index = PointIndex::new(&centres);
         for (i, g) in level.graph.groups.iter().enumerate() {
             let key = g.id.clone().unwrap_or_else(|| (i + 1).to_string());
-            let id = format!("{}group:{key}", level.prefix);
+            let id = flat_id(&level.prefix, &format!("group:{key}"));
             let mut members = Vec::new();
             if let Some([x, y, w, h]) = g.bounding {
                 let (x1, y1) = (finite(x + w), finite(y + h));
@@ -556,7 +556,7 @@ impl<'a> Flattener<'a> {
                         let node = nodes[k];
                         match level.instances.get(node.id.as_str()) {
                             Some((_, ids)) => members.extend(ids.iter().cloned()),
-                            None => members.push(format!("{}{}", level.prefix, node.id)),
+                            None => members.push(flat_id(&level.prefix, &node.id)),
                         }
                         if members.len() > self.members_left {
                             break;

@@ -2,8 +2,10 @@
 //!
 //! [`import`] reads the workflow JSON the ComfyUI editor saves (LiteGraph,
 //! `version` 0.4 with links as arrays, and 1.x with links as objects and
-//! subgraph definitions) into a [`CanvasDocument`], registering the ComfyUI
-//! node classes it meets as reelgraph node types in the given [`Catalog`].
+//! subgraph definitions), or an API prompt, into a [`CanvasDocument`],
+//! registering the ComfyUI node classes it meets as reelgraph node types in
+//! the given [`Catalog`]; the document carries those types
+//! ([`restore_types`]) so it loads the same after a save.
 //! [`export_api_prompt`] writes a canvas of such nodes as the prompt that
 //! ComfyUI's `/prompt` endpoint runs.
 //!
@@ -92,14 +94,17 @@
 //!
 //! `widgets_values` become properties by name. An object (`{name: value}`,
 //! as Video Helper Suite writes) names them itself. An array is positional,
-//! and names come from, in order: `widgets_values_named` when it has as many
-//! entries as the array (the ComfyUI template packages write it); the input
-//! entries that carry `widget: {name}` (ComfyUI 1.x), when they line up with
-//! the values — a seed's extra `control_after_generate` value (`fixed`,
-//! `increment`, `decrement`, `randomize` after an integer) is recognised on
-//! the way; the names another node of the same class in the same workflow got
-//! for as many values; and otherwise `widget_0`, `widget_1`, ... A name that
-//! repeats gets `#2`, `#3`. The node's names, in widget order, are kept in
+//! and names come from, in order: `widgets_values_named` (the ComfyUI
+//! template packages write it; when it lists fewer names than values, each
+//! name takes the next value equal to its own); the input entries that carry
+//! `widget: {name}` (ComfyUI 1.x), when they line up with the values — a
+//! seed's extra `control_after_generate` value (`fixed`, `increment`,
+//! `decrement`, `randomize`, or `true`/`false` in older files, read as
+//! `randomize`/`fixed`) after an integer is recognised on the way; a built-in
+//! table of ComfyUI's core classes; the [`ObjectInfo`] of
+//! [`ImportOptions`]; the names another node of the same class in the same
+//! workflow got for as many values; and otherwise `widget_0`, `widget_1`,
+//! ... A name that repeats gets `#2`, `#3`. The node's names, in widget order, are kept in
 //! `ui.comfyui.widgets`. Object values (a crop box, a curve) become `object`
 //! properties; arrays become `list` properties.
 //!
@@ -114,9 +119,14 @@
 //!   are in the canvas metadata under `comfyui`; `extra.ds` is the viewport.
 //! - **Reroute** nodes collapse: a chain `A → Reroute → Reroute → B` is one
 //!   edge `A → B`, and a reroute that fans out gives one edge per target.
+//! - **Links**: the input's own `link` decides, as in ComfyUI; the `links`
+//!   table is repaired to agree with the inputs (in subgraph definitions
+//!   too) before anything else, with a warning per repair (see
+//!   `link_repair`: `repaired_link`, `duplicate_edge`, `dangling_edge`).
 //! - **Subgraphs** are flattened, as ComfyUI does when it runs them: an
 //!   instance node is replaced by a copy of its definition's nodes and links,
-//!   with ids `<instance id>:<inner id>` (nested: `5:12:3`), the links
+//!   with ids `<instance id>:<inner id>` (nested: `5:12:3`; an id over 128
+//!   bytes keeps 100 and a hash of the whole), the links
 //!   crossing the subgraph's boundary resolved to the real nodes on either
 //!   side, and the instance's widget values given to the inner widgets its
 //!   unconnected inputs feed. Each instance becomes a group
@@ -163,14 +173,17 @@
 //! | --- | --- | --- |
 //! | `invalid_field` | warning | a node, link, group or subgraph entry could not be read, or a part of the workflow has the wrong shape; skipped. Also: editor state, group state or a workflow field nested too deep; left out |
 //! | `duplicate_id` | warning | a node or link id repeats; the first is used |
-//! | `dangling_edge` | warning | a link to or from a missing node (or from a reroute with no input); skipped |
-//! | `unknown_port` | warning | a link names a slot the node does not have; skipped |
+//! | `repaired_link` | warning | a link went to another slot than the input that names it, or an input named a missing link and took the one wire that goes to it; connected as ComfyUI does |
+//! | `duplicate_edge` | warning | a link goes to an input that names another link, or two inputs name one link; the stale one is dropped |
+//! | `dangling_edge` | warning | a link to or from a missing node (or from a reroute with no input), a link no input names, an input naming a missing link; skipped |
+//! | `unknown_port` | warning | a link comes from an output slot the node does not have; skipped |
+//! | `no_layout` | warning | the file is an API prompt: nodes laid out in layers, output names and types unknown |
 //! | `cycle` | error/warning | a loop of reroutes, or a subgraph containing itself |
 //! | `renamed_type` | warning | a class was registered under another type name |
 //! | `property_invalid` | warning | a widget value does not fit its property, or its type has no property for it; kept in `ui.comfyui.unmatched_widgets`. A value nested too deep is dropped |
 //! | `too_large` | error/warning | a subgraph instance past the expansion caps (error; left out), a node with too many slots, a group past the entry cap (warnings) |
 //! | `invalid_spec` | error | a class could not be registered; its nodes are skipped |
-//! | `input_occupied`, `cycle`, `self_loop`, `duplicate_edge`, `type_mismatch` | error | a link breaks a connection rule; the edge is kept in the document (as a loaded canvas keeps it) and [`Canvas::validate`](crate::Canvas::validate) reports it too |
+//! | `cycle`, `self_loop`, `type_mismatch` | error | a link breaks a connection rule; the edge is kept in the document (as a loaded canvas keeps it) and [`Canvas::validate`](crate::Canvas::validate) reports it too |
 //!
 //! # API prompt export
 //!
@@ -181,14 +194,21 @@
 //! `Reroute` (editor-only nodes; a primitive's value is already the widget
 //! value of the nodes it feeds), muted nodes (`mode` 2), bypassed nodes
 //! (`mode` 4; a link from one is passed through to its input of the same type,
-//! as ComfyUI does), and nodes whose type is not a ComfyUI one.
+//! as ComfyUI does), and nodes whose type is not a ComfyUI one. Editor-only
+//! widgets (`control_after_generate`, `upload`, ...) are not sent; a node
+//! sending guessed widget names (`widget_0`) gets a `guessed_widget_names`
+//! warning in [`ApiPrompt::diagnostics`].
 
+mod api_import;
 mod budget;
 mod build;
+mod class_widgets;
 mod export;
 mod flatten;
 mod groups;
+mod link_repair;
 mod ordered_json;
+mod saved_types;
 mod types;
 mod widgets;
 mod workflow;
@@ -199,7 +219,9 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 pub use budget::{MAX_EXPANDED_NODES, MAX_EXPANDED_WORK};
+pub use class_widgets::ObjectInfo;
 pub use export::{ApiPrompt, LeftOut, export_api_prompt};
+pub use saved_types::{NODE_TYPES_KEY, restore_types};
 
 use crate::catalog::{Catalog, InputSpec};
 use crate::error::Result;
@@ -219,7 +241,7 @@ pub const CATEGORY: &str = "comfyui";
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Import {
-    /// The canvas, ready for [`Canvas::from_document`] with the same catalogue.
+    /// The canvas, ready for [`Canvas::from_document`](crate::Canvas::from_document) with the same catalogue.
     pub canvas: CanvasDocument,
     /// What was skipped, changed or does not fit, in the order it was found.
     pub diagnostics: Vec<Diagnostic>,
@@ -251,8 +273,47 @@ pub struct ImportStats {
 /// an array; the message names the field and what it found); everything else
 /// is imported as far as it goes and reported in [`Import::diagnostics`].
 pub fn import(catalog: &Catalog, text: &str) -> Result<Import> {
+    import_with(catalog, text, &ImportOptions::default())
+}
+
+/// What an import may be told besides the workflow.
+///
+/// ```
+/// use reelgraph::Catalog;
+/// use reelgraph::format::comfyui::{self, ImportOptions, ObjectInfo};
+///
+/// let info = ObjectInfo::from_json(r#"{"Blur": {"input": {"required": {
+///     "image": ["IMAGE"], "radius": ["INT", {}]}}}}"#)?;
+/// let workflow = r#"{"nodes": [{"id": 1, "type": "Blur", "widgets_values": [3]}], "links": []}"#;
+/// let options = ImportOptions::default().object_info(info);
+/// let import = comfyui::import_with(&Catalog::builtin(), workflow, &options)?;
+/// assert_eq!(import.canvas.nodes[0].properties["radius"], 3);
+/// # Ok::<(), reelgraph::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct ImportOptions {
+    /// Widget names of the classes a ComfyUI server knows (its `/object_info`).
+    pub object_info: Option<ObjectInfo>,
+}
+
+impl ImportOptions {
+    /// Names the widgets of classes the workflow does not name itself.
+    pub fn object_info(mut self, info: ObjectInfo) -> Self {
+        self.object_info = Some(info);
+        self
+    }
+}
+
+/// [`import`], with [`ImportOptions`]: widget names a workflow leaves out
+/// come from, in order, the built-in table of ComfyUI's core classes and the
+/// options' `object_info`, before the names another node of the class got.
+pub fn import_with(catalog: &Catalog, text: &str, options: &ImportOptions) -> Result<Import> {
     let mut diags = Diagnostics::default();
     let mut wf = workflow::parse(text, &mut diags)?;
+    if wf.from_api {
+        api_import::adopt_types(&mut wf, catalog);
+    }
 
     // Widget names, then layouts learned from nodes that said their names.
     let mut graphs: Vec<(usize, &mut workflow::Graph)> = vec![(0, &mut wf.graph)];
@@ -262,7 +323,20 @@ pub fn import(catalog: &Catalog, text: &str) -> Result<Import> {
     let mut layouts = widgets::Layouts::new();
     for (no, graph) in &mut graphs {
         for node in &mut graph.nodes {
-            let w = widgets::own_names(node);
+            let mut w = widgets::own_names(node);
+            if !w.known {
+                let mut layouts: Vec<Vec<&str>> = class_widgets::core_layouts(&node.class)
+                    .map(<[&str]>::to_vec)
+                    .collect();
+                if let Some(names) = options
+                    .object_info
+                    .as_ref()
+                    .and_then(|i| i.widget_names(&node.class))
+                {
+                    layouts.push(names.iter().map(String::as_str).collect());
+                }
+                widgets::apply_class_layout(&mut w, layouts);
+            }
             if w.known && !w.values.is_empty() {
                 layouts
                     .entry((node.class.clone(), w.values.len()))
@@ -286,7 +360,24 @@ pub fn import(catalog: &Catalog, text: &str) -> Result<Import> {
     let type_names = register_types(catalog, &plan, &mut diags);
     let mut import = build::build(catalog, &wf, plan, &type_names.by_class, diags);
     import.registered_types = type_names.registered;
+    if wf.from_api {
+        lay_out(catalog, &mut import.canvas);
+    }
     Ok(import)
+}
+
+/// Places the nodes of a canvas that came without positions in layers, left
+/// to right, as the SVG picture lays them out.
+fn lay_out(catalog: &Catalog, doc: &mut CanvasDocument) {
+    let Ok(canvas) = crate::Canvas::from_document(catalog.clone(), doc.clone()) else {
+        return;
+    };
+    let layout = crate::render::layout(&canvas, crate::render::LayoutMode::Layered);
+    for node in &mut doc.nodes {
+        if let Some(b) = layout.node(&node.id) {
+            node.position = crate::model::Position::new(b.x, b.y);
+        }
+    }
 }
 
 struct TypeNames {
@@ -432,17 +523,34 @@ fn clean_type_name(class: &str) -> String {
         name = "unnamed".into();
     }
     if name.len() > crate::model::MAX_ID_BYTES {
-        let mut cut = 100;
-        while !name.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        // FNV-1a: stable across builds, unlike the std hasher.
-        let hash = class.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-        name = format!("{}~{hash:016x}", &name[..cut]);
+        name = shortened(&name, class);
     }
     name
+}
+
+/// `text` cut to 100 bytes plus a hash of `whole`: short, and stable across
+/// imports and builds.
+fn shortened(text: &str, whole: &str) -> String {
+    let mut cut = 100.min(text.len());
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    // FNV-1a: stable across builds, unlike the std hasher.
+    let hash = whole.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{}~{hash:016x}", &text[..cut])
+}
+
+/// A flattened id (`<instance>:<inner>`), hashed when it is longer than an
+/// id may be, so a deeply nested node keeps a short, stable id.
+pub(super) fn flat_id(prefix: &str, local: &str) -> String {
+    let id = format!("{prefix}{local}");
+    if id.len() > crate::model::MAX_ID_BYTES {
+        shortened(&id, &id)
+    } else {
+        id
+    }
 }
 
 /// The data type of a ComfyUI type name, as the importer maps it

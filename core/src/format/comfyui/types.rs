@@ -304,7 +304,7 @@ fn property(name: &str, kind: Option<Kind>) -> PropertySpec {
         }
         _ => {}
     }
-    if super::widgets::is_control(name) {
+    if super::class_widgets::is_editor_only(name) {
         p.affects_output = false;
     }
     p

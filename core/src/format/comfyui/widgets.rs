@@ -72,9 +72,14 @@ pub(super) fn own_names(node: &mut WfNode) -> NamedWidgets {
             finish(names, values, true)
         }
         Widgets::Positional { values, named } => {
-            if let Some(named) = named.filter(|n| n.len() == values.len()) {
-                let names = named.into_iter().map(|(k, _)| k).collect();
-                return finish(names, values, true);
+            if let Some(named) = named {
+                if named.len() == values.len() {
+                    let names = named.into_iter().map(|(k, _)| k).collect();
+                    return finish(names, values, true);
+                }
+                if let Some(names) = align_named(&named, &values) {
+                    return finish(names, values, true);
+                }
             }
             let declared: Vec<&str> = node
                 .inputs
@@ -87,6 +92,39 @@ pub(super) fn own_names(node: &mut WfNode) -> NamedWidgets {
             }
         }
     }
+}
+
+/// Names the values after `widgets_values_named` when the two differ in
+/// length (ComfyUI leaves display-only widgets out of the named map): each
+/// named entry takes the next value equal to it, in order; the values in
+/// between keep positional names. `None` unless every entry finds its value.
+fn align_named(named: &[(String, Value)], values: &[Value]) -> Option<Vec<String>> {
+    let mut names = vec![String::new(); values.len()];
+    let mut v = 0;
+    for (name, value) in named {
+        let at = v + values[v..].iter().position(|x| x == value)?;
+        names[at] = name.clone();
+        v = at + 1;
+    }
+    Some(names)
+}
+
+/// Names the values after the first layout of the class that lines up with
+/// them (a seed's control value may follow an integer). Returns whether one did.
+pub(super) fn apply_class_layout<'n>(
+    widgets: &mut NamedWidgets,
+    layouts: impl IntoIterator<Item = Vec<&'n str>>,
+) -> bool {
+    if widgets.known {
+        return true;
+    }
+    for layout in layouts {
+        if let Some(names) = match_declared(&layout, &widgets.values) {
+            *widgets = finish(names, std::mem::take(&mut widgets.values), true);
+            return true;
+        }
+    }
+    false
 }
 
 /// Fills in names from a layout learned from another node of the class.
@@ -111,9 +149,7 @@ fn match_declared(declared: &[&str], values: &[Value]) -> Option<Vec<String>> {
     while v < values.len() {
         let spare = (values.len() - v) > (declared.len() - d);
         let after_integer = v > 0 && (values[v - 1].is_i64() || values[v - 1].is_u64());
-        let is_control_value = values[v]
-            .as_str()
-            .is_some_and(|s| CONTROL_VALUES.contains(&s));
+        let is_control_value = is_control_value(&values[v]);
         if spare && after_integer && is_control_value && !names.is_empty() {
             names.push(CONTROL_AFTER_GENERATE.to_owned());
         } else {
@@ -125,8 +161,27 @@ fn match_declared(declared: &[&str], values: &[Value]) -> Option<Vec<String>> {
     (d == declared.len()).then_some(names)
 }
 
-/// Gives unnamed or repeated names a unique one (`widget_3`, `seed#2`).
-fn finish(mut names: Vec<String>, values: Vec<Value>, known: bool) -> NamedWidgets {
+/// A seed's control value: `fixed`, `increment`, `decrement`, `randomize`,
+/// or a boolean (older files; `true` is `randomize`).
+fn is_control_value(value: &Value) -> bool {
+    match value {
+        Value::String(s) => CONTROL_VALUES.contains(&s.as_str()),
+        Value::Bool(_) => true,
+        _ => false,
+    }
+}
+
+/// Gives unnamed or repeated names a unique one (`widget_3`, `seed#2`), and
+/// reads a control value of the older encoding (`true`, `false`) as ComfyUI
+/// does (`randomize`, `fixed`), so both encodings make one property kind.
+fn finish(mut names: Vec<String>, mut values: Vec<Value>, known: bool) -> NamedWidgets {
+    for (name, value) in names.iter().zip(values.iter_mut()) {
+        if let Value::Bool(on) = value
+            && is_control(name)
+        {
+            *value = Value::from(if *on { "randomize" } else { "fixed" });
+        }
+    }
     let index = if names.is_empty() {
         // Positional names are unique as they are.
         names = (0..values.len()).map(|i| format!("widget_{i}")).collect();

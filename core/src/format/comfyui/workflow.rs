@@ -39,6 +39,8 @@ pub(super) struct Workflow {
     pub meta: Map<String, Value>,
     pub viewport: Option<Viewport>,
     pub id: Option<String>,
+    /// Read from an API prompt: no layout, no types.
+    pub from_api: bool,
 }
 
 #[derive(Debug, Default)]
@@ -97,6 +99,9 @@ pub(super) struct Slot {
     pub widget: Option<String>,
     /// For inputs: the link id the slot names.
     pub link: Option<String>,
+    /// For inputs: whether the slot has a `link` field at all (`null`
+    /// included). Hand-made files may leave it out; then `links` decides.
+    pub link_declared: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -134,20 +139,13 @@ pub(super) fn parse(text: &str, diags: &mut Diagnostics) -> Result<Workflow> {
                 other.describe()
             )));
         }
+        None if super::api_import::is_api_prompt(entries) => {
+            return Ok(super::api_import::workflow(entries, diags));
+        }
         None => {
-            let api_prompt =
-                !entries.is_empty() && entries.iter().all(|(_, v)| v.get("class_type").is_some());
-            return Err(if api_prompt {
-                Error::WrongShape {
-                    format: FORMAT,
-                    found: "this is a ComfyUI API prompt (`{id: {class_type, inputs}}`), not an editor workflow".into(),
-                    hint: "export the workflow from the ComfyUI editor with Save, not Export (API)",
-                }
-            } else {
-                not_a_workflow(
-                    "`nodes` is missing; a workflow lists its nodes in a `nodes` array".into(),
-                )
-            });
+            return Err(not_a_workflow(
+                "`nodes` is missing; a workflow lists its nodes in a `nodes` array".into(),
+            ));
         }
     };
     let graph = parse_graph(&root, nodes, "", diags);
@@ -242,6 +240,7 @@ pub(super) fn parse(text: &str, diags: &mut Diagnostics) -> Result<Workflow> {
         meta,
         viewport,
         id,
+        from_api: false,
     })
 }
 
@@ -371,23 +370,7 @@ fn parse_graph(parent: &Json, nodes: &[Json], context: &str, diags: &mut Diagnos
         graph.links.push(link);
     }
 
-    for node in &graph.nodes {
-        for input in &node.inputs {
-            let Some(link) = &input.link else { continue };
-            if !link_ids.contains_key(link) {
-                diags.push_edge(
-                    Severity::Warning,
-                    "dangling_edge",
-                    format!(
-                        "{context}input `{}` of node `{}` names link `{link}`, which is not in `links`; the input is left unconnected",
-                        input.name, node.id
-                    ),
-                    "reconnect the input in ComfyUI",
-                    link,
-                );
-            }
-        }
-    }
+    super::link_repair::repair(&mut graph, context, diags);
 
     let groups = array_field(parent, "groups", "groups", context, diags);
     for (i, raw) in groups.iter().enumerate() {
@@ -526,12 +509,13 @@ fn slots(raw: Option<&Json>, input: bool) -> Vec<Slot> {
             } else {
                 None
             },
+            link_declared: input && s.get("link").is_some(),
         })
         .collect()
 }
 
 /// Gives each slot a unique, non-empty port name (`input_3`, `image#2`).
-fn name_ports(slots: &mut [Slot], fallback: &str) {
+pub(super) fn name_ports(slots: &mut [Slot], fallback: &str) {
     let mut names = UniqueNames::default();
     for (k, s) in slots.iter_mut().enumerate() {
         s.port = if s.name.trim().is_empty() {
