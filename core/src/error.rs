@@ -184,6 +184,31 @@ pub enum Error {
     #[error("the document is {size} bytes, more than the limit of {limit}")]
     TooLarge { size: usize, limit: usize },
 
+    /// A file or folder the caller named (an input, an output folder) that
+    /// could not be read or written: what a command line or a binding's
+    /// path-taking call meets.
+    #[error("cannot {action} {path}: {message}")]
+    Io {
+        action: &'static str,
+        path: String,
+        message: String,
+    },
+
+    /// Something an embedder's process must provide could not be started:
+    /// an async runtime, a thread pool, a signal handler.
+    #[error("{what} could not be started: {message}")]
+    Runtime { what: String, message: String },
+
+    /// An export that would write nothing a reader could use, refused
+    /// rather than written: a ComfyUI API prompt of a canvas with no
+    /// ComfyUI node.
+    #[error("no node of canvas `{canvas}` is a ComfyUI node: the API prompt would be empty")]
+    EmptyPrompt { canvas: String },
+
+    /// A state the code holds impossible was reached: a bug.
+    #[error("{message}")]
+    Internal { message: String },
+
     #[error("canvas `{canvas}` has {} validation error{}; nothing ran", .report.errors, if .report.errors == 1 { "" } else { "s" })]
     InvalidCanvas {
         canvas: String,
@@ -251,6 +276,10 @@ impl Error {
             Error::Storage { .. } => "storage",
             Error::Corrupt { .. } => "corrupt_document",
             Error::TooLarge { .. } => "too_large",
+            Error::Io { .. } => "io",
+            Error::Runtime { .. } => "runtime",
+            Error::EmptyPrompt { .. } => "empty_prompt",
+            Error::Internal { .. } => "internal",
             Error::InvalidCanvas { .. } => "invalid_canvas",
             Error::UnknownFunction { .. } => "unknown_function",
             Error::StalePlan { .. } => "stale_plan",
@@ -344,6 +373,21 @@ impl Error {
             }
             Error::TooLarge { .. } => {
                 "split the canvas, or keep large data (long texts, images) in asset files referenced by path".into()
+            }
+            Error::Io { action: "read", .. } => {
+                "check the path and that the file is readable".into()
+            }
+            Error::Io { .. } => {
+                "check that the folder exists and is writable, and that the disk has space".into()
+            }
+            Error::Runtime { .. } => {
+                "check the process limits (threads, open files, signal handling)".into()
+            }
+            Error::EmptyPrompt { .. } => {
+                "an API prompt is made from a canvas imported from a ComfyUI workflow: export the workflow itself".into()
+            }
+            Error::Internal { .. } => {
+                "this is a bug in reelgraph; please report it with what you ran".into()
             }
             Error::InvalidCanvas { .. } => {
                 "fix the errors the validation report lists, then run again".into()
@@ -440,6 +484,10 @@ impl Error {
             } => json!({"id": id, "expected": expected, "current": current}),
             Error::Corrupt { location, .. } => json!({"location": location}),
             Error::TooLarge { size, limit } => json!({"size": size, "limit": limit}),
+            Error::Io { action, path, .. } => json!({"action": action, "path": path}),
+            Error::Runtime { what, .. } => json!({"what": what}),
+            Error::EmptyPrompt { canvas } => json!({"canvas": canvas}),
+            Error::Internal { .. } => json!({}),
             Error::InvalidCanvas { canvas, report } => json!({"canvas": canvas, "report": report}),
             Error::UnknownFunction {
                 function,

@@ -260,6 +260,30 @@ pub const ERROR_CODES: &[ErrorCode] = &[
         when: "a store could not read or write its storage",
     },
     ErrorCode {
+        code: "io",
+        category: Category::Unavailable,
+        http_status: 503,
+        when: "a file or folder the caller named could not be read or written (`details.action`: read or write)",
+    },
+    ErrorCode {
+        code: "runtime",
+        category: Category::Internal,
+        http_status: 500,
+        when: "an async runtime, a thread pool or a signal handler could not be started",
+    },
+    ErrorCode {
+        code: "empty_prompt",
+        category: Category::Refused,
+        http_status: 422,
+        when: "a ComfyUI API prompt was asked of a canvas with no ComfyUI node",
+    },
+    ErrorCode {
+        code: "internal",
+        category: Category::Internal,
+        http_status: 500,
+        when: "a bug: a state reelgraph holds impossible was reached",
+    },
+    ErrorCode {
         code: "corrupt_document",
         category: Category::Internal,
         http_status: 500,

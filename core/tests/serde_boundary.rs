@@ -162,7 +162,9 @@ fn samples() -> BTreeMap<&'static str, Value> {
     add(
         "ApiPrompt",
         json!({"prompt": {"3": {"class_type": "KSampler", "inputs": {"seed": 5}}},
-               "left_out": [{"node": "n", "reason": "muted"}]}),
+               "left_out": [{"node": "n", "reason": "muted"}],
+               "diagnostics": [{"severity": "warning", "code": "guessed_widget_names",
+                                "message": "guessed", "node": "3", "hint": "give object_info"}]}),
     );
     // Written only: the table is compiled in (`reelgraph::error_codes`).
     add(

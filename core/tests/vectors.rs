@@ -41,7 +41,7 @@ const ERROR_CALLS: [&str; 9] = [
 /// Codes of the error table that no vector can reach through the public API
 /// of a binding, each with the reason. Every other code has an `errors/`
 /// vector pinning its body.
-const UNREACHABLE_CODES: [(&str, &str); 6] = [
+const UNREACHABLE_CODES: [(&str, &str); 10] = [
     ("not_found", "stores only, and stores are not a vector area"),
     ("conflict", "stores only (a save with a stale revision)"),
     (
@@ -55,6 +55,19 @@ const UNREACHABLE_CODES: [(&str, &str); 6] = [
     (
         "too_large",
         "a document over 64 MiB does not belong in a vector file",
+    ),
+    (
+        "io",
+        "a file a caller names by path; vectors carry their data inline",
+    ),
+    (
+        "runtime",
+        "a process that cannot start a runtime or threads",
+    ),
+    ("internal", "a bug"),
+    (
+        "empty_prompt",
+        "the ComfyUI API-prompt export, which is not a vector area",
     ),
     (
         "seq_dropped",

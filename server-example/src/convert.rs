@@ -121,14 +121,9 @@ pub fn main(args: &Args) -> CmdResult {
         OutFormat::ComfyuiApi => {
             let api = comfyui::export_api_prompt(canvas);
             if api.prompt.is_empty() {
-                return Err(Failure::new(
-                    "empty_prompt",
-                    format!(
-                        "no node of canvas `{}` is a ComfyUI node: the API prompt would be empty",
-                        canvas.id()
-                    ),
-                    "an API prompt is made from a canvas imported from a ComfyUI workflow; convert the workflow itself with --to comfyui-api",
-                ));
+                return Err(Failure::core(&reelgraph::Error::EmptyPrompt {
+                    canvas: canvas.id().to_owned(),
+                }));
             }
             let mut left_out: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
             for left in &api.left_out {
@@ -174,10 +169,8 @@ pub fn main(args: &Args) -> CmdResult {
 
 fn to_json(value: &impl serde::Serialize) -> Result<String, Failure> {
     serde_json::to_string_pretty(value).map_err(|e| {
-        Failure::new(
-            "internal",
-            format!("could not write JSON: {e}"),
-            "this is a bug in reelgraph; please report it",
-        )
+        Failure::core(&reelgraph::Error::Internal {
+            message: format!("could not write JSON: {e}"),
+        })
     })
 }

@@ -6,8 +6,7 @@ use std::path::Path;
 use crate::exit;
 
 /// Something that stopped a command, with the code, the message and what to
-/// do next. Core errors keep their stable codes; the few errors of the
-/// command line itself (`io`, `unknown_format`, ...) are snake_case too.
+/// do next. Every code is one of the core's (`reelgraph::error_codes`).
 #[derive(Debug)]
 pub struct Failure {
     pub code: String,
@@ -41,22 +40,23 @@ impl Failure {
         )
     }
 
-    /// A file that could not be read.
+    /// A file that could not be read (the core's `io`).
     pub fn read(path: &Path, error: impl Display) -> Self {
-        Failure::new(
-            "io",
-            format!("cannot read {}: {error}", path.display()),
-            "check the path and that the file is readable",
-        )
+        Failure::core(&io_error("read", path, error))
     }
 
-    /// A file or folder that could not be written.
+    /// A file or folder that could not be written (the core's `io`).
     pub fn write(path: &Path, error: impl Display) -> Self {
-        Failure::new(
-            "io",
-            format!("cannot write {}: {error}", path.display()),
-            "check that the folder exists and is writable, and that the disk has space",
-        )
+        Failure::core(&io_error("write", path, error))
+    }
+
+    /// Something the command needs from the process that could not be
+    /// started (the core's `runtime`).
+    pub fn runtime(what: &str, error: impl Display) -> Self {
+        Failure::core(&reelgraph::Error::Runtime {
+            what: what.to_owned(),
+            message: error.to_string(),
+        })
     }
 
     /// Prints the failure on stderr.
@@ -68,7 +68,50 @@ impl Failure {
     }
 }
 
+fn io_error(action: &'static str, path: &Path, error: impl Display) -> reelgraph::Error {
+    reelgraph::Error::Io {
+        action,
+        path: path.display().to_string(),
+        message: error.to_string(),
+    }
+}
+
 /// `error[code]: message`.
 pub fn error_line(code: &str, message: &str) -> String {
     format!("error[{code}]: {message}")
+}
+
+#[cfg(test)]
+mod tests {
+    use reelgraph::error_codes::ERROR_CODES;
+
+    /// Every code the command line writes is one of the core's, so scripts
+    /// and the bindings share one table: the codes it names itself, in
+    /// calls of `Failure::new` with a literal code, are checked here (core errors carry
+    /// theirs already).
+    #[test]
+    fn every_code_the_command_line_writes_is_a_core_code() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut named = Vec::new();
+        for entry in std::fs::read_dir(&dir).expect("src") {
+            let text = std::fs::read_to_string(entry.expect("entry").path()).expect("source");
+            for call in text.split("Failure::new(").skip(1) {
+                let code = call
+                    .trim_start()
+                    .strip_prefix('"')
+                    .and_then(|c| c.split('"').next())
+                    .filter(|c| {
+                        !c.is_empty() && c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                    });
+                named.extend(code.map(str::to_owned));
+            }
+        }
+        assert!(named.len() >= 3, "found {named:?}: is the scan right?");
+        for code in named {
+            assert!(
+                ERROR_CODES.iter().any(|row| row.code == code),
+                "the command line writes `{code}`, which is not in reelgraph::error_codes"
+            );
+        }
+    }
 }

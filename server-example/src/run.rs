@@ -114,13 +114,7 @@ pub fn main(args: Args) -> CmdResult {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| {
-            Failure::new(
-                "runtime",
-                format!("could not start the async runtime: {e}"),
-                "check the process limits (threads, open files)",
-            )
-        })?;
+        .map_err(|e| Failure::runtime("the async runtime", e))?;
     runtime.block_on(run(args))
 }
 
@@ -152,13 +146,9 @@ async fn run(args: Args) -> CmdResult {
 
     // Refusals come before anything is written, the cache file included.
     // A canvas just loaded is planned on a pool of one thread per core.
-    let pool = ThreadPoolBuilder::new().build().map_err(|e| {
-        Failure::new(
-            "runtime",
-            format!("could not start the planning threads: {e}"),
-            "check the process limits (threads)",
-        )
-    })?;
+    let pool = ThreadPoolBuilder::new()
+        .build()
+        .map_err(|e| Failure::runtime("the planning threads", e))?;
     let executor = Executor::new(runner(&out))
         .with_concurrency(args.concurrency)
         .with_plan_pool(Arc::new(pool));
@@ -215,11 +205,9 @@ async fn run(args: Args) -> CmdResult {
         }
     }
     let report = driver.await.map_err(|e| {
-        Failure::new(
-            "internal",
-            format!("the run stopped unexpectedly: {e}"),
-            "this is a bug in reelgraph; please report it with the canvas",
-        )
+        Failure::core(&reelgraph::Error::Internal {
+            message: format!("the run stopped unexpectedly: {e}"),
+        })
     })?;
     display.finish();
     if let Some(error) = cache.as_ref().and_then(|c| c.first_error()) {
@@ -598,13 +586,8 @@ impl Interrupts {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
-            let signal = signal(SignalKind::interrupt()).map_err(|e| {
-                Failure::new(
-                    "runtime",
-                    format!("could not listen for Ctrl-C: {e}"),
-                    "check the process's signal handling",
-                )
-            })?;
+            let signal = signal(SignalKind::interrupt())
+                .map_err(|e| Failure::runtime("listening for Ctrl-C", e))?;
             Ok(Interrupts { signal })
         }
         #[cfg(not(unix))]
