@@ -89,6 +89,7 @@ impl HubOptions {
 ///
 /// let hub = RunHub::default();
 /// let executor = Executor::new(runner).with_hub(hub.clone());
+/// let canvas = std::sync::Arc::new(std::sync::Mutex::new(canvas));
 /// let run = executor.start(&canvas, RunOptions::new().run_id("r1")).await.unwrap();
 /// let mut events = hub.subscribe("r1", 0).unwrap();
 /// run.finish().await;
