@@ -138,6 +138,63 @@ async fn a_late_subscriber_gets_every_event_from_seq_0() {
     assert_eq!(rest, own[150..]);
 }
 
+/// The types of `events`, in order.
+fn types(events: &[RunEvent]) -> Vec<Value> {
+    events
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap()["type"].clone())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribers_get_every_event_whether_the_runs_own_stream_is_read_dropped_or_never_taken() {
+    let hub = RunHub::default();
+    let gate = Arc::new(Semaphore::new(0));
+    let executor = Executor::new(runner(gate.clone())).with_hub(hub.clone());
+    let canvas = shared(canvas(3, 300, "wait"));
+
+    // Read to the end: the reference.
+    let mut run = executor
+        .start(&canvas, RunOptions::new().force_all().run_id("read"))
+        .await
+        .unwrap();
+    let mut own = run.events().unwrap();
+    gate.add_permits(3);
+    run.finish().await;
+    let own = all(&mut own).await;
+
+    // Dropped while the first task waits; never taken.
+    let mut dropped = executor
+        .start(&canvas, RunOptions::new().force_all().run_id("dropped"))
+        .await
+        .unwrap();
+    let mut stream = dropped.events().unwrap();
+    let mut sub = hub.subscribe("dropped", 0).unwrap();
+    let driver = tokio::spawn(dropped.finish());
+    let first = stream.next().await.unwrap();
+    drop(stream);
+    gate.add_permits(3);
+    driver.await.unwrap();
+    let never = executor
+        .start(&canvas, RunOptions::new().force_all().run_id("never"))
+        .await
+        .unwrap();
+    gate.add_permits(3);
+    never.finish().await;
+
+    let (events, error) = read(&mut sub).await;
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(events[0], first);
+    let (never, error) = read(&mut hub.subscribe("never", 0).unwrap()).await;
+    assert!(error.is_none(), "{error:?}");
+    for events in [events, never] {
+        assert_eq!(seqs(&events), (0..own.len() as u64).collect::<Vec<_>>());
+        assert_eq!(types(&events), types(&own));
+    }
+    assert_eq!(hub.snapshot("never").unwrap().state, RunState::Completed);
+    assert_eq!(hub.snapshot("never").unwrap().next_seq, own.len() as u64);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_subscribers_see_identical_sequences() {
     let hub = RunHub::default();

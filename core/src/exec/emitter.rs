@@ -118,6 +118,12 @@ impl Emitter {
     fn flush_locked(state: &mut EmitState) {
         let Some(tx) = &state.tx else { return };
         if let Some(publisher) = &state.publisher {
+            // Nobody reads the run's own stream: the events move into the
+            // hub's log, with no copy.
+            if tx.is_closed() {
+                publisher.publish_owned(&mut state.pending);
+                return;
+            }
             publisher.publish(&state.pending);
         }
         let sent = match state.pending.len() {

@@ -98,7 +98,10 @@ impl Run {
 
     /// Runs to the end and reports.
     pub async fn finish(self) -> RunReport {
-        self.engine.drive().await
+        // A stream never taken can no longer be: nothing is sent down it.
+        let Run { events, engine, .. } = self;
+        drop(events);
+        engine.drive().await
     }
 }
 

@@ -26,7 +26,7 @@ const FIRST_BLOCK: usize = 256;
 const MAX_BLOCK: usize = 4_096;
 
 /// A block of events starting at `first`, each slot written once.
-struct Block {
+pub(super) struct Block {
     first: u64,
     slots: Box<[OnceLock<RunEvent>]>,
 }
@@ -92,12 +92,12 @@ pub(super) struct EventLog {
     run_id: Arc<str>,
     /// Events published so far: the next `seq`. Stored after the events are
     /// written, so a reader that sees it sees them.
-    published: AtomicU64,
+    published: Padded<AtomicU64>,
     /// The newest blocks, oldest first.
-    blocks: Mutex<VecDeque<Arc<Block>>>,
+    blocks: Padded<Mutex<VecDeque<Arc<Block>>>>,
     /// Published events the blocks keep, at least.
     replay: usize,
-    waiters: Mutex<Waiters>,
+    waiters: Padded<Mutex<Waiters>>,
     /// Someone waits (kept under the waiters' lock): without waiters the
     /// publisher takes no lock at all.
     has_waiters: AtomicBool,
@@ -111,6 +111,20 @@ pub(super) struct EventLog {
 }
 
 const STALLED: u32 = 64;
+
+/// On a cache line of its own: the publisher stores `published` for every
+/// event, and subscribers write the locks' lines all the time; sharing a
+/// line would make each side wait on the other's writes.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
 
 /// Subscribers waiting for news, in the order of what they had seen.
 #[derive(Debug, Default)]
@@ -167,10 +181,10 @@ impl EventLog {
     pub(super) fn new(run_id: Arc<str>, replay: usize) -> Self {
         EventLog {
             run_id,
-            published: AtomicU64::new(0),
-            blocks: Mutex::new(VecDeque::new()),
+            published: Padded(AtomicU64::new(0)),
+            blocks: Padded(Mutex::new(VecDeque::new())),
             replay,
-            waiters: Mutex::new(Waiters::default()),
+            waiters: Padded(Mutex::new(Waiters::default())),
             has_waiters: AtomicBool::new(false),
             chain: AtomicBool::new(false),
             chain_age: AtomicU32::new(0),
@@ -200,19 +214,24 @@ impl EventLog {
     }
 
     /// Appends events (the caller publishes from one place at a time, in
-    /// `seq` order).
-    pub(super) fn publish<'e>(&self, events: impl IntoIterator<Item = &'e RunEvent>) {
+    /// `seq` order). `open` is the publisher's block in writing: while it
+    /// holds the next `seq`, publishing takes no lock and touches no count
+    /// that subscribers touch.
+    pub(super) fn publish(
+        &self,
+        open: &mut Option<Arc<Block>>,
+        events: impl IntoIterator<Item = RunEvent>,
+    ) {
         let mut next = self.published.load(Ordering::Relaxed);
         let start = next;
-        let mut open: Option<Arc<Block>> = None;
         for event in events {
             debug_assert_eq!(event.seq, next, "events are published in seq order");
-            let block = match &open {
+            let block = match open {
                 Some(block) if block.holds(next) => block,
                 _ => open.insert(self.block_for(next)),
             };
             // Each seq is written once.
-            let _ = block.slots[(next - block.first) as usize].set(event.clone());
+            let _ = block.slots[(next - block.first) as usize].set(event);
             next += 1;
         }
         if next == start {

@@ -181,6 +181,7 @@ impl RunHub {
             hub: self.clone(),
             id,
             entry,
+            open: Mutex::new(None),
             finished: false,
         })
     }
@@ -269,6 +270,8 @@ pub struct Publisher {
     hub: RunHub,
     id: Arc<str>,
     entry: Arc<RunEntry>,
+    /// The log's block in writing (only the publisher takes this lock).
+    open: Mutex<Option<Arc<log::Block>>>,
     finished: bool,
 }
 
@@ -276,13 +279,26 @@ impl Publisher {
     /// Appends events, in `seq` order from 0 without gaps: each costs the
     /// same however many subscribers there are.
     pub fn publish(&self, events: &[RunEvent]) {
-        {
-            let mut status = lock(&self.entry.status);
-            for event in events {
-                status.snapshot.see(event);
-            }
+        self.fold(events);
+        self.entry
+            .log
+            .publish(&mut lock(&self.open), events.iter().cloned());
+    }
+
+    /// As [`Publisher::publish`], moving the events into the log rather
+    /// than copying them; `events` is left empty.
+    pub(crate) fn publish_owned(&self, events: &mut Vec<RunEvent>) {
+        self.fold(events);
+        self.entry
+            .log
+            .publish(&mut lock(&self.open), events.drain(..));
+    }
+
+    fn fold(&self, events: &[RunEvent]) {
+        let mut status = lock(&self.entry.status);
+        for event in events {
+            status.snapshot.see(event);
         }
-        self.entry.log.publish(events);
     }
 
     /// The run ended with `report`: subscribers read to the last event and
