@@ -18,7 +18,7 @@ use reelgraph::cache::{MemoryCache, SqliteCache};
 use reelgraph::exec::{
     Executor, PlanOptions, Planner, RunEventKind, RunOptions, RunStatus, ThreadPoolBuilder,
 };
-use reelgraph::runner::{LocalRunner, Outputs};
+use reelgraph::runner::LocalRunner;
 use reelgraph::{Canvas, Catalog, Op, Quality};
 use reelgraph_benches::{
     BATCH, Dag, SEED, layered_dag, noop_runner, noop_step_runner, run_with_consumer,
@@ -291,26 +291,7 @@ fn cached(c: &mut Criterion, catalog: &Catalog) {
 /// carries per second.
 fn events(c: &mut Criterion) {
     let runtime = runtime();
-    let catalog = Catalog::builtin();
-    catalog
-        .register_json(
-            r#"{"type": "chatty", "category": "post", "title": "Chatty",
-                "outputs": [{"name": "out", "type": "text"}],
-                "task": {"function": "chatty"}}"#,
-        )
-        .expect("the type registers");
-    let mut canvas = Canvas::new(catalog, "events", "Events");
-    canvas
-        .apply(vec![Op::add_node("talker", "chatty", json!({}))])
-        .expect("the node");
-    let canvas = Arc::new(Mutex::new(canvas));
-    let runner = LocalRunner::new();
-    runner.register("chatty", |_task, ctx| async move {
-        for i in 0..EVENTS {
-            ctx.progress.progress(i as f64 / EVENTS as f64, None);
-        }
-        Ok(Outputs::from_iter([("out".to_owned(), json!("done"))]))
-    });
+    let (canvas, runner) = reelgraph_benches::chatty(EVENTS);
     let executor = Executor::new(runner);
     let mut group = c.benchmark_group("events");
     group

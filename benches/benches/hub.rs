@@ -21,10 +21,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use reelgraph::Canvas;
 use reelgraph::exec::{Executor, HubOptions, RunHub, RunOptions};
-use reelgraph::runner::{LocalRunner, Outputs};
-use reelgraph::{Canvas, Catalog, Op};
-use serde_json::json;
 use tokio::runtime::{Builder, Runtime};
 
 /// Progress notes the task sends.
@@ -35,29 +33,6 @@ const SUBSCRIBERS: usize = 1_000;
 /// further behind a run this fast than the default 16,384 events; they
 /// finish reading after the run ends (not timed).
 const REPLAY: usize = 1 << 20;
-
-fn chatty() -> (std::sync::Arc<std::sync::Mutex<Canvas>>, LocalRunner) {
-    let catalog = Catalog::builtin();
-    catalog
-        .register_json(
-            r#"{"type": "chatty", "category": "post", "title": "Chatty",
-                "outputs": [{"name": "out", "type": "text"}],
-                "task": {"function": "chatty"}}"#,
-        )
-        .expect("the type registers");
-    let mut canvas = Canvas::new(catalog, "events", "Events");
-    canvas
-        .apply(vec![Op::add_node("talker", "chatty", json!({}))])
-        .expect("the node");
-    let runner = LocalRunner::new();
-    runner.register("chatty", |_task, ctx| async move {
-        for i in 0..NOTES {
-            ctx.progress.progress(i as f64 / NOTES as f64, None);
-        }
-        Ok(Outputs::from_iter([("out".to_owned(), json!("done"))]))
-    });
-    (std::sync::Arc::new(std::sync::Mutex::new(canvas)), runner)
-}
 
 /// One timed run with `subscribers` following it on `readers`; returns the
 /// run's time.
@@ -101,7 +76,7 @@ fn timed_run(
 }
 
 fn hub(c: &mut Criterion) {
-    let (canvas, runner) = chatty();
+    let (canvas, runner) = reelgraph_benches::chatty(NOTES);
     let driver = Builder::new_current_thread()
         .enable_all()
         .build()

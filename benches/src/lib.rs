@@ -58,7 +58,9 @@ mod timing;
 
 pub use dag::{Dag, Kind};
 pub use probes::Probe;
-pub use runners::{STEP_TYPE, layered_dag, noop_runner, noop_step_runner, run_with_consumer};
+pub use runners::{
+    STEP_TYPE, chatty, layered_dag, noop_runner, noop_step_runner, run_with_consumer,
+};
 pub use summary::Summary;
 pub use timing::{BatchTiming, memory_status, per_op_stats};
 

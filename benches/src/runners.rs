@@ -3,13 +3,42 @@
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
+use std::sync::{Arc, Mutex};
+
+use reelgraph::runner::{LocalRunner, Outputs};
 use reelgraph::{Canvas, Catalog, Op};
 use serde_json::{Value, json};
 
+/// One task node whose function sends `notes` progress notes and ends: a run
+/// of it is `notes` events and little else, for measuring the event path.
+pub fn chatty(notes: usize) -> (Arc<Mutex<Canvas>>, LocalRunner) {
+    let catalog = Catalog::builtin();
+    catalog
+        .register_json(
+            r#"{"type": "chatty", "category": "post", "title": "Chatty",
+                "outputs": [{"name": "out", "type": "text"}],
+                "task": {"function": "chatty"}}"#,
+        )
+        .expect("the type registers");
+    let mut canvas = Canvas::new(catalog, "events", "Events");
+    canvas
+        .apply(vec![Op::add_node("talker", "chatty", json!({}))])
+        .expect("the node");
+    let runner = LocalRunner::new();
+    runner.register("chatty", move |_task, ctx| async move {
+        for i in 0..notes {
+            ctx.progress.progress(i as f64 / notes as f64, None);
+        }
+        Ok(Outputs::from_iter([("out".to_owned(), json!("done"))]))
+    });
+    (Arc::new(Mutex::new(canvas)), runner)
+}
+
+/// A local runner with a no-op function for every function of the built-in
 /// catalogue: each returns `true` on every declared output. For measuring
 /// the executor rather than the work.
-pub fn noop_runner() -> reelgraph::runner::LocalRunner {
-    let runner = reelgraph::runner::LocalRunner::new();
+pub fn noop_runner() -> LocalRunner {
+    let runner = LocalRunner::new();
     let catalog = Catalog::builtin();
     for name in catalog.type_names() {
         let Some(task) = catalog.get(&name).and_then(|spec| spec.task.clone()) else {
@@ -75,7 +104,7 @@ pub fn layered_dag(layers: usize, width: usize, fan_in: usize, seed: u64) -> Can
 /// and how many events the consumer read. Call inside a tokio runtime.
 pub async fn run_with_consumer(
     executor: &reelgraph::exec::Executor,
-    canvas: &std::sync::Arc<std::sync::Mutex<Canvas>>,
+    canvas: &Arc<Mutex<Canvas>>,
 ) -> (reelgraph::exec::RunReport, usize) {
     let mut run = executor
         .start(canvas, reelgraph::exec::RunOptions::new())
@@ -94,13 +123,10 @@ pub async fn run_with_consumer(
 }
 
 /// A local runner whose `step` function does nothing but answer.
-pub fn noop_step_runner() -> reelgraph::runner::LocalRunner {
-    let runner = reelgraph::runner::LocalRunner::new();
+pub fn noop_step_runner() -> LocalRunner {
+    let runner = LocalRunner::new();
     runner.register("step", |_task, _ctx| async move {
-        Ok(reelgraph::runner::Outputs::from_iter([(
-            "out".to_owned(),
-            Value::Bool(true),
-        )]))
+        Ok(Outputs::from_iter([("out".to_owned(), Value::Bool(true))]))
     });
     runner
 }

@@ -43,7 +43,9 @@ use crate::ops::Op;
 pub enum Event {
     /// A canvas changed: `ops` replayed on revision `revision - 1` give revision `revision`.
     /// Ops carry the ids the canvas generated (e.g. edge ids). `seq` is the
-    /// revision: a consumer that sees a jump missed a change and reloads.
+    /// revision: a consumer that sees a jump missed a change and reloads. An
+    /// apply of no ops changed nothing: its event has no ops and repeats the
+    /// current revision, which a consumer may ignore.
     CanvasChanged {
         canvas_id: String,
         seq: u64,

@@ -37,8 +37,9 @@ pub struct Applied {
 impl Canvas {
     /// Applies ops atomically: all of them, or none. On success the revision
     /// goes up by one and the result carries the inverse ops and a change event.
-    /// On failure the error names the op (`details.op_index`) and the canvas
-    /// is unchanged.
+    /// An empty list changes nothing: the revision stays, and its event, with
+    /// no ops, repeats the current revision. On failure the error names the
+    /// op (`details.op_index`) and the canvas is unchanged.
     pub fn apply(&mut self, ops: impl Into<Vec<Op>>) -> Result<Applied> {
         let mut ops = ops.into();
         if ops.is_empty() {
