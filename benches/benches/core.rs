@@ -152,18 +152,7 @@ fn connect(c: &mut Criterion, f: &mut Fixture) {
     });
     let op = connect_op(&forward);
     group.bench_function("apply/forward_connect_only", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let ops = vec![op.clone()];
-                let start = Instant::now();
-                let applied = canvas.apply(ops);
-                total += start.elapsed();
-                let applied = applied.expect("a forward edge is accepted");
-                canvas.apply(applied.inverse).expect("disconnect");
-            }
-            total
-        });
+        b.iter_custom(|iters| time_apply_then_undo(canvas, &op, iters));
     });
     group.bench_function("apply/forward_connect_then_disconnect_pair", |b| {
         b.iter_batched(
@@ -190,6 +179,23 @@ fn connect(c: &mut Criterion, f: &mut Fixture) {
 /// A 10,000-node, 20,000-edge canvas built the way an editor or a binding
 /// sends it: each op its own JSON text and its own apply; then validated and
 /// put in order, as a run would start.
+/// `iters` applies of `op`, each undone by its inverse; only the applies
+/// are timed, so the canvas is the same for every one.
+fn time_apply_then_undo(canvas: &mut Canvas, op: &Op, iters: u64) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let ops = vec![op.clone()];
+        let start = Instant::now();
+        let applied = canvas.apply(ops);
+        total += start.elapsed();
+        let applied = applied.expect("the op is accepted");
+        canvas
+            .apply(applied.inverse)
+            .expect("its inverse undoes it");
+    }
+    total
+}
+
 fn build_op_by_op(c: &mut Criterion, f: &Fixture) {
     let dag = Dag::generate(10_000, 20_000, SEED);
     let texts: Vec<String> = dag
@@ -249,18 +255,7 @@ fn add_node(c: &mut Criterion, f: &mut Fixture) {
     };
     let canvas = &mut f.canvas;
     group.bench_function(format!("add_node_at_{NODES}_nodes"), |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let ops = vec![op.clone()];
-                let start = Instant::now();
-                let applied = canvas.apply(ops);
-                total += start.elapsed();
-                let applied = applied.expect("a new node is accepted");
-                canvas.apply(applied.inverse).expect("remove_node");
-            }
-            total
-        });
+        b.iter_custom(|iters| time_apply_then_undo(canvas, &op, iters));
     });
     group.finish();
 }
