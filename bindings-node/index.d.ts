@@ -22,6 +22,16 @@ export type { ErrorCategory, ErrorCode } from './types/errors'
 /** One row of the core's error table (`ErrorCode` is the union of codes). */
 export type { ErrorCode as ErrorTableRow } from './types/schema'
 export { Canvas, Catalog } from './native'
+export { Executor, LocalRunner, MemoryCache, Run, SqliteCache } from './types/run'
+export type {
+  ExecutorOptions,
+  Outputs,
+  Plan,
+  RunnerFunction,
+  StartOptions,
+  TaskContext,
+  TaskFailure,
+} from './types/run'
 
 declare module './native' {
   interface Catalog {

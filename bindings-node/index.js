@@ -13,4 +13,16 @@ function errorTable() {
   return JSON.parse(native.errorTableJson())
 }
 
-module.exports = { Canvas, Catalog, ReelgraphError, errorTable }
+const { LocalRunner, MemoryCache, SqliteCache, Executor, Run } = require('./lib/run.js').install(native)
+
+module.exports = {
+  Canvas,
+  Catalog,
+  Executor,
+  LocalRunner,
+  MemoryCache,
+  ReelgraphError,
+  Run,
+  SqliteCache,
+  errorTable,
+}

@@ -52,5 +52,128 @@ export declare class Catalog {
   specJson(typeName: string): string | null
 }
 
+export declare class Executor {
+  /**
+   * Starts one run per canvas with the `RunOptions` JSON text at the same
+   * index; any refusal refuses the whole batch before anything runs.
+   */
+  batch(canvases: Array<Canvas>, optionsJson: Array<string>, onEvent?: unknown | undefined | null): Promise<Run[]>
+  /**
+   * An executor over `runner`; `resilienceJson` is the core's `Resilience`
+   * (`{"timeout_ms": 30000, "retry": {...}, ...}`).
+   */
+  constructor(runner: LocalRunner, cache?: ResultCache | undefined | null, concurrency?: number | undefined | null, resilienceJson?: string | undefined | null)
+  /**
+   * Starts a run of `canvas` with the core's `RunOptions` (JSON text);
+   * resolves to the `Run` once it is planned and checked, or rejects with
+   * the refusal (`invalid_canvas`, `unknown_function`, ...).
+   */
+  start(canvas: Canvas, optionsJson: unknown, onEvent?: unknown | undefined | null): Promise<Run>
+  /**
+   * Like `start`, with the plan `plan` keeps (its targets and quality are
+   * the run's); a plan behind the canvas is refused with `stale_plan`.
+   */
+  startPlanned(canvas: Canvas, plan: Plan, optionsJson: unknown, onEvent?: unknown | undefined | null): Promise<Run>
+  /** Plans `canvas` for the targets and quality of `optionsJson`. */
+  plan(canvas: Canvas, optionsJson: unknown): Plan
+  /**
+   * Why each node a run with these options needs would run, or hit the
+   * cache (JSON text of `[Explanation]`).
+   */
+  explain(canvas: Canvas, optionsJson: unknown): Promise<string>
+}
+
+/**
+ * Runs tasks with functions registered in this process: JavaScript
+ * functions (`register`) and the demo functions of the Rust demo
+ * (`LocalRunner.demo(outDir)`). Registering works at any time, also while a
+ * run goes: a task looks its function up when it starts.
+ */
+export declare class LocalRunner {
+  constructor()
+  /**
+   * A runner with the demo functions (storyboard frames, WAVs, EDL,
+   * contact sheet), writing under `outDir`.
+   */
+  static demo(outDir: unknown): LocalRunner
+  /**
+   * Registers `call` under `name`; `call(taskJson, taskCall)` is the
+   * wrapper `lib/runner.js` made around the user's function.
+   */
+  register(name: unknown, call: unknown): void
+  /** Names of the registered functions, sorted. */
+  functions(): Array<string>
+}
+
+/**
+ * A plan kept current by the core's planner: `replan` after edits updates
+ * only what changed.
+ */
+export declare class Plan {
+  /** Brings the plan up to date with `canvas`. */
+  replan(canvas: Canvas): void
+}
+
+export declare class ResultCache {
+  /** An in-memory cache keeping at most `maxBytes` of results (default 256 MiB). */
+  static memory(maxBytes?: number | undefined | null): ResultCache
+  /**
+   * A cache in the SQLite file at `path` (made when missing), which
+   * several processes may share.
+   */
+  static sqlite(path: unknown): ResultCache
+  /** Entries, bytes, hits, misses and evictions (JSON text of `CacheStats`). */
+  statsJson(): string
+}
+
+export declare class Run {
+  get id(): string
+  /** The report (JSON text) once the run ended. */
+  wait(): Promise<string>
+  /** Cancels the run: running tasks are told to stop, nothing new starts. */
+  cancel(): void
+  /** Cancels one node of the run; `false` when the run does not execute it. */
+  cancelNode(node: unknown): boolean
+  /** Where the run stands (JSON text of the hub's `RunSnapshot`). */
+  snapshotJson(): string
+  /** The run's events from `seq` (0: from the start, while the hub holds them). */
+  events(seq?: number | undefined | null): RunEventStream
+}
+
+/**
+ * A reader of one run's events from the run hub: `lib/run.js` makes it an
+ * async iterator.
+ */
+export declare class RunEventStream {
+  /**
+   * The next events as a JSON array, waiting until there are some; `null`
+   * after the run's last event.
+   */
+  nextBatch(): Promise<string | null>
+}
+
+/**
+ * One task's native handle, the `ctx` behind the user's `ctx`: progress,
+ * cancellation, and the answer.
+ */
+export declare class TaskCall {
+  /** Reports progress, 0 to 1 (values outside are clamped by the core). */
+  progress(fraction: number, message?: unknown | undefined | null): void
+  /** Whether the run or the node was cancelled. */
+  get cancelled(): boolean
+  /**
+   * Calls `abort` once when the run or the node is cancelled while the
+   * task runs.
+   */
+  onCancel(abort: () => unknown): void
+  /**
+   * The function's value as JSON text (`undefined` when it returned
+   * nothing JSON can write): it must be an object of outputs by port name.
+   */
+  resolve(outputs?: string | undefined | null): void
+  /** What the function threw, as `lib/runner.js` wrote it. */
+  reject(thrown: string): void
+}
+
 /** The core's error table, `[{code, category, http_status, when}]`, as JSON text. */
 export declare function errorTableJson(): string

@@ -2,10 +2,16 @@
 //! wraps a core type, converts arguments and results, and maps core errors
 //! to `ReelgraphError` (through `index.js`). napi-rs owns the tokio runtime.
 
+mod batch;
+mod cache;
 mod canvas;
 mod catalog;
 mod convert;
 mod errors;
+mod events;
+mod executor;
+mod run;
+mod runner;
 
 pub use canvas::Canvas;
 pub use catalog::Catalog;
