@@ -16,7 +16,7 @@ PY_VENV      := .venv-python
 PY_TEST_VENV := target/python-test-venv
 QUALITY ?= draft
 
-.PHONY: help run test fmt fmt-check lint unit-tests test-data check-generated check-codes generate docs docs-serve venv bench bench-canvas clean
+.PHONY: help run test fmt fmt-check lint unit-tests test-data check-generated check-codes generate docs docs-serve venv bench bench-canvas bench-node clean
 .PHONY: python-venv python-wheel python-test
 .PHONY: node-build node-test
 
@@ -33,6 +33,7 @@ help:
 	@echo "make python-test   install that wheel into a fresh venv and run its pytest suite"
 	@echo "make node-build build the Node package in bindings-node/ (npm ci, then the release addon)"
 	@echo "make node-test  the Node package's tests, its TypeScript example, and an install of its npm pack"
+	@echo "make bench-node the Node package against a plain JavaScript baseline and against Rust"
 	@echo "make fmt        format all Rust code"
 	@echo "make clean      remove build output, site/, out/ and .venv/"
 
@@ -188,6 +189,14 @@ node-test: node-build
 	  && node -e "const r = require('reelgraph'); if (new r.Canvas('c', 'C').revision !== 0) process.exit(1)" \
 	  && node --input-type=module -e "import { Canvas } from 'reelgraph'; if (new Canvas('c', 'C').revision !== 0) process.exit(1)" \
 	  && echo "npm pack: the tarball installs, and require and import load it"
+
+# The Node benches (not part of make test): the production canvas through the
+# package against a graphology + zod baseline (installed only in
+# benches/node/) and against the same work in Rust (rust_reference).
+bench-node: bench-canvas node-build
+	cargo run -q --release -p reelgraph-benches --bin rust_reference -- $(BENCH_CANVAS) > $(BENCH_CANVAS)/rust.json
+	cd benches/node && npm ci --no-audit --no-fund
+	node benches/node/bench.mjs $(BENCH_CANVAS)
 
 clean:
 	cargo clean
