@@ -25,6 +25,8 @@ export declare class Canvas {
   canConnectJson(source: string, target: string): boolean
   /** The validation report as JSON text. */
   validateJson(): string
+  /** The node ids in an order where every edge points forward. */
+  topologicalOrder(): Array<string>
   /**
    * The task of every node that has one, at a quality tier (default
    * `standard`), as JSON text.

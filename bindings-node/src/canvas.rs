@@ -103,6 +103,12 @@ impl Canvas {
         to_text(&self.lock().validate())
     }
 
+    /// The node ids in an order where every edge points forward.
+    #[napi]
+    pub fn topological_order(&self) -> Vec<String> {
+        self.lock().topological_order()
+    }
+
     /// The task of every node that has one, at a quality tier (default
     /// `standard`), as JSON text.
     #[napi(ts_args_type = "quality?: Quality | null")]

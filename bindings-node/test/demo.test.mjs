@@ -15,6 +15,12 @@ test('the demo canvas runs from Node, producing frames and an EDL', async () => 
   const out = mkdtempSync(join(tmpdir(), 'reelgraph-demo-'))
   try {
     const canvas = Canvas.fromJson(readFileSync(CANVAS, 'utf8'))
+    const order = canvas.topologicalOrder()
+    const doc = canvas.toDocument()
+    assert.equal(order.length, doc.nodes.length)
+    for (const edge of doc.edges) {
+      assert.ok(order.indexOf(edge.source.node) < order.indexOf(edge.target.node), `${edge.id} points back`)
+    }
     const executor = new Executor(LocalRunner.demo(out))
     const run = await executor.start(canvas, { quality: 'draft' })
     const report = await run.wait()
