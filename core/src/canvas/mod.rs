@@ -7,6 +7,7 @@ mod changes;
 mod connect;
 mod load;
 mod properties;
+mod reach;
 
 use std::sync::{Arc, OnceLock};
 
