@@ -22,7 +22,7 @@ help:
 	@echo "make docs       build the docs site into site/ (creates .venv from docs/requirements.txt)"
 	@echo "make docs-serve serve the docs at http://127.0.0.1:8000 while you edit"
 	@echo "make generate   rewrite docs/node-types.md, docs/snippets/, docs/schema/ and examples/short-film/canvas.json"
-	@echo "make bench      run the criterion benchmarks"
+	@echo "make bench      run the criterion benchmarks (BENCH=, FILTER=, BASELINE=; see benches/README.md)"
 	@echo "make fmt        format all Rust code"
 	@echo "make clean      remove build output, site/, out/ and .venv/"
 
@@ -118,8 +118,16 @@ docs: venv
 docs-serve: venv
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
 
+# Criterion benches (about 12 minutes on 2 idle cores; benches/README.md
+# names each). BENCH=core|persistence|exec|hub runs one file, FILTER one
+# group or bench, BASELINE=name saves the run for scripts/bench-compare.
+BENCH    ?=
+FILTER   ?=
+BASELINE ?=
+
 bench:
-	cargo bench -p reelgraph-benches
+	cargo bench -p reelgraph-benches $(if $(BENCH),--bench $(BENCH)) -- --noplot \
+	  $(if $(BASELINE),--save-baseline $(BASELINE)) $(FILTER)
 
 clean:
 	cargo clean
