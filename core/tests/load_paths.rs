@@ -12,8 +12,8 @@ fn both_paths(text: &str) -> (Result<Value, String>, Result<Value, String>) {
     let catalog = Catalog::builtin();
     let seen = |canvas: reelgraph::Result<Canvas>| match canvas {
         Ok(c) => Ok(json!({
-            "document": serde_json::from_str::<Value>(&c.to_json()).unwrap(),
-            "report": serde_json::to_value(c.validate()).unwrap(),
+            "document": serde_json::from_str::<Value>(&c.to_json()).expect("its JSON parses"),
+            "report": serde_json::to_value(c.validate()).expect("a report serialises"),
             "order": c.topological_order(),
             "migrated": c.migrations_applied(),
         })),
@@ -31,7 +31,7 @@ fn same(doc: &Value) -> Result<Value, String> {
     one_pass
 }
 
-fn header(nodes: Value, edges: Value) -> Value {
+fn header(nodes: &Value, edges: &Value) -> Value {
     json!({
         "format": "reelgraph.canvas", "format_version": 2, "id": "c", "name": "C",
         "revision": 4, "nodes": nodes, "edges": edges,
@@ -79,9 +79,9 @@ fn whatever_a_loaded_canvas_keeps_aside_is_kept_the_same_way() {
     let loaded = same(&doc).expect("loads");
     let codes: Vec<&str> = loaded["report"]["diagnostics"]
         .as_array()
-        .unwrap()
+        .expect("a list of diagnostics")
         .iter()
-        .map(|d| d["code"].as_str().unwrap())
+        .map(|d| d["code"].as_str().expect("a code"))
         .collect();
     for code in ["dangling_edge", "self_loop", "cycle", "unknown_node_type"] {
         assert!(codes.contains(&code), "{code} in {codes:?}");
@@ -115,7 +115,10 @@ fn older_documents_and_node_types_are_migrated_the_same_way() {
     assert_eq!(loaded["migrated"][0]["node"], "s1");
     let mut current = doc.clone();
     current["format_version"] = json!(2);
-    current.as_object_mut().unwrap().remove("metadata");
+    current
+        .as_object_mut()
+        .expect("an object")
+        .remove("metadata");
     let loaded = same(&current).expect("loads");
     assert_eq!(loaded["migrated"][0]["from_version"], 1);
 }
@@ -125,26 +128,26 @@ fn every_refusal_is_the_document_paths_own() {
     let shot = |id: &str| json!({"id": id, "type": "shot", "type_version": 2});
     let long = "p".repeat(200);
     let cases = [
-        header(json!([shot("s1"), shot("s1")]), json!([])),
-        header(json!([shot(" s1")]), json!([])),
+        header(&json!([shot("s1"), shot("s1")]), &json!([])),
+        header(&json!([shot(" s1")]), &json!([])),
         header(
-            json!([shot("s1"), shot("s2")]),
-            json!([
+            &json!([shot("s1"), shot("s2")]),
+            &json!([
                 {"id": "e", "source": {"node": "s1", "port": "shot"}, "target": {"node": "s2", "port": "x"}},
                 {"id": "e", "source": {"node": "s2", "port": "shot"}, "target": {"node": "s1", "port": "x"}}
             ]),
         ),
         header(
-            json!([shot("s1")]),
-            json!([{"id": "e", "source": {"node": "s1", "port": long}, "target": {"node": "s1", "port": "x"}}]),
+            &json!([shot("s1")]),
+            &json!([{"id": "e", "source": {"node": "s1", "port": long}, "target": {"node": "s1", "port": "x"}}]),
         ),
         header(
-            json!([{"id": "s1", "type": "shot", "type_version": 2, "extra": 1}]),
-            json!([]),
+            &json!([{"id": "s1", "type": "shot", "type_version": 2, "extra": 1}]),
+            &json!([]),
         ),
         header(
-            json!([{"id": "s1", "type": "shot", "type_version": 2, "label": "x".repeat(5000)}]),
-            json!([]),
+            &json!([{"id": "s1", "type": "shot", "type_version": 2, "label": "x".repeat(5000)}]),
+            &json!([]),
         ),
         json!({"format": "reelgraph.canvas", "format_version": 3, "id": "c"}),
         json!({"format": "other", "format_version": 2, "id": "c"}),
