@@ -7,9 +7,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use reelgraph::{Op, PortRef, Quality, UndoStack};
 
+use crate::applied::PyApplied;
 use crate::catalog::{PyCatalog, or_builtin};
 
-use crate::convert::{JsonArg, serialize, str_arg, to_value, wrong_type};
+use crate::convert::{JsonArg, loads, serialize, str_arg, to_value, wrong_type};
 use crate::errors::core_err;
 use crate::formats;
 
@@ -48,18 +49,18 @@ impl PyCanvas {
     }
 
     /// An undo or redo step, with the GIL released.
-    fn step<'py>(
+    fn step(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         step: fn(
             &mut UndoStack,
             &mut reelgraph::Canvas,
         ) -> reelgraph::Result<Option<reelgraph::Applied>>,
-    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+    ) -> PyResult<Option<PyApplied>> {
         let applied = py
             .detach(|| step(&mut self.history(), &mut self.lock()))
             .map_err(core_err)?;
-        applied.map(|applied| serialize(py, &applied)).transpose()
+        Ok(applied.map(PyApplied::from))
     }
 }
 
@@ -152,8 +153,8 @@ impl PyCanvas {
 
     /// The canvas document as a dict.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let doc = py.detach(|| serde_json::to_value(&*self.lock()));
-        serialize(py, &doc.map_err(|e| core_err(e.into()))?)
+        let text = py.detach(|| self.lock().to_json());
+        loads(py, &text)
     }
 
     /// A node as a dict, or None.
@@ -182,24 +183,23 @@ impl PyCanvas {
     }
 
     /// Applies ops atomically (a list of op dicts, one op dict, or JSON text)
-    /// and returns the core's `Applied`: `{revision, inverse, event}`. The
-    /// apply can be undone with `undo()`.
-    fn apply<'py>(&self, py: Python<'py>, ops: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    /// and returns the core's `Applied` (`revision`, `inverse`, `event`).
+    /// The apply can be undone with `undo()`.
+    fn apply(&self, py: Python<'_>, ops: &Bound<'_, PyAny>) -> PyResult<PyApplied> {
         let ops = parse_ops(ops)?;
-        let applied = py
-            .detach(|| self.history().apply(&mut self.lock(), ops))
-            .map_err(core_err)?;
-        serialize(py, &applied)
+        py.detach(|| self.history().apply(&mut self.lock(), ops))
+            .map(PyApplied::from)
+            .map_err(core_err)
     }
 
     /// Undoes the newest apply not undone yet (an apply itself: the revision
     /// goes up); its `Applied`, or None when there is nothing to undo.
-    fn undo<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    fn undo(&self, py: Python<'_>) -> PyResult<Option<PyApplied>> {
         self.step(py, UndoStack::undo)
     }
 
     /// Applies again the newest undone apply; None when there is none.
-    fn redo<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    fn redo(&self, py: Python<'_>) -> PyResult<Option<PyApplied>> {
         self.step(py, UndoStack::redo)
     }
 

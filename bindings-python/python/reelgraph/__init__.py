@@ -7,6 +7,7 @@ it with its exception classes (see ``reelgraph._errors``).
 from . import _errors
 from ._errors import *  # noqa: F403 - the classes are made from the error table
 from ._native import (
+    Applied,
     Canvas,
     Catalog,
     Imported,
@@ -18,6 +19,7 @@ from ._native import (
 )
 
 __all__ = [
+    "Applied",
     "Canvas",
     "Catalog",
     "Imported",
