@@ -4,13 +4,15 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::PyDict;
 use reelgraph::{Op, PortRef, Quality, UndoStack};
 
 use crate::applied::PyApplied;
 use crate::catalog::{PyCatalog, or_builtin};
 
-use crate::convert::{JsonArg, loads, serialize, str_arg, to_value, wrong_type};
+use crate::convert::{
+    json_text_arg, loads, serialize, str_arg, to_json_text, to_value, wrong_type,
+};
 use crate::errors::core_err;
 use crate::formats;
 
@@ -105,7 +107,7 @@ impl PyCanvas {
             return Err(wrong_type("doc", "a canvas document dict", doc));
         }
         // Through the text reader: one place that checks and migrates documents.
-        let text = to_value(doc, "doc")?.to_string();
+        let text = to_json_text(doc, "doc")?;
         Self::load_text(py, &text, or_builtin(catalog)?)
     }
 
@@ -316,25 +318,10 @@ impl PyCanvas {
     }
 }
 
-/// Ops from JSON text, a list of op dicts or one op dict.
+/// Ops from JSON text, a list of op dicts or one op dict: one reader for all.
 fn parse_ops(ops: &Bound<'_, PyAny>) -> PyResult<Vec<Op>> {
-    if !(ops.is_instance_of::<PyList>()
-        || ops.is_instance_of::<PyTuple>()
-        || ops.is_instance_of::<PyDict>()
-        || ops.is_instance_of::<pyo3::types::PyString>())
-    {
-        return Err(wrong_type(
-            "ops",
-            "a list of op dicts, one op dict or JSON text",
-            ops,
-        ));
-    }
-    match JsonArg::extract(ops, "ops")? {
-        JsonArg::Text(text) => Op::parse_list(&text),
-        JsonArg::Value(value @ serde_json::Value::Array(_)) => reelgraph::from_value(value),
-        JsonArg::Value(one) => reelgraph::from_value(one).map(|op| vec![op]),
-    }
-    .map_err(core_err)
+    let text = json_text_arg(ops, "ops", "a list of op dicts, one op dict or JSON text")?;
+    Op::parse_list(&text).map_err(core_err)
 }
 
 /// A port: a `(node, port)` tuple or a `{"node", "port"}` dict.
