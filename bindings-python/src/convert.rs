@@ -1,19 +1,20 @@
-//! Python objects <-> JSON values (`serde_json::Value`), the one wire format.
+//! Python objects <-> JSON, the one wire format.
 //!
 //! Everything a Python caller hands in that the core reads as JSON (op
-//! dicts, documents, specs, options) goes through [`to_value`]; everything
-//! the core hands back is serialised by the core's serde and turned into
-//! plain dicts and lists by [`to_py`] / [`serialize`]. JSON has no NaN, no
-//! infinity and (for reelgraph) no integer past 64 bits, so those are
-//! refused here with `invalid_json`, naming the argument and where in it:
-//! never turned into `null` or rounded.
+//! dicts, documents, specs, options) is written as JSON text by
+//! [`to_json_text`] and read by the core's own readers; everything the core
+//! hands back is serialised by the core's serde and read into plain dicts
+//! and lists by [`serialize`]. JSON has no NaN, no infinity and (for
+//! reelgraph) no integer past 64 bits, so those are refused here with
+//! `invalid_json`, naming the argument and where in it: never turned into
+//! `null` or rounded.
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde::Serialize;
-use serde_json::{Number, Value};
+use serde_json::Value;
 
 use crate::errors::core_err;
 
@@ -43,31 +44,6 @@ pub fn to_json_text(obj: &Bound<'_, PyAny>, arg: &str) -> PyResult<String> {
 /// [`to_json_text`], parsed: for the small values a binding reads itself.
 pub fn to_value(obj: &Bound<'_, PyAny>, arg: &str) -> PyResult<Value> {
     serde_json::from_str(&to_json_text(obj, arg)?).map_err(|e| core_err(e.into()))
-}
-
-/// A JSON value as plain Python objects (dicts, lists, str, int, float,
-/// bool, None).
-pub fn to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
-    Ok(match value {
-        Value::Null => py.None().into_bound(py),
-        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
-        Value::Number(n) => number_to_py(py, n)?,
-        Value::String(s) => PyString::new(py, s).into_any(),
-        Value::Array(items) => {
-            let list = PyList::empty(py);
-            for item in items {
-                list.append(to_py(py, item)?)?;
-            }
-            list.into_any()
-        }
-        Value::Object(map) => {
-            let dict = PyDict::new(py);
-            for (key, item) in map {
-                dict.set_item(key, to_py(py, item)?)?;
-            }
-            dict.into_any()
-        }
-    })
 }
 
 /// Anything the core serialises (a report, a document, an event) as plain
@@ -120,17 +96,6 @@ pub fn json_text_arg(obj: &Bound<'_, PyAny>, arg: &str, what: &str) -> PyResult<
         return to_json_text(obj, arg);
     }
     Err(wrong_type(arg, what, obj))
-}
-
-fn number_to_py<'py>(py: Python<'py>, n: &Number) -> PyResult<Bound<'py, PyAny>> {
-    if let Some(i) = n.as_i64() {
-        Ok(i.into_pyobject(py)?.into_any())
-    } else if let Some(u) = n.as_u64() {
-        Ok(u.into_pyobject(py)?.into_any())
-    } else {
-        // serde_json holds only finite floats.
-        Ok(PyFloat::new(py, n.as_f64().unwrap_or_default()).into_any())
-    }
 }
 
 /// Why a value could not be converted, and where: the path is collected on

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::canvas::PyCanvas;
 use crate::catalog::or_builtin;
-use crate::convert::{json_text_arg, serialize, str_arg, to_py, to_value, wrong_type};
+use crate::convert::{json_text_arg, serialize, str_arg, to_value, wrong_type};
 use crate::errors::core_err;
 
 /// What an import made: the canvas, and what the import had to say.
@@ -51,7 +51,7 @@ impl PyImported {
 
     /// The core's import result as a dict, the document under `canvas`.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_py(py, &self.result)
+        serialize(py, &self.result)
     }
 
     fn __repr__(&self) -> String {
@@ -72,7 +72,7 @@ impl PyImported {
 
 impl PyImported {
     fn field<'py>(&self, py: Python<'py>, key: &str) -> PyResult<Bound<'py, PyAny>> {
-        to_py(
+        serialize(
             py,
             self.result.get(key).unwrap_or(&Value::Array(Vec::new())),
         )
