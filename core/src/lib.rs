@@ -18,6 +18,7 @@ pub mod error_codes;
 pub mod event;
 pub mod exec;
 pub mod format;
+mod history;
 pub mod limits;
 pub mod model;
 pub mod ops;
@@ -40,6 +41,7 @@ pub use catalog::{Catalog, NodeTypeBuilder, NodeTypeSpec, PropertyKind, Property
 pub use content_key::ContentKey;
 pub use error::{Error, ErrorBody, Result};
 pub use event::Event;
+pub use history::History;
 pub use model::{
     CanvasDocument, DataType, Edge, Group, Node, PortRef, Position, Story, StoryStructure, Viewport,
 };
