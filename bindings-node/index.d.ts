@@ -8,9 +8,12 @@ import type {
   CanvasDocument,
   ErrorBody,
   ErrorCode as ErrorTableRow,
+  ListQuery,
   NodeTypeSpec,
   Op,
+  Page,
   PortRef,
+  Prune,
   Quality,
   Report,
   TaskPreview,
@@ -21,7 +24,7 @@ export type * from './types/schema'
 export type { ErrorCategory, ErrorCode } from './types/errors'
 /** One row of the core's error table (`ErrorCode` is the union of codes). */
 export type { ErrorCode as ErrorTableRow } from './types/schema'
-export { Canvas, Catalog } from './native'
+export { Canvas, Catalog, FileStore, MemoryStore, SqliteStore } from './native'
 
 declare module './native' {
   interface Catalog {
@@ -36,6 +39,10 @@ declare module './native' {
     toDocument(): CanvasDocument
     /** Applies ops atomically: all of them, or none (then it throws). */
     apply(ops: Op[]): Applied
+    /** Undoes the last apply made through this canvas object (an apply itself); null when there is none. */
+    undo(): Applied | null
+    /** Applies again the last undone apply; null when there is none. */
+    redo(): Applied | null
     /** True when the edge would be accepted; throws a ReelgraphError with the reason otherwise. */
     canConnect(source: PortRef, target: PortRef): true
     /** The validation report of the whole canvas. */
@@ -46,10 +53,22 @@ declare module './native' {
     taskPreview(node: string, quality?: Quality | null): TaskPreview
   }
 
+  interface MemoryStore extends StoreMethods {}
+  interface FileStore extends StoreMethods {}
+  interface SqliteStore extends StoreMethods {}
+
   namespace Canvas {
     /** Loads a canvas document object (migrations run, limits hold). */
     function fromDocument(doc: CanvasDocument, catalog?: Catalog | null): Canvas
   }
+}
+
+/** What index.js adds to every store. */
+interface StoreMethods {
+  /** A page of canvases ordered by id. */
+  list(query?: ListQuery): Promise<Page>
+  /** Removes old versions; resolves to how many went. The current version is always kept. */
+  prune(id: string, policy: Prune): Promise<number>
 }
 
 /** The core's error table, in the order of the docs. */

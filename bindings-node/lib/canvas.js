@@ -20,6 +20,16 @@ function install(Canvas) {
     apply(ops) {
       return JSON.parse(this.applyJson(jsonText(ops, 'ops', 'array')))
     },
+    /** Undoes the last apply made through this canvas object; null when there is none. */
+    undo() {
+      const text = this.undoJson()
+      return text === null ? null : JSON.parse(text)
+    },
+    /** Applies again the last undone apply; null when there is none. */
+    redo() {
+      const text = this.redoJson()
+      return text === null ? null : JSON.parse(text)
+    },
     /** True when the edge would be accepted; throws the reason otherwise. */
     canConnect(source, target) {
       return this.canConnectJson(jsonText(source, 'source', 'object'), jsonText(target, 'target', 'object'))

@@ -6,7 +6,9 @@ mod canvas;
 mod catalog;
 mod convert;
 mod errors;
+mod stores;
 
 pub use canvas::Canvas;
 pub use catalog::Catalog;
 pub use errors::error_table_json;
+pub use stores::{FileStore, MemoryStore, SqliteStore};

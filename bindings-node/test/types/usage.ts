@@ -1,7 +1,7 @@
 // A TypeScript user of the package: compiled with `tsc --noEmit --strict`
 // (make node-test), so the typings must describe what the package does.
-import { Canvas, Catalog, ReelgraphError } from '../../index.js'
-import type { Applied, CanvasDocument, ErrorCode, Op, Report, TaskPreview } from '../../index.js'
+import { Canvas, Catalog, FileStore, MemoryStore, ReelgraphError, SqliteStore } from '../../index.js'
+import type { Applied, CanvasDocument, ErrorCode, Op, Page, Report, TaskPreview, VersionInfo } from '../../index.js'
 
 const catalog: Catalog = Catalog.builtin()
 const names: string[] = catalog.register({
@@ -42,4 +42,24 @@ try {
   }
 }
 
+const undone: Applied | null = canvas.undo()
+const redone: Applied | null = canvas.redo()
+const canUndo: boolean = canvas.canUndo
+
+async function persist(): Promise<void> {
+  const stores = [new MemoryStore(), new FileStore('/tmp/canvases'), new SqliteStore(':memory:')]
+  for (const store of stores) {
+    const created: VersionInfo = await store.create(canvas)
+    const saved: VersionInfo = await store.save(canvas, created.revision)
+    const loaded: Canvas = await store.get(canvas.id, catalog)
+    const old: Canvas = await store.getVersion(canvas.id, 0)
+    const page: Page = await store.list({ limit: 10, name_prefix: 'T' })
+    const history: VersionInfo[] = await store.versions(canvas.id)
+    const removed: number = await store.prune(canvas.id, { keep_last: 5 })
+    await store.delete(canvas.id, saved.revision)
+    console.log(loaded.revision, old.revision, page.next_cursor, history.length, removed)
+  }
+}
+
+console.log(undone, redone, canUndo, persist)
 console.log(names, revision, undo, valid, preview.function, all.length, ok, again.id, again.name)
