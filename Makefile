@@ -10,9 +10,15 @@ SHELL := bash
 
 PYTHON  ?= python3
 VENV    := .venv
+# The Python binding's tools (maturin, pytest, mypy), and the fresh venv its
+# wheel is installed into for the tests.
+PY_VENV      := .venv-python
+PY_TEST_VENV := target/python-test-venv
 QUALITY ?= draft
 
-.PHONY: help run test fmt fmt-check lint unit-tests test-data check-generated check-codes generate docs docs-serve venv bench clean node-build node-test
+.PHONY: help run test fmt fmt-check lint unit-tests test-data check-generated check-codes generate docs docs-serve venv bench bench-canvas clean
+.PHONY: python-venv python-wheel python-test
+.PHONY: node-build node-test
 
 help:
 	@echo "make run        run examples/short-film with the demo functions (QUALITY=draft|standard|high|ultra);"
@@ -23,6 +29,8 @@ help:
 	@echo "make docs-serve serve the docs at http://127.0.0.1:8000 while you edit"
 	@echo "make generate   rewrite docs/node-types.md, docs/snippets/, docs/schema/ and examples/short-film/canvas.json"
 	@echo "make bench      run the criterion benchmarks"
+	@echo "make python-wheel  build the Python package (one abi3 wheel) into target/wheels/"
+	@echo "make python-test   install that wheel into a fresh venv and run its pytest suite"
 	@echo "make node-build build the Node package in bindings-node/ (npm ci, then the release addon)"
 	@echo "make node-test  the Node package's tests, its TypeScript example, and an install of its npm pack"
 	@echo "make fmt        format all Rust code"
@@ -34,7 +42,7 @@ run:
 	cargo run -q -p reelgraph-server --bin reelgraph -- run examples/short-film/canvas.json --out out/short-film --quality $(QUALITY)
 
 ## Everything CI checks, in order of speed.
-test: fmt-check lint unit-tests check-generated check-codes docs node-test
+test: fmt-check lint unit-tests check-generated check-codes python-test node-test docs
 	@echo "make test: every check passed"
 
 fmt:
@@ -114,6 +122,27 @@ $(VENV)/.installed: docs/requirements.txt
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r docs/requirements.txt
 	touch $@
 
+# The Python binding: one abi3 wheel (CPython 3.9+), built in release by
+# maturin, then installed with pip into a new venv, as a user would, and
+# tested there; the tests never see the source tree's package.
+python-venv: $(PY_VENV)/.installed
+
+$(PY_VENV)/.installed: bindings-python/requirements-dev.txt
+	$(PYTHON) -m venv $(PY_VENV)
+	$(PY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r bindings-python/requirements-dev.txt
+	touch $@
+
+python-wheel: python-venv
+	rm -f target/wheels/reelgraph-*.whl
+	$(PY_VENV)/bin/maturin build --quiet --release -m bindings-python/Cargo.toml --out target/wheels
+
+python-test: python-wheel
+	rm -rf $(PY_TEST_VENV)
+	$(PYTHON) -m venv $(PY_TEST_VENV)
+	$(PY_TEST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+	  -r bindings-python/requirements-dev.txt target/wheels/reelgraph-*.whl
+	cd bindings-python/tests && timeout 1200 ../../$(PY_TEST_VENV)/bin/python -m pytest -q -p no:cacheprovider .
+
 docs: venv
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
@@ -123,7 +152,13 @@ docs-serve: venv
 bench:
 	cargo bench -p reelgraph-benches
 
-# The Node package (bindings-node/): dev tools from the committed lockfile,
+# The production canvas of the benches (10,000 nodes, 20,000 edges) as JSON
+# ops and document, so the Python and Node benches read the canvas Rust builds.
+BENCH_CANVAS := target/bench-canvas
+bench-canvas:
+	cargo run -q --release -p reelgraph-benches --bin export_canvas -- $(BENCH_CANVAS)
+
+	# The Node package (bindings-node/): dev tools from the committed lockfile,
 # then one release build of the addon, reelgraph.node. napi also rewrites
 # native.d.ts, the addon's typings, which node-test checks are committed.
 NODE := bindings-node
@@ -156,4 +191,4 @@ node-test: node-build
 
 clean:
 	cargo clean
-	rm -rf site out $(VENV) $(NODE)/node_modules $(NODE)/reelgraph.node
+	rm -rf site out $(VENV) $(PY_VENV) $(NODE)/node_modules $(NODE)/reelgraph.node

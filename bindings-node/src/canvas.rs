@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use napi::ValueType;
 use napi::bindgen_prelude::{ClassInstance, Unknown};
 use napi_derive::napi;
-use reelgraph::{History, Op, PortRef, Quality};
+use reelgraph::{Op, PortRef, Quality, UndoStack};
 
 use crate::catalog::Catalog;
 use crate::convert::{describe, optional_string_arg, string_arg, to_text};
@@ -20,7 +20,7 @@ use crate::errors::{js, type_error};
 pub struct Canvas {
     pub(crate) inner: Arc<Mutex<reelgraph::Canvas>>,
     /// Locked after `inner`, never before.
-    history: Mutex<History>,
+    history: Mutex<UndoStack>,
 }
 
 #[napi]
@@ -86,10 +86,7 @@ impl Canvas {
     pub fn apply_json(&self, ops: Unknown<'_>) -> napi::Result<String> {
         let ops = js(Op::parse_list(&string_arg(ops, "ops")?))?;
         let mut canvas = self.lock();
-        let applied = js(canvas.apply(ops))?;
-        let text = to_text(&applied)?;
-        self.history().record(applied.inverse);
-        Ok(text)
+        to_text(&js(self.history().apply(&mut canvas, ops))?)
     }
 
     /// Undoes the last apply made through this object (an apply itself);
@@ -111,12 +108,12 @@ impl Canvas {
 
     #[napi(getter)]
     pub fn can_undo(&self) -> bool {
-        self.history().undo_len() > 0
+        self.history().can_undo()
     }
 
     #[napi(getter)]
     pub fn can_redo(&self) -> bool {
-        self.history().redo_len() > 0
+        self.history().can_redo()
     }
 
     /// Checks whether an edge from `source` to `target` (`{node, port}` as
@@ -160,11 +157,11 @@ impl Canvas {
     pub(crate) fn wrap(canvas: reelgraph::Canvas) -> Self {
         Canvas {
             inner: Arc::new(Mutex::new(canvas)),
-            history: Mutex::new(History::new()),
+            history: Mutex::new(UndoStack::default()),
         }
     }
 
-    fn history(&self) -> MutexGuard<'_, History> {
+    fn history(&self) -> MutexGuard<'_, UndoStack> {
         self.history.lock().unwrap_or_else(|e| e.into_inner())
     }
 

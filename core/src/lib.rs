@@ -18,7 +18,6 @@ pub mod error_codes;
 pub mod event;
 pub mod exec;
 pub mod format;
-mod history;
 pub mod limits;
 pub mod model;
 pub mod ops;
@@ -32,6 +31,7 @@ pub mod schema;
 #[cfg(feature = "sqlite")]
 mod sqlite_conn;
 pub mod store;
+mod undo;
 mod unique_keys;
 pub mod validate;
 mod wire;
@@ -41,7 +41,6 @@ pub use catalog::{Catalog, NodeTypeBuilder, NodeTypeSpec, PropertyKind, Property
 pub use content_key::ContentKey;
 pub use error::{Error, ErrorBody, Result};
 pub use event::Event;
-pub use history::History;
 pub use model::{
     CanvasDocument, DataType, Edge, Group, Node, PortRef, Position, Story, StoryStructure, Viewport,
 };
@@ -49,4 +48,5 @@ pub use ops::Op;
 pub use params::TaskPreview;
 pub use quality::Quality;
 pub use report::{Diagnostic, Report, Severity};
+pub use undo::UndoStack;
 pub use wire::{from_json, from_value};
