@@ -8,6 +8,12 @@ import type {
   CanvasDocument,
   ErrorBody,
   ErrorCode as ErrorTableRow,
+  Format,
+  ApiPrompt,
+  Import,
+  Imported,
+  ReactFlow,
+  SvgOptions,
   ListQuery,
   NodeTypeSpec,
   Op,
@@ -24,6 +30,7 @@ export type * from './types/schema'
 export type { ErrorCategory, ErrorCode } from './types/errors'
 /** One row of the core's error table (`ErrorCode` is the union of codes). */
 export type { ErrorCode as ErrorTableRow } from './types/schema'
+import type { Catalog } from './native'
 export { Canvas, Catalog, FileStore, MemoryStore, SqliteStore } from './native'
 
 declare module './native' {
@@ -39,6 +46,12 @@ declare module './native' {
     toDocument(): CanvasDocument
     /** Applies ops atomically: all of them, or none (then it throws). */
     apply(ops: Op[]): Applied
+    /** The canvas as a React Flow / Svelte Flow object. */
+    toReactFlow(): ReactFlow
+    /** The ComfyUI API prompt of the canvas, and the nodes it leaves out. */
+    toComfyuiPrompt(): ApiPrompt
+    /** The canvas as an SVG picture. */
+    toSvg(options?: Partial<SvgOptions> | null): string
     /** Undoes the last apply made through this canvas object (an apply itself); null when there is none. */
     undo(): Applied | null
     /** Applies again the last undone apply; null when there is none. */
@@ -60,6 +73,8 @@ declare module './native' {
   namespace Canvas {
     /** Loads a canvas document object (migrations run, limits hold). */
     function fromDocument(doc: CanvasDocument, catalog?: Catalog | null): Canvas
+    /** A canvas from a React Flow / Svelte Flow object (or its JSON text). */
+    function fromReactFlow(data: ReactFlow | string, catalog?: Catalog | null): Canvas
   }
 }
 
@@ -70,6 +85,19 @@ interface StoreMethods {
   /** Removes old versions; resolves to how many went. The current version is always kept. */
   prune(id: string, policy: Prune): Promise<number>
 }
+
+/** Reads a canvas in any format: sniffed from the data, or the given `format`. */
+export declare function importAny(
+  data: object | string,
+  options?: { catalog?: Catalog | null; format?: Format | null } | null,
+): Imported
+/** Reads a ComfyUI workflow or API prompt, registering its node classes in `catalog`. */
+export declare function importComfyui(
+  data: object | string,
+  options?: { catalog?: Catalog | null; objectInfo?: object | string | null } | null,
+): Import
+/** The format of a document. */
+export declare function detectFormat(data: object | string): Format
 
 /** The core's error table, in the order of the docs. */
 export declare function errorTable(): ErrorTableRow[]

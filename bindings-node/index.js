@@ -3,10 +3,18 @@
 // ReelgraphError / TypeError, and the object-taking methods of lib/.
 
 const native = require('./reelgraph.node')
-const { ReelgraphError, guardClass } = require('./lib/errors.js')
+const { ReelgraphError, guard, guardClass } = require('./lib/errors.js')
 
 const Catalog = require('./lib/catalog.js').install(guardClass(native.Catalog))
 const Canvas = require('./lib/canvas.js').install(guardClass(native.Canvas))
+const formats = require('./lib/formats.js').install(
+  {
+    importAnyJson: guard(native.importAnyJson),
+    importComfyuiJson: guard(native.importComfyuiJson),
+    detectFormat: guard(native.detectFormat),
+  },
+  Canvas,
+)
 const stores = require('./lib/stores.js')
 const MemoryStore = stores.install(guardClass(native.MemoryStore))
 const FileStore = stores.install(guardClass(native.FileStore))
@@ -17,4 +25,13 @@ function errorTable() {
   return JSON.parse(native.errorTableJson())
 }
 
-module.exports = { Canvas, Catalog, FileStore, MemoryStore, ReelgraphError, SqliteStore, errorTable }
+module.exports = {
+  Canvas,
+  Catalog,
+  FileStore,
+  MemoryStore,
+  ReelgraphError,
+  SqliteStore,
+  errorTable,
+  ...formats,
+}

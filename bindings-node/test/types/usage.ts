@@ -1,7 +1,31 @@
 // A TypeScript user of the package: compiled with `tsc --noEmit --strict`
 // (make node-test), so the typings must describe what the package does.
-import { Canvas, Catalog, FileStore, MemoryStore, ReelgraphError, SqliteStore } from '../../index.js'
-import type { Applied, CanvasDocument, ErrorCode, Op, Page, Report, TaskPreview, VersionInfo } from '../../index.js'
+import {
+  Canvas,
+  Catalog,
+  FileStore,
+  MemoryStore,
+  ReelgraphError,
+  SqliteStore,
+  detectFormat,
+  importAny,
+  importComfyui,
+} from '../../index.js'
+import type {
+  Applied,
+  ApiPrompt,
+  CanvasDocument,
+  ErrorCode,
+  Format,
+  Import,
+  Imported,
+  Op,
+  Page,
+  ReactFlow,
+  Report,
+  TaskPreview,
+  VersionInfo,
+} from '../../index.js'
 
 const catalog: Catalog = Catalog.builtin()
 const names: string[] = catalog.register({
@@ -60,6 +84,15 @@ async function persist(): Promise<void> {
     console.log(loaded.revision, old.revision, page.next_cursor, history.length, removed)
   }
 }
+
+const flow: ReactFlow = canvas.toReactFlow()
+const fromFlow: Canvas = Canvas.fromReactFlow(flow, catalog)
+const prompt: ApiPrompt = canvas.toComfyuiPrompt()
+const imported: Imported = importAny(JSON.stringify(flow), { catalog, format: 'react_flow' })
+const comfy: Import = importComfyui({ nodes: [], links: [] }, { catalog, objectInfo: {} })
+const format: Format = detectFormat(flow)
+const pictures: string[] = [canvas.toDot(), canvas.toMermaid(), canvas.toSvg({ legend: false })]
+console.log(fromFlow.id, prompt.left_out, imported.format, comfy.stats.nodes, format, pictures)
 
 console.log(undone, redone, canUndo, persist)
 console.log(names, revision, undo, valid, preview.function, all.length, ok, again.id, again.name)
