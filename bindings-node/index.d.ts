@@ -15,6 +15,7 @@ import type {
   ReactFlow,
   SvgOptions,
   ListQuery,
+  Migrated,
   NodeTypeSpec,
   Op,
   Page,
@@ -44,6 +45,8 @@ declare module './native' {
   interface Canvas {
     /** The canvas document as a plain object. */
     toDocument(): CanvasDocument
+    /** The migrations loading ran (old node-type versions brought up to date). */
+    migrations(): Migrated[]
     /** Applies ops atomically: all of them, or none (then it throws). */
     apply(ops: Op[]): Applied
     /** The canvas as a React Flow / Svelte Flow object. */

@@ -9,6 +9,8 @@ export declare class Canvas {
   static fromJson(text: string, catalog?: Catalog | null): Canvas
   /** The canvas document as compact JSON text. */
   toJson(): string
+  /** The migrations loading ran (`[{node, from_version, to_version}]`), as JSON text. */
+  migrationsJson(): string
   get id(): string
   get name(): string
   /** Goes up by one with every apply that changes something. */

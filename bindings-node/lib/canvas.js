@@ -16,6 +16,10 @@ function install(Canvas) {
     toDocument() {
       return JSON.parse(this.toJson())
     },
+    /** The migrations loading ran: `[{node, from_version, to_version}]`. */
+    migrations() {
+      return JSON.parse(this.migrationsJson())
+    },
     /** Applies ops atomically; returns `{revision, inverse, event}`. */
     apply(ops) {
       return JSON.parse(this.applyJson(jsonText(ops, 'ops', 'array')))

@@ -63,6 +63,12 @@ impl Canvas {
         self.lock().to_json()
     }
 
+    /// The migrations loading ran (`[{node, from_version, to_version}]`), as JSON text.
+    #[napi]
+    pub fn migrations_json(&self) -> napi::Result<String> {
+        to_text(self.lock().migrations_applied())
+    }
+
     #[napi(getter)]
     pub fn id(&self) -> String {
         self.lock().id().to_owned()

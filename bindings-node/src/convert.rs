@@ -96,6 +96,6 @@ pub(crate) fn to_value<T: Serialize>(value: &T) -> napi::Result<serde_json::Valu
 }
 
 /// A wire value as JSON text, for `index.js` to parse.
-pub(crate) fn to_text<T: Serialize>(value: &T) -> napi::Result<String> {
+pub(crate) fn to_text<T: Serialize + ?Sized>(value: &T) -> napi::Result<String> {
     serde_json::to_string(value).map_err(|e| napi::Error::from_reason(e.to_string()))
 }
