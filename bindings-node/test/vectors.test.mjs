@@ -5,26 +5,20 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 
 import { Canvas, Catalog, ReelgraphError, detectFormat, errorTable, importAny } from '../index.mjs'
-import { Mismatch, compactJson, diff, maskDocument, runArea, same } from './support/vectors.mjs'
-
-const DEFAULT_CANVAS = ['vec', 'Vector']
-
-function catalogFrom(input) {
-  const catalog = Catalog.builtin()
-  for (const spec of input.catalog ?? []) catalog.register(compactJson(spec))
-  return catalog
-}
-
-function canvasFrom(input, catalog) {
-  if (input.canvas === undefined) return new Canvas(...DEFAULT_CANVAS, catalog)
-  return Canvas.fromJson(compactJson(input.canvas), catalog)
-}
+import {
+  Mismatch,
+  canvasFrom,
+  catalogFrom,
+  compactJson,
+  diff,
+  maskDocument,
+  runArea,
+  same,
+} from './support/vectors.mjs'
 
 function setUp(input) {
   const catalog = catalogFrom(input)
-  const canvas = canvasFrom(input, catalog)
-  if (input.setup !== undefined) canvas.apply(input.setup)
-  return { catalog, canvas }
+  return { catalog, canvas: canvasFrom(input, catalog) }
 }
 
 /** The error of a call as a vector pins it: `{code, details, op_index?}` plus the message. */

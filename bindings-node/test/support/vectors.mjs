@@ -2,6 +2,8 @@
 // README): the comparison rules, masking and reporting every Node runner uses.
 import { readFileSync, readdirSync } from 'node:fs'
 
+import { Canvas, Catalog } from '../../index.js'
+
 export const VECTORS = new URL('../../../core/tests/vectors/', import.meta.url)
 const TS = '<ts>'
 const MS = '<ms>'
@@ -18,6 +20,26 @@ export function vectorsOf(area) {
       if (vector.name !== name) throw new Error(`${area}/${file}: name is ${vector.name}`)
       return { name, file: `${area}/${file}`, vector }
     })
+}
+
+/** Every vector of `area` (`vectorsOf`, by its other name). */
+export const vectors = vectorsOf
+
+/** The built-in catalogue plus `input.catalog`, each spec registered as JSON text. */
+export function catalogFrom(input) {
+  const catalog = Catalog.builtin()
+  for (const spec of input.catalog ?? []) catalog.register(compactJson(spec))
+  return catalog
+}
+
+/** `input.canvas` loaded from its JSON text (or the empty `vec` canvas), with `input.setup` applied. */
+export function canvasFrom(input, catalog) {
+  const canvas =
+    input.canvas === undefined
+      ? new Canvas('vec', 'Vector', catalog)
+      : Canvas.fromJson(compactJson(input.canvas), catalog)
+  if (input.setup !== undefined) canvas.apply(input.setup)
+  return canvas
 }
 
 /** Compact JSON with object keys sorted by code point: how a runner passes JSON as text. */
@@ -59,6 +81,11 @@ function isObject(v) {
   return v !== null && typeof v === 'object' && !Array.isArray(v)
 }
 
+/** The paths where `actual` and `expected` differ (`diff` with the sides the other way round). */
+export function differences(actual, expected) {
+  return diff(expected, actual)
+}
+
 /** The paths where `want` and `got` differ, for a failure message. */
 export function diff(want, got, path = '', out = []) {
   if (out.length >= 25) return out
@@ -92,15 +119,13 @@ export function maskDocument(doc) {
   return doc
 }
 
-/** An event with a non-empty `ts` as "<ts>", and run durations as "<ms>". */
+/** An event with a non-empty `ts` as "<ts>" (durations: `maskDurations`). */
 export function maskEvent(event) {
   if (typeof event.ts === 'string' && event.ts !== '') event.ts = TS
-  maskDurations(event)
-  if (isObject(event.stats)) maskDurations(event.stats)
   return event
 }
 
-/** A `duration_ms` number as "<ms>" (events' own and reports' stats). */
+/** A `duration_ms` number of `value` as "<ms>" (an event's own, a report's or events' stats). */
 export function maskDurations(value) {
   if (isObject(value) && typeof value.duration_ms === 'number') value.duration_ms = MS
   return value
