@@ -157,3 +157,18 @@ test('the error table is the core one', () => {
   assert.ok(table.every((row) => row.code && row.category && row.http_status >= 400))
   assert.ok(table.some((row) => row.code === 'conflict' && row.http_status === 409))
 })
+
+test('registerFile reads specs from a JSON file; a missing file is an io error', async () => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs')
+  const { join } = await import('node:path')
+  const { tmpdir } = await import('node:os')
+  const dir = mkdtempSync(join(tmpdir(), 'reelgraph-specs-'))
+  try {
+    writeFileSync(join(dir, 'lut.json'), JSON.stringify([LUT]))
+    const catalog = Catalog.builtin()
+    assert.deepEqual(catalog.registerFile(join(dir, 'lut.json')), ['lut'])
+    assert.throws(() => catalog.registerFile(join(dir, 'nope.json')), { name: 'ReelgraphError', code: 'io' })
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
