@@ -27,7 +27,7 @@ help:
 	@echo "                generated-file and documented-code checks, mkdocs --strict"
 	@echo "make docs       build the docs site into site/ (creates .venv from docs/requirements.txt)"
 	@echo "make docs-serve serve the docs at http://127.0.0.1:8000 while you edit"
-	@echo "make generate   rewrite docs/node-types.md, docs/snippets/, docs/schema/ and examples/short-film/canvas.json"
+	@echo "make generate   rewrite docs/node-types.md, docs/snippets/, docs/schema/ (and the Node types made from it) and examples/short-film/canvas.json"
 	@echo "make bench      run the criterion benchmarks (BENCH=, FILTER=, BASELINE=; see benches/README.md)"
 	@echo "make python-wheel  build the Python package (one abi3 wheel) into target/wheels/"
 	@echo "make python-test   install that wheel into a fresh venv and run its pytest suite"
@@ -113,6 +113,7 @@ generate:
 	cargo run -q -p reelgraph --example docs_examples -- docs/snippets
 	rm -rf docs/schema
 	cargo run -q -p reelgraph --example schemas -- docs/schema
+	node bindings-node/scripts/gen-types.mjs
 
 # The docs tool chain lives in .venv, pinned by docs/requirements.txt.
 venv: $(VENV)/.installed
