@@ -1,6 +1,21 @@
 // ESM entry: the CommonJS package's exports, as named exports.
 import reelgraph from './index.js'
 
-export const { Canvas, Catalog, Executor, LocalRunner, MemoryCache, ReelgraphError, Run, SqliteCache, errorTable } =
-  reelgraph
+export const {
+  Canvas,
+  Catalog,
+  Executor,
+  FileStore,
+  LocalRunner,
+  MemoryCache,
+  MemoryStore,
+  ReelgraphError,
+  Run,
+  SqliteCache,
+  SqliteStore,
+  detectFormat,
+  errorTable,
+  importAny,
+  importComfyui,
+} = reelgraph
 export default reelgraph

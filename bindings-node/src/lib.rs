@@ -10,9 +10,13 @@ mod convert;
 mod errors;
 mod events;
 mod executor;
+mod formats;
 mod run;
 mod runner;
+mod stores;
 
 pub use canvas::Canvas;
 pub use catalog::Catalog;
 pub use errors::error_table_json;
+pub use formats::{detect_format, import_any_json, import_comfyui_json};
+pub use stores::{FileStore, MemoryStore, SqliteStore};
