@@ -88,7 +88,7 @@ export declare class Executor {
    * Starts one run per canvas with the `RunOptions` JSON text at the same
    * index; any refusal refuses the whole batch before anything runs.
    */
-  batch(canvases: Array<Canvas>, optionsJson: Array<string>, onEvent?: unknown | undefined | null): Promise<Run[]>
+  batch(canvases: Array<Canvas>, optionsJson: Array<string>, onEvent?: unknown | undefined | null, hold?: unknown | undefined | null): Promise<Run[]>
   /**
    * An executor over `runner`; `resilienceJson` is the core's `Resilience`
    * (`{"timeout_ms": 30000, "retry": {...}, ...}`).
@@ -99,12 +99,12 @@ export declare class Executor {
    * resolves to the `Run` once it is planned and checked, or rejects with
    * the refusal (`invalid_canvas`, `unknown_function`, ...).
    */
-  start(canvas: Canvas, optionsJson: unknown, onEvent?: unknown | undefined | null): Promise<Run>
+  start(canvas: Canvas, optionsJson: unknown, onEvent?: unknown | undefined | null, hold?: unknown | undefined | null): Promise<Run>
   /**
    * Like `start`, with the plan `plan` keeps (its targets and quality are
    * the run's); a plan behind the canvas is refused with `stale_plan`.
    */
-  startPlanned(canvas: Canvas, plan: Plan, optionsJson: unknown, onEvent?: unknown | undefined | null): Promise<Run>
+  startPlanned(canvas: Canvas, plan: Plan, optionsJson: unknown, onEvent?: unknown | undefined | null, hold?: unknown | undefined | null): Promise<Run>
   /** Plans `canvas` for the targets and quality of `optionsJson`. */
   plan(canvas: Canvas, optionsJson: unknown): Plan
   /**
@@ -112,6 +112,40 @@ export declare class Executor {
    * cache (JSON text of `[Explanation]`).
    */
   explain(canvas: Canvas, optionsJson: unknown): Promise<string>
+}
+
+/** One JSON document per canvas and version in a directory (atomic writes). */
+export declare class FileStore {
+  /** Opens the store in directory `path`, creating it if needed. */
+  constructor(path: string)
+  /** Stores a new canvas; `duplicate_id` if one with its id exists. */
+  create(canvas: Canvas): Promise<VersionInfo>
+  /**
+   * The current version as a canvas with the given catalogue (default:
+   * built-in); `not_found` if there is none.
+   */
+  get(id: string, catalog?: Catalog | null): Promise<Canvas>
+  /** A saved revision as a canvas; `not_found` if it was never saved or was pruned. */
+  getVersion(id: string, revision: number, catalog?: Catalog | null): Promise<Canvas>
+  /** A page of canvases ordered by id; `query` is a `ListQuery` as JSON text. */
+  listJson(query: string): Promise<Page>
+  /**
+   * Saves a canvas over revision `expectedRevision`; a store holding
+   * another revision answers `conflict`, never a silent overwrite.
+   */
+  save(canvas: Canvas, expectedRevision: number): Promise<VersionInfo>
+  /**
+   * Deletes a canvas and its history; with `expectedRevision`, only
+   * while that is still the current revision.
+   */
+  delete(id: string, expectedRevision?: number | null): Promise<void>
+  /** Saved versions of a canvas, newest first. */
+  versions(id: string): Promise<VersionInfo[]>
+  /**
+   * Removes old versions (`policy` is a `Prune` as JSON text); resolves
+   * to how many went. The current version is always kept.
+   */
+  pruneJson(id: string, policy: string): Promise<number>
 }
 
 /**
@@ -134,6 +168,39 @@ export declare class LocalRunner {
   register(name: unknown, call: unknown): void
   /** Names of the registered functions, sorted. */
   functions(): Array<string>
+}
+
+/** Canvases in memory, gone with the process: tests, previews, caches. */
+export declare class MemoryStore {
+  constructor()
+  /** Stores a new canvas; `duplicate_id` if one with its id exists. */
+  create(canvas: Canvas): Promise<VersionInfo>
+  /**
+   * The current version as a canvas with the given catalogue (default:
+   * built-in); `not_found` if there is none.
+   */
+  get(id: string, catalog?: Catalog | null): Promise<Canvas>
+  /** A saved revision as a canvas; `not_found` if it was never saved or was pruned. */
+  getVersion(id: string, revision: number, catalog?: Catalog | null): Promise<Canvas>
+  /** A page of canvases ordered by id; `query` is a `ListQuery` as JSON text. */
+  listJson(query: string): Promise<Page>
+  /**
+   * Saves a canvas over revision `expectedRevision`; a store holding
+   * another revision answers `conflict`, never a silent overwrite.
+   */
+  save(canvas: Canvas, expectedRevision: number): Promise<VersionInfo>
+  /**
+   * Deletes a canvas and its history; with `expectedRevision`, only
+   * while that is still the current revision.
+   */
+  delete(id: string, expectedRevision?: number | null): Promise<void>
+  /** Saved versions of a canvas, newest first. */
+  versions(id: string): Promise<VersionInfo[]>
+  /**
+   * Removes old versions (`policy` is a `Prune` as JSON text); resolves
+   * to how many went. The current version is always kept.
+   */
+  pruneJson(id: string, policy: string): Promise<number>
 }
 
 /**
@@ -183,95 +250,6 @@ export declare class RunEventStream {
   nextBatch(): Promise<string | null>
 }
 
-/**
- * One task's native handle, the `ctx` behind the user's `ctx`: progress,
- * cancellation, and the answer.
- */
-export declare class TaskCall {
-  /** Reports progress, 0 to 1 (values outside are clamped by the core). */
-  progress(fraction: number, message?: unknown | undefined | null): void
-  /** Whether the run or the node was cancelled. */
-  get cancelled(): boolean
-  /**
-   * Calls `abort` once when the run or the node is cancelled while the
-   * task runs.
-   */
-  onCancel(abort: () => unknown): void
-  /**
-   * The function's value as JSON text (`undefined` when it returned
-   * nothing JSON can write): it must be an object of outputs by port name.
-   */
-  resolve(outputs?: string | undefined | null): void
-  /** What the function threw, as `lib/runner.js` wrote it. */
-  reject(thrown: string): void
-}
-/** One JSON document per canvas and version in a directory (atomic writes). */
-export declare class FileStore {
-  /** Opens the store in directory `path`, creating it if needed. */
-  constructor(path: string)
-  /** Stores a new canvas; `duplicate_id` if one with its id exists. */
-  create(canvas: Canvas): Promise<VersionInfo>
-  /**
-   * The current version as a canvas with the given catalogue (default:
-   * built-in); `not_found` if there is none.
-   */
-  get(id: string, catalog?: Catalog | null): Promise<Canvas>
-  /** A saved revision as a canvas; `not_found` if it was never saved or was pruned. */
-  getVersion(id: string, revision: number, catalog?: Catalog | null): Promise<Canvas>
-  /** A page of canvases ordered by id; `query` is a `ListQuery` as JSON text. */
-  listJson(query: string): Promise<Page>
-  /**
-   * Saves a canvas over revision `expectedRevision`; a store holding
-   * another revision answers `conflict`, never a silent overwrite.
-   */
-  save(canvas: Canvas, expectedRevision: number): Promise<VersionInfo>
-  /**
-   * Deletes a canvas and its history; with `expectedRevision`, only
-   * while that is still the current revision.
-   */
-  delete(id: string, expectedRevision?: number | null): Promise<void>
-  /** Saved versions of a canvas, newest first. */
-  versions(id: string): Promise<VersionInfo[]>
-  /**
-   * Removes old versions (`policy` is a `Prune` as JSON text); resolves
-   * to how many went. The current version is always kept.
-   */
-  pruneJson(id: string, policy: string): Promise<number>
-}
-
-/** Canvases in memory, gone with the process: tests, previews, caches. */
-export declare class MemoryStore {
-  constructor()
-  /** Stores a new canvas; `duplicate_id` if one with its id exists. */
-  create(canvas: Canvas): Promise<VersionInfo>
-  /**
-   * The current version as a canvas with the given catalogue (default:
-   * built-in); `not_found` if there is none.
-   */
-  get(id: string, catalog?: Catalog | null): Promise<Canvas>
-  /** A saved revision as a canvas; `not_found` if it was never saved or was pruned. */
-  getVersion(id: string, revision: number, catalog?: Catalog | null): Promise<Canvas>
-  /** A page of canvases ordered by id; `query` is a `ListQuery` as JSON text. */
-  listJson(query: string): Promise<Page>
-  /**
-   * Saves a canvas over revision `expectedRevision`; a store holding
-   * another revision answers `conflict`, never a silent overwrite.
-   */
-  save(canvas: Canvas, expectedRevision: number): Promise<VersionInfo>
-  /**
-   * Deletes a canvas and its history; with `expectedRevision`, only
-   * while that is still the current revision.
-   */
-  delete(id: string, expectedRevision?: number | null): Promise<void>
-  /** Saved versions of a canvas, newest first. */
-  versions(id: string): Promise<VersionInfo[]>
-  /**
-   * Removes old versions (`policy` is a `Prune` as JSON text); resolves
-   * to how many went. The current version is always kept.
-   */
-  pruneJson(id: string, policy: string): Promise<number>
-}
-
 /** A SQLite database file (created if needed; `:memory:` for a private one). */
 export declare class SqliteStore {
   /** Opens (or creates) the database at `path`. */
@@ -304,6 +282,29 @@ export declare class SqliteStore {
    * to how many went. The current version is always kept.
    */
   pruneJson(id: string, policy: string): Promise<number>
+}
+
+/**
+ * One task's native handle, the `ctx` behind the user's `ctx`: progress,
+ * cancellation, and the answer.
+ */
+export declare class TaskCall {
+  /** Reports progress, 0 to 1 (values outside are clamped by the core). */
+  progress(fraction: number, message?: unknown | undefined | null): void
+  /** Whether the run or the node was cancelled. */
+  get cancelled(): boolean
+  /**
+   * Calls `abort` once when the run or the node is cancelled while the
+   * task runs.
+   */
+  onCancel(abort: () => unknown): void
+  /**
+   * The function's value as JSON text (`undefined` when it returned
+   * nothing JSON can write): it must be an object of outputs by port name.
+   */
+  resolve(outputs?: string | undefined | null): void
+  /** What the function threw, as `lib/runner.js` wrote it. */
+  reject(thrown: string): void
 }
 
 /**

@@ -59,6 +59,11 @@ function runOptions(options, name = 'options') {
   return [jsonText(core, name, 'object'), onEvent ?? undefined]
 }
 
+// Handed to every start: the addon holds it, strongly, until the run's
+// report, so the process lives while a run goes (the handles that reach
+// registered functions do not keep a process alive by themselves).
+const HOLD = () => {}
+
 /** What the addon calls with each batch of events (JSON text; null: a flush marker). */
 function eventSink(onEvent) {
   if (!onEvent) return undefined
@@ -304,7 +309,7 @@ function install(native) {
      */
     async start(canvas, options) {
       const [text, onEvent] = runOptions(options)
-      return new Run(await settled(mapped(() => this._native.start(canvas, text, eventSink(onEvent)))))
+      return new Run(await settled(mapped(() => this._native.start(canvas, text, eventSink(onEvent), HOLD))))
     }
 
     /** The plan a run with `options` (targets, quality) would follow. */
@@ -316,7 +321,7 @@ function install(native) {
     /** Like `start`, following `plan` (its targets and quality). */
     async startPlanned(canvas, plan, options) {
       const [text, onEvent] = runOptions(options)
-      const started = mapped(() => this._native.startPlanned(canvas, plan, text, eventSink(onEvent)))
+      const started = mapped(() => this._native.startPlanned(canvas, plan, text, eventSink(onEvent), HOLD))
       return new Run(await settled(started))
     }
 
@@ -352,7 +357,7 @@ function install(native) {
       if (onEvent !== undefined && typeof onEvent !== 'function') {
         throw typeError(`onEvent must be a function, got ${kindOf(onEvent)}`)
       }
-      const runs = await settled(mapped(() => this._native.batch(canvases, texts, eventSink(onEvent))))
+      const runs = await settled(mapped(() => this._native.batch(canvases, texts, eventSink(onEvent), HOLD)))
       return runs.map((run) => new Run(run))
     }
   }

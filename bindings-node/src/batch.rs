@@ -29,6 +29,7 @@ impl Executor {
         canvases: Vec<ClassInstance<'_, Canvas>>,
         options_json: Vec<String>,
         on_event: Option<Unknown<'_>>,
+        hold: Option<Unknown<'_>>,
     ) -> napi::Result<PromiseRaw<'env, Vec<Run>>> {
         if canvases.len() != options_json.len() {
             return Err(type_error(
@@ -43,6 +44,7 @@ impl Executor {
             jobs.push((&canvas.inner, options));
         }
         let on_event = event_callback(on_event)?;
+        let hold = event_callback(hold)?;
         let started = self.inner.batch(jobs);
         let hub = self.hub.clone();
         env.spawn_future(async move {
@@ -61,6 +63,8 @@ impl Executor {
                 })
                 .collect();
             napi::bindgen_prelude::spawn(async move {
+                // Keeps the process alive until the reports (see `run::drive`).
+                let _hold = hold;
                 let reports = batch.finish().await;
                 if let Some(pumping) = pumping {
                     let _ = pumping.await;

@@ -81,12 +81,14 @@ impl Executor {
         canvas: &Canvas,
         options_json: Unknown<'_>,
         on_event: Option<Unknown<'_>>,
+        hold: Option<Unknown<'_>>,
     ) -> napi::Result<PromiseRaw<'env, Run>> {
         let options = run_options(options_json)?;
         let on_event = event_callback(on_event)?;
+        let hold = event_callback(hold)?;
         let started = self.inner.start(&canvas.inner, options);
         let hub = self.hub.clone();
-        env.spawn_future(async move { Ok(Run::spawn(js(started.await)?, hub, on_event)) })
+        env.spawn_future(async move { Ok(Run::spawn(js(started.await)?, hub, on_event, hold)) })
     }
 
     /// Like `start`, with the plan `plan` keeps (its targets and quality are
@@ -99,14 +101,16 @@ impl Executor {
         plan: &Plan,
         options_json: Unknown<'_>,
         on_event: Option<Unknown<'_>>,
+        hold: Option<Unknown<'_>>,
     ) -> napi::Result<PromiseRaw<'env, Run>> {
         let options = run_options(options_json)?;
         let on_event = event_callback(on_event)?;
+        let hold = event_callback(hold)?;
         let started = self
             .inner
             .start_planned(&canvas.inner, &plan.planner, options);
         let hub = self.hub.clone();
-        env.spawn_future(async move { Ok(Run::spawn(js(started.await)?, hub, on_event)) })
+        env.spawn_future(async move { Ok(Run::spawn(js(started.await)?, hub, on_event, hold)) })
     }
 
     /// Plans `canvas` for the targets and quality of `optionsJson`.

@@ -18,10 +18,17 @@ pub(crate) type ReportCell = watch::Receiver<Option<Arc<Result<String, String>>>
 
 /// Drives `run` to its end on the binding's runtime, feeding `on_event`
 /// first; the report (JSON text) arrives in the returned cell.
-fn drive(mut run: CoreRun, on_event: Option<EventCallback>) -> ReportCell {
+fn drive(
+    mut run: CoreRun,
+    on_event: Option<EventCallback>,
+    hold: Option<EventCallback>,
+) -> ReportCell {
     let (tx, rx) = watch::channel(None);
     let events = on_event.and_then(|callback| Some((run.events()?, callback)));
     napi::bindgen_prelude::spawn(async move {
+        // A strong handle keeps the process alive until the report: the
+        // functions' handles do not (they must not keep a process from exiting).
+        let _hold = hold;
         let pumping =
             events.map(|(events, callback)| napi::bindgen_prelude::spawn(pump(events, callback)));
         let report = run.finish().await;
@@ -69,9 +76,14 @@ impl std::fmt::Debug for Run {
 
 impl Run {
     /// Starts driving `run`, whose events the hub also gets.
-    pub(crate) fn spawn(run: CoreRun, hub: RunHub, on_event: Option<EventCallback>) -> Self {
+    pub(crate) fn spawn(
+        run: CoreRun,
+        hub: RunHub,
+        on_event: Option<EventCallback>,
+        hold: Option<EventCallback>,
+    ) -> Self {
         let handle = run.handle();
-        Run::of(handle, hub, drive(run, on_event))
+        Run::of(handle, hub, drive(run, on_event, hold))
     }
 
     /// A run driven elsewhere, whose report arrives in `report`.
