@@ -33,7 +33,7 @@ export type { ErrorCategory, ErrorCode } from './types/errors'
 export type { ErrorCode as ErrorTableRow } from './types/schema'
 import type { Catalog } from './native'
 export { Canvas, Catalog, FileStore, MemoryStore, SqliteStore } from './native'
-export { Executor, LocalRunner, MemoryCache, Run, SqliteCache } from './types/run'
+export { Autosaver, Executor, LocalRunner, MemoryCache, Run, SqliteCache } from './types/run'
 export type {
   ExecutorOptions,
   Outputs,

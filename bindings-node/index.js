@@ -26,8 +26,10 @@ function errorTable() {
 }
 
 const { LocalRunner, MemoryCache, SqliteCache, Executor, Run } = require('./lib/run.js').install(native)
+const { Autosaver } = require('./lib/autosave.js').install(native)
 
 module.exports = {
+  Autosaver,
   Canvas,
   Catalog,
   Executor,

@@ -2,6 +2,7 @@
 import reelgraph from './index.js'
 
 export const {
+  Autosaver,
   Canvas,
   Catalog,
   Executor,

@@ -2,6 +2,23 @@
 
 import type { Format, Page, Quality, VersionInfo } from './types/schema'
 
+export declare class Autosaver {
+  /**
+   * Saves `canvas` to `store`, which holds it at `storedRevision`;
+   * `optionsJson` is the core's `AutosaveOptions`.
+   */
+  constructor(canvas: Canvas, store: MemoryStore | FileStore | SqliteStore, storedRevision: number, optionsJson?: unknown | undefined | null, onEvent?: unknown | undefined | null)
+  /** The canvas changed: call after each successful `apply`. */
+  touch(): void
+  /** After a conflict: the canvas now builds on stored revision `revision`. */
+  rebased(revision: number): void
+  /**
+   * Saves what is pending and stops; resolves once it is saved and
+   * `onEvent` has seen every event.
+   */
+  close(): Promise<void>
+}
+
 export declare class Canvas {
   /** A new, empty canvas with the built-in catalogue or the given one. */
   constructor(id: string, name: string, catalog?: Catalog | null)

@@ -2,8 +2,9 @@
 // functions, caches, the executor and its runs. Reports, events, snapshots
 // and explanations are the core's JSON, typed from its schemas.
 
-import type { Canvas } from '../native'
+import type { Canvas, FileStore, MemoryStore, SqliteStore } from '../native'
 import type {
+  AutosaveEvent,
   CacheStats,
   Explanation,
   FailurePolicy,
@@ -117,4 +118,25 @@ export declare class Executor {
     jobs: { canvas: Canvas; options?: Omit<StartOptions, 'onEvent'> }[],
     options?: { onEvent?: (event: RunEvent) => void },
   ): Promise<Run[]>
+}
+
+/** Saves a canvas to a store after a quiet period, at least every so often, and on close. */
+export declare class Autosaver {
+  constructor(
+    canvas: Canvas,
+    store: MemoryStore | FileStore | SqliteStore,
+    options?: {
+      /** The revision the store holds (default: the canvas's). */
+      storedRevision?: number
+      quietPeriodMs?: number
+      maxIntervalMs?: number
+      onEvent?: (event: AutosaveEvent) => void
+    },
+  )
+  /** The canvas changed: call after each successful apply. */
+  touch(): void
+  /** After a conflict: the canvas now builds on stored revision `revision`. */
+  rebased(revision: number): void
+  /** Saves what is pending and stops. */
+  close(): Promise<void>
 }
