@@ -4,6 +4,8 @@ batches, explanations and the demo canvas."""
 import asyncio
 import functools
 import pathlib
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -215,3 +217,8 @@ def test_a_report_shows_itself_in_jupyter():
     assert "no &lt;model&gt;" in html
     assert run._repr_html_() == html
     assert isinstance(report, dict) and report["status"] == "failed"
+
+
+def test_importing_reelgraph_does_not_import_tqdm():
+    code = "import sys, reelgraph; sys.exit('tqdm' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
