@@ -12,7 +12,7 @@ PYTHON  ?= python3
 VENV    := .venv
 QUALITY ?= draft
 
-.PHONY: help run test fmt fmt-check lint unit-tests test-data check-generated check-codes generate docs docs-serve venv bench clean
+.PHONY: help run test fmt fmt-check lint unit-tests test-data check-generated check-codes generate docs docs-serve venv bench bench-canvas clean
 
 help:
 	@echo "make run        run examples/short-film with the demo functions (QUALITY=draft|standard|high|ultra);"
@@ -120,6 +120,12 @@ docs-serve: venv
 
 bench:
 	cargo bench -p reelgraph-benches
+
+# The production canvas of the benches (10,000 nodes, 20,000 edges) as JSON
+# ops and document, so the Python and Node benches read the canvas Rust builds.
+BENCH_CANVAS := target/bench-canvas
+bench-canvas:
+	cargo run -q --release -p reelgraph-benches --bin export_canvas -- $(BENCH_CANVAS)
 
 clean:
 	cargo clean

@@ -280,6 +280,7 @@ impl TaskError {
         self
     }
 
+    /// Attaches what a binding caught with the failure (a traceback, a stack).
     pub fn with_details(mut self, details: Value) -> Self {
         self.details = Some(details);
         self
