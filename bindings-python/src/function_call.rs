@@ -96,11 +96,7 @@ fn start(py: Python<'_>, function: &PyFunction, task: &Task, ctx: TaskContext) -
         Ok(returned) => returned,
         Err(err) => return Started::Done(Err(task_error(py, &function.name, &err))),
     };
-    let is_coroutine = py
-        .import("asyncio")
-        .and_then(|asyncio| asyncio.call_method1("iscoroutine", (&returned,)))
-        .and_then(|is| is.is_truthy())
-        .unwrap_or(false);
+    let is_coroutine = is_coroutine(py, &returned).unwrap_or(false);
     if !is_coroutine {
         return Started::Done(outputs(&function.name, &returned));
     }
@@ -230,6 +226,14 @@ fn traceback(py: Python<'_>, err: &PyErr) -> String {
         .and_then(|lines| lines.extract::<Vec<String>>())
         .map(|lines| lines.concat())
         .unwrap_or_default()
+}
+
+fn is_coroutine(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+    static ISCOROUTINE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    ISCOROUTINE
+        .import(py, "asyncio", "iscoroutine")?
+        .call1((value,))?
+        .is_truthy()
 }
 
 fn function_error_class(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
