@@ -47,17 +47,25 @@ enum Started {
 /// Runs `task` with `function`: what the core's local runner calls.
 pub async fn call(function: Arc<PyFunction>, task: Task, ctx: TaskContext) -> Outcome {
     let cancel = ctx.cancel.clone();
-    let starting = tokio::task::spawn_blocking(move || {
+    let mut starting = tokio::task::spawn_blocking(move || {
         Python::try_attach(|py| start(py, &function, &task, ctx))
             .unwrap_or_else(|| Started::Done(Err(exiting())))
     });
     let started = tokio::select! {
-        joined = starting => joined.unwrap_or_else(|e| {
+        joined = &mut starting => joined.unwrap_or_else(|e| {
             Started::Done(Err(TaskError::permanent(format!("the function's thread failed: {e}"))))
         }),
         // A plain function cannot be stopped from outside; it sees
-        // `ctx.cancelled` itself. The task is over either way.
-        () = cancel.cancelled() => return Err(TaskError::cancelled()),
+        // `ctx.cancelled` itself. The task is over either way, but a
+        // coroutine the call hands over meanwhile is cancelled too.
+        () = cancel.cancelled() => {
+            tokio::spawn(async move {
+                if let Ok(Started::Coroutine { future, .. }) = starting.await {
+                    cancel_coroutine(future).await;
+                }
+            });
+            return Err(TaskError::cancelled());
+        }
     };
     let (mut result, future) = match started {
         Started::Done(outcome) => return outcome,
@@ -66,15 +74,19 @@ pub async fn call(function: Arc<PyFunction>, task: Task, ctx: TaskContext) -> Ou
     tokio::select! {
         outcome = &mut result => outcome.unwrap_or_else(|_| Err(lost())),
         () = cancel.cancelled() => {
-            // Cancels the coroutine's asyncio task on its loop.
-            let cancelled = tokio::task::spawn_blocking(move || {
-                Python::try_attach(|py| drop(future.bind(py).call_method0("cancel")));
-            });
-            let _ = cancelled.await;
+            cancel_coroutine(future).await;
             let _ = tokio::time::timeout(COROUTINE_GRACE, result).await;
             Err(TaskError::cancelled())
         }
     }
+}
+
+/// Cancels a coroutine's asyncio task on the function loop.
+async fn cancel_coroutine(future: Py<PyAny>) {
+    let cancelling = tokio::task::spawn_blocking(move || {
+        Python::try_attach(|py| drop(future.bind(py).call_method0("cancel")));
+    });
+    let _ = cancelling.await;
 }
 
 fn exiting() -> TaskError {

@@ -67,18 +67,25 @@ impl<T: Send + Sync + 'static> RunEnd<T> {
         let mut done = self.done.clone();
         let mut ended = Box::pin(async move {
             let ended = done.wait_for(Option::is_some);
-            match limit {
-                Some(limit) => tokio::time::timeout(limit, ended).await.ok(),
-                None => Some(ended.await),
+            let seen = match limit {
+                Some(limit) => match tokio::time::timeout(limit, ended).await {
+                    Ok(seen) => seen,
+                    Err(_) => return Waited::TimedOut,
+                },
+                None => ended.await,
+            };
+            match seen.ok().and_then(|outcome| outcome.clone()) {
+                Some(outcome) => Waited::Ended(outcome),
+                None => Waited::Lost,
             }
-            .and_then(|seen| seen.ok().and_then(|outcome| outcome.clone()))
         });
         match waiting::block_on(py, &mut ended) {
-            Ok(Some(outcome)) => Ok(outcome),
-            Ok(None) => Err(PyTimeoutError::new_err(format!(
+            Ok(Waited::Ended(outcome)) => Ok(outcome),
+            Ok(Waited::TimedOut) => Err(PyTimeoutError::new_err(format!(
                 "the run is still going after {} s; wait again, or cancel it",
                 timeout.unwrap_or_default()
             ))),
+            Ok(Waited::Lost) => Err(lost()),
             Err(interrupt) => {
                 self.stop(py);
                 Err(interrupt)
@@ -121,6 +128,21 @@ impl<T: Send + Sync + 'static> RunEnd<T> {
             },
         )
     }
+}
+
+/// How a blocking wait ended.
+enum Waited<T> {
+    Ended(Arc<T>),
+    TimedOut,
+    Lost,
+}
+
+/// The task driving the work ended without an outcome (it panicked, or the
+/// runtime shut down).
+fn lost() -> PyErr {
+    pyo3::exceptions::PyRuntimeError::new_err(
+        "the run's task ended without a report (see the log); start the run again",
+    )
 }
 
 /// Work that a Ctrl-C during event iteration stops.

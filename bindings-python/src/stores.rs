@@ -8,10 +8,11 @@ use std::sync::{Arc, Mutex};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use reelgraph::store::{CanvasStore, FileStore, ListQuery, MemoryStore, SqliteStore};
-use reelgraph::{Canvas, CanvasDocument, Catalog};
+use reelgraph::{Canvas, CanvasDocument};
 use serde::Serialize;
 
 use crate::canvas::PyCanvas;
+use crate::catalog::{PyCatalog, or_builtin};
 use crate::errors::core_err;
 use crate::run::json_to_py;
 use crate::waiting;
@@ -63,17 +64,21 @@ impl PyCanvasStore {
         async move { store.create(&doc).await }
     }
 
+    /// Reads a stored version and makes it a canvas of `catalog` (the
+    /// built-in one when None), both off the GIL.
     fn get_call(
         &self,
         id: String,
         revision: Option<u64>,
-    ) -> impl Future<Output = Outcome<CanvasDocument>> + use<> {
-        let store = self.inner.clone();
+        catalog: Option<&PyCatalog>,
+    ) -> impl Future<Output = Outcome<Canvas>> + use<> {
+        let (store, catalog) = (self.inner.clone(), or_builtin(catalog));
         async move {
-            match revision {
-                Some(revision) => store.get_revision(&id, revision).await,
-                None => store.get(&id).await,
-            }
+            let doc = match revision {
+                Some(revision) => store.get_revision(&id, revision).await?,
+                None => store.get(&id).await?,
+            };
+            Canvas::from_document(catalog, doc)
         }
     }
 
@@ -123,32 +128,59 @@ impl PyCanvasStore {
         Self::call(py, true, self.create_call(canvas), to_py)
     }
 
-    /// The latest stored version of canvas `id`, as a `Canvas`.
-    fn get<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
-        Self::call(py, false, self.get_call(id, None), canvas_to_py)
+    /// The latest stored version of canvas `id`, as a `Canvas` of
+    /// `catalog` (the built-in catalogue when None).
+    #[pyo3(signature = (id, catalog=None))]
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        id: String,
+        catalog: Option<&PyCatalog>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        Self::call(py, false, self.get_call(id, None, catalog), canvas_to_py)
     }
 
-    fn get_async<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
-        Self::call(py, true, self.get_call(id, None), canvas_to_py)
+    #[pyo3(signature = (id, catalog=None))]
+    fn get_async<'py>(
+        &self,
+        py: Python<'py>,
+        id: String,
+        catalog: Option<&PyCatalog>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        Self::call(py, true, self.get_call(id, None, catalog), canvas_to_py)
     }
 
     /// Canvas `id` as it was at `revision`.
+    #[pyo3(signature = (id, revision, catalog=None))]
     fn get_version<'py>(
         &self,
         py: Python<'py>,
         id: String,
         revision: u64,
+        catalog: Option<&PyCatalog>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        Self::call(py, false, self.get_call(id, Some(revision)), canvas_to_py)
+        Self::call(
+            py,
+            false,
+            self.get_call(id, Some(revision), catalog),
+            canvas_to_py,
+        )
     }
 
+    #[pyo3(signature = (id, revision, catalog=None))]
     fn get_version_async<'py>(
         &self,
         py: Python<'py>,
         id: String,
         revision: u64,
+        catalog: Option<&PyCatalog>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        Self::call(py, true, self.get_call(id, Some(revision)), canvas_to_py)
+        Self::call(
+            py,
+            true,
+            self.get_call(id, Some(revision), catalog),
+            canvas_to_py,
+        )
     }
 
     /// A page of canvas summaries (`{"items": [...], "next_cursor": ...}`),
@@ -313,10 +345,7 @@ fn none(py: Python<'_>, (): ()) -> PyResult<Py<PyAny>> {
     Ok(py.None())
 }
 
-fn canvas_to_py(py: Python<'_>, doc: CanvasDocument) -> PyResult<Py<PyAny>> {
-    let canvas = py
-        .detach(|| Canvas::from_document(Catalog::builtin(), doc))
-        .map_err(core_err)?;
+fn canvas_to_py(py: Python<'_>, canvas: Canvas) -> PyResult<Py<PyAny>> {
     Ok(Py::new(
         py,
         PyCanvas {

@@ -6,6 +6,7 @@ import asyncio
 import pytest
 
 import reelgraph
+from runs_support import canvas_of, node_type
 
 
 @pytest.fixture(params=["memory", "files", "sqlite"])
@@ -123,3 +124,17 @@ def test_the_autosaver_reports_a_conflict():
     events = saver.events()
     assert [e["type"] for e in events] == ["conflict"]
     assert (events[0]["expected"], events[0]["current"]) == (0, 1)
+
+
+def test_a_canvas_of_custom_types_comes_back_with_its_catalog(store):
+    canvas = canvas_of({"a": "text.upper"})
+    store.create(canvas)
+    loaded = store.get("c", catalog=canvas_catalog())
+    assert loaded.to_dict()["nodes"][0]["type"] == "text_upper"
+    assert store.get_version("c", 1, catalog=canvas_catalog()).revision == 1
+
+
+def canvas_catalog():
+    catalog = reelgraph.Catalog.builtin()
+    catalog.register(node_type("text.upper"))
+    return catalog
