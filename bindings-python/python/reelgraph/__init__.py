@@ -6,6 +6,59 @@ it with its exception classes (see ``reelgraph._errors``).
 
 from . import _errors
 from ._errors import *  # noqa: F403 - the classes are made from the error table
-from ._native import Canvas, Catalog, __version__
+from ._function_errors import (
+    FunctionError,
+    InvalidInputError,
+    PermanentError,
+    ResourceError,
+    TransientError,
+)
+from ._native import (
+    Autosaver,
+    Batch,
+    Canvas,
+    CanvasStore,
+    Catalog,
+    Event,
+    Executor,
+    FileStore,
+    LocalRunner,
+    MemoryCache,
+    MemoryStore,
+    ResultCache,
+    Run,
+    RunEvents,
+    SqliteCache,
+    SqliteStore,
+    TaskContext,
+    __version__,
+)
+from ._report import RunReport
 
-__all__ = ["Canvas", "Catalog", "__version__", *_errors.__all__]
+__all__ = [
+    "Autosaver",
+    "Batch",
+    "Canvas",
+    "CanvasStore",
+    "Catalog",
+    "Event",
+    "Executor",
+    "FileStore",
+    "FunctionError",
+    "InvalidInputError",
+    "LocalRunner",
+    "MemoryCache",
+    "MemoryStore",
+    "PermanentError",
+    "ResourceError",
+    "ResultCache",
+    "Run",
+    "RunEvents",
+    "RunReport",
+    "SqliteCache",
+    "SqliteStore",
+    "TaskContext",
+    "TransientError",
+    "__version__",
+    *_errors.__all__,
+]
