@@ -248,3 +248,20 @@ def test_demo_functions_sit_beside_python_functions(tmp_path):
     runner.register("text.upper", upper)
     assert "image.generate" in runner.functions()
     assert "text.upper" in runner.functions()
+
+
+def test_a_coroutine_never_runs_on_the_callers_loop():
+    runner = reelgraph.LocalRunner()
+    loops = {}
+
+    @runner.function("fn.where")
+    async def where(params, ctx):
+        loops["function"] = asyncio.get_running_loop()
+        return {"text": "here"}
+
+    async def main():
+        loops["caller"] = asyncio.get_running_loop()
+        return await reelgraph.Executor(runner).start(canvas_of({"a": "fn.where"}))
+
+    assert asyncio.run(main())["status"] == "completed"
+    assert loops["function"] is not loops["caller"]
