@@ -98,6 +98,39 @@ impl PyExecutor {
         PyRun::new(py, run, self.hub.clone())
     }
 
+    /// `start` for asyncio: planning and checking happen off the caller's
+    /// loop; awaiting gives the `Run`.
+    #[pyo3(signature = (canvas, targets=None, quality="draft", failure_policy="continue_independent",
+                        force=None, concurrency=None, run_id=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn start_async<'py>(
+        &self,
+        py: Python<'py>,
+        canvas: &PyCanvas,
+        targets: Option<Vec<String>>,
+        quality: &str,
+        failure_policy: &str,
+        force: Option<&Bound<'_, PyAny>>,
+        concurrency: Option<usize>,
+        run_id: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options = RunArgs {
+            targets,
+            quality,
+            failure_policy: Some(failure_policy),
+            force,
+            concurrency,
+            run_id,
+        }
+        .options()?;
+        let hub = self.hub.clone();
+        let starting = self.inner.start(&canvas.inner, options);
+        waiting::awaitable(py, starting, move |py, started| {
+            let run = PyRun::new(py, started.map_err(core_err)?, hub)?;
+            Ok(Py::new(py, run)?.into_any())
+        })
+    }
+
     /// Starts runs of several canvases (or variants of one) sharing this
     /// executor's cap and one event stream. Each job is a `Canvas`, or a
     /// tuple `(canvas, options)` with options as in `start` (a dict: keys

@@ -55,7 +55,11 @@ def test_await_and_async_for():
     executor = executor_with({"text.upper": upper})
 
     async def main():
-        run = executor.start(canvas_of({"a": "text.upper"}))
+        canvas = canvas_of({"a": "text.upper"})
+        with pytest.raises(reelgraph.ReelgraphError) as refused:
+            await executor.start_async(canvas, targets=["ghost"])
+        assert refused.value.code == "unknown_node"
+        run = await executor.start_async(canvas)
         types = [event.type async for event in run.events()]
         report = await run
         return types, report
