@@ -18,7 +18,7 @@ pub struct PyCanvas {
 }
 
 impl PyCanvas {
-    fn wrap(canvas: reelgraph::Canvas) -> Self {
+    pub fn wrap(canvas: reelgraph::Canvas) -> Self {
         PyCanvas {
             inner: Arc::new(Mutex::new(canvas)),
         }

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::PyList;
@@ -346,11 +346,5 @@ fn none(py: Python<'_>, (): ()) -> PyResult<Py<PyAny>> {
 }
 
 fn canvas_to_py(py: Python<'_>, canvas: Canvas) -> PyResult<Py<PyAny>> {
-    Ok(Py::new(
-        py,
-        PyCanvas {
-            inner: Arc::new(Mutex::new(canvas)),
-        },
-    )?
-    .into_any())
+    Ok(Py::new(py, PyCanvas::wrap(canvas))?.into_any())
 }
