@@ -4,6 +4,7 @@
 //! core's API, its values (through the core's serde) and its errors; the
 //! logic stays in the core.
 
+mod applied;
 mod autosave;
 mod batch;
 mod cache;
@@ -13,6 +14,7 @@ mod convert;
 mod errors;
 mod events;
 mod executor;
+mod formats;
 mod function_call;
 mod function_loop;
 mod run;
@@ -45,6 +47,12 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<stores::PyFileStore>()?;
     m.add_class::<stores::PySqliteStore>()?;
     m.add_class::<autosave::PyAutosaver>()?;
+    m.add_class::<applied::PyApplied>()?;
+    m.add_class::<formats::PyImported>()?;
+    m.add_function(wrap_pyfunction!(formats::import_any, m)?)?;
+    m.add_function(wrap_pyfunction!(formats::import_comfyui, m)?)?;
+    m.add_function(wrap_pyfunction!(formats::import_react_flow, m)?)?;
+    m.add_function(wrap_pyfunction!(formats::detect_format, m)?)?;
     m.add_function(wrap_pyfunction!(errors::error_table, m)?)?;
     m.add_function(wrap_pyfunction!(errors::error_categories, m)?)?;
     Ok(())

@@ -14,6 +14,7 @@ from ._function_errors import (
     TransientError,
 )
 from ._native import (
+    Applied,
     Autosaver,
     Batch,
     Canvas,
@@ -22,6 +23,7 @@ from ._native import (
     Event,
     Executor,
     FileStore,
+    Imported,
     LocalRunner,
     MemoryCache,
     MemoryStore,
@@ -32,10 +34,15 @@ from ._native import (
     SqliteStore,
     TaskContext,
     __version__,
+    detect_format,
+    import_any,
+    import_comfyui,
+    import_react_flow,
 )
 from ._report import RunReport
 
 __all__ = [
+    "Applied",
     "Autosaver",
     "Batch",
     "Canvas",
@@ -45,6 +52,7 @@ __all__ = [
     "Executor",
     "FileStore",
     "FunctionError",
+    "Imported",
     "InvalidInputError",
     "LocalRunner",
     "MemoryCache",
@@ -60,5 +68,9 @@ __all__ = [
     "TaskContext",
     "TransientError",
     "__version__",
+    "detect_format",
+    "import_any",
+    "import_comfyui",
+    "import_react_flow",
     *_errors.__all__,
 ]
