@@ -8,11 +8,11 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use reelgraph::store::{CanvasStore, FileStore, ListQuery, MemoryStore, SqliteStore};
-use reelgraph::{Canvas, CanvasDocument};
+use reelgraph::{Canvas, CanvasDocument, Catalog};
 use serde::Serialize;
 
 use crate::canvas::PyCanvas;
-use crate::catalog::{PyCatalog, or_builtin};
+use crate::catalog::or_builtin;
 use crate::errors::core_err;
 use crate::run::json_to_py;
 use crate::waiting;
@@ -70,9 +70,9 @@ impl PyCanvasStore {
         &self,
         id: String,
         revision: Option<u64>,
-        catalog: Option<&PyCatalog>,
+        catalog: Catalog,
     ) -> impl Future<Output = Outcome<Canvas>> + use<> {
-        let (store, catalog) = (self.inner.clone(), or_builtin(catalog));
+        let store = self.inner.clone();
         async move {
             let doc = match revision {
                 Some(revision) => store.get_revision(&id, revision).await?,
@@ -135,9 +135,14 @@ impl PyCanvasStore {
         &self,
         py: Python<'py>,
         id: String,
-        catalog: Option<&PyCatalog>,
+        catalog: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        Self::call(py, false, self.get_call(id, None, catalog), canvas_to_py)
+        Self::call(
+            py,
+            false,
+            self.get_call(id, None, or_builtin(catalog)?),
+            canvas_to_py,
+        )
     }
 
     #[pyo3(signature = (id, catalog=None))]
@@ -145,9 +150,14 @@ impl PyCanvasStore {
         &self,
         py: Python<'py>,
         id: String,
-        catalog: Option<&PyCatalog>,
+        catalog: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        Self::call(py, true, self.get_call(id, None, catalog), canvas_to_py)
+        Self::call(
+            py,
+            true,
+            self.get_call(id, None, or_builtin(catalog)?),
+            canvas_to_py,
+        )
     }
 
     /// Canvas `id` as it was at `revision`.
@@ -157,12 +167,12 @@ impl PyCanvasStore {
         py: Python<'py>,
         id: String,
         revision: u64,
-        catalog: Option<&PyCatalog>,
+        catalog: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         Self::call(
             py,
             false,
-            self.get_call(id, Some(revision), catalog),
+            self.get_call(id, Some(revision), or_builtin(catalog)?),
             canvas_to_py,
         )
     }
@@ -173,12 +183,12 @@ impl PyCanvasStore {
         py: Python<'py>,
         id: String,
         revision: u64,
-        catalog: Option<&PyCatalog>,
+        catalog: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         Self::call(
             py,
             true,
-            self.get_call(id, Some(revision), catalog),
+            self.get_call(id, Some(revision), or_builtin(catalog)?),
             canvas_to_py,
         )
     }
