@@ -21,7 +21,8 @@ help:
 	@echo "                generated-file and documented-code checks, mkdocs --strict"
 	@echo "make docs       build the docs site into site/ (creates .venv from docs/requirements.txt)"
 	@echo "make docs-serve serve the docs at http://127.0.0.1:8000 while you edit"
-	@echo "make generate   rewrite docs/node-types.md, docs/snippets/, docs/schema/ and examples/short-film/canvas.json"
+	@echo "make generate   rewrite docs/node-types.md, docs/snippets/, docs/schema/, examples/short-film/canvas.json"
+	@echo "                and the Python types made from docs/schema/"
 	@echo "make bench      run the criterion benchmarks"
 	@echo "make fmt        format all Rust code"
 	@echo "make clean      remove build output, site/, out/ and .venv/"
@@ -80,6 +81,7 @@ check-generated:
 	  diff -u "$$tmp/tested.rs" "$$tmp/page.rs" \
 	    || { echo "the first rust example of $$page differs from the doctested one in core/README.md"; exit 1; }; \
 	done; \
+	$(PYTHON) bindings-python/scripts/gen_types.py --check; \
 	echo "generated files are up to date"
 
 # Every error code (Error::code), diagnostic code (validate) and op name
@@ -103,6 +105,7 @@ generate:
 	cargo run -q -p reelgraph --example docs_examples -- docs/snippets
 	rm -rf docs/schema
 	cargo run -q -p reelgraph --example schemas -- docs/schema
+	$(PYTHON) bindings-python/scripts/gen_types.py
 
 # The docs tool chain lives in .venv, pinned by docs/requirements.txt.
 venv: $(VENV)/.installed
