@@ -138,7 +138,8 @@ fn samples() -> BTreeMap<&'static str, Value> {
     );
     add(
         "TaskError",
-        json!({"kind": "resource", "message": "out of GPU memory", "hint": "try draft"}),
+        json!({"kind": "resource", "message": "out of GPU memory", "hint": "try draft",
+               "details": {"traceback": "Traceback (most recent call last): ..."}}),
     );
     add(
         "TaskPreview",

@@ -259,6 +259,10 @@ pub struct TaskError {
     /// What to do about it.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub hint: String,
+    /// More for whoever debugs the function, such as the traceback of a
+    /// Python exception or the stack of a JavaScript error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<Value>,
 }
 
 impl TaskError {
@@ -267,11 +271,18 @@ impl TaskError {
             kind,
             message: message.into(),
             hint: String::new(),
+            details: None,
         }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = hint.into();
+        self
+    }
+
+    /// Attaches what a binding caught with the failure (a traceback, a stack).
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
         self
     }
 
