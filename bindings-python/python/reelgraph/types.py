@@ -1082,6 +1082,7 @@ class _TaskError(TypedDict):
 
 class TaskError(_TaskError, total=False):
     "Why a task did not produce outputs."
+    details: Any
     hint: str
 
 
