@@ -10,9 +10,13 @@ SHELL := bash
 
 PYTHON  ?= python3
 VENV    := .venv
+# The Python binding's tools (maturin, pytest, mypy), and the fresh venv its
+# wheel is installed into for the tests.
+PY_VENV      := .venv-python
+PY_TEST_VENV := target/python-test-venv
 QUALITY ?= draft
 
-.PHONY: help run test fmt fmt-check lint unit-tests test-data check-generated check-codes generate docs docs-serve venv bench bench-canvas clean
+.PHONY: help run test fmt fmt-check lint unit-tests test-data check-generated check-codes generate docs docs-serve venv bench bench-canvas clean python-venv python-wheel python-test
 
 help:
 	@echo "make run        run examples/short-film with the demo functions (QUALITY=draft|standard|high|ultra);"
@@ -24,6 +28,8 @@ help:
 	@echo "make generate   rewrite docs/node-types.md, docs/snippets/, docs/schema/, examples/short-film/canvas.json"
 	@echo "                and the Python types made from docs/schema/"
 	@echo "make bench      run the criterion benchmarks"
+	@echo "make python-wheel  build the Python package (one abi3 wheel) into target/wheels/"
+	@echo "make python-test   install that wheel into a fresh venv and run its pytest suite"
 	@echo "make fmt        format all Rust code"
 	@echo "make clean      remove build output, site/, out/ and .venv/"
 
@@ -33,7 +39,7 @@ run:
 	cargo run -q -p reelgraph-server --bin reelgraph -- run examples/short-film/canvas.json --out out/short-film --quality $(QUALITY)
 
 ## Everything CI checks, in order of speed.
-test: fmt-check lint unit-tests check-generated check-codes docs
+test: fmt-check lint unit-tests check-generated check-codes python-test docs
 	@echo "make test: every check passed"
 
 fmt:
@@ -115,6 +121,27 @@ $(VENV)/.installed: docs/requirements.txt
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r docs/requirements.txt
 	touch $@
 
+# The Python binding: one abi3 wheel (CPython 3.9+), built in release by
+# maturin, then installed with pip into a new venv, as a user would, and
+# tested there; the tests never see the source tree's package.
+python-venv: $(PY_VENV)/.installed
+
+$(PY_VENV)/.installed: bindings-python/requirements-dev.txt
+	$(PYTHON) -m venv $(PY_VENV)
+	$(PY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r bindings-python/requirements-dev.txt
+	touch $@
+
+python-wheel: python-venv
+	rm -f target/wheels/reelgraph-*.whl
+	$(PY_VENV)/bin/maturin build --quiet --release -m bindings-python/Cargo.toml --out target/wheels
+
+python-test: python-wheel
+	rm -rf $(PY_TEST_VENV)
+	$(PYTHON) -m venv $(PY_TEST_VENV)
+	$(PY_TEST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+	  -r bindings-python/requirements-dev.txt target/wheels/reelgraph-*.whl
+	cd bindings-python/tests && timeout 1200 ../../$(PY_TEST_VENV)/bin/python -m pytest -q -p no:cacheprovider .
+
 docs: venv
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
@@ -132,4 +159,4 @@ bench-canvas:
 
 clean:
 	cargo clean
-	rm -rf site out $(VENV)
+	rm -rf site out $(VENV) $(PY_VENV)

@@ -31,6 +31,7 @@ pub mod schema;
 #[cfg(feature = "sqlite")]
 mod sqlite_conn;
 pub mod store;
+mod undo;
 mod unique_keys;
 pub mod validate;
 mod wire;
@@ -47,4 +48,5 @@ pub use ops::Op;
 pub use params::TaskPreview;
 pub use quality::Quality;
 pub use report::{Diagnostic, Report, Severity};
+pub use undo::UndoStack;
 pub use wire::{from_json, from_value};

@@ -1,0 +1,148 @@
+//! Undo and redo of a canvas's applies, for editors and bindings.
+//!
+//! Every successful [`Canvas::apply`] returns the ops that undo it; an
+//! [`UndoStack`] keeps them. Undoing applies them (a change like any other:
+//! the revision goes up, an event goes out) and keeps that apply's own
+//! inverse for redo. A new apply through the stack clears what could be
+//! redone.
+
+use crate::canvas::{Applied, Canvas};
+use crate::error::Result;
+use crate::ops::Op;
+
+/// The inverse ops of the applies made through it, newest last.
+///
+/// ```
+/// use reelgraph::{Canvas, Catalog, Op, UndoStack};
+/// use serde_json::json;
+///
+/// let mut canvas = Canvas::new(Catalog::builtin(), "c", "C");
+/// let mut history = UndoStack::default();
+/// history.apply(&mut canvas, vec![Op::add_node("s1", "shot", json!({}))])?;
+/// assert_eq!(canvas.node_count(), 1);
+///
+/// history.undo(&mut canvas)?;
+/// assert_eq!(canvas.node_count(), 0);
+/// history.redo(&mut canvas)?;
+/// assert_eq!(canvas.node_count(), 1);
+/// assert!(history.redo(&mut canvas)?.is_none()); // nothing left to redo
+/// # Ok::<(), reelgraph::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct UndoStack {
+    undo: Vec<Vec<Op>>,
+    redo: Vec<Vec<Op>>,
+}
+
+impl UndoStack {
+    /// [`Canvas::apply`], keeping the inverse for [`undo`](Self::undo). An
+    /// apply that changes nothing (no ops) or fails leaves the stack as it was.
+    pub fn apply(&mut self, canvas: &mut Canvas, ops: impl Into<Vec<Op>>) -> Result<Applied> {
+        let ops = ops.into();
+        if ops.is_empty() {
+            return canvas.apply(ops);
+        }
+        let applied = canvas.apply(ops)?;
+        self.undo.push(applied.inverse.clone());
+        self.redo.clear();
+        Ok(applied)
+    }
+
+    /// Undoes the newest apply not undone yet; `None` when there is none.
+    /// When the canvas was changed since in a way the inverse no longer fits
+    /// (an apply that did not go through this stack), the error is the
+    /// apply's and the stack keeps the entry.
+    pub fn undo(&mut self, canvas: &mut Canvas) -> Result<Option<Applied>> {
+        Self::step(canvas, &mut self.undo, &mut self.redo)
+    }
+
+    /// Applies again the newest undone apply; `None` when there is none.
+    pub fn redo(&mut self, canvas: &mut Canvas) -> Result<Option<Applied>> {
+        Self::step(canvas, &mut self.redo, &mut self.undo)
+    }
+
+    /// Whether [`undo`](Self::undo) has an apply to undo.
+    pub fn can_undo(&self) -> bool {
+        !self.undo.is_empty()
+    }
+
+    /// Whether [`redo`](Self::redo) has an apply to redo.
+    pub fn can_redo(&self) -> bool {
+        !self.redo.is_empty()
+    }
+
+    /// Forgets every entry (e.g. after the canvas was reloaded).
+    pub fn clear(&mut self) {
+        self.undo.clear();
+        self.redo.clear();
+    }
+
+    fn step(
+        canvas: &mut Canvas,
+        from: &mut Vec<Vec<Op>>,
+        to: &mut Vec<Vec<Op>>,
+    ) -> Result<Option<Applied>> {
+        let Some(ops) = from.pop() else {
+            return Ok(None);
+        };
+        match canvas.apply(ops.clone()) {
+            Ok(applied) => {
+                to.push(applied.inverse.clone());
+                Ok(Some(applied))
+            }
+            Err(e) => {
+                from.push(ops);
+                Err(e)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Catalog;
+    use serde_json::json;
+
+    #[test]
+    fn an_undo_that_no_longer_fits_fails_and_keeps_its_entry() {
+        let mut canvas = Canvas::new(Catalog::builtin(), "c", "C");
+        let mut history = UndoStack::default();
+        history
+            .apply(&mut canvas, vec![Op::add_node("s1", "shot", json!({}))])
+            .unwrap();
+        // Removed behind the stack's back: its inverse (remove s1) cannot apply.
+        canvas
+            .apply(vec![Op::RemoveNode { id: "s1".into() }])
+            .unwrap();
+        let revision = canvas.revision();
+        assert_eq!(
+            history.undo(&mut canvas).unwrap_err().code(),
+            "unknown_node"
+        );
+        assert_eq!(canvas.revision(), revision);
+        assert!(history.can_undo() && !history.can_redo());
+    }
+
+    #[test]
+    fn a_new_apply_clears_redo_and_an_empty_one_is_not_kept() {
+        let mut canvas = Canvas::new(Catalog::builtin(), "c", "C");
+        let mut history = UndoStack::default();
+        history
+            .apply(&mut canvas, vec![Op::add_node("a", "shot", json!({}))])
+            .unwrap();
+        history.undo(&mut canvas).unwrap();
+        assert!(history.can_redo());
+        history.apply(&mut canvas, Vec::<Op>::new()).unwrap();
+        assert!(history.can_redo() && !history.can_undo());
+        history
+            .apply(&mut canvas, vec![Op::add_node("b", "shot", json!({}))])
+            .unwrap();
+        assert!(!history.can_redo());
+        assert_eq!(
+            history.undo(&mut canvas).unwrap().map(|a| a.revision),
+            Some(4)
+        );
+        assert!(history.undo(&mut canvas).unwrap().is_none());
+    }
+}
