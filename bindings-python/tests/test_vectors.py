@@ -14,6 +14,7 @@ In `exec/`, each behaviour is a Python function, plain or `async def`
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any, Callable
@@ -388,7 +389,17 @@ def run_errors(data: dict[str, Any]) -> Outcome:
     rest = {k: v for k, v in data.items() if k != "call"}
     if call == "error_table":
         allow_keys(rest)
-        return [dict(row) for row in reelgraph.error_table()]
+        rows = [
+            {key: row[key] for key in ("code", "category", "http_status")}
+            for row in reelgraph._native.error_table()
+        ]
+        # The exception classes are made from this table: each code's class
+        # is of the code's category.
+        for row in rows:
+            raised_as = reelgraph.class_for_code(row["code"])
+            if raised_as.category != row["category"]:
+                raise Mismatch(f"`{row['code']}` is raised as {raised_as.__name__}, not of {row['category']}")
+        return rows
     if call not in ERROR_CALLS:
         raise Broken(f"`input.call` is `{call}`; allowed: error_table, {', '.join(ERROR_CALLS)}")
     outcome = run_area(call, rest)
@@ -439,9 +450,15 @@ def run_exec(data: dict[str, Any]) -> Outcome:
     functions = data.get("functions")
     if not isinstance(functions, dict):
         raise Broken("`input.functions` is missing or not an object")
+    def outputs_of(node: str) -> list[str]:
+        # A task's declared outputs are those of its node's type.
+        doc = canvas.to_dict()
+        type_name = next(n["type"] for n in doc["nodes"] if n["id"] == node)
+        return [port["name"] for port in catalog.spec(type_name).get("outputs", [])]
+
     runner = reelgraph.LocalRunner()
     for i, (name, behaviour) in enumerate(sorted(functions.items())):
-        runner.function(name)(make_function(name, behaviour, use_async=i % 2 == 1))
+        runner.function(name)(make_function(name, behaviour, outputs_of, use_async=i % 2 == 1))
     # One task at a time keeps the event order deterministic.
     executor = reelgraph.Executor(runner, concurrency=1)
     steps = data.get("steps")
@@ -457,9 +474,9 @@ def run_exec(data: dict[str, Any]) -> Outcome:
             if kind == "run":
                 results.append(run_result(executor.start(canvas, **named_run(arg))))
             elif kind == "explain":
-                results.append(executor.explain(canvas, **arg))
+                results.append(executor.explain(canvas, **explain_options(arg)))
             elif kind == "plan":
-                plan = executor.plan(canvas, **arg)
+                plan = executor.plan(canvas, **explain_options(arg))
                 results.append(None)
             elif kind == "run_planned":
                 if plan is None:
@@ -481,10 +498,24 @@ def run_exec(data: dict[str, Any]) -> Outcome:
     return {"steps": results}
 
 
+def run_options(options: Any) -> dict[str, Any]:
+    """A vector's run options as keyword arguments; absent fields take the
+    defaults of the core's `RunOptions` (the Python API's own default
+    quality is `draft`)."""
+    if not isinstance(options, dict):
+        raise Broken("run options must be an object")
+    return {"quality": "standard", **options}
+
+
 def named_run(options: Any) -> dict[str, Any]:
     if not isinstance(options, dict) or "run_id" not in options:
         raise Broken("a run step needs a `run_id` in its options")
-    return options
+    return run_options(options)
+
+
+def explain_options(options: Any) -> dict[str, Any]:
+    """Planning reads only `targets`, `quality` and `force`."""
+    return {k: v for k, v in run_options(options).items() if k in ("targets", "quality", "force")}
 
 
 def run_result(run: reelgraph.Run) -> dict[str, Any]:
@@ -507,18 +538,27 @@ def run_result(run: reelgraph.Run) -> dict[str, Any]:
 
 
 BEHAVIOUR_KEYS = {"progress", "outputs", "echo", "fails", "fails_for"}
-# A vector's task error kind, as the exception a Python function raises.
-ERRORS_BY_KIND = {
-    "transient": "TransientError",
-    "resource": "ResourceError",
-    "invalid_input": "InvalidInputError",
-    "permanent": "PermanentError",
-    "cancelled": "CancelledError",
-    "timeout": "TimeoutError",
-}
 
 
-def make_function(name: str, behaviour: Any, *, use_async: bool) -> Callable[..., Any]:
+def task_error(fails: dict[str, Any]) -> BaseException:
+    """The exception a Python function raises for a vector's task error."""
+    kind, message, hint = fails["kind"], fails["message"], fails.get("hint", "")
+    if kind == "cancelled":
+        return asyncio.CancelledError(message)
+    if kind == "timeout":
+        return TimeoutError(message)
+    classes = {
+        "transient": reelgraph.TransientError,
+        "resource": reelgraph.ResourceError,
+        "invalid_input": reelgraph.InvalidInputError,
+        "permanent": reelgraph.PermanentError,
+    }
+    return classes[kind](message, hint=hint)
+
+
+def make_function(
+    name: str, behaviour: Any, outputs_of: Callable[[str], list[str]], *, use_async: bool
+) -> Callable[..., Any]:
     """A Python function that does what `behaviour` says: report `progress`,
     then raise `fails` (for every task, or the nodes of `fails_for`), or
     return `outputs`, or with `echo` the params on every declared output."""
@@ -540,10 +580,9 @@ def make_function(name: str, behaviour: Any, *, use_async: bool) -> Callable[...
         for p in progress:
             ctx.progress(p)
         if fails is not None and (fails_for is None or ctx.node in fails_for):
-            error = getattr(reelgraph, ERRORS_BY_KIND[fails["kind"]])
-            raise error(fails["message"], hint=fails.get("hint", ""))
+            raise task_error(fails)
         if echo:
-            return {port: params for port in ctx.outputs}
+            return {port: params for port in outputs_of(ctx.node)}
         return outputs
 
     if not use_async:
