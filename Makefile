@@ -16,7 +16,9 @@ PY_VENV      := .venv-python
 PY_TEST_VENV := target/python-test-venv
 QUALITY ?= draft
 
-.PHONY: help run test fmt fmt-check lint unit-tests test-data check-generated check-codes generate docs docs-serve venv bench bench-canvas clean python-venv python-wheel python-test
+.PHONY: help run test fmt fmt-check lint unit-tests test-data check-generated check-codes generate docs docs-serve venv bench bench-canvas clean
+.PHONY: python-venv python-wheel python-test
+.PHONY: node-build node-test
 
 help:
 	@echo "make run        run examples/short-film with the demo functions (QUALITY=draft|standard|high|ultra);"
@@ -30,6 +32,8 @@ help:
 	@echo "make bench      run the criterion benchmarks"
 	@echo "make python-wheel  build the Python package (one abi3 wheel) into target/wheels/"
 	@echo "make python-test   install that wheel into a fresh venv and run its pytest suite"
+	@echo "make node-build build the Node package in bindings-node/ (npm ci, then the release addon)"
+	@echo "make node-test  the Node package's tests, its TypeScript example, and an install of its npm pack"
 	@echo "make fmt        format all Rust code"
 	@echo "make clean      remove build output, site/, out/ and .venv/"
 
@@ -39,7 +43,7 @@ run:
 	cargo run -q -p reelgraph-server --bin reelgraph -- run examples/short-film/canvas.json --out out/short-film --quality $(QUALITY)
 
 ## Everything CI checks, in order of speed.
-test: fmt-check lint unit-tests check-generated check-codes python-test docs
+test: fmt-check lint unit-tests check-generated check-codes python-test node-test docs
 	@echo "make test: every check passed"
 
 fmt:
@@ -157,6 +161,37 @@ BENCH_CANVAS := target/bench-canvas
 bench-canvas:
 	cargo run -q --release -p reelgraph-benches --bin export_canvas -- $(BENCH_CANVAS)
 
+	# The Node package (bindings-node/): dev tools from the committed lockfile,
+# then one release build of the addon, reelgraph.node. napi also rewrites
+# native.d.ts, the addon's typings, which node-test checks are committed.
+NODE := bindings-node
+
+$(NODE)/node_modules/.installed: $(NODE)/package-lock.json
+	cd $(NODE) && npm ci --no-audit --no-fund
+	touch $@
+
+node-build: $(NODE)/node_modules/.installed
+	cd $(NODE) && npx napi build --release --dts native.d.ts
+
+# The version and the committed typings (native.d.ts from the build, types/
+# from the core's schemas and error table), the typings (a TypeScript example
+# compiled with --strict), the tests (node --test), then the package as a
+# user gets it: npm pack, installed into an empty directory, required and imported.
+node-test: node-build
+	cd $(NODE) && node scripts/sync-version.mjs --check
+	cd $(NODE) && node scripts/gen-types.mjs --check
+	@git diff --quiet -- $(NODE)/native.d.ts \
+	  || { git diff -- $(NODE)/native.d.ts; echo "bindings-node/native.d.ts changed in the build: commit it"; exit 1; }
+	cd $(NODE) && npx tsc --noEmit --strict -p test/types
+	cd $(NODE) && node --test --test-reporter=spec test/
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	(cd $(NODE) && npm pack --silent --pack-destination "$$tmp" >/dev/null); \
+	mkdir "$$tmp/app" && cd "$$tmp/app" && npm init -y >/dev/null \
+	  && npm install --no-audit --no-fund --silent "$$tmp"/reelgraph-*.tgz \
+	  && node -e "const r = require('reelgraph'); if (new r.Canvas('c', 'C').revision !== 0) process.exit(1)" \
+	  && node --input-type=module -e "import { Canvas } from 'reelgraph'; if (new Canvas('c', 'C').revision !== 0) process.exit(1)" \
+	  && echo "npm pack: the tarball installs, and require and import load it"
+
 clean:
 	cargo clean
-	rm -rf site out $(VENV) $(PY_VENV)
+	rm -rf site out $(VENV) $(PY_VENV) $(NODE)/node_modules $(NODE)/reelgraph.node

@@ -1,0 +1,164 @@
+//! `Canvas`: one canvas, shared as `Arc<Mutex<_>>` so a run or an autosaver
+//! can hold it while JavaScript keeps editing. Each method locks for one
+//! synchronous step. Documents, ops and reports cross as JSON text
+//! (see `convert.rs`); `index.js` adds the object-taking methods.
+
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use napi::ValueType;
+use napi::bindgen_prelude::{ClassInstance, Unknown};
+use napi_derive::napi;
+use reelgraph::{Op, PortRef, Quality};
+
+use crate::catalog::Catalog;
+use crate::convert::{describe, optional_string_arg, string_arg, to_text};
+use crate::errors::{js, type_error};
+
+#[napi]
+#[derive(Debug)]
+pub struct Canvas {
+    pub(crate) inner: Arc<Mutex<reelgraph::Canvas>>,
+}
+
+#[napi]
+impl Canvas {
+    /// A new, empty canvas with the built-in catalogue or the given one.
+    #[napi(
+        constructor,
+        ts_args_type = "id: string, name: string, catalog?: Catalog | null"
+    )]
+    pub fn new(
+        id: Unknown<'_>,
+        name: Unknown<'_>,
+        catalog: Option<Unknown<'_>>,
+    ) -> napi::Result<Self> {
+        let id = string_arg(id, "id")?;
+        let name = string_arg(name, "name")?;
+        let catalog = catalog_arg(catalog)?;
+        Ok(Canvas::wrap(js(reelgraph::Canvas::try_new(
+            catalog, &id, &name,
+        ))?))
+    }
+
+    /// Loads a canvas document from JSON text (migrations run, limits hold).
+    #[napi(
+        factory,
+        configurable = true,
+        ts_args_type = "text: string, catalog?: Catalog | null"
+    )]
+    pub fn from_json(text: Unknown<'_>, catalog: Option<Unknown<'_>>) -> napi::Result<Self> {
+        let text = string_arg(text, "text")?;
+        let catalog = catalog_arg(catalog)?;
+        Ok(Canvas::wrap(js(reelgraph::Canvas::from_json(
+            catalog, &text,
+        ))?))
+    }
+
+    /// The canvas document as compact JSON text.
+    #[napi]
+    pub fn to_json(&self) -> String {
+        self.lock().to_json()
+    }
+
+    #[napi(getter)]
+    pub fn id(&self) -> String {
+        self.lock().id().to_owned()
+    }
+
+    #[napi(getter)]
+    pub fn name(&self) -> String {
+        self.lock().name().to_owned()
+    }
+
+    /// Goes up by one with every apply that changes something.
+    #[napi(getter)]
+    pub fn revision(&self) -> i64 {
+        // Revisions count applies: far below 2^53, so a plain number.
+        i64::try_from(self.lock().revision()).unwrap_or(i64::MAX)
+    }
+
+    /// Applies ops given as JSON text (an array), all or none; returns the
+    /// core's `Applied` as JSON text.
+    #[napi(ts_args_type = "ops: string")]
+    pub fn apply_json(&self, ops: Unknown<'_>) -> napi::Result<String> {
+        let ops = Op::parse_list(&string_arg(ops, "ops")?);
+        let applied = js(self.lock().apply(js(ops)?))?;
+        to_text(&applied)
+    }
+
+    /// Checks whether an edge from `source` to `target` (`{node, port}` as
+    /// JSON text) would be accepted, without changing the canvas.
+    #[napi(ts_args_type = "source: string, target: string")]
+    pub fn can_connect_json(&self, source: Unknown<'_>, target: Unknown<'_>) -> napi::Result<bool> {
+        let source: PortRef = js(reelgraph::from_json(&string_arg(source, "source")?))?;
+        let target: PortRef = js(reelgraph::from_json(&string_arg(target, "target")?))?;
+        js(self.lock().can_connect(&source, &target))?;
+        Ok(true)
+    }
+
+    /// The validation report as JSON text.
+    #[napi]
+    pub fn validate_json(&self) -> napi::Result<String> {
+        to_text(&self.lock().validate())
+    }
+
+    /// The task of every node that has one, at a quality tier (default
+    /// `standard`), as JSON text.
+    #[napi(ts_args_type = "quality?: Quality | null")]
+    pub fn task_previews_json(&self, quality: Option<Unknown<'_>>) -> napi::Result<String> {
+        let quality = quality_arg(quality)?;
+        to_text(&self.lock().task_previews(quality))
+    }
+
+    /// The task one node would send, as JSON text.
+    #[napi(ts_args_type = "node: string, quality?: Quality | null")]
+    pub fn task_preview_json(
+        &self,
+        node: Unknown<'_>,
+        quality: Option<Unknown<'_>>,
+    ) -> napi::Result<String> {
+        let node = string_arg(node, "node")?;
+        let quality = quality_arg(quality)?;
+        to_text(&js(self.lock().task_preview(&node, quality))?)
+    }
+}
+
+impl Canvas {
+    pub(crate) fn wrap(canvas: reelgraph::Canvas) -> Self {
+        Canvas {
+            inner: Arc::new(Mutex::new(canvas)),
+        }
+    }
+
+    /// The canvas for one synchronous step. A panic elsewhere cannot leave a
+    /// half-applied canvas (apply rolls back), so a poisoned lock is taken back.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, reelgraph::Canvas> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The optional `catalog` argument: absent means the built-in catalogue.
+pub(crate) fn catalog_arg(value: Option<Unknown<'_>>) -> napi::Result<reelgraph::Catalog> {
+    let Some(value) = value else {
+        return Ok(reelgraph::Catalog::builtin());
+    };
+    match value.get_type()? {
+        ValueType::Undefined | ValueType::Null => Ok(reelgraph::Catalog::builtin()),
+        ValueType::Object => {
+            // SAFETY: an object; the conversion checks its class tag.
+            let catalog = unsafe { value.cast::<ClassInstance<Catalog>>() }
+                .map_err(|_| type_error("catalog", "a Catalog", "another object"))?;
+            Ok(catalog.inner.clone())
+        }
+        other => Err(type_error("catalog", "a Catalog", describe(other))),
+    }
+}
+
+/// The optional `quality` argument: absent means `standard`.
+fn quality_arg(value: Option<Unknown<'_>>) -> napi::Result<Quality> {
+    match optional_string_arg(value, "quality")? {
+        None => Ok(Quality::default()),
+        Some(q) => js(Quality::from_str(&q)),
+    }
+}

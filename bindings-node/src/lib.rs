@@ -1,0 +1,12 @@
+//! Node bindings of reelgraph: the package `reelgraph`. Thin: each class
+//! wraps a core type, converts arguments and results, and maps core errors
+//! to `ReelgraphError` (through `index.js`). napi-rs owns the tokio runtime.
+
+mod canvas;
+mod catalog;
+mod convert;
+mod errors;
+
+pub use canvas::Canvas;
+pub use catalog::Catalog;
+pub use errors::error_table_json;
