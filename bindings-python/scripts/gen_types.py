@@ -76,7 +76,8 @@ class Generator:
                 required = [*shared_required, *variant.get("required", [])]
                 self.typed_dict(member, props, required, variant.get("description", ""), origin)
                 members.append(member)
-            self.add(name, self.alias(name, f"Union[{', '.join(quote(m) for m in members)}]", doc), origin)
+            union_of = members[0] if len(members) == 1 else f"Union[{', '.join(quote(m) for m in members)}]"
+            self.add(name, self.alias(name, union_of, doc), origin)
         elif schema.get("type") == "object" and "properties" in schema:
             self.typed_dict(name, schema["properties"], schema.get("required", []), doc, origin)
         else:
@@ -170,7 +171,9 @@ class Generator:
         return f"{name} = {annotation}\n{docstring_comment(doc)}"
 
     def text(self) -> str:
-        body = "\n\n".join(text.rstrip("\n") + "\n" for _, (text, _) in sorted(self.defs.items()))
+        # Classes first: an alias may name a class without quotes.
+        order = sorted(self.defs.items(), key=lambda item: (not item[1][0].startswith("class"), item[0]))
+        body = "\n\n".join(text.rstrip("\n") + "\n" for _, (text, _) in order)
         names = sorted(n for n in self.defs if not n.startswith("_"))
         listing = "".join(f"    {n!r},\n" for n in names)
         return HEADER + f"__all__ = [\n{listing}]\n\n\n" + body

@@ -139,10 +139,6 @@ __all__ = [
 ]
 
 
-Accepts = Union["DataType", List["DataType"]]
-# One type, or a union written as a list: `["image", "video"]`.
-
-
 class ApiPrompt(TypedDict):
     "A ComfyUI API prompt and the nodes it leaves out."
     diagnostics: List["Diagnostic"]
@@ -155,14 +151,6 @@ class Applied(TypedDict):
     event: "Event"
     inverse: List["Op"]
     revision: int
-
-
-AppliesWhen = TypedDict('AppliesWhen', {'in': List[Any], 'property': str})
-# A condition on a sibling property.
-
-
-AutosaveEvent = Union["AutosaveEventSaved", "AutosaveEventConflict", "AutosaveEventFailed"]
-# What the autosaver did, in the envelope of [`crate::event`]: `seq` counts this autosaver's events from 0 without gaps.
 
 
 class AutosaveEventConflict(TypedDict):
@@ -237,18 +225,10 @@ class CanvasSummary(TypedDict):
     updated_at: str
 
 
-Category = Literal["invalid_input", "not_found", "conflict", "refused", "unavailable", "internal"]
-# What kind of failure an error is, and so what a caller can do about it.
-
-
 class CircuitConfig(TypedDict, total=False):
     "When a [`CircuitBreaker`] opens and how long it stays open. Defaults: open after 5 consecutive failures, for 30 s."
     cooldown_ms: int
     failure_threshold: int
-
-
-CircuitState = Literal["closed", "open", "half_open"]
-# The state of a circuit breaker.
 
 
 class CircuitStats(TypedDict):
@@ -257,10 +237,6 @@ class CircuitStats(TypedDict):
     opened: int
     short_circuited: int
     state: "CircuitState"
-
-
-ContentKey = str
-# A node's content key: a BLAKE3 hash of what its result depends on.
 
 
 class Counts(TypedDict):
@@ -280,10 +256,6 @@ class DamagedFile(TypedDict):
     "A file set aside by a rebuild."
     path: str
     problem: str
-
-
-DataType = str
-# A port data type (`image`, `lora`, `shot`, ...). An open set: user node types may bring their own.
 
 
 class _Diagnostic(TypedDict):
@@ -324,10 +296,6 @@ class ErrorCode(TypedDict):
     when: str
 
 
-Event = Union["EventCanvasChanged"]
-# Something that happened to a canvas.
-
-
 class EventCanvasChanged(TypedDict):
     "A canvas changed: `ops` replayed on revision `revision - 1` give revision `revision`. Ops carry the ids the canvas generated (e.g. edge ids). `seq` is the revision: a consumer that sees a jump missed a change and reloads. An apply of no ops changed nothing: its event has no ops and repeats the current revision, which a consumer may ignore."
     canvas_id: str
@@ -344,10 +312,6 @@ class Explanation(TypedDict):
     key: "ContentKey"
     node: str
     reason: "Reason"
-
-
-FailurePolicy = Literal["fail_fast", "continue_independent"]
-# What happens to the rest of a run when a node fails.
 
 
 class _FlowCanvas(TypedDict):
@@ -394,16 +358,8 @@ class FlowNode(_FlowNode, total=False):
     type: Optional[str]
 
 
-Force = Union[Literal["none", "all"], "ForceNodes"]
-# Which nodes run even though their result is cached. On the wire: `"none"`, `"all"` or `{"nodes": ["img", "vid"]}`.
-
-
 class ForceNodes(TypedDict):
     nodes: List[str]
-
-
-Format = Literal["native", "react_flow", "comfyui_workflow", "comfyui_api"]
-# The formats a canvas is read from.
 
 
 class _Group(TypedDict):
@@ -463,10 +419,6 @@ class Layout(TypedDict):
     "A node box for every node of a canvas, in canvas order."
     layered: bool
     nodes: List["NodeBox"]
-
-
-LayoutMode = Literal["auto", "positions", "layered"]
-# How nodes are placed.
 
 
 class LeftOut(TypedDict):
@@ -539,10 +491,6 @@ class NodeSnapshot(_NodeSnapshot, total=False):
     started_at: Optional["Timestamp"]
 
 
-NodeState = Literal["running", "completed", "cached", "skipped", "queued", "failed", "cancelled"]
-# Where a node of a run stands.
-
-
 class _NodeTypeSpec(TypedDict):
     category: str
     title: str
@@ -559,10 +507,6 @@ class NodeTypeSpec(_NodeTypeSpec, total=False):
     provides: Dict[str, "Template"]
     task: Optional["TaskSpec"]
     version: int
-
-
-Op = Union["OpAddNode", "OpRemoveNode", "OpSetProperties", "OpMoveNode", "OpSetLabel", "OpSetUi", "OpConnect", "OpDisconnect", "OpRestoreNode", "OpRestoreEdge", "OpAddGroup", "OpSetGroup", "OpRemoveGroup", "OpSetCanvas"]
-# One change to a canvas. Serialised with an `op` tag: `{"op": "move_node", "id": "shot_1", "position": {"x": 0, "y": 0}}`.
 
 
 class _OpAddGroup(TypedDict):
@@ -736,10 +680,6 @@ class Position(TypedDict):
     y: float
 
 
-PropertyKind = Literal["text", "integer", "float", "boolean", "enum", "list", "object", "asset_ref"]
-# The kind of value a property holds.
-
-
 class _PropertySpec(TypedDict):
     type: "PropertyKind"
 
@@ -763,10 +703,6 @@ class PropertySpec(_PropertySpec, total=False):
     values: List[str]
 
 
-Prune = Union["PruneKeepLast", "PruneOlderThanMs"]
-# What [`CanvasStore::prune`] removes from a canvas's history. The current version is always kept. On the wire, one key: `{"keep_last": 10}` or `{"older_than_ms": 86400000}`.
-
-
 class PruneKeepLast(TypedDict):
     "Keep the newest N versions."
     keep_last: int
@@ -775,10 +711,6 @@ class PruneKeepLast(TypedDict):
 class PruneOlderThanMs(TypedDict):
     "Remove versions saved longer ago than this."
     older_than_ms: int
-
-
-Quality = Literal["draft", "standard", "high", "ultra"]
-# How much effort a task spends, lowest first. One tier is chosen per run and reaches every node's task; a `resource` error may retry one lower.
 
 
 class _ReactFlow(TypedDict):
@@ -790,10 +722,6 @@ class ReactFlow(_ReactFlow, total=False):
     edges: List["FlowEdge"]
     reelgraph: Optional["FlowCanvas"]
     viewport: "Viewport"
-
-
-Reason = Literal["new", "properties_changed", "upstream_changed", "forced", "cache_invalid", "cache_unavailable", "cached", "not_needed"]
-# Why a node will run, or that it will not need to.
 
 
 class _RebuiltIndex(TypedDict):
@@ -831,10 +759,6 @@ class RetryPolicy(TypedDict, total=False):
     cap_ms: int
     max_attempts: int
     seed: Optional[int]
-
-
-RunEvent = Union["RunEventRunStarted", "RunEventNodeQueued", "RunEventNodeCached", "RunEventNodeStarted", "RunEventNodeProgress", "RunEventNodeRetrying", "RunEventNodeCompleted", "RunEventNodeFailed", "RunEventNodeSkipped", "RunEventCircuitChanged", "RunEventRunCompleted", "RunEventRunFailed", "RunEventRunCancelled"]
-# Something that happened in a run. `seq` counts from 0 without gaps within a run, so a consumer can tell it missed nothing.
 
 
 class RunEventCircuitChanged(TypedDict):
@@ -1013,10 +937,6 @@ class RunSnapshot(_RunSnapshot, total=False):
     started_at: Optional["Timestamp"]
 
 
-RunState = Literal["running", "completed", "failed", "cancelled", "pending", "abandoned"]
-# Where a run stands.
-
-
 class RunStats(TypedDict):
     "Counts of one run."
     cache_hits: int
@@ -1031,26 +951,10 @@ class RunStats(TypedDict):
     tasks: int
 
 
-RunStatus = Literal["completed", "failed", "cancelled"]
-# How a run ended.
-
-
-Severity = Literal["error", "warning"]
-# How bad a diagnostic is: errors keep a canvas from running, warnings do not.
-
-
-SkipReason = Literal["upstream_failed", "run_stopped", "cancelled", "not_needed"]
-# Why a node did not run.
-
-
 class Story(TypedDict, total=False):
     "Story settings of a canvas."
     page_count: Optional[int]
     structure: Optional["StoryStructure"]
-
-
-StoryStructure = Literal["three_act", "seven_point", "beat_sheet"]
-# The story-structure template whose checks validation runs (as warnings).
 
 
 class SvgOptions(TypedDict, total=False):
@@ -1086,10 +990,6 @@ class TaskError(_TaskError, total=False):
     hint: str
 
 
-TaskErrorKind = Literal["transient", "resource", "invalid_input", "permanent", "cancelled", "timeout"]
-# How a task failed, which decides what happens next.
-
-
 class TaskPreview(TypedDict):
     "What a node's task would look like."
     function: str
@@ -1117,10 +1017,6 @@ class TaskSpecQuality(TypedDict, total=False):
     high: Dict[str, Any]
     standard: Dict[str, Any]
     ultra: Dict[str, Any]
-
-
-Template = Union["TemplateValue", "TemplateProperty", "TemplateQuality", "TemplateContext", "TemplateInput", "TemplateTemplate", "TemplateObject", "TemplateList", "TemplateIfSet"]
-# A value computed from a node's properties, inputs, upstream context and quality tier. Written as a one-key object naming the source.
 
 
 class TemplateContext(TypedDict):
@@ -1168,10 +1064,6 @@ class TemplateValue(TypedDict):
     value: Any
 
 
-Timestamp = str
-# RFC 3339 in UTC with milliseconds, such as 2026-01-01T12:00:00.000Z
-
-
 class VersionInfo(TypedDict):
     "One saved version of a canvas."
     revision: int
@@ -1185,3 +1077,111 @@ class Viewport(TypedDict):
     x: float
     y: float
     zoom: float
+
+
+Accepts = Union["DataType", List["DataType"]]
+# One type, or a union written as a list: `["image", "video"]`.
+
+
+AppliesWhen = TypedDict('AppliesWhen', {'in': List[Any], 'property': str})
+# A condition on a sibling property.
+
+
+AutosaveEvent = Union["AutosaveEventSaved", "AutosaveEventConflict", "AutosaveEventFailed"]
+# What the autosaver did, in the envelope of [`crate::event`]: `seq` counts this autosaver's events from 0 without gaps.
+
+
+Category = Literal["invalid_input", "not_found", "conflict", "refused", "unavailable", "internal"]
+# What kind of failure an error is, and so what a caller can do about it.
+
+
+CircuitState = Literal["closed", "open", "half_open"]
+# The state of a circuit breaker.
+
+
+ContentKey = str
+# A node's content key: a BLAKE3 hash of what its result depends on.
+
+
+DataType = str
+# A port data type (`image`, `lora`, `shot`, ...). An open set: user node types may bring their own.
+
+
+Event = EventCanvasChanged
+# Something that happened to a canvas.
+
+
+FailurePolicy = Literal["fail_fast", "continue_independent"]
+# What happens to the rest of a run when a node fails.
+
+
+Force = Union[Literal["none", "all"], "ForceNodes"]
+# Which nodes run even though their result is cached. On the wire: `"none"`, `"all"` or `{"nodes": ["img", "vid"]}`.
+
+
+Format = Literal["native", "react_flow", "comfyui_workflow", "comfyui_api"]
+# The formats a canvas is read from.
+
+
+LayoutMode = Literal["auto", "positions", "layered"]
+# How nodes are placed.
+
+
+NodeState = Literal["running", "completed", "cached", "skipped", "queued", "failed", "cancelled"]
+# Where a node of a run stands.
+
+
+Op = Union["OpAddNode", "OpRemoveNode", "OpSetProperties", "OpMoveNode", "OpSetLabel", "OpSetUi", "OpConnect", "OpDisconnect", "OpRestoreNode", "OpRestoreEdge", "OpAddGroup", "OpSetGroup", "OpRemoveGroup", "OpSetCanvas"]
+# One change to a canvas. Serialised with an `op` tag: `{"op": "move_node", "id": "shot_1", "position": {"x": 0, "y": 0}}`.
+
+
+PropertyKind = Literal["text", "integer", "float", "boolean", "enum", "list", "object", "asset_ref"]
+# The kind of value a property holds.
+
+
+Prune = Union["PruneKeepLast", "PruneOlderThanMs"]
+# What [`CanvasStore::prune`] removes from a canvas's history. The current version is always kept. On the wire, one key: `{"keep_last": 10}` or `{"older_than_ms": 86400000}`.
+
+
+Quality = Literal["draft", "standard", "high", "ultra"]
+# How much effort a task spends, lowest first. One tier is chosen per run and reaches every node's task; a `resource` error may retry one lower.
+
+
+Reason = Literal["new", "properties_changed", "upstream_changed", "forced", "cache_invalid", "cache_unavailable", "cached", "not_needed"]
+# Why a node will run, or that it will not need to.
+
+
+RunEvent = Union["RunEventRunStarted", "RunEventNodeQueued", "RunEventNodeCached", "RunEventNodeStarted", "RunEventNodeProgress", "RunEventNodeRetrying", "RunEventNodeCompleted", "RunEventNodeFailed", "RunEventNodeSkipped", "RunEventCircuitChanged", "RunEventRunCompleted", "RunEventRunFailed", "RunEventRunCancelled"]
+# Something that happened in a run. `seq` counts from 0 without gaps within a run, so a consumer can tell it missed nothing.
+
+
+RunState = Literal["running", "completed", "failed", "cancelled", "pending", "abandoned"]
+# Where a run stands.
+
+
+RunStatus = Literal["completed", "failed", "cancelled"]
+# How a run ended.
+
+
+Severity = Literal["error", "warning"]
+# How bad a diagnostic is: errors keep a canvas from running, warnings do not.
+
+
+SkipReason = Literal["upstream_failed", "run_stopped", "cancelled", "not_needed"]
+# Why a node did not run.
+
+
+StoryStructure = Literal["three_act", "seven_point", "beat_sheet"]
+# The story-structure template whose checks validation runs (as warnings).
+
+
+TaskErrorKind = Literal["transient", "resource", "invalid_input", "permanent", "cancelled", "timeout"]
+# How a task failed, which decides what happens next.
+
+
+Template = Union["TemplateValue", "TemplateProperty", "TemplateQuality", "TemplateContext", "TemplateInput", "TemplateTemplate", "TemplateObject", "TemplateList", "TemplateIfSet"]
+# A value computed from a node's properties, inputs, upstream context and quality tier. Written as a one-key object naming the source.
+
+
+Timestamp = str
+# RFC 3339 in UTC with milliseconds, such as 2026-01-01T12:00:00.000Z
