@@ -1,13 +1,17 @@
-//! `Canvas`: a canvas shared with runs as `Arc<Mutex<reelgraph::Canvas>>`.
+//! `Canvas`: a canvas shared with runs as `Arc<Mutex<reelgraph::Canvas>>`,
+//! with its undo stack.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use pyo3::prelude::*;
-use reelgraph::Op;
+use pyo3::types::{PyDict, PyList, PyTuple};
+use reelgraph::{Op, PortRef, Quality, UndoStack};
 
 use crate::catalog::{PyCatalog, or_builtin};
-use crate::convert::{JsonArg, serialize};
+
+use crate::convert::{JsonArg, serialize, str_arg, to_value, wrong_type};
 use crate::errors::core_err;
+use crate::formats;
 
 /// A canvas: nodes and edges, changed only by ops.
 #[pyclass(module = "reelgraph._native", name = "Canvas", frozen)]
@@ -15,12 +19,15 @@ use crate::errors::core_err;
 pub struct PyCanvas {
     /// Shared with runs, which lock it only for one synchronous step.
     pub inner: Arc<Mutex<reelgraph::Canvas>>,
+    /// Locked before `inner` whenever both are.
+    history: Mutex<UndoStack>,
 }
 
 impl PyCanvas {
-    fn wrap(canvas: reelgraph::Canvas) -> Self {
+    pub fn wrap(canvas: reelgraph::Canvas) -> Self {
         PyCanvas {
             inner: Arc::new(Mutex::new(canvas)),
+            history: Mutex::new(UndoStack::default()),
         }
     }
 
@@ -29,27 +36,76 @@ impl PyCanvas {
     pub fn lock(&self) -> MutexGuard<'_, reelgraph::Canvas> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
 
-#[pymethods]
-impl PyCanvas {
-    /// An empty canvas; `catalog` defaults to the built-in catalogue.
-    #[new]
-    #[pyo3(signature = (id, name, catalog = None))]
-    fn new(id: &str, name: &str, catalog: Option<&PyCatalog>) -> PyResult<Self> {
-        reelgraph::Canvas::try_new(or_builtin(catalog), id, name)
+    fn load_text(py: Python<'_>, text: &str, catalog: reelgraph::Catalog) -> PyResult<Self> {
+        py.detach(|| reelgraph::Canvas::from_json(catalog, text))
             .map(PyCanvas::wrap)
             .map_err(core_err)
     }
 
-    /// Reads a canvas from its JSON document text.
-    #[staticmethod]
-    #[pyo3(signature = (text, catalog = None))]
-    fn from_json(py: Python<'_>, text: &str, catalog: Option<&PyCatalog>) -> PyResult<Self> {
-        let catalog = or_builtin(catalog);
-        py.detach(|| reelgraph::Canvas::from_json(catalog, text))
+    fn history(&self) -> MutexGuard<'_, UndoStack> {
+        self.history.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// An undo or redo step, with the GIL released.
+    fn step<'py>(
+        &self,
+        py: Python<'py>,
+        step: fn(
+            &mut UndoStack,
+            &mut reelgraph::Canvas,
+        ) -> reelgraph::Result<Option<reelgraph::Applied>>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let applied = py
+            .detach(|| step(&mut self.history(), &mut self.lock()))
+            .map_err(core_err)?;
+        applied.map(|applied| serialize(py, &applied)).transpose()
+    }
+}
+
+#[pymethods]
+impl PyCanvas {
+    /// An empty canvas; `catalog` defaults to a fresh built-in catalogue.
+    #[new]
+    #[pyo3(signature = (id, name, catalog = None))]
+    fn new(
+        id: &Bound<'_, PyAny>,
+        name: &Bound<'_, PyAny>,
+        catalog: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let (id, name) = (str_arg(id, "id")?, str_arg(name, "name")?);
+        reelgraph::Canvas::try_new(or_builtin(catalog)?, &id, &name)
             .map(PyCanvas::wrap)
             .map_err(core_err)
+    }
+
+    /// Reads a canvas from its JSON document text (older format versions
+    /// are migrated; see `migrations_applied`).
+    #[staticmethod]
+    #[pyo3(signature = (text, catalog = None))]
+    fn from_json(
+        py: Python<'_>,
+        text: &Bound<'_, PyAny>,
+        catalog: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let text = str_arg(text, "text")?;
+        Self::load_text(py, &text, or_builtin(catalog)?)
+    }
+
+    /// Reads a canvas from its document as a dict.
+    #[staticmethod]
+    #[pyo3(signature = (doc, catalog = None))]
+    fn from_dict(
+        py: Python<'_>,
+        doc: &Bound<'_, PyAny>,
+        catalog: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        if !doc.is_instance_of::<PyDict>() {
+            return Err(wrong_type("doc", "a canvas document dict", doc));
+        }
+        // Through the text reader: one place that checks and migrates documents.
+        let text = to_value(doc, "doc")?.to_string();
+        Self::load_text(py, &text, or_builtin(catalog)?)
     }
 
     #[getter]
@@ -67,23 +123,184 @@ impl PyCanvas {
         self.lock().revision()
     }
 
-    /// The canvas document as JSON text.
-    fn to_json(&self, py: Python<'_>) -> String {
-        py.detach(|| self.lock().to_json())
+    /// The catalogue of the canvas (shared: types registered in it are seen here).
+    #[getter]
+    fn catalog(&self) -> PyCatalog {
+        PyCatalog {
+            inner: self.lock().catalog().clone(),
+        }
+    }
+
+    /// The type-version migrations made when the canvas was loaded.
+    #[getter]
+    fn migrations_applied<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        serialize(py, self.lock().migrations_applied())
+    }
+
+    /// The canvas document as JSON text (`pretty=True`: indented).
+    #[pyo3(signature = (*, pretty = false))]
+    fn to_json(&self, py: Python<'_>, pretty: bool) -> String {
+        py.detach(|| {
+            let canvas = self.lock();
+            if pretty {
+                canvas.to_json_pretty()
+            } else {
+                canvas.to_json()
+            }
+        })
     }
 
     /// The canvas document as a dict.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let canvas = py.detach(|| serde_json::to_value(&*self.lock()));
-        serialize(py, &canvas.map_err(|e| core_err(e.into()))?)
+        let doc = py.detach(|| serde_json::to_value(&*self.lock()));
+        serialize(py, &doc.map_err(|e| core_err(e.into()))?)
+    }
+
+    /// A node as a dict, or None.
+    fn node<'py>(
+        &self,
+        py: Python<'py>,
+        id: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let node = self.lock().node(&str_arg(id, "id")?);
+        node.map(|node| serialize(py, &node)).transpose()
+    }
+
+    /// An edge as a dict, or None.
+    fn edge<'py>(
+        &self,
+        py: Python<'py>,
+        id: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let edge = self.lock().edge(&str_arg(id, "id")?);
+        edge.map(|edge| serialize(py, &edge)).transpose()
+    }
+
+    /// Node ids in an order where every edge goes forward.
+    fn topological_order(&self, py: Python<'_>) -> Vec<String> {
+        py.detach(|| self.lock().topological_order())
     }
 
     /// Applies ops atomically (a list of op dicts, one op dict, or JSON text)
-    /// and returns the core's `Applied`: `{revision, inverse, event}`.
+    /// and returns the core's `Applied`: `{revision, inverse, event}`. The
+    /// apply can be undone with `undo()`.
     fn apply<'py>(&self, py: Python<'py>, ops: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let ops = parse_ops(ops)?;
-        let applied = py.detach(|| self.lock().apply(ops)).map_err(core_err)?;
+        let applied = py
+            .detach(|| self.history().apply(&mut self.lock(), ops))
+            .map_err(core_err)?;
         serialize(py, &applied)
+    }
+
+    /// Undoes the newest apply not undone yet (an apply itself: the revision
+    /// goes up); its `Applied`, or None when there is nothing to undo.
+    fn undo<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.step(py, UndoStack::undo)
+    }
+
+    /// Applies again the newest undone apply; None when there is none.
+    fn redo<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.step(py, UndoStack::redo)
+    }
+
+    #[getter]
+    fn can_undo(&self) -> bool {
+        self.history().can_undo()
+    }
+
+    #[getter]
+    fn can_redo(&self) -> bool {
+        self.history().can_redo()
+    }
+
+    /// Whether `connect` from `source` to `target` would succeed: None, or
+    /// the error it would raise. Ports are `(node, port)` tuples or
+    /// `{"node", "port"}` dicts.
+    fn can_connect(&self, source: &Bound<'_, PyAny>, target: &Bound<'_, PyAny>) -> PyResult<()> {
+        let source = port_ref(source, "source")?;
+        let target = port_ref(target, "target")?;
+        self.lock().can_connect(&source, &target).map_err(core_err)
+    }
+
+    /// The validation report: `{valid, errors, warnings, diagnostics}`.
+    fn validate<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let report = py.detach(|| self.lock().validate());
+        serialize(py, &report)
+    }
+
+    /// What every node with a task would send to a function runner, in
+    /// topological order.
+    #[pyo3(signature = (quality = None))]
+    fn task_previews<'py>(
+        &self,
+        py: Python<'py>,
+        quality: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let quality = parse_quality(quality)?;
+        let previews = py.detach(|| self.lock().task_previews(quality));
+        serialize(py, &previews)
+    }
+
+    /// What one node would send to a function runner.
+    #[pyo3(signature = (node, quality = None))]
+    fn task_preview<'py>(
+        &self,
+        py: Python<'py>,
+        node: &Bound<'py, PyAny>,
+        quality: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let node = str_arg(node, "node")?;
+        let quality = parse_quality(quality)?;
+        let preview = self.lock().task_preview(&node, quality).map_err(core_err)?;
+        serialize(py, &preview)
+    }
+
+    /// The canvas as a React Flow / Svelte Flow object `{nodes, edges, viewport}`.
+    fn to_react_flow<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        formats::to_react_flow(py, &self.lock())
+    }
+
+    /// The canvas read from a React Flow object (dict or JSON text).
+    #[staticmethod]
+    #[pyo3(signature = (data, catalog = None))]
+    fn from_react_flow(
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        catalog: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let catalog = or_builtin(catalog)?;
+        let flow = formats::read_react_flow(py, data, &catalog)?;
+        py.detach(|| reelgraph::Canvas::from_document(catalog, flow.canvas))
+            .map(PyCanvas::wrap)
+            .map_err(core_err)
+    }
+
+    /// The ComfyUI API prompt of the canvas: `{prompt, left_out, diagnostics}`.
+    fn to_comfyui_prompt<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        formats::to_comfyui_prompt(py, &self.lock())
+    }
+
+    /// The canvas in Graphviz DOT.
+    fn to_dot(&self, py: Python<'_>) -> String {
+        py.detach(|| reelgraph::render::to_dot(&self.lock()))
+    }
+
+    /// The canvas as a Mermaid flowchart.
+    fn to_mermaid(&self, py: Python<'_>) -> String {
+        py.detach(|| reelgraph::render::to_mermaid(&self.lock()))
+    }
+
+    /// The canvas as a standalone SVG picture; `options` is the core's
+    /// `SvgOptions` (`{layout, properties, title, legend, margin}`).
+    #[pyo3(signature = (options = None))]
+    fn to_svg(&self, py: Python<'_>, options: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
+        let options = formats::svg_options(options)?;
+        Ok(py.detach(|| reelgraph::render::to_svg(&self.lock(), &options)))
+    }
+
+    /// Jupyter shows a canvas as its SVG picture.
+    fn _repr_svg_(&self, py: Python<'_>) -> PyResult<String> {
+        self.to_svg(py, None)
     }
 
     fn __repr__(&self) -> String {
@@ -101,10 +318,46 @@ impl PyCanvas {
 
 /// Ops from JSON text, a list of op dicts or one op dict.
 fn parse_ops(ops: &Bound<'_, PyAny>) -> PyResult<Vec<Op>> {
+    if !(ops.is_instance_of::<PyList>()
+        || ops.is_instance_of::<PyTuple>()
+        || ops.is_instance_of::<PyDict>()
+        || ops.is_instance_of::<pyo3::types::PyString>())
+    {
+        return Err(wrong_type(
+            "ops",
+            "a list of op dicts, one op dict or JSON text",
+            ops,
+        ));
+    }
     match JsonArg::extract(ops, "ops")? {
         JsonArg::Text(text) => Op::parse_list(&text),
         JsonArg::Value(value @ serde_json::Value::Array(_)) => reelgraph::from_value(value),
         JsonArg::Value(one) => reelgraph::from_value(one).map(|op| vec![op]),
     }
     .map_err(core_err)
+}
+
+/// A port: a `(node, port)` tuple or a `{"node", "port"}` dict.
+fn port_ref(obj: &Bound<'_, PyAny>, arg: &str) -> PyResult<PortRef> {
+    if let Ok((node, port)) = obj.extract::<(String, String)>() {
+        return Ok(PortRef::new(node, port));
+    }
+    if obj.is_instance_of::<PyDict>() {
+        return reelgraph::from_value(to_value(obj, arg)?).map_err(core_err);
+    }
+    Err(wrong_type(
+        arg,
+        "a (node, port) tuple of two str, or a {\"node\", \"port\"} dict",
+        obj,
+    ))
+}
+
+/// A quality tier by name (`draft`, `standard`, `high`, `ultra`); None: draft.
+fn parse_quality(quality: Option<&Bound<'_, PyAny>>) -> PyResult<Quality> {
+    match quality {
+        Some(quality) if !quality.is_none() => {
+            str_arg(quality, "quality")?.parse().map_err(core_err)
+        }
+        _ => Ok(Quality::Draft),
+    }
 }

@@ -19,6 +19,8 @@ use crate::errors::core_err;
 /// Deepest nesting read from Python: the limit of the core's JSON reader, so
 /// an object that contains itself is refused rather than followed forever.
 const MAX_DEPTH: usize = 128;
+/// Path segments an error shows before it cuts the path short.
+const MAX_SHOWN_SEGMENTS: usize = 12;
 
 /// Converts a Python value to JSON: `None`, `bool`, `int` (within 64 bits),
 /// finite `float`, `str`, `list`/`tuple` and `dict` with `str` keys.
@@ -54,9 +56,26 @@ pub fn to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>>
 
 /// Anything the core serialises (a report, a document, an event) as plain
 /// Python objects, through the core's own serde.
-pub fn serialize<'py, T: Serialize>(py: Python<'py>, value: &T) -> PyResult<Bound<'py, PyAny>> {
+pub fn serialize<'py, T: Serialize + ?Sized>(
+    py: Python<'py>,
+    value: &T,
+) -> PyResult<Bound<'py, PyAny>> {
     let value = serde_json::to_value(value).map_err(|e| core_err(e.into()))?;
     to_py(py, &value)
+}
+
+/// A `str` argument; any other type is a `TypeError` naming `arg` (pyo3's
+/// own message would name it only in a note, and not before Python 3.11).
+pub fn str_arg(obj: &Bound<'_, PyAny>, arg: &str) -> PyResult<String> {
+    match obj.cast::<PyString>() {
+        Ok(text) => Ok(text.to_cow()?.into_owned()),
+        Err(_) => Err(wrong_type(arg, "a str", obj)),
+    }
+}
+
+/// `TypeError: `arg` must be <what>, not <type>`.
+pub fn wrong_type(arg: &str, what: &str, obj: &Bound<'_, PyAny>) -> PyErr {
+    PyTypeError::new_err(format!("`{arg}` must be {what}, not {}", type_name(obj)))
 }
 
 /// An argument the core takes as JSON text or as its parsed value: a `str`
@@ -120,8 +139,11 @@ impl Bad {
 
     fn into_py_err(self, arg: &str) -> PyErr {
         let mut place = arg.to_owned();
-        for segment in self.path.iter().rev() {
+        for segment in self.path.iter().rev().take(MAX_SHOWN_SEGMENTS) {
             place.push_str(segment);
+        }
+        if self.path.len() > MAX_SHOWN_SEGMENTS {
+            place.push_str("...");
         }
         match self.kind {
             BadKind::Type(type_name) => PyTypeError::new_err(format!(

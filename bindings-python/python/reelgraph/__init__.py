@@ -6,6 +6,25 @@ it with its exception classes (see ``reelgraph._errors``).
 
 from . import _errors
 from ._errors import *  # noqa: F403 - the classes are made from the error table
-from ._native import Canvas, Catalog, __version__
+from ._native import (
+    Canvas,
+    Catalog,
+    Imported,
+    __version__,
+    detect_format,
+    import_any,
+    import_comfyui,
+    import_react_flow,
+)
 
-__all__ = ["Canvas", "Catalog", "__version__", *_errors.__all__]
+__all__ = [
+    "Canvas",
+    "Catalog",
+    "Imported",
+    "__version__",
+    "detect_format",
+    "import_any",
+    "import_comfyui",
+    "import_react_flow",
+    *_errors.__all__,
+]
