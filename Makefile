@@ -17,7 +17,7 @@ PY_TEST_VENV := target/python-test-venv
 QUALITY ?= draft
 
 .PHONY: help run test fmt fmt-check lint unit-tests test-data check-generated check-codes generate docs docs-serve venv bench bench-canvas clean
-.PHONY: python-venv python-wheel python-test
+.PHONY: python-venv python-wheel python-test bench-python
 .PHONY: node-build node-test
 
 help:
@@ -30,6 +30,7 @@ help:
 	@echo "make generate   rewrite docs/node-types.md, docs/snippets/, docs/schema/, examples/short-film/canvas.json"
 	@echo "                and the Python types made from docs/schema/"
 	@echo "make bench      run the criterion benchmarks"
+	@echo "make bench-python  time reelgraph from Python against a plain-Python baseline and Rust"
 	@echo "make python-wheel  build the Python package (one abi3 wheel) into target/wheels/"
 	@echo "make python-test   install that wheel into a fresh venv and run its pytest suite"
 	@echo "make node-build build the Node package in bindings-node/ (npm ci, then the release addon)"
@@ -162,6 +163,17 @@ bench:
 BENCH_CANVAS := target/bench-canvas
 bench-canvas:
 	cargo run -q --release -p reelgraph-benches --bin export_canvas -- $(BENCH_CANVAS)
+
+# reelgraph from Python against a plain-Python baseline (networkx, pydantic)
+# and against the same work in Rust (benches/python/); not part of make test.
+PY_BENCH_VENV := target/python-bench-venv
+bench-python: bench-canvas python-wheel
+	rm -rf $(PY_BENCH_VENV)
+	$(PYTHON) -m venv $(PY_BENCH_VENV)
+	$(PY_BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+	  -r benches/python/requirements.txt target/wheels/reelgraph-*.whl
+	cargo run -q --release -p reelgraph-benches --bin rust_reference -- $(BENCH_CANVAS) > $(BENCH_CANVAS)/rust.json
+	cd benches/python && ../../$(PY_BENCH_VENV)/bin/python bench.py --data ../../$(BENCH_CANVAS)
 
 	# The Node package (bindings-node/): dev tools from the committed lockfile,
 # then one release build of the addon, reelgraph.node. napi also rewrites

@@ -295,7 +295,7 @@ def run_load(area: str, data: dict[str, Any]) -> Outcome:
             + diff(parse_canvas(written), parse_canvas(reloaded.to_json()))
         )
     return {
-        "migrations": canvas.migrations_applied(),
+        "migrations": canvas.migrations_applied,
         "canvas": canvas_json(canvas),
         "report": canvas.validate(),
     }
@@ -330,21 +330,18 @@ def run_spec(data: dict[str, Any]) -> Outcome:
         if versions(catalog, names) != versions_before:
             raise Mismatch("a refused registration changed the catalogue (it is all or none)") from None
         return ActualError(e, op_rejection=False)
-    types = [s["type"] for s in registered]
-    for registered_spec in registered:
-        found = versions(catalog, [registered_spec["type"]])[0]
-        if found != registered_spec.get("version", 1):
-            raise Mismatch(f"`{registered_spec['type']}` was registered but the catalogue holds {found}")
+    for name in registered:
+        if name not in catalog:
+            raise Mismatch(f"`{name}` was registered but is not in the catalogue")
     if isinstance(spec, list):
-        return {"types": types}
-    if len(types) != 1:
-        raise Mismatch(f"one spec registered as {types}")
-    return {"type": types[0]}
+        return {"types": registered}
+    if len(registered) != 1:
+        raise Mismatch(f"one spec registered as {registered}")
+    return {"type": registered[0]}
 
 
 def versions(catalog: reelgraph.Catalog, names: list[str]) -> list[int | None]:
-    known = set(catalog.types())
-    return [catalog.spec(n).get("version", 1) if n in known else None for n in names]
+    return [catalog.spec(n)["version"] if n in catalog else None for n in names]
 
 
 def run_import(data: dict[str, Any]) -> Outcome:
@@ -363,23 +360,23 @@ def run_import(data: dict[str, Any]) -> Outcome:
         imported = reelgraph.import_any(text, catalog=catalog, format=fmt)
     except reelgraph.ReelgraphError as e:
         return ActualError(e, op_rejection=False)
+    result = imported.to_dict()
     if fmt is None:
         try:
             told = reelgraph.detect_format(text)
         except reelgraph.ReelgraphError as e:
             raise Mismatch(f"import_any read it, but detect_format refuses it: {e}") from None
-        if told != imported["format"]:
-            raise Mismatch(f"detect_format says {told}, import_any read {imported['format']}")
-    known = set(catalog.types())
-    for name in imported["registered_types"]:
-        if name not in known:
+        if told != result["format"]:
+            raise Mismatch(f"detect_format says {told}, import_any read {result['format']}")
+    for name in result["registered_types"]:
+        if name not in catalog:
             raise Mismatch(f"`{name}` is reported registered but is not in the catalogue")
     try:
-        reelgraph.Canvas.from_dict(imported["canvas"], catalog=catalog)
+        reelgraph.Canvas.from_dict(result["canvas"], catalog=catalog)
     except reelgraph.ReelgraphError as e:
         raise Mismatch(f"the imported document does not load: {e.code} ({e})") from None
-    mask_timestamps(imported["canvas"])
-    return imported
+    mask_timestamps(result["canvas"])
+    return result
 
 
 def run_errors(data: dict[str, Any]) -> Outcome:

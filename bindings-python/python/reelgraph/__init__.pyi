@@ -14,12 +14,26 @@ from ._errors import (
     ValidationFailed as ValidationFailed,
     class_for_code as class_for_code,
 )
-from ._native import Canvas as Canvas, Catalog as Catalog, __version__ as __version__
+from ._native import (
+    Canvas as Canvas,
+    Catalog as Catalog,
+    Imported as Imported,
+    __version__ as __version__,
+    detect_format as detect_format,
+    import_any as import_any,
+    import_comfyui as import_comfyui,
+    import_react_flow as import_react_flow,
+)
 
 __all__ = [
     "Canvas",
     "Catalog",
+    "Imported",
     "__version__",
+    "detect_format",
+    "import_any",
+    "import_comfyui",
+    "import_react_flow",
     "ReelgraphError",
     "TaskFailed",
     "class_for_code",
