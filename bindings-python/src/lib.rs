@@ -4,12 +4,25 @@
 //! core's API, its values (through the core's serde) and its errors; the
 //! logic stays in the core.
 
+mod autosave;
+mod batch;
+mod cache;
 mod canvas;
 mod catalog;
 mod convert;
 mod errors;
+mod events;
+mod executor;
 mod formats;
+mod function_call;
+mod function_loop;
+mod run;
+mod run_end;
+mod runner;
 pub mod runtime;
+mod stores;
+mod task_context;
+mod waiting;
 
 use pyo3::prelude::*;
 
@@ -23,6 +36,21 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(formats::import_comfyui, m)?)?;
     m.add_function(wrap_pyfunction!(formats::import_react_flow, m)?)?;
     m.add_function(wrap_pyfunction!(formats::detect_format, m)?)?;
+    m.add_class::<runner::PyLocalRunner>()?;
+    m.add_class::<task_context::PyTaskContext>()?;
+    m.add_class::<executor::PyExecutor>()?;
+    m.add_class::<run::PyRun>()?;
+    m.add_class::<batch::PyBatch>()?;
+    m.add_class::<events::PyEvent>()?;
+    m.add_class::<events::PyRunEvents>()?;
+    m.add_class::<cache::PyResultCache>()?;
+    m.add_class::<cache::PyMemoryCache>()?;
+    m.add_class::<cache::PySqliteCache>()?;
+    m.add_class::<stores::PyCanvasStore>()?;
+    m.add_class::<stores::PyMemoryStore>()?;
+    m.add_class::<stores::PyFileStore>()?;
+    m.add_class::<stores::PySqliteStore>()?;
+    m.add_class::<autosave::PyAutosaver>()?;
     m.add_function(wrap_pyfunction!(errors::error_table, m)?)?;
     m.add_function(wrap_pyfunction!(errors::error_categories, m)?)?;
     Ok(())

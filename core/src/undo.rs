@@ -110,14 +110,17 @@ mod tests {
         let mut history = UndoStack::default();
         history
             .apply(&mut canvas, vec![Op::add_node("s1", "shot", json!({}))])
-            .unwrap();
+            .expect("applies");
         // Removed behind the stack's back: its inverse (remove s1) cannot apply.
         canvas
             .apply(vec![Op::RemoveNode { id: "s1".into() }])
-            .unwrap();
+            .expect("applies");
         let revision = canvas.revision();
         assert_eq!(
-            history.undo(&mut canvas).unwrap_err().code(),
+            history
+                .undo(&mut canvas)
+                .expect_err("the undo cannot apply")
+                .code(),
             "unknown_node"
         );
         assert_eq!(canvas.revision(), revision);
@@ -130,19 +133,24 @@ mod tests {
         let mut history = UndoStack::default();
         history
             .apply(&mut canvas, vec![Op::add_node("a", "shot", json!({}))])
-            .unwrap();
-        history.undo(&mut canvas).unwrap();
+            .expect("applies");
+        history.undo(&mut canvas).expect("applies");
         assert!(history.can_redo());
-        history.apply(&mut canvas, Vec::<Op>::new()).unwrap();
+        history
+            .apply(&mut canvas, Vec::<Op>::new())
+            .expect("applies");
         assert!(history.can_redo() && !history.can_undo());
         history
             .apply(&mut canvas, vec![Op::add_node("b", "shot", json!({}))])
-            .unwrap();
+            .expect("applies");
         assert!(!history.can_redo());
         assert_eq!(
-            history.undo(&mut canvas).unwrap().map(|a| a.revision),
+            history
+                .undo(&mut canvas)
+                .expect("applies")
+                .map(|a| a.revision),
             Some(4)
         );
-        assert!(history.undo(&mut canvas).unwrap().is_none());
+        assert!(history.undo(&mut canvas).expect("applies").is_none());
     }
 }
