@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::PyList;
@@ -12,7 +12,7 @@ use reelgraph::{Canvas, CanvasDocument};
 use serde::Serialize;
 
 use crate::canvas::PyCanvas;
-use crate::catalog::{PyCatalog, or_builtin};
+use crate::catalog::PyCatalog;
 use crate::errors::core_err;
 use crate::run::json_to_py;
 use crate::waiting;
@@ -72,7 +72,8 @@ impl PyCanvasStore {
         revision: Option<u64>,
         catalog: Option<&PyCatalog>,
     ) -> impl Future<Output = Outcome<Canvas>> + use<> {
-        let (store, catalog) = (self.inner.clone(), or_builtin(catalog));
+        let catalog = catalog.map_or_else(reelgraph::Catalog::builtin, |c| c.inner.clone());
+        let store = self.inner.clone();
         async move {
             let doc = match revision {
                 Some(revision) => store.get_revision(&id, revision).await?,
@@ -346,11 +347,5 @@ fn none(py: Python<'_>, (): ()) -> PyResult<Py<PyAny>> {
 }
 
 fn canvas_to_py(py: Python<'_>, canvas: Canvas) -> PyResult<Py<PyAny>> {
-    Ok(Py::new(
-        py,
-        PyCanvas {
-            inner: Arc::new(Mutex::new(canvas)),
-        },
-    )?
-    .into_any())
+    Ok(Py::new(py, PyCanvas::wrap(canvas))?.into_any())
 }
