@@ -147,7 +147,7 @@ python-test: python-wheel
 	  -r bindings-python/requirements-dev.txt target/wheels/reelgraph-*.whl
 	cd bindings-python/tests && timeout 1200 ../../$(PY_TEST_VENV)/bin/python -m pytest -q -p no:cacheprovider .
 	# The stubs (.pyi) against the installed package.
-	cd bindings-python && ../$(PY_TEST_VENV)/bin/python -m mypy.stubtest reelgraph --allowlist stubtest-allowlist.txt
+	cd bindings-python && ../$(PY_TEST_VENV)/bin/python -m mypy.stubtest reelgraph --allowlist stubtest-allowlist.txt --mypy-config-file stubtest-mypy.ini
 
 docs: venv
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict

@@ -461,6 +461,10 @@ def run_exec(data: dict[str, Any]) -> Outcome:
     steps = data.get("steps")
     if not isinstance(steps, list) or not steps:
         raise Broken("`input.steps` is missing or not a non-empty array")
+    if any(kind in ("plan", "run_planned") for step in steps if isinstance(step, dict) for kind in step):
+        # Marked, not skipped: the day the API exists these run as they are.
+        if not hasattr(executor, "plan"):
+            pytest.xfail("the Python API has no planned runs yet (Executor.plan, Executor.start_planned)")
     plan: Any = None
     results: list[Any] = []
     for i, step in enumerate(steps):
@@ -501,7 +505,11 @@ def run_options(options: Any) -> dict[str, Any]:
     quality is `draft`)."""
     if not isinstance(options, dict):
         raise Broken("run options must be an object")
-    return {"quality": "standard", **options}
+    options = {"quality": "standard", **options}
+    # The wire's `{"nodes": [ids]}` is a list of ids in Python.
+    if isinstance(options.get("force"), dict):
+        options["force"] = options["force"]["nodes"]
+    return options
 
 
 def named_run(options: Any) -> dict[str, Any]:
