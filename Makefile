@@ -27,9 +27,8 @@ help:
 	@echo "                generated-file and documented-code checks, mkdocs --strict"
 	@echo "make docs       build the docs site into site/ (creates .venv from docs/requirements.txt)"
 	@echo "make docs-serve serve the docs at http://127.0.0.1:8000 while you edit"
-	@echo "make generate   rewrite docs/node-types.md, docs/snippets/, docs/schema/, examples/short-film/canvas.json"
-	@echo "                and the Python types made from docs/schema/"
-	@echo "make bench      run the criterion benchmarks"
+	@echo "make generate   rewrite docs/node-types.md, docs/snippets/, docs/schema/ (and the Node and Python types made from it) and examples/short-film/canvas.json"
+	@echo "make bench      run the criterion benchmarks (BENCH=, FILTER=, BASELINE=; see benches/README.md)"
 	@echo "make bench-python  time reelgraph from Python against a plain-Python baseline and Rust"
 	@echo "make python-wheel  build the Python package (one abi3 wheel) into target/wheels/"
 	@echo "make python-test   install that wheel into a fresh venv and run its pytest suite"
@@ -116,6 +115,7 @@ generate:
 	cargo run -q -p reelgraph --example docs_examples -- docs/snippets
 	rm -rf docs/schema
 	cargo run -q -p reelgraph --example schemas -- docs/schema
+	node bindings-node/scripts/gen-types.mjs
 	$(PYTHON) bindings-python/scripts/gen_types.py
 
 # The docs tool chain lives in .venv, pinned by docs/requirements.txt.
@@ -155,8 +155,16 @@ docs: venv
 docs-serve: venv
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
 
+# Criterion benches (about 12 minutes on 2 idle cores; benches/README.md
+# names each). BENCH=core|persistence|exec|hub runs one file, FILTER one
+# group or bench, BASELINE=name saves the run for scripts/bench-compare.
+BENCH    ?=
+FILTER   ?=
+BASELINE ?=
+
 bench:
-	cargo bench -p reelgraph-benches
+	cargo bench -p reelgraph-benches $(if $(BENCH),--bench $(BENCH)) -- --noplot \
+	  $(if $(BASELINE),--save-baseline $(BASELINE)) $(FILTER)
 
 # The production canvas of the benches (10,000 nodes, 20,000 edges) as JSON
 # ops and document, so the Python and Node benches read the canvas Rust builds.
@@ -175,7 +183,7 @@ bench-python: bench-canvas python-wheel
 	cargo run -q --release -p reelgraph-benches --bin rust_reference -- $(BENCH_CANVAS) > $(BENCH_CANVAS)/rust.json
 	cd benches/python && ../../$(PY_BENCH_VENV)/bin/python bench.py --data ../../$(BENCH_CANVAS)
 
-	# The Node package (bindings-node/): dev tools from the committed lockfile,
+# The Node package (bindings-node/): dev tools from the committed lockfile,
 # then one release build of the addon, reelgraph.node. napi also rewrites
 # native.d.ts, the addon's typings, which node-test checks are committed.
 NODE := bindings-node

@@ -8,9 +8,19 @@ import type {
   CanvasDocument,
   ErrorBody,
   ErrorCode as ErrorTableRow,
+  Format,
+  ApiPrompt,
+  Import,
+  Imported,
+  ReactFlow,
+  SvgOptions,
+  ListQuery,
+  Migrated,
   NodeTypeSpec,
   Op,
+  Page,
   PortRef,
+  Prune,
   Quality,
   Report,
   TaskPreview,
@@ -21,7 +31,8 @@ export type * from './types/schema'
 export type { ErrorCategory, ErrorCode } from './types/errors'
 /** One row of the core's error table (`ErrorCode` is the union of codes). */
 export type { ErrorCode as ErrorTableRow } from './types/schema'
-export { Canvas, Catalog } from './native'
+import type { Catalog } from './native'
+export { Canvas, Catalog, FileStore, MemoryStore, SqliteStore } from './native'
 
 declare module './native' {
   interface Catalog {
@@ -34,8 +45,20 @@ declare module './native' {
   interface Canvas {
     /** The canvas document as a plain object. */
     toDocument(): CanvasDocument
+    /** The migrations loading ran (old node-type versions brought up to date). */
+    migrations(): Migrated[]
     /** Applies ops atomically: all of them, or none (then it throws). */
     apply(ops: Op[]): Applied
+    /** The canvas as a React Flow / Svelte Flow object. */
+    toReactFlow(): ReactFlow
+    /** The ComfyUI API prompt of the canvas, and the nodes it leaves out. */
+    toComfyuiPrompt(): ApiPrompt
+    /** The canvas as an SVG picture. */
+    toSvg(options?: Partial<SvgOptions> | null): string
+    /** Undoes the last apply made through this canvas object (an apply itself); null when there is none. */
+    undo(): Applied | null
+    /** Applies again the last undone apply; null when there is none. */
+    redo(): Applied | null
     /** True when the edge would be accepted; throws a ReelgraphError with the reason otherwise. */
     canConnect(source: PortRef, target: PortRef): true
     /** The validation report of the whole canvas. */
@@ -46,11 +69,38 @@ declare module './native' {
     taskPreview(node: string, quality?: Quality | null): TaskPreview
   }
 
+  interface MemoryStore extends StoreMethods {}
+  interface FileStore extends StoreMethods {}
+  interface SqliteStore extends StoreMethods {}
+
   namespace Canvas {
     /** Loads a canvas document object (migrations run, limits hold). */
     function fromDocument(doc: CanvasDocument, catalog?: Catalog | null): Canvas
+    /** A canvas from a React Flow / Svelte Flow object (or its JSON text). */
+    function fromReactFlow(data: ReactFlow | string, catalog?: Catalog | null): Canvas
   }
 }
+
+/** What index.js adds to every store. */
+interface StoreMethods {
+  /** A page of canvases ordered by id. */
+  list(query?: ListQuery): Promise<Page>
+  /** Removes old versions; resolves to how many went. The current version is always kept. */
+  prune(id: string, policy: Prune): Promise<number>
+}
+
+/** Reads a canvas in any format: sniffed from the data, or the given `format`. */
+export declare function importAny(
+  data: object | string,
+  options?: { catalog?: Catalog | null; format?: Format | null } | null,
+): Imported
+/** Reads a ComfyUI workflow or API prompt, registering its node classes in `catalog`. */
+export declare function importComfyui(
+  data: object | string,
+  options?: { catalog?: Catalog | null; objectInfo?: object | string | null } | null,
+): Import
+/** The format of a document. */
+export declare function detectFormat(data: object | string): Format
 
 /** The core's error table, in the order of the docs. */
 export declare function errorTable(): ErrorTableRow[]

@@ -3,14 +3,35 @@
 // ReelgraphError / TypeError, and the object-taking methods of lib/.
 
 const native = require('./reelgraph.node')
-const { ReelgraphError, guardClass } = require('./lib/errors.js')
+const { ReelgraphError, guard, guardClass } = require('./lib/errors.js')
 
 const Catalog = require('./lib/catalog.js').install(guardClass(native.Catalog))
 const Canvas = require('./lib/canvas.js').install(guardClass(native.Canvas))
+const formats = require('./lib/formats.js').install(
+  {
+    importAnyJson: guard(native.importAnyJson),
+    importComfyuiJson: guard(native.importComfyuiJson),
+    detectFormat: guard(native.detectFormat),
+  },
+  Canvas,
+)
+const stores = require('./lib/stores.js')
+const MemoryStore = stores.install(guardClass(native.MemoryStore))
+const FileStore = stores.install(guardClass(native.FileStore))
+const SqliteStore = stores.install(guardClass(native.SqliteStore))
 
 /** The core's error table: `[{code, category, http_status, when}]`, in the order of the docs. */
 function errorTable() {
   return JSON.parse(native.errorTableJson())
 }
 
-module.exports = { Canvas, Catalog, ReelgraphError, errorTable }
+module.exports = {
+  Canvas,
+  Catalog,
+  FileStore,
+  MemoryStore,
+  ReelgraphError,
+  SqliteStore,
+  errorTable,
+  ...formats,
+}

@@ -1,5 +1,16 @@
 // ESM entry: the CommonJS package's exports, as named exports.
 import reelgraph from './index.js'
 
-export const { Canvas, Catalog, ReelgraphError, errorTable } = reelgraph
+export const {
+  Canvas,
+  Catalog,
+  FileStore,
+  MemoryStore,
+  ReelgraphError,
+  SqliteStore,
+  detectFormat,
+  errorTable,
+  importAny,
+  importComfyui,
+} = reelgraph
 export default reelgraph

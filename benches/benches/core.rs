@@ -303,7 +303,7 @@ fn chain(c: &mut Criterion) {
     group
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(2));
-    for len in [1_000, 10_000] {
+    for len in [1_000, 10_000, 100_000] {
         let (mut canvas, source, target) = relay_chain(len);
         assert_eq!(
             canvas.can_connect(&source, &target).map_err(|e| e.code()),
@@ -369,6 +369,28 @@ fn json(c: &mut Criterion, f: &Fixture) {
     group.finish();
 }
 
+/// A 10,000-node production canvas opened from its JSON and validated, as an
+/// editor or a run does first.
+fn load_and_validate(c: &mut Criterion, f: &Fixture) {
+    let dag = Dag::generate(10_000, 20_000, SEED);
+    let text = dag.build(&f.catalog, BATCH).to_json();
+    let mut group = c.benchmark_group("json");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4))
+        .throughput(Throughput::Bytes(text.len() as u64));
+    group.bench_function("Canvas::from_json_then_validate_10k_nodes", |b| {
+        b.iter_with_large_drop(|| {
+            let canvas = Canvas::from_json(f.catalog.clone(), black_box(&text)).expect("loads");
+            let report = canvas.validate();
+            assert!(report.diagnostics.is_empty());
+            (canvas, report)
+        });
+    });
+    group.finish();
+}
+
 fn task(c: &mut Criterion, f: &Fixture) {
     let mut group = c.benchmark_group("task");
     group
@@ -410,6 +432,7 @@ fn all(c: &mut Criterion) {
     chain(c);
     validate(c, &f);
     json(c, &f);
+    load_and_validate(c, &f);
     task(c, &f);
 }
 

@@ -16,9 +16,23 @@ function install(Canvas) {
     toDocument() {
       return JSON.parse(this.toJson())
     },
+    /** The migrations loading ran: `[{node, from_version, to_version}]`. */
+    migrations() {
+      return JSON.parse(this.migrationsJson())
+    },
     /** Applies ops atomically; returns `{revision, inverse, event}`. */
     apply(ops) {
       return JSON.parse(this.applyJson(jsonText(ops, 'ops', 'array')))
+    },
+    /** Undoes the last apply made through this canvas object; null when there is none. */
+    undo() {
+      const text = this.undoJson()
+      return text === null ? null : JSON.parse(text)
+    },
+    /** Applies again the last undone apply; null when there is none. */
+    redo() {
+      const text = this.redoJson()
+      return text === null ? null : JSON.parse(text)
     },
     /** True when the edge would be accepted; throws the reason otherwise. */
     canConnect(source, target) {

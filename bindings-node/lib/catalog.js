@@ -7,7 +7,7 @@ function install(Catalog) {
   Object.assign(Catalog.prototype, {
     /** Registers a spec or an array of specs (objects or JSON text); returns the type names. */
     register(spec) {
-      return this.registerJson(typeof spec === 'string' ? spec : jsonText(spec, 'spec', 'value'))
+      return this.registerJson(typeof spec === 'string' ? spec : jsonText(spec, 'spec', 'objectOrArray'))
     },
     /** The spec of a node type, or null when it is not registered. */
     spec(typeName) {

@@ -94,12 +94,12 @@ function stringifyExact(value) {
 const EXPECTED = {
   array: ['an array', (v) => Array.isArray(v)],
   object: ['an object', (v) => v !== null && typeof v === 'object' && !Array.isArray(v)],
-  value: ['a JSON value', (v) => v !== undefined && v !== null],
+  objectOrArray: ['an array or an object', (v) => v !== null && typeof v === 'object'],
 }
 
 /**
  * The JSON text of argument `name`, which must be `expected` ('array',
- * 'object' or any non-null 'value'); throws a TypeError or RangeError naming it.
+ * 'object' or 'objectOrArray'); throws a TypeError or RangeError naming it.
  */
 function jsonText(value, name, expected) {
   const [what, test] = EXPECTED[expected]

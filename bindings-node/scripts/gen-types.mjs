@@ -133,7 +133,7 @@ for (const [file, text] of Object.entries(files)) {
   } catch {}
   if (old === text) continue
   if (check) {
-    console.error(`bindings-node/${file} is out of date: run 'npm run types'`)
+    console.error(`bindings-node/${file} is out of date: run 'make generate'`)
     stale = true
   } else {
     writeFileSync(url, text)

@@ -1,6 +1,6 @@
 //! `Canvas`: one canvas, shared as `Arc<Mutex<_>>` so a run or an autosaver
-//! can hold it while JavaScript keeps editing. Each method locks for one
-//! synchronous step. Documents, ops and reports cross as JSON text
+//! can hold it while JavaScript keeps editing, with the undo history of the
+//! applies made through it. Each method locks for one synchronous step. Documents, ops and reports cross as JSON text
 //! (see `convert.rs`); `index.js` adds the object-taking methods.
 
 use std::str::FromStr;
@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use napi::ValueType;
 use napi::bindgen_prelude::{ClassInstance, Unknown};
 use napi_derive::napi;
-use reelgraph::{Op, PortRef, Quality};
+use reelgraph::{Op, PortRef, Quality, UndoStack};
 
 use crate::catalog::Catalog;
 use crate::convert::{describe, optional_string_arg, string_arg, to_text};
@@ -19,6 +19,8 @@ use crate::errors::{js, type_error};
 #[derive(Debug)]
 pub struct Canvas {
     pub(crate) inner: Arc<Mutex<reelgraph::Canvas>>,
+    /// Locked after `inner`, never before.
+    history: Mutex<UndoStack>,
 }
 
 #[napi]
@@ -61,6 +63,12 @@ impl Canvas {
         self.lock().to_json()
     }
 
+    /// The migrations loading ran (`[{node, from_version, to_version}]`), as JSON text.
+    #[napi]
+    pub fn migrations_json(&self) -> napi::Result<String> {
+        to_text(self.lock().migrations_applied())
+    }
+
     #[napi(getter)]
     pub fn id(&self) -> String {
         self.lock().id().to_owned()
@@ -82,9 +90,36 @@ impl Canvas {
     /// core's `Applied` as JSON text.
     #[napi(ts_args_type = "ops: string")]
     pub fn apply_json(&self, ops: Unknown<'_>) -> napi::Result<String> {
-        let ops = Op::parse_list(&string_arg(ops, "ops")?);
-        let applied = js(self.lock().apply(js(ops)?))?;
-        to_text(&applied)
+        let ops = js(Op::parse_list(&string_arg(ops, "ops")?))?;
+        let mut canvas = self.lock();
+        to_text(&js(self.history().apply(&mut canvas, ops))?)
+    }
+
+    /// Undoes the last apply made through this object (an apply itself);
+    /// `null` when there is nothing to undo.
+    #[napi]
+    pub fn undo_json(&self) -> napi::Result<Option<String>> {
+        let mut canvas = self.lock();
+        let applied = js(self.history().undo(&mut canvas))?;
+        applied.as_ref().map(to_text).transpose()
+    }
+
+    /// Applies again the last undone apply; `null` when there is nothing to redo.
+    #[napi]
+    pub fn redo_json(&self) -> napi::Result<Option<String>> {
+        let mut canvas = self.lock();
+        let applied = js(self.history().redo(&mut canvas))?;
+        applied.as_ref().map(to_text).transpose()
+    }
+
+    #[napi(getter)]
+    pub fn can_undo(&self) -> bool {
+        self.history().can_undo()
+    }
+
+    #[napi(getter)]
+    pub fn can_redo(&self) -> bool {
+        self.history().can_redo()
     }
 
     /// Checks whether an edge from `source` to `target` (`{node, port}` as
@@ -128,7 +163,12 @@ impl Canvas {
     pub(crate) fn wrap(canvas: reelgraph::Canvas) -> Self {
         Canvas {
             inner: Arc::new(Mutex::new(canvas)),
+            history: Mutex::new(UndoStack::default()),
         }
+    }
+
+    fn history(&self) -> MutexGuard<'_, UndoStack> {
+        self.history.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The canvas for one synchronous step. A panic elsewhere cannot leave a
@@ -152,6 +192,19 @@ pub(crate) fn catalog_arg(value: Option<Unknown<'_>>) -> napi::Result<reelgraph:
             Ok(catalog.inner.clone())
         }
         other => Err(type_error("catalog", "a Catalog", describe(other))),
+    }
+}
+
+/// A `Canvas` argument, or a `TypeError` naming it.
+pub(crate) fn canvas_arg<'a>(
+    value: Unknown<'a>,
+    arg: &str,
+) -> napi::Result<ClassInstance<'a, Canvas>> {
+    match value.get_type()? {
+        // SAFETY: an object; the conversion checks its class tag.
+        ValueType::Object => unsafe { value.cast::<ClassInstance<Canvas>>() }
+            .map_err(|_| type_error(arg, "a Canvas", "another object")),
+        other => Err(type_error(arg, "a Canvas", describe(other))),
     }
 }
 

@@ -6,7 +6,11 @@ mod canvas;
 mod catalog;
 mod convert;
 mod errors;
+mod formats;
+mod stores;
 
 pub use canvas::Canvas;
 pub use catalog::Catalog;
 pub use errors::error_table_json;
+pub use formats::{detect_format, import_any_json, import_comfyui_json};
+pub use stores::{FileStore, MemoryStore, SqliteStore};

@@ -1283,6 +1283,11 @@ export type Task = {
  */
 export type TaskError = {
   /**
+   * More for whoever debugs the function, such as the traceback of a
+   * Python exception or the stack of a JavaScript error.
+   */
+  details?: unknown
+  /**
    * What to do about it.
    */
   hint?: string

@@ -4,12 +4,15 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::PyDict;
 use reelgraph::{Op, PortRef, Quality, UndoStack};
 
+use crate::applied::PyApplied;
 use crate::catalog::{PyCatalog, or_builtin};
 
-use crate::convert::{JsonArg, serialize, str_arg, to_value, wrong_type};
+use crate::convert::{
+    json_text_arg, loads, serialize, str_arg, to_json_text, to_value, wrong_type,
+};
 use crate::errors::core_err;
 use crate::formats;
 
@@ -48,18 +51,18 @@ impl PyCanvas {
     }
 
     /// An undo or redo step, with the GIL released.
-    fn step<'py>(
+    fn step(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         step: fn(
             &mut UndoStack,
             &mut reelgraph::Canvas,
         ) -> reelgraph::Result<Option<reelgraph::Applied>>,
-    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+    ) -> PyResult<Option<PyApplied>> {
         let applied = py
             .detach(|| step(&mut self.history(), &mut self.lock()))
             .map_err(core_err)?;
-        applied.map(|applied| serialize(py, &applied)).transpose()
+        Ok(applied.map(PyApplied::from))
     }
 }
 
@@ -104,7 +107,7 @@ impl PyCanvas {
             return Err(wrong_type("doc", "a canvas document dict", doc));
         }
         // Through the text reader: one place that checks and migrates documents.
-        let text = to_value(doc, "doc")?.to_string();
+        let text = to_json_text(doc, "doc")?;
         Self::load_text(py, &text, or_builtin(catalog)?)
     }
 
@@ -152,8 +155,8 @@ impl PyCanvas {
 
     /// The canvas document as a dict.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let doc = py.detach(|| serde_json::to_value(&*self.lock()));
-        serialize(py, &doc.map_err(|e| core_err(e.into()))?)
+        let text = py.detach(|| self.lock().to_json());
+        loads(py, &text)
     }
 
     /// A node as a dict, or None.
@@ -182,24 +185,23 @@ impl PyCanvas {
     }
 
     /// Applies ops atomically (a list of op dicts, one op dict, or JSON text)
-    /// and returns the core's `Applied`: `{revision, inverse, event}`. The
-    /// apply can be undone with `undo()`.
-    fn apply<'py>(&self, py: Python<'py>, ops: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    /// and returns the core's `Applied` (`revision`, `inverse`, `event`).
+    /// The apply can be undone with `undo()`.
+    fn apply(&self, py: Python<'_>, ops: &Bound<'_, PyAny>) -> PyResult<PyApplied> {
         let ops = parse_ops(ops)?;
-        let applied = py
-            .detach(|| self.history().apply(&mut self.lock(), ops))
-            .map_err(core_err)?;
-        serialize(py, &applied)
+        py.detach(|| self.history().apply(&mut self.lock(), ops))
+            .map(PyApplied::from)
+            .map_err(core_err)
     }
 
     /// Undoes the newest apply not undone yet (an apply itself: the revision
     /// goes up); its `Applied`, or None when there is nothing to undo.
-    fn undo<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    fn undo(&self, py: Python<'_>) -> PyResult<Option<PyApplied>> {
         self.step(py, UndoStack::undo)
     }
 
     /// Applies again the newest undone apply; None when there is none.
-    fn redo<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    fn redo(&self, py: Python<'_>) -> PyResult<Option<PyApplied>> {
         self.step(py, UndoStack::redo)
     }
 
@@ -316,25 +318,10 @@ impl PyCanvas {
     }
 }
 
-/// Ops from JSON text, a list of op dicts or one op dict.
+/// Ops from JSON text, a list of op dicts or one op dict: one reader for all.
 fn parse_ops(ops: &Bound<'_, PyAny>) -> PyResult<Vec<Op>> {
-    if !(ops.is_instance_of::<PyList>()
-        || ops.is_instance_of::<PyTuple>()
-        || ops.is_instance_of::<PyDict>()
-        || ops.is_instance_of::<pyo3::types::PyString>())
-    {
-        return Err(wrong_type(
-            "ops",
-            "a list of op dicts, one op dict or JSON text",
-            ops,
-        ));
-    }
-    match JsonArg::extract(ops, "ops")? {
-        JsonArg::Text(text) => Op::parse_list(&text),
-        JsonArg::Value(value @ serde_json::Value::Array(_)) => reelgraph::from_value(value),
-        JsonArg::Value(one) => reelgraph::from_value(one).map(|op| vec![op]),
-    }
-    .map_err(core_err)
+    let text = json_text_arg(ops, "ops", "a list of op dicts, one op dict or JSON text")?;
+    Op::parse_list(&text).map_err(core_err)
 }
 
 /// A port: a `(node, port)` tuple or a `{"node", "port"}` dict.

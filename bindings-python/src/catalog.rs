@@ -1,9 +1,8 @@
 //! `Catalog`: the node types a canvas may hold.
 
 use pyo3::prelude::*;
-use serde_json::Value;
 
-use crate::convert::{JsonArg, serialize, str_arg, wrong_type};
+use crate::convert::{json_text_arg, serialize, str_arg, wrong_type};
 use crate::errors::core_err;
 
 /// A catalogue of node types. Clones share one registry, so a type
@@ -41,18 +40,7 @@ impl PyCatalog {
     /// Registers node types: a spec dict, a list of them, or their JSON
     /// text; all or none. Returns the names registered.
     fn register(&self, py: Python<'_>, spec: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
-        let text = match JsonArg::extract(spec, "spec")? {
-            JsonArg::Text(text) => text,
-            // The text reader is the one place specs are checked.
-            JsonArg::Value(value @ (Value::Object(_) | Value::Array(_))) => value.to_string(),
-            JsonArg::Value(_) => {
-                return Err(wrong_type(
-                    "spec",
-                    "a spec dict, a list of them or JSON text",
-                    spec,
-                ));
-            }
-        };
+        let text = json_text_arg(spec, "spec", "a spec dict, a list of them or JSON text")?;
         self.register_text(py, &text)
     }
 

@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use reelgraph::error_codes::{Category, ERROR_CODES};
 
-use crate::convert::{serialize, to_py};
+use crate::convert::serialize;
 
 /// The Python exception for a core error.
 // By value, so that it reads `.map_err(core_err)`.
@@ -33,7 +33,7 @@ fn exception<'py>(py: Python<'py>, err: &reelgraph::Error) -> PyResult<Bound<'py
         )
     })?;
     let body = err.to_body();
-    let details = to_py(py, &body.details)?;
+    let details = serialize(py, &body.details)?;
     from_body
         .call1(py, (body.code, body.message, body.hint, details))
         .map(|exc| exc.into_bound(py))

@@ -68,7 +68,7 @@ impl PyEvent {
 
     fn __getattr__(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
         match self.field(name) {
-            Some(value) => convert::to_py(py, value).map(Bound::unbind),
+            Some(value) => convert::serialize(py, value).map(Bound::unbind),
             None => Err(PyAttributeError::new_err(format!(
                 "a `{}` event has no field `{name}`; see event.to_dict() for the fields it has",
                 self.r#type()
@@ -78,7 +78,7 @@ impl PyEvent {
 
     /// The event as the core's JSON (a dict), the same in every language.
     fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        convert::to_py(py, self.json()).map(Bound::unbind)
+        convert::serialize(py, self.json()).map(Bound::unbind)
     }
 
     fn __repr__(&self) -> String {

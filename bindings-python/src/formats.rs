@@ -3,6 +3,7 @@
 //! DOT, Mermaid and SVG pictures are methods of `Canvas`.
 
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use reelgraph::format::comfyui::{self, ImportOptions, ObjectInfo};
 use reelgraph::format::{self, Format, react_flow};
 use reelgraph::render::SvgOptions;
@@ -10,7 +11,7 @@ use serde_json::Value;
 
 use crate::canvas::PyCanvas;
 use crate::catalog::or_builtin;
-use crate::convert::{JsonArg, serialize, str_arg, to_py, wrong_type};
+use crate::convert::{json_text_arg, serialize, str_arg, to_value, wrong_type};
 use crate::errors::core_err;
 
 /// What an import made: the canvas, and what the import had to say.
@@ -50,7 +51,7 @@ impl PyImported {
 
     /// The core's import result as a dict, the document under `canvas`.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_py(py, &self.result)
+        serialize(py, &self.result)
     }
 
     fn __repr__(&self) -> String {
@@ -71,7 +72,7 @@ impl PyImported {
 
 impl PyImported {
     fn field<'py>(&self, py: Python<'py>, key: &str) -> PyResult<Bound<'py, PyAny>> {
-        to_py(
+        serialize(
             py,
             self.result.get(key).unwrap_or(&Value::Array(Vec::new())),
         )
@@ -198,21 +199,14 @@ pub fn svg_options(options: Option<&Bound<'_, PyAny>>) -> PyResult<SvgOptions> {
     match options {
         None => Ok(SvgOptions::default()),
         Some(options) if options.is_none() => Ok(SvgOptions::default()),
-        Some(options) => match JsonArg::extract(options, "options")? {
-            JsonArg::Value(value @ Value::Object(_)) => {
-                reelgraph::from_value(value).map_err(core_err)
-            }
-            _ => Err(wrong_type("options", "a dict of SVG options", options)),
-        },
+        Some(options) if options.is_instance_of::<PyDict>() => {
+            reelgraph::from_value(to_value(options, "options")?).map_err(core_err)
+        }
+        Some(options) => Err(wrong_type("options", "a dict of SVG options", options)),
     }
 }
 
-/// The JSON text of an argument given as a dict/list or as text; importers
-/// read text, so a dict is written once.
+/// The JSON text of a document given as a dict or as text (importers read text).
 fn json_text(obj: &Bound<'_, PyAny>, arg: &str) -> PyResult<String> {
-    Ok(match JsonArg::extract(obj, arg)? {
-        JsonArg::Text(text) => text,
-        JsonArg::Value(value @ (Value::Object(_) | Value::Array(_))) => value.to_string(),
-        JsonArg::Value(_) => return Err(wrong_type(arg, "a dict or JSON text", obj)),
-    })
+    json_text_arg(obj, arg, "a dict or JSON text")
 }

@@ -100,7 +100,7 @@ fn lost() -> TaskError {
 
 /// Calls the function with `(params, ctx)` and looks at what came back.
 fn start(py: Python<'_>, function: &PyFunction, task: &Task, ctx: TaskContext) -> Started {
-    let called = convert::to_py(py, &Value::Object(task.params.clone())).and_then(|params| {
+    let called = convert::serialize(py, &task.params).and_then(|params| {
         let ctx = PyTaskContext::new(task, ctx.progress, ctx.cancel);
         function.callable.bind(py).call1((params, ctx))
     });

@@ -4,6 +4,7 @@
 //! core's API, its values (through the core's serde) and its errors; the
 //! logic stays in the core.
 
+mod applied;
 mod autosave;
 mod batch;
 mod cache;
@@ -31,6 +32,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<catalog::PyCatalog>()?;
     m.add_class::<canvas::PyCanvas>()?;
+    m.add_class::<applied::PyApplied>()?;
     m.add_class::<formats::PyImported>()?;
     m.add_function(wrap_pyfunction!(formats::import_any, m)?)?;
     m.add_function(wrap_pyfunction!(formats::import_comfyui, m)?)?;

@@ -28,6 +28,19 @@ def test_apply_returns_the_cores_applied_and_bumps_the_revision(canvas):
     assert canvas.node("shot_1")["position"] == {"x": 10.0, "y": 20.0}
 
 
+def test_applied_converts_what_is_read_and_reads_like_its_dict(canvas):
+    applied = canvas.apply({"op": "set_label", "id": "shot_1", "label": "Opening"})
+    assert isinstance(applied, reelgraph.Applied)
+    whole = applied.to_dict()
+    assert set(whole) == set(applied.keys()) == {"revision", "inverse", "event"}
+    assert whole == {key: applied[key] for key in applied.keys()}
+    assert (applied.revision, applied.inverse, applied.event) == (
+        whole["revision"], whole["inverse"], whole["event"])
+    assert repr(applied) == "<Applied revision 2: 1 inverse ops>"
+    with pytest.raises(KeyError):
+        applied["ops"]
+
+
 @pytest.mark.parametrize(
     "ops",
     [

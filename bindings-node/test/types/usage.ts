@@ -1,7 +1,31 @@
 // A TypeScript user of the package: compiled with `tsc --noEmit --strict`
 // (make node-test), so the typings must describe what the package does.
-import { Canvas, Catalog, ReelgraphError } from '../../index.js'
-import type { Applied, CanvasDocument, ErrorCode, Op, Report, TaskPreview } from '../../index.js'
+import {
+  Canvas,
+  Catalog,
+  FileStore,
+  MemoryStore,
+  ReelgraphError,
+  SqliteStore,
+  detectFormat,
+  importAny,
+  importComfyui,
+} from '../../index.js'
+import type {
+  Applied,
+  ApiPrompt,
+  CanvasDocument,
+  ErrorCode,
+  Format,
+  Import,
+  Imported,
+  Op,
+  Page,
+  ReactFlow,
+  Report,
+  TaskPreview,
+  VersionInfo,
+} from '../../index.js'
 
 const catalog: Catalog = Catalog.builtin()
 const names: string[] = catalog.register({
@@ -42,4 +66,33 @@ try {
   }
 }
 
+const undone: Applied | null = canvas.undo()
+const redone: Applied | null = canvas.redo()
+const canUndo: boolean = canvas.canUndo
+
+async function persist(): Promise<void> {
+  const stores = [new MemoryStore(), new FileStore('/tmp/canvases'), new SqliteStore(':memory:')]
+  for (const store of stores) {
+    const created: VersionInfo = await store.create(canvas)
+    const saved: VersionInfo = await store.save(canvas, created.revision)
+    const loaded: Canvas = await store.get(canvas.id, catalog)
+    const old: Canvas = await store.getVersion(canvas.id, 0)
+    const page: Page = await store.list({ limit: 10, name_prefix: 'T' })
+    const history: VersionInfo[] = await store.versions(canvas.id)
+    const removed: number = await store.prune(canvas.id, { keep_last: 5 })
+    await store.delete(canvas.id, saved.revision)
+    console.log(loaded.revision, old.revision, page.next_cursor, history.length, removed)
+  }
+}
+
+const flow: ReactFlow = canvas.toReactFlow()
+const fromFlow: Canvas = Canvas.fromReactFlow(flow, catalog)
+const prompt: ApiPrompt = canvas.toComfyuiPrompt()
+const imported: Imported = importAny(JSON.stringify(flow), { catalog, format: 'react_flow' })
+const comfy: Import = importComfyui({ nodes: [], links: [] }, { catalog, objectInfo: {} })
+const format: Format = detectFormat(flow)
+const pictures: string[] = [canvas.toDot(), canvas.toMermaid(), canvas.toSvg({ legend: false })]
+console.log(fromFlow.id, prompt.left_out, imported.format, comfy.stats.nodes, format, pictures)
+
+console.log(undone, redone, canUndo, persist)
 console.log(names, revision, undo, valid, preview.function, all.length, ok, again.id, again.name)

@@ -14,6 +14,7 @@ from ._function_errors import (
     TransientError,
 )
 from ._native import (
+    Applied,
     Autosaver,
     Batch,
     Canvas,
@@ -41,6 +42,7 @@ from ._native import (
 from ._report import RunReport
 
 __all__ = [
+    "Applied",
     "Autosaver",
     "Batch",
     "Canvas",

@@ -301,24 +301,24 @@ fn lookup(
     let mut stamp = next_stamp(&tx, now_ns()).map_err(err)?;
     let mut found = Vec::with_capacity(keys.len());
     {
-        let mut select = tx
-            .prepare_cached("SELECT outputs FROM results WHERE key = ?1")
-            .map_err(err)?;
+        // Finding a row and refreshing its stamp is one statement: one
+        // search of the table per key, not two.
         let mut touch = tx
-            .prepare_cached("UPDATE results SET last_used_ns = ?2 WHERE key = ?1")
+            .prepare_cached("UPDATE results SET last_used_ns = ?2 WHERE key = ?1 RETURNING outputs")
             .map_err(err)?;
         let mut delete = tx
             .prepare_cached("DELETE FROM results WHERE key = ?1")
             .map_err(err)?;
         for key in keys {
-            let row = select
-                .query_row([&key.0[..]], |row| Ok(parse_outputs(row.get_ref(0)?)))
+            let row = touch
+                .query_row(params![&key.0[..], stamp], |row| {
+                    Ok(parse_outputs(row.get_ref(0)?))
+                })
                 .optional()
                 .map_err(err)?;
             match row {
                 None => found.push(None),
                 Some(Ok(outputs)) => {
-                    touch.execute(params![&key.0[..], stamp]).map_err(err)?;
                     stamp = stamp.saturating_add(1);
                     found.push(Some(Arc::new(outputs)));
                 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use petgraph::stable_graph::NodeIndex;
 
 use super::Canvas;
+use super::reach::closes_cycle;
 use crate::error::{Error, Result};
 use crate::model::PortRef;
 
@@ -40,15 +41,14 @@ impl Canvas {
     /// ```
     pub fn can_connect(&self, source: &PortRef, target: &PortRef) -> Result<()> {
         let ends = self.check_ends(source, target)?;
-        if self.graph.is_valid_edge(ends.source, ends.target) {
-            Ok(())
-        } else {
+        if closes_cycle(&self.graph, ends.source, ends.target) {
             Err(cycle(source, target))
+        } else {
+            Ok(())
         }
     }
 
-    /// Every check but the cycle check, which `connect` leaves to the graph
-    /// so that it runs once.
+    /// Every check but the cycle check, which `connect` makes after its id checks.
     pub(super) fn check_ends(&self, source: &PortRef, target: &PortRef) -> Result<Ends> {
         let src = self
             .nodes

@@ -13,7 +13,8 @@ use super::{Canvas, Detached, EdgeSlot, Graph, IdMap, Link, Migrated, NodeEntry,
 use crate::catalog::{Catalog, NodeTypeSpec};
 use crate::error::{Error, Result};
 use crate::limits::{check_canvas_fields, check_edge, check_group, check_node};
-use crate::model::{CANVAS_FORMAT, CanvasDocument, Edge, FORMAT_VERSION, Node};
+use crate::model::{CANVAS_FORMAT, CanvasDocument, Edge, FORMAT_VERSION, Node, Position};
+use petgraph::stable_graph::EdgeIndex;
 
 pub(super) fn load(catalog: Catalog, doc: CanvasDocument) -> Result<Canvas> {
     if doc.format != CANVAS_FORMAT {
@@ -125,43 +126,84 @@ pub(super) fn resolve_node(
     let type_name = spec
         .as_ref()
         .map_or_else(|| Arc::from(node.node_type), |s| s.type_name.clone());
-    let entry = NodeEntry {
+    let properties = to_properties(spec.as_deref(), properties);
+    let entry = node_entry(
+        graph,
+        &id,
+        type_name,
+        type_version,
+        spec,
+        properties,
+        node.label,
+        node.position,
+        node.ui,
+    );
+    (id, entry, migration)
+}
+
+/// A node's entry, added to the graph; its values not yet checked.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn node_entry(
+    graph: &mut Graph,
+    id: &Arc<str>,
+    type_name: Arc<str>,
+    type_version: u32,
+    spec: Option<Arc<NodeTypeSpec>>,
+    properties: Properties,
+    label: Option<String>,
+    position: Position,
+    ui: Option<Value>,
+) -> NodeEntry {
+    NodeEntry {
         ix: graph.add_node(id.clone()),
         type_name,
         type_version,
-        properties: to_properties(spec.as_deref(), properties),
+        properties,
         spec,
-        label: node.label.map(String::into_boxed_str),
-        position: node.position,
-        ui: node.ui.map(Box::new),
+        label: label.map(String::into_boxed_str),
+        position,
+        ui: ui.map(Box::new),
         own_digest: OnceLock::new(),
         values_checked: false,
-    };
-    (id, entry, migration)
+    }
 }
 
 /// Puts a document edge into the graph when its ends exist and it closes no
 /// cycle; otherwise keeps it aside with the reason. Ports are not checked
 /// here: validation reports edges that do not fit their ports.
 pub(super) fn attach(graph: &mut Graph, nodes: &IdMap<NodeEntry>, edge: Edge) -> EdgeSlot {
-    let (Some(source), Some(target)) = (
-        nodes.get(edge.source.node.as_str()),
-        nodes.get(edge.target.node.as_str()),
-    ) else {
-        return EdgeSlot::Detached(Box::new((edge, Detached::Dangling)));
+    let id = Arc::from(edge.id.as_str());
+    let source = (edge.source.node.as_str(), edge.source.port.as_str());
+    let target = (edge.target.node.as_str(), edge.target.port.as_str());
+    match link_ends(graph, nodes, id, source, target) {
+        Ok(ix) => EdgeSlot::Live(ix),
+        Err(why) => EdgeSlot::Detached(Box::new((edge, why))),
+    }
+}
+
+/// The graph edge `id` between two (node, port) ends, or why it must be kept
+/// aside: an end missing, a self-loop, a cycle.
+pub(super) fn link_ends(
+    graph: &mut Graph,
+    nodes: &IdMap<NodeEntry>,
+    id: Arc<str>,
+    (source_node, source_port): (&str, &str),
+    (target_node, target_port): (&str, &str),
+) -> std::result::Result<EdgeIndex, Detached> {
+    let (Some(source), Some(target)) = (nodes.get(source_node), nodes.get(target_node)) else {
+        return Err(Detached::Dangling);
     };
     if source.ix == target.ix {
-        return EdgeSlot::Detached(Box::new((edge, Detached::SelfLoop)));
+        return Err(Detached::SelfLoop);
     }
     let link = Link {
-        id: Arc::from(edge.id.as_str()),
-        source_port: port_name(source.spec.as_deref(), &edge.source.port, false),
-        target_port: port_name(target.spec.as_deref(), &edge.target.port, true),
+        id,
+        source_port: port_name(source.spec.as_deref(), source_port, false),
+        target_port: port_name(target.spec.as_deref(), target_port, true),
     };
-    match graph.try_add_edge(source.ix, target.ix, link) {
-        Ok(ix) => EdgeSlot::Live(ix),
-        Err(_) => EdgeSlot::Detached(Box::new((edge, Detached::Cycle))),
-    }
+    graph
+        .try_add_edge(source.ix, target.ix, link)
+        .map_err(|_| Detached::Cycle)
 }
 
 /// Runs the spec's migration steps from `from` up to its current version.
@@ -202,13 +244,17 @@ pub(super) fn migrate_properties(
 }
 
 /// Property values keyed by the spec's own name allocations where possible.
-pub(super) fn to_properties(spec: Option<&NodeTypeSpec>, map: Map<String, Value>) -> Properties {
-    let entries = map
+pub(super) fn to_properties<K: AsRef<str>>(
+    spec: Option<&NodeTypeSpec>,
+    entries: impl IntoIterator<Item = (K, Value)>,
+) -> Properties {
+    let entries = entries
         .into_iter()
         .map(|(k, v)| {
+            let k = k.as_ref();
             let name = spec
-                .and_then(|s| s.property(&k))
-                .map_or_else(|| Arc::from(k.as_str()), |p| p.name.clone());
+                .and_then(|s| s.property(k))
+                .map_or_else(|| Arc::from(k), |p| p.name.clone());
             (name, v)
         })
         .collect();

@@ -5,8 +5,10 @@
 mod apply;
 mod changes;
 mod connect;
+mod decode;
 mod load;
 mod properties;
+mod reach;
 
 use std::sync::{Arc, OnceLock};
 
@@ -200,6 +202,10 @@ impl Canvas {
                 size: text.len(),
                 limit: MAX_DOCUMENT_BYTES,
             });
+        }
+        // One pass for a current document; the document path for the rest.
+        if let Some(canvas) = decode::decode(&catalog, text) {
+            return Ok(canvas);
         }
         Canvas::from_document(catalog, CanvasDocument::from_json(text)?)
     }

@@ -15,6 +15,7 @@ use crate::canvas::Canvas;
 use crate::catalog::Template;
 use crate::content_key::ContentKey;
 use crate::error::{Error, Result};
+use crate::params::Contexts;
 use crate::runner::{FunctionRunner, Outputs};
 
 /// One step, ready to run once its inputs are.
@@ -127,6 +128,8 @@ pub(crate) fn prepare(canvas: &Canvas, plan: &Plan, runs: &[bool]) -> Result<Vec
         Some(Some(found)) => *found,
         _ => canvas.entry_at(ix),
     };
+    let mut contexts = Contexts::new(canvas);
+    let mut records = Records(vec![None; step_at.len()]);
     let mut works: Vec<Work> = Vec::with_capacity(plan.steps.len());
     for (i, step) in plan.steps.iter().enumerate() {
         if !runs[i] {
@@ -134,7 +137,8 @@ pub(crate) fn prepare(canvas: &Canvas, plan: &Plan, runs: &[bool]) -> Result<Vec
             continue;
         }
         let (id, entry) = entry_at(step.ix);
-        let (spec, task, mut params) = canvas.task_params_of(id, entry, plan.quality, true)?;
+        let (spec, task, mut params) =
+            canvas.task_params_of(id, entry, plan.quality, true, &mut contexts)?;
         // Params that are exactly an input get their values when the step
         // runs; inputs nested deeper stay `{"node", "port"}` references and
         // are filled by a walk over the params.
@@ -145,7 +149,7 @@ pub(crate) fn prepare(canvas: &Canvas, plan: &Plan, runs: &[bool]) -> Result<Vec
                 Template::Input(port) => inputs.push(InputParam {
                     name: name.clone(),
                     multiple: spec.input(port).is_some_and(|p| p.multiple),
-                    sources: sources(canvas, entry.ix, port, &step_at, &order),
+                    sources: sources(canvas, entry.ix, port, &step_at, &order, &mut records),
                 }),
                 other => nested |= mentions_input(other),
             }
@@ -160,7 +164,7 @@ pub(crate) fn prepare(canvas: &Canvas, plan: &Plan, runs: &[bool]) -> Result<Vec
                         return None;
                     }
                     let source = &*canvas.graph[e.source()];
-                    let record = data_record(canvas, source)?;
+                    let record = Value::clone(&records.of(canvas, e.source()));
                     Some((
                         source,
                         Outputs::from_iter([(e.weight().source_port.to_string(), record)]),
@@ -221,8 +225,8 @@ pub(crate) struct InputParam {
 pub(crate) enum Source {
     /// An output of another step, known when it finishes.
     Step { step: usize, port: Arc<str> },
-    /// A data node's record, known now.
-    Value(Value),
+    /// A data node's record, known now (shared by the steps it feeds).
+    Value(Arc<Value>),
 }
 
 impl InputParam {
@@ -237,7 +241,7 @@ impl InputParam {
                 .and_then(|o| o.get(&**port))
                 .cloned()
                 .unwrap_or(Value::Null),
-            Source::Value(value) => value.clone(),
+            Source::Value(value) => Value::clone(value),
         });
         if self.multiple {
             Value::Array(values.collect())
@@ -254,6 +258,7 @@ fn sources(
     port: &str,
     step_at: &[usize],
     order: &EdgeOrder<'_>,
+    records: &mut Records,
 ) -> Vec<Source> {
     let mut edges: Vec<_> = canvas
         .graph
@@ -267,10 +272,7 @@ fn sources(
     edges
         .into_iter()
         .map(|e| match step_at[e.source().index()] {
-            NO_STEP => {
-                let source = &*canvas.graph[e.source()];
-                Source::Value(data_record(canvas, source).unwrap_or(Value::Null))
-            }
+            NO_STEP => Source::Value(records.of(canvas, e.source())),
             step => Source::Step {
                 step,
                 port: e.weight().source_port.clone(),
@@ -297,16 +299,26 @@ fn mentions_input(template: &Template) -> bool {
     }
 }
 
-/// What a data node hands to the tasks it feeds: its properties, id and type.
-fn data_record(canvas: &Canvas, node: &str) -> Option<Value> {
-    let entry = canvas.entry(node)?;
-    let mut record = entry.properties.to_map();
-    record.insert("node".into(), Value::String(node.to_owned()));
-    record.insert("type".into(), Value::String(entry.type_name.to_string()));
-    if let Some(label) = &entry.label {
-        record.insert("label".into(), Value::String(label.to_string()));
+/// What each data node hands to the tasks it feeds, by graph slot: built
+/// once per run, however many steps read it.
+struct Records(Vec<Option<Arc<Value>>>);
+
+impl Records {
+    /// The record of the node at `ix`: its properties, id and type.
+    fn of(&mut self, canvas: &Canvas, ix: NodeIndex) -> Arc<Value> {
+        self.0[ix.index()]
+            .get_or_insert_with(|| {
+                let (node, entry) = canvas.entry_at(ix);
+                let mut record = entry.properties.to_map();
+                record.insert("node".into(), Value::String(node.to_string()));
+                record.insert("type".into(), Value::String(entry.type_name.to_string()));
+                if let Some(label) = &entry.label {
+                    record.insert("label".into(), Value::String(label.to_string()));
+                }
+                Arc::new(Value::Object(record))
+            })
+            .clone()
     }
-    Some(Value::Object(record))
 }
 
 /// Replaces every input reference `{"node": n, "port": p}` in `params` with

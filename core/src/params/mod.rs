@@ -3,7 +3,9 @@
 //! provide, and a quality tier. Runs send them; a [`TaskPreview`] shows them
 //! without running anything.
 
-use std::collections::{BTreeMap, HashSet};
+mod context;
+
+use std::collections::BTreeMap;
 
 use petgraph::stable_graph::NodeIndex;
 use petgraph::visit::EdgeRef;
@@ -13,7 +15,7 @@ use serde_json::{Map, Value};
 use crate::canvas::{Canvas, NodeEntry};
 use crate::catalog::{NodeTypeSpec, TaskSpec, Template, property_applies};
 use crate::error::{Error, Result};
-use crate::model::{PortRef, same_value};
+use crate::model::PortRef;
 use crate::quality::Quality;
 
 /// What a node's task would look like.
@@ -32,8 +34,8 @@ pub struct TaskPreview {
     pub inputs: BTreeMap<String, Vec<PortRef>>,
 }
 
-/// Context channels gathered from upstream nodes, in upstream order.
-type Context = BTreeMap<String, Vec<Value>>;
+pub(crate) use context::Contexts;
+use context::NodeContext;
 
 impl Canvas {
     /// The task `node` would send at `quality`.
@@ -57,7 +59,20 @@ impl Canvas {
     /// assert_eq!(task.params["trigger_words"], json!(["mara_v2"]));
     /// ```
     pub fn task_preview(&self, node: &str, quality: Quality) -> Result<TaskPreview> {
-        let (entry, spec, task, params) = self.task_params(node, quality, false)?;
+        self.task_preview_with(node, quality, &mut Contexts::new(self))
+    }
+
+    /// [`Canvas::task_preview`], with context channels shared between previews.
+    fn task_preview_with(
+        &self,
+        node: &str,
+        quality: Quality,
+        contexts: &mut Contexts<'_>,
+    ) -> Result<TaskPreview> {
+        let entry = self
+            .entry(node)
+            .ok_or_else(|| Error::UnknownNode { node: node.into() })?;
+        let (spec, task, params) = self.task_params_of(node, entry, quality, false, contexts)?;
         let mut inputs: BTreeMap<String, Vec<PortRef>> = BTreeMap::new();
         for (_, src, link) in self.incoming(entry.ix) {
             let (src_id, _) = self.entry_at(src);
@@ -77,42 +92,29 @@ impl Canvas {
         })
     }
 
-    /// The node's entry, spec, task and params at `quality`; inputs appear
-    /// in the params as `{"node", "port"}` references. With
-    /// `skip_input_params`, a param that is exactly an input is left out
-    /// (the executor fills those with outputs).
-    pub(crate) fn task_params(
-        &self,
-        node: &str,
-        quality: Quality,
-        skip_input_params: bool,
-    ) -> Result<(&NodeEntry, &NodeTypeSpec, &TaskSpec, Map<String, Value>)> {
-        let entry = self
-            .entry(node)
-            .ok_or_else(|| Error::UnknownNode { node: node.into() })?;
-        let (spec, task, params) = self.task_params_of(node, entry, quality, skip_input_params)?;
-        Ok((entry, spec, task, params))
-    }
-
-    /// [`Canvas::task_params`] of a node whose entry is at hand.
+    /// A node's spec, task and params at `quality`; inputs appear in the
+    /// params as `{"node", "port"}` references. With `skip_input_params`, a
+    /// param that is exactly an input is left out (the executor fills those
+    /// with outputs). `contexts` keeps the context channels worked out, for
+    /// the next node.
     pub(crate) fn task_params_of<'c>(
         &'c self,
         node: &str,
         entry: &'c NodeEntry,
         quality: Quality,
         skip_input_params: bool,
+        contexts: &mut Contexts<'_>,
     ) -> Result<(&'c NodeTypeSpec, &'c TaskSpec, Map<String, Value>)> {
         let spec = self.spec_of(node, entry)?;
         let task = spec.task.as_ref().ok_or_else(|| Error::NoTask {
             node: node.into(),
             type_name: spec.type_name.to_string(),
         })?;
-        // Gathering context walks everything upstream: skip it when no
-        // template reads it.
+        // Context is worked out only for nodes whose templates read it.
         let context = if task.params.values().any(reads_context) {
-            self.context_of(entry.ix)
+            Some(contexts.of(entry.ix))
         } else {
-            Context::new()
+            None
         };
         let scope = Scope {
             canvas: self,
@@ -120,7 +122,7 @@ impl Canvas {
             entry,
             spec,
             quality,
-            context: &context,
+            context: context.as_ref().map(|c| (&*contexts, c)),
         };
         let mut params = Map::new();
         for (name, template) in &task.params {
@@ -137,73 +139,18 @@ impl Canvas {
 
     /// Previews of every node that has a task, in topological order.
     pub fn task_previews(&self, quality: Quality) -> Vec<TaskPreview> {
+        let mut contexts = Contexts::new(self);
         self.graph
             .nodes_iter()
             .filter_map(|ix| {
                 let (id, entry) = self.entry_at(ix);
                 entry.spec.as_ref()?.task.as_ref()?;
-                self.task_preview(id, quality).ok()
+                self.task_preview_with(id, quality, &mut contexts).ok()
             })
             .collect()
     }
 
-    /// What the node and everything upstream of it provide, upstream first.
-    /// The walk follows inputs in spec order and edges in canvas order, so the
-    /// order is the same however the canvas was built.
-    fn context_of(&self, ix: NodeIndex) -> Context {
-        let mut order = Vec::new();
-        let mut seen = HashSet::new();
-        // Iterative post-order DFS: a node is emitted after all its upstream nodes.
-        let mut stack = vec![(ix, false)];
-        while let Some((n, expanded)) = stack.pop() {
-            if expanded {
-                order.push(n);
-                continue;
-            }
-            if !seen.insert(n) {
-                continue;
-            }
-            stack.push((n, true));
-            let mut upstream: Vec<NodeIndex> = self.upstream_in_spec_order(n);
-            upstream.reverse();
-            stack.extend(
-                upstream
-                    .into_iter()
-                    .filter(|u| !seen.contains(u))
-                    .map(|u| (u, false)),
-            );
-        }
-        let mut context = Context::new();
-        for n in order {
-            let (id, entry) = self.entry_at(n);
-            let Some(spec) = entry.spec.as_deref() else {
-                continue;
-            };
-            let empty = Context::new();
-            let scope = Scope {
-                canvas: self,
-                id,
-                entry,
-                spec,
-                quality: Quality::Standard,
-                context: &empty,
-            };
-            for (channel, template) in &spec.provides {
-                let values = context.entry(channel.clone()).or_default();
-                match scope.eval(template) {
-                    Value::Null => {}
-                    Value::Array(items) => {
-                        for item in items.into_iter().filter(|i| !i.is_null()) {
-                            push_unique(values, item);
-                        }
-                    }
-                    one => push_unique(values, one),
-                }
-            }
-        }
-        context
-    }
-
+    /// The nodes feeding `n`, by the spec's input order, then canvas order.
     fn upstream_in_spec_order(&self, n: NodeIndex) -> Vec<NodeIndex> {
         let (_, entry) = self.entry_at(n);
         let mut incoming = self.incoming(n);
@@ -230,12 +177,6 @@ fn reads_context(template: &Template) -> bool {
     }
 }
 
-fn push_unique(values: &mut Vec<Value>, value: Value) {
-    if !values.iter().any(|v| same_value(v, &value)) {
-        values.push(value);
-    }
-}
-
 /// Everything a template may read.
 struct Scope<'a> {
     canvas: &'a Canvas,
@@ -243,7 +184,8 @@ struct Scope<'a> {
     entry: &'a NodeEntry,
     spec: &'a NodeTypeSpec,
     quality: Quality,
-    context: &'a Context,
+    /// The node's context channels, when its templates read them.
+    context: Option<(&'a Contexts<'a>, &'a NodeContext)>,
 }
 
 impl Scope<'_> {
@@ -252,10 +194,7 @@ impl Scope<'_> {
             Template::Value(v) => v.clone(),
             Template::Property(name) => self.property(name),
             Template::Quality(name) => self.preset(name),
-            Template::Context(channel) => match self.context.get(channel) {
-                Some(values) if !values.is_empty() => Value::Array(values.clone()),
-                _ => Value::Null,
-            },
+            Template::Context(channel) => self.context(channel),
             Template::Input(port) => self.input(port),
             Template::Template(text) => {
                 let text = self.render(text);
@@ -315,6 +254,14 @@ impl Scope<'_> {
         match self.entry.properties.get(name) {
             Some(Value::String(s)) if s.trim().is_empty() => Value::Null,
             Some(v) => v.clone(),
+            None => Value::Null,
+        }
+    }
+
+    /// A context channel's values, or null when it has none.
+    fn context(&self, channel: &str) -> Value {
+        match self.context {
+            Some((contexts, context)) => contexts.values_of(context, channel),
             None => Value::Null,
         }
     }
@@ -381,7 +328,7 @@ impl Scope<'_> {
             let value = match key.split_once('.') {
                 Some(("property", p)) => self.property(p),
                 Some(("quality", q)) => self.preset(q),
-                Some(("context", c)) => self.eval(&Template::Context(c.into())),
+                Some(("context", c)) => self.context(c),
                 Some(("node", "id")) => Value::String(self.id.into()),
                 Some(("node", "label")) => self
                     .entry
