@@ -22,6 +22,7 @@ from ._function_errors import (
     TransientError as TransientError,
 )
 from ._native import (
+    Applied as Applied,
     Autosaver as Autosaver,
     Batch as Batch,
     Canvas as Canvas,
@@ -49,6 +50,7 @@ from ._native import (
 from ._report import RunReport as RunReport
 
 __all__ = [
+    "Applied",
     "Autosaver",
     "Batch",
     "Canvas",

@@ -21,12 +21,12 @@ from typing import (
     Tuple,
     TypeVar,
     Union,
+    overload,
 )
 
 from typing_extensions import disjoint_base, final
 
 from .types import (
-    Applied,
     AutosaveEvent,
     CacheStats,
     Explanation,
@@ -41,6 +41,7 @@ from .types import (
     Diagnostic,
     Edge,
     ErrorCode,
+    EventCanvasChanged,
     Format,
     Migrated,
     Node,
@@ -53,6 +54,7 @@ from .types import (
 )
 
 __all__ = [
+    "Applied",
     "Autosaver",
     "Batch",
     "Canvas",
@@ -103,6 +105,23 @@ class Catalog:
     def spec(self, type_name: str, /) -> NodeTypeSpec: ...
     def __contains__(self, type_name: str, /) -> bool: ...
     def __len__(self) -> int: ...
+
+@final
+class Applied:
+    @property
+    def revision(self) -> int: ...
+    @property
+    def inverse(self) -> List[Op]: ...
+    @property
+    def event(self) -> EventCanvasChanged: ...
+    def to_dict(self) -> Dict[str, Any]: ...
+    @overload
+    def __getitem__(self, key: Literal["revision"], /) -> int: ...
+    @overload
+    def __getitem__(self, key: Literal["inverse"], /) -> List[Op]: ...
+    @overload
+    def __getitem__(self, key: Literal["event"], /) -> EventCanvasChanged: ...
+    def keys(self) -> List[str]: ...
 
 @final
 class Canvas:
