@@ -70,7 +70,7 @@ impl PyExecutor {
     /// None) and returns its `Run` at once: the run goes on in the
     /// background. Refused before anything runs when the canvas has
     /// validation errors in what the run needs, or a function is unknown.
-    #[pyo3(signature = (canvas, targets=None, quality="draft", failure_policy="continue_independent",
+    #[pyo3(signature = (canvas, targets=None, quality="standard", failure_policy="continue_independent",
                         force=None, concurrency=None, run_id=None))]
     #[allow(clippy::too_many_arguments)]
     fn start(
@@ -100,7 +100,7 @@ impl PyExecutor {
 
     /// `start` for asyncio: planning and checking happen off the caller's
     /// loop; awaiting gives the `Run`.
-    #[pyo3(signature = (canvas, targets=None, quality="draft", failure_policy="continue_independent",
+    #[pyo3(signature = (canvas, targets=None, quality="standard", failure_policy="continue_independent",
                         force=None, concurrency=None, run_id=None))]
     #[allow(clippy::too_many_arguments)]
     fn start_async<'py>(
@@ -152,7 +152,7 @@ impl PyExecutor {
     /// Why each node of the plan for these options would run, hit the
     /// cache, or is not needed: a list of dicts `{node, function, key,
     /// reason}`, what a run with this executor's cache would do.
-    #[pyo3(signature = (canvas, targets=None, quality="draft", force=None))]
+    #[pyo3(signature = (canvas, targets=None, quality="standard", force=None))]
     fn explain(
         &self,
         py: Python<'_>,

@@ -298,7 +298,7 @@ class Executor:
         self,
         canvas: Canvas,
         targets: Optional[Sequence[str]] = None,
-        quality: Quality = "draft",
+        quality: Quality = "standard",
         failure_policy: FailurePolicy = "continue_independent",
         force: Optional[_Force] = None,
         concurrency: Optional[int] = None,
@@ -308,7 +308,7 @@ class Executor:
         self,
         canvas: Canvas,
         targets: Optional[Sequence[str]] = None,
-        quality: Quality = "draft",
+        quality: Quality = "standard",
         failure_policy: FailurePolicy = "continue_independent",
         force: Optional[_Force] = None,
         concurrency: Optional[int] = None,
@@ -319,7 +319,7 @@ class Executor:
         self,
         canvas: Canvas,
         targets: Optional[Sequence[str]] = None,
-        quality: Quality = "draft",
+        quality: Quality = "standard",
         force: Optional[_Force] = None,
     ) -> List[Explanation]: ...
     def run_ids(self) -> List[str]: ...
