@@ -17,7 +17,7 @@ PY_TEST_VENV := target/python-test-venv
 QUALITY ?= draft
 
 .PHONY: help run test fmt fmt-check lint unit-tests test-data check-generated check-codes generate docs docs-serve venv bench bench-canvas bench-node clean
-.PHONY: python-venv python-wheel python-test
+.PHONY: python-venv python-wheel python-test bench-python
 .PHONY: node-build node-test
 
 help:
@@ -27,8 +27,9 @@ help:
 	@echo "                generated-file and documented-code checks, mkdocs --strict"
 	@echo "make docs       build the docs site into site/ (creates .venv from docs/requirements.txt)"
 	@echo "make docs-serve serve the docs at http://127.0.0.1:8000 while you edit"
-	@echo "make generate   rewrite docs/node-types.md, docs/snippets/, docs/schema/ (and the Node types made from it) and examples/short-film/canvas.json"
+	@echo "make generate   rewrite docs/node-types.md, docs/snippets/, docs/schema/ (and the Node and Python types made from it) and examples/short-film/canvas.json"
 	@echo "make bench      run the criterion benchmarks (BENCH=, FILTER=, BASELINE=; see benches/README.md)"
+	@echo "make bench-python  time reelgraph from Python against a plain-Python baseline and Rust"
 	@echo "make python-wheel  build the Python package (one abi3 wheel) into target/wheels/"
 	@echo "make python-test   install that wheel into a fresh venv and run its pytest suite"
 	@echo "make node-build build the Node package in bindings-node/ (npm ci, then the release addon)"
@@ -91,6 +92,7 @@ check-generated:
 	  diff -u "$$tmp/tested.rs" "$$tmp/page.rs" \
 	    || { echo "the first rust example of $$page differs from the doctested one in core/README.md"; exit 1; }; \
 	done; \
+	$(PYTHON) bindings-python/scripts/gen_types.py --check; \
 	echo "generated files are up to date"
 
 # Every error code (Error::code), diagnostic code (validate) and op name
@@ -115,6 +117,7 @@ generate:
 	rm -rf docs/schema
 	cargo run -q -p reelgraph --example schemas -- docs/schema
 	node bindings-node/scripts/gen-types.mjs
+	$(PYTHON) bindings-python/scripts/gen_types.py
 
 # The docs tool chain lives in .venv, pinned by docs/requirements.txt.
 venv: $(VENV)/.installed
@@ -144,6 +147,8 @@ python-test: python-wheel
 	$(PY_TEST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
 	  -r bindings-python/requirements-dev.txt target/wheels/reelgraph-*.whl
 	cd bindings-python/tests && timeout 1200 ../../$(PY_TEST_VENV)/bin/python -m pytest -q -p no:cacheprovider .
+	# The stubs (.pyi) against the installed package.
+	cd bindings-python && ../$(PY_TEST_VENV)/bin/python -m mypy.stubtest reelgraph --allowlist stubtest-allowlist.txt --mypy-config-file stubtest-mypy.ini
 
 docs: venv
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
@@ -167,6 +172,17 @@ bench:
 BENCH_CANVAS := target/bench-canvas
 bench-canvas:
 	cargo run -q --release -p reelgraph-benches --bin export_canvas -- $(BENCH_CANVAS)
+
+# reelgraph from Python against a plain-Python baseline (networkx, pydantic)
+# and against the same work in Rust (benches/python/); not part of make test.
+PY_BENCH_VENV := target/python-bench-venv
+bench-python: bench-canvas python-wheel
+	rm -rf $(PY_BENCH_VENV)
+	$(PYTHON) -m venv $(PY_BENCH_VENV)
+	$(PY_BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+	  -r benches/python/requirements.txt target/wheels/reelgraph-*.whl
+	cargo run -q --release -p reelgraph-benches --bin rust_reference -- $(BENCH_CANVAS) > $(BENCH_CANVAS)/rust.json
+	cd benches/python && ../../$(PY_BENCH_VENV)/bin/python bench.py --data ../../$(BENCH_CANVAS)
 
 # The Node package (bindings-node/): dev tools from the committed lockfile,
 # then one release build of the addon, reelgraph.node. napi also rewrites

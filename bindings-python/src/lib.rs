@@ -5,12 +5,25 @@
 //! logic stays in the core.
 
 mod applied;
+mod autosave;
+mod batch;
+mod cache;
 mod canvas;
 mod catalog;
 mod convert;
 mod errors;
+mod events;
+mod executor;
 mod formats;
+mod function_call;
+mod function_loop;
+mod run;
+mod run_end;
+mod runner;
 pub mod runtime;
+mod stores;
+mod task_context;
+mod waiting;
 
 use pyo3::prelude::*;
 
@@ -19,6 +32,21 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<catalog::PyCatalog>()?;
     m.add_class::<canvas::PyCanvas>()?;
+    m.add_class::<runner::PyLocalRunner>()?;
+    m.add_class::<task_context::PyTaskContext>()?;
+    m.add_class::<executor::PyExecutor>()?;
+    m.add_class::<run::PyRun>()?;
+    m.add_class::<batch::PyBatch>()?;
+    m.add_class::<events::PyEvent>()?;
+    m.add_class::<events::PyRunEvents>()?;
+    m.add_class::<cache::PyResultCache>()?;
+    m.add_class::<cache::PyMemoryCache>()?;
+    m.add_class::<cache::PySqliteCache>()?;
+    m.add_class::<stores::PyCanvasStore>()?;
+    m.add_class::<stores::PyMemoryStore>()?;
+    m.add_class::<stores::PyFileStore>()?;
+    m.add_class::<stores::PySqliteStore>()?;
+    m.add_class::<autosave::PyAutosaver>()?;
     m.add_class::<applied::PyApplied>()?;
     m.add_class::<formats::PyImported>()?;
     m.add_function(wrap_pyfunction!(formats::import_any, m)?)?;

@@ -10,6 +10,10 @@
 //! - `canvas.json`: the native document of that canvas;
 //! - `ops-100k.json`: 100,000 ops (33,334 nodes, 66,666 edges) of a canvas
 //!   made the same way, for the cost of one big `apply`;
+//! - `steps.json` and `step-type.json`: a layered canvas of 10,000 no-op
+//!   `step` tasks (10 layers of 1,000, each reading 2 of the layer before)
+//!   and its node type, for the cost of running functions of the binding's
+//!   language (`rust_reference` times the same run with a Rust function);
 //! - `meta.json`: the counts, the seed and the catalogue's node types used.
 
 use std::collections::BTreeSet;
@@ -17,13 +21,16 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use reelgraph::{Catalog, Op};
-use reelgraph_benches::{BATCH, Dag, SEED};
+use reelgraph_benches::{BATCH, Dag, SEED, STEP_TYPE, layered_dag};
 use serde_json::json;
 
 const NODES: usize = 10_000;
 const EDGES: usize = 20_000;
 const BIG_NODES: usize = 33_334;
 const BIG_EDGES: usize = 66_666;
+/// Layers and width of the no-op run's canvas.
+const STEP_LAYERS: usize = 10;
+const STEP_WIDTH: usize = 1_000;
 
 fn main() {
     let dir = std::env::args()
@@ -51,6 +58,10 @@ fn main() {
         &serde_json::to_string(&big_ops).expect("ops serialise"),
     );
 
+    let steps = layered_dag(STEP_LAYERS, STEP_WIDTH, 2, SEED);
+    write(&dir, "steps.json", &steps.to_json());
+    write(&dir, "step-type.json", STEP_TYPE);
+
     let types: BTreeSet<&str> = (0..dag.node_count())
         .map(|i| dag.kind(i).type_name())
         .collect();
@@ -62,6 +73,7 @@ fn main() {
         "big_nodes": big.node_count(),
         "big_edges": big.edge_count(),
         "big_ops": big_ops.len(),
+        "steps": steps.node_count(),
         "types": types,
     });
     write(
@@ -70,7 +82,7 @@ fn main() {
         &serde_json::to_string_pretty(&meta).expect("meta serialises"),
     );
     println!(
-        "wrote ops.json ({} ops), canvas.json, ops-100k.json and meta.json to {}",
+        "wrote ops.json ({} ops), canvas.json, ops-100k.json, steps.json, step-type.json and meta.json to {}",
         ops.len(),
         dir.display()
     );
