@@ -214,6 +214,12 @@ function install(native) {
   class Run {
     constructor(run) {
       this._native = run
+      // One wait for the report, which also holds the process open until
+      // it comes: a queued abort or event reaches JavaScript even when
+      // nothing else is pending.
+      const timer = setInterval(() => {}, 2 ** 30)
+      this._report = settled(run.wait()).finally(() => clearInterval(timer))
+      this._report.catch(() => {})
     }
 
     get id() {
@@ -222,7 +228,7 @@ function install(native) {
 
     /** The report, once the run ended: `{run_id, canvas_id, status, stats, outputs, errors}`. */
     async wait() {
-      return JSON.parse(await settled(this._native.wait()))
+      return JSON.parse(await this._report)
     }
 
     /**

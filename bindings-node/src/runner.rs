@@ -203,10 +203,8 @@ impl TaskCall {
         reason = "napi hands arguments over by value"
     )]
     pub fn on_cancel(&self, abort: Function<'_, (), UnknownReturnValue>) -> napi::Result<()> {
-        let abort = abort
-            .build_threadsafe_function::<()>()
-            .weak::<true>()
-            .build()?;
+        // Strong: a queued abort is delivered even when the run ended meanwhile.
+        let abort = abort.build_threadsafe_function::<()>().build()?;
         let (cancel, done) = (self.cancel.clone(), self.done.clone());
         napi::bindgen_prelude::spawn(async move {
             tokio::select! {
