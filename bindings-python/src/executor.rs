@@ -4,7 +4,7 @@
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
-use reelgraph::exec::{Executor, PlanOptions, Planner, RunHub, RunOptions};
+use reelgraph::exec::{Executor, RunHub, RunOptions};
 use reelgraph::runner::Resilience;
 use serde_json::{Map, Value};
 
@@ -12,6 +12,7 @@ use crate::batch::PyBatch;
 use crate::cache::PyResultCache;
 use crate::canvas::PyCanvas;
 use crate::errors::core_err;
+use crate::plan::{PyPlan, plan_of};
 use crate::run::PyRun;
 use crate::runner::PyLocalRunner;
 use crate::{convert, waiting};
@@ -131,6 +132,82 @@ impl PyExecutor {
         })
     }
 
+    /// The plan a run of `targets` (all nodes when None) at `quality` would
+    /// follow, for `start_planned`; refused as `start` would refuse an
+    /// unknown target or node type.
+    #[pyo3(signature = (canvas, targets=None, quality="standard"))]
+    fn plan(
+        &self,
+        py: Python<'_>,
+        canvas: &PyCanvas,
+        targets: Option<Vec<String>>,
+        quality: &str,
+    ) -> PyResult<PyPlan> {
+        let options = RunArgs {
+            targets,
+            quality,
+            failure_policy: None,
+            force: None,
+            concurrency: None,
+            run_id: None,
+        }
+        .options()?;
+        Ok(PyPlan {
+            planner: plan_of(py, canvas, &options)?,
+        })
+    }
+
+    /// Like `start`, following `plan` (its targets and quality are the
+    /// run's). A plan behind the canvas is refused with `stale_plan`:
+    /// `plan.replan(canvas)` and start again.
+    #[pyo3(signature = (canvas, plan, failure_policy="continue_independent", force=None,
+                        concurrency=None, run_id=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn start_planned(
+        &self,
+        py: Python<'_>,
+        canvas: &PyCanvas,
+        plan: &PyPlan,
+        failure_policy: &str,
+        force: Option<&Bound<'_, PyAny>>,
+        concurrency: Option<usize>,
+        run_id: Option<String>,
+    ) -> PyResult<PyRun> {
+        let options = planned_options(failure_policy, force, concurrency, run_id)?;
+        let mut starting = Box::pin(self.inner.start_planned(
+            &canvas.inner,
+            &plan.planner,
+            options,
+        ));
+        let run = waiting::block_on(py, &mut starting)?.map_err(core_err)?;
+        PyRun::new(py, run, self.hub.clone())
+    }
+
+    /// `start_planned` for asyncio, as `start_async` is for `start`.
+    #[pyo3(signature = (canvas, plan, failure_policy="continue_independent", force=None,
+                        concurrency=None, run_id=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn start_planned_async<'py>(
+        &self,
+        py: Python<'py>,
+        canvas: &PyCanvas,
+        plan: &PyPlan,
+        failure_policy: &str,
+        force: Option<&Bound<'_, PyAny>>,
+        concurrency: Option<usize>,
+        run_id: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options = planned_options(failure_policy, force, concurrency, run_id)?;
+        let hub = self.hub.clone();
+        let starting = self
+            .inner
+            .start_planned(&canvas.inner, &plan.planner, options);
+        waiting::awaitable(py, starting, move |py, started| {
+            let run = PyRun::new(py, started.map_err(core_err)?, hub)?;
+            Ok(Py::new(py, run)?.into_any())
+        })
+    }
+
     /// Starts runs of several canvases (or variants of one) sharing this
     /// executor's cap and one event stream. Each job is a `Canvas`, or a
     /// tuple `(canvas, options)` with options as in `start` (a dict: keys
@@ -170,18 +247,7 @@ impl PyExecutor {
             run_id: None,
         }
         .options()?;
-        let planner = py
-            .detach(|| {
-                let canvas = canvas.inner.lock().unwrap_or_else(|e| e.into_inner());
-                Planner::new(
-                    &canvas,
-                    PlanOptions {
-                        targets: options.targets.clone(),
-                        quality: options.quality,
-                    },
-                )
-            })
-            .map_err(core_err)?;
+        let planner = plan_of(py, canvas, &options)?;
         let mut explaining = Box::pin(self.inner.explain(planner.plan(), &options.force));
         let explained = waiting::block_on(py, &mut explaining)?.map_err(core_err)?;
         convert::serialize(py, &explained).map(Bound::unbind)
@@ -229,6 +295,24 @@ impl RunArgs<'_, '_> {
         }
         reelgraph::from_value(Value::Object(json)).map_err(core_err)
     }
+}
+
+/// The options of a planned run: targets and quality are the plan's.
+fn planned_options(
+    failure_policy: &str,
+    force: Option<&Bound<'_, PyAny>>,
+    concurrency: Option<usize>,
+    run_id: Option<String>,
+) -> PyResult<RunOptions> {
+    RunArgs {
+        targets: None,
+        quality: "standard",
+        failure_policy: Some(failure_policy),
+        force,
+        concurrency,
+        run_id,
+    }
+    .options()
 }
 
 /// `force`: True or "all", False or "none", or a list of node ids.

@@ -17,6 +17,7 @@ mod executor;
 mod formats;
 mod function_call;
 mod function_loop;
+mod plan;
 mod run;
 mod run_end;
 mod runner;
@@ -35,6 +36,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<runner::PyLocalRunner>()?;
     m.add_class::<task_context::PyTaskContext>()?;
     m.add_class::<executor::PyExecutor>()?;
+    m.add_class::<plan::PyPlan>()?;
     m.add_class::<run::PyRun>()?;
     m.add_class::<batch::PyBatch>()?;
     m.add_class::<events::PyEvent>()?;

@@ -24,7 +24,7 @@ def test_a_plain_function_gets_params_and_gives_outputs():
 
     @runner.function("text.upper")
     def shout(params, ctx):
-        assert (ctx.node, ctx.function, ctx.quality) == ("a", "text.upper", "draft")
+        assert (ctx.node, ctx.function, ctx.quality) == ("a", "text.upper", "standard")
         assert ctx.idempotency_key
         return {"text": params["text"].upper() + "!"}
 

@@ -69,6 +69,29 @@ def test_await_and_async_for():
     assert report["outputs"]["a"] == {"text": "A"}
 
 
+def test_a_planned_run_follows_its_plan_and_refuses_a_stale_one():
+    executor = executor_with({"text.upper": upper})
+    canvas = canvas_of({"a": "text.upper", "b": "text.upper"})
+    plan = executor.plan(canvas, targets=["a"])
+    canvas.apply([{"op": "set_properties", "id": "a", "properties": {"text": "x"}}])
+
+    async def main():
+        with pytest.raises(reelgraph.ReelgraphError) as refused:
+            await executor.start_planned_async(canvas, plan)
+        assert refused.value.code == "stale_plan"
+        plan.replan(canvas)
+        return await (await executor.start_planned_async(canvas, plan))
+
+    report = asyncio.run(main())
+    # The plan's targets are the run's: b is not run.
+    assert report["outputs"] == {"a": {"text": "X"}}
+    with pytest.raises(reelgraph.ReelgraphError):
+        plan.replan(reelgraph.Canvas("other", "Other"))
+    with pytest.raises(reelgraph.ReelgraphError) as unknown:
+        executor.plan(canvas, targets=["ghost"])
+    assert unknown.value.code == "unknown_node"
+
+
 def test_a_wait_with_a_timeout_leaves_the_run_going():
     gate = Gate()
     run = executor_with({"fn.gate": gate}).start(canvas_of({"a": "fn.gate"}))

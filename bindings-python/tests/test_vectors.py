@@ -461,10 +461,6 @@ def run_exec(data: dict[str, Any]) -> Outcome:
     steps = data.get("steps")
     if not isinstance(steps, list) or not steps:
         raise Broken("`input.steps` is missing or not a non-empty array")
-    if any(kind in ("plan", "run_planned") for step in steps if isinstance(step, dict) for kind in step):
-        # Marked, not skipped: the day the API exists these run as they are.
-        if not hasattr(executor, "plan"):
-            pytest.xfail("the Python API has no planned runs yet (Executor.plan, Executor.start_planned)")
     plan: Any = None
     results: list[Any] = []
     for i, step in enumerate(steps):
@@ -477,12 +473,13 @@ def run_exec(data: dict[str, Any]) -> Outcome:
             elif kind == "explain":
                 results.append(executor.explain(canvas, **explain_options(arg)))
             elif kind == "plan":
-                plan = executor.plan(canvas, **explain_options(arg))
+                # A plan keeps targets and quality; force belongs to the run.
+                plan = executor.plan(canvas, **planned(explain_options(arg), keep=True))
                 results.append(None)
             elif kind == "run_planned":
                 if plan is None:
                     raise Broken(f"`input.steps[{i}]`: run_planned needs a plan step before it")
-                results.append(run_result(executor.start_planned(canvas, plan, **named_run(arg))))
+                results.append(run_result(executor.start_planned(canvas, plan, **planned(named_run(arg), keep=False))))
             elif kind == "apply":
                 try:
                     canvas.apply(compact(arg))
@@ -521,6 +518,12 @@ def named_run(options: Any) -> dict[str, Any]:
 def explain_options(options: Any) -> dict[str, Any]:
     """Planning reads only `targets`, `quality` and `force`."""
     return {k: v for k, v in run_options(options).items() if k in ("targets", "quality", "force")}
+
+
+def planned(options: dict[str, Any], keep: bool) -> dict[str, Any]:
+    """The options `Executor.plan` takes (keep) or `start_planned` takes
+    (not keep): targets and quality are the plan's, not the run's."""
+    return {k: v for k, v in options.items() if (k in ("targets", "quality")) == keep}
 
 
 def run_result(run: reelgraph.Run) -> dict[str, Any]:

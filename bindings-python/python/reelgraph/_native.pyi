@@ -67,6 +67,7 @@ __all__ = [
     "LocalRunner",
     "MemoryCache",
     "MemoryStore",
+    "Plan",
     "ResultCache",
     "Run",
     "RunEvents",
@@ -286,6 +287,10 @@ class SqliteCache(ResultCache):
     def __new__(cls, path: Union[str, os.PathLike[str]], max_bytes: Optional[int] = None) -> SqliteCache: ...
 
 @final
+class Plan:
+    def replan(self, canvas: Canvas) -> None: ...
+
+@final
 class Executor:
     def __new__(
         cls,
@@ -309,6 +314,25 @@ class Executor:
         canvas: Canvas,
         targets: Optional[Sequence[str]] = None,
         quality: Quality = "standard",
+        failure_policy: FailurePolicy = "continue_independent",
+        force: Optional[_Force] = None,
+        concurrency: Optional[int] = None,
+        run_id: Optional[str] = None,
+    ) -> Awaitable[Run]: ...
+    def plan(self, canvas: Canvas, targets: Optional[Sequence[str]] = None, quality: Quality = "standard") -> Plan: ...
+    def start_planned(
+        self,
+        canvas: Canvas,
+        plan: Plan,
+        failure_policy: FailurePolicy = "continue_independent",
+        force: Optional[_Force] = None,
+        concurrency: Optional[int] = None,
+        run_id: Optional[str] = None,
+    ) -> Run: ...
+    def start_planned_async(
+        self,
+        canvas: Canvas,
+        plan: Plan,
         failure_policy: FailurePolicy = "continue_independent",
         force: Optional[_Force] = None,
         concurrency: Optional[int] = None,
