@@ -127,6 +127,24 @@ pub const SERVER_CODES: &[ServerCode] = &[
         hint: "the server is starting or stopping, or overloaded: retry in a moment",
     },
     ServerCode {
+        code: "run_finished",
+        category: Category::Conflict,
+        http_status: 409,
+        hint: "the run ended before the cancel: read its report with GET /v1/runs/{id}",
+    },
+    ServerCode {
+        code: "run_running",
+        category: Category::Conflict,
+        http_status: 409,
+        hint: "follow GET /v1/runs/{id}/events (each node_completed carries the node's outputs), or ask again once the run ended",
+    },
+    ServerCode {
+        code: "invalid_path",
+        category: Category::InvalidInput,
+        http_status: 400,
+        hint: "use a `path` from the run's outputs: relative, without `..`, `.`, backslashes or a leading `/`",
+    },
+    ServerCode {
         code: "server_error",
         category: Category::Internal,
         http_status: 500,

@@ -10,7 +10,7 @@
 //! and layers), `registry` (routes and their scopes), `openapi`, `api_error`
 //! (error bodies and the server-only code table), `json` (strict bodies),
 //! `pagination`, `query` (strict query strings), `random`, `server_db` (the server's own tables), `auth` (keys and the
-//! scope check), `canvases`.
+//! scope check), `canvases`, `runs` (runs, their events, files and records).
 
 pub mod api_error;
 pub mod app;
@@ -23,6 +23,7 @@ pub mod pagination;
 pub mod query;
 pub mod random;
 pub mod registry;
+pub mod runs;
 pub mod server_db;
 pub mod state;
 
@@ -63,14 +64,23 @@ pub async fn run(config: Args) -> reelgraph::Result<()> {
     let _ = writeln!(out, "reelgraph serving on http://{local}");
     let _ = out.flush();
     drop(out);
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
+    let runs = state.runs.clone();
+    let stopping = runs.clone();
+    let served = axum::serve(listener, app(state))
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Runs end now, so their event streams end and requests finish.
+            stopping.cancel_all();
+        })
         .await
         .map_err(|e| reelgraph::Error::Io {
             action: "serve on",
             path: local.to_string(),
             message: e.to_string(),
-        })
+        });
+    // Every run stored (as cancelled, if it was going) before the exit.
+    runs.shutdown().await;
+    served
 }
 
 /// On a data directory without keys: makes the admin key (returned, to be

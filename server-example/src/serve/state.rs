@@ -7,11 +7,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use reelgraph::Catalog;
+use reelgraph::exec::RunHub;
 use reelgraph::store::SqliteStore;
 
 use super::auth::KeyStore;
 use super::canvases::Canvases;
 use super::config::Args;
+use super::runs::Runs;
 use super::server_db::{self, ServerDb};
 
 /// The canvases' database file in the data directory.
@@ -32,6 +34,8 @@ pub struct Inner {
     /// The server's own tables.
     pub db: ServerDb,
     pub keys: KeyStore,
+    /// Runs of stored canvases, their hub, files and records.
+    pub runs: Runs,
 }
 
 impl std::ops::Deref for AppState {
@@ -50,9 +54,17 @@ impl AppState {
         let db = ServerDb::open(&dir.join(server_db::FILE))?;
         let keys = KeyStore::open(db.clone())?;
         let catalog = Catalog::builtin();
-        let store = SqliteStore::open(dir.join(CANVAS_FILE))?;
+        let store = Arc::new(SqliteStore::open(dir.join(CANVAS_FILE))?);
+        let runs = Runs::open(
+            &dir,
+            db.clone(),
+            catalog.clone(),
+            store.clone(),
+            RunHub::default(),
+        )?;
         Ok(AppState(Arc::new(Inner {
-            canvases: Canvases::new(Arc::new(store), catalog.clone()),
+            canvases: Canvases::new(store, catalog.clone()),
+            runs,
             config,
             catalog,
             db,

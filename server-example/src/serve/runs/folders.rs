@@ -1,0 +1,173 @@
+//! Where runs keep files. The demo functions write into one results folder
+//! (file names carry a prefix of the content key, so a cached result keeps
+//! pointing at a valid file); each run's folder `runs/<run id>/` gets a
+//! hard link (or a copy) of every file its outputs name, so a run's folder
+//! holds what it made or reused, and nothing else.
+
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+use reelgraph::runner::Outputs;
+use serde_json::Value;
+
+#[derive(Debug, Clone)]
+pub struct Folders {
+    /// What the demo functions write, shared by every run.
+    results: PathBuf,
+    /// One folder per run.
+    runs: PathBuf,
+}
+
+/// Why a requested file is not served.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The path could name something outside the run's folder.
+    Escapes,
+    /// Nothing readable by that name in the run's folder.
+    Missing,
+}
+
+impl Folders {
+    /// The folders under `data_dir`, created when missing.
+    pub fn open(data_dir: &Path) -> io::Result<Self> {
+        let folders = Folders {
+            results: data_dir.join("results"),
+            runs: data_dir.join("runs"),
+        };
+        std::fs::create_dir_all(&folders.results)?;
+        std::fs::create_dir_all(&folders.runs)?;
+        Ok(folders)
+    }
+
+    pub fn results(&self) -> &Path {
+        &self.results
+    }
+
+    /// The folder of run `id` (a checked id: one plain path component).
+    pub fn run(&self, id: &str) -> PathBuf {
+        self.runs.join(id)
+    }
+
+    /// Links the files `outputs` name into the run's folder. A file already
+    /// there is kept; a name that could leave the folder is ignored.
+    pub fn link_outputs(&self, run: &str, outputs: &Outputs) -> io::Result<()> {
+        let mut paths = Vec::new();
+        for value in outputs.values() {
+            file_paths(value, &mut paths);
+        }
+        let dir = self.run(run);
+        for path in paths {
+            let Some(rel) = inside(path) else { continue };
+            let from = self.results.join(&rel);
+            let to = dir.join(&rel);
+            if to.exists() || !from.is_file() {
+                continue;
+            }
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            if std::fs::hard_link(&from, &to).is_err() {
+                copy_whole(&from, &to)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The file `path` (as the URL gave it, decoded) of run `run`, only if
+    /// it is a regular file inside the run's folder once symlinks are
+    /// followed; a symlink that leads out is as missing as no file at all.
+    pub fn resolve(&self, run: &str, path: &str) -> Result<PathBuf, Refusal> {
+        let rel = inside(path).ok_or(Refusal::Escapes)?;
+        let dir = self.run(run).canonicalize().map_err(|_| Refusal::Missing)?;
+        let file = dir.join(rel).canonicalize().map_err(|_| Refusal::Missing)?;
+        if !file.starts_with(&dir) || !file.is_file() {
+            return Err(Refusal::Missing);
+        }
+        Ok(file)
+    }
+}
+
+/// `path` as a relative path of plain names, or `None` when it is empty,
+/// absolute, or has `.`, `..`, a backslash or a NUL in it.
+fn inside(path: &str) -> Option<PathBuf> {
+    if path.is_empty() || path.contains(['\\', '\0']) {
+        return None;
+    }
+    let rel = Path::new(path);
+    rel.components()
+        .all(|c| matches!(c, Component::Normal(_)))
+        .then(|| rel.to_path_buf())
+}
+
+/// Every `path` of a file descriptor (`{"path": ..., "media_type": ...}`)
+/// anywhere in `value`.
+fn file_paths<'v>(value: &'v Value, out: &mut Vec<&'v str>) {
+    match value {
+        Value::Array(items) => items.iter().for_each(|v| file_paths(v, out)),
+        Value::Object(o) => {
+            let path = o.get("path").and_then(Value::as_str);
+            match (path, o.get("media_type")) {
+                (Some(path), Some(Value::String(_))) => out.push(path),
+                _ => o.values().for_each(|v| file_paths(v, out)),
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A copy under a temporary name, renamed into place: never half a file
+/// under the final name.
+fn copy_whole(from: &Path, to: &Path) -> io::Result<()> {
+    let mut name = to.file_name().unwrap_or_default().to_owned();
+    name.push(".partial");
+    let partial = to.with_file_name(name);
+    std::fs::copy(from, &partial)?;
+    std::fs::rename(&partial, to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_plain_relative_names_are_inside() {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../secret",
+            "frames/../../x",
+            "./a",
+            "a\\..\\b",
+            "a\0b",
+        ] {
+            assert_eq!(inside(bad), None, "{bad:?}");
+        }
+        assert_eq!(inside("frames/a.png"), Some(PathBuf::from("frames/a.png")));
+    }
+
+    #[test]
+    fn links_named_files_and_refuses_what_leaves_the_folder() {
+        let data = tempfile::tempdir().expect("temp dir");
+        let folders = Folders::open(data.path()).expect("folders");
+        std::fs::create_dir_all(folders.results().join("frames")).expect("dir");
+        std::fs::write(folders.results().join("frames/a.png"), b"png").expect("write");
+        std::fs::write(data.path().join("secret"), b"key").expect("write");
+        let outputs = json!({"image": {"path": "frames/a.png", "media_type": "image/png"},
+            "bad": {"path": "../secret", "media_type": "text/plain"}});
+        let outputs = outputs.as_object().cloned().expect("object");
+        folders.link_outputs("r1", &outputs).expect("link");
+
+        let file = folders.resolve("r1", "frames/a.png").expect("linked");
+        assert_eq!(std::fs::read(file).expect("read"), b"png");
+        assert_eq!(folders.resolve("r1", "../secret"), Err(Refusal::Escapes));
+        assert_eq!(folders.resolve("r1", "frames/b.png"), Err(Refusal::Missing));
+        assert_eq!(folders.resolve("r1", "frames"), Err(Refusal::Missing));
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(data.path().join("secret"), folders.run("r1").join("out"))
+                .expect("symlink");
+            assert_eq!(folders.resolve("r1", "out"), Err(Refusal::Missing));
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! A run's events as server-sent events: `id:` is the event's `seq`,
+//! `event:` its `type`, `data:` the core's event JSON. A client that
+//! reconnects with `Last-Event-ID` (or asks `?after=`) gets what came after
+//! that seq. Keep-alive comments hold idle connections open.
+
+use std::convert::Infallible;
+
+use axum::response::sse::{Event, KeepAlive, KeepAliveStream, Sse};
+use futures_util::stream::{self, BoxStream, StreamExt};
+use reelgraph::exec::{RunEvent, Subscription};
+
+use super::service::Events;
+
+pub type EventStream = Sse<KeepAliveStream<BoxStream<'static, Result<Event, Infallible>>>>;
+
+pub fn stream(events: Events) -> EventStream {
+    let events = match events {
+        Events::Live(subscription) => live(subscription),
+        Events::Stored(events) => {
+            stream::iter(events.into_iter().map(|e| Ok(sse_event(&e)))).boxed()
+        }
+    };
+    Sse::new(events).keep_alive(KeepAlive::default())
+}
+
+/// Events as the hub publishes them, a batch per wake. A subscriber that
+/// falls so far behind that the hub dropped its next event gets one
+/// `event: error` with the `seq_dropped` error body, and the stream ends.
+fn live(subscription: Subscription) -> BoxStream<'static, Result<Event, Infallible>> {
+    stream::unfold(Some(subscription), |subscription| async move {
+        let mut subscription = subscription?;
+        match subscription.next_batch().await {
+            Ok(Some(batch)) => {
+                let events: Vec<_> = batch.iter().map(|e| Ok(sse_event(e))).collect();
+                Some((stream::iter(events), Some(subscription)))
+            }
+            Ok(None) => None,
+            Err(e) => {
+                let body = serde_json::json!({ "error": e.to_body() });
+                let event = Event::default().event("error").data(body.to_string());
+                Some((stream::iter(vec![Ok(event)]), None))
+            }
+        }
+    })
+    .flatten()
+    .boxed()
+}
+
+fn sse_event(event: &RunEvent) -> Event {
+    // The core's serde is the one wire format; its `type` names the event.
+    let value = serde_json::to_value(event).unwrap_or_default();
+    let kind = value["type"].as_str().unwrap_or("event").to_owned();
+    Event::default()
+        .id(event.seq.to_string())
+        .event(kind)
+        .data(value.to_string())
+}
