@@ -164,8 +164,10 @@ async fn a_demo_run_streams_every_node_to_completion_and_resumes_after_last_even
         .filter(|e| e.event == "node_completed")
         .map(|e| e.data["node"].as_str().expect("a node"))
         .collect();
-    assert_eq!(completed, BTreeSet::from(["img_4a", "grade_4a"]));
-    assert_eq!(tasks, 2);
+    // Every task node of the run completed: the grade, its image and the
+    // video it is graded from.
+    assert_eq!(completed, BTreeSet::from(["img_4a", "vid_4a", "grade_4a"]));
+    assert_eq!(tasks, 3);
     assert_eq!(
         events.last().map(|e| e.event.as_str()),
         Some("run_completed")
@@ -187,7 +189,7 @@ async fn a_demo_run_streams_every_node_to_completion_and_resumes_after_last_even
     let view = run_view(&server, &run).await;
     assert_eq!(view["run"]["state"], "completed");
     assert_eq!(view["snapshot"]["state"], "completed");
-    assert_eq!(view["snapshot"]["counts"]["executed"], 2);
+    assert_eq!(view["snapshot"]["counts"]["executed"], 3);
     assert_eq!(view["report"]["status"], "completed");
 
     // The outputs name files; each downloads from the run's folder.
@@ -200,7 +202,7 @@ async fn a_demo_run_streams_every_node_to_completion_and_resumes_after_last_even
     )
     .await;
     assert_eq!(status, 200, "{outputs}");
-    let image = &outputs["outputs"]["grade_4a"]["image"];
+    let image = &outputs["outputs"]["grade_4a"]["media"];
     let path = image["path"].as_str().expect("a file path");
     let file = server
         .get(&format!("/v1/runs/{run}/files/{path}"))
