@@ -379,8 +379,20 @@ async fn a_batch_runs_every_variant() {
         .await
         .expect("an answer");
     expect_error(bad, 422, "unknown_node").await;
-    let (_, page) = json(server.get("/v1/runs").send().await.expect("an answer")).await;
-    assert_eq!(page["items"].as_array().map(Vec::len), Some(2), "{page}");
+    // Two runs, a page of one at a time, newest first.
+    let (_, first) = json(server.get("/v1/runs?limit=1").send().await.expect("an answer")).await;
+    assert_eq!(first["items"][0]["run_id"], "variant-b", "{first}");
+    let cursor = first["next_cursor"].as_str().expect("a next page");
+    let (_, second) = json(
+        server
+            .get(&format!("/v1/runs?limit=1&cursor={cursor}"))
+            .send()
+            .await
+            .expect("an answer"),
+    )
+    .await;
+    assert_eq!(second["items"][0]["run_id"], runs[0].as_str(), "{second}");
+    assert!(second["next_cursor"].is_null(), "{second}");
 }
 
 #[tokio::test]
