@@ -191,6 +191,20 @@ async fn a_demo_run_streams_every_node_to_completion_and_resumes_after_last_even
     assert_eq!(view["snapshot"]["state"], "completed");
     assert_eq!(view["snapshot"]["counts"]["executed"], 3);
     assert_eq!(view["report"]["status"], "completed");
+    // A run that ended does not change: its ETag answers 304.
+    let first = server
+        .get(&format!("/v1/runs/{run}"))
+        .send()
+        .await
+        .expect("an answer");
+    let etag = first.headers()["etag"].clone();
+    let again = server
+        .get(&format!("/v1/runs/{run}"))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(again.status(), 304);
 
     // The outputs name files; each downloads from the run's folder.
     let (status, outputs) = json(
@@ -380,7 +394,14 @@ async fn a_batch_runs_every_variant() {
         .expect("an answer");
     expect_error(bad, 422, "unknown_node").await;
     // Two runs, a page of one at a time, newest first.
-    let (_, first) = json(server.get("/v1/runs?limit=1").send().await.expect("an answer")).await;
+    let (_, first) = json(
+        server
+            .get("/v1/runs?limit=1")
+            .send()
+            .await
+            .expect("an answer"),
+    )
+    .await;
     assert_eq!(first["items"][0]["run_id"], "variant-b", "{first}");
     let cursor = first["next_cursor"].as_str().expect("a next page");
     let (_, second) = json(

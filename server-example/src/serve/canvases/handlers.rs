@@ -318,7 +318,7 @@ fn etag_value(latest: &Latest) -> HeaderValue {
 }
 
 /// Whether an `If-None-Match` list names `etag` (weak comparison).
-fn etag_matches(given: &str, etag: &str) -> bool {
+pub(crate) fn etag_matches(given: &str, etag: &str) -> bool {
     given
         .split(',')
         .map(|tag| tag.trim().trim_start_matches("W/"))

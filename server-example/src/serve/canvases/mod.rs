@@ -20,6 +20,7 @@ use axum::body::Bytes;
 use reelgraph::store::{CanvasStore, ListQuery, Page, SqliteStore, VersionInfo};
 use reelgraph::{Applied, Canvas, CanvasDocument, Catalog, Op};
 
+pub(crate) use self::handlers::etag_matches;
 pub use self::handlers::register;
 
 /// A canvas's latest version as a GET answers it.

@@ -3,7 +3,8 @@
 
 use axum::Json;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::header::{CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use reelgraph::exec::{RunOptions, RunState};
@@ -17,6 +18,7 @@ use super::records::RunFilter;
 use super::sse;
 use super::view::{BatchRequest, BatchStarted, Explained, RunOutputs, RunSummary, RunView};
 use crate::serve::api_error::{ApiError, ApiResult};
+use crate::serve::canvases::etag_matches;
 use crate::serve::json::StrictJson;
 use crate::serve::pagination::{self, CursorKind};
 use crate::serve::query::StrictQuery;
@@ -68,7 +70,13 @@ pub fn register(routes: &mut Registry) {
             "getRun",
             "Get a run: where it stands, and its report once it ended",
         )
-        .response::<RunView>(200, "The run, its snapshot and its report"),
+        .header(
+            "If-None-Match",
+            "An ETag of this run's view: 304 while nothing changed",
+            false,
+        )
+        .response::<RunView>(200, "The run, its snapshot and its report, with an ETag")
+        .empty_response(304, "Nothing changed since the `If-None-Match` ETag"),
         get(get_run),
     );
     routes.add(
@@ -180,12 +188,7 @@ async fn start(
 ) -> ApiResult<Response> {
     let run = state.runs.start(&canvas_id, options).await?;
     let location = format!("/v1/runs/{}", run.run_id);
-    Ok((
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, location)],
-        Json(run),
-    )
-        .into_response())
+    Ok((StatusCode::ACCEPTED, [(LOCATION, location)], Json(run)).into_response())
 }
 
 async fn batch(
@@ -238,8 +241,24 @@ async fn list(
 async fn get_run(
     State(state): State<AppState>,
     Path(run_id): Path<String>,
-) -> ApiResult<Json<RunView>> {
-    Ok(Json(state.runs.view(&run_id).await?))
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let view = state.runs.view(&run_id).await?;
+    let body = serde_json::to_vec(&view)
+        .map_err(|e| ApiError::new("server_error", format!("the run could not be written: {e}")))?;
+    // A view changes while the run goes and never after it ended: the hash
+    // of what it says is its ETag.
+    let etag = format!("\"{}\"", &blake3::hash(&body).to_hex()[..16]);
+    if let Some(given) = headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok())
+        && etag_matches(given, &etag)
+    {
+        return Ok((StatusCode::NOT_MODIFIED, [(ETAG, etag)]).into_response());
+    }
+    Ok((
+        [(CONTENT_TYPE, "application/json".to_owned()), (ETAG, etag)],
+        body,
+    )
+        .into_response())
 }
 
 async fn cancel(State(state): State<AppState>, Path(run_id): Path<String>) -> ApiResult<Response> {
