@@ -54,7 +54,9 @@ impl AppState {
         let db = ServerDb::open(&dir.join(server_db::FILE))?;
         let keys = KeyStore::open(db.clone())?;
         let catalog = Catalog::builtin();
-        let store = Arc::new(SqliteStore::open(dir.join(CANVAS_FILE))?);
+        let store = Arc::new(
+            SqliteStore::open(dir.join(CANVAS_FILE))?.with_durability(config.durability.into())?,
+        );
         let runs = Runs::open(
             &dir,
             db.clone(),
