@@ -28,9 +28,9 @@ fn spawnable<F: Future + Send + 'static>(_: &F) {}
 
 #[test]
 fn what_a_binding_holds_across_threads_is_send_and_sync() {
-    // A canvas moves between threads; it is shared behind a mutex (its
-    // cycle check keeps `RefCell`s: see docs/embedding.md).
-    send::<Canvas>();
+    // A canvas moves between threads and is read from many at once (behind
+    // an `RwLock`, or a mutex when edits are frequent: see docs/embedding.md).
+    send_sync::<Canvas>();
     send_sync::<Arc<Mutex<Canvas>>>();
     send_sync::<Catalog>();
     // Runs and their parts.

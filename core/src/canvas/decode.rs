@@ -12,7 +12,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
-use petgraph::data::Create;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};

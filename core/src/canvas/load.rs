@@ -5,7 +5,6 @@
 use std::sync::{Arc, OnceLock};
 
 use indexmap::IndexMap;
-use petgraph::data::Build;
 use serde_json::{Map, Value};
 
 use super::changes::ChangeLog;

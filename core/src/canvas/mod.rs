@@ -6,6 +6,7 @@ mod apply;
 mod changes;
 mod connect;
 mod decode;
+mod graph;
 mod load;
 mod properties;
 mod reach;
@@ -14,8 +15,7 @@ use std::sync::{Arc, OnceLock};
 
 use indexmap::IndexMap;
 use petgraph::Direction;
-use petgraph::acyclic::Acyclic;
-use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableDiGraph};
+use petgraph::stable_graph::{EdgeIndex, NodeIndex};
 use petgraph::visit::{EdgeIndexable, EdgeRef, NodeIndexable};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -25,6 +25,7 @@ pub use properties::Properties;
 
 pub(crate) use changes::Change;
 use changes::ChangeLog;
+pub(crate) use graph::Graph;
 
 use crate::catalog::{Catalog, NodeTypeSpec};
 use crate::error::{Error, Result};
@@ -45,8 +46,6 @@ pub(crate) struct Link {
 /// Nodes and edges by id, in canvas order. Every op and every plan looks ids
 /// up, so the hasher is foldhash (seeded per map) rather than SipHash.
 pub(crate) type IdMap<V> = IndexMap<Arc<str>, V, foldhash::quality::RandomState>;
-
-pub(crate) type Graph = Acyclic<StableDiGraph<Arc<str>, Link, u32>>;
 
 /// A node as the canvas holds it.
 #[derive(Debug, Clone)]

@@ -1,42 +1,107 @@
-//! The cycle check of a new edge: does its target already reach its source?
+//! The walks of the graph's order: the cycle check of a new edge (does its
+//! target already reach its source?) and the two cones an edge against the
+//! order moves.
 //!
-//! Only nodes placed before the source in the maintained topological order
-//! can be on such a path, so the search never leaves them. It marks visited
-//! nodes in a short list, then a bitset; petgraph's own check collects
-//! every visited node into a `BTreeMap` and recurses per node. The
-//! cost is linear in the nodes visited, at most those between the two ends
-//! in the order (a cycle-closing connect on a 100,000-node chain visits all).
+//! Only nodes placed between the two ends in the order can be on a path
+//! from the target to the source, so no walk leaves them. Walks use an
+//! explicit stack and mark visited nodes in a short list, then a bitset.
+//! The cost is linear in the nodes visited and their edges: at most those
+//! between the two ends in the order (a cycle-closing connect on a
+//! 100,000-node chain visits all), and none when the order already puts the
+//! target after the source.
 
 use petgraph::Direction;
 use petgraph::stable_graph::NodeIndex;
 use petgraph::visit::NodeIndexable;
 
-use super::Graph;
+use super::graph::{ClosesCycle, Graph};
 
 /// Whether adding `source → target` would close a cycle.
 pub(super) fn closes_cycle(graph: &Graph, source: NodeIndex, target: NodeIndex) -> bool {
     if source == target {
         return true;
     }
-    let limit = graph.get_position(source);
-    if graph.get_position(target) > limit {
+    if graph.position(target) > graph.position(source) {
         // The order already puts the target after the source.
         return false;
     }
+    let limit = graph.position(source);
+    walk(
+        graph,
+        target,
+        Direction::Outgoing,
+        |p| p < limit,
+        source,
+        |_| (),
+    )
+    .is_err()
+}
+
+/// The nodes the target reaches that are placed before the source (the
+/// target included), or `ClosesCycle` when the source is among them.
+pub(super) fn cone_ahead(
+    graph: &Graph,
+    source: NodeIndex,
+    target: NodeIndex,
+) -> Result<Vec<NodeIndex>, ClosesCycle> {
+    let limit = graph.position(source);
+    let mut cone = Vec::new();
+    walk(
+        graph,
+        target,
+        Direction::Outgoing,
+        |p| p < limit,
+        source,
+        |ix| cone.push(ix),
+    )?;
+    Ok(cone)
+}
+
+/// The nodes that reach the source and are placed after the target (the
+/// source included). Disjoint from `cone_ahead` when that found no cycle.
+pub(super) fn cone_behind(graph: &Graph, source: NodeIndex, target: NodeIndex) -> Vec<NodeIndex> {
+    let floor = graph.position(target);
+    let mut cone = Vec::new();
+    // Nothing placed after the target reaches it, so no stop is met.
+    let _ = walk(
+        graph,
+        source,
+        Direction::Incoming,
+        |p| p > floor,
+        NodeIndex::end(),
+        |ix| cone.push(ix),
+    );
+    cone
+}
+
+/// Visits `start` and every node reachable from it along `direction`
+/// through nodes whose position `within` accepts; `ClosesCycle` as soon as
+/// an edge leads to `stop`.
+fn walk(
+    graph: &Graph,
+    start: NodeIndex,
+    direction: Direction,
+    within: impl Fn(u32) -> bool,
+    stop: NodeIndex,
+    mut visit: impl FnMut(NodeIndex),
+) -> Result<(), ClosesCycle> {
     let inner = graph.inner();
-    let mut seen = Seen::Few(Vec::new());
-    let mut stack = vec![target];
+    let bound = inner.node_bound();
+    let mut seen = Seen::Few(vec![start]);
+    visit(start);
+    let mut stack = vec![start];
     while let Some(node) = stack.pop() {
-        for next in inner.neighbors_directed(node, Direction::Outgoing) {
-            if next == source {
-                return true;
+        for next in inner.neighbors_directed(node, direction) {
+            if next == stop {
+                return Err(ClosesCycle);
             }
-            if seen.insert(next, inner.node_bound()) && graph.get_position(next) < limit {
+            if within(graph.position(next)) && seen.insert(next, bound) {
+                visit(next);
                 stack.push(next);
             }
         }
     }
-    false
+    Ok(())
 }
 
 /// Visited nodes: a short list while the walk is short (most are a few

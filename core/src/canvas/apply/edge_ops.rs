@@ -7,7 +7,6 @@ use petgraph::stable_graph::NodeIndex;
 
 use super::super::connect::cycle;
 use super::super::load::attach;
-use super::super::reach::closes_cycle;
 use super::super::{Canvas, Detached, EdgeSlot, Link};
 use super::journal::{RemovedEdge, Undo};
 use crate::error::{Error, Result};
@@ -45,12 +44,6 @@ impl Canvas {
             target_port: ends.target_port,
         };
         let key = link.id.clone();
-        // Rejected here, the common case stays clear of the graph's own
-        // check, which is far slower; it still runs (and reorders) for an
-        // accepted edge against the current order.
-        if closes_cycle(&self.graph, ends.source, ends.target) {
-            return Err(cycle(source, target));
-        }
         let eix = self
             .graph
             .try_add_edge(ends.source, ends.target, link)

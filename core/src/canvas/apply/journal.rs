@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use petgraph::data::Build;
 use serde_json::{Map, Value};
 
 use super::super::{Canvas, Change, Detached, EdgeSlot, Graph, IdMap, Link, NodeEntry};

@@ -4,7 +4,6 @@
 use std::sync::{Arc, OnceLock};
 
 use petgraph::Direction;
-use petgraph::data::Build;
 use serde_json::{Map, Value};
 
 use super::super::load::{migrate_properties, resolve_node};
