@@ -23,7 +23,7 @@ use tower_http::timeout::TimeoutLayer;
 use super::api_error::{Answered, ApiError};
 use super::registry::Registry;
 use super::state::AppState;
-use super::{canvases, openapi};
+use super::{auth, canvases, openapi};
 
 /// The header that carries a request's id, echoed on its response.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -31,6 +31,7 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Every route of the server, registered once.
 pub fn routes(routes: &mut Registry) {
     canvases::register(routes);
+    auth::register(routes);
 }
 
 /// Every route, `GET /v1/openapi.json` included, which answers with what
@@ -68,7 +69,7 @@ pub fn app(state: AppState) -> Router {
             )
         });
     // Layers run outside in, the last added first.
-    router
+    let router = router
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(TimeoutLayer::with_status_code(
@@ -76,8 +77,9 @@ pub fn app(state: AppState) -> Router {
             state.config.request_timeout,
         ))
         .layer(from_fn(json_errors))
-        .layer(CompressionLayer::new().gzip(true).br(true))
-        // Here: metrics, logs (srv-ops), security headers, rate limits (srv-auth).
+        .layer(CompressionLayer::new().gzip(true).br(true));
+    // Here: metrics, logs (srv-ops).
+    auth::headers::apply(router, state.config.security.hsts_max_age)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)

@@ -63,7 +63,9 @@ pub async fn run(config: Args) -> reelgraph::Result<()> {
     let _ = writeln!(out, "reelgraph serving on http://{local}");
     let _ = out.flush();
     drop(out);
-    axum::serve(listener, app(state))
+    // The client's address is what limits requests that bring no key.
+    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| reelgraph::Error::Io {

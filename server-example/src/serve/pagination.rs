@@ -52,6 +52,7 @@ pub fn limit(given: Option<&str>) -> Result<u32, ApiError> {
 pub enum CursorKind {
     Canvases,
     Versions,
+    Keys,
 }
 
 impl CursorKind {
@@ -59,6 +60,7 @@ impl CursorKind {
         match self {
             CursorKind::Canvases => 'c',
             CursorKind::Versions => 'v',
+            CursorKind::Keys => 'k',
         }
     }
 }

@@ -10,6 +10,7 @@ use reelgraph::Catalog;
 use reelgraph::store::SqliteStore;
 
 use super::auth::KeyStore;
+use super::auth::rate_limit::RateLimits;
 use super::canvases::Canvases;
 use super::config::Args;
 use super::server_db::{self, ServerDb};
@@ -32,6 +33,8 @@ pub struct Inner {
     /// The server's own tables.
     pub db: ServerDb,
     pub keys: KeyStore,
+    /// Per-key and per-address request limits (`--rate-limit`).
+    pub limits: RateLimits,
 }
 
 impl std::ops::Deref for AppState {
@@ -51,12 +54,14 @@ impl AppState {
         let keys = KeyStore::open(db.clone())?;
         let catalog = Catalog::builtin();
         let store = SqliteStore::open(dir.join(CANVAS_FILE))?;
+        let limits = RateLimits::new(config.security.rate_limit, config.security.rate_burst);
         Ok(AppState(Arc::new(Inner {
             canvases: Canvases::new(Arc::new(store), catalog.clone()),
             config,
             catalog,
             db,
             keys,
+            limits,
         })))
     }
 }
