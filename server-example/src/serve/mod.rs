@@ -9,8 +9,8 @@
 //! Where things are: `config` (flags), `state` (`AppState`), `app` (router
 //! and layers), `registry` (routes and their scopes), `openapi`, `api_error`
 //! (error bodies and the server-only code table), `json` (strict bodies),
-//! `pagination`, `query` (strict query strings), `random`, `server_db` (the server's own tables), `auth` (keys and the
-//! scope check), `canvases`.
+//! `pagination`, `query` (strict query strings), `random`, `server_db` (the server's own tables), `auth` (keys, sessions,
+//! CSRF, rate limits, security headers, the scope check), `canvases`.
 
 pub mod api_error;
 pub mod app;

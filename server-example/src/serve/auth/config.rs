@@ -12,7 +12,7 @@ pub struct SecurityArgs {
     /// Requests without a valid key are limited the same way per client address.
     #[arg(long, env = "REELGRAPH_RATE_LIMIT", default_value_t = DEFAULT_RATE_LIMIT)]
     pub rate_limit: u32,
-    /// How many requests a key may make at once above its rate.
+    /// How many requests a key may make at once; the rate refills them.
     #[arg(long, env = "REELGRAPH_RATE_BURST", default_value_t = DEFAULT_RATE_BURST)]
     pub rate_burst: u32,
     /// How long a browser session lasts (e.g. `12h`, `30m`).
