@@ -679,6 +679,55 @@ async fn the_cookie_is_secure_behind_tls_and_other_origins_can_be_allowed() {
         .await
         .expect("an answer");
     assert_eq!(response.status(), 201);
+    let allowed = |response: &Response| {
+        let get = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        (
+            get("access-control-allow-origin"),
+            get("access-control-allow-credentials"),
+        )
+    };
+    assert_eq!(
+        allowed(&response),
+        (
+            Some("http://localhost:5173".to_owned()),
+            Some("true".to_owned())
+        )
+    );
+    // The browser's preflight of a PATCH with the token passes for that origin only.
+    let preflight = |origin: &'static str| {
+        bare(&server, Method::OPTIONS, "/v1/canvases/film")
+            .header("origin", origin)
+            .header("access-control-request-method", "PATCH")
+            .header(
+                "access-control-request-headers",
+                "content-type,if-match,x-csrf-token",
+            )
+    };
+    let response = preflight("http://localhost:5173")
+        .send()
+        .await
+        .expect("an answer");
+    assert!(response.status().is_success(), "{}", response.status());
+    assert_eq!(
+        allowed(&response).0.as_deref(),
+        Some("http://localhost:5173")
+    );
+    let methods = response
+        .headers()
+        .get("access-control-allow-methods")
+        .and_then(|v| v.to_str().ok());
+    assert!(methods.is_some_and(|m| m.contains("PATCH")), "{methods:?}");
+    let response = preflight("http://evil.example")
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(allowed(&response).0, None);
     // Behind TLS the server's own origin is https://.
     let response = with_cookie(&server, Method::POST, "/v1/canvases", &cookie)
         .header("origin", &server.base_url)
@@ -780,7 +829,12 @@ fn assert_security_headers(headers: &HeaderMap, what: &str) {
 async fn every_response_carries_the_security_headers_and_hsts_only_when_asked() {
     let server = Server::start();
     for (request, what) in [
-        (server.get("/v1/canvases"), "a read"),
+        (
+            server
+                .get("/v1/canvases")
+                .header("origin", "http://localhost:5173"),
+            "a read",
+        ),
         (bare(&server, Method::GET, "/v1/canvases"), "a 401"),
         (server.get("/v1/no-such-route"), "a 404"),
         (server.post("/v1/canvases").body("{"), "a 415"),
@@ -790,6 +844,12 @@ async fn every_response_carries_the_security_headers_and_hsts_only_when_asked() 
         assert!(
             !response.headers().contains_key("strict-transport-security"),
             "{what}"
+        );
+        assert!(
+            !response
+                .headers()
+                .contains_key("access-control-allow-origin"),
+            "no CORS without --allowed-origin: {what}"
         );
     }
     let server = Server::start_with(&["--hsts-max-age", "600"]);

@@ -79,6 +79,7 @@ pub fn app(state: AppState) -> Router {
         .layer(from_fn(json_errors))
         .layer(CompressionLayer::new().gzip(true).br(true));
     // Here: metrics, logs (srv-ops).
+    let router = auth::cors::apply(router, &state.config.security.allowed_origins);
     auth::headers::apply(router, state.config.security.hsts_max_age)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

@@ -9,11 +9,13 @@
 //! - [`session`] and [`session_store`]: browser sessions (`/v1/session`);
 //!   [`csrf`]: their token and origin check.
 //! - [`rate_limit`]: per-key and per-address limits; [`headers`]: the
-//!   security headers of every response; [`config`]: their flags.
+//!   security headers of every response; [`cors`]: CORS for the origins of
+//!   `--allowed-origin`; [`config`]: their flags.
 //!
 //! See `docs/server-security.md`.
 
 pub mod config;
+pub mod cors;
 pub mod csrf;
 pub mod guard;
 pub mod headers;
