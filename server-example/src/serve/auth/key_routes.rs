@@ -102,10 +102,7 @@ async fn create(
     StrictJson(body): StrictJson<NewKey>,
 ) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
     check_new_key(&body.name, &body.scopes)?;
-    let keys = state.keys.clone();
-    let (info, key) = tokio::task::spawn_blocking(move || keys.create(&body.name, &body.scopes))
-        .await
-        .map_err(|e| ApiError::new("server_error", format!("the key was not made: {e}")))??;
+    let (info, key) = state.keys.create_async(body.name, body.scopes).await?;
     Ok((StatusCode::CREATED, Json(CreatedKey { key, info })))
 }
 
