@@ -53,7 +53,8 @@ impl AppState {
         let db = ServerDb::open(&dir.join(server_db::FILE))?;
         let keys = KeyStore::open(db.clone())?;
         let catalog = Catalog::builtin();
-        let store = SqliteStore::open(dir.join(CANVAS_FILE))?;
+        let store =
+            SqliteStore::open(dir.join(CANVAS_FILE))?.with_durability(config.durability.into())?;
         let limits = RateLimits::new(config.security.rate_limit, config.security.rate_burst);
         Ok(AppState(Arc::new(Inner {
             canvases: Canvases::new(Arc::new(store), catalog.clone()),
