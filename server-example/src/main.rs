@@ -6,6 +6,7 @@
 //! reelgraph convert canvas.json canvas.flow.json --to react-flow
 //! reelgraph render canvas.json -o canvas.svg
 //! reelgraph serve --addr 127.0.0.1:8080
+//! reelgraph keys create --name ci --scope read,run
 //! ```
 //!
 //! Every subcommand is a thin layer over the core crate: reading files,
@@ -15,6 +16,7 @@
 mod convert;
 mod fail;
 mod input;
+mod keys;
 mod progress;
 mod render;
 mod report;
@@ -53,6 +55,7 @@ enum Command {
     Convert(convert::Args),
     Render(render::Args),
     Serve(reelgraph_server::serve::Args),
+    Keys(keys::Args),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
         Command::Convert(args) => convert::main(&args),
         Command::Render(args) => render::main(&args),
         Command::Serve(args) => serve(args),
+        Command::Keys(args) => keys::main(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

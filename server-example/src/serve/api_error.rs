@@ -55,6 +55,18 @@ pub const SERVER_CODES: &[ServerCode] = &[
         hint: "use a key with the scope this route needs (`details.required_scope`), or ask an admin for one",
     },
     ServerCode {
+        code: "csrf_failed",
+        category: Category::Refused,
+        http_status: 403,
+        hint: "send the session's `csrf_token` as `X-CSRF-Token`, from a page of the server's own origin (or one named with --allowed-origin); or use `Authorization: Bearer` instead of the cookie",
+    },
+    ServerCode {
+        code: "last_admin_key",
+        category: Category::Conflict,
+        http_status: 409,
+        hint: "make another admin key first (`POST /v1/keys` with the `admin` scope, or `reelgraph keys create --scope admin`), then revoke this one",
+    },
+    ServerCode {
         code: "rate_limited",
         category: Category::Unavailable,
         http_status: 429,

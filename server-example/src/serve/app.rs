@@ -23,7 +23,7 @@ use tower_http::timeout::TimeoutLayer;
 use super::api_error::{Answered, ApiError};
 use super::registry::Registry;
 use super::state::AppState;
-use super::{canvases, openapi, runs};
+use super::{auth, canvases, openapi, runs};
 
 /// The header that carries a request's id, echoed on its response.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -32,6 +32,7 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn routes(routes: &mut Registry) {
     canvases::register(routes);
     runs::register(routes);
+    auth::register(routes);
 }
 
 /// Every route, `GET /v1/openapi.json` included, which answers with what
@@ -69,7 +70,7 @@ pub fn app(state: AppState) -> Router {
             )
         });
     // Layers run outside in, the last added first.
-    router
+    let router = router
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(TimeoutLayer::with_status_code(
@@ -77,8 +78,10 @@ pub fn app(state: AppState) -> Router {
             state.config.request_timeout,
         ))
         .layer(from_fn(json_errors))
-        .layer(CompressionLayer::new().gzip(true).br(true))
-        // Here: metrics, logs (srv-ops), security headers, rate limits (srv-auth).
+        .layer(CompressionLayer::new().gzip(true).br(true));
+    // Here: metrics, logs (srv-ops).
+    let router = auth::cors::apply(router, &state.config.security.allowed_origins);
+    auth::headers::apply(router, state.config.security.hsts_max_age)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)

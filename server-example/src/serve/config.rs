@@ -8,6 +8,8 @@ use std::time::Duration;
 use clap::ValueEnum;
 use reelgraph::store::Durability;
 
+pub use super::auth::SecurityArgs;
+
 /// Serve canvases over HTTP: a REST API under /v1 with an OpenAPI document
 /// at /v1/openapi.json.
 ///
@@ -21,7 +23,7 @@ pub struct Args {
     #[arg(long, env = "REELGRAPH_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
     /// Where canvases, keys and run outputs are kept.
-    #[arg(long, env = "REELGRAPH_DATA_DIR", default_value = "reelgraph-data")]
+    #[arg(long, env = "REELGRAPH_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
     /// The largest request body, in bytes.
     #[arg(long, env = "REELGRAPH_BODY_LIMIT", default_value_t = DEFAULT_BODY_LIMIT)]
@@ -37,7 +39,12 @@ pub struct Args {
     /// How log lines are written on stderr.
     #[arg(long, env = "REELGRAPH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    #[command(flatten)]
+    pub security: SecurityArgs,
 }
+
+/// The data directory unless `--data-dir` says otherwise (`reelgraph keys` too).
+pub const DEFAULT_DATA_DIR: &str = "reelgraph-data";
 
 /// 16 MiB: a canvas of several thousand nodes, well under the core's 64 MiB
 /// document limit, so one request cannot hold much memory.
@@ -79,6 +86,7 @@ impl Args {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             durability: DurabilityArg::PowerCut,
             log_format: LogFormat::Text,
+            security: SecurityArgs::default(),
         }
     }
 }

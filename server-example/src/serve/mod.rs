@@ -9,8 +9,8 @@
 //! Where things are: `config` (flags), `state` (`AppState`), `app` (router
 //! and layers), `registry` (routes and their scopes), `openapi`, `api_error`
 //! (error bodies and the server-only code table), `json` (strict bodies),
-//! `pagination`, `query` (strict query strings), `random`, `server_db` (the server's own tables), `auth` (keys and the
-//! scope check), `canvases`, `runs` (runs, their events, files and records).
+//! `pagination`, `query` (strict query strings), `random`, `server_db` (the server's own tables), `auth` (keys, sessions,
+//! CSRF, rate limits, security headers, the scope check), `canvases`, `runs` (runs, their events, files and records).
 
 pub mod api_error;
 pub mod app;
@@ -66,7 +66,9 @@ pub async fn run(config: Args) -> reelgraph::Result<()> {
     drop(out);
     let runs = state.runs.clone();
     let stopping = runs.clone();
-    let served = axum::serve(listener, app(state))
+    // The client's address is what limits requests that bring no key.
+    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             // Runs end now, so their event streams end and requests finish.

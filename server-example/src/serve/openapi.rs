@@ -67,8 +67,8 @@ pub fn document<'a>(routes: impl Iterator<Item = &'a Route>) -> Value {
             "title": "reelgraph",
             "version": env!("CARGO_PKG_VERSION"),
             "description": "The REST API of `reelgraph serve`: production canvases, node types, runs. \
-                Every route but health and metrics needs `Authorization: Bearer <key>` with the scope \
-                in its `x-required-scope`; every error is `{\"error\": {code, message, hint, details}}`.",
+                Every route but health, metrics and sessions needs `Authorization: Bearer <key>` (or a \
+                session cookie) with the scope in its `x-required-scope`; every error is `{\"error\": {code, message, hint, details}}`.",
         },
         "tags": tags.iter().map(|t| json!({"name": t})).collect::<Vec<_>>(),
         "paths": paths,
@@ -76,6 +76,8 @@ pub fn document<'a>(routes: impl Iterator<Item = &'a Route>) -> Value {
             "schemas": schemas,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "An API key, `rg_` and 64 hex digits"},
+                "session": {"type": "apiKey", "in": "cookie", "name": super::auth::session::COOKIE_NAME,
+                            "description": "A browser session from `POST /v1/session`; POST, PUT, PATCH and DELETE also need `X-CSRF-Token` and the server's own `Origin`"},
             },
         },
     })
@@ -124,7 +126,7 @@ fn operation(route: &Route, schemas: &mut Map<String, Value>) -> Value {
         "summary": route.summary,
         "tags": [route.tag],
         "x-required-scope": route.scope,
-        "security": if route.scope == Scope::Public { json!([]) } else { json!([{"bearer": []}]) },
+        "security": if route.scope == Scope::Public { json!([]) } else { json!([{"bearer": []}, {"session": []}]) },
         "parameters": parameters,
         "responses": responses,
     });

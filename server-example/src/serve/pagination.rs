@@ -53,6 +53,7 @@ pub enum CursorKind {
     Canvases,
     Versions,
     Runs,
+    Keys,
 }
 
 impl CursorKind {
@@ -61,6 +62,7 @@ impl CursorKind {
             CursorKind::Canvases => 'c',
             CursorKind::Versions => 'v',
             CursorKind::Runs => 'r',
+            CursorKind::Keys => 'k',
         }
     }
 }

@@ -11,6 +11,7 @@ use reelgraph::exec::RunHub;
 use reelgraph::store::SqliteStore;
 
 use super::auth::KeyStore;
+use super::auth::rate_limit::RateLimits;
 use super::canvases::Canvases;
 use super::config::Args;
 use super::runs::Runs;
@@ -36,6 +37,8 @@ pub struct Inner {
     pub keys: KeyStore,
     /// Runs of stored canvases, their hub, files and records.
     pub runs: Runs,
+    /// Per-key and per-address request limits (`--rate-limit`).
+    pub limits: RateLimits,
 }
 
 impl std::ops::Deref for AppState {
@@ -64,6 +67,7 @@ impl AppState {
             store.clone(),
             RunHub::default(),
         )?;
+        let limits = RateLimits::new(config.security.rate_limit, config.security.rate_burst);
         Ok(AppState(Arc::new(Inner {
             canvases: Canvases::new(store, catalog.clone()),
             runs,
@@ -71,6 +75,7 @@ impl AppState {
             catalog,
             db,
             keys,
+            limits,
         })))
     }
 }

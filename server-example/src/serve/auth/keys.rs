@@ -5,7 +5,9 @@
 //!
 //! Table `api_keys` in the server's database (module `api_keys`):
 //! `id` (public, e.g. `key_3f9a0c1d2e4b5a69`), `name`, `hash` (32 bytes,
-//! unique), `scopes` (space-separated), `created_at`, `revoked_at`.
+//! unique), `scopes` (space-separated), `created_at`, `revoked_at`,
+//! `last_used_at` (written at most once a [`LAST_USED_STEP`]). The browser
+//! sessions made with a key (`session_store`) live and die with it.
 //!
 //! Lookups are cached for [`CACHE_TTL`]: a key revoked through this
 //! [`KeyStore`] stops working at once, one revoked by another process on
@@ -16,8 +18,9 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use super::session_store;
 use crate::serve::api_error::ApiError;
 use crate::serve::random::hex_token;
 use crate::serve::registry::Scope;
@@ -29,14 +32,21 @@ pub const KEY_PREFIX: &str = "rg_";
 /// How long a key's lookup is reused.
 pub const CACHE_TTL: Duration = Duration::from_secs(1);
 
-const MIGRATIONS: &[&str] = &["CREATE TABLE api_keys (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE api_keys (
     id         TEXT PRIMARY KEY NOT NULL,
     name       TEXT NOT NULL,
     hash       BLOB NOT NULL UNIQUE,
     scopes     TEXT NOT NULL,
     created_at TEXT NOT NULL,
     revoked_at TEXT
-)"];
+)",
+    "ALTER TABLE api_keys ADD COLUMN last_used_at TEXT",
+];
+
+/// How stale `last_used_at` may get: it is written only when older, so a
+/// busy key costs one write a minute, not one a request.
+pub const LAST_USED_STEP: Duration = Duration::from_secs(60);
 
 /// Who made a request: the key that authenticated it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -53,7 +63,7 @@ impl Principal {
 }
 
 /// A key as listed: everything but the secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct KeyInfo {
     pub id: String,
     pub name: String,
@@ -62,6 +72,19 @@ pub struct KeyInfo {
     pub created_at: String,
     /// RFC 3339; none while the key works.
     pub revoked_at: Option<String>,
+    /// RFC 3339, within a minute; none if never used.
+    pub last_used_at: Option<String>,
+}
+
+/// What a revocation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revoke {
+    /// The key is revoked now (or was already), its sessions ended.
+    Revoked(KeyInfo),
+    /// No key has this id.
+    NotFound,
+    /// It is the last admin key that works: nobody could manage keys after it.
+    LastAdmin,
 }
 
 /// What a lookup of a presented key found.
@@ -76,16 +99,17 @@ pub enum Lookup {
 #[derive(Debug, Clone)]
 pub struct KeyStore {
     db: ServerDb,
-    cache: Arc<RwLock<LookupCache>>,
+    cache: Arc<RwLock<Cache>>,
 }
 
-/// Recent lookups by key hash, with when they were made.
-type LookupCache = HashMap<[u8; 32], (Instant, Lookup)>;
+/// Recent lookups by key hash, each with when it was made.
+type Cache = HashMap<[u8; 32], (Instant, Lookup)>;
 
 impl KeyStore {
     /// The key store of `db`, its table made if need be.
     pub fn open(db: ServerDb) -> reelgraph::Result<KeyStore> {
         db.migrate("api_keys", MIGRATIONS)?;
+        db.migrate("sessions", session_store::MIGRATIONS)?;
         Ok(KeyStore {
             db,
             cache: Arc::default(),
@@ -113,20 +137,47 @@ impl KeyStore {
         self.db.blocking(list)
     }
 
-    /// Revokes key `id`; false if there is no such key. Takes effect at once
-    /// in this process.
-    pub fn revoke(&self, id: &str) -> reelgraph::Result<bool> {
-        let revoked = self.db.blocking(|conn| {
-            conn.execute(
-                "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1",
-                rusqlite::params![id, now()],
-            )
-        })?;
+    /// Makes a key, for a handler (on the blocking pool).
+    pub async fn create_async(
+        &self,
+        name: String,
+        scopes: Vec<Scope>,
+    ) -> Result<(KeyInfo, String), ApiError> {
+        self.db.call(move |conn| create(conn, &name, &scopes)).await
+    }
+
+    /// A page of keys, oldest first: up to `limit` after the cursor
+    /// position `after`, and the position of the last if more follow.
+    pub async fn page(
+        &self,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<(Vec<KeyInfo>, Option<String>), ApiError> {
+        self.db
+            .call(move |conn| page(conn, after.as_deref(), limit))
+            .await
+    }
+
+    /// Revokes key `id` and ends its sessions, unless it is the last admin
+    /// key. Takes effect at once in this process.
+    pub fn revoke(&self, id: &str) -> reelgraph::Result<Revoke> {
+        let outcome = self.db.blocking(|conn| revoke(conn, id))?;
+        self.forget();
+        Ok(outcome)
+    }
+
+    /// [`KeyStore::revoke`], for a handler.
+    pub async fn revoke_async(&self, id: String) -> Result<Revoke, ApiError> {
+        let outcome = self.db.call(move |conn| revoke(conn, &id)).await?;
+        self.forget();
+        Ok(outcome)
+    }
+
+    fn forget(&self) {
         self.cache
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clear();
-        Ok(revoked > 0)
     }
 
     /// Who `secret` is, if anyone.
@@ -176,6 +227,7 @@ fn create(conn: &Connection, name: &str, scopes: &[Scope]) -> rusqlite::Result<(
         scopes,
         created_at: now(),
         revoked_at: None,
+        last_used_at: None,
     };
     conn.execute(
         "INSERT INTO api_keys (id, name, hash, scopes, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -190,20 +242,125 @@ fn create(conn: &Connection, name: &str, scopes: &[Scope]) -> rusqlite::Result<(
     Ok((info, secret))
 }
 
+const KEY_COLUMNS: &str = "id, name, scopes, created_at, revoked_at, last_used_at";
+
+fn key_info(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyInfo> {
+    Ok(KeyInfo {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        scopes: parse_scopes(&row.get::<_, String>(2)?),
+        created_at: row.get(3)?,
+        revoked_at: row.get(4)?,
+        last_used_at: row.get(5)?,
+    })
+}
+
 fn list(conn: &mut Connection) -> rusqlite::Result<Vec<KeyInfo>> {
-    let mut statement = conn.prepare(
-        "SELECT id, name, scopes, created_at, revoked_at FROM api_keys ORDER BY created_at, id",
-    )?;
-    let rows = statement.query_map([], |row| {
-        Ok(KeyInfo {
-            id: row.get(0)?,
-            name: row.get(1)?,
-            scopes: parse_scopes(&row.get::<_, String>(2)?),
-            created_at: row.get(3)?,
-            revoked_at: row.get(4)?,
-        })
-    })?;
+    let mut statement = conn.prepare(&format!(
+        "SELECT {KEY_COLUMNS} FROM api_keys ORDER BY rowid"
+    ))?;
+    let rows = statement.query_map([], key_info)?;
     rows.collect()
+}
+
+/// Keys in the order they were made (rowid); a cursor position is a rowid.
+fn page(
+    conn: &mut Connection,
+    after: Option<&str>,
+    limit: u32,
+) -> rusqlite::Result<(Vec<KeyInfo>, Option<String>)> {
+    let after: i64 = after.and_then(|p| p.parse().ok()).unwrap_or(0);
+    let mut statement = conn.prepare(&format!(
+        "SELECT {KEY_COLUMNS}, rowid FROM api_keys WHERE rowid > ?1 ORDER BY rowid LIMIT ?2"
+    ))?;
+    let mut rows: Vec<(KeyInfo, i64)> = statement
+        .query_map(rusqlite::params![after, i64::from(limit) + 1], |row| {
+            Ok((key_info(row)?, row.get(6)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let last = rows
+        .last()
+        .filter(|_| more)
+        .map(|(_, rowid)| rowid.to_string());
+    Ok((rows.into_iter().map(|(info, _)| info).collect(), last))
+}
+
+fn revoke(conn: &mut Connection, id: &str) -> rusqlite::Result<Revoke> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let key = tx
+        .query_row(
+            &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?1"),
+            [id],
+            key_info,
+        )
+        .optional()?;
+    let Some(mut key) = key else {
+        return Ok(Revoke::NotFound);
+    };
+    if key.revoked_at.is_none() && key.scopes.contains(&Scope::Admin) {
+        let admins: Vec<String> = tx
+            .prepare("SELECT scopes FROM api_keys WHERE revoked_at IS NULL AND id != ?1")?
+            .query_map([id], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        if !admins
+            .iter()
+            .any(|scopes| parse_scopes(scopes).contains(&Scope::Admin))
+        {
+            return Ok(Revoke::LastAdmin);
+        }
+    }
+    let at = key.revoked_at.get_or_insert_with(now).clone();
+    tx.execute(
+        "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1",
+        rusqlite::params![id, at],
+    )?;
+    session_store::delete_for_key(&tx, id)?;
+    tx.commit()?;
+    Ok(Revoke::Revoked(key))
+}
+
+/// The key with this id, as a session's lookup needs it.
+pub fn find_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Lookup> {
+    let row = conn
+        .query_row(
+            "SELECT name, scopes, revoked_at FROM api_keys WHERE id = ?1",
+            [id],
+            |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, Option<String>>(2)?,
+                ))
+            },
+        )
+        .optional()?;
+    Ok(match row {
+        None => Lookup::Unknown,
+        Some((_, _, Some(_))) => Lookup::Revoked,
+        Some((name, scopes, None)) => Lookup::Valid(Principal {
+            key_id: id.to_owned(),
+            name,
+            scopes: parse_scopes(&scopes),
+        }),
+    })
+}
+
+/// Notes that key `id` was used, unless that was noted less than a
+/// [`LAST_USED_STEP`] ago.
+fn touch(conn: &Connection, id: &str) -> rusqlite::Result<()> {
+    let now = std::time::SystemTime::now();
+    let stale = now.checked_sub(LAST_USED_STEP).unwrap_or(now);
+    conn.execute(
+        "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?3)",
+        rusqlite::params![
+            id,
+            humantime::format_rfc3339_seconds(now).to_string(),
+            humantime::format_rfc3339_seconds(stale).to_string()
+        ],
+    )?;
+    Ok(())
 }
 
 fn find(conn: &mut Connection, hash: &[u8; 32]) -> rusqlite::Result<Lookup> {
@@ -224,11 +381,14 @@ fn find(conn: &mut Connection, hash: &[u8; 32]) -> rusqlite::Result<Lookup> {
     Ok(match row {
         None => Lookup::Unknown,
         Some((_, _, _, Some(_))) => Lookup::Revoked,
-        Some((key_id, name, scopes, None)) => Lookup::Valid(Principal {
-            key_id,
-            name,
-            scopes: parse_scopes(&scopes),
-        }),
+        Some((key_id, name, scopes, None)) => {
+            touch(conn, &key_id)?;
+            Lookup::Valid(Principal {
+                key_id,
+                name,
+                scopes: parse_scopes(&scopes),
+            })
+        }
     })
 }
 
@@ -295,12 +455,69 @@ mod tests {
             keys.authenticate(&secret).await,
             Ok(Lookup::Valid(_))
         ));
-        assert!(keys.revoke(&info.id).expect("revoked"));
+        assert!(matches!(keys.revoke(&info.id), Ok(Revoke::Revoked(_))));
         assert_eq!(
             keys.authenticate(&secret).await.expect("looked up"),
             Lookup::Revoked
         );
-        assert!(!keys.revoke("key_none").expect("nothing to revoke"));
+        assert_eq!(
+            keys.revoke("key_none").expect("nothing to revoke"),
+            Revoke::NotFound
+        );
         assert!(keys.list().expect("listed")[0].revoked_at.is_some());
+    }
+
+    #[test]
+    fn the_last_admin_key_stays() {
+        let (_dir, keys) = store();
+        let (first, _) = keys.create("admin", &[Scope::Admin]).expect("created");
+        assert_eq!(keys.revoke(&first.id).expect("refused"), Revoke::LastAdmin);
+        let (second, _) = keys
+            .create("admin 2", &[Scope::Admin, Scope::Read])
+            .expect("created");
+        assert!(matches!(keys.revoke(&first.id), Ok(Revoke::Revoked(_))));
+        assert_eq!(keys.revoke(&second.id).expect("refused"), Revoke::LastAdmin);
+        // Revoking again is no error, and keeps the first time.
+        let Ok(Revoke::Revoked(again)) = keys.revoke(&first.id) else {
+            panic!("a revoked key revokes again");
+        };
+        assert_eq!(again.revoked_at, keys.list().expect("listed")[0].revoked_at);
+    }
+
+    #[tokio::test]
+    async fn pages_follow_creation_order() {
+        let (_dir, keys) = store();
+        let ids: Vec<String> = (0..5)
+            .map(|i| {
+                keys.create(&format!("k{i}"), &[Scope::Read])
+                    .expect("created")
+                    .0
+                    .id
+            })
+            .collect();
+        let (first, next) = keys.page(None, 2).await.expect("a page");
+        assert_eq!(
+            first.iter().map(|k| &k.id).collect::<Vec<_>>(),
+            [&ids[0], &ids[1]]
+        );
+        let (second, next) = keys.page(next, 3).await.expect("a page");
+        assert_eq!(
+            second.iter().map(|k| &k.id).collect::<Vec<_>>(),
+            [&ids[2], &ids[3], &ids[4]]
+        );
+        assert_eq!(next, None);
+    }
+
+    #[tokio::test]
+    async fn use_is_noted_at_most_once_a_step() {
+        let (_dir, keys) = store();
+        let (_, secret) = keys.create("ci", &[Scope::Read]).expect("created");
+        assert_eq!(keys.list().expect("listed")[0].last_used_at, None);
+        keys.authenticate(&secret).await.expect("looked up");
+        let used = keys.list().expect("listed")[0].last_used_at.clone();
+        assert!(used.is_some());
+        keys.forget();
+        keys.authenticate(&secret).await.expect("looked up");
+        assert_eq!(keys.list().expect("listed")[0].last_used_at, used);
     }
 }
