@@ -3,7 +3,7 @@
 //! when it is not one this server made for this list).
 //!
 //! A cursor is a kind letter and the hex of where the page ended: the last
-//! canvas id (`c...`), the last revision (`v...`). Clients pass the
+//! canvas id (`c...`), the last revision (`v...`), the last node type (`t...`). Clients pass the
 //! `next_cursor` of a page back unchanged; they never build one.
 
 use serde::Deserialize;
@@ -52,6 +52,7 @@ pub fn limit(given: Option<&str>) -> Result<u32, ApiError> {
 pub enum CursorKind {
     Canvases,
     Versions,
+    NodeTypes,
 }
 
 impl CursorKind {
@@ -59,6 +60,7 @@ impl CursorKind {
         match self {
             CursorKind::Canvases => 'c',
             CursorKind::Versions => 'v',
+            CursorKind::NodeTypes => 't',
         }
     }
 }

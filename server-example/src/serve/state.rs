@@ -12,6 +12,7 @@ use reelgraph::store::SqliteStore;
 use super::auth::KeyStore;
 use super::canvases::Canvases;
 use super::config::Args;
+use super::node_types;
 use super::server_db::{self, ServerDb};
 
 /// The canvases' database file in the data directory.
@@ -25,7 +26,8 @@ pub struct AppState(Arc<Inner>);
 #[derive(Debug)]
 pub struct Inner {
     pub config: Args,
-    /// The node types canvases are read with: the built-ins.
+    /// The node types canvases are read with: the built-ins and those
+    /// registered through `/v1/node-types`.
     pub catalog: Catalog,
     /// Canvases: the store and the latest version of each in memory.
     pub canvases: Canvases,
@@ -50,6 +52,7 @@ impl AppState {
         let db = ServerDb::open(&dir.join(server_db::FILE))?;
         let keys = KeyStore::open(db.clone())?;
         let catalog = Catalog::builtin();
+        node_types::load(&db, &catalog)?;
         let store = SqliteStore::open(dir.join(CANVAS_FILE))?;
         Ok(AppState(Arc::new(Inner {
             canvases: Canvases::new(Arc::new(store), catalog.clone()),
