@@ -4,10 +4,14 @@
 
 mod support;
 
+use axum::body::Body;
+use reelgraph_server::serve::registry::Scope;
+use reelgraph_server::serve::{AppState, Args, app};
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION};
 use serde_json::{Value, json};
 use support::{Server, expect_error, json};
+use tower::ServiceExt;
 
 /// The demo canvas every new data directory has.
 const DEMO: &str = "/v1/canvases/the-last-lighthouse";
@@ -228,6 +232,58 @@ async fn a_registered_node_type_is_usable_and_survives_a_restart() {
         StatusCode::OK,
         "the type is usable after the restart"
     );
+}
+
+/// In-process: registering a node type takes the admin scope; reading the
+/// catalogue, checking a canvas and importing one do not.
+#[tokio::test(flavor = "multi_thread")]
+async fn registering_a_node_type_takes_the_admin_scope() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let state = AppState::open(Args::local(dir.path().to_owned())).expect("the state");
+    let (_, editor) = state
+        .keys
+        .create("editor", &[Scope::Read, Scope::Write])
+        .expect("a key");
+    let (_, admin) = state.keys.create("admin", &[Scope::Admin]).expect("a key");
+    let router = app(state);
+    let call = |key: &str, method: &str, path: &str, body: &str| {
+        let request = axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {key}"))
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_owned()))
+            .expect("a request");
+        router.clone().oneshot(request)
+    };
+    let listed = call(&editor, "GET", "/v1/node-types?limit=1", "")
+        .await
+        .expect("an answer");
+    assert_eq!(listed.status(), StatusCode::OK);
+    let empty = r#"{"nodes": [], "edges": [], "reelgraph": {"id": "flow"}}"#;
+    let imported = call(&editor, "POST", "/v1/canvases/import", empty)
+        .await
+        .expect("an answer");
+    assert_eq!(imported.status(), StatusCode::CREATED);
+    let checked = call(&editor, "POST", "/v1/canvases/flow/validate", "")
+        .await
+        .expect("an answer");
+    assert_eq!(checked.status(), StatusCode::OK);
+    let refused = call(&editor, "POST", "/v1/node-types", LUT_GRADE)
+        .await
+        .expect("an answer");
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let body: Value = serde_json::from_slice(
+        &axum::body::to_bytes(refused.into_body(), 1 << 20)
+            .await
+            .expect("a body"),
+    )
+    .expect("JSON");
+    assert_eq!(body["error"]["details"]["required_scope"], "admin");
+    let registered = call(&admin, "POST", "/v1/node-types", LUT_GRADE)
+        .await
+        .expect("an answer");
+    assert_eq!(registered.status(), StatusCode::CREATED);
 }
 
 #[tokio::test]
