@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::ValueEnum;
+use reelgraph::store::Durability;
 
 /// Serve canvases over HTTP: a REST API under /v1 with an OpenAPI document
 /// at /v1/openapi.json.
@@ -28,6 +29,11 @@ pub struct Args {
     /// How long a request may take, body included (e.g. `30s`, `500ms`).
     #[arg(long, env = "REELGRAPH_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
+    /// What an acknowledged edit survives: `power-cut` (an fsync per save)
+    /// or `process-crash` (many more edits a second; a power cut or an OS
+    /// crash may undo the last ones).
+    #[arg(long, env = "REELGRAPH_DURABILITY", value_enum, default_value_t = DurabilityArg::PowerCut)]
+    pub durability: DurabilityArg,
     /// How log lines are written on stderr.
     #[arg(long, env = "REELGRAPH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -36,6 +42,22 @@ pub struct Args {
 /// 16 MiB: a canvas of several thousand nodes, well under the core's 64 MiB
 /// document limit, so one request cannot hold much memory.
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+/// `--durability`, as the store's [`Durability`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DurabilityArg {
+    PowerCut,
+    ProcessCrash,
+}
+
+impl From<DurabilityArg> for Durability {
+    fn from(arg: DurabilityArg) -> Durability {
+        match arg {
+            DurabilityArg::PowerCut => Durability::PowerCut,
+            DurabilityArg::ProcessCrash => Durability::ProcessCrash,
+        }
+    }
+}
 
 /// The shape of log lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -55,6 +77,7 @@ impl Args {
             data_dir,
             body_limit: DEFAULT_BODY_LIMIT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            durability: DurabilityArg::PowerCut,
             log_format: LogFormat::Text,
         }
     }

@@ -53,7 +53,8 @@ impl AppState {
         let keys = KeyStore::open(db.clone())?;
         let catalog = Catalog::builtin();
         node_types::load(&db, &catalog)?;
-        let store = SqliteStore::open(dir.join(CANVAS_FILE))?;
+        let store =
+            SqliteStore::open(dir.join(CANVAS_FILE))?.with_durability(config.durability.into())?;
         Ok(AppState(Arc::new(Inner {
             canvases: Canvases::new(Arc::new(store), catalog.clone()),
             config,
