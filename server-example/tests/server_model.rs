@@ -591,7 +591,7 @@ async fn a_canvas_is_exported_in_the_format_accept_or_the_query_names() {
     let other = server
         .get(&format!("{DEMO}/export"))
         .header(ACCEPT, "text/vnd.graphviz")
-        .header(IF_NONE_MATCH, tag)
+        .header(IF_NONE_MATCH, tag.clone())
         .send()
         .await
         .expect("an answer");
@@ -600,6 +600,19 @@ async fn a_canvas_is_exported_in_the_format_accept_or_the_query_names() {
         StatusCode::OK,
         "another format has another tag"
     );
+    // A registration can change how a canvas draws: the tag follows the catalogue.
+    assert_eq!(
+        register_type(&server, LUT_GRADE).await.status(),
+        StatusCode::CREATED
+    );
+    let after = server
+        .get(&format!("{DEMO}/export"))
+        .header(ACCEPT, "image/svg+xml")
+        .header(IF_NONE_MATCH, tag)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(after.status(), StatusCode::OK);
 
     let body = expect_error(
         export("text/html").await.expect("an answer"),

@@ -17,6 +17,7 @@ use super::api_error::ApiResult;
 use super::canvases::Latest;
 use super::etag;
 use super::json::StrictJson;
+use super::node_types;
 use super::query::StrictQuery;
 use super::registry::{Registry, Route};
 use super::state::AppState;
@@ -138,7 +139,11 @@ async fn task_previews(
     let latest = state.canvases.get(&id).await?;
     // The previews follow from the canvas, the catalogue and the query.
     let tag = etag::of(
-        &format!("{}-{}", latest.revision, catalog_version(&state)),
+        &format!(
+            "{}-{}",
+            latest.revision,
+            node_types::catalog_version(&state.catalog)
+        ),
         format!(
             "{}|{}|{}",
             latest.etag,
@@ -173,16 +178,4 @@ pub async fn read_canvas(state: &AppState, id: &str) -> ApiResult<(Canvas, Arc<L
 pub fn load(state: &AppState, latest: &Latest) -> ApiResult<Canvas> {
     let doc = CanvasDocument::from_json(std::str::from_utf8(&latest.json).unwrap_or_default())?;
     Ok(state.canvases.load(doc)?)
-}
-
-/// A number that grows with every registration in the catalogue (a new
-/// type, or a higher version of one): what a tag of anything the catalogue
-/// shapes includes.
-pub fn catalog_version(state: &AppState) -> u64 {
-    state
-        .catalog
-        .types()
-        .iter()
-        .map(|spec| u64::from(spec.version))
-        .sum()
 }

@@ -20,9 +20,10 @@ use serde_json::json;
 
 use super::api_error::{ApiError, ApiResult};
 use super::canvases::encode_segment;
-use super::checks::{catalog_version, load};
+use super::checks::load;
 use super::etag;
 use super::media_types::{self, Choice, ExportFormat, ImportFormat};
+use super::node_types;
 use super::query::StrictQuery;
 use super::registry::{Registry, Route, Scope};
 use super::state::AppState;
@@ -128,7 +129,11 @@ async fn export(
     let latest = state.canvases.get(&id).await?;
     // An export follows from the canvas, the catalogue (titles, ports) and the format.
     let tag = etag::of(
-        &format!("{}-{}", latest.revision, catalog_version(&state)),
+        &format!(
+            "{}-{}",
+            latest.revision,
+            node_types::catalog_version(&state.catalog)
+        ),
         format!("{}|{}", latest.etag, format.name()).as_bytes(),
     );
     let vary = (VARY, HeaderValue::from_static("accept"));

@@ -229,6 +229,17 @@ pub fn load(db: &ServerDb, catalog: &Catalog) -> reelgraph::Result<usize> {
     Ok(registered)
 }
 
+/// A number that grows with every registration in the catalogue (a new
+/// type, or a higher version of one): what a tag of anything the catalogue
+/// shapes includes.
+pub fn catalog_version(catalog: &Catalog) -> u64 {
+    catalog
+        .types()
+        .iter()
+        .map(|spec| u64::from(spec.version))
+        .sum()
+}
+
 /// The version of `type_name` stored last, if any (for tests of `load`).
 #[cfg(test)]
 fn stored_version(db: &ServerDb, type_name: &str) -> Option<u32> {
