@@ -157,7 +157,8 @@ async fn export(
         .into_response())
 }
 
-/// A canvas in `format` (anything but the native document, which is stored as is).
+/// A canvas in `format`. An export of the native document sends the stored
+/// bytes instead, without loading the canvas.
 fn render(canvas: &reelgraph::Canvas, format: ExportFormat) -> ApiResult<Vec<u8>> {
     let text = match format {
         ExportFormat::Native => canvas.to_json(),
