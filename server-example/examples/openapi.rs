@@ -79,29 +79,35 @@ fn section(out: &mut String, method: &str, path: &str, operation: &Value) {
             );
         }
     }
-    if let Some(schema) =
-        operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str()
-    {
-        let _ = write!(out, "\nBody: `{}` (JSON).\n", schema_name(schema));
+    if let Some(content) = operation["requestBody"]["content"].as_object() {
+        let _ = write!(out, "\nBody: {}.\n", bodies(content));
     }
     out.push_str("\n| Status | Answer |\n|---|---|\n");
     for (status, response) in operation["responses"].as_object().into_iter().flatten() {
-        let body = response["content"]
-            .as_object()
-            .and_then(|c| c.iter().next())
-            .map(
-                |(media, content)| match content["schema"]["$ref"].as_str() {
-                    Some(schema) => format!(" `{}`", schema_name(schema)),
-                    None => format!(" ({media})"),
-                },
-            )
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "| {status} | {body}{} |",
-            response["description"].as_str().unwrap_or("")
-        );
+        let description = response["description"].as_str().unwrap_or("");
+        match response["content"].as_object() {
+            Some(content) => {
+                let _ = writeln!(out, "| {status} | {}: {description} |", bodies(content));
+            }
+            None => {
+                let _ = writeln!(out, "| {status} | {description} |");
+            }
+        }
     }
+}
+
+/// The bodies of a `content` object: `Schema` for JSON, `Schema` as
+/// `media/type` for other media types, or the media type alone.
+fn bodies(content: &serde_json::Map<String, Value>) -> String {
+    content
+        .iter()
+        .map(|(media, body)| match body["schema"]["$ref"].as_str() {
+            Some(schema) if media == "application/json" => format!("`{}`", schema_name(schema)),
+            Some(schema) => format!("`{}` as `{media}`", schema_name(schema)),
+            None => format!("`{media}`"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn schema_name(reference: &str) -> &str {

@@ -79,6 +79,12 @@ pub const SERVER_CODES: &[ServerCode] = &[
         hint: "send the body as JSON with `Content-Type: application/json`",
     },
     ServerCode {
+        code: "not_acceptable",
+        category: Category::InvalidInput,
+        http_status: 406,
+        hint: "ask for one of the media types in `details.supported` with `Accept`, or name the format with `?format=`",
+    },
+    ServerCode {
         code: "payload_too_large",
         category: Category::InvalidInput,
         http_status: 413,

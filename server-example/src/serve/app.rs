@@ -23,7 +23,7 @@ use tower_http::timeout::TimeoutLayer;
 use super::api_error::{Answered, ApiError};
 use super::registry::Registry;
 use super::state::AppState;
-use super::{auth, canvases, openapi, runs};
+use super::{auth, canvases, checks, formats, node_types, openapi, runs};
 
 /// The header that carries a request's id, echoed on its response.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -31,6 +31,9 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Every route of the server, registered once.
 pub fn routes(routes: &mut Registry) {
     canvases::register(routes);
+    checks::register(routes);
+    formats::register(routes);
+    node_types::register(routes);
     runs::register(routes);
     auth::register(routes);
 }

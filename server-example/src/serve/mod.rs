@@ -10,14 +10,20 @@
 //! and layers), `registry` (routes and their scopes), `openapi`, `api_error`
 //! (error bodies and the server-only code table), `json` (strict bodies),
 //! `pagination`, `query` (strict query strings), `random`, `server_db` (the server's own tables), `auth` (keys, sessions,
-//! CSRF, rate limits, security headers, the scope check), `canvases`, `runs` (runs, their events, files and records).
+//! CSRF, rate limits, security headers, the scope check), `canvases`, `runs` (runs, their events, files and records);
+//! `node_types`, `checks` (validate, can-connect, task previews), `formats` and `media_types` (export and import), `etag`.
 
 pub mod api_error;
 pub mod app;
 pub mod auth;
 pub mod canvases;
+pub mod checks;
 pub mod config;
+pub mod etag;
+pub mod formats;
 pub mod json;
+pub mod media_types;
+pub mod node_types;
 pub mod openapi;
 pub mod pagination;
 pub mod query;

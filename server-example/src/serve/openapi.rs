@@ -104,15 +104,17 @@ fn operation(route: &Route, schemas: &mut Map<String, Value>) -> Value {
     }
     let mut responses = Map::new();
     for response in &route.responses {
-        let mut doc = json!({"description": response.description});
+        // Several media types of one status share its entry; the first description stays.
+        let doc = responses
+            .entry(response.status.to_string())
+            .or_insert_with(|| json!({"description": response.description}));
         if let Some((media_type, body)) = &response.body {
             let schema = match body {
                 Some(named) => reference(schemas, named),
                 None => json!({}),
             };
-            doc["content"] = json!({ *media_type: {"schema": schema} });
+            doc["content"][*media_type] = json!({"schema": schema});
         }
-        responses.insert(response.status.to_string(), doc);
     }
     responses.insert(
         "default".into(),
@@ -130,11 +132,15 @@ fn operation(route: &Route, schemas: &mut Map<String, Value>) -> Value {
         "parameters": parameters,
         "responses": responses,
     });
-    if let Some(request) = &route.request {
-        operation["requestBody"] = json!({
-            "required": true,
-            "content": {"application/json": {"schema": reference(schemas, request)}},
-        });
+    if !route.request.is_empty() {
+        let mut content = Map::new();
+        for (media_type, named) in &route.request {
+            content.insert(
+                (*media_type).to_owned(),
+                json!({"schema": reference(schemas, named)}),
+            );
+        }
+        operation["requestBody"] = json!({"required": true, "content": content});
     }
     operation
 }

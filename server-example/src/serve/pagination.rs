@@ -3,7 +3,7 @@
 //! when it is not one this server made for this list).
 //!
 //! A cursor is a kind letter and the hex of where the page ended: the last
-//! canvas id (`c...`), the last revision (`v...`). Clients pass the
+//! canvas id (`c...`), the last revision (`v...`), the last node type (`t...`). Clients pass the
 //! `next_cursor` of a page back unchanged; they never build one.
 
 use serde::Deserialize;
@@ -54,6 +54,7 @@ pub enum CursorKind {
     Versions,
     Runs,
     Keys,
+    NodeTypes,
 }
 
 impl CursorKind {
@@ -63,6 +64,7 @@ impl CursorKind {
             CursorKind::Versions => 'v',
             CursorKind::Runs => 'r',
             CursorKind::Keys => 'k',
+            CursorKind::NodeTypes => 't',
         }
     }
 }

@@ -113,8 +113,8 @@ pub struct Route {
     pub operation_id: &'static str,
     pub summary: &'static str,
     pub scope: Scope,
-    /// The JSON body it reads, if any.
-    pub request: Option<Named>,
+    /// The bodies it reads, by media type (none for a route without a body).
+    pub request: Vec<(&'static str, Named)>,
     /// The query parameters, as the properties of one object type.
     pub query: Option<Named>,
     pub headers: Vec<HeaderDoc>,
@@ -137,7 +137,7 @@ impl Route {
             operation_id,
             summary,
             scope: Scope::Read,
-            request: None,
+            request: Vec::new(),
             query: None,
             headers: Vec::new(),
             responses: Vec::new(),
@@ -179,8 +179,14 @@ impl Route {
     }
 
     /// The route reads a JSON body of type `T`.
-    pub fn request<T: JsonSchema>(mut self) -> Route {
-        self.request = Some(Named::of::<T>());
+    pub fn request<T: JsonSchema>(self) -> Route {
+        self.request_as::<T>("application/json")
+    }
+
+    /// The route reads a body of type `T` sent as `media_type` (one call
+    /// per media type a route reads).
+    pub fn request_as<T: JsonSchema>(mut self, media_type: &'static str) -> Route {
+        self.request.push((media_type, Named::of::<T>()));
         self
     }
 
@@ -206,11 +212,22 @@ impl Route {
     }
 
     /// The route answers `status` with a JSON body of type `T`.
-    pub fn response<T: JsonSchema>(mut self, status: u16, description: &'static str) -> Route {
+    pub fn response<T: JsonSchema>(self, status: u16, description: &'static str) -> Route {
+        self.response_as::<T>(status, "application/json", description)
+    }
+
+    /// The route answers `status` with a body of type `T` as `media_type`
+    /// (a status may have several, one per media type).
+    pub fn response_as<T: JsonSchema>(
+        mut self,
+        status: u16,
+        media_type: &'static str,
+        description: &'static str,
+    ) -> Route {
         self.responses.push(ResponseDoc {
             status,
             description,
-            body: Some(("application/json", Some(Named::of::<T>()))),
+            body: Some((media_type, Some(Named::of::<T>()))),
         });
         self
     }

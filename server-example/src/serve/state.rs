@@ -14,6 +14,7 @@ use super::auth::KeyStore;
 use super::auth::rate_limit::RateLimits;
 use super::canvases::Canvases;
 use super::config::Args;
+use super::node_types;
 use super::runs::Runs;
 use super::server_db::{self, ServerDb};
 
@@ -28,7 +29,8 @@ pub struct AppState(Arc<Inner>);
 #[derive(Debug)]
 pub struct Inner {
     pub config: Args,
-    /// The node types canvases are read with: the built-ins.
+    /// The node types canvases are read with: the built-ins and those
+    /// registered through `/v1/node-types`.
     pub catalog: Catalog,
     /// Canvases: the store and the latest version of each in memory.
     pub canvases: Canvases,
@@ -57,6 +59,7 @@ impl AppState {
         let db = ServerDb::open(&dir.join(server_db::FILE))?;
         let keys = KeyStore::open(db.clone())?;
         let catalog = Catalog::builtin();
+        node_types::load(&db, &catalog)?;
         let store = Arc::new(
             SqliteStore::open(dir.join(CANVAS_FILE))?.with_durability(config.durability.into())?,
         );

@@ -17,11 +17,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use axum::body::Bytes;
+use reelgraph::format::comfyui;
 use reelgraph::store::{CanvasStore, ListQuery, Page, SqliteStore, VersionInfo};
 use reelgraph::{Applied, Canvas, CanvasDocument, Catalog, Op};
 
-pub(crate) use self::handlers::etag_matches;
-pub use self::handlers::register;
+use super::etag;
+
+pub use self::handlers::{encode_segment, register};
+
+/// The one id no canvas may have.
+const RESERVED_ID: &str = "import";
 
 /// A canvas's latest version as a GET answers it.
 #[derive(Debug)]
@@ -35,8 +40,7 @@ pub struct Latest {
 
 impl Latest {
     fn of(revision: u64, json: Vec<u8>) -> Arc<Latest> {
-        let hash = blake3::hash(&json);
-        let etag = format!("\"{revision}-{}\"", &hash.to_hex()[..16]);
+        let etag = etag::of(&revision.to_string(), &json);
         Arc::new(Latest {
             revision,
             etag,
@@ -82,6 +86,14 @@ impl Canvases {
             catalog,
             slots: RwLock::default(),
         }
+    }
+
+    /// `doc` as a canvas of the server's catalogue, with the ComfyUI node
+    /// types it carries registered first (an imported canvas reads the same
+    /// after a restart).
+    pub fn load(&self, doc: CanvasDocument) -> reelgraph::Result<Canvas> {
+        comfyui::restore_types(&self.catalog, &doc)?;
+        Canvas::from_document(self.catalog.clone(), doc)
     }
 
     /// The store, for what this module does not wrap (readiness checks).
@@ -143,11 +155,19 @@ impl Canvases {
     /// Stores a whole document as a new canvas (read as a load reads it:
     /// old node-type versions migrated).
     pub async fn create_document(&self, doc: CanvasDocument) -> reelgraph::Result<Arc<Latest>> {
-        let canvas = Canvas::from_document(self.catalog.clone(), doc)?;
+        let canvas = self.load(doc)?;
         self.create_canvas(canvas).await
     }
 
     async fn create_canvas(&self, canvas: Canvas) -> reelgraph::Result<Arc<Latest>> {
+        // `/v1/canvases/import` is a route: a canvas of that id could not be read.
+        if canvas.id() == RESERVED_ID {
+            return Err(reelgraph::Error::InvalidId {
+                id: RESERVED_ID.to_owned(),
+                message: "it is reserved for the route POST /v1/canvases/import; choose another id"
+                    .into(),
+            });
+        }
         let slot = self.slot(canvas.id());
         let mut guard = slot.write.lock().await;
         let doc = canvas.to_document();
@@ -170,7 +190,7 @@ impl Canvases {
         let mut guard = slot.write.lock().await;
         if guard.is_none() {
             match self.store.get(id).await {
-                Ok(doc) => *guard = Some(Canvas::from_document(self.catalog.clone(), doc)?),
+                Ok(doc) => *guard = Some(self.load(doc)?),
                 Err(e) => {
                     drop(guard);
                     self.forget(id, &slot);
@@ -234,7 +254,7 @@ impl Canvases {
         let mut guard = slot.write.lock().await;
         doc.revision = expected.saturating_add(1);
         doc.updated_at = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
-        let canvas = Canvas::from_document(self.catalog.clone(), doc)?;
+        let canvas = self.load(doc)?;
         let doc = canvas.to_document();
         if let Err(e) = self.store.save(&doc, expected).await {
             *guard = None;

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::{Path, Request, State};
-use axum::http::header::{CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION};
+use axum::http::header::{CONTENT_TYPE, ETAG, LOCATION};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,7 +18,7 @@ use super::records::RunFilter;
 use super::sse;
 use super::view::{BatchRequest, BatchStarted, Explained, RunOutputs, RunSummary, RunView};
 use crate::serve::api_error::{ApiError, ApiResult};
-use crate::serve::canvases::etag_matches;
+use crate::serve::etag;
 use crate::serve::json::StrictJson;
 use crate::serve::pagination::{self, CursorKind};
 use crate::serve::query::StrictQuery;
@@ -248,11 +248,9 @@ async fn get_run(
         .map_err(|e| ApiError::new("server_error", format!("the run could not be written: {e}")))?;
     // A view changes while the run goes and never after it ended: the hash
     // of what it says is its ETag.
-    let etag = format!("\"{}\"", &blake3::hash(&body).to_hex()[..16]);
-    if let Some(given) = headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok())
-        && etag_matches(given, &etag)
-    {
-        return Ok((StatusCode::NOT_MODIFIED, [(ETAG, etag)]).into_response());
+    let etag = etag::of("run", &body);
+    if etag::matches(&headers, &etag) {
+        return Ok(etag::not_modified(&etag));
     }
     Ok((
         [(CONTENT_TYPE, "application/json".to_owned()), (ETAG, etag)],
