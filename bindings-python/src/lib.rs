@@ -8,6 +8,7 @@ mod applied;
 mod autosave;
 mod batch;
 mod cache;
+mod call_queue;
 mod canvas;
 mod catalog;
 mod convert;
