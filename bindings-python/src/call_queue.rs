@@ -85,7 +85,11 @@ fn pool() -> Arc<Pool> {
         return pool.clone();
     }
     let pool = Arc::new(Pool::default());
-    *slot = Some((pid, pool.clone()));
+    if let Some(parent) = slot.replace((pid, pool.clone())) {
+        // The parent's pool, inherited by a forked child: its threads and
+        // its lock's state are the parent's; never touch them.
+        std::mem::forget(parent);
+    }
     pool
 }
 
