@@ -4,17 +4,20 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use reelgraph::{Op, PortRef, Quality, UndoStack};
 
 use crate::applied::PyApplied;
 use crate::catalog::{PyCatalog, or_builtin};
 
-use crate::convert::{
-    json_text_arg, loads, serialize, str_arg, to_json_text, to_value, wrong_type,
-};
+use crate::convert::{loads, serialize, str_arg, to_json_text, wrong_type};
 use crate::errors::core_err;
 use crate::formats;
+use crate::from_python::from_python;
+use crate::py_str;
+
+/// Applies of at most this many ops keep the GIL (see `apply`).
+const FEW_OPS: usize = 8;
 
 /// A canvas: nodes and edges, changed only by ops.
 #[pyclass(module = "reelgraph._native", name = "Canvas", frozen)]
@@ -44,6 +47,15 @@ impl PyCanvas {
         py.detach(|| reelgraph::Canvas::from_json(catalog, text))
             .map(PyCanvas::wrap)
             .map_err(core_err)
+    }
+
+    /// The undo stack and the canvas, if neither is locked (or poisoned).
+    fn try_lock_both(
+        &self,
+    ) -> Option<(MutexGuard<'_, UndoStack>, MutexGuard<'_, reelgraph::Canvas>)> {
+        let history = self.history.try_lock().ok()?;
+        let canvas = self.inner.try_lock().ok()?;
+        Some((history, canvas))
     }
 
     fn history(&self) -> MutexGuard<'_, UndoStack> {
@@ -189,9 +201,19 @@ impl PyCanvas {
     /// The apply can be undone with `undo()`.
     fn apply(&self, py: Python<'_>, ops: &Bound<'_, PyAny>) -> PyResult<PyApplied> {
         let ops = parse_ops(ops)?;
-        py.detach(|| self.history().apply(&mut self.lock(), ops))
-            .map(PyApplied::from)
-            .map_err(core_err)
+        // Releasing the GIL costs more than applying a few ops: they are
+        // applied holding it, unless the canvas is busy elsewhere (never
+        // wait for a lock while holding the GIL).
+        let free = if ops.len() <= FEW_OPS {
+            self.try_lock_both()
+        } else {
+            None
+        };
+        let applied = match free {
+            Some((mut history, mut canvas)) => history.apply(&mut canvas, ops),
+            None => py.detach(|| self.history().apply(&mut self.lock(), ops)),
+        };
+        applied.map(PyApplied::from).map_err(core_err)
     }
 
     /// Undoes the newest apply not undone yet (an apply itself: the revision
@@ -318,10 +340,23 @@ impl PyCanvas {
     }
 }
 
-/// Ops from JSON text, a list of op dicts or one op dict: one reader for all.
+/// Ops from JSON text (the core's reader), or a list of op dicts or one op
+/// dict, read in place.
 fn parse_ops(ops: &Bound<'_, PyAny>) -> PyResult<Vec<Op>> {
-    let text = json_text_arg(ops, "ops", "a list of op dicts, one op dict or JSON text")?;
-    Op::parse_list(&text).map_err(core_err)
+    if let Ok(text) = ops.cast::<PyString>() {
+        return Op::parse_list(py_str::text(text)?).map_err(core_err);
+    }
+    if ops.is_instance_of::<PyDict>() {
+        return Ok(vec![from_python(ops, "ops")?]);
+    }
+    if ops.is_instance_of::<PyList>() || ops.is_instance_of::<PyTuple>() {
+        return from_python(ops, "ops");
+    }
+    Err(wrong_type(
+        "ops",
+        "a list of op dicts, one op dict or JSON text",
+        ops,
+    ))
 }
 
 /// A port: a `(node, port)` tuple or a `{"node", "port"}` dict.
@@ -330,7 +365,7 @@ fn port_ref(obj: &Bound<'_, PyAny>, arg: &str) -> PyResult<PortRef> {
         return Ok(PortRef::new(node, port));
     }
     if obj.is_instance_of::<PyDict>() {
-        return reelgraph::from_value(to_value(obj, arg)?).map_err(core_err);
+        return from_python(obj, arg);
     }
     Err(wrong_type(
         arg,

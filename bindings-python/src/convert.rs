@@ -17,10 +17,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::errors::core_err;
+use crate::py_str;
 
 /// Deepest nesting read from Python: the limit of the core's JSON reader, so
 /// an object that contains itself is refused rather than followed forever.
-const MAX_DEPTH: usize = 128;
+pub const MAX_DEPTH: usize = 128;
 /// Path segments an error shows before it cuts the path short.
 const MAX_SHOWN_SEGMENTS: usize = 12;
 
@@ -41,9 +42,9 @@ pub fn to_json_text(obj: &Bound<'_, PyAny>, arg: &str) -> PyResult<String> {
     })
 }
 
-/// [`to_json_text`], parsed: for the small values a binding reads itself.
+/// A Python value as a JSON value, by the rules of [`to_json_text`].
 pub fn to_value(obj: &Bound<'_, PyAny>, arg: &str) -> PyResult<Value> {
-    serde_json::from_str(&to_json_text(obj, arg)?).map_err(|e| core_err(e.into()))
+    crate::from_python::from_python(obj, arg)
 }
 
 /// Anything the core serialises (a report, a document, an event) as plain
@@ -72,7 +73,7 @@ pub fn loads<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
 /// own message would name it only in a note, and not before Python 3.11).
 pub fn str_arg(obj: &Bound<'_, PyAny>, arg: &str) -> PyResult<String> {
     match obj.cast::<PyString>() {
-        Ok(text) => Ok(text.to_cow()?.into_owned()),
+        Ok(text) => Ok(py_str::text(text)?.to_owned()),
         Err(_) => Err(wrong_type(arg, "a str", obj)),
     }
 }
@@ -87,7 +88,7 @@ pub fn wrong_type(arg: &str, what: &str, obj: &Bound<'_, PyAny>) -> PyErr {
 /// `TypeError` saying `arg` must be `what`.
 pub fn json_text_arg(obj: &Bound<'_, PyAny>, arg: &str, what: &str) -> PyResult<String> {
     if let Ok(text) = obj.cast::<PyString>() {
-        return Ok(text.to_cow()?.into_owned());
+        return Ok(py_str::text(text)?.to_owned());
     }
     if obj.is_instance_of::<PyDict>()
         || obj.is_instance_of::<PyList>()
@@ -100,13 +101,15 @@ pub fn json_text_arg(obj: &Bound<'_, PyAny>, arg: &str, what: &str) -> PyResult<
 
 /// Why a value could not be converted, and where: the path is collected on
 /// the way out, so a value that converts pays nothing for it.
-struct Bad {
+#[derive(Debug)]
+pub struct Bad {
     kind: BadKind,
     /// Path segments from the innermost outwards.
     path: Vec<String>,
 }
 
-enum BadKind {
+#[derive(Debug)]
+pub enum BadKind {
     /// A Python type JSON has no place for (a `TypeError`).
     Type(String),
     /// A dict key that is not a `str` (a `TypeError`).
@@ -115,22 +118,25 @@ enum BadKind {
     Value(String),
     /// A Python error raised while reading (a failing `__str__`, ...).
     Raised(PyErr),
+    /// A value of the wrong shape for what is read (`invalid_json`): an
+    /// unknown op or field, a missing field, a str where a number belongs.
+    Serde(String),
 }
 
 impl Bad {
-    fn new(kind: BadKind) -> Self {
+    pub fn new(kind: BadKind) -> Self {
         Bad {
             kind,
             path: Vec::new(),
         }
     }
 
-    fn at(mut self, segment: String) -> Self {
+    pub fn at(mut self, segment: String) -> Self {
         self.path.push(segment);
         self
     }
 
-    fn into_py_err(self, arg: &str) -> PyErr {
+    pub fn into_py_err(self, arg: &str) -> PyErr {
         let mut place = arg.to_owned();
         for segment in self.path.iter().rev().take(MAX_SHOWN_SEGMENTS) {
             place.push_str(segment);
@@ -150,9 +156,24 @@ impl Bad {
                 message: format!("`{place}` {what}"),
             }),
             BadKind::Raised(err) => err,
+            BadKind::Serde(what) => core_err(reelgraph::Error::InvalidJson {
+                message: format!("`{place}`: {what}"),
+            }),
         }
     }
 }
+
+impl std::fmt::Display for Bad {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.kind {
+            BadKind::Type(name) | BadKind::Key(name) => write!(f, "not JSON: {name}"),
+            BadKind::Value(what) | BadKind::Serde(what) => f.write_str(what),
+            BadKind::Raised(err) => write!(f, "{err}"),
+        }
+    }
+}
+
+impl std::error::Error for Bad {}
 
 impl From<PyErr> for Bad {
     fn from(err: PyErr) -> Self {
@@ -172,7 +193,7 @@ fn article(word: &str) -> &'static str {
 fn write_at(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> Result<(), Bad> {
     // Exact types first: they are what callers pass almost always.
     if let Ok(s) = obj.cast::<PyString>() {
-        return write_json(out, &*s.to_cow()?);
+        return write_json(out, py_str::text(s)?);
     }
     if obj.is_none() {
         out.extend_from_slice(b"null");
@@ -189,10 +210,7 @@ fn write_at(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> Result<(
     if let Ok(f) = obj.cast::<PyFloat>() {
         let x = f.value();
         if !x.is_finite() {
-            return Err(Bad::new(BadKind::Value(format!(
-                "is {}: JSON has no NaN or infinity; pass a finite number",
-                if x.is_nan() { "NaN" } else { "infinite" }
-            ))));
+            return Err(Bad::new(BadKind::Value(not_finite(x))));
         }
         // serde_json's float format: shortest round-trip digits, `4.0` for 4.
         return write_json(out, &x);
@@ -204,11 +222,11 @@ fn write_at(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> Result<(
             let Ok(key) = key.cast::<PyString>() else {
                 return Err(Bad::new(BadKind::Key(type_name(&key))));
             };
-            let key = key.to_cow()?;
+            let key = py_str::text(key)?;
             if n > 0 {
                 out.push(b',');
             }
-            write_json(out, &*key)?;
+            write_json(out, key)?;
             out.push(b':');
             write_at(&item, out, depth).map_err(|bad| bad.at(format!(".{key}")))?;
         }
@@ -254,22 +272,30 @@ fn write_int(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> Result<(), Bad> {
     if let Ok(u) = obj.extract::<u64>() {
         return write_json(out, &u);
     }
-    Err(Bad::new(BadKind::Value(
-        "is an integer beyond 64 bits: reelgraph reads integers from -2^63 to 2^64-1; \
-         pass a smaller one, or a float or str if that is what you mean"
-            .to_owned(),
-    )))
+    Err(Bad::new(BadKind::Value(BEYOND_64_BITS.to_owned())))
+}
+
+pub const BEYOND_64_BITS: &str = "is an integer beyond 64 bits: reelgraph reads integers \
+    from -2^63 to 2^64-1; pass a smaller one, or a float or str if that is what you mean";
+
+pub fn not_finite(x: f64) -> String {
+    format!(
+        "is {}: JSON has no NaN or infinity; pass a finite number",
+        if x.is_nan() { "NaN" } else { "infinite" }
+    )
 }
 
 fn deeper(depth: usize) -> Result<usize, Bad> {
-    depth.checked_sub(1).ok_or_else(|| {
-        Bad::new(BadKind::Value(format!(
-            "nests lists and dicts more than {MAX_DEPTH} levels deep (or contains itself)"
-        )))
-    })
+    depth.checked_sub(1).ok_or_else(too_deep)
 }
 
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
+pub fn too_deep() -> Bad {
+    Bad::new(BadKind::Value(format!(
+        "nests lists and dicts more than {MAX_DEPTH} levels deep (or contains itself)"
+    )))
+}
+
+pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()
         .name()
         .and_then(|name| Ok(name.to_cow()?.into_owned()))

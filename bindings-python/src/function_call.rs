@@ -1,10 +1,11 @@
 //! One task run by a Python function: the call, its result or exception as
 //! the core's outputs or task error, and coroutines on the function loop.
 //!
-//! Every call happens on the runtime's blocking pool, holding the GIL only
-//! while Python code runs, so the runtime's workers never wait for the GIL.
-//! A plain function runs there to its end; an `async def` function's
-//! coroutine is handed to the function loop ([`crate::function_loop`]).
+//! Every call happens on a thread of the call queue ([`crate::call_queue`]),
+//! which holds the GIL only while Python code runs, so the runtime's workers
+//! never wait for the GIL. A plain function runs there to its end; an
+//! `async def` function's coroutine is handed to the function loop
+//! ([`crate::function_loop`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,7 +20,7 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 use crate::task_context::PyTaskContext;
-use crate::{convert, function_loop};
+use crate::{call_queue, convert, function_loop};
 
 /// How long a cancelled coroutine may take to finish its clean-up before the
 /// task ends as `cancelled` anyway.
@@ -47,14 +48,24 @@ enum Started {
 /// Runs `task` with `function`: what the core's local runner calls.
 pub async fn call(function: Arc<PyFunction>, task: Task, ctx: TaskContext) -> Outcome {
     let cancel = ctx.cancel.clone();
-    let mut starting = tokio::task::spawn_blocking(move || {
-        Python::try_attach(|py| start(py, &function, &task, ctx))
-            .unwrap_or_else(|| Started::Done(Err(exiting())))
-    });
+    let (tx, mut starting) = oneshot::channel();
+    let queued = call_queue::submit(Box::new(move |py| {
+        let started = match py {
+            Some(py) => start(py, &function, &task, ctx),
+            None => Started::Done(Err(exiting())),
+        };
+        // Nobody waits when the task was cancelled meanwhile; the waiter
+        // that took over cancels a coroutine.
+        let _ = tx.send(started);
+    }));
+    if let Err(err) = queued {
+        return Err(TaskError::permanent(format!(
+            "no thread could be started to call the function: {err}"
+        ))
+        .with_hint("the process has too many threads; run fewer tasks at once"));
+    }
     let started = tokio::select! {
-        joined = &mut starting => joined.unwrap_or_else(|e| {
-            Started::Done(Err(TaskError::permanent(format!("the function's thread failed: {e}"))))
-        }),
+        started = &mut starting => started.unwrap_or_else(|_| Started::Done(Err(lost()))),
         // A plain function cannot be stopped from outside; it sees
         // `ctx.cancelled` itself. The task is over either way, but a
         // coroutine the call hands over meanwhile is cancelled too.
@@ -108,7 +119,9 @@ fn start(py: Python<'_>, function: &PyFunction, task: &Task, ctx: TaskContext) -
         Ok(returned) => returned,
         Err(err) => return Started::Done(Err(task_error(py, &function.name, &err))),
     };
-    let is_coroutine = is_coroutine(py, &returned).unwrap_or(false);
+    // A dict is the usual answer, and no coroutine.
+    let is_coroutine =
+        !returned.is_instance_of::<PyDict>() && is_coroutine(py, &returned).unwrap_or(false);
     if !is_coroutine {
         return Started::Done(outputs(&function.name, &returned));
     }

@@ -173,3 +173,27 @@ def test_an_unknown_op_or_field_is_invalid_json(canvas):
         canvas.apply([{"op": "set_label", "id": "frame_1", "label": "x", "lable": "y"}])
     assert caught.value.code == "invalid_json"
     assert canvas.revision == 1
+
+
+@pytest.mark.parametrize(
+    ("ops", "where", "what"),
+    [
+        ([add_frame(), {"op": "set_label", "id": "frame", "label": "x", "lable": "y"}],
+         "`ops[1]`", "unknown field `lable`"),
+        ([{"op": "move_node", "id": "frame_1", "position": {"x": "left", "y": 0}}],
+         "`ops[0].position.x`", "invalid type: string \"left\""),
+        ([add_frame(), {"op": "connect", "source": {"node": "frame"},
+                        "target": {"node": "x", "port": "y"}}],
+         "`ops[1].source`", "missing field `port`"),
+        ([{"op": "paint", "id": "frame_1"}], "`ops[0].op`", "unknown variant `paint`"),
+    ],
+    ids=["unknown field", "wrong type", "missing field", "unknown op"],
+)
+def test_an_op_dict_error_names_the_op_and_field(canvas, ops, where, what):
+    with pytest.raises(reelgraph.InvalidInput) as caught:
+        canvas.apply(ops)
+    message = caught.value.message
+    assert caught.value.code == "invalid_json"
+    assert where in message and what in message, message
+    assert "line 1" not in message and "column" not in message, message
+    assert canvas.revision == 1
