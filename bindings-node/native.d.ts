@@ -2,6 +2,19 @@
 
 import type { Format, Page, Quality, VersionInfo } from './types/schema'
 
+/**
+ * A big apply: the core's `Applied`, held by the object `lib/canvas.js`
+ * returns until JavaScript lets go of it.
+ */
+export declare class AppliedHandle {
+  /** The canvas revision after the change. */
+  get revision(): number
+  /** The ops that undo the change, as JSON text. */
+  inverseJson(): string
+  /** The change event, as JSON text. */
+  eventJson(): string
+}
+
 export declare class Autosaver {
   /**
    * Saves `canvas` to `store`, which holds it at `storedRevision`;
@@ -34,16 +47,16 @@ export declare class Canvas {
   get revision(): number
   /**
    * Applies ops given as JSON text (an array), all or none; returns the
-   * core's `Applied` as JSON text.
+   * core's `Applied` (see `applied.rs`).
    */
-  applyJson(ops: string): string
+  applyJson(ops: string): AppliedText | AppliedHandle
   /**
    * Undoes the last apply made through this object (an apply itself);
    * `null` when there is nothing to undo.
    */
-  undoJson(): string | null
+  undoApplied(): AppliedText | AppliedHandle | null
   /** Applies again the last undone apply; `null` when there is nothing to redo. */
-  redoJson(): string | null
+  redoApplied(): AppliedText | AppliedHandle | null
   get canUndo(): boolean
   get canRedo(): boolean
   /**
@@ -322,6 +335,12 @@ export declare class TaskCall {
   resolve(outputs?: string | undefined | null): void
   /** What the function threw, as `lib/runner.js` wrote it. */
   reject(thrown: string): void
+}
+
+/** A small apply: the revision, and the core's `Applied` as JSON text. */
+export interface AppliedText {
+  revision: number
+  text: string
 }
 
 /**

@@ -4,6 +4,47 @@
 
 const { jsonText } = require('./json.js')
 
+/** An own, plain property in place of a lazy getter, once it was read. */
+function settle(object, key, value) {
+  Object.defineProperty(object, key, { value, writable: true, enumerable: true, configurable: true })
+  return value
+}
+
+/**
+ * `{revision, inverse, event}`, a plain object whose `inverse` and `event`
+ * are converted when first read (src/applied.rs): the addon gives a small
+ * apply as `{revision, text}` and a big one as a native handle.
+ */
+function applied(native) {
+  if (native === null) return null
+  let inverse
+  let event
+  if (typeof native.text === 'string') {
+    let parsed
+    const parse = () => (parsed ??= JSON.parse(native.text))
+    inverse = () => parse().inverse
+    event = () => parse().event
+  } else {
+    inverse = () => JSON.parse(native.inverseJson())
+    event = () => JSON.parse(native.eventJson())
+  }
+  return {
+    revision: native.revision,
+    get inverse() {
+      return settle(this, 'inverse', inverse())
+    },
+    set inverse(value) {
+      settle(this, 'inverse', value)
+    },
+    get event() {
+      return settle(this, 'event', event())
+    },
+    set event(value) {
+      settle(this, 'event', value)
+    },
+  }
+}
+
 function install(Canvas) {
   Object.assign(Canvas, {
     /** Loads a canvas document object (migrations run, limits hold). */
@@ -22,17 +63,15 @@ function install(Canvas) {
     },
     /** Applies ops atomically; returns `{revision, inverse, event}`. */
     apply(ops) {
-      return JSON.parse(this.applyJson(jsonText(ops, 'ops', 'array')))
+      return applied(this.applyJson(jsonText(ops, 'ops', 'array')))
     },
     /** Undoes the last apply made through this canvas object; null when there is none. */
     undo() {
-      const text = this.undoJson()
-      return text === null ? null : JSON.parse(text)
+      return applied(this.undoApplied())
     },
     /** Applies again the last undone apply; null when there is none. */
     redo() {
-      const text = this.redoJson()
-      return text === null ? null : JSON.parse(text)
+      return applied(this.redoApplied())
     },
     /** True when the edge would be accepted; throws the reason otherwise. */
     canConnect(source, target) {

@@ -79,6 +79,54 @@ function check(value, path, depth) {
   }
 }
 
+// What `scan` finds.
+const PLAIN = 0
+const BIG = 1
+const REFUSED = 2
+
+/**
+ * `check` without the paths: the common case, a value JSON carries, costs
+ * no string per property. On REFUSED, `check` runs again to say where.
+ */
+function scan(value, depth) {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return PLAIN
+    case 'number':
+      // Finite, and an integer only within 2^53 (every double beyond is an integer).
+      return value <= Number.MAX_SAFE_INTEGER && value >= -Number.MAX_SAFE_INTEGER ? PLAIN : REFUSED
+    case 'bigint':
+      return BIG
+    case 'object': {
+      if (value === null) return PLAIN
+      if (depth > MAX_DEPTH) return REFUSED
+      let found = PLAIN
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          const item = value[i]
+          const kind = item === undefined ? REFUSED : scan(item, depth + 1)
+          if (kind === REFUSED) return REFUSED
+          found |= kind
+        }
+        return found
+      }
+      const proto = Object.getPrototypeOf(value)
+      if (proto !== Object.prototype && proto !== null) return REFUSED
+      for (const key in value) {
+        const item = value[key]
+        if (item === undefined) continue
+        const kind = scan(item, depth + 1)
+        if (kind === REFUSED) return REFUSED
+        found |= kind
+      }
+      return found
+    }
+    default:
+      return REFUSED
+  }
+}
+
 /** JSON text with BigInts written as exact integers (the slow path). */
 function stringifyExact(value) {
   if (typeof value === 'bigint') return value.toString()
@@ -106,7 +154,9 @@ function jsonText(value, name, expected) {
   if (!test(value)) {
     throw typeError(`The "${name}" argument must be ${what}, got ${kindOf(value)}`)
   }
-  return check(value, name, 0) ? stringifyExact(value) : JSON.stringify(value)
+  const found = scan(value, 0)
+  if (found === REFUSED) check(value, name, 0)
+  return found === BIG ? stringifyExact(value) : JSON.stringify(value)
 }
 
 module.exports = { jsonText, typeError, kindOf }

@@ -6,11 +6,12 @@
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use napi::ValueType;
 use napi::bindgen_prelude::{ClassInstance, Unknown};
+use napi::{Either, ValueType};
 use napi_derive::napi;
 use reelgraph::{Op, PortRef, Quality, UndoStack};
 
+use crate::applied::{self, AppliedHandle, AppliedText};
 use crate::catalog::Catalog;
 use crate::convert::{describe, optional_string_arg, string_arg, to_text};
 use crate::errors::{js, type_error};
@@ -87,29 +88,31 @@ impl Canvas {
     }
 
     /// Applies ops given as JSON text (an array), all or none; returns the
-    /// core's `Applied` as JSON text.
+    /// core's `Applied` (see `applied.rs`).
     #[napi(ts_args_type = "ops: string")]
-    pub fn apply_json(&self, ops: Unknown<'_>) -> napi::Result<String> {
+    pub fn apply_json(&self, ops: Unknown<'_>) -> napi::Result<Either<AppliedText, AppliedHandle>> {
         let ops = js(Op::parse_list(&string_arg(ops, "ops")?))?;
         let mut canvas = self.lock();
-        to_text(&js(self.history().apply(&mut canvas, ops))?)
+        applied::to_js(js(self.history().apply(&mut canvas, ops))?)
     }
 
     /// Undoes the last apply made through this object (an apply itself);
     /// `null` when there is nothing to undo.
     #[napi]
-    pub fn undo_json(&self) -> napi::Result<Option<String>> {
+    pub fn undo_applied(&self) -> napi::Result<Option<Either<AppliedText, AppliedHandle>>> {
         let mut canvas = self.lock();
-        let applied = js(self.history().undo(&mut canvas))?;
-        applied.as_ref().map(to_text).transpose()
+        js(self.history().undo(&mut canvas))?
+            .map(applied::to_js)
+            .transpose()
     }
 
     /// Applies again the last undone apply; `null` when there is nothing to redo.
     #[napi]
-    pub fn redo_json(&self) -> napi::Result<Option<String>> {
+    pub fn redo_applied(&self) -> napi::Result<Option<Either<AppliedText, AppliedHandle>>> {
         let mut canvas = self.lock();
-        let applied = js(self.history().redo(&mut canvas))?;
-        applied.as_ref().map(to_text).transpose()
+        js(self.history().redo(&mut canvas))?
+            .map(applied::to_js)
+            .transpose()
     }
 
     #[napi(getter)]

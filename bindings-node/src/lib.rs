@@ -2,6 +2,7 @@
 //! wraps a core type, converts arguments and results, and maps core errors
 //! to `ReelgraphError` (through `index.js`). napi-rs owns the tokio runtime.
 
+mod applied;
 mod autosave;
 mod batch;
 mod cache;

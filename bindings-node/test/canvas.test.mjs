@@ -43,6 +43,31 @@ test('apply returns the revision, the inverse ops and the change event', () => {
   assert.deepEqual(canvas.toDocument().nodes, [])
 })
 
+test('a small and a big apply give the same plain object, converted when read', () => {
+  // Up to 64 ops cross as text, more stay native until read (src/applied.rs).
+  for (const count of [3, 65, 200]) {
+    const canvas = new Canvas('c', 'C')
+    const ops = Array.from({ length: count }, (_, i) => ({ op: 'add_node', id: `s${i}`, type: 'shot' }))
+    const applied = canvas.apply(ops)
+    assert.deepEqual(Object.keys(applied), ['revision', 'inverse', 'event'])
+    const copy = JSON.parse(JSON.stringify(applied))
+    assert.deepEqual({ ...applied }, copy)
+    assert.equal(copy.revision, 1)
+    assert.equal(copy.event.ops.length, count)
+    assert.deepEqual(copy.inverse.at(-1), { op: 'remove_node', id: 's0' })
+    // Read once, then a plain property like any other.
+    assert.equal(applied.inverse, applied.inverse)
+    applied.event = 'replaced'
+    assert.equal(applied.event, 'replaced')
+
+    const undone = canvas.undo()
+    assert.deepEqual(undone.event.ops, copy.inverse)
+    assert.equal(undone.inverse.length, count)
+    assert.equal(canvas.redo().revision, 3)
+    assert.equal(canvas.toDocument().nodes.length, count)
+  }
+})
+
 test('undo and redo walk through the applies made on the canvas', () => {
   const canvas = new Canvas('c', 'C')
   assert.equal(canvas.undo(), null)
