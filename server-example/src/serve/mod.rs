@@ -7,7 +7,7 @@
 //! serve [`app::app`] until SIGINT or SIGTERM.
 //!
 //! Where things are: `config` (flags), `state` (`AppState`), `app` (router
-//! and layers), `registry` (routes and their scopes), `openapi`, `api_error`
+//! and layers), `registry` (routes and their scopes), `listen` (the accept loop), `openapi`, `api_error`
 //! (error bodies and the server-only code table), `json` (strict bodies),
 //! `pagination`, `query` (strict query strings), `random`, `server_db` (the server's own tables), `auth` (keys and the
 //! scope check), `canvases`.
@@ -18,6 +18,7 @@ pub mod auth;
 pub mod canvases;
 pub mod config;
 pub mod json;
+pub mod listen;
 pub mod openapi;
 pub mod pagination;
 pub mod query;
@@ -63,14 +64,9 @@ pub async fn run(config: Args) -> reelgraph::Result<()> {
     let _ = writeln!(out, "reelgraph serving on http://{local}");
     let _ = out.flush();
     drop(out);
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| reelgraph::Error::Io {
-            action: "serve on",
-            path: local.to_string(),
-            message: e.to_string(),
-        })
+    let header_timeout = state.config.request_timeout;
+    listen::serve(listener, app(state), header_timeout, shutdown_signal()).await;
+    Ok(())
 }
 
 /// On a data directory without keys: makes the admin key (returned, to be
