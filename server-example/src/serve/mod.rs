@@ -7,7 +7,7 @@
 //! serve [`app::app`] until SIGINT or SIGTERM.
 //!
 //! Where things are: `config` (flags), `state` (`AppState`), `app` (router
-//! and layers), `registry` (routes and their scopes), `openapi`, `api_error`
+//! and layers), `registry` (routes and their scopes), `listen` (the accept loop), `openapi`, `api_error`
 //! (error bodies and the server-only code table), `json` (strict bodies),
 //! `pagination`, `query` (strict query strings), `random`, `server_db` (the server's own tables), `auth` (keys, sessions,
 //! CSRF, rate limits, security headers, the scope check), `canvases`, `runs` (runs, their events, files and records);
@@ -22,6 +22,7 @@ pub mod config;
 pub mod etag;
 pub mod formats;
 pub mod json;
+pub mod listen;
 pub mod media_types;
 pub mod node_types;
 pub mod openapi;
@@ -72,23 +73,16 @@ pub async fn run(config: Args) -> reelgraph::Result<()> {
     drop(out);
     let runs = state.runs.clone();
     let stopping = runs.clone();
-    // The client's address is what limits requests that bring no key.
-    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, service)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            // Runs end now, so their event streams end and requests finish.
-            stopping.cancel_all();
-        })
-        .await
-        .map_err(|e| reelgraph::Error::Io {
-            action: "serve on",
-            path: local.to_string(),
-            message: e.to_string(),
-        });
+    let header_timeout = state.config.request_timeout;
+    let shutdown = async move {
+        shutdown_signal().await;
+        // Runs end now, so their event streams end and requests finish.
+        stopping.cancel_all();
+    };
+    listen::serve(listener, app(state), header_timeout, shutdown).await;
     // Every run stored (as cancelled, if it was going) before the exit.
     runs.shutdown().await;
-    served
+    Ok(())
 }
 
 /// On a data directory without keys: makes the admin key (returned, to be
