@@ -16,13 +16,15 @@ PY_VENV      := .venv-python
 PY_TEST_VENV := target/python-test-venv
 QUALITY ?= draft
 
-.PHONY: help run test fmt fmt-check lint unit-tests test-data check-generated check-codes generate docs docs-serve venv bench bench-canvas bench-node clean
+.PHONY: help run serve test fmt fmt-check lint unit-tests test-data check-generated check-codes generate docs docs-serve venv bench bench-canvas bench-node clean
 .PHONY: python-venv python-wheel python-test bench-python
 .PHONY: node-build node-test
 
 help:
 	@echo "make run        run examples/short-film with the demo functions (QUALITY=draft|standard|high|ultra);"
 	@echo "                frames, WAVs, an EDL and a contact sheet in out/short-film; a second run is cached"
+	@echo "make serve      start the HTTP server (reelgraph serve) on 127.0.0.1:8080 with data in reelgraph-data/;"
+	@echo "                prints its URL and, at the first start, the admin API key"
 	@echo "make test       cargo fmt --check, clippy -D warnings, cargo test (fetches its test data once),"
 	@echo "                generated-file and documented-code checks, mkdocs --strict"
 	@echo "make docs       build the docs site into site/ (creates .venv from docs/requirements.txt)"
@@ -42,6 +44,11 @@ help:
 ## prints where the frames, the contact sheet and the EDL are.
 run:
 	cargo run -q -p reelgraph-server --bin reelgraph -- run examples/short-film/canvas.json --out out/short-film --quality $(QUALITY)
+
+## The HTTP server with the demo canvas; prints its URL and, at the first
+## start, the admin API key (flags: `reelgraph serve --help`).
+serve:
+	cargo run -q -p reelgraph-server --bin reelgraph -- serve
 
 ## Everything CI checks, in order of speed.
 test: fmt-check lint unit-tests check-generated check-codes python-test node-test docs
@@ -92,6 +99,11 @@ check-generated:
 	  diff -u "$$tmp/tested.rs" "$$tmp/page.rs" \
 	    || { echo "the first rust example of $$page differs from the doctested one in core/README.md"; exit 1; }; \
 	done; \
+	cargo run -q -p reelgraph-server --example openapi -- "$$tmp/api"; \
+	for f in openapi.json server-api.md; do \
+	  diff -u "docs/$$f" "$$tmp/api/$$f" \
+	    || { echo "docs/$$f is out of date: run 'make generate'"; exit 1; }; \
+	done; \
 	$(PYTHON) bindings-python/scripts/gen_types.py --check; \
 	echo "generated files are up to date"
 
@@ -116,6 +128,7 @@ generate:
 	cargo run -q -p reelgraph --example docs_examples -- docs/snippets
 	rm -rf docs/schema
 	cargo run -q -p reelgraph --example schemas -- docs/schema
+	cargo run -q -p reelgraph-server --example openapi -- docs
 	node bindings-node/scripts/gen-types.mjs
 	$(PYTHON) bindings-python/scripts/gen_types.py
 
@@ -225,4 +238,4 @@ bench-node: bench-canvas node-build
 
 clean:
 	cargo clean
-	rm -rf site out $(VENV) $(PY_VENV) $(NODE)/node_modules $(NODE)/reelgraph.node
+	rm -rf site out reelgraph-data $(VENV) $(PY_VENV) $(NODE)/node_modules $(NODE)/reelgraph.node

@@ -94,7 +94,12 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
         let mut named = Vec::new();
         for entry in std::fs::read_dir(&dir).expect("src") {
-            let text = std::fs::read_to_string(entry.expect("entry").path()).expect("source");
+            let path = entry.expect("entry").path();
+            // The server (src/serve/) has its own table, checked by its tests.
+            if path.is_dir() {
+                continue;
+            }
+            let text = std::fs::read_to_string(path).expect("source");
             for call in text.split("Failure::new(").skip(1) {
                 let code = call
                     .trim_start()

@@ -5,6 +5,7 @@
 //! reelgraph run examples/short-film/canvas.json --quality draft
 //! reelgraph convert canvas.json canvas.flow.json --to react-flow
 //! reelgraph render canvas.json -o canvas.svg
+//! reelgraph serve --addr 127.0.0.1:8080
 //! ```
 //!
 //! Every subcommand is a thin layer over the core crate: reading files,
@@ -51,6 +52,7 @@ enum Command {
     Run(run::Args),
     Convert(convert::Args),
     Render(render::Args),
+    Serve(reelgraph_server::serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::main(args),
         Command::Convert(args) => convert::main(&args),
         Command::Render(args) => render::main(&args),
+        Command::Serve(args) => serve(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -69,6 +72,19 @@ fn main() -> ExitCode {
             ExitCode::from(failure.exit)
         }
     }
+}
+
+/// `reelgraph serve`: runs the server on a multi-thread runtime until
+/// SIGINT or SIGTERM.
+fn serve(args: reelgraph_server::serve::Args) -> CmdResult {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::runtime("the async runtime", e))?;
+    runtime
+        .block_on(reelgraph_server::serve::run(args))
+        .map(|()| exit::OK)
+        .map_err(|e| Failure::core(&e))
 }
 
 /// Exit codes, the same for every subcommand.

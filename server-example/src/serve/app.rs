@@ -1,0 +1,116 @@
+//! [`app`]: the whole HTTP API as one axum [`Router`], every route from the
+//! registry and every layer around them. Tests call it in-process; `serve`
+//! puts it on a socket.
+//!
+//! To plug a module in: register its routes in [`routes`] (one line), and
+//! put a layer in the marked place of [`app`].
+
+use std::sync::{Arc, OnceLock};
+
+use axum::Router;
+use axum::body::{Bytes, to_bytes};
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderName, StatusCode};
+use axum::middleware::{Next, from_fn};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+
+use super::api_error::{Answered, ApiError};
+use super::registry::Registry;
+use super::state::AppState;
+use super::{canvases, openapi};
+
+/// The header that carries a request's id, echoed on its response.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Every route of the server, registered once.
+pub fn routes(routes: &mut Registry) {
+    canvases::register(routes);
+}
+
+/// Every route, `GET /v1/openapi.json` included, which answers with what
+/// `document` holds once it is set.
+pub fn registry(document: Arc<OnceLock<Bytes>>) -> Registry {
+    let mut registry = Registry::new();
+    openapi::register(&mut registry, document);
+    routes(&mut registry);
+    registry
+}
+
+/// The OpenAPI document of the server.
+pub fn openapi_document() -> Value {
+    openapi::document(registry(Arc::default()).routes())
+}
+
+/// The server's HTTP API.
+pub fn app(state: AppState) -> Router {
+    let document = Arc::new(OnceLock::new());
+    let registry = registry(document.clone());
+    let text = serde_json::to_vec(&openapi::document(registry.routes())).unwrap_or_default();
+    let _ = document.set(Bytes::from(text));
+
+    let limit = state.config.body_limit;
+    let router = registry
+        .into_router(&state)
+        .fallback(|request: Request| async move {
+            ApiError::new(
+                "route_not_found",
+                format!(
+                    "there is no route {} {}",
+                    request.method(),
+                    request.uri().path()
+                ),
+            )
+        });
+    // Layers run outside in, the last added first.
+    router
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.config.request_timeout,
+        ))
+        .layer(from_fn(json_errors))
+        .layer(CompressionLayer::new().gzip(true).br(true))
+        // Here: metrics, logs (srv-ops), security headers, rate limits (srv-auth).
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Gives an error response that something other than a handler made (a
+/// layer's 408 or 413, axum's 405 or a path it could not read) the JSON
+/// body every error has: no plain-text error leaves the server.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || response.extensions().get::<Answered>().is_some()
+    {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_owned();
+    let message = match status {
+        StatusCode::METHOD_NOT_ALLOWED => format!("{method} is not allowed on {path}"),
+        StatusCode::REQUEST_TIMEOUT => "the request took longer than the server's limit".to_owned(),
+        StatusCode::PAYLOAD_TOO_LARGE => "the request body is over the server's limit".to_owned(),
+        _ if text.is_empty() => status.canonical_reason().unwrap_or("error").to_owned(),
+        _ => text,
+    };
+    let mut answer = ApiError::for_status(status, message).into_response();
+    for (name, value) in &parts.headers {
+        if name != CONTENT_TYPE && name != CONTENT_LENGTH {
+            answer.headers_mut().insert(name, value.clone());
+        }
+    }
+    answer
+}

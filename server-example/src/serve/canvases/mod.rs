@@ -1,0 +1,277 @@
+//! Canvases: the core's SQLite store, with each canvas's latest version
+//! kept in memory as the bytes a GET answers with, and edits serialised
+//! per canvas.
+//!
+//! Each canvas the server has touched gets a [`Slot`]: its latest version
+//! as JSON with its ETag (a read answers from it without the store), and
+//! behind an async mutex the loaded [`Canvas`] that PATCHes apply ops to.
+//! Every write of a canvas holds its mutex from the revision check to the
+//! store's acknowledgement, so two PATCHes of one canvas never interleave
+//! and none is lost; writes of different canvases run side by side. The
+//! store's own revision check stays the last word (another process on the
+//! same file is a `conflict`, and the slot is dropped and read again).
+
+mod handlers;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use axum::body::Bytes;
+use reelgraph::store::{CanvasStore, ListQuery, Page, SqliteStore, VersionInfo};
+use reelgraph::{Applied, Canvas, CanvasDocument, Catalog, Op};
+
+pub use self::handlers::register;
+
+/// A canvas's latest version as a GET answers it.
+#[derive(Debug)]
+pub struct Latest {
+    pub revision: u64,
+    /// A strong ETag, quoted: the revision and a hash of the bytes (a
+    /// canvas deleted and made again starts at revision 0 again).
+    pub etag: String,
+    pub json: Bytes,
+}
+
+impl Latest {
+    fn of(revision: u64, json: Vec<u8>) -> Arc<Latest> {
+        let hash = blake3::hash(&json);
+        let etag = format!("\"{revision}-{}\"", &hash.to_hex()[..16]);
+        Arc::new(Latest {
+            revision,
+            etag,
+            json: Bytes::from(json),
+        })
+    }
+}
+
+/// One canvas's place in memory.
+#[derive(Debug, Default)]
+struct Slot {
+    /// Held by every write of this canvas; holds the canvas once an edit
+    /// loaded it.
+    write: tokio::sync::Mutex<Option<Canvas>>,
+    latest: RwLock<Option<Arc<Latest>>>,
+}
+
+impl Slot {
+    fn latest(&self) -> Option<Arc<Latest>> {
+        self.latest
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_latest(&self, latest: Option<Arc<Latest>>) {
+        *self.latest.write().unwrap_or_else(PoisonError::into_inner) = latest;
+    }
+}
+
+/// The canvases of the server.
+#[derive(Debug)]
+pub struct Canvases {
+    store: Arc<SqliteStore>,
+    catalog: Catalog,
+    slots: Mutex<HashMap<String, Arc<Slot>>>,
+}
+
+impl Canvases {
+    pub fn new(store: Arc<SqliteStore>, catalog: Catalog) -> Canvases {
+        Canvases {
+            store,
+            catalog,
+            slots: Mutex::default(),
+        }
+    }
+
+    /// The store, for what this module does not wrap (readiness checks).
+    pub fn store(&self) -> &Arc<SqliteStore> {
+        &self.store
+    }
+
+    fn slot(&self, id: &str) -> Arc<Slot> {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        slots.entry(id.to_owned()).or_default().clone()
+    }
+
+    /// Forgets `slot` if it is still the one of `id`.
+    fn forget(&self, id: &str, slot: &Arc<Slot>) {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        if slots.get(id).is_some_and(|s| Arc::ptr_eq(s, slot)) {
+            slots.remove(id);
+        }
+    }
+
+    /// The latest version of canvas `id`.
+    pub async fn get(&self, id: &str) -> reelgraph::Result<Arc<Latest>> {
+        let slot = self.slot(id);
+        if let Some(latest) = slot.latest() {
+            return Ok(latest);
+        }
+        // A miss is read under the write lock, so it cannot put back a
+        // version older than a write that finished meanwhile.
+        let guard = slot.write.lock().await;
+        if let Some(latest) = slot.latest() {
+            return Ok(latest);
+        }
+        let latest = match guard.as_ref() {
+            Some(canvas) => Latest::of(canvas.revision(), canvas.to_json().into_bytes()),
+            None => match self.store.get(id).await {
+                Ok(doc) => Latest::of(doc.revision, serde_json::to_vec(&doc)?),
+                Err(e) => {
+                    drop(guard);
+                    self.forget(id, &slot);
+                    return Err(e);
+                }
+            },
+        };
+        slot.set_latest(Some(latest.clone()));
+        Ok(latest)
+    }
+
+    /// Makes an empty canvas.
+    pub async fn create(&self, id: &str, name: &str) -> reelgraph::Result<Arc<Latest>> {
+        let canvas = Canvas::try_new(self.catalog.clone(), id, name)?;
+        self.create_canvas(canvas).await
+    }
+
+    /// Stores a whole document as a new canvas (read as a load reads it:
+    /// old node-type versions migrated).
+    pub async fn create_document(&self, doc: CanvasDocument) -> reelgraph::Result<Arc<Latest>> {
+        let canvas = Canvas::from_document(self.catalog.clone(), doc)?;
+        self.create_canvas(canvas).await
+    }
+
+    async fn create_canvas(&self, canvas: Canvas) -> reelgraph::Result<Arc<Latest>> {
+        let slot = self.slot(canvas.id());
+        let mut guard = slot.write.lock().await;
+        let doc = canvas.to_document();
+        self.store.create(&doc).await?;
+        let latest = Latest::of(doc.revision, serde_json::to_vec(&doc)?);
+        *guard = Some(canvas);
+        slot.set_latest(Some(latest.clone()));
+        Ok(latest)
+    }
+
+    /// Applies `ops` to canvas `id` at revision `expected`: all of them or,
+    /// on any error, none (nothing is stored).
+    pub async fn apply(
+        &self,
+        id: &str,
+        expected: u64,
+        ops: Vec<Op>,
+    ) -> reelgraph::Result<(Applied, Arc<Latest>)> {
+        let slot = self.slot(id);
+        let mut guard = slot.write.lock().await;
+        if guard.is_none() {
+            match self.store.get(id).await {
+                Ok(doc) => *guard = Some(Canvas::from_document(self.catalog.clone(), doc)?),
+                Err(e) => {
+                    drop(guard);
+                    self.forget(id, &slot);
+                    return Err(e);
+                }
+            }
+        }
+        let Some(canvas) = guard.as_mut() else {
+            unreachable!("loaded above")
+        };
+        if canvas.revision() != expected {
+            return Err(reelgraph::Error::Conflict {
+                id: id.to_owned(),
+                expected,
+                current: canvas.revision(),
+            });
+        }
+        let applied = canvas.apply(ops)?;
+        if applied.revision == expected {
+            // No ops: nothing to store.
+            return Ok((applied, self.latest_of(&slot, canvas)));
+        }
+        let doc = canvas.to_document();
+        if let Err(e) = self.store.save(&doc, expected).await {
+            // The canvas in memory is ahead of the store: read it again next time.
+            *guard = None;
+            slot.set_latest(None);
+            return Err(e);
+        }
+        let latest = Latest::of(doc.revision, serde_json::to_vec(&doc)?);
+        slot.set_latest(Some(latest.clone()));
+        Ok((applied, latest))
+    }
+
+    fn latest_of(&self, slot: &Slot, canvas: &Canvas) -> Arc<Latest> {
+        match slot.latest() {
+            Some(latest) if latest.revision == canvas.revision() => latest,
+            _ => {
+                let latest = Latest::of(canvas.revision(), canvas.to_json().into_bytes());
+                slot.set_latest(Some(latest.clone()));
+                latest
+            }
+        }
+    }
+
+    /// Replaces canvas `id`, which must be at revision `expected`, with
+    /// `doc`; the new version gets revision `expected + 1`.
+    pub async fn replace(
+        &self,
+        id: &str,
+        expected: u64,
+        mut doc: CanvasDocument,
+    ) -> reelgraph::Result<Arc<Latest>> {
+        if doc.id != id {
+            return Err(reelgraph::Error::InvalidField {
+                field: "id",
+                message: format!("the document's id `{}` is not the canvas's `{id}`", doc.id),
+            });
+        }
+        let slot = self.slot(id);
+        let mut guard = slot.write.lock().await;
+        doc.revision = expected.saturating_add(1);
+        doc.updated_at = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+        let canvas = Canvas::from_document(self.catalog.clone(), doc)?;
+        let doc = canvas.to_document();
+        if let Err(e) = self.store.save(&doc, expected).await {
+            *guard = None;
+            slot.set_latest(None);
+            if e.code() == "not_found" {
+                drop(guard);
+                self.forget(id, &slot);
+            }
+            return Err(e);
+        }
+        let latest = Latest::of(doc.revision, serde_json::to_vec(&doc)?);
+        *guard = Some(canvas);
+        slot.set_latest(Some(latest.clone()));
+        Ok(latest)
+    }
+
+    /// Deletes canvas `id` and its history; with `expected`, only if it is
+    /// still at that revision.
+    pub async fn delete(&self, id: &str, expected: Option<u64>) -> reelgraph::Result<()> {
+        let slot = self.slot(id);
+        let mut guard = slot.write.lock().await;
+        let result = self.store.delete(id, expected).await;
+        if result.is_ok() || result.as_ref().is_err_and(|e| e.code() == "not_found") {
+            *guard = None;
+            slot.set_latest(None);
+            drop(guard);
+            self.forget(id, &slot);
+        }
+        result
+    }
+
+    /// A page of canvases ordered by id.
+    pub async fn list(&self, query: &ListQuery) -> reelgraph::Result<Page> {
+        self.store.list(query).await
+    }
+
+    /// Saved versions of canvas `id`, newest first.
+    pub async fn history(&self, id: &str) -> reelgraph::Result<Vec<VersionInfo>> {
+        self.store.history(id).await
+    }
+
+    /// Version `revision` of canvas `id`.
+    pub async fn version(&self, id: &str, revision: u64) -> reelgraph::Result<CanvasDocument> {
+        self.store.get_revision(id, revision).await
+    }
+}

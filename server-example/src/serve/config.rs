@@ -1,0 +1,64 @@
+//! `reelgraph serve` flags, each also read from a `REELGRAPH_*` environment
+//! variable; the defaults run as they are.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::ValueEnum;
+
+/// Serve canvases over HTTP: a REST API under /v1 with an OpenAPI document
+/// at /v1/openapi.json.
+///
+/// Canvases are kept in SQLite in the data directory, which is made at the
+/// first start together with the demo canvas and an admin API key. The key
+/// is printed once and stored only as a hash: keep it.
+#[derive(Debug, Clone, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// Where to listen; port 0 picks a free port (printed at start).
+    #[arg(long, env = "REELGRAPH_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Where canvases, keys and run outputs are kept.
+    #[arg(long, env = "REELGRAPH_DATA_DIR", default_value = "reelgraph-data")]
+    pub data_dir: PathBuf,
+    /// The largest request body, in bytes.
+    #[arg(long, env = "REELGRAPH_BODY_LIMIT", default_value_t = DEFAULT_BODY_LIMIT)]
+    pub body_limit: usize,
+    /// How long a request may take, body included (e.g. `30s`, `500ms`).
+    #[arg(long, env = "REELGRAPH_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+    /// How log lines are written on stderr.
+    #[arg(long, env = "REELGRAPH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// 16 MiB: a canvas of several thousand nodes, well under the core's 64 MiB
+/// document limit, so one request cannot hold much memory.
+pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+/// The shape of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per line, with the request id.
+    Json,
+}
+
+impl Args {
+    /// The defaults, with this data directory and a free port on 127.0.0.1:
+    /// what in-process tests start from.
+    pub fn local(data_dir: PathBuf) -> Args {
+        Args {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir,
+            body_limit: DEFAULT_BODY_LIMIT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// How long a request may take unless `--request-timeout` says otherwise.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

@@ -1,0 +1,70 @@
+//! [`AppState`]: what every handler can reach, cheap to clone (one `Arc`).
+//!
+//! To add something of your module's: a field on [`Inner`], filled in
+//! [`AppState::open`] (or in `mod.rs` before the server starts).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use reelgraph::Catalog;
+use reelgraph::store::SqliteStore;
+
+use super::auth::KeyStore;
+use super::canvases::Canvases;
+use super::config::Args;
+use super::server_db::{self, ServerDb};
+
+/// The canvases' database file in the data directory.
+pub const CANVAS_FILE: &str = "canvases.sqlite";
+
+/// The shared state of the server.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// What [`AppState`] holds.
+#[derive(Debug)]
+pub struct Inner {
+    pub config: Args,
+    /// The node types canvases are read with: the built-ins.
+    pub catalog: Catalog,
+    /// Canvases: the store and the latest version of each in memory.
+    pub canvases: Canvases,
+    /// The server's own tables.
+    pub db: ServerDb,
+    pub keys: KeyStore,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Opens (or makes) the data directory of `config`: its databases and
+    /// their tables. Starts nothing.
+    pub fn open(config: Args) -> reelgraph::Result<AppState> {
+        let dir = config.data_dir.clone();
+        std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, &e))?;
+        let db = ServerDb::open(&dir.join(server_db::FILE))?;
+        let keys = KeyStore::open(db.clone())?;
+        let catalog = Catalog::builtin();
+        let store = SqliteStore::open(dir.join(CANVAS_FILE))?;
+        Ok(AppState(Arc::new(Inner {
+            canvases: Canvases::new(Arc::new(store), catalog.clone()),
+            config,
+            catalog,
+            db,
+            keys,
+        })))
+    }
+}
+
+fn io_error(path: &Path, error: &std::io::Error) -> reelgraph::Error {
+    reelgraph::Error::Io {
+        action: "make the data directory",
+        path: path.display().to_string(),
+        message: error.to_string(),
+    }
+}
