@@ -127,6 +127,12 @@ pub const SERVER_CODES: &[ServerCode] = &[
         hint: "the server is starting or stopping, or overloaded: retry in a moment",
     },
     ServerCode {
+        code: "not_ready",
+        category: Category::Unavailable,
+        http_status: 503,
+        hint: "the server cannot reach its canvas store (`details.cause`): check the data directory and the log, then restart the server",
+    },
+    ServerCode {
         code: "server_error",
         category: Category::Internal,
         http_status: 500,

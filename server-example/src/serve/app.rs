@@ -12,7 +12,7 @@ use axum::body::{Bytes, to_bytes};
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderName, StatusCode};
-use axum::middleware::{Next, from_fn};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use tower_http::compression::CompressionLayer;
@@ -23,7 +23,7 @@ use tower_http::timeout::TimeoutLayer;
 use super::api_error::{Answered, ApiError};
 use super::registry::Registry;
 use super::state::AppState;
-use super::{canvases, openapi};
+use super::{canvases, health, logging, metrics, openapi};
 
 /// The header that carries a request's id, echoed on its response.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -31,6 +31,8 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Every route of the server, registered once.
 pub fn routes(routes: &mut Registry) {
     canvases::register(routes);
+    health::register(routes);
+    metrics::register(routes);
 }
 
 /// Every route, `GET /v1/openapi.json` included, which answers with what
@@ -77,7 +79,14 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(from_fn(json_errors))
         .layer(CompressionLayer::new().gzip(true).br(true))
-        // Here: metrics, logs (srv-ops), security headers, rate limits (srv-auth).
+        // Here: security headers, rate limits (srv-auth).
+        // Every answer is counted and logged, errors and 404s too; both run
+        // inside the request id layers so logs carry the id.
+        .layer(from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track_requests,
+        ))
+        .layer(logging::request_logs())
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)

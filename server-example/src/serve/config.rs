@@ -28,8 +28,16 @@ pub struct Args {
     /// How long a request may take, body included (e.g. `30s`, `500ms`).
     #[arg(long, env = "REELGRAPH_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
+    /// How long a client may take to send a request's head (request line
+    /// and headers) before its connection is closed.
+    #[arg(long, env = "REELGRAPH_HEADER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_timeout: Duration,
+    /// At SIGTERM or SIGINT: how long requests in flight, and then runs
+    /// being cancelled, get to finish.
+    #[arg(long, env = "REELGRAPH_DRAIN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub drain_timeout: Duration,
     /// How log lines are written on stderr.
-    #[arg(long, env = "REELGRAPH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, env = "REELGRAPH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
 }
 
@@ -55,7 +63,9 @@ impl Args {
             data_dir,
             body_limit: DEFAULT_BODY_LIMIT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            log_format: LogFormat::Text,
+            header_timeout: Duration::from_secs(10),
+            drain_timeout: Duration::from_secs(10),
+            log_format: LogFormat::Json,
         }
     }
 }

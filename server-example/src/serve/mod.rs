@@ -4,26 +4,35 @@
 //! first start make the admin key and the demo canvas; bind; print
 //! `admin key: rg_...` (first start only) and then
 //! `reelgraph serving on http://ADDR`, the line that says it is ready;
-//! serve [`app::app`] until SIGINT or SIGTERM.
+//! serve [`app::app`] until SIGINT or SIGTERM, then shut down gracefully
+//! (see [`shutdown`]).
 //!
 //! Where things are: `config` (flags), `state` (`AppState`), `app` (router
 //! and layers), `registry` (routes and their scopes), `openapi`, `api_error`
 //! (error bodies and the server-only code table), `json` (strict bodies),
 //! `pagination`, `query` (strict query strings), `random`, `server_db` (the server's own tables), `auth` (keys and the
-//! scope check), `canvases`.
+//! scope check), `canvases`; operations: `health` (`/healthz`, `/readyz`),
+//! `metrics` (`/metrics` and what records into it), `metered_store`,
+//! `logging`, `connections` (the accept loop) and `shutdown`.
 
 pub mod api_error;
 pub mod app;
 pub mod auth;
 pub mod canvases;
 pub mod config;
+pub mod connections;
+pub mod health;
 pub mod json;
+pub mod logging;
+pub mod metered_store;
+pub mod metrics;
 pub mod openapi;
 pub mod pagination;
 pub mod query;
 pub mod random;
 pub mod registry;
 pub mod server_db;
+pub mod shutdown;
 pub mod state;
 
 use std::io::Write;
@@ -32,6 +41,7 @@ use tokio::net::TcpListener;
 
 pub use self::app::app;
 pub use self::config::Args;
+use self::connections::ConnectionLimits;
 use self::registry::Scope;
 pub use self::state::AppState;
 
@@ -40,7 +50,12 @@ const DEMO_CANVAS: &str = include_str!("../../../examples/short-film/canvas.json
 
 /// Runs the server until it is told to stop.
 pub async fn run(config: Args) -> reelgraph::Result<()> {
+    logging::init(config.log_format);
     let addr = config.addr;
+    let limits = ConnectionLimits {
+        header_timeout: config.header_timeout,
+        drain_timeout: config.drain_timeout,
+    };
     let state = AppState::open(config)?;
     let admin_key = first_start(&state).await?;
     let listener = TcpListener::bind(addr)
@@ -63,14 +78,33 @@ pub async fn run(config: Args) -> reelgraph::Result<()> {
     let _ = writeln!(out, "reelgraph serving on http://{local}");
     let _ = out.flush();
     drop(out);
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| reelgraph::Error::Io {
-            action: "serve on",
-            path: local.to_string(),
-            message: e.to_string(),
-        })
+    tracing::info!(url = %format!("http://{local}"), "serving");
+    let hub = state.hub.clone();
+    let runs = std::sync::Mutex::new(Vec::new());
+    let stop = async {
+        shutdown::signal().await;
+        // Cancelled first, so their event streams end and the drain
+        // below does not wait on them.
+        *runs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = shutdown::cancel_runs(&hub);
+    };
+    connections::serve(
+        listener,
+        app(state.clone()),
+        state.metrics.clone(),
+        limits,
+        stop,
+    )
+    .await;
+    let runs = runs
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    shutdown::wait_for_runs(&hub, &runs, limits.drain_timeout).await;
+    // The stores close as the last state goes.
+    drop(state);
+    tracing::info!("stopped");
+    Ok(())
 }
 
 /// On a data directory without keys: makes the admin key (returned, to be
@@ -87,26 +121,4 @@ async fn first_start(state: &AppState) -> reelgraph::Result<Option<String>> {
     }
     let (_, secret) = state.keys.create("admin", &Scope::GRANTABLE)?;
     Ok(Some(secret))
-}
-
-/// Resolves at SIGINT (Ctrl-C) or SIGTERM; in-flight requests then finish.
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
-    }
 }

@@ -7,11 +7,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use reelgraph::Catalog;
+use reelgraph::exec::RunHub;
 use reelgraph::store::SqliteStore;
 
 use super::auth::KeyStore;
 use super::canvases::Canvases;
 use super::config::Args;
+use super::metered_store::MeteredStore;
+use super::metrics::Metrics;
 use super::server_db::{self, ServerDb};
 
 /// The canvases' database file in the data directory.
@@ -32,6 +35,10 @@ pub struct Inner {
     /// The server's own tables.
     pub db: ServerDb,
     pub keys: KeyStore,
+    /// Every figure `/metrics` shows; modules record into it.
+    pub metrics: Metrics,
+    /// The runs the server started; shutdown cancels those still going.
+    pub hub: RunHub,
 }
 
 impl std::ops::Deref for AppState {
@@ -50,13 +57,23 @@ impl AppState {
         let db = ServerDb::open(&dir.join(server_db::FILE))?;
         let keys = KeyStore::open(db.clone())?;
         let catalog = Catalog::builtin();
+        let metrics = Metrics::new();
+        let functions: Vec<String> = catalog
+            .types()
+            .iter()
+            .filter_map(|spec| Some(spec.task.as_ref()?.function.clone()))
+            .collect();
+        metrics.expect_functions(functions.iter().map(String::as_str));
         let store = SqliteStore::open(dir.join(CANVAS_FILE))?;
+        let store = MeteredStore::new(Arc::new(store), metrics.clone());
         Ok(AppState(Arc::new(Inner {
             canvases: Canvases::new(Arc::new(store), catalog.clone()),
             config,
             catalog,
             db,
             keys,
+            metrics,
+            hub: RunHub::default(),
         })))
     }
 }

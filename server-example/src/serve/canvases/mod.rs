@@ -17,8 +17,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use axum::body::Bytes;
-use reelgraph::store::{CanvasStore, ListQuery, Page, SqliteStore, VersionInfo};
+use reelgraph::store::{CanvasStore, ListQuery, Page, VersionInfo};
 use reelgraph::{Applied, Canvas, CanvasDocument, Catalog, Op};
+
+use super::metered_store::MeteredStore;
 
 pub use self::handlers::register;
 
@@ -69,13 +71,13 @@ impl Slot {
 /// The canvases of the server.
 #[derive(Debug)]
 pub struct Canvases {
-    store: Arc<SqliteStore>,
+    store: Arc<MeteredStore>,
     catalog: Catalog,
     slots: Mutex<HashMap<String, Arc<Slot>>>,
 }
 
 impl Canvases {
-    pub fn new(store: Arc<SqliteStore>, catalog: Catalog) -> Canvases {
+    pub fn new(store: Arc<MeteredStore>, catalog: Catalog) -> Canvases {
         Canvases {
             store,
             catalog,
@@ -84,7 +86,7 @@ impl Canvases {
     }
 
     /// The store, for what this module does not wrap (readiness checks).
-    pub fn store(&self) -> &Arc<SqliteStore> {
+    pub fn store(&self) -> &Arc<MeteredStore> {
         &self.store
     }
 
