@@ -24,7 +24,7 @@ pub use autosave::{AutosaveEvent, AutosaveOptions, Autosaver, autosave};
 pub use files::{DamagedFile, FileStore, RebuiltIndex};
 pub use memory_store::MemoryStore;
 #[cfg(feature = "sqlite")]
-pub use sqlite_store::SqliteStore;
+pub use sqlite_store::{Durability, SqliteStore};
 pub use summary::change_summary;
 
 use self::fingerprint::Fingerprint;

@@ -161,6 +161,21 @@ const SETUP: Setup<'static> = Setup {
     newer: ("the database", "upgrade reelgraph to open it"),
 };
 
+/// What a save that returned survives; see [`SqliteStore::with_durability`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Durability {
+    /// A power cut as well as a killed process: the WAL is fsynced at every
+    /// commit (`synchronous = FULL`). The default.
+    #[default]
+    PowerCut,
+    /// A killed process, but not a power cut or an OS crash, which may undo
+    /// the last saves (never half of one: the database stays whole). The WAL
+    /// is fsynced only at checkpoints (`synchronous = NORMAL`), which saves
+    /// an fsync, often milliseconds, per save.
+    ProcessCrash,
+}
+
 /// Canvases in a SQLite database, with every saved version.
 ///
 /// ```
@@ -235,6 +250,34 @@ impl SqliteStore {
         let mut conn = Connection::open_in_memory().map_err(|e| sql_error(&location, &e))?;
         set_up_in_memory(&mut conn, &location, &SETUP)?;
         Ok(SqliteStore::with(conn, location, false))
+    }
+
+    /// The store with saves as durable as `durability` says (the default is
+    /// [`Durability::PowerCut`]). For a server that acknowledges many small
+    /// edits a second and accepts losing the last ones on a power cut.
+    ///
+    /// ```
+    /// use reelgraph::store::{Durability, SqliteStore};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let store = SqliteStore::open(dir.path().join("canvases.db"))?
+    ///     .with_durability(Durability::ProcessCrash)?;
+    /// # Ok::<(), reelgraph::Error>(())
+    /// ```
+    pub fn with_durability(self, durability: Durability) -> Result<SqliteStore> {
+        let value = match durability {
+            Durability::PowerCut => "FULL",
+            Durability::ProcessCrash => "NORMAL",
+        };
+        let conn = self
+            .inner
+            .conn
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        conn.pragma_update(None, "synchronous", value)
+            .map_err(|e| sql_error(&self.inner.location, &e))?;
+        drop(conn);
+        Ok(self)
     }
 
     /// Whether the store was opened read-only (see
@@ -773,7 +816,30 @@ impl CanvasStore for SqliteStore {
 
 #[cfg(test)]
 mod tests {
-    use super::prefix_upper_bound;
+    use super::{Durability, PoisonError, SqliteStore, prefix_upper_bound};
+
+    fn synchronous(store: &SqliteStore) -> i64 {
+        let conn = store
+            .inner
+            .conn
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        conn.query_row("PRAGMA synchronous", [], |row| row.get(0))
+            .expect("the pragma")
+    }
+
+    #[test]
+    fn durability_sets_when_the_wal_is_synced() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = SqliteStore::open(dir.path().join("c.db")).expect("opens");
+        assert_eq!(synchronous(&store), 2, "FULL by default");
+        let store = store
+            .with_durability(Durability::ProcessCrash)
+            .expect("set");
+        assert_eq!(synchronous(&store), 1, "NORMAL");
+        let store = store.with_durability(Durability::PowerCut).expect("set");
+        assert_eq!(synchronous(&store), 2);
+    }
 
     #[test]
     fn prefix_bounds_cover_exactly_the_prefixed_names() {

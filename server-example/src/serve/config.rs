@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::ValueEnum;
+use reelgraph::store::Durability;
 
 /// Serve canvases over HTTP: a REST API under /v1 with an OpenAPI document
 /// at /v1/openapi.json.
@@ -36,6 +37,11 @@ pub struct Args {
     /// being cancelled, get to finish.
     #[arg(long, env = "REELGRAPH_DRAIN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub drain_timeout: Duration,
+    /// What an acknowledged edit survives: `power-cut` (an fsync per save)
+    /// or `process-crash` (many more edits a second; a power cut or an OS
+    /// crash may undo the last ones).
+    #[arg(long, env = "REELGRAPH_DURABILITY", value_enum, default_value_t = DurabilityArg::PowerCut)]
+    pub durability: DurabilityArg,
     /// How log lines are written on stderr.
     #[arg(long, env = "REELGRAPH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
@@ -44,6 +50,22 @@ pub struct Args {
 /// 16 MiB: a canvas of several thousand nodes, well under the core's 64 MiB
 /// document limit, so one request cannot hold much memory.
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+/// `--durability`, as the store's [`Durability`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DurabilityArg {
+    PowerCut,
+    ProcessCrash,
+}
+
+impl From<DurabilityArg> for Durability {
+    fn from(arg: DurabilityArg) -> Durability {
+        match arg {
+            DurabilityArg::PowerCut => Durability::PowerCut,
+            DurabilityArg::ProcessCrash => Durability::ProcessCrash,
+        }
+    }
+}
 
 /// The shape of log lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -65,6 +87,7 @@ impl Args {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             header_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(10),
+            durability: DurabilityArg::PowerCut,
             log_format: LogFormat::Json,
         }
     }

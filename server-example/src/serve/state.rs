@@ -64,7 +64,8 @@ impl AppState {
             .filter_map(|spec| Some(spec.task.as_ref()?.function.clone()))
             .collect();
         metrics.expect_functions(functions.iter().map(String::as_str));
-        let store = SqliteStore::open(dir.join(CANVAS_FILE))?;
+        let store =
+            SqliteStore::open(dir.join(CANVAS_FILE))?.with_durability(config.durability.into())?;
         let store = MeteredStore::new(Arc::new(store), metrics.clone());
         Ok(AppState(Arc::new(Inner {
             canvases: Canvases::new(Arc::new(store), catalog.clone()),

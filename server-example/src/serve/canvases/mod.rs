@@ -14,7 +14,7 @@
 mod handlers;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use axum::body::Bytes;
 use reelgraph::store::{CanvasStore, ListQuery, Page, VersionInfo};
@@ -73,7 +73,7 @@ impl Slot {
 pub struct Canvases {
     store: Arc<MeteredStore>,
     catalog: Catalog,
-    slots: Mutex<HashMap<String, Arc<Slot>>>,
+    slots: RwLock<HashMap<String, Arc<Slot>>>,
 }
 
 impl Canvases {
@@ -81,7 +81,7 @@ impl Canvases {
         Canvases {
             store,
             catalog,
-            slots: Mutex::default(),
+            slots: RwLock::default(),
         }
     }
 
@@ -91,13 +91,18 @@ impl Canvases {
     }
 
     fn slot(&self, id: &str) -> Arc<Slot> {
-        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(slot) = slots.get(id) {
+            return slot.clone();
+        }
+        drop(slots);
+        let mut slots = self.slots.write().unwrap_or_else(PoisonError::into_inner);
         slots.entry(id.to_owned()).or_default().clone()
     }
 
     /// Forgets `slot` if it is still the one of `id`.
     fn forget(&self, id: &str, slot: &Arc<Slot>) {
-        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut slots = self.slots.write().unwrap_or_else(PoisonError::into_inner);
         if slots.get(id).is_some_and(|s| Arc::ptr_eq(s, slot)) {
             slots.remove(id);
         }
