@@ -8,7 +8,8 @@ use bytes::Bytes;
 use hyper::{Method, StatusCode};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use reelgraph::{Catalog, Op, Position};
+use reelgraph::exec::RunOptions;
+use reelgraph::{Catalog, Op, Position, Quality};
 use reelgraph_benches::{BATCH, Dag, SEED};
 use serde::Deserialize;
 
@@ -53,8 +54,8 @@ impl Tallies {
     }
 }
 
-/// A canvas of `nodes` nodes from the benches' generator, as the JSON of
-/// its document, with id `id`.
+/// A canvas of `nodes` nodes (and twice as many edges) from the benches'
+/// generator, as the JSON of its document, with id `id`.
 fn canvas_json(id: &str, nodes: usize) -> Bytes {
     let mut doc = Dag::generate(nodes, 2 * nodes, SEED)
         .build(&Catalog::builtin(), BATCH)
@@ -68,27 +69,39 @@ fn canvas_json(id: &str, nodes: usize) -> Bytes {
 pub async fn prepare(addr: SocketAddr, key: &str) -> Result<(), String> {
     let mut client = Client::new(addr, key);
     for (id, nodes) in [(SHARED, CANVAS_NODES), (RUN, RUN_NODES)] {
-        create(&mut client, &canvas_json(id, nodes)).await?;
+        create(&mut client, id, nodes).await?;
     }
     Ok(())
 }
 
-/// Creates a canvas; returns its revision.
-async fn create(client: &mut Client, body: &Bytes) -> Result<u64, String> {
-    let answer = client
-        .send(Method::POST, "/v1/canvases", None, Some(body.clone()))
+/// Creates canvas `id` (`POST`, revision 0), then fills it with `nodes`
+/// nodes (`PUT` of the whole document); returns its revision.
+async fn create(client: &mut Client, id: &str, nodes: usize) -> Result<u64, String> {
+    let new = serde_json::json!({"id": id, "name": format!("Load test {id}")});
+    let created = client
+        .send(
+            Method::POST,
+            "/v1/canvases",
+            None,
+            Some(Bytes::from(new.to_string())),
+        )
         .await?;
-    if answer.status.is_success() {
-        serde_json::from_slice::<Revision>(&answer.body)
-            .map(|r| r.revision)
-            .map_err(|e| format!("reading the created canvas's revision: {e}"))
-    } else {
-        Err(format!(
-            "creating a canvas answered {}: {}",
-            answer.status,
-            String::from_utf8_lossy(&answer.body)
-        ))
+    let path = format!("/v1/canvases/{id}");
+    let filled = client
+        .send(Method::PUT, &path, Some(0), Some(canvas_json(id, nodes)))
+        .await?;
+    for (what, answer) in [("POST /v1/canvases", &created), ("PUT", &filled)] {
+        if !answer.status.is_success() {
+            return Err(format!(
+                "{what} of {id} answered {}: {}",
+                answer.status,
+                String::from_utf8_lossy(&answer.body)
+            ));
+        }
     }
+    serde_json::from_slice::<Revision>(&filled.body)
+        .map(|r| r.revision)
+        .map_err(|e| format!("reading the revision of {id}: {e}"))
 }
 
 #[derive(Deserialize)]
@@ -112,13 +125,16 @@ pub async fn user(
     let own = format!("load-edit-{user}");
     let edits = scenario != Scenario::Read;
     let created = if edits {
-        create(&mut client, &canvas_json(&own, CANVAS_NODES)).await?
+        create(&mut client, &own, CANVAS_NODES).await?
     } else {
         0
     };
     let own_path = format!("/v1/canvases/{own}");
     let shared_path = format!("/v1/canvases/{SHARED}");
-    let run_body = Bytes::from(format!(r#"{{"canvas_id":"{RUN}","quality":"draft"}}"#));
+    let run_path = format!("/v1/canvases/{RUN}/runs");
+    let run_body = Bytes::from(
+        serde_json::to_vec(&RunOptions::new().quality(Quality::Draft)).expect("options serialise"),
+    );
     let node_ids: Vec<String> = {
         let dag = Dag::generate(CANVAS_NODES, 2 * CANVAS_NODES, SEED);
         (0..CANVAS_NODES).map(|i| dag.id(i)).collect()
@@ -150,9 +166,10 @@ pub async fn user(
                         rng.random_range(0.0..5000.0),
                     ),
                 };
-                let body = Bytes::from(serde_json::to_vec(&vec![op]).expect("ops serialise"));
+                let body =
+                    serde_json::to_vec(&serde_json::json!({"ops": [op]})).expect("ops serialise");
                 let answer = client
-                    .send(Method::PATCH, &own_path, Some(revision), Some(body))
+                    .send(Method::PATCH, &own_path, Some(revision), Some(body.into()))
                     .await;
                 if let Ok(a) = &answer
                     && a.status == StatusCode::OK
@@ -165,7 +182,7 @@ pub async fn user(
             }
             Kind::Run => {
                 let answer = client
-                    .send(Method::POST, "/v1/runs", None, Some(run_body.clone()))
+                    .send(Method::POST, &run_path, None, Some(run_body.clone()))
                     .await;
                 expect(&mut tallies.run, sent, answer, StatusCode::ACCEPTED);
             }
