@@ -30,9 +30,9 @@ pub enum Scenario {
 /// Nodes (and twice as many edges) of the canvases the users read and edit.
 pub const CANVAS_NODES: usize = 200;
 const SHARED: &str = "load-read";
-/// The canvas the `mixed` users run: small, so a run is mostly the server's
+/// The canvas the `mixed` users run: the generator's smallest, so a run is mostly the server's
 /// own work (after the first, every task is a cache hit).
-const RUN_NODES: usize = 20;
+const RUN_NODES: usize = 100;
 const RUN: &str = "load-run";
 
 /// What every user of one kind of request saw.

@@ -31,7 +31,7 @@ impl Server {
         let data = tempfile::tempdir().map_err(|e| e.to_string())?;
         let started = Instant::now();
         let mut child = Command::new(binary)
-            .args(["serve", "--address", "127.0.0.1:0", "--log-format", "text"])
+            .args(["serve", "--addr", "127.0.0.1:0", "--log-format", "text"])
             .arg("--data-dir")
             .arg(data.path())
             .env("RUST_LOG", "warn")
@@ -89,21 +89,22 @@ impl Server {
     }
 }
 
-/// The server prints its URL (`http://...`) and, at first start, the admin
-/// key on stdout; the rest of stdout is drained so the server never blocks on it.
+/// The server prints `admin key: rg_...` (first start) and then
+/// `reelgraph serving on http://...`; the rest of stdout is drained so the
+/// server never blocks on it.
 fn read_url_and_key(stdout: std::process::ChildStdout) -> Result<(String, String), String> {
     let mut lines = BufReader::new(stdout).lines();
-    let (mut url, mut key) = (None, None);
-    while url.is_none() || key.is_none() {
+    let mut key = None;
+    loop {
         let Some(Ok(line)) = lines.next() else {
-            return Err("the server exited before printing its URL and key".to_owned());
+            return Err("the server exited before printing its URL".to_owned());
         };
-        if let Some(start) = line.find("http://") {
-            url = line[start..].split_whitespace().next().map(str::to_owned);
-        } else if let Some(found) = line.split_whitespace().find(|w| w.starts_with("rg_")) {
-            key = Some(found.to_owned());
+        if let Some(secret) = line.strip_prefix("admin key: ") {
+            key = Some(secret.to_owned());
+        } else if let Some(url) = line.strip_prefix("reelgraph serving on ") {
+            let key = key.ok_or("the server printed no admin key")?;
+            std::thread::spawn(move || lines.for_each(drop));
+            return Ok((url.to_owned(), key));
         }
     }
-    std::thread::spawn(move || lines.for_each(drop));
-    Ok((url.unwrap_or_default(), key.unwrap_or_default()))
 }
