@@ -318,3 +318,21 @@ fn slow_requests_time_out_with_408() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("\"code\":\"request_timeout\""), "{answer}");
 }
+
+/// A client that sends its headers too slowly is disconnected: it cannot
+/// hold a connection open for long.
+#[test]
+fn slow_headers_are_cut_off() {
+    let server = Server::start_with(&["--header-timeout", "300ms"]);
+    let address = server.base_url.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("a timeout");
+    write!(stream, "GET /v1/canvases HTTP/1.1\r\nHost: {address}\r\n").expect("writes");
+    let mut answer = Vec::new();
+    // The server closes the connection (end of stream), long before the
+    // client's own 20 s read timeout would end the wait with an error.
+    let read = stream.read_to_end(&mut answer);
+    assert!(read.is_ok(), "still connected: {read:?}");
+}
