@@ -19,6 +19,7 @@ QUALITY ?= draft
 .PHONY: help run serve test fmt fmt-check lint unit-tests test-data check-generated check-codes generate docs docs-serve venv bench bench-canvas bench-node clean
 .PHONY: python-venv python-wheel python-test bench-python
 .PHONY: node-build node-test
+.PHONY: schemathesis loadtest
 
 help:
 	@echo "make run        run examples/short-film with the demo functions (QUALITY=draft|standard|high|ultra);"
@@ -37,6 +38,8 @@ help:
 	@echo "make node-build build the Node package in bindings-node/ (npm ci, then the release addon)"
 	@echo "make node-test  the Node package's tests, its TypeScript example, and an install of its npm pack"
 	@echo "make bench-node the Node package against a plain JavaScript baseline and against Rust"
+	@echo "make loadtest   load a release server (SCENARIO=read|edit|mixed, CLIENTS=100, DURATION=60 s; docs/ops/load.md)"
+	@echo "make schemathesis  schemathesis against the live server's OpenAPI document (part of make test)"
 	@echo "make fmt        format all Rust code"
 	@echo "make clean      remove build output, site/, out/ and .venv/"
 
@@ -51,7 +54,7 @@ serve:
 	cargo run -q -p reelgraph-server --bin reelgraph -- serve
 
 ## Everything CI checks, in order of speed.
-test: fmt-check lint unit-tests check-generated check-codes python-test node-test docs
+test: fmt-check lint unit-tests check-generated check-codes schemathesis python-test node-test docs
 	@echo "make test: every check passed"
 
 fmt:
@@ -131,6 +134,30 @@ generate:
 	cargo run -q -p reelgraph-server --example openapi -- docs
 	node bindings-node/scripts/gen-types.mjs
 	$(PYTHON) bindings-python/scripts/gen_types.py
+
+# schemathesis (pinned, its own venv) against the live server: a bounded
+# number of examples per operation; no 5xx, every response as documented.
+ST_VENV := .venv-schemathesis
+
+$(ST_VENV)/.installed: server-example/schemathesis/requirements.txt
+	$(PYTHON) -m venv $(ST_VENV)
+	$(ST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r server-example/schemathesis/requirements.txt
+	touch $@
+
+schemathesis: $(ST_VENV)/.installed
+	cargo build -q -p reelgraph-server --bin reelgraph
+	timeout 900 bash scripts/schemathesis.sh target/debug/reelgraph $(ST_VENV)/bin/st
+
+# The load generator (benches/src/bin/loadgen/) against a release server it
+# starts on a temporary data directory and stops with SIGTERM; it also
+# prints start-to-ready and idle memory. Not part of make test.
+SCENARIO ?= mixed
+CLIENTS  ?= 100
+DURATION ?= 60
+
+loadtest:
+	cargo build -q --release -p reelgraph-server --bin reelgraph -p reelgraph-benches --bin loadgen
+	target/release/loadgen --server target/release/reelgraph --scenario $(SCENARIO) --clients $(CLIENTS) --seconds $(DURATION)
 
 # The docs tool chain lives in .venv, pinned by docs/requirements.txt.
 venv: $(VENV)/.installed
@@ -238,4 +265,4 @@ bench-node: bench-canvas node-build
 
 clean:
 	cargo clean
-	rm -rf site out reelgraph-data $(VENV) $(PY_VENV) $(NODE)/node_modules $(NODE)/reelgraph.node
+	rm -rf site out reelgraph-data $(VENV) $(PY_VENV) $(ST_VENV) $(NODE)/node_modules $(NODE)/reelgraph.node

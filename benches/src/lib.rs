@@ -62,7 +62,7 @@ pub use runners::{
     STEP_TYPE, chatty, layered_dag, noop_runner, noop_step_runner, run_with_consumer,
 };
 pub use summary::Summary;
-pub use timing::{BatchTiming, memory_status, per_op_stats};
+pub use timing::{BatchTiming, memory_status, memory_status_of, per_op_stats};
 
 /// The seed every benchmark uses.
 pub const SEED: u64 = 0x5EED_F11A;

@@ -27,7 +27,13 @@ pub fn per_op_stats(timings: &[BatchTiming]) -> (Duration, Duration, Duration) {
 }
 
 pub fn memory_status() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    memory_status_of("self")
+}
+
+/// VmHWM and VmRSS in bytes of process `pid` (a number, or `self`); zeros
+/// when `/proc` cannot be read.
+pub fn memory_status_of(pid: &str) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         status
             .lines()

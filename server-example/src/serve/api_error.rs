@@ -163,6 +163,12 @@ pub const SERVER_CODES: &[ServerCode] = &[
         hint: "use a `path` from the run's outputs: relative, without `..`, `.`, backslashes or a leading `/`",
     },
     ServerCode {
+        code: "not_ready",
+        category: Category::Unavailable,
+        http_status: 503,
+        hint: "the server cannot reach its canvas store (`details.cause`): check the data directory and the log, then restart the server",
+    },
+    ServerCode {
         code: "server_error",
         category: Category::Internal,
         http_status: 500,

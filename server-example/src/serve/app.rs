@@ -12,7 +12,7 @@ use axum::body::{Bytes, to_bytes};
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderName, StatusCode};
-use axum::middleware::{Next, from_fn};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use tower_http::compression::CompressionLayer;
@@ -23,7 +23,7 @@ use tower_http::timeout::TimeoutLayer;
 use super::api_error::{Answered, ApiError};
 use super::registry::Registry;
 use super::state::AppState;
-use super::{auth, canvases, checks, formats, node_types, openapi, runs};
+use super::{auth, canvases, checks, formats, health, logging, metrics, node_types, openapi, runs};
 
 /// The header that carries a request's id, echoed on its response.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -31,6 +31,8 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Every route of the server, registered once.
 pub fn routes(routes: &mut Registry) {
     canvases::register(routes);
+    health::register(routes);
+    metrics::register(routes);
     checks::register(routes);
     formats::register(routes);
     node_types::register(routes);
@@ -81,8 +83,14 @@ pub fn app(state: AppState) -> Router {
             state.config.request_timeout,
         ))
         .layer(from_fn(json_errors))
-        .layer(CompressionLayer::new().gzip(true).br(true));
-    // Here: metrics, logs (srv-ops).
+        .layer(CompressionLayer::new().gzip(true).br(true))
+        // Every answer is counted and logged, errors and 404s too; both run
+        // inside the request id layers so logs carry the id.
+        .layer(from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track_requests,
+        ))
+        .layer(logging::request_logs());
     let router = auth::cors::apply(router, &state.config.security.allowed_origins);
     auth::headers::apply(router, state.config.security.hsts_max_age)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

@@ -31,13 +31,21 @@ pub struct Args {
     /// How long a request may take, body included (e.g. `30s`, `500ms`).
     #[arg(long, env = "REELGRAPH_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
+    /// How long a client may take to send a request's head (request line
+    /// and headers) before its connection is closed.
+    #[arg(long, env = "REELGRAPH_HEADER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_timeout: Duration,
+    /// At SIGTERM or SIGINT: how long requests in flight, and then runs
+    /// being cancelled, get to finish.
+    #[arg(long, env = "REELGRAPH_DRAIN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub drain_timeout: Duration,
     /// What an acknowledged edit survives: `power-cut` (an fsync per save)
     /// or `process-crash` (many more edits a second; a power cut or an OS
     /// crash may undo the last ones).
     #[arg(long, env = "REELGRAPH_DURABILITY", value_enum, default_value_t = DurabilityArg::PowerCut)]
     pub durability: DurabilityArg,
     /// How log lines are written on stderr.
-    #[arg(long, env = "REELGRAPH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, env = "REELGRAPH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
     #[command(flatten)]
     pub security: SecurityArgs,
@@ -84,8 +92,10 @@ impl Args {
             data_dir,
             body_limit: DEFAULT_BODY_LIMIT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            header_timeout: Duration::from_secs(10),
+            drain_timeout: Duration::from_secs(10),
             durability: DurabilityArg::PowerCut,
-            log_format: LogFormat::Text,
+            log_format: LogFormat::Json,
             security: SecurityArgs::default(),
         }
     }

@@ -4,14 +4,17 @@
 //! first start make the admin key and the demo canvas; bind; print
 //! `admin key: rg_...` (first start only) and then
 //! `reelgraph serving on http://ADDR`, the line that says it is ready;
-//! serve [`app::app`] until SIGINT or SIGTERM.
+//! serve [`app::app`] until SIGINT or SIGTERM, then shut down gracefully
+//! (see [`shutdown`]).
 //!
 //! Where things are: `config` (flags), `state` (`AppState`), `app` (router
-//! and layers), `registry` (routes and their scopes), `listen` (the accept loop), `openapi`, `api_error`
+//! and layers), `registry` (routes and their scopes), `openapi`, `api_error`
 //! (error bodies and the server-only code table), `json` (strict bodies),
 //! `pagination`, `query` (strict query strings), `random`, `server_db` (the server's own tables), `auth` (keys, sessions,
 //! CSRF, rate limits, security headers, the scope check), `canvases`, `runs` (runs, their events, files and records);
-//! `node_types`, `checks` (validate, can-connect, task previews), `formats` and `media_types` (export and import), `etag`.
+//! `node_types`, `checks` (validate, can-connect, task previews), `formats` and `media_types` (export and import), `etag`;
+//! operations: `health` (`/healthz`, `/readyz`), `metrics` (`/metrics` and what records into it), `metered_store`,
+//! `logging`, `connections` (the accept loop) and `shutdown`.
 
 pub mod api_error;
 pub mod app;
@@ -19,11 +22,15 @@ pub mod auth;
 pub mod canvases;
 pub mod checks;
 pub mod config;
+pub mod connections;
 pub mod etag;
 pub mod formats;
+pub mod health;
 pub mod json;
-pub mod listen;
+pub mod logging;
 pub mod media_types;
+pub mod metered_store;
+pub mod metrics;
 pub mod node_types;
 pub mod openapi;
 pub mod pagination;
@@ -32,6 +39,7 @@ pub mod random;
 pub mod registry;
 pub mod runs;
 pub mod server_db;
+pub mod shutdown;
 pub mod state;
 
 use std::io::Write;
@@ -40,6 +48,7 @@ use tokio::net::TcpListener;
 
 pub use self::app::app;
 pub use self::config::Args;
+use self::connections::ConnectionLimits;
 use self::registry::Scope;
 pub use self::state::AppState;
 
@@ -48,7 +57,12 @@ const DEMO_CANVAS: &str = include_str!("../../../examples/short-film/canvas.json
 
 /// Runs the server until it is told to stop.
 pub async fn run(config: Args) -> reelgraph::Result<()> {
+    logging::init(config.log_format);
     let addr = config.addr;
+    let limits = ConnectionLimits {
+        header_timeout: config.header_timeout,
+        drain_timeout: config.drain_timeout,
+    };
     let state = AppState::open(config)?;
     let admin_key = first_start(&state).await?;
     let listener = TcpListener::bind(addr)
@@ -71,17 +85,36 @@ pub async fn run(config: Args) -> reelgraph::Result<()> {
     let _ = writeln!(out, "reelgraph serving on http://{local}");
     let _ = out.flush();
     drop(out);
+    tracing::info!(url = %format!("http://{local}"), "serving");
     let runs = state.runs.clone();
     let stopping = runs.clone();
-    let header_timeout = state.config.request_timeout;
-    let shutdown = async move {
-        shutdown_signal().await;
-        // Runs end now, so their event streams end and requests finish.
+    let stop = async move {
+        shutdown::signal().await;
+        // Cancelled first, so their event streams end and the drain
+        // below does not wait on them.
         stopping.cancel_all();
     };
-    listen::serve(listener, app(state), header_timeout, shutdown).await;
+    connections::serve(
+        listener,
+        app(state.clone()),
+        state.metrics.clone(),
+        limits,
+        stop,
+    )
+    .await;
     // Every run stored (as cancelled, if it was going) before the exit.
-    runs.shutdown().await;
+    if tokio::time::timeout(limits.drain_timeout, runs.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "runs still winding down after {:?}; exiting",
+            limits.drain_timeout
+        );
+    }
+    // The stores close as the last state goes.
+    drop(state);
+    tracing::info!("stopped");
     Ok(())
 }
 
@@ -99,26 +132,4 @@ async fn first_start(state: &AppState) -> reelgraph::Result<Option<String>> {
     }
     let (_, secret) = state.keys.create("admin", &Scope::GRANTABLE)?;
     Ok(Some(secret))
-}
-
-/// Resolves at SIGINT (Ctrl-C) or SIGTERM; in-flight requests then finish.
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
-    }
 }

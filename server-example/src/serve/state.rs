@@ -14,6 +14,8 @@ use super::auth::KeyStore;
 use super::auth::rate_limit::RateLimits;
 use super::canvases::Canvases;
 use super::config::Args;
+use super::metered_store::MeteredStore;
+use super::metrics::Metrics;
 use super::node_types;
 use super::runs::Runs;
 use super::server_db::{self, ServerDb};
@@ -41,6 +43,8 @@ pub struct Inner {
     pub runs: Runs,
     /// Per-key and per-address request limits (`--rate-limit`).
     pub limits: RateLimits,
+    /// Every figure `/metrics` shows; modules record into it.
+    pub metrics: Metrics,
 }
 
 impl std::ops::Deref for AppState {
@@ -60,15 +64,23 @@ impl AppState {
         let keys = KeyStore::open(db.clone())?;
         let catalog = Catalog::builtin();
         node_types::load(&db, &catalog)?;
-        let store = Arc::new(
-            SqliteStore::open(dir.join(CANVAS_FILE))?.with_durability(config.durability.into())?,
-        );
+        let metrics = Metrics::new();
+        let functions: Vec<String> = catalog
+            .types()
+            .iter()
+            .filter_map(|spec| Some(spec.task.as_ref()?.function.clone()))
+            .collect();
+        metrics.expect_functions(functions.iter().map(String::as_str));
+        let store =
+            SqliteStore::open(dir.join(CANVAS_FILE))?.with_durability(config.durability.into())?;
+        let store = Arc::new(MeteredStore::new(Arc::new(store), metrics.clone()));
         let runs = Runs::open(
             &dir,
             db.clone(),
             catalog.clone(),
             store.clone(),
             RunHub::default(),
+            metrics.clone(),
         )?;
         let limits = RateLimits::new(config.security.rate_limit, config.security.rate_burst);
         Ok(AppState(Arc::new(Inner {
@@ -79,6 +91,7 @@ impl AppState {
             db,
             keys,
             limits,
+            metrics,
         })))
     }
 }

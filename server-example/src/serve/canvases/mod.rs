@@ -18,10 +18,11 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use axum::body::Bytes;
 use reelgraph::format::comfyui;
-use reelgraph::store::{CanvasStore, ListQuery, Page, SqliteStore, VersionInfo};
+use reelgraph::store::{CanvasStore, ListQuery, Page, VersionInfo};
 use reelgraph::{Applied, Canvas, CanvasDocument, Catalog, Op};
 
 use super::etag;
+use super::metered_store::MeteredStore;
 
 pub use self::handlers::{encode_segment, register};
 
@@ -74,13 +75,13 @@ impl Slot {
 /// The canvases of the server.
 #[derive(Debug)]
 pub struct Canvases {
-    store: Arc<SqliteStore>,
+    store: Arc<MeteredStore>,
     catalog: Catalog,
     slots: RwLock<HashMap<String, Arc<Slot>>>,
 }
 
 impl Canvases {
-    pub fn new(store: Arc<SqliteStore>, catalog: Catalog) -> Canvases {
+    pub fn new(store: Arc<MeteredStore>, catalog: Catalog) -> Canvases {
         Canvases {
             store,
             catalog,
@@ -97,7 +98,7 @@ impl Canvases {
     }
 
     /// The store, for what this module does not wrap (readiness checks).
-    pub fn store(&self) -> &Arc<SqliteStore> {
+    pub fn store(&self) -> &Arc<MeteredStore> {
         &self.store
     }
 

@@ -21,6 +21,7 @@ use super::folders::Folders;
 use super::records::{Records, RunFilter, Stored};
 use super::view::{Explained, RunSummary, RunView};
 use crate::serve::api_error::{ApiError, ApiResult};
+use crate::serve::metrics::Metrics;
 use crate::serve::server_db::ServerDb;
 
 /// Cheap to clone; clones share everything.
@@ -32,6 +33,8 @@ pub struct Runs {
 struct Inner {
     executor: Executor,
     hub: RunHub,
+    /// Counts each run's tasks, cache lookups and breakers for `/metrics`.
+    metrics: Metrics,
     catalog: Catalog,
     store: Arc<dyn CanvasStore>,
     folders: Folders,
@@ -65,6 +68,7 @@ impl Runs {
         catalog: Catalog,
         store: Arc<dyn CanvasStore>,
         hub: RunHub,
+        metrics: Metrics,
     ) -> reelgraph::Result<Self> {
         let io = |e: std::io::Error| Error::Storage {
             message: format!("the run folders: {e}"),
@@ -88,6 +92,7 @@ impl Runs {
             inner: Arc::new(Inner {
                 executor,
                 hub,
+                metrics,
                 catalog,
                 store,
                 folders,
@@ -161,6 +166,7 @@ impl Runs {
         let revision = canvas.revision();
         let canvas = Arc::new(Mutex::new(canvas));
         let mut run = self.inner.executor.start(&canvas, options.clone()).await?;
+        self.inner.metrics.follow_run(&self.inner.hub, run.id());
         let summary = self.record(run.id(), canvas_id, revision, options).await?;
         let events = run.events();
         let handle = run.handle();
@@ -200,6 +206,9 @@ impl Runs {
         let handles = batch.handles();
         let mut started = Vec::with_capacity(handles.len());
         for (handle, options) in handles.iter().zip(variants) {
+            self.inner
+                .metrics
+                .follow_run(&self.inner.hub, handle.run_id());
             started.push(
                 self.record(handle.run_id(), canvas_id, revision, options)
                     .await?,
@@ -397,6 +406,7 @@ mod tests {
             Catalog::builtin(),
             Arc::new(MemoryStore::new()),
             hub,
+            Metrics::new(),
         )
         .expect("runs")
     }
