@@ -208,6 +208,9 @@ impl TaskCall {
         let (cancel, done) = (self.cancel.clone(), self.done.clone());
         napi::bindgen_prelude::spawn(async move {
             tokio::select! {
+                // A cancel also ends the task's wait, which sets `done`: when
+                // both are set, the abort must still reach JavaScript.
+                biased;
                 () = cancel.cancelled() => {
                     abort.call((), ThreadsafeFunctionCallMode::NonBlocking);
                 }
