@@ -54,6 +54,11 @@ export type AppliesWhen = {
 }
 
 /**
+ * How one attempt ended.
+ */
+export type AttemptOutcome = ("completed" | "failed" | "cancelled" | "expired")
+
+/**
  * What the autosaver did, in the envelope of [`crate::event`]: `seq`
  * counts this autosaver's events from 0 without gaps.
  */
@@ -188,6 +193,44 @@ export type CircuitStats = {
 }
 
 /**
+ * `POST /v1/workers/claim`: a worker asks for up to `max_tasks` tasks of
+ * the functions it serves, waiting up to `wait_ms` when none is queued.
+ */
+export type ClaimRequest = {
+  /**
+   * At least one.
+   */
+  functions: Array<string>
+  /**
+   * From 1 to 64.
+   */
+  max_tasks?: number
+  /**
+   * Long-poll time, at most 30 s; 0 answers at once.
+   */
+  wait_ms?: number
+  /**
+   * The worker's name, shown in each attempt (e.g. `host-1234`).
+   */
+  worker: string
+}
+
+/**
+ * The answer to a claim: the tasks now leased to the worker (none when
+ * the wait ran out).
+ */
+export type Claimed = {
+  tasks: Array<LeasedTask>
+}
+
+/**
+ * `POST /v1/workers/leases/{lease}/complete`.
+ */
+export type Completion = {
+  outputs: { [key: string]: unknown }
+}
+
+/**
  * A node's content key: a BLAKE3 hash of what its result depends on.
  */
 export type ContentKey = string
@@ -311,6 +354,14 @@ export type Explanation = {
 }
 
 /**
+ * `POST /v1/workers/leases/{lease}/fail`. A retryable kind (`transient`,
+ * `timeout`) puts the task back in the queue while attempts remain.
+ */
+export type Failure = {
+  error: TaskError
+}
+
+/**
  * What happens to the rest of a run when a node fails.
  */
 export type FailurePolicy = ("fail_fast" | "continue_independent")
@@ -387,6 +438,11 @@ export type Group = {
   nodes?: Array<string>
   ui?: unknown
 }
+
+/**
+ * `POST /v1/workers/leases/{lease}/heartbeat`: the worker is still at it.
+ */
+export type Heartbeat = Record<string, never>
 
 /**
  * The body of an `if_set` template.
@@ -489,6 +545,42 @@ export type Layout = {
  * How nodes are placed.
  */
 export type LayoutMode = ("auto" | "positions" | "layered")
+
+/**
+ * The answer to a heartbeat or a progress report.
+ */
+export type LeaseState = {
+  /**
+   * The task was cancelled: stop, and report a `cancelled` failure.
+   */
+  cancel: boolean
+  /**
+   * The lease now ends this long from now.
+   */
+  lease_ms: number
+}
+
+/**
+ * One task leased to a worker: what to call, and the lease to report under.
+ */
+export type LeasedTask = {
+  attempt: number
+  function: string
+  idempotency_key?: (string | null)
+  /**
+   * `ls_` and random characters: names this attempt in every later call
+   * (`/v1/workers/leases/{lease}/...`).
+   */
+  lease: string
+  /**
+   * The lease ends this long after the claim unless a heartbeat renews it.
+   */
+  lease_ms: number
+  outputs?: (Array<string> | null)
+  params: { [key: string]: unknown }
+  quality: Quality
+  task_id: string
+}
 
 /**
  * A node the prompt leaves out, and why: `editor_only` (Note, MarkdownNote,
@@ -779,6 +871,17 @@ export type PortRef = {
 export type Position = {
   x: number
   y: number
+}
+
+/**
+ * `POST /v1/workers/leases/{lease}/progress` (also renews the lease).
+ */
+export type ProgressReport = {
+  message?: (string | null)
+  /**
+   * 0 to 1.
+   */
+  progress: number
 }
 
 /**
@@ -1279,6 +1382,24 @@ export type Task = {
 }
 
 /**
+ * One attempt at a task: which worker held it and how it ended.
+ */
+export type TaskAttempt = {
+  /**
+   * From 1.
+   */
+  attempt: number
+  ended_at?: (Timestamp | null)
+  error?: (TaskError | null)
+  leased_at: Timestamp
+  /**
+   * `None` while the attempt runs.
+   */
+  outcome?: (AttemptOutcome | null)
+  worker: string
+}
+
+/**
  * Why a task did not produce outputs.
  */
 export type TaskError = {
@@ -1301,6 +1422,63 @@ export type TaskError = {
 export type TaskErrorKind = ("transient" | "resource" | "invalid_input" | "permanent" | "cancelled" | "timeout")
 
 /**
+ * Something that happened to a task: the events of `GET
+ * /v1/tasks/{id}/events` (SSE) and of a WebSocket task subscription. `seq`
+ * counts from 0 per task, gapless.
+ */
+export type TaskEvent = ({
+  seq: number
+  task_id: string
+  ts: Timestamp
+  type: "task_queued"
+} | {
+  attempt: number
+  seq: number
+  task_id: string
+  ts: Timestamp
+  type: "task_leased"
+  worker: string
+} | {
+  message?: (string | null)
+  progress: number
+  seq: number
+  task_id: string
+  ts: Timestamp
+  type: "task_progress"
+} | {
+  attempt: number
+  error?: (TaskError | null)
+  outcome: AttemptOutcome
+  seq: number
+  task_id: string
+  ts: Timestamp
+  type: "task_requeued"
+} | {
+  outputs: { [key: string]: unknown }
+  seq: number
+  task_id: string
+  ts: Timestamp
+  type: "task_completed"
+} | {
+  error: TaskError
+  seq: number
+  task_id: string
+  ts: Timestamp
+  type: "task_failed"
+} | {
+  seq: number
+  task_id: string
+  ts: Timestamp
+  type: "task_cancelled"
+} | {
+  error: TaskError
+  seq: number
+  task_id: string
+  ts: Timestamp
+  type: "task_dead"
+})
+
+/**
  * What a node's task would look like.
  */
 export type TaskPreview = {
@@ -1317,6 +1495,44 @@ export type TaskPreview = {
    * Whether a `resource` error may retry one tier lower.
    */
   quality_fallback: boolean
+}
+
+/**
+ * A task as the server keeps it (`GET /v1/tasks/{id}`).
+ */
+export type TaskRecord = {
+  /**
+   * Oldest first.
+   */
+  attempts: Array<TaskAttempt>
+  created_at: Timestamp
+  /**
+   * Set when `failed`, `dead` or `cancelled`: the error that ended it.
+   */
+  error?: (TaskError | null)
+  function: string
+  /**
+   * `tk_` and random characters.
+   */
+  id: string
+  idempotency_key?: (string | null)
+  max_attempts: number
+  node?: (string | null)
+  /**
+   * Set when `completed`.
+   */
+  outputs?: ({ [key: string]: unknown } | null)
+  outputs_declared?: (Array<string> | null)
+  params: { [key: string]: unknown }
+  priority: number
+  /**
+   * The last progress a worker reported for the current attempt, 0 to 1.
+   */
+  progress?: (number | null)
+  quality: Quality
+  run_id?: (string | null)
+  state: TaskState
+  updated_at: Timestamp
 }
 
 /**
@@ -1344,6 +1560,50 @@ export type TaskSpec = {
    * Whether a `resource` error may retry the task one tier lower.
    */
   quality_fallback?: boolean
+}
+
+/**
+ * Where a task is in its life.
+ */
+export type TaskState = ("completed" | "cancelled" | "queued" | "leased" | "failed" | "dead")
+
+/**
+ * `POST /v1/tasks`: work for a function, to be done by some worker.
+ */
+export type TaskSubmission = {
+  /**
+   * The function to call, e.g. `image.generate`.
+   */
+  function: string
+  /**
+   * Submitting again with the same key (and the same function) answers
+   * the task already submitted, finished or not, instead of a new one.
+   * An `HttpRunner` sends the node's content key.
+   */
+  idempotency_key?: (string | null)
+  /**
+   * Attempts before the task is dead-lettered; the server's default
+   * when left out.
+   */
+  max_attempts?: (number | null)
+  node?: (string | null)
+  /**
+   * The output ports a completion must name exactly; when left out, any
+   * object of outputs is taken.
+   */
+  outputs?: (Array<string> | null)
+  params?: { [key: string]: unknown }
+  /**
+   * Higher first; tasks of equal priority in submission order.
+   * From -1000 to 1000.
+   */
+  priority?: number
+  quality?: Quality
+  /**
+   * The run and node the task is for, when a run submitted it (for
+   * people and logs; the server does not read them).
+   */
+  run_id?: (string | null)
 }
 
 /**

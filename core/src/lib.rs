@@ -23,6 +23,7 @@ pub mod model;
 pub mod ops;
 mod params;
 mod quality;
+pub mod remote;
 pub mod render;
 mod report;
 pub mod runner;

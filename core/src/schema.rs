@@ -82,6 +82,20 @@ pub fn all() -> Vec<(String, Schema)> {
         crate::store::AutosaveEvent,
         crate::exec::RunSnapshot,
     );
+    // The function-runner protocol (tasks, workers, leases).
+    add!(
+        crate::remote::TaskSubmission,
+        crate::remote::TaskRecord,
+        crate::remote::TaskState,
+        crate::remote::ClaimRequest,
+        crate::remote::Claimed,
+        crate::remote::Heartbeat,
+        crate::remote::LeaseState,
+        crate::remote::ProgressReport,
+        crate::remote::Completion,
+        crate::remote::Failure,
+        crate::remote::TaskEvent,
+    );
     out
 }
 

@@ -12,6 +12,7 @@ __all__ = [
     'ApiPrompt',
     'Applied',
     'AppliesWhen',
+    'AttemptOutcome',
     'AutosaveEvent',
     'AutosaveEventConflict',
     'AutosaveEventFailed',
@@ -24,6 +25,9 @@ __all__ = [
     'CircuitConfig',
     'CircuitState',
     'CircuitStats',
+    'ClaimRequest',
+    'Claimed',
+    'Completion',
     'ContentKey',
     'Counts',
     'DamagedFile',
@@ -35,6 +39,7 @@ __all__ = [
     'Event',
     'EventCanvasChanged',
     'Explanation',
+    'Failure',
     'FailurePolicy',
     'FlowCanvas',
     'FlowEdge',
@@ -44,6 +49,7 @@ __all__ = [
     'ForceNodes',
     'Format',
     'Group',
+    'Heartbeat',
     'IfSet',
     'Import',
     'ImportStats',
@@ -51,6 +57,8 @@ __all__ = [
     'InputSpec',
     'Layout',
     'LayoutMode',
+    'LeaseState',
+    'LeasedTask',
     'LeftOut',
     'ListQuery',
     'Migrated',
@@ -80,6 +88,7 @@ __all__ = [
     'PlanOptions',
     'PortRef',
     'Position',
+    'ProgressReport',
     'PropertyKind',
     'PropertySpec',
     'Prune',
@@ -118,11 +127,24 @@ __all__ = [
     'StoryStructure',
     'SvgOptions',
     'Task',
+    'TaskAttempt',
     'TaskError',
     'TaskErrorKind',
+    'TaskEvent',
+    'TaskEventTaskCancelled',
+    'TaskEventTaskCompleted',
+    'TaskEventTaskDead',
+    'TaskEventTaskFailed',
+    'TaskEventTaskLeased',
+    'TaskEventTaskProgress',
+    'TaskEventTaskQueued',
+    'TaskEventTaskRequeued',
     'TaskPreview',
+    'TaskRecord',
     'TaskSpec',
     'TaskSpecQuality',
+    'TaskState',
+    'TaskSubmission',
     'Template',
     'TemplateContext',
     'TemplateIfSet',
@@ -239,6 +261,27 @@ class CircuitStats(TypedDict):
     state: "CircuitState"
 
 
+class _ClaimRequest(TypedDict):
+    functions: List[str]
+    worker: str
+
+
+class ClaimRequest(_ClaimRequest, total=False):
+    "`POST /v1/workers/claim`: a worker asks for up to `max_tasks` tasks of the functions it serves, waiting up to `wait_ms` when none is queued."
+    max_tasks: int
+    wait_ms: int
+
+
+class Claimed(TypedDict):
+    "The answer to a claim: the tasks now leased to the worker (none when the wait ran out)."
+    tasks: List["LeasedTask"]
+
+
+class Completion(TypedDict):
+    "`POST /v1/workers/leases/{lease}/complete`."
+    outputs: Dict[str, Any]
+
+
 class Counts(TypedDict):
     "How many nodes are in each state."
     cached: int
@@ -312,6 +355,11 @@ class Explanation(TypedDict):
     key: "ContentKey"
     node: str
     reason: "Reason"
+
+
+class Failure(TypedDict):
+    "`POST /v1/workers/leases/{lease}/fail`. A retryable kind (`transient`, `timeout`) puts the task back in the queue while attempts remain."
+    error: "TaskError"
 
 
 class _FlowCanvas(TypedDict):
@@ -419,6 +467,28 @@ class Layout(TypedDict):
     "A node box for every node of a canvas, in canvas order."
     layered: bool
     nodes: List["NodeBox"]
+
+
+class LeaseState(TypedDict):
+    "The answer to a heartbeat or a progress report."
+    cancel: bool
+    lease_ms: int
+
+
+class _LeasedTask(TypedDict):
+    attempt: int
+    function: str
+    lease: str
+    lease_ms: int
+    params: Dict[str, Any]
+    quality: "Quality"
+    task_id: str
+
+
+class LeasedTask(_LeasedTask, total=False):
+    "One task leased to a worker: what to call, and the lease to report under."
+    idempotency_key: Optional[str]
+    outputs: Optional[List[str]]
 
 
 class LeftOut(TypedDict):
@@ -678,6 +748,15 @@ class Position(TypedDict):
     "A point on the canvas plane. Layout only: it never changes what a run computes."
     x: float
     y: float
+
+
+class _ProgressReport(TypedDict):
+    progress: float
+
+
+class ProgressReport(_ProgressReport, total=False):
+    "`POST /v1/workers/leases/{lease}/progress` (also renews the lease)."
+    message: Optional[str]
 
 
 class _PropertySpec(TypedDict):
@@ -979,6 +1058,19 @@ class Task(TypedDict):
     run_id: str
 
 
+class _TaskAttempt(TypedDict):
+    attempt: int
+    leased_at: "Timestamp"
+    worker: str
+
+
+class TaskAttempt(_TaskAttempt, total=False):
+    "One attempt at a task: which worker held it and how it ended."
+    ended_at: Optional["Timestamp"]
+    error: Optional["TaskError"]
+    outcome: Optional["AttemptOutcome"]
+
+
 class _TaskError(TypedDict):
     kind: "TaskErrorKind"
     message: str
@@ -990,6 +1082,79 @@ class TaskError(_TaskError, total=False):
     hint: str
 
 
+class TaskEventTaskCancelled(TypedDict):
+    seq: int
+    task_id: str
+    ts: "Timestamp"
+    type: Literal["task_cancelled"]
+
+
+class TaskEventTaskCompleted(TypedDict):
+    outputs: Dict[str, Any]
+    seq: int
+    task_id: str
+    ts: "Timestamp"
+    type: Literal["task_completed"]
+
+
+class TaskEventTaskDead(TypedDict):
+    error: "TaskError"
+    seq: int
+    task_id: str
+    ts: "Timestamp"
+    type: Literal["task_dead"]
+
+
+class TaskEventTaskFailed(TypedDict):
+    error: "TaskError"
+    seq: int
+    task_id: str
+    ts: "Timestamp"
+    type: Literal["task_failed"]
+
+
+class TaskEventTaskLeased(TypedDict):
+    attempt: int
+    seq: int
+    task_id: str
+    ts: "Timestamp"
+    type: Literal["task_leased"]
+    worker: str
+
+
+class _TaskEventTaskProgress(TypedDict):
+    progress: float
+    seq: int
+    task_id: str
+    ts: "Timestamp"
+    type: Literal["task_progress"]
+
+
+class TaskEventTaskProgress(_TaskEventTaskProgress, total=False):
+    message: Optional[str]
+
+
+class TaskEventTaskQueued(TypedDict):
+    seq: int
+    task_id: str
+    ts: "Timestamp"
+    type: Literal["task_queued"]
+
+
+class _TaskEventTaskRequeued(TypedDict):
+    attempt: int
+    outcome: "AttemptOutcome"
+    seq: int
+    task_id: str
+    ts: "Timestamp"
+    type: Literal["task_requeued"]
+
+
+class TaskEventTaskRequeued(_TaskEventTaskRequeued, total=False):
+    "An attempt ended without a result and the task went back in the queue."
+    error: Optional["TaskError"]
+
+
 class TaskPreview(TypedDict):
     "What a node's task would look like."
     function: str
@@ -999,6 +1164,30 @@ class TaskPreview(TypedDict):
     params: Dict[str, Any]
     quality: "Quality"
     quality_fallback: bool
+
+
+class _TaskRecord(TypedDict):
+    attempts: List["TaskAttempt"]
+    created_at: "Timestamp"
+    function: str
+    id: str
+    max_attempts: int
+    params: Dict[str, Any]
+    priority: int
+    quality: "Quality"
+    state: "TaskState"
+    updated_at: "Timestamp"
+
+
+class TaskRecord(_TaskRecord, total=False):
+    "A task as the server keeps it (`GET /v1/tasks/{id}`)."
+    error: Optional["TaskError"]
+    idempotency_key: Optional[str]
+    node: Optional[str]
+    outputs: Optional[Dict[str, Any]]
+    outputs_declared: Optional[List[str]]
+    progress: Optional[float]
+    run_id: Optional[str]
 
 
 class _TaskSpec(TypedDict):
@@ -1017,6 +1206,22 @@ class TaskSpecQuality(TypedDict, total=False):
     high: Dict[str, Any]
     standard: Dict[str, Any]
     ultra: Dict[str, Any]
+
+
+class _TaskSubmission(TypedDict):
+    function: str
+
+
+class TaskSubmission(_TaskSubmission, total=False):
+    "`POST /v1/tasks`: work for a function, to be done by some worker."
+    idempotency_key: Optional[str]
+    max_attempts: Optional[int]
+    node: Optional[str]
+    outputs: Optional[List[str]]
+    params: Dict[str, Any]
+    priority: int
+    quality: "Quality"
+    run_id: Optional[str]
 
 
 class TemplateContext(TypedDict):
@@ -1087,6 +1292,10 @@ AppliesWhen = TypedDict('AppliesWhen', {'in': List[Any], 'property': str})
 # A condition on a sibling property.
 
 
+AttemptOutcome = Literal["completed", "failed", "cancelled", "expired"]
+# How one attempt ended.
+
+
 AutosaveEvent = Union["AutosaveEventSaved", "AutosaveEventConflict", "AutosaveEventFailed"]
 # What the autosaver did, in the envelope of [`crate::event`]: `seq` counts this autosaver's events from 0 without gaps.
 
@@ -1121,6 +1330,10 @@ Force = Union[Literal["none", "all"], "ForceNodes"]
 
 Format = Literal["native", "react_flow", "comfyui_workflow", "comfyui_api"]
 # The formats a canvas is read from.
+
+
+Heartbeat = Dict[str, Any]
+# `POST /v1/workers/leases/{lease}/heartbeat`: the worker is still at it.
 
 
 LayoutMode = Literal["auto", "positions", "layered"]
@@ -1177,6 +1390,14 @@ StoryStructure = Literal["three_act", "seven_point", "beat_sheet"]
 
 TaskErrorKind = Literal["transient", "resource", "invalid_input", "permanent", "cancelled", "timeout"]
 # How a task failed, which decides what happens next.
+
+
+TaskEvent = Union["TaskEventTaskQueued", "TaskEventTaskLeased", "TaskEventTaskProgress", "TaskEventTaskRequeued", "TaskEventTaskCompleted", "TaskEventTaskFailed", "TaskEventTaskCancelled", "TaskEventTaskDead"]
+# Something that happened to a task: the events of `GET /v1/tasks/{id}/events` (SSE) and of a WebSocket task subscription. `seq` counts from 0 per task, gapless.
+
+
+TaskState = Literal["completed", "cancelled", "queued", "leased", "failed", "dead"]
+# Where a task is in its life.
 
 
 Template = Union["TemplateValue", "TemplateProperty", "TemplateQuality", "TemplateContext", "TemplateInput", "TemplateTemplate", "TemplateObject", "TemplateList", "TemplateIfSet"]
