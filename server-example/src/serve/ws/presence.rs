@@ -1,6 +1,9 @@
 //! Who is on a canvas: every connection subscribed to it, by connection id
 //! and key name. A newcomer is told who is there; the others are told when
-//! it joins and leaves (unsubscribe or disconnect).
+//! it joins and leaves (unsubscribe or disconnect). Only while a canvas has
+//! at most [`ANNOUNCED`] connections: presence is for editors working
+//! together, and announcing each of thousands of viewers to all the others
+//! would cost a message per pair.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -9,9 +12,13 @@ use super::client::Client;
 use super::messages::{PresenceState, ServerMessage};
 use crate::serve::encoded::{Encoded, Outgoing};
 
+/// The most connections on one canvas whose comings and goings are sent.
+pub const ANNOUNCED: usize = 64;
+
+/// Per canvas, its connections by id.
 #[derive(Debug, Default)]
 pub struct Presence {
-    canvases: Mutex<HashMap<String, Vec<Weak<Client>>>>,
+    canvases: Mutex<HashMap<String, HashMap<String, Weak<Client>>>>,
 }
 
 impl Presence {
@@ -19,9 +26,17 @@ impl Presence {
     pub fn join(&self, canvas: &str, client: &Arc<Client>) {
         let mut canvases = self.canvases.lock().unwrap_or_else(PoisonError::into_inner);
         let members = canvases.entry(canvas.to_owned()).or_default();
-        members.retain(|m| m.strong_count() > 0);
-        let here: Vec<Arc<Client>> = members.iter().filter_map(Weak::upgrade).collect();
-        if here.iter().any(|m| m.id == client.id) {
+        if members.contains_key(&client.id) {
+            return;
+        }
+        let announce = members.len() < ANNOUNCED;
+        let here: Vec<Arc<Client>> = if announce {
+            members.values().filter_map(Weak::upgrade).collect()
+        } else {
+            Vec::new()
+        };
+        members.insert(client.id.clone(), Arc::downgrade(client));
+        if !announce {
             return;
         }
         for member in &here {
@@ -32,27 +47,29 @@ impl Presence {
         for member in &here {
             member.push(joined.clone());
         }
-        members.push(Arc::downgrade(client));
     }
 
-    /// `client` left `canvas`.
+    /// `client` left `canvas` (every connection leaves each canvas it
+    /// followed when it closes).
     pub fn leave(&self, canvas: &str, client: &Client) {
         let mut canvases = self.canvases.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(members) = canvases.get_mut(canvas) else {
             return;
         };
-        let before = members.len();
-        members.retain(|m| m.upgrade().is_some_and(|m| m.id != client.id));
-        if members.len() == before {
+        if members.remove(&client.id).is_none() {
+            return;
+        }
+        if members.is_empty() {
+            canvases.remove(canvas);
+            return;
+        }
+        if members.len() >= ANNOUNCED {
             return;
         }
         let left: Arc<dyn Outgoing> =
             Arc::new(Encoded::new(message(canvas, client, PresenceState::Left)));
-        for member in members.iter().filter_map(Weak::upgrade) {
+        for member in members.values().filter_map(Weak::upgrade) {
             member.push(left.clone());
-        }
-        if members.is_empty() {
-            canvases.remove(canvas);
         }
     }
 }
