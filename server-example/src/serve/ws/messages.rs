@@ -28,6 +28,15 @@ pub enum Topic {
     Run,
 }
 
+impl Topic {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Topic::Canvas => "canvas",
+            Topic::Run => "run",
+        }
+    }
+}
+
 /// What a client sends. `ref` is the client's own label, echoed in the
 /// answer (`subscribed`, `applied`, `error`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
