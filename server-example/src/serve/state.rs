@@ -24,6 +24,9 @@ use super::tasks::{TaskSettings, Tasks};
 /// The canvases' database file in the data directory.
 pub const CANVAS_FILE: &str = "canvases.sqlite";
 
+/// How long before `--request-timeout` a long-polling claim answers.
+const CLAIM_MARGIN: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// The shared state of the server.
 #[derive(Debug, Clone)]
 pub struct AppState(Arc<Inner>);
@@ -90,7 +93,10 @@ impl AppState {
             TaskSettings {
                 lease_for: config.task_lease,
                 max_attempts: config.task_max_attempts,
-                max_wait: config.task_max_wait,
+                // A claim answers before the request timeout would cut it.
+                max_wait: config
+                    .task_max_wait
+                    .min(config.request_timeout.saturating_sub(CLAIM_MARGIN)),
             },
             metrics.clone(),
         )?;
