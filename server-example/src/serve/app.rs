@@ -25,7 +25,7 @@ use super::api_error::{Answered, ApiError};
 use super::registry::Registry;
 use super::state::AppState;
 use super::{
-    auth, canvases, checks, formats, health, logging, metrics, node_types, openapi, runs, ws,
+    auth, canvases, checks, formats, health, logging, metrics, node_types, openapi, runs, tasks, ws,
 };
 
 /// The header that carries a request's id, echoed on its response.
@@ -40,6 +40,7 @@ pub fn routes(routes: &mut Registry) {
     formats::register(routes);
     node_types::register(routes);
     runs::register(routes);
+    tasks::register(routes);
     auth::register(routes);
     ws::register(routes);
 }
