@@ -37,7 +37,7 @@ async fn a_new_database_gets_the_schema_in_wal_mode() {
     let version: u32 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .expect("user_version");
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     let mode: String = conn
         .pragma_query_value(None, "journal_mode", |r| r.get(0))
         .expect("journal_mode");
@@ -86,7 +86,9 @@ async fn a_new_database_gets_the_schema_in_wal_mode() {
             "revision",
             "updated_at",
             "size",
-            "fingerprint"
+            "fingerprint",
+            "journal_count",
+            "journal_bytes"
         ]
     );
 }
@@ -395,7 +397,7 @@ async fn a_schema_1_database_is_upgraded_in_place() {
     let version: u32 = raw(&path)
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .expect("user_version");
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     let page_size: i64 = raw(&path)
         .pragma_query_value(None, "page_size", |r| r.get(0))
         .expect("page_size");
