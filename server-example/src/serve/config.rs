@@ -9,6 +9,7 @@ use clap::ValueEnum;
 use reelgraph::store::Durability;
 
 pub use super::auth::SecurityArgs;
+pub use super::ws::WsArgs;
 
 /// Serve canvases over HTTP: a REST API under /v1 with an OpenAPI document
 /// at /v1/openapi.json.
@@ -49,6 +50,8 @@ pub struct Args {
     pub log_format: LogFormat,
     #[command(flatten)]
     pub security: SecurityArgs,
+    #[command(flatten)]
+    pub ws: WsArgs,
 }
 
 /// The data directory unless `--data-dir` says otherwise (`reelgraph keys` too).
@@ -97,6 +100,7 @@ impl Args {
             durability: DurabilityArg::PowerCut,
             log_format: LogFormat::Json,
             security: SecurityArgs::default(),
+            ws: WsArgs::default(),
         }
     }
 }

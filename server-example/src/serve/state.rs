@@ -19,6 +19,7 @@ use super::metrics::Metrics;
 use super::node_types;
 use super::runs::Runs;
 use super::server_db::{self, ServerDb};
+use super::ws;
 
 /// The canvases' database file in the data directory.
 pub const CANVAS_FILE: &str = "canvases.sqlite";
@@ -45,6 +46,8 @@ pub struct Inner {
     pub limits: RateLimits,
     /// Every figure `/metrics` shows; modules record into it.
     pub metrics: Metrics,
+    /// What the WebSocket connections share (`/v1/ws`).
+    pub ws: Arc<ws::Shared>,
 }
 
 impl std::ops::Deref for AppState {
@@ -92,6 +95,7 @@ impl AppState {
             keys,
             limits,
             metrics,
+            ws: Arc::default(),
         })))
     }
 }

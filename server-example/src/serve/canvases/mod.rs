@@ -18,6 +18,7 @@
 //! ETag is the hash of the ETag before and the edit's answer, so a PATCH
 //! can name the ETag the next GET gives.
 
+pub mod feed;
 mod handlers;
 
 use std::collections::HashMap;
@@ -28,6 +29,7 @@ use reelgraph::format::comfyui;
 use reelgraph::store::{CanvasStore, ListQuery, Page, VersionInfo};
 use reelgraph::{Applied, Canvas, CanvasDocument, Catalog, Op};
 
+use self::feed::Feed;
 use super::etag;
 use super::metered_store::MeteredStore;
 
@@ -106,6 +108,8 @@ pub struct Canvases {
     store: Arc<MeteredStore>,
     catalog: Catalog,
     slots: RwLock<HashMap<String, Arc<Slot>>>,
+    /// Every stored change, for WebSocket followers.
+    feed: Feed,
 }
 
 impl Canvases {
@@ -114,6 +118,7 @@ impl Canvases {
             store,
             catalog,
             slots: RwLock::default(),
+            feed: Feed::default(),
         }
     }
 
@@ -123,6 +128,11 @@ impl Canvases {
     pub fn load(&self, doc: CanvasDocument) -> reelgraph::Result<Canvas> {
         comfyui::restore_types(&self.catalog, &doc)?;
         Canvas::from_document(self.catalog.clone(), doc)
+    }
+
+    /// The change feed that WebSocket clients follow.
+    pub fn feed(&self) -> &Feed {
+        &self.feed
     }
 
     /// The store, for what this module does not wrap (readiness checks).
@@ -281,6 +291,7 @@ impl Canvases {
             &[loaded.etag.as_bytes(), &json].concat(),
         );
         slot.set_latest(None);
+        self.feed.changed(&applied.event);
         Ok(Edit {
             etag: loaded.etag.clone(),
             applied,
@@ -324,6 +335,7 @@ impl Canvases {
             in_step: true,
         });
         slot.set_latest(Some(latest.clone()));
+        self.feed.replaced(id, latest.revision);
         Ok(latest)
     }
 
@@ -336,6 +348,9 @@ impl Canvases {
         if result.is_ok() || result.as_ref().is_err_and(|e| e.code() == "not_found") {
             *guard = None;
             slot.set_latest(None);
+            if result.is_ok() {
+                self.feed.deleted(id);
+            }
             drop(guard);
             self.forget(id, &slot);
         }
