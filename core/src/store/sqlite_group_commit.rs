@@ -1,9 +1,11 @@
 //! Group commit: saves that arrive while the connection is busy wait in a
 //! queue, and the next save to get the connection writes them all in one
-//! transaction, so many saves share one WAL sync. Each runs in its own
-//! savepoint, so one that fails (a conflict) takes nothing else with it,
-//! and each learns its result only after the commit: a save that returned
-//! is as durable as the store's durability says.
+//! transaction, so many saves share one WAL sync. A save refused before it
+//! writes (a conflict) takes nothing else with it; one that fails after it
+//! wrote undoes the whole batch, so nothing is ever half-written. Each save
+//! learns its result only after the commit: a save that returned is as
+//! durable as the store's durability says. (Savepoints would also isolate
+//! a failure half-way, but cost a copy of every page a save touches.)
 
 use std::sync::{Mutex, PoisonError};
 
@@ -60,7 +62,7 @@ impl<T: Send + 'static> Queue<T> {
         if jobs.is_empty() {
             return;
         }
-        let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
             Ok(tx) => tx,
             Err(e) => {
                 for job in jobs {
@@ -70,28 +72,42 @@ impl<T: Send + 'static> Queue<T> {
             }
         };
         let mut done = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            let result = match tx.savepoint() {
-                Ok(savepoint) => {
-                    // A savepoint dropped undoes this save's writes only.
-                    let result = (job.work)(&savepoint, location);
-                    result.and_then(|value| {
-                        savepoint
-                            .commit()
-                            .map(|()| value)
-                            .map_err(|e| sql_error(location, &e))
-                    })
-                }
-                Err(e) => Err(sql_error(location, &e)),
-            };
+        let mut jobs = jobs.into_iter();
+        let mut undone = false;
+        for job in jobs.by_ref() {
+            let before = tx.total_changes();
+            let result = (job.work)(&tx, location);
+            // A save refused before it wrote (a conflict) leaves the batch as
+            // it was; one that failed half-way undoes the whole batch.
+            undone = result.is_err() && tx.total_changes() != before;
             done.push((job.reply, result));
+            if undone {
+                break;
+            }
         }
-        let committed = tx.commit().map_err(|e| sql_error(location, &e));
-        for (reply, result) in done {
+        let committed = if undone {
+            drop(tx);
+            Err(Error::Storage {
+                message:
+                    "another save written with this one failed, so neither was saved; try again"
+                        .into(),
+                path: Some(location.to_owned()),
+            })
+        } else {
+            tx.commit().map_err(|e| sql_error(location, &e))
+        };
+        let never_ran = jobs.map(|job| {
+            let result = Err(copy(committed.as_ref().err().unwrap_or(&Error::Storage {
+                message: "the save was not run".into(),
+                path: None,
+            })));
+            (job.reply, result)
+        });
+        for (reply, result) in done.into_iter().chain(never_ran) {
             let result = match (&committed, result) {
-                (Ok(()), result) => result,
+                (Ok(()), result) | (Err(_), result @ Err(_)) => result,
                 // Nothing of the batch was written.
-                (Err(e), _) => Err(copy(e)),
+                (Err(e), Ok(_)) => Err(copy(e)),
             };
             let _ = reply.send(result);
         }

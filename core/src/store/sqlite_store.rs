@@ -56,9 +56,10 @@
 //! WHERE id = ? AND revision = ?`, and the changed-row count is checked).
 //! The database runs in WAL mode with `synchronous = FULL` (a save that
 //! returned is on disk) and a busy timeout of ten seconds, after which a waiting
-//! writer gets a `storage` error. New databases get 32 KiB pages (fewer WAL
-//! frames for a large document); the WAL is checkpointed at SQLite's
-//! default 1,000 pages.
+//! writer gets a `storage` error. New databases get 8 KiB pages (see
+//! `PAGE_SIZE`); the WAL is checkpointed at SQLite's default 1,000 pages.
+//! Saves of deltas go through the journal (`sqlite_journal`) and are
+//! committed in groups (`sqlite_group_commit`).
 //!
 //! Any number of connections may open the same new file at once: the busy
 //! timeout is set first, the switch to WAL mode is retried while another
@@ -108,13 +109,14 @@ use crate::sqlite_conn::{Setup, read_only_message, set_up_in_memory, sql_error};
 /// How long a writer waits for another connection's write to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The page size of a new database. A document is stored in a chain of
-/// overflow pages, each written to the WAL as its own frame (two writes)
-/// and read and written again at a checkpoint: 32 KiB pages make a large
-/// canvas an eighth of the 4 KiB default's system calls (a 10,000-node save
-/// went from about 30 ms to 19), while a small canvas's save still touches
-/// only a few pages.
-const PAGE_SIZE: i64 = 32 * 1024;
+/// The page size of a new database. An edit saved as a delta touches a few
+/// pages (its `canvases` row, its `versions` row and that table's index),
+/// each written whole to the WAL at the commit: 8 KiB pages keep that to
+/// tens of kilobytes, where 32 KiB pages wrote about 100 KB per edit. A
+/// whole document (a create, a replace, a snapshot every 100 edits) is a
+/// chain of overflow pages, each its own WAL frame: twice the 4 KiB
+/// default's size halves its system calls.
+const PAGE_SIZE: i64 = 8 * 1024;
 
 /// The schema this build writes; `MIGRATIONS[n]` takes a database from
 /// version `n` to `n + 1`.
