@@ -13,6 +13,7 @@ pub mod cache;
 mod canvas;
 pub mod catalog;
 mod content_key;
+mod delta;
 mod error;
 pub mod error_codes;
 pub mod event;
@@ -40,6 +41,7 @@ mod wire;
 pub use canvas::{Applied, Canvas, Migrated};
 pub use catalog::{Catalog, NodeTypeBuilder, NodeTypeSpec, PropertyKind, PropertySpec, Template};
 pub use content_key::ContentKey;
+pub use delta::{Counts, Delta, Touched};
 pub use error::{Error, ErrorBody, Result};
 pub use event::Event;
 pub use model::{

@@ -356,6 +356,173 @@ pub async fn summaries_describe_each_change(store: &dyn CanvasStore) {
     assert_eq!(history, expected);
 }
 
+/// Applies of every kind, each saved with `save_delta`: every version reads
+/// back as the canvas was, with the size and summary of its document; a
+/// stale revision is a conflict; pruning keeps what is left readable.
+pub async fn deltas_save_every_version(store: &dyn CanvasStore) {
+    let mut canvas = Canvas::new(Catalog::builtin(), "deltas", "Deltas");
+    store.create(&canvas.to_document()).await.expect("create");
+    let mut versions = vec![canvas.to_document()];
+    let mut undo = Vec::new();
+    for step in 0..260_usize {
+        let before = canvas.revision();
+        let (applied, delta) = canvas
+            .apply_recorded(journal_ops(&canvas, step, &undo))
+            .expect("the ops apply");
+        undo = applied.inverse;
+        let delta = delta.expect("a change");
+        let info = store
+            .save_delta(&canvas, &delta, before)
+            .await
+            .expect("the delta saves");
+        let doc = canvas.to_document();
+        assert_eq!(info.revision, doc.revision);
+        assert_eq!(
+            info.size_bytes,
+            canvas.to_json().len() as u64,
+            "step {step}"
+        );
+        assert_eq!(
+            info.summary,
+            change_summary(versions.last(), &doc),
+            "step {step}"
+        );
+        versions.push(doc);
+    }
+    assert_eq!(
+        store.get("deltas").await.expect("current"),
+        canvas.to_document()
+    );
+    for version in versions.iter().step_by(7) {
+        assert_eq!(
+            &store
+                .get_revision("deltas", version.revision)
+                .await
+                .expect("a version"),
+            version
+        );
+    }
+    let history = store.history("deltas").await.expect("history");
+    assert_eq!(history.len(), versions.len());
+    let listed = store.list(&ListQuery::first(10)).await.expect("list");
+    assert_eq!(
+        listed.items[0].size_bytes,
+        canvas.to_json().len() as u64,
+        "the listing's size is the document's"
+    );
+
+    // Stale: a conflict naming the current revision, and nothing written.
+    let current = canvas.revision();
+    let mut stale = Canvas::from_document(Catalog::builtin(), canvas.to_document()).expect("loads");
+    let (_, delta) = stale
+        .apply_recorded(vec![Op::SetCanvas {
+            name: Some("Stale".into()),
+            viewport: None,
+            story: None,
+            metadata: None,
+        }])
+        .expect("applies");
+    let err = store
+        .save_delta(&stale, &delta.expect("a change"), current - 1)
+        .await
+        .expect_err("stale");
+    assert_eq!(err.code(), "conflict");
+    assert_eq!(err.details()["current"], json!(current));
+    assert_eq!(
+        store.get("deltas").await.expect("current"),
+        canvas.to_document()
+    );
+
+    // Pruning leaves every kept version readable.
+    store
+        .prune("deltas", Prune::KeepLast(5))
+        .await
+        .expect("prune");
+    let kept = store.history("deltas").await.expect("history");
+    assert_eq!(kept.len(), 5);
+    for info in kept {
+        let version = &versions[usize::try_from(info.revision).expect("small")];
+        assert_eq!(
+            &store
+                .get_revision("deltas", info.revision)
+                .await
+                .expect("a kept version"),
+            version
+        );
+    }
+}
+
+/// The ops of step `step`: nodes added, moved, changed, connected,
+/// disconnected, removed, groups and canvas settings; every ninth step
+/// undoes the step before (nodes and edges put back in their places).
+fn journal_ops(canvas: &Canvas, step: usize, undo: &[Op]) -> Vec<Op> {
+    let nodes: Vec<reelgraph::Node> = canvas.nodes().collect();
+    let pick = |i: usize| nodes.get(i % nodes.len().max(1)).map(|n| n.id.clone());
+    let ops = match step % 9 {
+        0 | 1 if nodes.len() < 40 => {
+            let (shot, hero) = (format!("s{step}"), format!("c{step}"));
+            vec![
+                Op::add_node(&shot, "shot", json!({"number": step + 1})),
+                Op::add_node(&hero, "character", json!({"name": format!("Hero {step}")})),
+                Op::connect((hero.as_str(), "character"), (shot.as_str(), "characters")),
+            ]
+        }
+        2 => pick(step).map_or_else(Vec::new, |id| {
+            vec![Op::MoveNode {
+                id,
+                position: reelgraph::Position::new(step as f64, -(step as f64)),
+            }]
+        }),
+        3 => nodes
+            .iter()
+            .find(|n| n.node_type == "shot")
+            .map(|n| vec![Op::set_properties(&n.id, json!({"number": step + 1000}))])
+            .unwrap_or_default(),
+        4 => canvas
+            .edges()
+            .next()
+            .map(|e| vec![Op::Disconnect { id: e.id }])
+            .unwrap_or_default(),
+        5 => pick(nodes.len() / 2)
+            .map(|id| vec![Op::RemoveNode { id }])
+            .unwrap_or_default(),
+        6 => pick(step).map_or_else(Vec::new, |id| {
+            vec![Op::AddGroup {
+                id: format!("g{step}"),
+                index: Some(0),
+                label: Some(format!("Group {step}")),
+                nodes: vec![id],
+                ui: None,
+            }]
+        }),
+        7 => vec![Op::SetCanvas {
+            name: Some(format!("Deltas {step}")),
+            viewport: None,
+            story: None,
+            metadata: Some(serde_json::Map::from_iter([(
+                "step".to_owned(),
+                json!(step),
+            )])),
+        }],
+        8 => undo.to_vec(),
+        _ => pick(step).map_or_else(Vec::new, |id| {
+            vec![Op::SetLabel {
+                id,
+                label: Some(format!("label {step}")),
+            }]
+        }),
+    };
+    if ops.is_empty() {
+        return vec![Op::SetCanvas {
+            name: Some(format!("Deltas {step}")),
+            viewport: None,
+            story: None,
+            metadata: None,
+        }];
+    }
+    ops
+}
+
 /// Runs the whole suite against a fresh store from `make`.
 #[macro_export]
 macro_rules! conformance_suite {
@@ -402,6 +569,11 @@ macro_rules! conformance_suite {
             async fn oversized_documents_are_refused() {
                 let s = $make;
                 super::oversized_documents_are_refused(&s).await;
+            }
+            #[tokio::test]
+            async fn deltas_save_every_version() {
+                let s = $make;
+                super::deltas_save_every_version(&s).await;
             }
             #[tokio::test]
             async fn summaries_describe_each_change() {
@@ -460,6 +632,16 @@ impl<S: CanvasStore> CanvasStore for InTempDir<S> {
         expected_revision: u64,
     ) -> reelgraph::Result<reelgraph::store::VersionInfo> {
         self.store.save(doc, expected_revision).await
+    }
+    async fn save_delta(
+        &self,
+        canvas: &Canvas,
+        delta: &reelgraph::Delta,
+        expected_revision: u64,
+    ) -> reelgraph::Result<reelgraph::store::VersionInfo> {
+        self.store
+            .save_delta(canvas, delta, expected_revision)
+            .await
     }
     async fn delete(&self, id: &str, expected_revision: Option<u64>) -> reelgraph::Result<()> {
         self.store.delete(id, expected_revision).await

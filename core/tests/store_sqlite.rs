@@ -37,7 +37,7 @@ async fn a_new_database_gets_the_schema_in_wal_mode() {
     let version: u32 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .expect("user_version");
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     let mode: String = conn
         .pragma_query_value(None, "journal_mode", |r| r.get(0))
         .expect("journal_mode");
@@ -45,7 +45,11 @@ async fn a_new_database_gets_the_schema_in_wal_mode() {
     let page_size: i64 = conn
         .pragma_query_value(None, "page_size", |r| r.get(0))
         .expect("page_size");
-    assert_eq!(page_size, 32 * 1024, "large pages for large documents");
+    assert_eq!(
+        page_size,
+        8 * 1024,
+        "pages of a few edits, or a part of a document"
+    );
     let tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_schema WHERE type IN ('table', 'index') ORDER BY name")
         .expect("prepare")
@@ -86,7 +90,9 @@ async fn a_new_database_gets_the_schema_in_wal_mode() {
             "revision",
             "updated_at",
             "size",
-            "fingerprint"
+            "fingerprint",
+            "journal_count",
+            "journal_bytes"
         ]
     );
 }
@@ -395,7 +401,7 @@ async fn a_schema_1_database_is_upgraded_in_place() {
     let version: u32 = raw(&path)
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .expect("user_version");
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     let page_size: i64 = raw(&path)
         .pragma_query_value(None, "page_size", |r| r.get(0))
         .expect("page_size");

@@ -709,3 +709,76 @@ async fn survives_a_kill(args: &[&str]) {
         200
     );
 }
+
+/// Edits saved as deltas (past a snapshot), many canvases at once, then a
+/// SIGKILL right after the last answer: after a start on the same data,
+/// every acknowledged edit is there, old versions read back, and editing
+/// goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_edits_are_all_there_after_a_kill_right_after_their_answers() {
+    const EDITS: u64 = 110;
+    let mut server = Server::start();
+    let server_ref = &server;
+    let edits = (0..4).map(|c| async move {
+        let id = format!("k{c}");
+        create(server_ref, &id, "Kill").await;
+        let path = format!("/v1/canvases/{id}");
+        let response = server_ref
+            .patch(&path)
+            .header("if-match", "0")
+            .json(&json!({"ops": [add_shot("s0"), add_shot("s1")]}))
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(response.status(), 200);
+        for n in 1..=EDITS {
+            let response = server_ref
+                .patch(&path)
+                .header("if-match", n.to_string())
+                .json(
+                    &json!({"ops": [{"op": "move_node", "id": format!("s{}", n % 2),
+                    "position": {"x": n, "y": c}}]}),
+                )
+                .send()
+                .await
+                .expect("an answer");
+            assert_eq!(response.status(), 200, "edit {n} of {id}");
+        }
+    });
+    futures_util::future::join_all(edits).await;
+    server.restart();
+    for c in 0..4 {
+        let path = format!("/v1/canvases/k{c}");
+        let (status, doc) = json(server.get(&path).send().await.expect("an answer")).await;
+        assert_eq!(status, 200);
+        assert_eq!(doc["revision"].as_u64(), Some(EDITS + 1), "k{c}");
+        assert_eq!(
+            doc["nodes"][0]["position"],
+            json!({"x": 110.0, "y": f64::from(c)})
+        );
+        assert_eq!(
+            doc["nodes"][1]["position"],
+            json!({"x": 109.0, "y": f64::from(c)})
+        );
+        let (status, old) = json(
+            server
+                .get(&format!("{path}/versions/51"))
+                .send()
+                .await
+                .expect("an answer"),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(old["nodes"][0]["position"]["x"], 50.0);
+        let response = server
+            .patch(&path)
+            .header("if-match", (EDITS + 1).to_string())
+            .json(&json!({"ops": [add_shot("s2")]}))
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(response.status(), 200);
+        let (_, doc) = json(server.get(&path).send().await.expect("an answer")).await;
+        assert_eq!(doc["nodes"].as_array().map(Vec::len), Some(3));
+    }
+}

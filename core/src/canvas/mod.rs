@@ -386,6 +386,27 @@ impl Canvas {
         })
     }
 
+    /// The length of the canvas's JSON without its nodes and edges (their
+    /// lists empty): the part of a document that is neither.
+    pub(crate) fn header_json_len(&self) -> usize {
+        let none: [(); 0] = [];
+        crate::delta::json_len(&DocumentOut {
+            format: CANVAS_FORMAT,
+            format_version: FORMAT_VERSION,
+            id: &self.id,
+            name: &self.name,
+            revision: self.revision,
+            created_at: &self.created_at,
+            updated_at: &self.updated_at,
+            nodes: none,
+            edges: none,
+            groups: self.groups.values().collect::<Vec<_>>(),
+            viewport: &self.viewport,
+            story: &self.story,
+            metadata: &self.metadata,
+        })
+    }
+
     fn edge_doc(&self, slot: &EdgeSlot) -> Edge {
         match slot {
             EdgeSlot::Live(ix) => {

@@ -56,9 +56,10 @@
 //! WHERE id = ? AND revision = ?`, and the changed-row count is checked).
 //! The database runs in WAL mode with `synchronous = FULL` (a save that
 //! returned is on disk) and a busy timeout of ten seconds, after which a waiting
-//! writer gets a `storage` error. New databases get 32 KiB pages (fewer WAL
-//! frames for a large document); the WAL is checkpointed at SQLite's
-//! default 1,000 pages.
+//! writer gets a `storage` error. New databases get 8 KiB pages (see
+//! `PAGE_SIZE`); the WAL is checkpointed at SQLite's default 1,000 pages.
+//! Saves of deltas go through the journal (`sqlite_journal`) and are
+//! committed in groups (`sqlite_group_commit`).
 //!
 //! Any number of connections may open the same new file at once: the busy
 //! timeout is set first, the switch to WAL mode is retried while another
@@ -93,10 +94,14 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::fingerprint::Fingerprint;
+use super::sqlite_group_commit::Queue;
+use super::sqlite_journal::{self as journal, Chain, DeltaRow};
 use super::{
     CanvasStore, CanvasSummary, ListQuery, MAX_DOCUMENT_BYTES, Page, Prune, Read,
     UNREADABLE_PREVIOUS, VersionInfo, check_save, prepare, saved_now, summary,
 };
+use crate::canvas::Canvas;
+use crate::delta::Delta;
 use crate::error::{Error, Result};
 use crate::model::{CanvasDocument, check_id};
 use crate::sqlite_conn::{Setup, read_only_message, set_up_in_memory, sql_error};
@@ -104,17 +109,18 @@ use crate::sqlite_conn::{Setup, read_only_message, set_up_in_memory, sql_error};
 /// How long a writer waits for another connection's write to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The page size of a new database. A document is stored in a chain of
-/// overflow pages, each written to the WAL as its own frame (two writes)
-/// and read and written again at a checkpoint: 32 KiB pages make a large
-/// canvas an eighth of the 4 KiB default's system calls (a 10,000-node save
-/// went from about 30 ms to 19), while a small canvas's save still touches
-/// only a few pages.
-const PAGE_SIZE: i64 = 32 * 1024;
+/// The page size of a new database. An edit saved as a delta touches a few
+/// pages (its `canvases` row, its `versions` row and that table's index),
+/// each written whole to the WAL at the commit: 8 KiB pages keep that to
+/// tens of kilobytes, where 32 KiB pages wrote about 100 KB per edit. A
+/// whole document (a create, a replace, a snapshot every 100 edits) is a
+/// chain of overflow pages, each its own WAL frame: twice the 4 KiB
+/// default's size halves its system calls.
+const PAGE_SIZE: i64 = 8 * 1024;
 
 /// The schema this build writes; `MIGRATIONS[n]` takes a database from
 /// version `n` to `n + 1`.
-const SCHEMA_VERSION: u32 = 2;
+const SCHEMA_VERSION: u32 = 3;
 
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     // 0 -> 1: canvases and their versions.
@@ -148,6 +154,27 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
         FROM canvases;
     ALTER TABLE canvases DROP COLUMN document;
     ALTER TABLE canvases ADD COLUMN fingerprint BLOB;",
+    // 2 -> 3: the journal. A version is a whole document or the delta from
+    // the version before; each canvas counts its deltas since its snapshot.
+    "CREATE TABLE versions_3 (
+        canvas_id     TEXT NOT NULL REFERENCES canvases (id) ON DELETE CASCADE,
+        revision      INTEGER NOT NULL,
+        saved_at      TEXT NOT NULL,
+        saved_unix_ns INTEGER NOT NULL,
+        size          INTEGER NOT NULL,
+        summary       TEXT NOT NULL,
+        document      TEXT,
+        delta         TEXT,
+        CHECK ((document IS NULL) <> (delta IS NULL)),
+        PRIMARY KEY (canvas_id, revision)
+    );
+    INSERT INTO versions_3
+        SELECT canvas_id, revision, saved_at, saved_unix_ns, size, summary, document, NULL
+        FROM versions;
+    DROP TABLE versions;
+    ALTER TABLE versions_3 RENAME TO versions;
+    ALTER TABLE canvases ADD COLUMN journal_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE canvases ADD COLUMN journal_bytes INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// How each connection is set up: WAL mode with `synchronous = FULL` (a
@@ -202,6 +229,8 @@ struct Inner {
     location: String,
     /// Opened for reading only: changes are refused.
     read_only: bool,
+    /// Deltas waiting to be written together.
+    deltas: Queue<Option<VersionInfo>>,
 }
 
 impl SqliteStore {
@@ -292,6 +321,7 @@ impl SqliteStore {
                 conn: Mutex::new(conn),
                 location,
                 read_only,
+                deltas: Queue::default(),
             }),
         }
     }
@@ -339,13 +369,13 @@ fn revision_not_found(id: &str, revision: u64) -> Error {
     }
 }
 
-fn unix_ns(t: SystemTime) -> i64 {
+pub(super) fn unix_ns(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 /// SQLite integers are signed; revisions above `i64::MAX` cannot be stored.
-fn to_sql(revision: u64) -> Result<i64> {
+pub(super) fn to_sql(revision: u64) -> Result<i64> {
     i64::try_from(revision).map_err(|_| Error::InvalidField {
         field: "revision",
         message: format!(
@@ -355,7 +385,7 @@ fn to_sql(revision: u64) -> Result<i64> {
     })
 }
 
-fn from_sql(value: i64) -> u64 {
+pub(super) fn from_sql(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
@@ -377,23 +407,23 @@ fn prefix_upper_bound(prefix: &str) -> Option<String> {
 
 /// A document as read from its row (see [`Read`]: a large one is parsed
 /// once the connection is free), with the row it came from.
-struct Stored {
+pub(super) struct Stored {
     read: Read,
     /// The database, canvas and revision, for errors.
     location: String,
-    revision: u64,
+    pub(super) revision: u64,
 }
 
 impl Stored {
     /// The document, checked to be the canvas and revision of its row.
-    async fn parse(self, id: &str) -> Result<CanvasDocument> {
+    pub(super) async fn parse(self, id: &str) -> Result<CanvasDocument> {
         let doc = self.read.parse().await?;
         check_row(&self.location, &doc, id, self.revision)?;
         Ok(doc)
     }
 
     /// The same, parsed on this thread.
-    fn parse_here(self, id: &str) -> Result<CanvasDocument> {
+    pub(super) fn parse_here(self, id: &str) -> Result<CanvasDocument> {
         let doc = self.read.parse_here()?;
         check_row(&self.location, &doc, id, self.revision)?;
         Ok(doc)
@@ -410,18 +440,85 @@ fn check_row(location: &str, doc: &CanvasDocument, id: &str, revision: u64) -> R
     Ok(())
 }
 
+/// A stored version as read: a whole document, or deltas after one.
+enum Version {
+    Whole(Stored),
+    Chain(Chain),
+}
+
+impl Version {
+    async fn parse(self, id: &str) -> Result<CanvasDocument> {
+        match self {
+            Version::Whole(stored) => stored.parse(id).await,
+            Version::Chain(chain) => chain.parse(id).await,
+        }
+    }
+
+    fn parse_here(self, id: &str) -> Result<CanvasDocument> {
+        match self {
+            Version::Whole(stored) => stored.parse_here(id),
+            Version::Chain(chain) => chain.parse_here(id),
+        }
+    }
+}
+
+/// A stored version, read as [`read_document`] reads one; a version kept
+/// as a delta is read with the snapshot before it and the deltas since.
+fn read_version(
+    conn: &Connection,
+    location: &str,
+    sql: &str,
+    params: impl rusqlite::Params,
+    id: &str,
+) -> Result<Option<Version>> {
+    let Some(found) = read_document(conn, location, sql, params, id)? else {
+        return Ok(None);
+    };
+    let revision = match found {
+        Found::Whole(stored) => return Ok(Some(Version::Whole(stored))),
+        Found::Delta(revision) => revision,
+    };
+    let base = read_document(
+        conn,
+        location,
+        journal::SNAPSHOT_BEFORE,
+        params![id, to_sql(revision)?, MAX_DOCUMENT_BYTES as i64],
+        id,
+    )?;
+    let Some(Found::Whole(base)) = base else {
+        return Err(Error::Corrupt {
+            location: format!("{location} (canvas `{id}`, revision {revision})"),
+            message: "it is a change with no whole version before it".into(),
+        });
+    };
+    let deltas = journal::read_deltas(conn, location, id, base.revision, revision)?;
+    Ok(Some(Version::Chain(Chain {
+        base,
+        deltas,
+        revision,
+        location: format!("{location} (canvas `{id}`, revision {revision})"),
+    })))
+}
+
+/// What a `versions` row holds: a document, or a delta (at a revision).
+enum Found {
+    Whole(Stored),
+    Delta(u64),
+}
+
 /// A stored document, read only if it is within [`MAX_DOCUMENT_BYTES`].
 /// The SQL must select the revision, the document's size in bytes, the
-/// document (`NULL` when over the limit, so it is never loaded), and whether
-/// the `versions` row was found; no row at all is none. A small document is
-/// parsed where SQLite holds it, without a copy.
+/// document (`NULL` when over the limit, so it is never loaded), whether
+/// the `versions` row was found, and whether it is a delta; no row at all
+/// is none. A small document is parsed where SQLite holds it, without a
+/// copy.
 fn read_document(
     conn: &Connection,
     location: &str,
     sql: &str,
     params: impl rusqlite::Params,
     id: &str,
-) -> Result<Option<Stored>> {
+) -> Result<Option<Found>> {
     let err = |e: rusqlite::Error| sql_error(location, &e);
     let mut stmt = conn.prepare_cached(sql).map_err(err)?;
     let mut rows = stmt.query(params).map_err(err)?;
@@ -436,6 +533,10 @@ fn read_document(
             location: where_(),
             message: "the current version has no row in `versions`".into(),
         });
+    }
+    let delta: Option<bool> = row.get(4).map_err(err)?;
+    if delta == Some(true) {
+        return Ok(Some(Found::Delta(revision)));
     }
     let value = row.get_ref(2).map_err(err)?;
     let bytes = value.as_bytes_or_null().map_err(|e| Error::Storage {
@@ -457,21 +558,21 @@ fn read_document(
         ),
     })?;
     let location = where_();
-    Ok(Some(Stored {
+    Ok(Some(Found::Whole(Stored {
         read: Read::of(&location, text)?,
         location,
         revision,
-    }))
+    })))
 }
 
 const GET_CURRENT: &str = "SELECT c.revision, octet_length(v.document),
         CASE WHEN octet_length(v.document) <= ?2 THEN v.document END,
-        v.canvas_id IS NOT NULL
+        v.canvas_id IS NOT NULL, v.delta IS NOT NULL
     FROM canvases c LEFT JOIN versions v ON v.canvas_id = c.id AND v.revision = c.revision
     WHERE c.id = ?1";
 
 const GET_VERSION: &str = "SELECT revision, octet_length(document),
-        CASE WHEN octet_length(document) <= ?3 THEN document END, 1
+        CASE WHEN octet_length(document) <= ?3 THEN document END, 1, delta IS NOT NULL
     FROM versions WHERE canvas_id = ?1 AND revision = ?2";
 
 /// The current version's fingerprint: the kept one if it still matches the
@@ -500,7 +601,7 @@ fn current_fingerprint(conn: &Connection, location: &str, id: &str) -> Result<Op
     if kept.is_some() {
         return Ok(kept);
     }
-    let previous = read_document(
+    let previous = read_version(
         conn,
         location,
         GET_CURRENT,
@@ -513,6 +614,27 @@ fn current_fingerprint(conn: &Connection, location: &str, id: &str) -> Result<Op
             Ok(None) | Err(_) => None,
         },
     )
+}
+
+/// Writes version `revision` of canvas `id`, kept as a delta, as a whole
+/// document in its row.
+fn make_whole(conn: &Connection, location: &str, id: &str, revision: u64) -> Result<()> {
+    let doc = read_version(
+        conn,
+        location,
+        GET_VERSION,
+        params![id, to_sql(revision)?, MAX_DOCUMENT_BYTES as i64],
+        id,
+    )?
+    .ok_or_else(|| revision_not_found(id, revision))?
+    .parse_here(id)?;
+    let (text, _) = prepare(&doc)?;
+    conn.execute(
+        "UPDATE versions SET document = ?3, delta = NULL WHERE canvas_id = ?1 AND revision = ?2",
+        params![id, to_sql(revision)?, text],
+    )
+    .map_err(|e| sql_error(location, &e))?;
+    Ok(())
 }
 
 fn current_revision(conn: &Connection, location: &str, id: &str) -> Result<Option<u64>> {
@@ -578,7 +700,7 @@ impl CanvasStore for SqliteStore {
             .run({
                 let id = id.clone();
                 move |conn, location| {
-                    read_document(
+                    read_version(
                         conn,
                         location,
                         GET_CURRENT,
@@ -604,7 +726,7 @@ impl CanvasStore for SqliteStore {
             .run({
                 let id = id.clone();
                 move |conn, location| {
-                    read_document(
+                    read_version(
                         conn,
                         location,
                         GET_VERSION,
@@ -683,7 +805,7 @@ impl CanvasStore for SqliteStore {
             let changed = tx
                 .execute(
                     "UPDATE canvases SET name = ?3, revision = ?4, updated_at = ?5, size = ?6,
-                        fingerprint = ?7
+                        fingerprint = ?7, journal_count = 0, journal_bytes = 0
                      WHERE id = ?1 AND revision = ?2",
                     params![id, expected, name, sql_revision, saved_at, size, fingerprint],
                 )
@@ -712,6 +834,47 @@ impl CanvasStore for SqliteStore {
             })
         })
         .await
+    }
+
+    async fn save_delta(
+        &self,
+        canvas: &Canvas,
+        delta: &Delta,
+        expected_revision: u64,
+    ) -> Result<VersionInfo> {
+        self.check_writable()?;
+        let row = DeltaRow {
+            id: canvas.id().to_owned(),
+            expected: expected_revision,
+            revision: delta.revision,
+            name: delta.name.clone(),
+            size_change: delta.size_change,
+            summary: summary::of_delta(delta),
+            json: serde_json::to_string(delta)?,
+        };
+        let written = self
+            .inner
+            .deltas
+            .push(move |conn, location| journal::write(conn, location, &row));
+        let inner = self.inner.clone();
+        super::blocking(
+            move || {
+                let mut conn = inner.conn.lock().unwrap_or_else(PoisonError::into_inner);
+                inner.deltas.drain(&mut conn, &inner.location);
+                Ok(())
+            },
+            Some(&self.inner.location),
+        )
+        .await?;
+        let written = written.await.map_err(|_| Error::Storage {
+            message: "the save stopped before it was written; nothing was saved, try again".into(),
+            path: Some(self.inner.location.clone()),
+        })??;
+        match written {
+            Some(info) => Ok(info),
+            // A snapshot is due: the whole document.
+            None => self.save(&canvas.to_document(), expected_revision).await,
+        }
     }
 
     async fn delete(&self, id: &str, expected_revision: Option<u64>) -> Result<()> {
@@ -790,23 +953,52 @@ impl CanvasStore for SqliteStore {
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(err)?;
             let current = current_revision(&tx, location, &id)?.ok_or_else(|| not_found(&id))?;
-            let removed = match policy {
-                Prune::KeepLast(n) => tx.execute(
-                    "DELETE FROM versions WHERE canvas_id = ?1 AND revision NOT IN
-                        (SELECT revision FROM versions WHERE canvas_id = ?1
-                         ORDER BY revision DESC LIMIT ?2)",
-                    params![id, i64::try_from(n.max(1)).unwrap_or(i64::MAX)],
-                ),
-                Prune::OlderThan(age) => match SystemTime::now().checked_sub(age) {
-                    None => Ok(0),
-                    Some(cutoff) => tx.execute(
-                        "DELETE FROM versions WHERE canvas_id = ?1 AND revision <> ?2
-                            AND saved_unix_ns < ?3",
-                        params![id, to_sql(current)?, unix_ns(cutoff)],
-                    ),
-                },
+            let rows = tx
+                .prepare_cached(
+                    "SELECT revision, delta IS NOT NULL, saved_unix_ns FROM versions
+                     WHERE canvas_id = ?1 ORDER BY revision",
+                )
+                .map_err(err)?
+                .query_map([&id], |r| {
+                    Ok((
+                        from_sql(r.get(0)?),
+                        r.get::<_, bool>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })
+                .map_err(err)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(err)?;
+            let doomed: Vec<bool> = match policy {
+                Prune::KeepLast(n) => {
+                    let keep = n.max(1);
+                    (0..rows.len()).map(|i| i + keep < rows.len()).collect()
+                }
+                Prune::OlderThan(age) => {
+                    let cutoff = SystemTime::now().checked_sub(age).map(unix_ns);
+                    rows.iter()
+                        .map(|&(revision, _, saved)| {
+                            revision != current && cutoff.is_some_and(|c| saved < c)
+                        })
+                        .collect()
+                }
+            };
+            // A kept delta whose version before goes becomes whole first.
+            for (i, &(revision, delta, _)) in rows.iter().enumerate() {
+                if delta && !doomed[i] && i > 0 && doomed[i - 1] {
+                    make_whole(&tx, location, &id, revision)?;
+                }
             }
-            .map_err(err)?;
+            let mut delete = tx
+                .prepare_cached("DELETE FROM versions WHERE canvas_id = ?1 AND revision = ?2")
+                .map_err(err)?;
+            let mut removed = 0;
+            for (&(revision, _, _), _) in rows.iter().zip(&doomed).filter(|(_, d)| **d) {
+                removed += delete
+                    .execute(params![id, to_sql(revision)?])
+                    .map_err(err)?;
+            }
+            drop(delete);
             tx.commit().map_err(err)?;
             Ok(removed)
         })

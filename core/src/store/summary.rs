@@ -24,6 +24,28 @@ pub fn change_summary(before: Option<&CanvasDocument>, after: &CanvasDocument) -
     .describe()
 }
 
+/// The summary of a version saved as a [`Delta`], in the words of
+/// [`change_summary`].
+#[cfg(feature = "sqlite")]
+pub(super) fn of_delta(delta: &crate::delta::Delta) -> String {
+    let (nodes, edges) = delta.counts();
+    let diff = |c: crate::delta::Counts| Diff {
+        added: c.added,
+        removed: c.removed,
+        changed: c.changed,
+    };
+    Changes {
+        nodes: diff(nodes),
+        edges: diff(edges),
+        groups: delta.groups.is_some(),
+        renamed: delta.name.is_some(),
+        story: delta.story.is_some(),
+        metadata: delta.metadata.is_some(),
+        viewport: delta.viewport.is_some(),
+    }
+    .describe()
+}
+
 /// The summary of a first version.
 pub(super) fn created(nodes: usize, edges: usize) -> String {
     format!("created with {nodes} nodes, {edges} edges")

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use reelgraph::store::{CanvasStore, ListQuery, Page, Prune, VersionInfo};
-use reelgraph::{CanvasDocument, Result};
+use reelgraph::{Canvas, CanvasDocument, Delta, Result};
 
 use super::metrics::Metrics;
 
@@ -59,6 +59,19 @@ impl CanvasStore for MeteredStore {
     async fn save(&self, doc: &CanvasDocument, expected_revision: u64) -> Result<VersionInfo> {
         self.timed("save", self.inner.save(doc, expected_revision))
             .await
+    }
+
+    async fn save_delta(
+        &self,
+        canvas: &Canvas,
+        delta: &Delta,
+        expected_revision: u64,
+    ) -> Result<VersionInfo> {
+        self.timed(
+            "save_delta",
+            self.inner.save_delta(canvas, delta, expected_revision),
+        )
+        .await
     }
 
     async fn delete(&self, id: &str, expected_revision: Option<u64>) -> Result<()> {

@@ -10,12 +10,14 @@ mod group_ops;
 mod journal;
 mod node_ops;
 mod property_ops;
+mod record;
 
 use serde::{Deserialize, Serialize};
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{Canvas, now_rfc3339_at};
+use crate::delta::Delta;
 use crate::error::{Error, Result};
 use crate::event::{Event, Timestamp};
 use crate::ops::Op;
@@ -41,15 +43,51 @@ impl Canvas {
     /// no ops, repeats the current revision. On failure the error names the
     /// op (`details.op_index`) and the canvas is unchanged.
     pub fn apply(&mut self, ops: impl Into<Vec<Op>>) -> Result<Applied> {
-        let mut ops = ops.into();
+        let ops = ops.into();
         if ops.is_empty() {
-            return Ok(Applied {
-                revision: self.revision,
-                inverse: Vec::new(),
-                // Nothing changed: the event repeats the current revision.
-                event: self.event(Vec::new(), self.updated_ts()),
-            });
+            return Ok(self.nothing_applied());
         }
+        self.apply_journaled(ops).map(|(applied, _)| applied)
+    }
+
+    /// [`Canvas::apply`], and what the apply changed as a [`Delta`] of the
+    /// document (none when `ops` is empty and nothing changed): what a store
+    /// that keeps a journal writes instead of the whole document.
+    ///
+    /// ```
+    /// use reelgraph::{Canvas, Catalog, Op};
+    /// use serde_json::json;
+    ///
+    /// let mut canvas = Canvas::new(Catalog::builtin(), "demo", "Demo");
+    /// let mut doc = canvas.to_document();
+    /// let (_, delta) = canvas
+    ///     .apply_recorded(vec![Op::add_node("s1", "shot", json!({"number": 1}))])
+    ///     .unwrap();
+    /// delta.unwrap().apply_to(&mut doc).unwrap();
+    /// assert_eq!(doc, canvas.to_document());
+    /// ```
+    pub fn apply_recorded(&mut self, ops: impl Into<Vec<Op>>) -> Result<(Applied, Option<Delta>)> {
+        let ops = ops.into();
+        if ops.is_empty() {
+            return Ok((self.nothing_applied(), None));
+        }
+        let before = record::Before::of(self);
+        let (applied, journal) = self.apply_journaled(ops)?;
+        let delta = record::delta(self, before, &journal);
+        Ok((applied, Some(delta)))
+    }
+
+    fn nothing_applied(&self) -> Applied {
+        Applied {
+            revision: self.revision,
+            inverse: Vec::new(),
+            // Nothing changed: the event repeats the current revision.
+            event: self.event(Vec::new(), self.updated_ts()),
+        }
+    }
+
+    /// Applies a non-empty list of ops; the journal says what changed.
+    fn apply_journaled(&mut self, mut ops: Vec<Op>) -> Result<(Applied, Vec<Undo>)> {
         let mut journal = Vec::with_capacity(ops.len());
         let mut inverse = Vec::with_capacity(ops.len());
         for (index, op) in ops.iter_mut().enumerate() {
@@ -73,11 +111,12 @@ impl Canvas {
         let changes = journal::changes(&self.edges, &self.graph, self.revision, &journal);
         self.changes.record(changes);
         inverse.reverse();
-        Ok(Applied {
+        let applied = Applied {
             revision: self.revision,
             inverse,
             event: self.event(ops, self.updated_ts()),
-        })
+        };
+        Ok((applied, journal))
     }
 
     /// Sets `updated_at` to now. Applies come faster than milliseconds

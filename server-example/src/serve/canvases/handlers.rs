@@ -235,8 +235,15 @@ async fn apply(
     StrictJson(body): StrictJson<PatchCanvas>,
 ) -> ApiResult<Response> {
     let expected = required_revision(&headers)?;
-    let (applied, latest) = state.canvases.apply(&id, expected, body.ops).await?;
-    Ok(([(ETAG, etag_value(&latest))], Json(applied)).into_response())
+    let edit = state.canvases.apply(&id, expected, body.ops).await?;
+    Ok((
+        [
+            (CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (ETAG, etag::value(&edit.etag)),
+        ],
+        edit.json,
+    )
+        .into_response())
 }
 
 async fn remove(

@@ -7,9 +7,16 @@
 //! behind an async mutex the loaded [`Canvas`] that PATCHes apply ops to.
 //! Every write of a canvas holds its mutex from the revision check to the
 //! store's acknowledgement, so two PATCHes of one canvas never interleave
-//! and none is lost; writes of different canvases run side by side. The
-//! store's own revision check stays the last word (another process on the
-//! same file is a `conflict`, and the slot is dropped and read again).
+//! and none is lost; writes of different canvases run side by side (and
+//! the store commits them together). The store's own revision check stays
+//! the last word (another process on the same file is a `conflict`, and the
+//! slot is dropped and read again).
+//!
+//! An edit saves only its delta (see `CanvasStore::save_delta`), once the
+//! canvas was saved whole since it was loaded, and does not serialise the
+//! document: the bytes a GET answers with are made on the next GET. Its
+//! ETag is the hash of the ETag before and the edit's answer, so a PATCH
+//! can name the ETag the next GET gives.
 
 pub mod feed;
 mod handlers;
@@ -52,12 +59,33 @@ impl Latest {
     }
 }
 
+/// A canvas loaded for editing.
+#[derive(Debug)]
+struct Loaded {
+    canvas: Canvas,
+    /// The ETag of the canvas's current revision.
+    etag: String,
+    /// The store holds the current revision as this canvas writes it (it
+    /// saved it whole, or deltas since): an edit may save just its delta.
+    in_step: bool,
+}
+
+/// The answer to an edit.
+#[derive(Debug)]
+pub struct Edit {
+    pub applied: Applied,
+    /// `applied` as JSON.
+    pub json: Bytes,
+    /// The canvas's ETag after the edit.
+    pub etag: String,
+}
+
 /// One canvas's place in memory.
 #[derive(Debug, Default)]
 struct Slot {
     /// Held by every write of this canvas; holds the canvas once an edit
     /// loaded it.
-    write: tokio::sync::Mutex<Option<Canvas>>,
+    write: tokio::sync::Mutex<Option<Loaded>>,
     latest: RwLock<Option<Arc<Latest>>>,
 }
 
@@ -143,7 +171,11 @@ impl Canvases {
             return Ok(latest);
         }
         let latest = match guard.as_ref() {
-            Some(canvas) => Latest::of(canvas.revision(), canvas.to_json().into_bytes()),
+            Some(loaded) => Arc::new(Latest {
+                revision: loaded.canvas.revision(),
+                etag: loaded.etag.clone(),
+                json: Bytes::from(loaded.canvas.to_json()),
+            }),
             None => match self.store.get(id).await {
                 Ok(doc) => Latest::of(doc.revision, serde_json::to_vec(&doc)?),
                 Err(e) => {
@@ -184,24 +216,32 @@ impl Canvases {
         let doc = canvas.to_document();
         self.store.create(&doc).await?;
         let latest = Latest::of(doc.revision, serde_json::to_vec(&doc)?);
-        *guard = Some(canvas);
+        *guard = Some(Loaded {
+            canvas,
+            etag: latest.etag.clone(),
+            in_step: true,
+        });
         slot.set_latest(Some(latest.clone()));
         Ok(latest)
     }
 
     /// Applies `ops` to canvas `id` at revision `expected`: all of them or,
     /// on any error, none (nothing is stored).
-    pub async fn apply(
-        &self,
-        id: &str,
-        expected: u64,
-        ops: Vec<Op>,
-    ) -> reelgraph::Result<(Applied, Arc<Latest>)> {
+    pub async fn apply(&self, id: &str, expected: u64, ops: Vec<Op>) -> reelgraph::Result<Edit> {
         let slot = self.slot(id);
         let mut guard = slot.write.lock().await;
         if guard.is_none() {
             match self.store.get(id).await {
-                Ok(doc) => *guard = Some(self.load(doc)?),
+                Ok(doc) => {
+                    let latest = Latest::of(doc.revision, serde_json::to_vec(&doc)?);
+                    *guard = Some(Loaded {
+                        canvas: self.load(doc)?,
+                        etag: latest.etag.clone(),
+                        // Loading may have migrated nodes: the first save is whole.
+                        in_step: false,
+                    });
+                    slot.set_latest(Some(latest));
+                }
                 Err(e) => {
                     drop(guard);
                     self.forget(id, &slot);
@@ -209,43 +249,54 @@ impl Canvases {
                 }
             }
         }
-        let Some(canvas) = guard.as_mut() else {
+        let Some(loaded) = guard.as_mut() else {
             unreachable!("loaded above")
         };
-        if canvas.revision() != expected {
+        if loaded.canvas.revision() != expected {
             return Err(reelgraph::Error::Conflict {
                 id: id.to_owned(),
                 expected,
-                current: canvas.revision(),
+                current: loaded.canvas.revision(),
             });
         }
-        let applied = canvas.apply(ops)?;
-        if applied.revision == expected {
+        let (applied, delta) = loaded.canvas.apply_recorded(ops)?;
+        let json = Bytes::from(serde_json::to_vec(&applied)?);
+        let Some(delta) = delta else {
             // No ops: nothing to store.
-            return Ok((applied, self.latest_of(&slot, canvas)));
-        }
-        let doc = canvas.to_document();
-        if let Err(e) = self.store.save(&doc, expected).await {
+            let etag = loaded.etag.clone();
+            return Ok(Edit {
+                applied,
+                json,
+                etag,
+            });
+        };
+        let saved = if loaded.in_step {
+            self.store
+                .save_delta(&loaded.canvas, &delta, expected)
+                .await
+        } else {
+            self.store
+                .save(&loaded.canvas.to_document(), expected)
+                .await
+        };
+        if let Err(e) = saved {
             // The canvas in memory is ahead of the store: read it again next time.
             *guard = None;
             slot.set_latest(None);
             return Err(e);
         }
-        let latest = Latest::of(doc.revision, serde_json::to_vec(&doc)?);
-        slot.set_latest(Some(latest.clone()));
+        loaded.in_step = true;
+        loaded.etag = etag::of(
+            &applied.revision.to_string(),
+            &[loaded.etag.as_bytes(), &json].concat(),
+        );
+        slot.set_latest(None);
         self.feed.changed(&applied.event);
-        Ok((applied, latest))
-    }
-
-    fn latest_of(&self, slot: &Slot, canvas: &Canvas) -> Arc<Latest> {
-        match slot.latest() {
-            Some(latest) if latest.revision == canvas.revision() => latest,
-            _ => {
-                let latest = Latest::of(canvas.revision(), canvas.to_json().into_bytes());
-                slot.set_latest(Some(latest.clone()));
-                latest
-            }
-        }
+        Ok(Edit {
+            etag: loaded.etag.clone(),
+            applied,
+            json,
+        })
     }
 
     /// Replaces canvas `id`, which must be at revision `expected`, with
@@ -278,7 +329,11 @@ impl Canvases {
             return Err(e);
         }
         let latest = Latest::of(doc.revision, serde_json::to_vec(&doc)?);
-        *guard = Some(canvas);
+        *guard = Some(Loaded {
+            canvas,
+            etag: latest.etag.clone(),
+            in_step: true,
+        });
         slot.set_latest(Some(latest.clone()));
         self.feed.replaced(id, latest.revision);
         Ok(latest)

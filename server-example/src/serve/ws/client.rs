@@ -284,7 +284,7 @@ async fn apply(
             .canvases
             .apply(&canvas, base_revision, ops)
             .await
-            .map(|(applied, _)| applied.revision)
+            .map(|edit| edit.applied.revision)
     });
     match task.await {
         Ok(result) => Ok(result?),
