@@ -65,12 +65,12 @@ impl<'c> Contexts<'c> {
         }
         // Every node upstream first, so each joins channels already known.
         let order = self.post_order(ix, |contexts, n| contexts.nodes.contains_key(&n));
-        for n in order {
+        for (n, upstream) in order {
             let own = self.own_values(n);
             let context = if self.walk {
                 self.walked(n)
             } else {
-                self.joined(n, &own)
+                self.joined(&upstream, &own)
             };
             self.nodes.insert(n, context);
         }
@@ -79,54 +79,65 @@ impl<'c> Contexts<'c> {
 
     /// The values of `channel` in `context`: a list, or null when there are none.
     pub(super) fn values_of(&self, context: &NodeContext, channel: &str) -> Value {
-        let Some(index) = self.names.iter().position(|n| &**n == channel) else {
-            return Value::Null;
-        };
-        match context.iter().find(|(c, _)| usize::from(*c) == index) {
-            Some((_, ids)) if !ids.is_empty() => Value::Array(
-                ids.iter()
-                    .map(|&id| self.values[id as usize].0.clone())
-                    .collect(),
-            ),
-            _ => Value::Null,
+        let values: Vec<Value> = self.values_in(context, channel).cloned().collect();
+        if values.is_empty() {
+            Value::Null
+        } else {
+            Value::Array(values)
         }
     }
 
-    /// Nodes upstream of `ix` (and `ix`), each after all of its inputs,
-    /// not descending past nodes `stop` says are known.
-    fn post_order(&self, ix: NodeIndex, stop: impl Fn(&Self, NodeIndex) -> bool) -> Vec<NodeIndex> {
+    /// The values of `channel` in `context`, borrowed.
+    pub(super) fn values_in<'s>(
+        &'s self,
+        context: &'s NodeContext,
+        channel: &str,
+    ) -> impl Iterator<Item = &'s Value> + 's {
+        let index = self.names.iter().position(|n| &**n == channel);
+        let ids = index.and_then(|index| context.iter().find(|(c, _)| usize::from(*c) == index));
+        ids.into_iter()
+            .flat_map(|(_, ids)| ids.iter())
+            .map(|&id| &self.values[id as usize].0)
+    }
+
+    /// Nodes upstream of `ix` (and `ix`), each after all of its inputs and
+    /// with them in spec order, not descending past nodes `stop` says are known.
+    fn post_order(
+        &self,
+        ix: NodeIndex,
+        stop: impl Fn(&Self, NodeIndex) -> bool,
+    ) -> Vec<(NodeIndex, Vec<NodeIndex>)> {
         let mut order = Vec::new();
         let mut seen = foldhash::HashSet::default();
-        let mut stack = vec![(ix, false)];
+        let mut stack = vec![(ix, None)];
         while let Some((n, expanded)) = stack.pop() {
-            if expanded {
-                order.push(n);
+            if let Some(upstream) = expanded {
+                order.push((n, upstream));
                 continue;
             }
             if !seen.insert(n) {
                 continue;
             }
-            stack.push((n, true));
             let upstream = self.canvas.upstream_in_spec_order(n);
-            stack.extend(
-                upstream
-                    .into_iter()
-                    .rev()
-                    .filter(|u| !seen.contains(u) && !stop(self, *u))
-                    .map(|u| (u, false)),
-            );
+            let next: Vec<_> = upstream
+                .iter()
+                .rev()
+                .filter(|u| !seen.contains(*u) && !stop(self, **u))
+                .map(|u| (*u, None))
+                .collect();
+            stack.push((n, Some(upstream)));
+            stack.extend(next);
         }
         order
     }
 
     /// A node's channels from its inputs' channels, in input order, then
     /// its own values.
-    fn joined(&mut self, n: NodeIndex, own: &[(u16, u32)]) -> NodeContext {
-        let upstream = self.canvas.upstream_in_spec_order(n);
+    fn joined(&mut self, upstream: &[NodeIndex], own: &[(u16, u32)]) -> NodeContext {
         let mut channels: Vec<(u16, Channel)> = Vec::new();
         let mut firsts: Vec<Option<Index>> = Vec::new();
         for u in upstream {
-            let theirs = self.nodes[&u].clone();
+            let theirs = self.nodes[u].clone();
             for (channel, ids) in theirs.iter() {
                 match channels.iter().position(|(c, _)| c == channel) {
                     None => {
@@ -160,7 +171,7 @@ impl<'c> Contexts<'c> {
     fn walked(&mut self, ix: NodeIndex) -> NodeContext {
         let mut channels: Vec<(u16, Channel)> = Vec::new();
         let mut firsts: Vec<Option<Index>> = Vec::new();
-        for n in self.post_order(ix, |_, _| false) {
+        for (n, _) in self.post_order(ix, |_, _| false) {
             for (channel, id) in self.own_values(n) {
                 let at = match channels.iter().position(|(c, _)| *c == channel) {
                     Some(at) => at,

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::canvas::{Canvas, NodeEntry};
+use crate::catalog::spec::same_name;
 use crate::catalog::{NodeTypeSpec, TaskSpec, Template, property_applies};
 use crate::error::{Error, Result};
 use crate::model::PortRef;
@@ -59,19 +60,20 @@ impl Canvas {
     /// assert_eq!(task.params["trigger_words"], json!(["mara_v2"]));
     /// ```
     pub fn task_preview(&self, node: &str, quality: Quality) -> Result<TaskPreview> {
-        self.task_preview_with(node, quality, &mut Contexts::new(self))
+        let entry = self
+            .entry(node)
+            .ok_or_else(|| Error::UnknownNode { node: node.into() })?;
+        self.task_preview_with(node, entry, quality, &mut Contexts::new(self))
     }
 
     /// [`Canvas::task_preview`], with context channels shared between previews.
     fn task_preview_with(
         &self,
         node: &str,
+        entry: &NodeEntry,
         quality: Quality,
         contexts: &mut Contexts<'_>,
     ) -> Result<TaskPreview> {
-        let entry = self
-            .entry(node)
-            .ok_or_else(|| Error::UnknownNode { node: node.into() })?;
         let (spec, task, params) = self.task_params_of(node, entry, quality, false, contexts)?;
         let mut inputs: BTreeMap<String, Vec<PortRef>> = BTreeMap::new();
         for (_, src, link) in self.incoming(entry.ix) {
@@ -140,12 +142,15 @@ impl Canvas {
     /// Previews of every node that has a task, in topological order.
     pub fn task_previews(&self, quality: Quality) -> Vec<TaskPreview> {
         let mut contexts = Contexts::new(self);
+        // Entries by graph slot: one pass instead of an id lookup per node.
+        let slots = self.entries_by_slot();
         self.graph
             .nodes_iter()
             .filter_map(|ix| {
-                let (id, entry) = self.entry_at(ix);
+                let (id, entry) = slots[ix.index()]?;
                 entry.spec.as_ref()?.task.as_ref()?;
-                self.task_preview_with(id, quality, &mut contexts).ok()
+                self.task_preview_with(id, entry, quality, &mut contexts)
+                    .ok()
             })
             .collect()
     }
@@ -154,10 +159,12 @@ impl Canvas {
     fn upstream_in_spec_order(&self, n: NodeIndex) -> Vec<NodeIndex> {
         let (_, entry) = self.entry_at(n);
         let mut incoming = self.incoming(n);
-        if let Some(spec) = &entry.spec {
-            let rank = |port: &str| spec.inputs.iter().position(|p| &*p.name == port);
+        if let Some(spec) = &entry.spec
+            && incoming.len() > 1
+        {
+            let rank = |port: &str| spec.inputs.iter().position(|p| same_name(&p.name, port));
             // Stable sort: edges of one input keep canvas order.
-            incoming.sort_by_key(|(_, _, link)| rank(&link.target_port));
+            incoming.sort_by_cached_key(|(_, _, link)| rank(&link.target_port));
         }
         incoming.into_iter().map(|(_, src, _)| src).collect()
     }
@@ -234,7 +241,7 @@ impl Scope<'_> {
                 }
             }
             Template::IfSet(cond) => {
-                if self.property(&cond.property).is_null() {
+                if self.property_ref(&cond.property).is_none() {
                     Value::Null
                 } else {
                     self.eval(&cond.then)
@@ -245,16 +252,19 @@ impl Scope<'_> {
 
     /// A property's value, or null when it is unset, empty text, or does not apply.
     fn property(&self, name: &str) -> Value {
-        let Some(prop) = self.spec.property(name) else {
-            return Value::Null;
-        };
+        self.property_ref(name).cloned().unwrap_or(Value::Null)
+    }
+
+    /// [`Scope::property`], borrowed; `None` where that gives null.
+    fn property_ref(&self, name: &str) -> Option<&Value> {
+        let prop = self.spec.property(name)?;
         if !property_applies(self.spec, &self.entry.properties, prop) {
-            return Value::Null;
+            return None;
         }
-        match self.entry.properties.get(name) {
-            Some(Value::String(s)) if s.trim().is_empty() => Value::Null,
-            Some(v) => v.clone(),
-            None => Value::Null,
+        match self.entry.properties.get(&prop.name)? {
+            Value::String(s) if s.trim().is_empty() => None,
+            Value::Null => None,
+            v => Some(v),
         }
     }
 
@@ -267,13 +277,15 @@ impl Scope<'_> {
     }
 
     fn preset(&self, name: &str) -> Value {
+        self.preset_ref(name).cloned().unwrap_or(Value::Null)
+    }
+
+    fn preset_ref(&self, name: &str) -> Option<&Value> {
         self.spec
             .task
             .as_ref()
             .and_then(|t| t.quality.get(&self.quality))
             .and_then(|presets| presets.get(name))
-            .cloned()
-            .unwrap_or(Value::Null)
     }
 
     /// References to what arrives on an input: one object for a single input,
@@ -325,20 +337,20 @@ impl Scope<'_> {
                 break;
             };
             let key = &after[..close];
-            let value = match key.split_once('.') {
-                Some(("property", p)) => self.property(p),
-                Some(("quality", q)) => self.preset(q),
-                Some(("context", c)) => self.context(c),
-                Some(("node", "id")) => Value::String(self.id.into()),
-                Some(("node", "label")) => self
-                    .entry
-                    .label
-                    .as_deref()
-                    .map_or(Value::Null, |l| Value::String(l.to_owned())),
-                None if key == "quality" => Value::String(self.quality.to_string()),
-                _ => Value::Null,
-            };
-            out.push_str(&as_text(&value));
+            // Written straight into the text: no value is cloned to be read.
+            match key.split_once('.') {
+                Some(("property", p)) => push_text(&mut out, self.property_ref(p)),
+                Some(("quality", q)) => push_text(&mut out, self.preset_ref(q)),
+                Some(("context", c)) => {
+                    if let Some((contexts, context)) = self.context {
+                        push_joined(&mut out, contexts.values_in(context, c));
+                    }
+                }
+                Some(("node", "id")) => out.push_str(self.id),
+                Some(("node", "label")) => out.push_str(self.entry.label.as_deref().unwrap_or("")),
+                None if key == "quality" => out.push_str(self.quality.as_str()),
+                _ => {}
+            }
             rest = &after[close + 1..];
         }
         out.push_str(rest);
@@ -346,26 +358,44 @@ impl Scope<'_> {
     }
 }
 
-fn as_text(value: &Value) -> String {
+/// Appends a value as text: a string as is, a list as its items' texts
+/// joined by ", " (empty ones left out), anything else as JSON.
+fn push_text(out: &mut String, value: Option<&Value>) {
     match value {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Array(items) => items
-            .iter()
-            .map(as_text)
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join(", "),
-        other => other.to_string(),
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) => out.push_str(s),
+        Some(Value::Array(items)) => push_joined(out, items.iter()),
+        Some(other) => {
+            use std::fmt::Write;
+            // Writing into a String cannot fail.
+            let _ = write!(out, "{other}");
+        }
+    }
+}
+
+/// Appends the texts of `items` joined by ", ", empty ones left out.
+fn push_joined<'v>(out: &mut String, items: impl Iterator<Item = &'v Value>) {
+    let mut first = true;
+    for item in items {
+        let mark = out.len();
+        if !first {
+            out.push_str(", ");
+        }
+        let start = out.len();
+        push_text(out, Some(item));
+        if out.len() == start {
+            out.truncate(mark);
+        } else {
+            first = false;
+        }
     }
 }
 
 /// Collapses runs of white space and drops separators left dangling by
 /// empty placeholders (", ," or a leading comma).
 fn tidy(text: &str) -> String {
-    let words: Vec<&str> = text.split_whitespace().collect();
     let mut out = String::with_capacity(text.len());
-    for word in words {
+    for word in text.split_whitespace() {
         if word == "," && (out.is_empty() || out.ends_with(',')) {
             continue;
         }
@@ -374,6 +404,10 @@ fn tidy(text: &str) -> String {
         }
         out.push_str(word);
     }
-    out.trim_matches(|c: char| c == ',' || c.is_whitespace())
-        .to_owned()
+    let trimmed = out.trim_matches(|c: char| c == ',' || c.is_whitespace());
+    if trimmed.len() == out.len() {
+        out
+    } else {
+        trimmed.to_owned()
+    }
 }

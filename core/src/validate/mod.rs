@@ -357,10 +357,19 @@ fn has_duplicates(incoming: &[(NodeIndex, &Link)]) -> bool {
     if incoming.len() < 2 {
         return false;
     }
-    let mut keys: Vec<(NodeIndex, &str, &str)> = incoming
-        .iter()
-        .map(|(source, link)| (*source, &*link.source_port, &*link.target_port))
-        .collect();
+    // Most nodes have a few inputs: comparing pairs costs no allocation.
+    if incoming.len() <= 8 {
+        return incoming
+            .iter()
+            .enumerate()
+            .any(|(i, a)| incoming[i + 1..].iter().any(|b| key(a) == key(b)));
+    }
+    let mut keys: Vec<(NodeIndex, &str, &str)> = incoming.iter().map(key).collect();
     keys.sort_unstable();
     keys.windows(2).any(|pair| pair[0] == pair[1])
+}
+
+/// What makes two edges into one node the same: source and both ports.
+fn key<'a>((source, link): &(NodeIndex, &'a Link)) -> (NodeIndex, &'a str, &'a str) {
+    (*source, &link.source_port, &link.target_port)
 }
