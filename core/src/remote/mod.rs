@@ -5,9 +5,23 @@
 //! reference server's `/v1/tasks` and `/v1/workers/*` routes, the
 //! `HttpRunner` that submits tasks, and the workers that claim them), so
 //! the three can't drift. `docs/server-tasks.md` describes the protocol.
+//!
+//! With the feature `remote`: [`HttpRunner`], a runner whose tasks go to a
+//! server, and [`Worker`], which claims a server's tasks and runs them
+//! through any runner (`docs/workers.md`).
 
+mod config;
+#[cfg(feature = "remote")]
+mod http_runner;
+#[cfg(feature = "remote")]
+mod worker;
 pub mod wire;
 
+pub use config::{HttpRunnerConfig, WorkerConfig, WorkerStats};
+#[cfg(feature = "remote")]
+pub use http_runner::HttpRunner;
+#[cfg(feature = "remote")]
+pub use worker::Worker;
 pub use wire::{
     AttemptOutcome, ClaimRequest, Claimed, Completion, Failure, Heartbeat, LeaseState, LeasedTask,
     ProgressReport, TaskAttempt, TaskEvent, TaskRecord, TaskState, TaskSubmission,
