@@ -90,6 +90,7 @@ pub async fn run(config: Args) -> reelgraph::Result<()> {
     let stopping = runs.clone();
     let stop = async move {
         shutdown::signal().await;
+        tracing::info!("shutting down: no new connections; requests in flight finish");
         // Cancelled first, so their event streams end and the drain
         // below does not wait on them.
         stopping.cancel_all();
