@@ -159,6 +159,16 @@ impl Api {
         checked(request.send().await).await.map(drop)
     }
 
+    /// `POST {path}` with no body, its answer not needed beyond its status.
+    pub async fn send_empty(&self, path: &str) -> Result<(), CallError> {
+        let request = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(&self.key)
+            .timeout(self.request_timeout);
+        checked(request.send().await).await.map(drop)
+    }
+
     /// An event stream (`GET {path}`, SSE) from after event `after`.
     pub async fn events(&self, path: &str, after: Option<u64>) -> Result<SseReader, CallError> {
         let mut request = self

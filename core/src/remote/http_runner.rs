@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::client::{Api, Backoff, CallError, Envelope};
 use super::config::HttpRunnerConfig;
-use super::wire::{TaskEvent, TaskRecord, TaskState, TaskSubmission};
+use super::wire::{TaskEvent, TaskRecord, TaskSubmission};
 use crate::runner::{FunctionRunner, Outputs, ProgressSink, Task, TaskContext, TaskError};
 
 /// Runs each task on a remote farm: submits it to a server's task service
@@ -62,20 +62,6 @@ impl HttpRunner {
         &self.config
     }
 
-    fn submission(&self, task: Task) -> TaskSubmission {
-        TaskSubmission {
-            function: task.function.to_string(),
-            params: task.params,
-            quality: task.quality,
-            idempotency_key: Some(task.idempotency_key),
-            priority: self.config.priority,
-            outputs: Some(task.outputs.iter().map(|p| p.to_string()).collect()),
-            max_attempts: None,
-            run_id: Some(task.run_id.to_string()),
-            node: Some(task.node.to_string()),
-        }
-    }
-
     /// Submits, trying again while the server cannot be reached.
     async fn submit(&self, submission: &TaskSubmission) -> Result<TaskRecord, TaskError> {
         let mut tries = Patience::new(self.config.give_up_after);
@@ -109,7 +95,7 @@ impl HttpRunner {
                                 tracing::debug!(event = %sse.event, "skipped a task event");
                                 continue;
                             };
-                            if let Some(end) = relay(event, progress) {
+                            if let Some(end) = relay(&event, progress) {
                                 return end;
                             }
                         }
@@ -133,7 +119,7 @@ impl HttpRunner {
     async fn cancel(&self, id: &str) {
         let path = format!("/v1/tasks/{id}/cancel");
         for _ in 0..3 {
-            match self.api.send(&path, &serde_json::Map::new()).await {
+            match self.api.send_empty(&path).await {
                 Ok(_) => return,
                 Err(CallError::Unreachable(_)) => {
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -149,12 +135,12 @@ impl HttpRunner {
 #[async_trait]
 impl FunctionRunner for HttpRunner {
     async fn run(&self, task: Task, ctx: TaskContext) -> Result<Outputs, TaskError> {
-        let submission = self.submission(task);
+        let submission = TaskSubmission::for_task(task, self.config.priority);
         let record = tokio::select! {
             record = self.submit(&submission) => record?,
             () = ctx.cancel.cancelled() => return Err(TaskError::cancelled()),
         };
-        if let Some(end) = ended(record.clone()) {
+        if let Some(end) = record.outcome() {
             return end;
         }
         tokio::select! {
@@ -173,38 +159,17 @@ impl FunctionRunner for HttpRunner {
     }
 }
 
-/// What a final record says, when it is final (a task submitted before,
-/// found again by its idempotency key).
-fn ended(record: TaskRecord) -> Option<Result<Outputs, TaskError>> {
-    let error = || {
-        record.error.clone().unwrap_or_else(|| {
-            TaskError::permanent(format!("task {} ended without an error", record.id))
-        })
-    };
-    match record.state {
-        TaskState::Queued | TaskState::Leased => None,
-        TaskState::Completed => Some(Ok(record.outputs.clone().unwrap_or_default())),
-        TaskState::Cancelled => Some(Err(TaskError::cancelled())),
-        TaskState::Failed | TaskState::Dead => Some(Err(error())),
-    }
-}
-
 /// Passes progress on; the outcome when the event is the task's last.
-fn relay(event: TaskEvent, progress: &ProgressSink) -> Option<Result<Outputs, TaskError>> {
-    match event {
-        TaskEvent::TaskProgress {
-            progress: done,
-            message,
-            ..
-        } => {
-            progress.progress(done, message.as_deref());
-            None
-        }
-        TaskEvent::TaskCompleted { outputs, .. } => Some(Ok(outputs)),
-        TaskEvent::TaskFailed { error, .. } | TaskEvent::TaskDead { error, .. } => Some(Err(error)),
-        TaskEvent::TaskCancelled { .. } => Some(Err(TaskError::cancelled())),
-        _ => None,
+fn relay(event: &TaskEvent, progress: &ProgressSink) -> Option<Result<Outputs, TaskError>> {
+    if let TaskEvent::TaskProgress {
+        progress: done,
+        message,
+        ..
+    } = event
+    {
+        progress.progress(*done, message.as_deref());
     }
+    event.outcome()
 }
 
 /// An `event: error` of the stream (the server's error body) as a task error.
