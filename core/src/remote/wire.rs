@@ -121,9 +121,11 @@ impl TaskRecord {
             TaskState::Queued | TaskState::Leased => None,
             TaskState::Completed => Some(Ok(self.outputs.clone().unwrap_or_default())),
             TaskState::Cancelled => Some(Err(TaskError::cancelled())),
-            TaskState::Failed | TaskState::Dead => Some(Err(self.error.clone().unwrap_or_else(
-                || TaskError::permanent(format!("task {} ended without an error", self.id)),
-            ))),
+            TaskState::Failed | TaskState::Dead => {
+                Some(Err(self.error.clone().unwrap_or_else(|| {
+                    TaskError::permanent(format!("task {} ended without an error", self.id))
+                })))
+            }
         }
     }
 }

@@ -13,7 +13,7 @@ use reelgraph::store::SqliteStore;
 use super::auth::KeyStore;
 use super::auth::rate_limit::RateLimits;
 use super::canvases::Canvases;
-use super::config::Args;
+use super::config::{Args, RunnerArg};
 use super::metered_store::MeteredStore;
 use super::metrics::Metrics;
 use super::node_types;
@@ -77,14 +77,6 @@ impl AppState {
         let store =
             SqliteStore::open(dir.join(CANVAS_FILE))?.with_durability(config.durability.into())?;
         let store = Arc::new(MeteredStore::new(Arc::new(store), metrics.clone()));
-        let runs = Runs::open(
-            &dir,
-            db.clone(),
-            catalog.clone(),
-            store.clone(),
-            RunHub::default(),
-            metrics.clone(),
-        )?;
         let tasks = Tasks::open(
             db.clone(),
             TaskSettings {
@@ -93,6 +85,15 @@ impl AppState {
                 max_wait: config.task_max_wait,
             },
             metrics.clone(),
+        )?;
+        let runs = Runs::open(
+            &dir,
+            db.clone(),
+            catalog.clone(),
+            store.clone(),
+            RunHub::default(),
+            metrics.clone(),
+            (config.runner == RunnerArg::Remote).then(|| tasks.clone()),
         )?;
         let limits = RateLimits::new(config.security.rate_limit, config.security.rate_burst);
         Ok(AppState(Arc::new(Inner {
