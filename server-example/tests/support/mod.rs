@@ -13,6 +13,8 @@
 //! server kills it; [`Server::restart`] starts it again on the same data.
 #![allow(dead_code)]
 
+pub mod fault_proxy;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
