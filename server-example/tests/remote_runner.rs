@@ -6,6 +6,7 @@
 
 mod support;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -38,6 +39,20 @@ fn functions() -> LocalRunner {
             "out".to_owned(),
             task.params["x"].clone(),
         )]))
+    });
+    // Fails the first time it is called, then works.
+    let failed_once = Arc::new(AtomicBool::new(false));
+    runner.register("test.fails_once", move |task, _ctx| {
+        let first = !failed_once.swap(true, Ordering::SeqCst);
+        async move {
+            if first {
+                return Err(TaskError::permanent("the first call fails"));
+            }
+            Ok(Outputs::from_iter([(
+                "out".to_owned(),
+                task.params["x"].clone(),
+            )]))
+        }
     });
     runner.register(
         "test.until_cancelled",
@@ -317,6 +332,30 @@ async fn a_cancelled_task_is_cancelled_on_the_server_and_its_worker_stops() {
     )
     .await;
     assert_eq!(record["state"], "cancelled", "{record}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn work_that_ended_without_a_result_runs_anew_when_run_again() {
+    let farm = Farm::start();
+    let runner = farm.runner(&farm.server.base_url, Duration::from_secs(10));
+    let task = task("test.fails_once", "anew");
+    let error = runner
+        .run(task.clone(), TaskContext::detached())
+        .await
+        .expect_err("the first call fails");
+    assert_eq!(error.kind, TaskErrorKind::Permanent, "{error}");
+    // The same task (same key) again: not the old failure, a new task.
+    let outputs = runner
+        .run(task.clone(), TaskContext::detached())
+        .await
+        .expect("outputs");
+    assert_eq!(outputs["out"], "anew");
+    // And once more: the completed task is found, nothing runs again.
+    let again = runner
+        .run(task, TaskContext::detached())
+        .await
+        .expect("outputs");
+    assert_eq!(again, outputs);
 }
 
 #[test]
