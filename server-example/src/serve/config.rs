@@ -9,6 +9,7 @@ use clap::ValueEnum;
 use reelgraph::store::Durability;
 
 pub use super::auth::SecurityArgs;
+pub use super::ws::WsArgs;
 
 /// Serve canvases over HTTP: a REST API under /v1 with an OpenAPI document
 /// at /v1/openapi.json.
@@ -66,6 +67,8 @@ pub struct Args {
     pub runner: RunnerArg,
     #[command(flatten)]
     pub security: SecurityArgs,
+    #[command(flatten)]
+    pub ws: WsArgs,
 }
 
 /// `--runner`.
@@ -125,6 +128,7 @@ impl Args {
             task_max_wait: Duration::from_secs(30),
             runner: RunnerArg::Local,
             security: SecurityArgs::default(),
+            ws: WsArgs::default(),
         }
     }
 }

@@ -14,4 +14,4 @@ pub mod sse;
 mod view;
 
 pub use routes::register;
-pub use service::Runs;
+pub use service::{Events, Runs};
