@@ -37,6 +37,8 @@ pub struct FaultProxy {
     /// `http://127.0.0.1:PORT`: give this to the client instead of the server's URL.
     pub url: String,
     fault: Arc<Mutex<Fault>>,
+    /// `127.0.0.1:PORT` of the server.
+    target: Arc<Mutex<String>>,
     /// Bumped to cut every open connection.
     cuts: watch::Sender<u64>,
     /// The first line and headers of the first request of each connection.
@@ -47,10 +49,7 @@ pub struct FaultProxy {
 impl FaultProxy {
     /// A proxy to `target` (`http://127.0.0.1:PORT`), passing bytes.
     pub async fn start(target: &str) -> FaultProxy {
-        let target = target
-            .strip_prefix("http://")
-            .expect("an http:// URL")
-            .to_owned();
+        let target = Arc::new(Mutex::new(authority(target)));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
         let url = format!("http://{}", listener.local_addr().expect("its address"));
         let fault = Arc::new(Mutex::new(Fault::Pass));
@@ -58,19 +57,25 @@ impl FaultProxy {
         let heads = Arc::new(Mutex::new(Vec::new()));
         let accept = tokio::spawn({
             let fault = fault.clone();
+            let target = target.clone();
             let cuts = cuts.clone();
             let heads = heads.clone();
             async move {
                 while let Ok((client, _)) = listener.accept().await {
                     let now = *fault.lock().unwrap_or_else(PoisonError::into_inner);
+                    let to = target
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .clone();
                     let cut = cuts.subscribe();
-                    tokio::spawn(connection(client, target.clone(), now, cut, heads.clone()));
+                    tokio::spawn(connection(client, to, now, cut, heads.clone()));
                 }
             }
         });
         FaultProxy {
             url,
             fault,
+            target,
             cuts,
             heads,
             accept,
@@ -80,6 +85,13 @@ impl FaultProxy {
     /// Applies `fault` to new connections and cuts the open ones.
     pub fn set(&self, fault: Fault) {
         *self.fault.lock().unwrap_or_else(PoisonError::into_inner) = fault;
+        self.cut();
+    }
+
+    /// Sends new connections to `target` (a server restarted on another
+    /// port) and cuts the open ones.
+    pub fn retarget(&self, target: &str) {
+        *self.target.lock().unwrap_or_else(PoisonError::into_inner) = authority(target);
         self.cut();
     }
 
@@ -102,6 +114,12 @@ impl Drop for FaultProxy {
         self.accept.abort();
         self.cut();
     }
+}
+
+fn authority(url: &str) -> String {
+    url.strip_prefix("http://")
+        .expect("an http:// URL")
+        .to_owned()
 }
 
 async fn connection(
