@@ -18,6 +18,10 @@ use support::{Server, json};
 /// The demo canvas every server makes at its first start.
 const DEMO: &str = "the-last-lighthouse";
 
+/// What the runs do: six storyboard frames (about a second each in a
+/// debug build), enough for several tasks to be under way at once.
+const TARGETS: [&str; 6] = ["img_1a", "img_1b", "img_2a", "img_3a", "img_3b", "img_3c"];
+
 /// How long a test waits for something that should happen soon.
 const PATIENCE: Duration = Duration::from_secs(40);
 
@@ -33,7 +37,14 @@ impl WorkerProcess {
         let child = Command::new(env!("CARGO_BIN_EXE_reelgraph"))
             .arg("worker")
             .args(["--server", url, "--key", &server.admin_key, "--name", name])
-            .args(["--claim-wait", "500ms", "--grace", "1s"])
+            .args([
+                "--claim-wait",
+                "500ms",
+                "--grace",
+                "1s",
+                "--concurrency",
+                "2",
+            ])
             .arg("--out")
             .arg(data.join("results"))
             .env_remove("REELGRAPH_SERVER")
@@ -97,7 +108,7 @@ async fn two_workers_finish_a_run_when_one_is_killed_mid_task() {
     let (status, run) = json(
         server
             .post(&format!("/v1/canvases/{DEMO}/runs"))
-            .json(&json!({"quality": "draft", "force": "all"}))
+            .json(&json!({"quality": "draft", "force": "all", "targets": TARGETS}))
             .send()
             .await
             .expect("an answer"),
@@ -144,7 +155,7 @@ async fn two_workers_finish_a_run_when_one_is_killed_mid_task() {
     assert_eq!(last.event, "run_completed", "{:?}", last.data);
     // Every node once: the killed attempt left no trace in the run.
     let done = completions(events.iter().map(|e| &e.data));
-    assert!(!done.is_empty());
+    assert_eq!(done.keys().map(String::as_str).collect::<Vec<_>>(), TARGETS);
     assert!(done.values().all(|&n| n == 1), "{done:?}");
     assert!(events.iter().all(|e| e.event != "node_failed"));
 
@@ -175,7 +186,13 @@ fn client_run(url: &str, key: &str, out: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_reelgraph"))
         .arg("run")
         .arg(canvas)
-        .args(["--quality", "draft", "--concurrency", "8", "--json"])
+        .args([
+            "--quality",
+            "draft",
+            "--json",
+            "--targets",
+            &TARGETS.join(","),
+        ])
         .args(["--remote", url, "--key", key])
         .arg("--out")
         .arg(out)
@@ -231,6 +248,6 @@ async fn queued_tasks_survive_a_server_restart_and_a_client_run_completes() {
         Some(json!("run_completed"))
     );
     let done = completions(&events);
-    assert!(!done.is_empty());
+    assert_eq!(done.keys().map(String::as_str).collect::<Vec<_>>(), TARGETS);
     assert!(done.values().all(|&n| n == 1), "{done:?}");
 }
