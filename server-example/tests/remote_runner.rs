@@ -40,6 +40,9 @@ fn functions() -> LocalRunner {
             task.params["x"].clone(),
         )]))
     });
+    runner.register("test.wrong_shape", |_task, _ctx| async move {
+        Ok(Outputs::from_iter([("not_a_port".to_owned(), json!(1))]))
+    });
     // Fails the first time it is called, then works.
     let failed_once = Arc::new(AtomicBool::new(false));
     runner.register("test.fails_once", move |task, _ctx| {
@@ -356,6 +359,22 @@ async fn work_that_ended_without_a_result_runs_anew_when_run_again() {
         .await
         .expect("outputs");
     assert_eq!(again, outputs);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn outputs_of_the_wrong_shape_fail_the_task_and_the_worker_goes_on() {
+    let farm = Farm::start();
+    let runner = farm.runner(&farm.server.base_url, Duration::from_secs(10));
+    let error = runner
+        .run(task("test.wrong_shape", "shape"), TaskContext::detached())
+        .await
+        .expect_err("refused outputs");
+    assert_eq!(error.kind, TaskErrorKind::InvalidInput, "{error}");
+    let outputs = runner
+        .run(task("test.echo", "after-shape"), TaskContext::detached())
+        .await
+        .expect("the worker still works");
+    assert_eq!(outputs["out"], "after-shape");
 }
 
 #[test]

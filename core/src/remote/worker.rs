@@ -259,13 +259,12 @@ async fn attempt(shared: Arc<Shared>, leased: LeasedTask, _slot: Option<OwnedSem
             )
             .await
             {
-                // Outputs of the wrong shape are the function's fault: the
-                // task fails for good rather than expire and run again.
+                // Outputs of the wrong shape: the server failed the task
+                // itself (`invalid_input`), as a local run would.
                 Err(Lost::Refused(e)) if e.code() == Some("invalid_outputs") => {
-                    let error =
-                        TaskError::permanent(format!("the worker's outputs were refused: {e}"))
-                            .with_hint("make the function return exactly the task's output ports");
-                    fail(&shared, &lease, error, deadline).await
+                    shared.counts.failed.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(task = %task_id, error = %e, "outputs refused; the task failed");
+                    Ok(())
                 }
                 Ok(()) => {
                     shared.counts.completed.fetch_add(1, Ordering::Relaxed);
