@@ -71,7 +71,7 @@ fn main() -> ExitCode {
         Command::Render(args) => render::main(&args),
         Command::Serve(args) => serve(args),
         Command::Keys(args) => keys::main(&args),
-        Command::Worker(args) => worker::main(args),
+        Command::Worker(args) => worker::main(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

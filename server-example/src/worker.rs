@@ -63,7 +63,7 @@ pub struct Args {
     pub log_format: LogFormat,
 }
 
-pub fn main(args: Args) -> CmdResult {
+pub fn main(args: &Args) -> CmdResult {
     reelgraph_server::serve::logging::init(args.log_format);
     let runner = reelgraph_demo::runner(&args.out);
     let mut config = WorkerConfig::new(&args.server, &args.key)

@@ -56,15 +56,14 @@ impl CallError {
             .with_hint(
                 "check that the server is running and reachable from here; the task is tried again",
             ),
-            CallError::Refused { status, body } if matches!(status, 401 | 403) => {
-                TaskError::permanent(format!(
-                    "the task server {server} refused the key: {}",
-                    body.message
-                ))
-                .with_hint(
-                    "check the key and its `run` scope (`reelgraph keys create --scope run`)",
-                )
-            }
+            CallError::Refused {
+                status: 401 | 403,
+                body,
+            } => TaskError::permanent(format!(
+                "the task server {server} refused the key: {}",
+                body.message
+            ))
+            .with_hint("check the key and its `run` scope (`reelgraph keys create --scope run`)"),
             CallError::Refused { body, .. } => TaskError::invalid_input(format!(
                 "the task server {server} refused the task ({}): {}",
                 body.code, body.message
@@ -205,7 +204,7 @@ async fn answer<T: DeserializeOwned>(
     response: reqwest::Result<reqwest::Response>,
 ) -> Result<T, CallError> {
     let response = checked(response).await?;
-    let bytes = response.bytes().await.map_err(unreachable)?;
+    let bytes = response.bytes().await.map_err(|e| unreachable(&e))?;
     serde_json::from_slice(&bytes).map_err(|e| {
         CallError::Unreachable(format!(
             "the answer is not what this reelgraph reads ({e}); is the server the same version?"
@@ -217,7 +216,7 @@ async fn answer<T: DeserializeOwned>(
 async fn checked(
     response: reqwest::Result<reqwest::Response>,
 ) -> Result<reqwest::Response, CallError> {
-    let response = response.map_err(unreachable)?;
+    let response = response.map_err(|e| unreachable(&e))?;
     let status = response.status();
     if status.is_success() {
         return Ok(response);
@@ -227,7 +226,7 @@ async fn checked(
             "the server answered {status}"
         )));
     }
-    let bytes = response.bytes().await.map_err(unreachable)?;
+    let bytes = response.bytes().await.map_err(|e| unreachable(&e))?;
     match serde_json::from_slice::<Envelope>(&bytes) {
         Ok(envelope) => Err(CallError::Refused {
             status: status.as_u16(),
@@ -281,7 +280,7 @@ impl Backoff {
     }
 }
 
-fn unreachable(error: reqwest::Error) -> CallError {
+fn unreachable(error: &reqwest::Error) -> CallError {
     let what = if error.is_timeout() {
         "no answer in time"
     } else if error.is_connect() {
@@ -290,7 +289,7 @@ fn unreachable(error: reqwest::Error) -> CallError {
         "the connection failed"
     };
     // reqwest's own text names the URL; its source says why.
-    let cause = std::error::Error::source(&error)
+    let cause = std::error::Error::source(error)
         .map(|s| s.to_string())
         .unwrap_or_else(|| error.to_string());
     CallError::Unreachable(format!("{what} ({cause})"))
