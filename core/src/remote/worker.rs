@@ -350,3 +350,33 @@ fn default_name() -> String {
         .unwrap_or_else(|| "worker".into());
     format!("{host}-{}", std::process::id())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::LocalRunner;
+
+    #[test]
+    fn a_worker_needs_functions_and_a_concurrency_it_can_claim() {
+        let config = || WorkerConfig::new("http://127.0.0.1:9", "rg_key");
+        let none = Worker::new(config(), Arc::new(LocalRunner::new())).expect_err("no functions");
+        assert_eq!(none.code(), "invalid_field");
+        let zero = Worker::new(
+            config()
+                .with_functions(["image.generate"])
+                .with_concurrency(0),
+            Arc::new(LocalRunner::new()),
+        )
+        .expect_err("no slots");
+        assert!(zero.to_string().contains("concurrency"), "{zero}");
+        let runner = LocalRunner::new();
+        runner.register("text.upper", |_task, _ctx| async {
+            Ok(crate::runner::Outputs::new())
+        });
+        let worker = Worker::new(config().with_name("w1"), Arc::new(runner)).expect("a worker");
+        assert_eq!(
+            (worker.name(), worker.functions()),
+            ("w1", &["text.upper".to_owned()][..])
+        );
+    }
+}
