@@ -388,11 +388,13 @@ impl TaskQueue for SqliteQueue {
             let now = Timestamp::now();
             let mut row = match held(tx, &lease, millis(now))? {
                 Ok(Held::Current(row)) => row,
+                // The usual rhythm: the worker heartbeats calmly until it
+                // has stopped and reported the cancel.
                 Ok(Held::Cancelled(_)) => {
                     return Ok(Ok(Changed {
                         value: LeaseState {
                             cancel: true,
-                            lease_for: Duration::ZERO,
+                            lease_for,
                         },
                         events: Vec::new(),
                     }));

@@ -173,3 +173,52 @@ impl Follow {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::serve::server_db::ServerDb;
+    use crate::serve::tasks::queue::Claim;
+    use crate::serve::tasks::sqlite_queue::SqliteQueue;
+
+    /// An event the live channel never carried (here: never published)
+    /// still reaches a subscriber, once, in seq order, from the store.
+    #[tokio::test]
+    async fn subscribers_get_every_event_once_in_order_even_when_one_is_missed() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let db = ServerDb::open(&dir.path().join("server.sqlite")).expect("a database");
+        let queue: Arc<dyn TaskQueue> = Arc::new(SqliteQueue::open(db).expect("the queue"));
+        let submission = serde_json::from_value(json!({"function": "f"})).expect("a task");
+        let id = "tk_1".to_owned();
+        queue
+            .submit(id.clone(), submission, 3)
+            .await
+            .expect("submitted");
+        let hub = TaskHub::default();
+        let follow = |since| hub.subscribe(queue.clone(), CancellationToken::new(), &id, since);
+        let events = follow(0).await.expect("subscribed");
+
+        let claim = Claim {
+            worker: "w".into(),
+            functions: vec!["f".into()],
+            max_tasks: 1,
+            lease_for: Duration::from_secs(30),
+        };
+        let leased = queue.claim(claim).await.expect("claimed").events;
+        assert_eq!(leased.len(), 1);
+        for happened in queue.cancel(&id).await.expect("cancelled").events {
+            hub.publish(happened.event);
+        }
+        let seqs: Vec<u64> = events.map(|item| item.value.seq()).collect().await;
+        assert_eq!(seqs, [0, 1, 2]);
+
+        // After the end, the store alone answers, from any seq.
+        let late = follow(1).await.expect("subscribed");
+        let seqs: Vec<u64> = late.map(|item| item.value.seq()).collect().await;
+        assert_eq!(seqs, [1, 2]);
+    }
+}
