@@ -445,6 +445,33 @@ export type Group = {
 export type Heartbeat = Record<string, never>
 
 /**
+ * How an `HttpRunner` reaches a task service.
+ */
+export type HttpRunnerConfig = {
+  /**
+   * How long a task keeps trying a server that cannot be reached (down,
+   * 5xx, 429) before it fails as `transient`. Default 60 s.
+   */
+  give_up_after_ms?: number
+  /**
+   * An API key with the `run` scope.
+   */
+  key: string
+  /**
+   * The priority of every task submitted, -1000 to 1000 (higher first).
+   */
+  priority?: number
+  /**
+   * How long one request may take. Default 30 s.
+   */
+  request_timeout_ms?: number
+  /**
+   * The server's base URL, such as `http://farm.local:8080` (without `/v1`).
+   */
+  server: string
+}
+
+/**
  * The body of an `if_set` template.
  */
 export type IfSet = {
@@ -1658,4 +1685,70 @@ export type Viewport = {
   x: number
   y: number
   zoom: number
+}
+
+/**
+ * How a `Worker` takes tasks from a server.
+ */
+export type WorkerConfig = {
+  /**
+   * How long a claim waits on the server for a task (long poll), at
+   * most 30 s. Default 20 s.
+   */
+  claim_wait_ms?: number
+  /**
+   * Most tasks at once, 1 to 64. Default 1.
+   */
+  concurrency?: number
+  /**
+   * The functions to claim tasks of; default every function the runner
+   * lists (a runner that cannot list them needs this).
+   */
+  functions?: (Array<string> | null)
+  /**
+   * After `stop`: how long running tasks may take to finish before they
+   * are cancelled and handed back to the queue. Default 10 s.
+   */
+  grace_ms?: number
+  /**
+   * An API key with the `run` scope.
+   */
+  key: string
+  /**
+   * Shown in each attempt the worker makes; default `HOST-PID`.
+   */
+  name?: (string | null)
+  /**
+   * How long one request may take (a claim: this on top of its wait).
+   * Default 30 s.
+   */
+  request_timeout_ms?: number
+  /**
+   * The server's base URL, such as `http://farm.local:8080` (without `/v1`).
+   */
+  server: string
+}
+
+/**
+ * What a worker did, counted from its start.
+ */
+export type WorkerStats = {
+  /**
+   * Tasks leased to this worker.
+   */
+  claimed: number
+  completed: number
+  /**
+   * Tasks this worker reported failed (cancelled ones included).
+   */
+  failed: number
+  /**
+   * Tasks whose lease the server took back (expired, or the task ended
+   * elsewhere) before this worker finished them: their result was dropped.
+   */
+  lost: number
+  /**
+   * Tasks handed back to the queue because the worker stopped.
+   */
+  returned: number
 }

@@ -95,6 +95,9 @@ pub fn all() -> Vec<(String, Schema)> {
         crate::remote::Completion,
         crate::remote::Failure,
         crate::remote::TaskEvent,
+        crate::remote::HttpRunnerConfig,
+        crate::remote::WorkerConfig,
+        crate::remote::WorkerStats,
     );
     out
 }

@@ -50,6 +50,7 @@ __all__ = [
     'Format',
     'Group',
     'Heartbeat',
+    'HttpRunnerConfig',
     'IfSet',
     'Import',
     'ImportStats',
@@ -158,6 +159,8 @@ __all__ = [
     'Timestamp',
     'VersionInfo',
     'Viewport',
+    'WorkerConfig',
+    'WorkerStats',
 ]
 
 
@@ -419,6 +422,18 @@ class Group(_Group, total=False):
     label: Optional[str]
     nodes: List[str]
     ui: Any
+
+
+class _HttpRunnerConfig(TypedDict):
+    key: str
+    server: str
+
+
+class HttpRunnerConfig(_HttpRunnerConfig, total=False):
+    "How an `HttpRunner` reaches a task service."
+    give_up_after_ms: int
+    priority: int
+    request_timeout_ms: int
 
 
 class IfSet(TypedDict):
@@ -1282,6 +1297,30 @@ class Viewport(TypedDict):
     x: float
     y: float
     zoom: float
+
+
+class _WorkerConfig(TypedDict):
+    key: str
+    server: str
+
+
+class WorkerConfig(_WorkerConfig, total=False):
+    "How a `Worker` takes tasks from a server."
+    claim_wait_ms: int
+    concurrency: int
+    functions: Optional[List[str]]
+    grace_ms: int
+    name: Optional[str]
+    request_timeout_ms: int
+
+
+class WorkerStats(TypedDict):
+    "What a worker did, counted from its start."
+    claimed: int
+    completed: int
+    failed: int
+    lost: int
+    returned: int
 
 
 Accepts = Union["DataType", List["DataType"]]

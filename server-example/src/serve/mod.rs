@@ -98,6 +98,7 @@ pub async fn run(config: Args) -> reelgraph::Result<()> {
     let closing = sockets.clone();
     let stop = async move {
         shutdown::signal().await;
+        tracing::info!("shutting down: no new connections; requests in flight finish");
         // Cancelled first, so their event streams end and the drain
         // below does not wait on them; waiting claims answer at once;
         // WebSockets are told 1001.
