@@ -1,0 +1,178 @@
+// Remote work against a real server: a Worker serving JS functions to the
+// server's task service, and an HttpRunner sending a run's tasks there.
+
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+
+import { Canvas, Catalog, Executor, HttpRunner, LocalRunner, ReelgraphError, Worker } from '../index.js'
+import { startServer } from './support/server.mjs'
+
+let server
+before(async () => {
+  server = await startServer()
+})
+after(async () => {
+  await server?.stop()
+})
+
+/** `worker.run()` for the length of `body`, then stopped; its stats. */
+async function working(worker, body) {
+  const running = worker.run()
+  try {
+    await body()
+  } finally {
+    worker.stop()
+  }
+  return running
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+test('a submitted task is done by a JS function, with its progress', async () => {
+  const runner = new LocalRunner()
+  runner.register('js.shout', async (params, ctx) => {
+    ctx.progress(0.5, 'halfway')
+    return { text: `${params.text.toUpperCase()}!` }
+  })
+  const worker = new Worker({ server: server.url, key: server.key, runner, name: 'js-worker-1' })
+  let record, events
+  const stats = await working(worker, async () => {
+    const id = await server.submit('js.shout', { text: 'rain' })
+    events = await server.taskEvents(id)
+    record = await server.waitTask(id)
+  })
+  assert.equal(record.state, 'completed', JSON.stringify(record))
+  assert.deepEqual(record.outputs, { text: 'RAIN!' })
+  assert.equal(record.attempts[0].worker, 'js-worker-1')
+  const progress = events.filter((e) => e.type === 'task_progress').map((e) => [e.progress, e.message])
+  assert.deepEqual(progress, [[0.5, 'halfway']])
+  assert.equal(events.at(-1).type, 'task_completed')
+  assert.ok(stats.completed >= 1, JSON.stringify(stats))
+})
+
+test("a thrown err.kind = 'transient' fails the attempt and the task is retried", async () => {
+  const runner = new LocalRunner()
+  let calls = 0
+  runner.register('js.flaky', () => {
+    calls += 1
+    if (calls === 1) throw Object.assign(new Error('the GPU is busy'), { kind: 'transient' })
+    return { text: 'second time' }
+  })
+  let record
+  await working(new Worker({ server: server.url, key: server.key, runner }), async () => {
+    const id = await server.submit('js.flaky', {}, { max_attempts: 3 })
+    record = await server.waitTask(id)
+  })
+  assert.equal(record.state, 'completed', JSON.stringify(record))
+  assert.deepEqual(record.outputs, { text: 'second time' })
+  const [first, second] = record.attempts
+  assert.equal(first.outcome, 'failed')
+  assert.deepEqual([first.error.kind, first.error.message], ['transient', 'the GPU is busy'])
+  assert.equal(second.outcome, 'completed')
+})
+
+test('a cancelled task aborts the function’s AbortSignal', async () => {
+  const runner = new LocalRunner()
+  let started
+  const running = new Promise((resolve) => {
+    started = resolve
+  })
+  let aborted = false
+  runner.register('js.long', async (params, ctx) => {
+    started()
+    for (let i = 0; i < 1500 && !ctx.signal.aborted; i++) {
+      ctx.progress(0.1, 'working')
+      await sleep(20)
+    }
+    aborted = ctx.signal.aborted
+    throw Object.assign(new Error('stopped'), { kind: 'cancelled' })
+  })
+  let record
+  await working(new Worker({ server: server.url, key: server.key, runner }), async () => {
+    const id = await server.submit('js.long', {})
+    await running
+    const { status, body } = await server.request('POST', `/v1/tasks/${id}/cancel`)
+    assert.equal(status, 200, JSON.stringify(body))
+    record = await server.waitTask(id)
+  })
+  assert.equal(record.state, 'cancelled', JSON.stringify(record))
+  assert.ok(aborted, 'the function never saw its signal abort')
+})
+
+test('a run with an HttpRunner is done by a JS worker', async () => {
+  const catalog = Catalog.builtin()
+  catalog.register({
+    type: 'upper',
+    category: 'post',
+    title: 'Upper',
+    inputs: [{ name: 'text', type: 'text' }],
+    outputs: [{ name: 'text', type: 'text' }],
+    properties: [{ name: 'text', type: 'text', default: '' }],
+    task: { function: 'js.upper', params: { text: { property: 'text' }, upstream: { input: 'text' } } },
+  })
+  const canvas = new Canvas('c', 'C', catalog)
+  canvas.apply([
+    { op: 'add_node', id: 'a', type: 'upper', properties: { text: 'a' } },
+    { op: 'add_node', id: 'b', type: 'upper', properties: { text: 'b' } },
+    { op: 'connect', source: { node: 'a', port: 'text' }, target: { node: 'b', port: 'text' } },
+  ])
+  const runner = new LocalRunner()
+  runner.register('js.upper', (params) => ({ text: params.text.toUpperCase() }))
+  let report
+  await working(new Worker({ server: server.url, key: server.key, runner, concurrency: 2 }), async () => {
+    const executor = new Executor(new HttpRunner({ server: server.url, key: server.key }))
+    report = await (await executor.start(canvas)).wait()
+  })
+  assert.equal(report.status, 'completed', JSON.stringify(report))
+  assert.deepEqual(report.outputs, { a: { text: 'A' }, b: { text: 'B' } })
+})
+
+test('an AbortSignal given to run() stops the worker', async () => {
+  const runner = new LocalRunner()
+  runner.register('js.upper', (params) => ({ text: params.text.toUpperCase() }))
+  const controller = new AbortController()
+  const worker = new Worker({ server: server.url, key: server.key, runner })
+  const running = worker.run({ signal: controller.signal })
+  const id = await server.submit('js.upper', { text: 'x' })
+  assert.deepEqual((await server.waitTask(id)).outputs, { text: 'X' })
+  controller.abort()
+  const stats = await running
+  assert.ok(stats.completed >= 1, JSON.stringify(stats))
+})
+
+test('wrong argument types are TypeErrors', () => {
+  const runner = new LocalRunner()
+  runner.register('js.upper', () => ({}))
+  const ok = { server: server.url, key: server.key, runner }
+  assert.throws(() => new Worker(), TypeError)
+  assert.throws(() => new Worker({ ...ok, runner: 'not a runner' }), TypeError)
+  assert.throws(() => new Worker({ ...ok, server: 8080 }), TypeError)
+  assert.throws(() => new Worker({ ...ok, functions: 'js.upper' }), TypeError)
+  assert.throws(() => new Worker({ ...ok, concurrency: 0 }), TypeError)
+  assert.throws(() => new Worker({ ...ok, lease: 5 }), TypeError)
+  assert.throws(() => new HttpRunner({ server: server.url, key: null }), TypeError)
+  assert.throws(() => new Executor({}), TypeError)
+  const worker = new Worker(ok)
+  assert.throws(() => worker.run({ signal: 'soon' }), TypeError)
+})
+
+test('a server URL that is not a URL is refused', () => {
+  const runner = new LocalRunner()
+  runner.register('js.upper', () => ({}))
+  assert.throws(() => new Worker({ server: 'not a url', key: 'k', runner }), ReelgraphError)
+  assert.throws(() => new HttpRunner({ server: 'not a url', key: 'k' }), ReelgraphError)
+})
+
+test('an unreachable server is a typed error', async () => {
+  const runner = new LocalRunner()
+  runner.register('js.upper', () => ({}))
+  const worker = new Worker({ server: 'http://127.0.0.1:9', key: 'k', runner })
+  await assert.rejects(worker.run(), (err) => err instanceof ReelgraphError && typeof err.code === 'string')
+})
+
+test('a bad key is a typed error', async () => {
+  const runner = new LocalRunner()
+  runner.register('js.upper', () => ({}))
+  const worker = new Worker({ server: server.url, key: 'rg_not_a_key', runner })
+  await assert.rejects(worker.run(), (err) => err instanceof ReelgraphError && err.code === 'unauthorized')
+})
