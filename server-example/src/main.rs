@@ -7,6 +7,7 @@
 //! reelgraph render canvas.json -o canvas.svg
 //! reelgraph serve --addr 127.0.0.1:8080
 //! reelgraph keys create --name ci --scope read,run
+//! reelgraph worker --server http://127.0.0.1:8080 --key rg_... --concurrency 2
 //! ```
 //!
 //! Every subcommand is a thin layer over the core crate: reading files,
@@ -22,6 +23,7 @@ mod render;
 mod report;
 mod run;
 mod validate;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -56,6 +58,7 @@ enum Command {
     Render(render::Args),
     Serve(reelgraph_server::serve::Args),
     Keys(keys::Args),
+    Worker(worker::Args),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
         Command::Render(args) => render::main(&args),
         Command::Serve(args) => serve(args),
         Command::Keys(args) => keys::main(&args),
+        Command::Worker(args) => worker::main(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

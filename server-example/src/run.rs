@@ -13,8 +13,11 @@ use reelgraph::exec::{
     ContentKey, DEFAULT_CONCURRENCY, Executor, FailurePolicy, RunOptions, RunReport, RunStatus,
     ThreadPoolBuilder,
 };
+use reelgraph::remote::{HttpRunner, HttpRunnerConfig};
 use reelgraph::render::{SvgOptions, to_svg};
-use reelgraph::runner::{CircuitConfig, Outputs, Resilience, RetryPolicy};
+use reelgraph::runner::{
+    CircuitConfig, FunctionRunner, Outputs, Resilience, Resilient, RetryPolicy,
+};
 use reelgraph::{Canvas, Quality};
 use serde_json::Value;
 
@@ -25,8 +28,8 @@ use crate::{CmdResult, exit};
 
 /// Run a canvas: every task node, or the ones --targets need.
 ///
-/// Tasks run in-process with the demo functions, which write real files
-/// into the output folder: storyboard frame PNGs, WAVs, a CMX3600 EDL and a
+/// Tasks run in-process with the demo functions (or, with --remote, on a
+/// server's workers), which write real files into the output folder: storyboard frame PNGs, WAVs, a CMX3600 EDL and a
 /// contact sheet PNG. Results are cached by content in
 /// `<out>/.cache.sqlite`, so a second run of an unchanged canvas executes
 /// nothing, and after an edit only what changed runs again (--no-cache runs
@@ -76,6 +79,19 @@ pub struct Args {
     /// Print one JSON event per line on stdout (NDJSON) instead of progress.
     #[arg(long)]
     pub json: bool,
+    /// Run the tasks on a server's workers (its task service) instead of
+    /// in this process, e.g. http://farm.local:8080. Their files are
+    /// written where the workers write them (the server's results folder).
+    #[arg(long, value_name = "URL", requires = "key")]
+    pub remote: Option<String>,
+    /// The API key for --remote, with the `run` scope.
+    #[arg(
+        long,
+        env = "REELGRAPH_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub key: Option<String>,
 }
 
 fn at_least_one(text: &str) -> Result<usize, String> {
@@ -118,16 +134,23 @@ pub fn main(args: Args) -> CmdResult {
     runtime.block_on(run(args))
 }
 
-/// The resilience stack around the demo functions: retries of passing
-/// errors, a time limit per attempt, a circuit breaker per function and a
-/// quality fallback for nodes that allow it.
-fn runner(out: &Path) -> impl reelgraph::runner::FunctionRunner + 'static {
-    Resilience::new()
+/// The resilience stack around the demo functions, or around a server's
+/// workers with --remote: retries of passing errors, a time limit per
+/// attempt, a circuit breaker per function and a quality fallback for
+/// nodes that allow it.
+fn runner(args: &Args, out: &Path) -> Result<Resilient, Failure> {
+    let inner: Arc<dyn FunctionRunner> = match (&args.remote, &args.key) {
+        (Some(server), Some(key)) => Arc::new(
+            HttpRunner::new(HttpRunnerConfig::new(server, key)).map_err(|e| Failure::core(&e))?,
+        ),
+        _ => Arc::new(reelgraph_demo::runner(out)),
+    };
+    Ok(Resilience::new()
         .retry(RetryPolicy::default())
         .timeout(Duration::from_secs(300))
         .circuit_breaker(CircuitConfig::default())
         .quality_fallback(true)
-        .wrap(reelgraph_demo::runner(out))
+        .wrap(inner))
 }
 
 async fn run(args: Args) -> CmdResult {
@@ -149,7 +172,7 @@ async fn run(args: Args) -> CmdResult {
     let pool = ThreadPoolBuilder::new()
         .build()
         .map_err(|e| Failure::runtime("the planning threads", e))?;
-    let executor = Executor::new(runner(&out))
+    let executor = Executor::new(runner(&args, &out)?)
         .with_concurrency(args.concurrency)
         .with_plan_pool(Arc::new(pool));
     executor.check(&canvas, &options).map_err(|e| refused(&e))?;

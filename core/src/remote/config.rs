@@ -166,7 +166,10 @@ impl WorkerConfig {
         self
     }
 
-    pub fn with_functions<S: Into<String>>(mut self, functions: impl IntoIterator<Item = S>) -> Self {
+    pub fn with_functions<S: Into<String>>(
+        mut self,
+        functions: impl IntoIterator<Item = S>,
+    ) -> Self {
         self.functions = Some(functions.into_iter().map(Into::into).collect());
         self
     }

@@ -10,19 +10,25 @@
 //! server, and [`Worker`], which claims a server's tasks and runs them
 //! through any runner (`docs/workers.md`).
 
+#[cfg(feature = "remote")]
+mod client;
 mod config;
 #[cfg(feature = "remote")]
 mod http_runner;
 #[cfg(feature = "remote")]
-mod worker;
+mod lease;
+#[cfg(feature = "remote")]
+mod sse;
 pub mod wire;
+#[cfg(feature = "remote")]
+mod worker;
 
 pub use config::{HttpRunnerConfig, WorkerConfig, WorkerStats};
 #[cfg(feature = "remote")]
 pub use http_runner::HttpRunner;
-#[cfg(feature = "remote")]
-pub use worker::Worker;
 pub use wire::{
     AttemptOutcome, ClaimRequest, Claimed, Completion, Failure, Heartbeat, LeaseState, LeasedTask,
     ProgressReport, TaskAttempt, TaskEvent, TaskRecord, TaskState, TaskSubmission,
 };
+#[cfg(feature = "remote")]
+pub use worker::Worker;

@@ -55,6 +55,26 @@ pub struct TaskSubmission {
     pub node: Option<String>,
 }
 
+impl TaskSubmission {
+    /// What a runner submits for a run's task: its function, params and
+    /// quality, the node's content key as idempotency key (a retry, or the
+    /// run started again, finds the task already submitted), its output
+    /// ports, and the run and node it is for.
+    pub fn for_task(task: crate::runner::Task, priority: i32) -> TaskSubmission {
+        TaskSubmission {
+            function: task.function.to_string(),
+            params: task.params,
+            quality: task.quality,
+            idempotency_key: Some(task.idempotency_key),
+            priority,
+            outputs: Some(task.outputs.iter().map(|p| p.to_string()).collect()),
+            max_attempts: None,
+            run_id: Some(task.run_id.to_string()),
+            node: Some(task.node.to_string()),
+        }
+    }
+}
+
 /// Where a task is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -90,6 +110,22 @@ pub enum AttemptOutcome {
     /// The worker stopped sending heartbeats.
     Expired,
     Cancelled,
+}
+
+impl TaskRecord {
+    /// The task's result when it ended: its outputs, or the error that
+    /// ended it (`cancelled` for a cancelled task). `None` while it waits
+    /// or runs.
+    pub fn outcome(&self) -> Option<Result<Outputs, TaskError>> {
+        match self.state {
+            TaskState::Queued | TaskState::Leased => None,
+            TaskState::Completed => Some(Ok(self.outputs.clone().unwrap_or_default())),
+            TaskState::Cancelled => Some(Err(TaskError::cancelled())),
+            TaskState::Failed | TaskState::Dead => Some(Err(self.error.clone().unwrap_or_else(
+                || TaskError::permanent(format!("task {} ended without an error", self.id)),
+            ))),
+        }
+    }
 }
 
 /// One attempt at a task: which worker held it and how it ended.
@@ -335,6 +371,19 @@ impl TaskEvent {
             | TaskEvent::TaskFailed { seq, .. }
             | TaskEvent::TaskCancelled { seq, .. }
             | TaskEvent::TaskDead { seq, .. } => *seq,
+        }
+    }
+
+    /// The task's result when this is its final event (as
+    /// [`TaskRecord::outcome`]).
+    pub fn outcome(&self) -> Option<Result<Outputs, TaskError>> {
+        match self {
+            TaskEvent::TaskCompleted { outputs, .. } => Some(Ok(outputs.clone())),
+            TaskEvent::TaskFailed { error, .. } | TaskEvent::TaskDead { error, .. } => {
+                Some(Err(error.clone()))
+            }
+            TaskEvent::TaskCancelled { .. } => Some(Err(TaskError::cancelled())),
+            _ => None,
         }
     }
 

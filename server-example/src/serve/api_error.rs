@@ -157,6 +157,36 @@ pub const SERVER_CODES: &[ServerCode] = &[
         hint: "follow GET /v1/runs/{id}/events (each node_completed carries the node's outputs), or ask again once the run ended",
     },
     ServerCode {
+        code: "idempotency_conflict",
+        category: Category::Conflict,
+        http_status: 409,
+        hint: "this idempotency key names a task of another function (`details.task_id`): use another key for this task",
+    },
+    ServerCode {
+        code: "task_finished",
+        category: Category::Conflict,
+        http_status: 409,
+        hint: "the task ended before this call: read it with GET /v1/tasks/{id}; a worker drops it and claims the next",
+    },
+    ServerCode {
+        code: "lease_lost",
+        category: Category::Conflict,
+        http_status: 409,
+        hint: "the lease expired and the task went to another worker: stop working on it, drop the result and claim again",
+    },
+    ServerCode {
+        code: "lease_expired",
+        category: Category::Conflict,
+        http_status: 409,
+        hint: "the lease ran out (heartbeat more often than the lease, `lease_ms`): stop working on the task and claim again",
+    },
+    ServerCode {
+        code: "invalid_outputs",
+        category: Category::InvalidInput,
+        http_status: 422,
+        hint: "a completion must name exactly the task's declared `outputs` (`details.missing`, `details.unexpected`); the attempt failed as `invalid_input`",
+    },
+    ServerCode {
         code: "invalid_path",
         category: Category::InvalidInput,
         http_status: 400,

@@ -23,7 +23,9 @@ use tower_http::timeout::TimeoutLayer;
 use super::api_error::{Answered, ApiError};
 use super::registry::Registry;
 use super::state::AppState;
-use super::{auth, canvases, checks, formats, health, logging, metrics, node_types, openapi, runs};
+use super::{
+    auth, canvases, checks, formats, health, logging, metrics, node_types, openapi, runs, tasks,
+};
 
 /// The header that carries a request's id, echoed on its response.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -37,6 +39,7 @@ pub fn routes(routes: &mut Registry) {
     formats::register(routes);
     node_types::register(routes);
     runs::register(routes);
+    tasks::register(routes);
     auth::register(routes);
 }
 

@@ -5,8 +5,8 @@
 //! `docs/ops/grafana-dashboard.json` uses them, and `tests/server_ops.rs`
 //! fails when it names one the server does not expose.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
@@ -20,6 +20,7 @@ use prometheus_client::metrics::family::{Family, MetricConstructor};
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use reelgraph::exec::{RunEvent, RunEventKind, RunHub, RunStats};
+use reelgraph::remote::TaskEvent;
 use reelgraph::runner::{CircuitState, TaskErrorKind};
 
 use super::registry::{Registry, Route, Scope};
@@ -59,6 +60,12 @@ struct TaskLabels {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct FunctionLabels {
     function: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueueLabels {
+    function: String,
+    event: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -104,6 +111,13 @@ const SLOW: Buckets = Buckets {
     count: 11,
 };
 
+/// Claim waits: 1 ms to about 33 s (a long-poll lasts up to 30 s).
+const CLAIMS: Buckets = Buckets {
+    start: 0.001,
+    factor: 2.0,
+    count: 16,
+};
+
 /// The server's metrics. Cheap to clone; clones record into one registry.
 ///
 /// Every module records through this handle in `AppState`: HTTP requests by
@@ -129,6 +143,11 @@ struct Inner {
     circuits: Family<CircuitLabels, Gauge>,
     store_duration: Family<StoreLabels, Histogram, Buckets>,
     resident_memory: Gauge,
+    queue_tasks: Family<QueueLabels, Counter>,
+    queue_depth: Family<FunctionLabels, Gauge>,
+    claim_wait: Histogram,
+    /// The functions `queue_depth` has a series of (set to 0 when drained).
+    queue_functions: Mutex<HashSet<String>>,
 }
 
 impl Default for Metrics {
@@ -152,6 +171,10 @@ impl Metrics {
             circuits: Family::default(),
             store_duration: Family::new_with_constructor(FAST),
             resident_memory: Gauge::default(),
+            queue_tasks: Family::default(),
+            queue_depth: Family::default(),
+            claim_wait: CLAIMS.new_metric(),
+            queue_functions: Mutex::default(),
             // Filled below, once every family is registered in `registry`.
             registry: Families::default(),
         };
@@ -205,6 +228,21 @@ impl Metrics {
             "process_resident_memory_bytes",
             "Resident memory of the server process",
             inner.resident_memory.clone(),
+        );
+        registry.register(
+            "queue_tasks",
+            "Tasks of the function-runner service, by function and event (submitted, requeued, completed, failed, cancelled, dead)",
+            inner.queue_tasks.clone(),
+        );
+        registry.register(
+            "queue_depth",
+            "Tasks of the function-runner service waiting for a worker, by function",
+            inner.queue_depth.clone(),
+        );
+        registry.register(
+            "queue_claim_wait_seconds",
+            "Time a worker's claim waited before its answer (tasks, or none when its wait ran out)",
+            inner.claim_wait.clone(),
         );
         let metrics = Metrics {
             inner: Arc::new(Inner { registry, ..inner }),
@@ -300,6 +338,59 @@ impl Metrics {
             .store_duration
             .get_or_create(&StoreLabels { operation })
             .observe(took.as_secs_f64());
+    }
+
+    /// Counts an event of the function-runner service's task of `function`.
+    pub fn record_task_event(&self, function: &str, event: &TaskEvent) {
+        let event = match event {
+            TaskEvent::TaskQueued { .. } => "submitted",
+            TaskEvent::TaskRequeued { .. } => "requeued",
+            TaskEvent::TaskCompleted { .. } => "completed",
+            TaskEvent::TaskFailed { .. } => "failed",
+            TaskEvent::TaskCancelled { .. } => "cancelled",
+            TaskEvent::TaskDead { .. } => "dead",
+            _ => return,
+        };
+        self.inner
+            .queue_tasks
+            .get_or_create(&QueueLabels {
+                function: function.to_owned(),
+                event,
+            })
+            .inc();
+    }
+
+    /// Sets the queue depth of each function (those left out to 0).
+    pub fn set_queue_depth(&self, depth: &[(String, u64)]) {
+        let mut known = self
+            .inner
+            .queue_functions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for function in known.iter() {
+            if !depth.iter().any(|(f, _)| f == function) {
+                self.inner
+                    .queue_depth
+                    .get_or_create(&FunctionLabels {
+                        function: function.clone(),
+                    })
+                    .set(0);
+            }
+        }
+        for (function, count) in depth {
+            known.insert(function.clone());
+            self.inner
+                .queue_depth
+                .get_or_create(&FunctionLabels {
+                    function: function.clone(),
+                })
+                .set(i64::try_from(*count).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// Records how long a claim waited.
+    pub fn record_claim_wait(&self, took: Duration) {
+        self.inner.claim_wait.observe(took.as_secs_f64());
     }
 
     /// Records a run's events as they come, on a task of its own: runs

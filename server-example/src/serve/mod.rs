@@ -11,7 +11,7 @@
 //! and layers), `registry` (routes and their scopes), `openapi`, `api_error`
 //! (error bodies and the server-only code table), `json` (strict bodies),
 //! `pagination`, `query` (strict query strings), `random`, `server_db` (the server's own tables), `auth` (keys, sessions,
-//! CSRF, rate limits, security headers, the scope check), `canvases`, `runs` (runs, their events, files and records);
+//! CSRF, rate limits, security headers, the scope check), `canvases`, `runs` (runs, their events, files and records), `tasks` (the function-runner service);
 //! `node_types`, `checks` (validate, can-connect, task previews), `formats` and `media_types` (export and import), `etag`;
 //! operations: `health` (`/healthz`, `/readyz`), `metrics` (`/metrics` and what records into it), `metered_store`,
 //! `logging`, `connections` (the accept loop) and `shutdown`.
@@ -41,6 +41,7 @@ pub mod runs;
 pub mod server_db;
 pub mod shutdown;
 pub mod state;
+pub mod tasks;
 
 use std::io::Write;
 
@@ -88,11 +89,15 @@ pub async fn run(config: Args) -> reelgraph::Result<()> {
     tracing::info!(url = %format!("http://{local}"), "serving");
     let runs = state.runs.clone();
     let stopping = runs.clone();
+    let tasks = state.tasks.clone();
+    let reaper = tasks.spawn_reaper();
     let stop = async move {
         shutdown::signal().await;
+        tracing::info!("shutting down: no new connections; requests in flight finish");
         // Cancelled first, so their event streams end and the drain
-        // below does not wait on them.
+        // below does not wait on them; waiting claims answer at once.
         stopping.cancel_all();
+        tasks.close();
     };
     connections::serve(
         listener,
@@ -112,6 +117,7 @@ pub async fn run(config: Args) -> reelgraph::Result<()> {
             limits.drain_timeout
         );
     }
+    let _ = reaper.await;
     // The stores close as the last state goes.
     drop(state);
     tracing::info!("stopped");

@@ -7,7 +7,7 @@
 //! (`Runs::shutdown`, bounded by `--drain-timeout`), and the stores close
 //! when the state is dropped.
 
-/// Resolves on the first SIGTERM or SIGINT.
+/// Resolves on the first SIGTERM or SIGINT (`reelgraph worker` stops on it too).
 pub async fn signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -21,12 +21,11 @@ pub async fn signal() {
                 }
             }
             Err(e) => {
-                tracing::warn!("cannot listen for SIGTERM ({e}); stop the server with SIGINT");
+                tracing::warn!("cannot listen for SIGTERM ({e}); stop the process with SIGINT");
                 let _ = interrupt.await;
             }
         }
     }
     #[cfg(not(unix))]
     let _ = interrupt.await;
-    tracing::info!("shutting down: no new connections; requests in flight finish");
 }

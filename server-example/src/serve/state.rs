@@ -19,6 +19,7 @@ use super::metrics::Metrics;
 use super::node_types;
 use super::runs::Runs;
 use super::server_db::{self, ServerDb};
+use super::tasks::{TaskSettings, Tasks};
 
 /// The canvases' database file in the data directory.
 pub const CANVAS_FILE: &str = "canvases.sqlite";
@@ -41,6 +42,8 @@ pub struct Inner {
     pub keys: KeyStore,
     /// Runs of stored canvases, their hub, files and records.
     pub runs: Runs,
+    /// The function-runner service: tasks, their queue and events.
+    pub tasks: Tasks,
     /// Per-key and per-address request limits (`--rate-limit`).
     pub limits: RateLimits,
     /// Every figure `/metrics` shows; modules record into it.
@@ -82,10 +85,20 @@ impl AppState {
             RunHub::default(),
             metrics.clone(),
         )?;
+        let tasks = Tasks::open(
+            db.clone(),
+            TaskSettings {
+                lease_for: config.task_lease,
+                max_attempts: config.task_max_attempts,
+                max_wait: config.task_max_wait,
+            },
+            metrics.clone(),
+        )?;
         let limits = RateLimits::new(config.security.rate_limit, config.security.rate_burst);
         Ok(AppState(Arc::new(Inner {
             canvases: Canvases::new(store, catalog.clone()),
             runs,
+            tasks,
             config,
             catalog,
             db,

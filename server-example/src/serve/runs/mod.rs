@@ -8,7 +8,7 @@ mod folders;
 mod records;
 mod routes;
 mod service;
-mod sse;
+pub mod sse;
 mod view;
 
 pub use routes::register;
