@@ -28,10 +28,34 @@ async function working(worker, body) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** Node `a` feeding node `b`, both calling `js.upper` with their text. */
+function upperCanvas() {
+  const catalog = Catalog.builtin()
+  catalog.register({
+    type: 'upper',
+    category: 'post',
+    title: 'Upper',
+    inputs: [{ name: 'text', type: 'text' }],
+    outputs: [{ name: 'text', type: 'text' }],
+    properties: [{ name: 'text', type: 'text', default: '' }],
+    task: { function: 'js.upper', params: { text: { property: 'text' }, upstream: { input: 'text' } } },
+  })
+  const canvas = new Canvas('c', 'C', catalog)
+  canvas.apply([
+    { op: 'add_node', id: 'a', type: 'upper', properties: { text: 'a' } },
+    { op: 'add_node', id: 'b', type: 'upper', properties: { text: 'b' } },
+    { op: 'connect', source: { node: 'a', port: 'text' }, target: { node: 'b', port: 'text' } },
+  ])
+  return canvas
+}
+
 test('a submitted task is done by a JS function, with its progress', async () => {
   const runner = new LocalRunner()
   runner.register('js.shout', async (params, ctx) => {
     ctx.progress(0.5, 'halfway')
+    // The worker sends progress at most every 250 ms: long enough a task
+    // for it to go before the result does.
+    await sleep(400)
     return { text: `${params.text.toUpperCase()}!` }
   })
   const worker = new Worker({ server: server.url, key: server.key, runner, name: 'js-worker-1' })
@@ -100,22 +124,7 @@ test('a cancelled task aborts the function’s AbortSignal', async () => {
 })
 
 test('a run with an HttpRunner is done by a JS worker', async () => {
-  const catalog = Catalog.builtin()
-  catalog.register({
-    type: 'upper',
-    category: 'post',
-    title: 'Upper',
-    inputs: [{ name: 'text', type: 'text' }],
-    outputs: [{ name: 'text', type: 'text' }],
-    properties: [{ name: 'text', type: 'text', default: '' }],
-    task: { function: 'js.upper', params: { text: { property: 'text' }, upstream: { input: 'text' } } },
-  })
-  const canvas = new Canvas('c', 'C', catalog)
-  canvas.apply([
-    { op: 'add_node', id: 'a', type: 'upper', properties: { text: 'a' } },
-    { op: 'add_node', id: 'b', type: 'upper', properties: { text: 'b' } },
-    { op: 'connect', source: { node: 'a', port: 'text' }, target: { node: 'b', port: 'text' } },
-  ])
+  const canvas = upperCanvas()
   const runner = new LocalRunner()
   runner.register('js.upper', (params) => ({ text: params.text.toUpperCase() }))
   let report
@@ -148,7 +157,7 @@ test('wrong argument types are TypeErrors', () => {
   assert.throws(() => new Worker({ ...ok, runner: 'not a runner' }), TypeError)
   assert.throws(() => new Worker({ ...ok, server: 8080 }), TypeError)
   assert.throws(() => new Worker({ ...ok, functions: 'js.upper' }), TypeError)
-  assert.throws(() => new Worker({ ...ok, concurrency: 0 }), TypeError)
+  assert.throws(() => new Worker({ ...ok, concurrency: '2' }), TypeError)
   assert.throws(() => new Worker({ ...ok, lease: 5 }), TypeError)
   assert.throws(() => new HttpRunner({ server: server.url, key: null }), TypeError)
   assert.throws(() => new Executor({}), TypeError)
@@ -156,23 +165,52 @@ test('wrong argument types are TypeErrors', () => {
   assert.throws(() => worker.run({ signal: 'soon' }), TypeError)
 })
 
-test('a server URL that is not a URL is refused', () => {
+test('a worker with nothing to serve, or a concurrency out of range, is refused', () => {
+  assert.throws(
+    () => new Worker({ server: server.url, key: server.key, runner: new LocalRunner() }),
+    (err) => err instanceof ReelgraphError && /functions/.test(err.message),
+  )
   const runner = new LocalRunner()
   runner.register('js.upper', () => ({}))
-  assert.throws(() => new Worker({ server: 'not a url', key: 'k', runner }), ReelgraphError)
-  assert.throws(() => new HttpRunner({ server: 'not a url', key: 'k' }), ReelgraphError)
+  assert.throws(
+    () => new Worker({ server: server.url, key: server.key, runner, concurrency: 65 }),
+    (err) => err instanceof ReelgraphError && /concurrency/.test(err.message),
+  )
 })
 
-test('an unreachable server is a typed error', async () => {
+test('a server URL that is not an http:// URL is refused', () => {
   const runner = new LocalRunner()
   runner.register('js.upper', () => ({}))
-  const worker = new Worker({ server: 'http://127.0.0.1:9', key: 'k', runner })
-  await assert.rejects(worker.run(), (err) => err instanceof ReelgraphError && typeof err.code === 'string')
+  for (const url of ['not a url', 'https://farm.example']) {
+    const refused = (err) => err instanceof ReelgraphError && /http:\/\//.test(err.message)
+    assert.throws(() => new Worker({ server: url, key: 'k', runner }), refused)
+    assert.throws(() => new HttpRunner({ server: url, key: 'k' }), refused)
+  }
 })
 
-test('a bad key is a typed error', async () => {
+test('a run against an unreachable server fails its tasks as transient', async () => {
+  const remote = new HttpRunner({ server: 'http://127.0.0.1:9', key: 'k', giveUpAfterMs: 200 })
+  const report = await (await new Executor(remote).start(upperCanvas())).wait()
+  assert.equal(report.status, 'failed')
+  assert.equal(report.errors.a.kind, 'transient')
+  assert.match(report.errors.a.message, /unreachable/)
+})
+
+test('a worker keeps trying an unreachable server until stopped', async () => {
+  const runner = new LocalRunner()
+  runner.register('js.upper', () => ({}))
+  const worker = new Worker({ server: 'http://127.0.0.1:9', key: 'k', runner, requestTimeoutMs: 200 })
+  const stats = await working(worker, () => sleep(300))
+  assert.equal(stats.claimed, 0)
+})
+
+test('a bad key ends the worker and fails a remote run', async () => {
   const runner = new LocalRunner()
   runner.register('js.upper', () => ({}))
   const worker = new Worker({ server: server.url, key: 'rg_not_a_key', runner })
-  await assert.rejects(worker.run(), (err) => err instanceof ReelgraphError && err.code === 'unauthorized')
+  await assert.rejects(worker.run(), (err) => err instanceof ReelgraphError && /refused/.test(err.message))
+  const remote = new HttpRunner({ server: server.url, key: 'rg_not_a_key' })
+  const report = await (await new Executor(remote).start(upperCanvas())).wait()
+  assert.equal(report.errors.a.kind, 'permanent')
+  assert.match(report.errors.a.message, /refused the key/)
 })

@@ -43,6 +43,9 @@ def test_a_submitted_task_is_done_by_a_python_function_with_its_progress(server:
     @runner.function("py.shout")
     def shout(params, ctx):
         ctx.progress(0.5, "halfway")
+        # The worker sends progress at most every 250 ms: long enough a
+        # task for it to go before the result does.
+        time.sleep(0.4)
         return {"text": params["text"].upper() + "!"}
 
     worker = reelgraph.Worker(server.url, server.key, runner, name="py-worker-1")
@@ -170,41 +173,62 @@ def test_wrong_argument_types_are_type_errors(server: Server) -> None:
         reelgraph.Worker(8080, server.key, runner)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         reelgraph.Worker(server.url, server.key, runner, functions="py.x")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="concurrency"):
-        reelgraph.Worker(server.url, server.key, runner, concurrency=0)
+    with pytest.raises(TypeError):
+        reelgraph.Worker(server.url, server.key, runner, concurrency="4")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         reelgraph.HttpRunner(server.url, None)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="runner"):
         reelgraph.Executor(object())  # type: ignore[arg-type]
 
 
-def test_a_worker_with_nothing_to_serve_is_refused(server: Server) -> None:
-    with pytest.raises(reelgraph.ReelgraphError):
-        reelgraph.Worker(server.url, server.key, reelgraph.LocalRunner())
-
-
-def test_a_server_url_that_is_not_a_url_is_refused() -> None:
-    runner = reelgraph.LocalRunner()
-    runner.register("py.upper", upper)
-    with pytest.raises(reelgraph.ReelgraphError):
-        reelgraph.Worker("not a url", "key", runner)
-    with pytest.raises(reelgraph.ReelgraphError):
-        reelgraph.HttpRunner("not a url", "key")
-
-
-def test_an_unreachable_server_is_a_typed_error() -> None:
-    runner = reelgraph.LocalRunner()
-    runner.register("py.upper", upper)
-    worker = reelgraph.Worker("http://127.0.0.1:9", "key", runner)
+def test_a_worker_with_nothing_to_serve_or_a_bad_concurrency_is_refused(server: Server) -> None:
     with pytest.raises(reelgraph.ReelgraphError) as raised:
-        worker.run()
-    assert raised.value.code, raised.value
+        reelgraph.Worker(server.url, server.key, reelgraph.LocalRunner())
+    assert "functions" in str(raised.value)
+    runner = reelgraph.LocalRunner()
+    runner.register("py.upper", upper)
+    with pytest.raises(reelgraph.ReelgraphError) as raised:
+        reelgraph.Worker(server.url, server.key, runner, concurrency=65)
+    assert "concurrency" in str(raised.value)
 
 
-def test_a_bad_key_is_a_typed_error(server: Server) -> None:
+def test_a_server_url_that_is_not_an_http_url_is_refused() -> None:
+    runner = reelgraph.LocalRunner()
+    runner.register("py.upper", upper)
+    for url in ("not a url", "https://farm.example"):
+        with pytest.raises(reelgraph.ReelgraphError, match="http://"):
+            reelgraph.Worker(url, "key", runner)
+        with pytest.raises(reelgraph.ReelgraphError, match="http://"):
+            reelgraph.HttpRunner(url, "key")
+
+
+def test_a_run_against_an_unreachable_server_fails_its_tasks_as_transient() -> None:
+    remote = reelgraph.HttpRunner("http://127.0.0.1:9", "key", give_up_after_ms=200)
+    report = reelgraph.Executor(remote).start(canvas_of({"a": "py.upper"})).wait()
+    assert report["status"] == "failed", report
+    error = report["errors"]["a"]
+    assert error["kind"] == "transient", error
+    assert "unreachable" in error["message"], error
+
+
+def test_a_worker_keeps_trying_an_unreachable_server_until_stopped() -> None:
+    runner = reelgraph.LocalRunner()
+    runner.register("py.upper", upper)
+    worker = reelgraph.Worker("http://127.0.0.1:9", "key", runner, request_timeout_ms=200)
+    with working(worker) as thread:
+        time.sleep(0.3)
+        assert thread.is_alive()
+    assert worker.stats["claimed"] == 0, worker.stats
+
+
+def test_a_bad_key_ends_the_worker_and_fails_a_remote_run(server: Server) -> None:
     runner = reelgraph.LocalRunner()
     runner.register("py.upper", upper)
     worker = reelgraph.Worker(server.url, "rg_not_a_key", runner)
     with pytest.raises(reelgraph.ReelgraphError) as raised:
         worker.run()
-    assert raised.value.code == "unauthorized", raised.value
+    assert "refused" in str(raised.value), raised.value
+    remote = reelgraph.HttpRunner(server.url, "rg_not_a_key")
+    report = reelgraph.Executor(remote).start(canvas_of({"a": "py.upper"})).wait()
+    error = report["errors"]["a"]
+    assert (error["kind"], "refused the key" in error["message"]) == ("permanent", True), error
