@@ -723,7 +723,7 @@ async fn the_cookie_is_secure_behind_tls_and_other_origins_can_be_allowed() {
     expect_error(response, 403, "csrf_failed").await;
 
     let proxied = Server::start_with(&["--trust-forwarded-proto"]);
-    let (_, secret) = key(&proxied, "editor", &["write"]).await;
+    let (_, secret) = proxied.key("editor", &["write"]).await;
     let forwarded = |proto: &'static str| {
         bare(&proxied, Method::POST, "/v1/session")
             .header("x-forwarded-proto", proto)

@@ -20,9 +20,13 @@ use super::node_types;
 use super::runs::Runs;
 use super::server_db::{self, ServerDb};
 use super::tasks::{TaskSettings, Tasks};
+use super::ws;
 
 /// The canvases' database file in the data directory.
 pub const CANVAS_FILE: &str = "canvases.sqlite";
+
+/// How long before `--request-timeout` a long-polling claim answers.
+const CLAIM_MARGIN: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The shared state of the server.
 #[derive(Debug, Clone)]
@@ -48,6 +52,8 @@ pub struct Inner {
     pub limits: RateLimits,
     /// Every figure `/metrics` shows; modules record into it.
     pub metrics: Metrics,
+    /// What the WebSocket connections share (`/v1/ws`).
+    pub ws: Arc<ws::Shared>,
 }
 
 impl std::ops::Deref for AppState {
@@ -90,7 +96,10 @@ impl AppState {
             TaskSettings {
                 lease_for: config.task_lease,
                 max_attempts: config.task_max_attempts,
-                max_wait: config.task_max_wait,
+                // A claim answers before the request timeout would cut it.
+                max_wait: config
+                    .task_max_wait
+                    .min(config.request_timeout.saturating_sub(CLAIM_MARGIN)),
             },
             metrics.clone(),
         )?;
@@ -105,6 +114,7 @@ impl AppState {
             keys,
             limits,
             metrics,
+            ws: Arc::default(),
         })))
     }
 }
