@@ -15,8 +15,8 @@ use crate::canvas::Canvas;
 use crate::convert::{string_arg, to_text};
 use crate::errors::{js, type_error};
 use crate::events::event_callback;
-use crate::run::Run;
 use crate::http_runner::HttpRunner;
+use crate::run::Run;
 use crate::runner::LocalRunner;
 use crate::runner_arg::runner_of;
 

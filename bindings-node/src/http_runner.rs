@@ -23,10 +23,8 @@ impl HttpRunner {
     /// give_up_after_ms}`); makes no request yet.
     #[napi(constructor)]
     pub fn new(config_json: Unknown<'_>) -> napi::Result<Self> {
-        let config: HttpRunnerConfig = js(reelgraph::from_json(&string_arg(
-            config_json,
-            "options",
-        )?))?;
+        let config: HttpRunnerConfig =
+            js(reelgraph::from_json(&string_arg(config_json, "options")?))?;
         Ok(HttpRunner {
             inner: Arc::new(js(reelgraph::remote::HttpRunner::new(config))?),
         })

@@ -36,10 +36,7 @@ impl Worker {
         config_json: Unknown<'_>,
         runner: Either<&LocalRunner, &HttpRunner>,
     ) -> napi::Result<Self> {
-        let config: WorkerConfig = js(reelgraph::from_json(&string_arg(
-            config_json,
-            "options",
-        )?))?;
+        let config: WorkerConfig = js(reelgraph::from_json(&string_arg(config_json, "options")?))?;
         Ok(Worker {
             inner: Arc::new(js(reelgraph::remote::Worker::new(
                 config,
