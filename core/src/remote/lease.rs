@@ -40,6 +40,39 @@ impl fmt::Display for Lost {
     }
 }
 
+/// The task's progress as the function reports it, and what of it the
+/// server has.
+pub(crate) struct ProgressFeed {
+    latest: watch::Receiver<Option<ProgressReport>>,
+    sent: Option<ProgressReport>,
+}
+
+impl ProgressFeed {
+    pub fn new(latest: watch::Receiver<Option<ProgressReport>>) -> ProgressFeed {
+        ProgressFeed { latest, sent: None }
+    }
+
+    fn unsent(&self) -> Option<ProgressReport> {
+        let latest = self.latest.borrow().clone();
+        if latest == self.sent { None } else { latest }
+    }
+
+    /// Sends the last report if the server does not have it yet (once the
+    /// task ended, so its events show all its progress before its end).
+    pub async fn flush(&mut self, api: &Api, lease: &str) {
+        if let Some(report) = self.unsent() {
+            let path = format!("{lease}/progress");
+            if api
+                .post::<_, LeaseState>(&path, &report, Duration::ZERO)
+                .await
+                .is_ok()
+            {
+                self.sent = Some(report);
+            }
+        }
+    }
+}
+
 /// Renews the lease until the server refuses it: a heartbeat every third
 /// of the lease, progress as it comes (throttled). An answer with `cancel`
 /// fires `cancel` and sets `cancelled_by_server`; heartbeats go on until
@@ -48,7 +81,7 @@ pub(crate) async fn keep_lease(
     api: &Api,
     lease: &str,
     mut lease_for: Duration,
-    mut progress: watch::Receiver<Option<ProgressReport>>,
+    feed: &mut ProgressFeed,
     cancel: &CancellationToken,
     cancelled_by_server: &AtomicBool,
 ) -> Lost {
@@ -62,13 +95,13 @@ pub(crate) async fn keep_lease(
         let mut pending = None;
         tokio::select! {
             () = sleep_until(next_beat) => {}
-            changed = progress.changed(), if progress_open => {
+            changed = feed.latest.changed(), if progress_open => {
                 if changed.is_err() {
                     progress_open = false;
                     continue;
                 }
                 sleep_until((last_sent + PROGRESS_EVERY).min(next_beat)).await;
-                pending = progress.borrow_and_update().clone();
+                pending = feed.unsent();
             }
         }
         let answer = match &pending {
@@ -84,6 +117,9 @@ pub(crate) async fn keep_lease(
         last_sent = Instant::now();
         match answer {
             Ok(state) => {
+                if pending.is_some() {
+                    feed.sent = pending;
+                }
                 renewed_at = last_sent;
                 lease_for = state.lease_for;
                 next_beat = last_sent + beat_every(lease_for);

@@ -55,6 +55,11 @@ pub struct TaskSubmission {
     pub node: Option<String>,
 }
 
+/// How many times a runner submits the same work anew after it ended
+/// without a result ([`TaskSubmission::link`]; each link is a request when
+/// a run looks for its task).
+pub const MAX_LINKS: u32 = 100;
+
 impl TaskSubmission {
     /// What a runner submits for a run's task: its function, params and
     /// quality, the node's content key as idempotency key (a retry, or the
@@ -72,6 +77,20 @@ impl TaskSubmission {
             run_id: Some(task.run_id.to_string()),
             node: Some(task.node.to_string()),
         }
+    }
+
+    /// The same work under link `link` (from 1) of its idempotency key's
+    /// chain (`KEY~1`, `KEY~2`, ...): what a runner submits when the task
+    /// its key names ended without a result (failed, dead or cancelled).
+    /// Running the work again then does run it, and a run started again
+    /// still finds, link by link, the task that is running or completed.
+    pub fn link(&self, link: u32) -> TaskSubmission {
+        let mut again = self.clone();
+        again.idempotency_key = self
+            .idempotency_key
+            .as_ref()
+            .map(|key| format!("{key}~{link}"));
+        again
     }
 }
 
@@ -98,6 +117,11 @@ impl TaskState {
     pub fn is_final(self) -> bool {
         !matches!(self, TaskState::Queued | TaskState::Leased)
     }
+
+    /// Whether the task ended with no outputs (see [`TaskSubmission::link`]).
+    pub fn ended_without_result(self) -> bool {
+        self.is_final() && self != TaskState::Completed
+    }
 }
 
 /// How one attempt ended.
@@ -121,9 +145,11 @@ impl TaskRecord {
             TaskState::Queued | TaskState::Leased => None,
             TaskState::Completed => Some(Ok(self.outputs.clone().unwrap_or_default())),
             TaskState::Cancelled => Some(Err(TaskError::cancelled())),
-            TaskState::Failed | TaskState::Dead => Some(Err(self.error.clone().unwrap_or_else(
-                || TaskError::permanent(format!("task {} ended without an error", self.id)),
-            ))),
+            TaskState::Failed | TaskState::Dead => {
+                Some(Err(self.error.clone().unwrap_or_else(|| {
+                    TaskError::permanent(format!("task {} ended without an error", self.id))
+                })))
+            }
         }
     }
 }

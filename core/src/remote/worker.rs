@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::{Api, Backoff, CallError};
 use super::config::{WorkerConfig, WorkerStats};
-use super::lease::{Lost, keep_lease, report};
+use super::lease::{Lost, ProgressFeed, keep_lease, report};
 use super::wire::{ClaimRequest, Claimed, Completion, Failure, LeasedTask, ProgressReport};
 use crate::runner::{
     FunctionRunner, ProgressSink, Task, TaskContext, TaskError, TaskErrorKind, TaskNote,
@@ -239,13 +239,15 @@ async fn attempt(shared: Arc<Shared>, leased: LeasedTask, _slot: Option<OwnedSem
     let lease_for = leased.lease_for;
     let task_id = leased.task_id.clone();
     let task = task_of(leased);
+    let mut feed = ProgressFeed::new(progress_rx);
     let result = tokio::select! {
         result = shared.runner.run(task, ctx) => result,
-        lost = keep_lease(&shared.api, &lease, lease_for, progress_rx, &cancel, &cancelled_by_server) => {
+        lost = keep_lease(&shared.api, &lease, lease_for, &mut feed, &cancel, &cancelled_by_server) => {
             cancel.cancel();
             return was_lost(&shared, &task_id, &lost);
         }
     };
+    feed.flush(&shared.api, &lease).await;
     let deadline = Instant::now() + lease_for;
     let sent = match result {
         Ok(outputs) => {

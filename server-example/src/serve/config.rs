@@ -60,10 +60,22 @@ pub struct Args {
     /// queued (a claim asks for up to 30 s with `wait_ms`).
     #[arg(long, env = "REELGRAPH_TASK_MAX_WAIT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub task_max_wait: Duration,
+    /// Where the server's own runs execute their tasks: `local` (the demo
+    /// functions in this process) or `remote` (the task service: workers
+    /// anywhere claim them, e.g. `reelgraph worker`).
+    #[arg(long, env = "REELGRAPH_RUNNER", value_enum, default_value_t = RunnerArg::Local)]
+    pub runner: RunnerArg,
     #[command(flatten)]
     pub security: SecurityArgs,
     #[command(flatten)]
     pub ws: WsArgs,
+}
+
+/// `--runner`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RunnerArg {
+    Local,
+    Remote,
 }
 
 /// The data directory unless `--data-dir` says otherwise (`reelgraph keys` too).
@@ -114,6 +126,7 @@ impl Args {
             task_lease: Duration::from_secs(30),
             task_max_attempts: 3,
             task_max_wait: Duration::from_secs(30),
+            runner: RunnerArg::Local,
             security: SecurityArgs::default(),
             ws: WsArgs::default(),
         }

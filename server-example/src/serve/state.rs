@@ -13,7 +13,7 @@ use reelgraph::store::SqliteStore;
 use super::auth::KeyStore;
 use super::auth::rate_limit::RateLimits;
 use super::canvases::Canvases;
-use super::config::Args;
+use super::config::{Args, RunnerArg};
 use super::metered_store::MeteredStore;
 use super::metrics::Metrics;
 use super::node_types;
@@ -83,14 +83,6 @@ impl AppState {
         let store =
             SqliteStore::open(dir.join(CANVAS_FILE))?.with_durability(config.durability.into())?;
         let store = Arc::new(MeteredStore::new(Arc::new(store), metrics.clone()));
-        let runs = Runs::open(
-            &dir,
-            db.clone(),
-            catalog.clone(),
-            store.clone(),
-            RunHub::default(),
-            metrics.clone(),
-        )?;
         let tasks = Tasks::open(
             db.clone(),
             TaskSettings {
@@ -102,6 +94,15 @@ impl AppState {
                     .min(config.request_timeout.saturating_sub(CLAIM_MARGIN)),
             },
             metrics.clone(),
+        )?;
+        let runs = Runs::open(
+            &dir,
+            db.clone(),
+            catalog.clone(),
+            store.clone(),
+            RunHub::default(),
+            metrics.clone(),
+            (config.runner == RunnerArg::Remote).then(|| tasks.clone()),
         )?;
         let limits = RateLimits::new(config.security.rate_limit, config.security.rate_burst);
         Ok(AppState(Arc::new(Inner {

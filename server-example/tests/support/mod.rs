@@ -13,6 +13,7 @@
 //! server kills it; [`Server::restart`] starts it again on the same data.
 #![allow(dead_code)]
 
+pub mod fault_proxy;
 pub mod sse;
 
 use std::io::{BufRead, BufReader};

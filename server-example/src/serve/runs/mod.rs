@@ -1,11 +1,13 @@
 //! Runs over HTTP: start runs and batches of stored canvases with the demo
-//! functions, follow them (snapshots, server-sent events), cancel them or
+//! functions (or, with `--runner remote`, on workers of the task service:
+//! `remote_runner`), follow them (snapshots, server-sent events), cancel them or
 //! one node, download what they made, and find finished runs after a
 //! restart. The routes are in `routes`, the work in `service`.
 
 mod driver;
 mod folders;
 mod records;
+mod remote_runner;
 mod routes;
 mod service;
 pub mod sse;

@@ -11,7 +11,7 @@ use reelgraph::cache::SqliteCache;
 use reelgraph::exec::{
     Executor, PlanOptions, Planner, RunHub, RunOptions, RunState, Subscription, Timestamp,
 };
-use reelgraph::runner::{CircuitConfig, Resilience, RetryPolicy};
+use reelgraph::runner::{CircuitConfig, FunctionRunner, Resilience, RetryPolicy};
 use reelgraph::store::CanvasStore;
 use reelgraph::{Canvas, Catalog, Error};
 use tokio_util::task::TaskTracker;
@@ -19,10 +19,12 @@ use tokio_util::task::TaskTracker;
 use super::driver;
 use super::folders::Folders;
 use super::records::{Records, RunFilter, Stored};
+use super::remote_runner::RemoteRunner;
 use super::view::{Explained, RunSummary, RunView};
 use crate::serve::api_error::{ApiError, ApiResult};
 use crate::serve::metrics::Metrics;
 use crate::serve::server_db::ServerDb;
+use crate::serve::tasks::Tasks;
 
 /// Cheap to clone; clones share everything.
 #[derive(Debug, Clone)]
@@ -61,7 +63,9 @@ const RUN_ID_RULE: &str = "1 to 128 letters, digits, `-`, `_` or `.`, not starti
 
 impl Runs {
     /// Runs of canvases from `store`, with files under `data_dir`, records
-    /// in `db` (the server's database), published in `hub`.
+    /// in `db` (the server's database), published in `hub`. Their tasks run
+    /// in-process with the demo functions, or on the workers of `remote`
+    /// (the server's task service) when given.
     pub fn open(
         data_dir: &std::path::Path,
         db: ServerDb,
@@ -69,6 +73,7 @@ impl Runs {
         store: Arc<dyn CanvasStore>,
         hub: RunHub,
         metrics: Metrics,
+        remote: Option<Tasks>,
     ) -> reelgraph::Result<Self> {
         let io = |e: std::io::Error| Error::Storage {
             message: format!("the run folders: {e}"),
@@ -79,12 +84,16 @@ impl Runs {
         let cache = SqliteCache::open(data_dir.join("cache.sqlite"))?;
         // As the command line does: retries of passing errors, a time limit
         // per attempt, a breaker per function, a quality fallback.
+        let functions: Arc<dyn FunctionRunner> = match remote {
+            Some(tasks) => Arc::new(RemoteRunner::new(tasks)),
+            None => Arc::new(reelgraph_demo::runner(folders.results())),
+        };
         let runner = Resilience::new()
             .retry(RetryPolicy::default())
             .timeout(Duration::from_secs(300))
             .circuit_breaker(CircuitConfig::default())
             .quality_fallback(true)
-            .wrap(reelgraph_demo::runner(folders.results()));
+            .wrap(functions);
         let executor = Executor::new(runner)
             .with_cache(Arc::new(cache))
             .with_hub(hub.clone());
@@ -407,6 +416,7 @@ mod tests {
             Arc::new(MemoryStore::new()),
             hub,
             Metrics::new(),
+            None,
         )
         .expect("runs")
     }
