@@ -53,9 +53,6 @@ test('a submitted task is done by a JS function, with its progress', async () =>
   const runner = new LocalRunner()
   runner.register('js.shout', async (params, ctx) => {
     ctx.progress(0.5, 'halfway')
-    // The worker sends progress at most every 250 ms: long enough a task
-    // for it to go before the result does.
-    await sleep(400)
     return { text: `${params.text.toUpperCase()}!` }
   })
   const worker = new Worker({ server: server.url, key: server.key, runner, name: 'js-worker-1' })

@@ -43,9 +43,6 @@ def test_a_submitted_task_is_done_by_a_python_function_with_its_progress(server:
     @runner.function("py.shout")
     def shout(params, ctx):
         ctx.progress(0.5, "halfway")
-        # The worker sends progress at most every 250 ms: long enough a
-        # task for it to go before the result does.
-        time.sleep(0.4)
         return {"text": params["text"].upper() + "!"}
 
     worker = reelgraph.Worker(server.url, server.key, runner, name="py-worker-1")
