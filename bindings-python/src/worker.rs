@@ -97,9 +97,12 @@ impl PyWorker {
         let running = self.spawn()?;
         let stop = self.stop.clone();
         let running = async move {
-            // The awaiter gave up: the worker winds down on its own.
-            let _stop = stop.drop_guard();
-            running.await
+            // Dropped unfinished when the awaiter gives up: the worker then
+            // winds down on its own.
+            let stop_on_drop = stop.drop_guard();
+            let ended = running.await;
+            stop_on_drop.disarm();
+            ended
         };
         waiting::awaitable(py, running, |py, ended| {
             Ok(convert::serialize(py, &ended.map_err(core_err)?)?.unbind())
@@ -122,7 +125,16 @@ impl PyWorker {
     }
 
     fn __repr__(&self) -> String {
-        format!("Worker(stopped={})", self.stop.is_cancelled())
+        format!(
+            "Worker(name={:?}, functions={:?}, stopped={})",
+            self.inner.name(),
+            self.inner.functions(),
+            if self.stop.is_cancelled() {
+                "True"
+            } else {
+                "False"
+            }
+        )
     }
 }
 

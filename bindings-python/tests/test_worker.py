@@ -13,7 +13,7 @@ from typing import Iterator
 import pytest
 
 import reelgraph
-from runs_support import canvas_of, upper
+from runs_support import canvas_of, interrupted, upper
 from server_support import Server, start
 
 
@@ -160,6 +160,17 @@ def test_run_async_and_stop_from_the_loop(server: Server) -> None:
     record, stats = asyncio.run(main())
     assert record["outputs"] == {"text": "X"}
     assert stats["completed"] >= 1, stats
+
+
+def test_ctrl_c_stops_a_blocking_run(server: Server) -> None:
+    runner = reelgraph.LocalRunner()
+    runner.register("py.upper", upper)
+    worker = reelgraph.Worker(server.url, server.key, runner)
+    started = threading.Event()
+    started.set()
+    with pytest.raises(KeyboardInterrupt):
+        interrupted(worker.run, started)
+    assert "stopped=True" in repr(worker), repr(worker)
 
 
 def test_wrong_argument_types_are_type_errors(server: Server) -> None:
