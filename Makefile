@@ -18,7 +18,7 @@ QUALITY ?= draft
 
 .PHONY: help run serve test fmt fmt-check lint unit-tests test-data check-generated check-codes generate docs docs-serve venv bench bench-canvas bench-node clean
 .PHONY: python-venv python-wheel python-test bench-python
-.PHONY: node-build node-test
+.PHONY: node-build node-test server-bin
 .PHONY: schemathesis loadtest
 
 help:
@@ -181,12 +181,19 @@ python-wheel: python-venv
 	rm -f target/wheels/reelgraph-*.whl
 	$(PY_VENV)/bin/maturin build --quiet --release -m bindings-python/Cargo.toml --out target/wheels
 
-python-test: python-wheel
+# The worker and HttpRunner tests talk to a real server: the `reelgraph`
+# binary, built here and named by REELGRAPH_BIN (a missing one fails them).
+SERVER_BIN := $(CURDIR)/target/debug/reelgraph
+
+server-bin:
+	cargo build -q -p reelgraph-server --bin reelgraph
+
+python-test: python-wheel server-bin
 	rm -rf $(PY_TEST_VENV)
 	$(PYTHON) -m venv $(PY_TEST_VENV)
 	$(PY_TEST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
 	  -r bindings-python/requirements-dev.txt target/wheels/reelgraph-*.whl
-	cd bindings-python/tests && timeout 1200 ../../$(PY_TEST_VENV)/bin/python -m pytest -q -p no:cacheprovider .
+	cd bindings-python/tests && REELGRAPH_BIN=$(SERVER_BIN) timeout 1200 ../../$(PY_TEST_VENV)/bin/python -m pytest -q -p no:cacheprovider .
 	# The stubs (.pyi) against the installed package.
 	cd bindings-python && ../$(PY_TEST_VENV)/bin/python -m mypy.stubtest reelgraph --allowlist stubtest-allowlist.txt --mypy-config-file stubtest-mypy.ini
 
@@ -240,13 +247,13 @@ node-build: $(NODE)/node_modules/.installed
 # from the core's schemas and error table), the typings (a TypeScript example
 # compiled with --strict), the tests (node --test), then the package as a
 # user gets it: npm pack, installed into an empty directory, required and imported.
-node-test: node-build
+node-test: node-build server-bin
 	cd $(NODE) && node scripts/sync-version.mjs --check
 	cd $(NODE) && node scripts/gen-types.mjs --check
 	@git diff --quiet -- $(NODE)/native.d.ts \
 	  || { git diff -- $(NODE)/native.d.ts; echo "bindings-node/native.d.ts changed in the build: commit it"; exit 1; }
 	cd $(NODE) && npx tsc --noEmit --strict -p test/types
-	cd $(NODE) && node --test --test-reporter=spec test/
+	cd $(NODE) && REELGRAPH_BIN=$(SERVER_BIN) node --test --test-reporter=spec test/
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	(cd $(NODE) && npm pack --silent --pack-destination "$$tmp" >/dev/null); \
 	mkdir "$$tmp/app" && cd "$$tmp/app" && npm init -y >/dev/null \

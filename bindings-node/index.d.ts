@@ -34,6 +34,8 @@ export type { ErrorCode as ErrorTableRow } from './types/schema'
 import type { Catalog } from './native'
 export { Canvas, Catalog, FileStore, MemoryStore, SqliteStore } from './native'
 export { Autosaver, Executor, LocalRunner, MemoryCache, Run, SqliteCache } from './types/run'
+export { HttpRunner, Worker } from './types/remote'
+export type { HttpRunnerOptions, Runner, WorkerOptions } from './types/remote'
 export type {
   ExecutorOptions,
   Outputs,

@@ -25,7 +25,8 @@ function errorTable() {
   return JSON.parse(native.errorTableJson())
 }
 
-const { LocalRunner, MemoryCache, SqliteCache, Executor, Run } = require('./lib/run.js').install(native)
+const { LocalRunner, MemoryCache, SqliteCache, Executor, Run, nativeRunner } = require('./lib/run.js').install(native)
+const { HttpRunner, Worker } = require('./lib/remote.js').install(native, nativeRunner)
 const { Autosaver } = require('./lib/autosave.js').install(native)
 
 module.exports = {
@@ -34,6 +35,7 @@ module.exports = {
   Catalog,
   Executor,
   FileStore,
+  HttpRunner,
   LocalRunner,
   MemoryCache,
   MemoryStore,
@@ -41,6 +43,7 @@ module.exports = {
   Run,
   SqliteCache,
   SqliteStore,
+  Worker,
   errorTable,
   ...formats,
 }

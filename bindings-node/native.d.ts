@@ -120,10 +120,11 @@ export declare class Executor {
    */
   batch(canvases: Array<Canvas>, optionsJson: Array<string>, onEvent?: unknown | undefined | null, hold?: unknown | undefined | null): Promise<Run[]>
   /**
-   * An executor over `runner`; `resilienceJson` is the core's `Resilience`
+   * An executor over `runner` (a `LocalRunner`, or an `HttpRunner` for a
+   * server's workers); `resilienceJson` is the core's `Resilience`
    * (`{"timeout_ms": 30000, "retry": {...}, ...}`).
    */
-  constructor(runner: LocalRunner, cache?: ResultCache | undefined | null, concurrency?: number | undefined | null, resilienceJson?: string | undefined | null)
+  constructor(runner: LocalRunner | HttpRunner, cache?: ResultCache | undefined | null, concurrency?: number | undefined | null, resilienceJson?: string | undefined | null)
   /**
    * Starts a run of `canvas` with the core's `RunOptions` (JSON text);
    * resolves to the `Run` once it is planned and checked, or rejects with
@@ -176,6 +177,17 @@ export declare class FileStore {
    * to how many went. The current version is always kept.
    */
   pruneJson(id: string, policy: string): Promise<number>
+}
+
+export declare class HttpRunner {
+  /**
+   * A runner for the server of `configJson` (the core's
+   * `HttpRunnerConfig`: `{server, key, priority, request_timeout_ms,
+   * give_up_after_ms}`); makes no request yet.
+   */
+  constructor(configJson: unknown)
+  /** The server's base URL. */
+  get server(): string
 }
 
 /**
@@ -335,6 +347,30 @@ export declare class TaskCall {
   resolve(outputs?: string | undefined | null): void
   /** What the function threw, as `lib/runner.js` wrote it. */
   reject(thrown: string): void
+}
+
+export declare class Worker {
+  /**
+   * A worker with the core's `WorkerConfig` (JSON text: `{server, key,
+   * name, functions, concurrency, claim_wait_ms, grace_ms,
+   * request_timeout_ms}`) running tasks with `runner`.
+   */
+  constructor(configJson: unknown, runner: LocalRunner | HttpRunner)
+  /**
+   * Serves tasks until `stop()`; resolves to the stats (JSON text) once
+   * running tasks are done or handed back.
+   */
+  run(): Promise<string>
+  /**
+   * No more claims; running tasks get the grace period to finish. Also
+   * stops a `run()` that has not begun yet.
+   */
+  stop(): void
+  /**
+   * What the last run did (JSON text of `WorkerStats`), all zero before
+   * a run ended.
+   */
+  statsJson(): string
 }
 
 /** A small apply: the revision, and the core's `Applied` as JSON text. */

@@ -272,13 +272,23 @@ function install(native) {
     }
   }
 
+  /** The addon's runner behind `runner`: a LocalRunner's or an HttpRunner's. */
+  function nativeRunner(runner, name = 'runner') {
+    const inner = runner !== null && typeof runner === 'object' ? runner._native : undefined
+    if (inner instanceof native.LocalRunner || inner instanceof native.HttpRunner) return inner
+    throw typeError(`The "${name}" argument must be a LocalRunner or an HttpRunner, got ${kindOf(runner)}`)
+  }
+
   function nativeCache(cache) {
     if (cache === undefined || cache === null) return undefined
     if (cache instanceof MemoryCache || cache instanceof SqliteCache) return cache._native
     throw typeError(`options.cache must be a MemoryCache or a SqliteCache, got ${kindOf(cache)}`)
   }
 
-  /** Runs canvases through a runner, with a result cache and a cap of tasks at once. */
+  /**
+   * Runs canvases through a runner (a LocalRunner, or an HttpRunner for a
+   * server's workers), with a result cache and a cap of tasks at once.
+   */
   class Executor {
     /**
      * `options`: `cache` (a MemoryCache or SqliteCache), `concurrency` (tasks
@@ -286,9 +296,7 @@ function install(native) {
      * `{timeout_ms: 30000, retry: {max_attempts: 3}}`).
      */
     constructor(runner, options = {}) {
-      if (!(runner instanceof LocalRunner)) {
-        throw typeError(`The "runner" argument must be a LocalRunner, got ${kindOf(runner)}`)
-      }
+      const inner = nativeRunner(runner)
       if (options === null || typeof options !== 'object') {
         throw typeError(`The "options" argument must be an object, got ${kindOf(options)}`)
       }
@@ -304,7 +312,7 @@ function install(native) {
       const resilienceText =
         resilience === undefined ? undefined : jsonText(resilience, 'options.resilience', 'object')
       this._native = mapped(
-        () => new native.Executor(runner._native, nativeCache(cache), concurrency, resilienceText),
+        () => new native.Executor(inner, nativeCache(cache), concurrency, resilienceText),
       )
     }
 
@@ -368,7 +376,7 @@ function install(native) {
     }
   }
 
-  return { LocalRunner, MemoryCache, SqliteCache, Executor, Run }
+  return { LocalRunner, MemoryCache, SqliteCache, Executor, Run, nativeRunner }
 }
 
 module.exports = { install }

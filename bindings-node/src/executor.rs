@@ -5,7 +5,7 @@
 //! `run.snapshot()`.
 
 use napi::Env;
-use napi::bindgen_prelude::{PromiseRaw, Unknown};
+use napi::bindgen_prelude::{Either, PromiseRaw, Unknown};
 use napi_derive::napi;
 use reelgraph::exec::{Executor as CoreExecutor, PlanOptions, Planner, RunHub, RunOptions};
 use reelgraph::runner::Resilience;
@@ -15,8 +15,10 @@ use crate::canvas::Canvas;
 use crate::convert::{string_arg, to_text};
 use crate::errors::{js, type_error};
 use crate::events::event_callback;
+use crate::http_runner::HttpRunner;
 use crate::run::Run;
 use crate::runner::LocalRunner;
+use crate::runner_arg::runner_of;
 
 /// A JS number that must be a whole number of at least `min`, as a `usize`.
 pub(crate) fn whole(n: f64, arg: &str, min: f64) -> napi::Result<usize> {
@@ -41,22 +43,23 @@ pub struct Executor {
 
 #[napi]
 impl Executor {
-    /// An executor over `runner`; `resilienceJson` is the core's `Resilience`
+    /// An executor over `runner` (a `LocalRunner`, or an `HttpRunner` for a
+    /// server's workers); `resilienceJson` is the core's `Resilience`
     /// (`{"timeout_ms": 30000, "retry": {...}, ...}`).
     #[napi(constructor)]
     pub fn new(
-        runner: &LocalRunner,
+        runner: Either<&LocalRunner, &HttpRunner>,
         cache: Option<&ResultCache>,
         concurrency: Option<f64>,
         resilience_json: Option<String>,
     ) -> napi::Result<Self> {
-        let local = runner.inner.clone();
+        let runner = runner_of(runner);
         let mut inner = match resilience_json {
             Some(text) => {
                 let resilience: Resilience = js(reelgraph::from_json(&text))?;
-                CoreExecutor::new(resilience.wrap(local))
+                CoreExecutor::new(resilience.wrap(runner))
             }
-            None => CoreExecutor::new(local),
+            None => CoreExecutor::new(runner),
         };
         if let Some(cache) = cache {
             inner = inner.with_cache(cache.inner.clone());

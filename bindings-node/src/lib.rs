@@ -13,9 +13,12 @@ mod errors;
 mod events;
 mod executor;
 mod formats;
+mod http_runner;
 mod run;
 mod runner;
+mod runner_arg;
 mod stores;
+mod worker;
 
 pub use canvas::Canvas;
 pub use catalog::Catalog;

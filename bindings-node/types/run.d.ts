@@ -16,6 +16,7 @@ import type {
   RunSnapshot,
   TaskErrorKind,
 } from './schema'
+import type { Runner } from './remote'
 
 /** What a JavaScript function gets besides its params. */
 export interface TaskContext {
@@ -109,7 +110,8 @@ export declare class Run {
 }
 
 export declare class Executor {
-  constructor(runner: LocalRunner, options?: ExecutorOptions)
+  /** `runner`: a LocalRunner, or an HttpRunner for a server's workers. */
+  constructor(runner: Runner, options?: ExecutorOptions)
   start(canvas: Canvas, options?: StartOptions): Promise<Run>
   plan(canvas: Canvas, options?: Pick<StartOptions, 'targets' | 'quality'>): Plan
   startPlanned(canvas: Canvas, plan: Plan, options?: StartOptions): Promise<Run>

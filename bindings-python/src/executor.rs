@@ -14,10 +14,10 @@ use crate::canvas::PyCanvas;
 use crate::errors::core_err;
 use crate::plan::{PyPlan, plan_of};
 use crate::run::PyRun;
-use crate::runner::PyLocalRunner;
-use crate::{convert, waiting};
+use crate::{convert, runner_arg, waiting};
 
-/// Runs canvases with `runner`. `cache` keeps results between runs (a
+/// Runs canvases with `runner` (a `LocalRunner`, or an `HttpRunner` for a
+/// server's workers). `cache` keeps results between runs (a
 /// `MemoryCache` of 256 MiB by default; a `SqliteCache` keeps them between
 /// processes); `concurrency` caps the tasks at once across every run of this
 /// executor (default 4); `resilience` wraps the runner in the core's
@@ -35,18 +35,19 @@ impl PyExecutor {
     #[new]
     #[pyo3(signature = (runner, cache=None, concurrency=None, resilience=None))]
     fn new(
-        runner: &PyLocalRunner,
+        runner: &Bound<'_, PyAny>,
         cache: Option<&PyResultCache>,
         concurrency: Option<usize>,
         resilience: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        let runner = runner_arg::runner(runner)?;
         let mut inner = match resilience {
-            None => Executor::new(runner.inner.clone()),
+            None => Executor::new(runner),
             Some(resilience) => {
                 let resilience: Resilience =
                     reelgraph::from_value(convert::to_value(resilience, "resilience")?)
                         .map_err(core_err)?;
-                Executor::new(resilience.wrap(runner.inner.clone()))
+                Executor::new(resilience.wrap(runner))
             }
         };
         if let Some(cache) = cache {

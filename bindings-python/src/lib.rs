@@ -19,15 +19,18 @@ mod formats;
 mod from_python;
 mod function_call;
 mod function_loop;
+mod http_runner;
 mod plan;
 mod py_str;
 mod run;
 mod run_end;
 mod runner;
+mod runner_arg;
 pub mod runtime;
 mod stores;
 mod task_context;
 mod waiting;
+mod worker;
 
 use pyo3::prelude::*;
 
@@ -37,6 +40,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<catalog::PyCatalog>()?;
     m.add_class::<canvas::PyCanvas>()?;
     m.add_class::<runner::PyLocalRunner>()?;
+    m.add_class::<http_runner::PyHttpRunner>()?;
+    m.add_class::<worker::PyWorker>()?;
     m.add_class::<task_context::PyTaskContext>()?;
     m.add_class::<executor::PyExecutor>()?;
     m.add_class::<plan::PyPlan>()?;

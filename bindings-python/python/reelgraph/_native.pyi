@@ -51,6 +51,7 @@ from .types import (
     Report,
     SvgOptions,
     TaskPreview,
+    WorkerStats,
 )
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "Event",
     "Executor",
     "FileStore",
+    "HttpRunner",
     "Imported",
     "LocalRunner",
     "MemoryCache",
@@ -74,6 +76,7 @@ __all__ = [
     "SqliteCache",
     "SqliteStore",
     "TaskContext",
+    "Worker",
     "__version__",
     "detect_format",
     "error_categories",
@@ -224,6 +227,44 @@ class LocalRunner:
     def functions(self) -> List[str]: ...
 
 @final
+class HttpRunner:
+    def __new__(
+        cls,
+        server: str,
+        key: str,
+        *,
+        priority: int = 0,
+        request_timeout_ms: Optional[int] = None,
+        give_up_after_ms: Optional[int] = None,
+    ) -> HttpRunner: ...
+    @property
+    def server(self) -> str: ...
+
+# What `Executor` and `Worker` take as their runner.
+_Runner = Union[LocalRunner, HttpRunner]
+
+@final
+class Worker:
+    def __new__(
+        cls,
+        server: str,
+        key: str,
+        runner: _Runner,
+        *,
+        concurrency: int = 4,
+        name: Optional[str] = None,
+        functions: Optional[Sequence[str]] = None,
+        claim_wait_ms: Optional[int] = None,
+        grace_ms: Optional[int] = None,
+        request_timeout_ms: Optional[int] = None,
+    ) -> Worker: ...
+    def run(self) -> WorkerStats: ...
+    def run_async(self) -> Awaitable[WorkerStats]: ...
+    def stop(self) -> None: ...
+    @property
+    def stats(self) -> WorkerStats: ...
+
+@final
 class Event:
     @property
     def type(self) -> str: ...
@@ -294,7 +335,7 @@ class Plan:
 class Executor:
     def __new__(
         cls,
-        runner: LocalRunner,
+        runner: _Runner,
         cache: Optional[ResultCache] = None,
         concurrency: Optional[int] = None,
         resilience: Optional[Union[Resilience, Mapping[str, Any]]] = None,
