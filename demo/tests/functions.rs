@@ -955,8 +955,12 @@ fn pace_reports_every_step_and_stops_at_a_cancel() {
         cancel: CancellationToken::new(),
     };
     let params = json!({"steps": 4, "interval_ms": 1});
-    let outputs = run_with(&runner, task(reelgraph_demo::PACE, params, "kp", "done"), ctx)
-        .expect("paces");
+    let outputs = run_with(
+        &runner,
+        task(reelgraph_demo::PACE, params, "kp", "done"),
+        ctx,
+    )
+    .expect("paces");
     assert_eq!(outputs["done"]["steps"], 4);
     assert_eq!(*notes.lock().expect("lock"), vec![0.25, 0.5, 0.75, 1.0]);
     assert_eq!(all_files(dir.path()), Vec::<PathBuf>::new());
@@ -968,12 +972,15 @@ fn pace_reports_every_step_and_stops_at_a_cancel() {
         cancel,
     };
     let params = json!({"steps": 1000, "interval_ms": 1});
-    let err = run_with(&runner, task(reelgraph_demo::PACE, params, "kq", "done"), ctx)
-        .expect_err("cancelled");
+    let err = run_with(
+        &runner,
+        task(reelgraph_demo::PACE, params, "kq", "done"),
+        ctx,
+    )
+    .expect_err("cancelled");
     assert_eq!(err.kind, TaskErrorKind::Cancelled);
 
     let params = json!({"steps": 0});
-    let err = run(&runner, task(reelgraph_demo::PACE, params, "kr", "done"))
-        .expect_err("no steps");
+    let err = run(&runner, task(reelgraph_demo::PACE, params, "kr", "done")).expect_err("no steps");
     assert_eq!(err.kind, TaskErrorKind::InvalidInput);
 }

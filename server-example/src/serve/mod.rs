@@ -14,7 +14,7 @@
 //! CSRF, rate limits, security headers, the scope check), `canvases`, `runs` (runs, their events, files and records);
 //! `node_types`, `checks` (validate, can-connect, task previews), `formats` and `media_types` (export and import), `etag`;
 //! operations: `health` (`/healthz`, `/readyz`), `metrics` (`/metrics` and what records into it), `metered_store`,
-//! `logging`, `connections` (the accept loop) and `shutdown`.
+//! `logging`, `connections` (the accept loop), `open_files` (the file descriptor limit) and `shutdown`.
 
 pub mod api_error;
 pub mod app;
@@ -32,6 +32,7 @@ pub mod media_types;
 pub mod metered_store;
 pub mod metrics;
 pub mod node_types;
+pub mod open_files;
 pub mod openapi;
 pub mod pagination;
 pub mod query;
@@ -58,6 +59,14 @@ const DEMO_CANVAS: &str = include_str!("../../../examples/short-film/canvas.json
 /// Runs the server until it is told to stop.
 pub async fn run(config: Args) -> reelgraph::Result<()> {
     logging::init(config.log_format);
+    match open_files::raise() {
+        Ok(limit) => tracing::info!(
+            before = ?limit.before,
+            after = ?limit.after,
+            "open-file limit (one per connection) raised to the hard limit"
+        ),
+        Err(e) => tracing::warn!("could not raise the open-file limit: {e}"),
+    }
     let addr = config.addr;
     let limits = ConnectionLimits {
         header_timeout: config.header_timeout,
