@@ -199,6 +199,36 @@ pub const SERVER_CODES: &[ServerCode] = &[
         hint: "the server cannot reach its canvas store (`details.cause`): check the data directory and the log, then restart the server",
     },
     ServerCode {
+        code: "upgrade_required",
+        category: Category::InvalidInput,
+        http_status: 426,
+        hint: "open `/v1/ws` with a WebSocket client (`new WebSocket(url)` in a browser), not a plain HTTP request",
+    },
+    ServerCode {
+        code: "unsupported_subprotocol",
+        category: Category::InvalidInput,
+        http_status: 400,
+        hint: "offer `reelgraph.json.v1` or `reelgraph.msgpack.v1` in `Sec-WebSocket-Protocol`, or offer none for JSON",
+    },
+    ServerCode {
+        code: "invalid_message",
+        category: Category::InvalidInput,
+        http_status: 400,
+        hint: "send one message per frame: an object with a `type` and its fields, as JSON in a text frame (or MessagePack in a binary frame with `reelgraph.msgpack.v1`); see docs/server-websocket.md",
+    },
+    ServerCode {
+        code: "unknown_message_type",
+        category: Category::InvalidInput,
+        http_status: 400,
+        hint: "use one of the types in `details.known`: `subscribe`, `unsubscribe` or `apply`",
+    },
+    ServerCode {
+        code: "too_slow",
+        category: Category::Unavailable,
+        http_status: 503,
+        hint: "read frames as they come (or subscribe to less), then connect again and subscribe with `since` to get what you missed",
+    },
+    ServerCode {
         code: "server_error",
         category: Category::Internal,
         http_status: 500,

@@ -9,6 +9,7 @@ use clap::ValueEnum;
 use reelgraph::store::Durability;
 
 pub use super::auth::SecurityArgs;
+pub use super::ws::WsArgs;
 
 /// Serve canvases over HTTP: a REST API under /v1 with an OpenAPI document
 /// at /v1/openapi.json.
@@ -61,6 +62,8 @@ pub struct Args {
     pub task_max_wait: Duration,
     #[command(flatten)]
     pub security: SecurityArgs,
+    #[command(flatten)]
+    pub ws: WsArgs,
 }
 
 /// The data directory unless `--data-dir` says otherwise (`reelgraph keys` too).
@@ -112,6 +115,7 @@ impl Args {
             task_max_attempts: 3,
             task_max_wait: Duration::from_secs(30),
             security: SecurityArgs::default(),
+            ws: WsArgs::default(),
         }
     }
 }

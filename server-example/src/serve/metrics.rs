@@ -80,6 +80,14 @@ struct CacheLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DropLabels {
+    reason: &'static str,
+}
+
+/// Why the server closes a WebSocket client, as the `reason` label says.
+const WS_DROP_REASONS: [&str; 3] = ["too_slow", "idle", "frame_too_large"];
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StoreLabels {
     operation: &'static str,
 }
@@ -148,6 +156,10 @@ struct Inner {
     claim_wait: Histogram,
     /// The functions `queue_depth` has a series of (set to 0 when drained).
     queue_functions: Mutex<HashSet<String>>,
+    ws_connections: Gauge,
+    ws_frames: Counter,
+    ws_messages: Counter,
+    ws_dropped: Family<DropLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -175,6 +187,10 @@ impl Metrics {
             queue_depth: Family::default(),
             claim_wait: CLAIMS.new_metric(),
             queue_functions: Mutex::default(),
+            ws_connections: Gauge::default(),
+            ws_frames: Counter::default(),
+            ws_messages: Counter::default(),
+            ws_dropped: Family::default(),
             // Filled below, once every family is registered in `registry`.
             registry: Families::default(),
         };
@@ -243,6 +259,24 @@ impl Metrics {
             "queue_claim_wait_seconds",
             "Time a worker's claim waited before its answer (tasks, or none when its wait ran out)",
             inner.claim_wait.clone(),
+            "ws_open_connections",
+            "WebSocket connections open now",
+            inner.ws_connections.clone(),
+        );
+        registry.register(
+            "ws_frames_sent",
+            "WebSocket frames sent (one per batch)",
+            inner.ws_frames.clone(),
+        );
+        registry.register(
+            "ws_messages_sent",
+            "Messages sent in WebSocket frames",
+            inner.ws_messages.clone(),
+        );
+        registry.register(
+            "ws_clients_dropped",
+            "WebSocket clients the server closed, by reason (too_slow, idle, frame_too_large)",
+            inner.ws_dropped.clone(),
         );
         let metrics = Metrics {
             inner: Arc::new(Inner { registry, ..inner }),
@@ -254,6 +288,12 @@ impl Metrics {
                 .inner
                 .runs_finished
                 .get_or_create_owned(&StatusLabels { status });
+        }
+        for reason in WS_DROP_REASONS {
+            metrics
+                .inner
+                .ws_dropped
+                .get_or_create_owned(&DropLabels { reason });
         }
         for result in ["hit", "miss"] {
             metrics
@@ -330,6 +370,29 @@ impl Metrics {
         ConnectionGuard {
             gauge: self.inner.open_connections.clone(),
         }
+    }
+
+    /// Counts a WebSocket connection open until the guard is dropped.
+    pub fn ws_connection_opened(&self) -> ConnectionGuard {
+        self.inner.ws_connections.inc();
+        ConnectionGuard {
+            gauge: self.inner.ws_connections.clone(),
+        }
+    }
+
+    /// Counts one WebSocket frame of `messages` messages.
+    pub fn ws_frame_sent(&self, messages: usize) {
+        self.inner.ws_frames.inc();
+        self.inner.ws_messages.inc_by(messages as u64);
+    }
+
+    /// Counts a WebSocket client the server closed; `reason` is one of
+    /// `too_slow`, `idle`, `frame_too_large`.
+    pub fn ws_client_dropped(&self, reason: &'static str) {
+        self.inner
+            .ws_dropped
+            .get_or_create(&DropLabels { reason })
+            .inc();
     }
 
     /// Records one store call.
@@ -498,7 +561,7 @@ fn circuit_state_name(state: CircuitState) -> &'static str {
     }
 }
 
-/// Lowers the open-connections gauge when the connection ends.
+/// Lowers an open-connections gauge when the connection ends.
 #[derive(Debug)]
 pub struct ConnectionGuard {
     gauge: Gauge,

@@ -20,6 +20,7 @@ use super::node_types;
 use super::runs::Runs;
 use super::server_db::{self, ServerDb};
 use super::tasks::{TaskSettings, Tasks};
+use super::ws;
 
 /// The canvases' database file in the data directory.
 pub const CANVAS_FILE: &str = "canvases.sqlite";
@@ -51,6 +52,8 @@ pub struct Inner {
     pub limits: RateLimits,
     /// Every figure `/metrics` shows; modules record into it.
     pub metrics: Metrics,
+    /// What the WebSocket connections share (`/v1/ws`).
+    pub ws: Arc<ws::Shared>,
 }
 
 impl std::ops::Deref for AppState {
@@ -111,6 +114,7 @@ impl AppState {
             keys,
             limits,
             metrics,
+            ws: Arc::default(),
         })))
     }
 }

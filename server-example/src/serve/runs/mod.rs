@@ -12,4 +12,4 @@ pub mod sse;
 mod view;
 
 pub use routes::register;
-pub use service::Runs;
+pub use service::{Events, Runs};
