@@ -12,22 +12,6 @@ use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 use support::{Server, expect_error, json};
 
-/// A new key with these scopes, made through the admin route: (id, secret).
-async fn key(server: &Server, name: &str, scopes: &[&str]) -> (String, String) {
-    let response = server
-        .post("/v1/keys")
-        .json(&json!({"name": name, "scopes": scopes}))
-        .send()
-        .await
-        .expect("an answer");
-    let (status, body) = json(response).await;
-    assert_eq!(status, 201, "{body}");
-    (
-        body["id"].as_str().expect("an id").to_owned(),
-        body["key"].as_str().expect("a key").to_owned(),
-    )
-}
-
 /// A request without any credentials.
 fn bare(server: &Server, method: Method, path: &str) -> RequestBuilder {
     server.client.request(method, server.url(path))
@@ -91,7 +75,7 @@ async fn error_code(response: Response) -> (u16, Option<String>, Option<HeaderVa
 #[tokio::test]
 async fn every_route_needs_a_valid_key_but_public_ones() {
     let server = Server::start();
-    let (revoked_id, revoked) = key(&server, "gone", &["read", "write", "run"]).await;
+    let (revoked_id, revoked) = server.key("gone", &["read", "write", "run"]).await;
     let response = server
         .delete(&format!("/v1/keys/{revoked_id}"))
         .send()
@@ -161,7 +145,7 @@ async fn each_scope_reaches_its_routes_and_no_others() {
     let server = Server::start();
     let mut keys = Vec::new();
     for scope in ["read", "write", "run", "admin"] {
-        keys.push((scope, key(&server, scope, &[scope]).await.1));
+        keys.push((scope, server.key(scope, &[scope]).await.1));
     }
     let operations = operations(&server).await;
     for family in ["read", "write", "admin"] {
@@ -209,7 +193,7 @@ async fn each_scope_reaches_its_routes_and_no_others() {
 #[tokio::test]
 async fn admin_routes_create_list_and_revoke_keys() {
     let server = Server::start();
-    let (id, secret) = key(&server, "ci", &["read", "run"]).await;
+    let (id, secret) = server.key("ci", &["read", "run"]).await;
     assert!(secret.starts_with("rg_") && secret.len() == 67, "{secret}");
     let response = bare(&server, Method::GET, "/v1/canvases")
         .bearer_auth(&secret)
@@ -325,7 +309,7 @@ async fn admin_routes_create_list_and_revoke_keys() {
     expect_error(response, 409, "last_admin_key").await;
 
     // With a second admin key, the first may go.
-    let (_, second_admin) = key(&server, "admin 2", &["admin"]).await;
+    let (_, second_admin) = server.key("admin 2", &["admin"]).await;
     let response = bare(&server, Method::DELETE, &format!("/v1/keys/{admin_id}"))
         .bearer_auth(&second_admin)
         .send()
@@ -487,7 +471,7 @@ fn with_cookie(server: &Server, method: Method, path: &str, cookie: &str) -> Req
 #[tokio::test]
 async fn cookie_requests_that_change_state_need_the_token_and_the_origin() {
     let server = Server::start();
-    let (_, secret) = key(&server, "editor", &["read", "write"]).await;
+    let (_, secret) = server.key("editor", &["read", "write"]).await;
     let (cookie, token, set_cookie) = session(&server, &secret).await;
     assert!(
         set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"),
@@ -616,7 +600,7 @@ async fn cookie_requests_that_change_state_need_the_token_and_the_origin() {
 #[tokio::test]
 async fn sessions_are_made_only_for_valid_keys_and_end_with_them() {
     let server = Server::start();
-    let (id, secret) = key(&server, "viewer", &["read"]).await;
+    let (id, secret) = server.key("viewer", &["read"]).await;
     // The key as a bearer header instead of a body.
     let response = bare(&server, Method::POST, "/v1/session")
         .bearer_auth(&secret)
@@ -668,7 +652,7 @@ async fn sessions_are_made_only_for_valid_keys_and_end_with_them() {
 #[tokio::test]
 async fn the_cookie_is_secure_behind_tls_and_other_origins_can_be_allowed() {
     let server = Server::start_with(&["--behind-tls", "--allowed-origin", "http://localhost:5173"]);
-    let (_, secret) = key(&server, "editor", &["write"]).await;
+    let (_, secret) = server.key("editor", &["write"]).await;
     let (cookie, token, set_cookie) = session(&server, &secret).await;
     assert!(set_cookie.contains("; Secure"), "{set_cookie}");
     let response = with_cookie(&server, Method::POST, "/v1/canvases", &cookie)
@@ -739,7 +723,7 @@ async fn the_cookie_is_secure_behind_tls_and_other_origins_can_be_allowed() {
     expect_error(response, 403, "csrf_failed").await;
 
     let proxied = Server::start_with(&["--trust-forwarded-proto"]);
-    let (_, secret) = key(&proxied, "editor", &["write"]).await;
+    let (_, secret) = proxied.key("editor", &["write"]).await;
     let forwarded = |proto: &'static str| {
         bare(&proxied, Method::POST, "/v1/session")
             .header("x-forwarded-proto", proto)
@@ -764,7 +748,7 @@ async fn the_cookie_is_secure_behind_tls_and_other_origins_can_be_allowed() {
 #[tokio::test]
 async fn a_key_over_its_rate_gets_429_with_retry_after() {
     let server = Server::start_with(&["--rate-limit", "1", "--rate-burst", "3"]);
-    let (_, other) = key(&server, "other", &["read"]).await;
+    let (_, other) = server.key("other", &["read"]).await;
     let limited = until_limited(|| server.get("/v1/canvases")).await;
     let retry: u64 = limited
         .headers()

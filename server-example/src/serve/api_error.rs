@@ -157,6 +157,36 @@ pub const SERVER_CODES: &[ServerCode] = &[
         hint: "follow GET /v1/runs/{id}/events (each node_completed carries the node's outputs), or ask again once the run ended",
     },
     ServerCode {
+        code: "idempotency_conflict",
+        category: Category::Conflict,
+        http_status: 409,
+        hint: "this idempotency key names a task of another function (`details.task_id`): use another key for this task",
+    },
+    ServerCode {
+        code: "task_finished",
+        category: Category::Conflict,
+        http_status: 409,
+        hint: "the task ended before this call: read it with GET /v1/tasks/{id}; a worker drops it and claims the next",
+    },
+    ServerCode {
+        code: "lease_lost",
+        category: Category::Conflict,
+        http_status: 409,
+        hint: "the lease expired and the task went to another worker: stop working on it, drop the result and claim again",
+    },
+    ServerCode {
+        code: "lease_expired",
+        category: Category::Conflict,
+        http_status: 409,
+        hint: "the lease ran out (heartbeat more often than the lease, `lease_ms`): stop working on the task and claim again",
+    },
+    ServerCode {
+        code: "invalid_outputs",
+        category: Category::InvalidInput,
+        http_status: 422,
+        hint: "a completion must name exactly the task's declared `outputs` (`details.missing`, `details.unexpected`); the attempt failed as `invalid_input`",
+    },
+    ServerCode {
         code: "invalid_path",
         category: Category::InvalidInput,
         http_status: 400,
@@ -167,6 +197,36 @@ pub const SERVER_CODES: &[ServerCode] = &[
         category: Category::Unavailable,
         http_status: 503,
         hint: "the server cannot reach its canvas store (`details.cause`): check the data directory and the log, then restart the server",
+    },
+    ServerCode {
+        code: "upgrade_required",
+        category: Category::InvalidInput,
+        http_status: 426,
+        hint: "open `/v1/ws` with a WebSocket client (`new WebSocket(url)` in a browser), not a plain HTTP request",
+    },
+    ServerCode {
+        code: "unsupported_subprotocol",
+        category: Category::InvalidInput,
+        http_status: 400,
+        hint: "offer `reelgraph.json.v1` or `reelgraph.msgpack.v1` in `Sec-WebSocket-Protocol`, or offer none for JSON",
+    },
+    ServerCode {
+        code: "invalid_message",
+        category: Category::InvalidInput,
+        http_status: 400,
+        hint: "send one message per frame: an object with a `type` and its fields, as JSON in a text frame (or MessagePack in a binary frame with `reelgraph.msgpack.v1`); see docs/server-websocket.md",
+    },
+    ServerCode {
+        code: "unknown_message_type",
+        category: Category::InvalidInput,
+        http_status: 400,
+        hint: "use one of the types in `details.known`: `subscribe`, `unsubscribe` or `apply`",
+    },
+    ServerCode {
+        code: "too_slow",
+        category: Category::Unavailable,
+        http_status: 503,
+        hint: "read frames as they come (or subscribe to less), then connect again and subscribe with `since` to get what you missed",
     },
     ServerCode {
         code: "server_error",

@@ -16,6 +16,7 @@ use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -23,7 +24,10 @@ use tower_http::timeout::TimeoutLayer;
 use super::api_error::{Answered, ApiError};
 use super::registry::Registry;
 use super::state::AppState;
-use super::{auth, canvases, checks, formats, health, logging, metrics, node_types, openapi, runs};
+use super::{
+    auth, canvases, checks, formats, health, logging, metrics, node_types, openapi, runs, tasks,
+    ws,
+};
 
 /// The header that carries a request's id, echoed on its response.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -37,7 +41,9 @@ pub fn routes(routes: &mut Registry) {
     formats::register(routes);
     node_types::register(routes);
     runs::register(routes);
+    tasks::register(routes);
     auth::register(routes);
+    ws::register(routes);
 }
 
 /// Every route, `GET /v1/openapi.json` included, which answers with what
@@ -83,7 +89,12 @@ pub fn app(state: AppState) -> Router {
             state.config.request_timeout,
         ))
         .layer(from_fn(json_errors))
-        .layer(CompressionLayer::new().gzip(true).br(true))
+        .layer(
+            CompressionLayer::new()
+                .gzip(true)
+                .br(true)
+                .compress_when(DefaultPredicate::new().and(not_switching_protocols)),
+        )
         // Every answer is counted and logged, errors and 404s too; both run
         // inside the request id layers so logs carry the id.
         .layer(from_fn_with_state(
@@ -96,6 +107,17 @@ pub fn app(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
+}
+
+/// A WebSocket handshake's answer has no body to compress, and a
+/// `Content-Encoding` on it would only confuse clients.
+fn not_switching_protocols(
+    status: StatusCode,
+    _: axum::http::Version,
+    _: &axum::http::HeaderMap,
+    _: &axum::http::Extensions,
+) -> bool {
+    status != StatusCode::SWITCHING_PROTOCOLS
 }
 
 /// Gives an error response that something other than a handler made (a

@@ -9,6 +9,7 @@ use clap::ValueEnum;
 use reelgraph::store::Durability;
 
 pub use super::auth::SecurityArgs;
+pub use super::ws::WsArgs;
 
 /// Serve canvases over HTTP: a REST API under /v1 with an OpenAPI document
 /// at /v1/openapi.json.
@@ -47,8 +48,22 @@ pub struct Args {
     /// How log lines are written on stderr.
     #[arg(long, env = "REELGRAPH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
+    /// How long a worker's lease on a task lasts; heartbeats and progress
+    /// reports renew it, and a task whose lease runs out is requeued.
+    #[arg(long, env = "REELGRAPH_TASK_LEASE", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub task_lease: Duration,
+    /// Attempts of a task (failed with a retryable error, or expired)
+    /// before it is dead-lettered, unless its submission says otherwise.
+    #[arg(long, env = "REELGRAPH_TASK_MAX_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub task_max_attempts: u32,
+    /// The longest the server holds a worker's claim open when no task is
+    /// queued (a claim asks for up to 30 s with `wait_ms`).
+    #[arg(long, env = "REELGRAPH_TASK_MAX_WAIT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub task_max_wait: Duration,
     #[command(flatten)]
     pub security: SecurityArgs,
+    #[command(flatten)]
+    pub ws: WsArgs,
 }
 
 /// The data directory unless `--data-dir` says otherwise (`reelgraph keys` too).
@@ -96,7 +111,11 @@ impl Args {
             drain_timeout: Duration::from_secs(10),
             durability: DurabilityArg::PowerCut,
             log_format: LogFormat::Json,
+            task_lease: Duration::from_secs(30),
+            task_max_attempts: 3,
+            task_max_wait: Duration::from_secs(30),
             security: SecurityArgs::default(),
+            ws: WsArgs::default(),
         }
     }
 }

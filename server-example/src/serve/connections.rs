@@ -8,6 +8,7 @@
 
 use std::future::Future;
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -15,12 +16,21 @@ use axum::extract::{ConnectInfo, Request};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
-use super::metrics::Metrics;
+use super::metrics::{ConnectionGuard, Metrics};
+
+/// The open-connections count of the request's TCP connection, in its
+/// extensions: an upgraded connection (a WebSocket) holds it until it
+/// closes, after hyper has let go of the connection.
+#[derive(Debug, Clone)]
+pub struct OpenConnection {
+    _count: Arc<ConnectionGuard>,
+}
 
 /// Deadlines of the accept loop.
 #[derive(Debug, Clone, Copy)]
@@ -45,7 +55,10 @@ pub async fn serve(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
-    let graceful = GracefulShutdown::new();
+    // hyper-util's `GracefulShutdown` does not take connections with
+    // upgrades; this is the same: a signal to each, and a count of them.
+    let stopping = CancellationToken::new();
+    let connections = TaskTracker::new();
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -60,28 +73,45 @@ pub async fn serve(
         };
         // Small JSON answers go out at once rather than wait for Nagle.
         let _ = stream.set_nodelay(true);
-        let open = metrics.connection_opened();
+        let open = OpenConnection {
+            _count: Arc::new(metrics.connection_opened()),
+        };
+        let counted = open.clone();
         let service = app
             .clone()
             .map_request(move |mut request: Request<Incoming>| {
                 request.extensions_mut().insert(ConnectInfo(peer));
+                request.extensions_mut().insert(counted.clone());
                 request
             });
-        let connection =
-            builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+            .with_upgrades();
+        let stop = stopping.clone();
+        connections.spawn(async move {
+            tokio::pin!(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                () = stop.cancelled() => {
+                    // Idle keep-alive connections close now, busy ones
+                    // after their response.
+                    connection.as_mut().graceful_shutdown();
+                    connection.as_mut().await
+                }
+            };
             // A client that went away or sent a bad request head ends its
             // own connection; hyper has answered it where it could.
-            if let Err(e) = connection.await {
+            if let Err(e) = ended {
                 tracing::debug!(%peer, "connection ended: {e}");
             }
             drop(open);
         });
     }
     drop(listener);
+    stopping.cancel();
+    connections.close();
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("every request in flight finished"),
+        () = connections.wait() => tracing::info!("every request in flight finished"),
         () = tokio::time::sleep(limits.drain_timeout) => tracing::warn!(
             "requests still in flight after {:?}; closing their connections",
             limits.drain_timeout

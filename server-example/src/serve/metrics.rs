@@ -5,8 +5,8 @@
 //! `docs/ops/grafana-dashboard.json` uses them, and `tests/server_ops.rs`
 //! fails when it names one the server does not expose.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
@@ -20,6 +20,7 @@ use prometheus_client::metrics::family::{Family, MetricConstructor};
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use reelgraph::exec::{RunEvent, RunEventKind, RunHub, RunStats};
+use reelgraph::remote::TaskEvent;
 use reelgraph::runner::{CircuitState, TaskErrorKind};
 
 use super::registry::{Registry, Route, Scope};
@@ -62,6 +63,12 @@ struct FunctionLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueueLabels {
+    function: String,
+    event: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CircuitLabels {
     function: String,
     state: &'static str,
@@ -71,6 +78,14 @@ struct CircuitLabels {
 struct CacheLabels {
     result: &'static str,
 }
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DropLabels {
+    reason: &'static str,
+}
+
+/// Why the server closes a WebSocket client, as the `reason` label says.
+const WS_DROP_REASONS: [&str; 3] = ["too_slow", "idle", "frame_too_large"];
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StoreLabels {
@@ -104,6 +119,13 @@ const SLOW: Buckets = Buckets {
     count: 11,
 };
 
+/// Claim waits: 1 ms to about 33 s (a long-poll lasts up to 30 s).
+const CLAIMS: Buckets = Buckets {
+    start: 0.001,
+    factor: 2.0,
+    count: 16,
+};
+
 /// The server's metrics. Cheap to clone; clones record into one registry.
 ///
 /// Every module records through this handle in `AppState`: HTTP requests by
@@ -129,6 +151,15 @@ struct Inner {
     circuits: Family<CircuitLabels, Gauge>,
     store_duration: Family<StoreLabels, Histogram, Buckets>,
     resident_memory: Gauge,
+    queue_tasks: Family<QueueLabels, Counter>,
+    queue_depth: Family<FunctionLabels, Gauge>,
+    claim_wait: Histogram,
+    /// The functions `queue_depth` has a series of (set to 0 when drained).
+    queue_functions: Mutex<HashSet<String>>,
+    ws_connections: Gauge,
+    ws_frames: Counter,
+    ws_messages: Counter,
+    ws_dropped: Family<DropLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -152,6 +183,14 @@ impl Metrics {
             circuits: Family::default(),
             store_duration: Family::new_with_constructor(FAST),
             resident_memory: Gauge::default(),
+            queue_tasks: Family::default(),
+            queue_depth: Family::default(),
+            claim_wait: CLAIMS.new_metric(),
+            queue_functions: Mutex::default(),
+            ws_connections: Gauge::default(),
+            ws_frames: Counter::default(),
+            ws_messages: Counter::default(),
+            ws_dropped: Family::default(),
             // Filled below, once every family is registered in `registry`.
             registry: Families::default(),
         };
@@ -206,6 +245,39 @@ impl Metrics {
             "Resident memory of the server process",
             inner.resident_memory.clone(),
         );
+        registry.register(
+            "queue_tasks",
+            "Tasks of the function-runner service, by function and event (submitted, requeued, completed, failed, cancelled, dead)",
+            inner.queue_tasks.clone(),
+        );
+        registry.register(
+            "queue_depth",
+            "Tasks of the function-runner service waiting for a worker, by function",
+            inner.queue_depth.clone(),
+        );
+        registry.register(
+            "queue_claim_wait_seconds",
+            "Time a worker's claim waited before its answer (tasks, or none when its wait ran out)",
+            inner.claim_wait.clone(),
+            "ws_open_connections",
+            "WebSocket connections open now",
+            inner.ws_connections.clone(),
+        );
+        registry.register(
+            "ws_frames_sent",
+            "WebSocket frames sent (one per batch)",
+            inner.ws_frames.clone(),
+        );
+        registry.register(
+            "ws_messages_sent",
+            "Messages sent in WebSocket frames",
+            inner.ws_messages.clone(),
+        );
+        registry.register(
+            "ws_clients_dropped",
+            "WebSocket clients the server closed, by reason (too_slow, idle, frame_too_large)",
+            inner.ws_dropped.clone(),
+        );
         let metrics = Metrics {
             inner: Arc::new(Inner { registry, ..inner }),
         };
@@ -216,6 +288,12 @@ impl Metrics {
                 .inner
                 .runs_finished
                 .get_or_create_owned(&StatusLabels { status });
+        }
+        for reason in WS_DROP_REASONS {
+            metrics
+                .inner
+                .ws_dropped
+                .get_or_create_owned(&DropLabels { reason });
         }
         for result in ["hit", "miss"] {
             metrics
@@ -294,12 +372,88 @@ impl Metrics {
         }
     }
 
+    /// Counts a WebSocket connection open until the guard is dropped.
+    pub fn ws_connection_opened(&self) -> ConnectionGuard {
+        self.inner.ws_connections.inc();
+        ConnectionGuard {
+            gauge: self.inner.ws_connections.clone(),
+        }
+    }
+
+    /// Counts one WebSocket frame of `messages` messages.
+    pub fn ws_frame_sent(&self, messages: usize) {
+        self.inner.ws_frames.inc();
+        self.inner.ws_messages.inc_by(messages as u64);
+    }
+
+    /// Counts a WebSocket client the server closed; `reason` is one of
+    /// `too_slow`, `idle`, `frame_too_large`.
+    pub fn ws_client_dropped(&self, reason: &'static str) {
+        self.inner
+            .ws_dropped
+            .get_or_create(&DropLabels { reason })
+            .inc();
+    }
+
     /// Records one store call.
     pub fn record_store(&self, operation: &'static str, took: Duration) {
         self.inner
             .store_duration
             .get_or_create(&StoreLabels { operation })
             .observe(took.as_secs_f64());
+    }
+
+    /// Counts an event of the function-runner service's task of `function`.
+    pub fn record_task_event(&self, function: &str, event: &TaskEvent) {
+        let event = match event {
+            TaskEvent::TaskQueued { .. } => "submitted",
+            TaskEvent::TaskRequeued { .. } => "requeued",
+            TaskEvent::TaskCompleted { .. } => "completed",
+            TaskEvent::TaskFailed { .. } => "failed",
+            TaskEvent::TaskCancelled { .. } => "cancelled",
+            TaskEvent::TaskDead { .. } => "dead",
+            _ => return,
+        };
+        self.inner
+            .queue_tasks
+            .get_or_create(&QueueLabels {
+                function: function.to_owned(),
+                event,
+            })
+            .inc();
+    }
+
+    /// Sets the queue depth of each function (those left out to 0).
+    pub fn set_queue_depth(&self, depth: &[(String, u64)]) {
+        let mut known = self
+            .inner
+            .queue_functions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for function in known.iter() {
+            if !depth.iter().any(|(f, _)| f == function) {
+                self.inner
+                    .queue_depth
+                    .get_or_create(&FunctionLabels {
+                        function: function.clone(),
+                    })
+                    .set(0);
+            }
+        }
+        for (function, count) in depth {
+            known.insert(function.clone());
+            self.inner
+                .queue_depth
+                .get_or_create(&FunctionLabels {
+                    function: function.clone(),
+                })
+                .set(i64::try_from(*count).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// Records how long a claim waited.
+    pub fn record_claim_wait(&self, took: Duration) {
+        self.inner.claim_wait.observe(took.as_secs_f64());
     }
 
     /// Records a run's events as they come, on a task of its own: runs
@@ -407,7 +561,7 @@ fn circuit_state_name(state: CircuitState) -> &'static str {
     }
 }
 
-/// Lowers the open-connections gauge when the connection ends.
+/// Lowers an open-connections gauge when the connection ends.
 #[derive(Debug)]
 pub struct ConnectionGuard {
     gauge: Gauge,

@@ -11,10 +11,11 @@
 //! and layers), `registry` (routes and their scopes), `openapi`, `api_error`
 //! (error bodies and the server-only code table), `json` (strict bodies),
 //! `pagination`, `query` (strict query strings), `random`, `server_db` (the server's own tables), `auth` (keys, sessions,
-//! CSRF, rate limits, security headers, the scope check), `canvases`, `runs` (runs, their events, files and records);
+//! CSRF, rate limits, security headers, the scope check), `canvases`, `runs` (runs, their events, files and records), `tasks` (the function-runner service);
 //! `node_types`, `checks` (validate, can-connect, task previews), `formats` and `media_types` (export and import), `etag`;
 //! operations: `health` (`/healthz`, `/readyz`), `metrics` (`/metrics` and what records into it), `metered_store`,
-//! `logging`, `connections` (the accept loop), `open_files` (the file descriptor limit) and `shutdown`.
+//! `logging`, `connections` (the accept loop), `open_files` (the file descriptor limit) and `shutdown`;
+//! `ws` (`/v1/ws`, WebSocket) and `encoded` (events serialised once per wire format).
 
 pub mod api_error;
 pub mod app;
@@ -23,6 +24,7 @@ pub mod canvases;
 pub mod checks;
 pub mod config;
 pub mod connections;
+pub mod encoded;
 pub mod etag;
 pub mod formats;
 pub mod health;
@@ -42,6 +44,8 @@ pub mod runs;
 pub mod server_db;
 pub mod shutdown;
 pub mod state;
+pub mod tasks;
+pub mod ws;
 
 use std::io::Write;
 
@@ -97,11 +101,18 @@ pub async fn run(config: Args) -> reelgraph::Result<()> {
     tracing::info!(url = %format!("http://{local}"), "serving");
     let runs = state.runs.clone();
     let stopping = runs.clone();
+    let tasks = state.tasks.clone();
+    let reaper = tasks.spawn_reaper();
+    let sockets = state.ws.clone();
+    let closing = sockets.clone();
     let stop = async move {
         shutdown::signal().await;
         // Cancelled first, so their event streams end and the drain
-        // below does not wait on them.
+        // below does not wait on them; waiting claims answer at once;
+        // WebSockets are told 1001.
         stopping.cancel_all();
+        tasks.close();
+        closing.shutdown.cancel();
     };
     connections::serve(
         listener,
@@ -111,6 +122,15 @@ pub async fn run(config: Args) -> reelgraph::Result<()> {
         stop,
     )
     .await;
+    if tokio::time::timeout(limits.drain_timeout, sockets.close_all())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "WebSocket clients still open after {:?}",
+            limits.drain_timeout
+        );
+    }
     // Every run stored (as cancelled, if it was going) before the exit.
     if tokio::time::timeout(limits.drain_timeout, runs.shutdown())
         .await
@@ -121,6 +141,7 @@ pub async fn run(config: Args) -> reelgraph::Result<()> {
             limits.drain_timeout
         );
     }
+    let _ = reaper.await;
     // The stores close as the last state goes.
     drop(state);
     tracing::info!("stopped");

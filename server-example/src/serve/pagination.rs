@@ -3,7 +3,7 @@
 //! when it is not one this server made for this list).
 //!
 //! A cursor is a kind letter and the hex of where the page ended: the last
-//! canvas id (`c...`), the last revision (`v...`), the last node type (`t...`). Clients pass the
+//! canvas id (`c...`), the last revision (`v...`), the last node type (`t...`), the last task (`q...`). Clients pass the
 //! `next_cursor` of a page back unchanged; they never build one.
 
 use serde::Deserialize;
@@ -55,6 +55,7 @@ pub enum CursorKind {
     Runs,
     Keys,
     NodeTypes,
+    Tasks,
 }
 
 impl CursorKind {
@@ -65,6 +66,7 @@ impl CursorKind {
             CursorKind::Runs => 'r',
             CursorKind::Keys => 'k',
             CursorKind::NodeTypes => 't',
+            CursorKind::Tasks => 'q',
         }
     }
 }

@@ -19,9 +19,14 @@ use super::metrics::Metrics;
 use super::node_types;
 use super::runs::Runs;
 use super::server_db::{self, ServerDb};
+use super::tasks::{TaskSettings, Tasks};
+use super::ws;
 
 /// The canvases' database file in the data directory.
 pub const CANVAS_FILE: &str = "canvases.sqlite";
+
+/// How long before `--request-timeout` a long-polling claim answers.
+const CLAIM_MARGIN: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The shared state of the server.
 #[derive(Debug, Clone)]
@@ -41,10 +46,14 @@ pub struct Inner {
     pub keys: KeyStore,
     /// Runs of stored canvases, their hub, files and records.
     pub runs: Runs,
+    /// The function-runner service: tasks, their queue and events.
+    pub tasks: Tasks,
     /// Per-key and per-address request limits (`--rate-limit`).
     pub limits: RateLimits,
     /// Every figure `/metrics` shows; modules record into it.
     pub metrics: Metrics,
+    /// What the WebSocket connections share (`/v1/ws`).
+    pub ws: Arc<ws::Shared>,
 }
 
 impl std::ops::Deref for AppState {
@@ -82,16 +91,30 @@ impl AppState {
             RunHub::default(),
             metrics.clone(),
         )?;
+        let tasks = Tasks::open(
+            db.clone(),
+            TaskSettings {
+                lease_for: config.task_lease,
+                max_attempts: config.task_max_attempts,
+                // A claim answers before the request timeout would cut it.
+                max_wait: config
+                    .task_max_wait
+                    .min(config.request_timeout.saturating_sub(CLAIM_MARGIN)),
+            },
+            metrics.clone(),
+        )?;
         let limits = RateLimits::new(config.security.rate_limit, config.security.rate_burst);
         Ok(AppState(Arc::new(Inner {
             canvases: Canvases::new(store, catalog.clone()),
             runs,
+            tasks,
             config,
             catalog,
             db,
             keys,
             limits,
             metrics,
+            ws: Arc::default(),
         })))
     }
 }

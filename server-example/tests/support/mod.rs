@@ -13,6 +13,8 @@
 //! server kills it; [`Server::restart`] starts it again on the same data.
 #![allow(dead_code)]
 
+pub mod sse;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -123,6 +125,22 @@ impl Server {
 
     pub fn delete(&self, path: &str) -> RequestBuilder {
         self.request(Method::DELETE, path)
+    }
+
+    /// A new key with these scopes, made through the admin route: (id, secret).
+    pub async fn key(&self, name: &str, scopes: &[&str]) -> (String, String) {
+        let response = self
+            .post("/v1/keys")
+            .json(&serde_json::json!({"name": name, "scopes": scopes}))
+            .send()
+            .await
+            .expect("an answer");
+        let (status, body) = json(response).await;
+        assert_eq!(status, 201, "{body}");
+        (
+            body["id"].as_str().expect("an id").to_owned(),
+            body["key"].as_str().expect("a key").to_owned(),
+        )
     }
 }
 

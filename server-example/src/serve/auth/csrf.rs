@@ -111,10 +111,7 @@ pub fn check(
     policy: &OriginPolicy,
     token_matches: impl FnOnce(&str) -> bool,
 ) -> Result<(), CsrfFailure> {
-    let origin = request_origin(headers).ok_or(CsrfFailure::MissingOrigin)?;
-    if !policy.allows(&origin, headers) {
-        return Err(CsrfFailure::ForeignOrigin);
-    }
+    check_origin(headers, policy)?;
     let token = headers
         .get(CSRF_HEADER)
         .and_then(|v| v.to_str().ok())
@@ -123,6 +120,17 @@ pub fn check(
         Ok(())
     } else {
         Err(CsrfFailure::WrongToken)
+    }
+}
+
+/// Checks only where a cookie request comes from (a WebSocket handshake,
+/// which carries no token): the server's own origin or an allowed one.
+pub fn check_origin(headers: &HeaderMap, policy: &OriginPolicy) -> Result<(), CsrfFailure> {
+    let origin = request_origin(headers).ok_or(CsrfFailure::MissingOrigin)?;
+    if policy.allows(&origin, headers) {
+        Ok(())
+    } else {
+        Err(CsrfFailure::ForeignOrigin)
     }
 }
 

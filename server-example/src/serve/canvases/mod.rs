@@ -11,6 +11,7 @@
 //! store's own revision check stays the last word (another process on the
 //! same file is a `conflict`, and the slot is dropped and read again).
 
+pub mod feed;
 mod handlers;
 
 use std::collections::HashMap;
@@ -21,6 +22,7 @@ use reelgraph::format::comfyui;
 use reelgraph::store::{CanvasStore, ListQuery, Page, VersionInfo};
 use reelgraph::{Applied, Canvas, CanvasDocument, Catalog, Op};
 
+use self::feed::Feed;
 use super::etag;
 use super::metered_store::MeteredStore;
 
@@ -78,6 +80,8 @@ pub struct Canvases {
     store: Arc<MeteredStore>,
     catalog: Catalog,
     slots: RwLock<HashMap<String, Arc<Slot>>>,
+    /// Every stored change, for WebSocket followers.
+    feed: Feed,
 }
 
 impl Canvases {
@@ -86,6 +90,7 @@ impl Canvases {
             store,
             catalog,
             slots: RwLock::default(),
+            feed: Feed::default(),
         }
     }
 
@@ -95,6 +100,11 @@ impl Canvases {
     pub fn load(&self, doc: CanvasDocument) -> reelgraph::Result<Canvas> {
         comfyui::restore_types(&self.catalog, &doc)?;
         Canvas::from_document(self.catalog.clone(), doc)
+    }
+
+    /// The change feed that WebSocket clients follow.
+    pub fn feed(&self) -> &Feed {
+        &self.feed
     }
 
     /// The store, for what this module does not wrap (readiness checks).
@@ -223,6 +233,7 @@ impl Canvases {
         }
         let latest = Latest::of(doc.revision, serde_json::to_vec(&doc)?);
         slot.set_latest(Some(latest.clone()));
+        self.feed.changed(&applied.event);
         Ok((applied, latest))
     }
 
@@ -269,6 +280,7 @@ impl Canvases {
         let latest = Latest::of(doc.revision, serde_json::to_vec(&doc)?);
         *guard = Some(canvas);
         slot.set_latest(Some(latest.clone()));
+        self.feed.replaced(id, latest.revision);
         Ok(latest)
     }
 
@@ -281,6 +293,9 @@ impl Canvases {
         if result.is_ok() || result.as_ref().is_err_and(|e| e.code() == "not_found") {
             *guard = None;
             slot.set_latest(None);
+            if result.is_ok() {
+                self.feed.deleted(id);
+            }
             drop(guard);
             self.forget(id, &slot);
         }

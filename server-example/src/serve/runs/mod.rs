@@ -8,8 +8,8 @@ mod folders;
 mod records;
 mod routes;
 mod service;
-mod sse;
+pub mod sse;
 mod view;
 
 pub use routes::register;
-pub use service::Runs;
+pub use service::{Events, Runs};

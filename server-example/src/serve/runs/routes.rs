@@ -296,23 +296,7 @@ async fn events(
     StrictQuery(after): StrictQuery<After>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let last_seen = match headers.get("last-event-id") {
-        Some(value) => Some(
-            value
-                .to_str()
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .ok_or_else(|| {
-                    ApiError::new(
-                        "invalid_request",
-                        "`Last-Event-ID` is not the seq of an event: send the `id:` of the last event received",
-                    )
-                    .with_details(json!({"header": "Last-Event-ID"}))
-                })?,
-        ),
-        None => after.after,
-    };
-    let from = last_seen.map_or(0, |seq| seq.saturating_add(1));
+    let from = sse::resume_from(&headers, after.after)?;
     let events = state.runs.events(&run_id, from).await?;
     Ok(sse::stream(events).into_response())
 }

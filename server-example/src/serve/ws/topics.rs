@@ -1,0 +1,240 @@
+//! Subscriptions: what `subscribe` starts for each [`Topic`]. Each one is a
+//! task that pushes the topic's events into the connection's outbox until
+//! it is unsubscribed, the topic ends, or the client is too slow.
+//!
+//! To add a topic: a [`Topic`] variant and its arm in [`subscribe`] (a
+//! function that checks access, answers `subscribed` and spawns the task).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+use reelgraph::exec::RunEvent;
+use serde_json::Value;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::task::JoinHandle;
+
+use super::client::Client;
+use super::messages::{ServerMessage, Topic};
+use crate::serve::api_error::ApiResult;
+use crate::serve::encoded::{Encoded, Outgoing};
+use crate::serve::registry::Scope;
+use crate::serve::runs::Events;
+
+/// Starts following `id` on `topic` for `client`, after `since`. Answers
+/// `subscribed` (or the error) in the outbox; returns the following task.
+pub async fn subscribe(
+    client: &Arc<Client>,
+    topic: Topic,
+    id: &str,
+    since: Option<u64>,
+    reference: Option<String>,
+) -> ApiResult<JoinHandle<()>> {
+    match topic {
+        Topic::Canvas => canvas(client, id, since, reference).await,
+        Topic::Run => run(client, id, since, reference).await,
+    }
+}
+
+/// A canvas's changes after revision `since` (default: its revision now).
+async fn canvas(
+    client: &Arc<Client>,
+    id: &str,
+    since: Option<u64>,
+    reference: Option<String>,
+) -> ApiResult<JoinHandle<()>> {
+    client.require(Scope::Read)?;
+    let canvases = &client.state.canvases;
+    let current = canvases.get(id).await?.revision;
+    let since = since.unwrap_or(current);
+    let mut joined = canvases.feed().join(id, since, current);
+    client.send(ServerMessage::Subscribed {
+        reference,
+        topic: Topic::Canvas,
+        id: id.to_owned(),
+        revision: Some(current),
+    });
+    if joined.resync {
+        client.send(resync(
+            Topic::Canvas,
+            id,
+            "changes after the revision asked for are no longer kept: read the canvas again, then subscribe with its revision as `since`",
+        ));
+    }
+    // Whatever was sent (or is older than `since`) is not sent again.
+    let mut last = since;
+    for change in joined.replay {
+        last = change.revision.unwrap_or(last).max(last);
+        client.push(change);
+    }
+    let client = client.clone();
+    let id = id.to_owned();
+    Ok(tokio::spawn(async move {
+        loop {
+            match joined.live.recv().await {
+                Ok(change) => {
+                    if change.revision.is_some_and(|r| r <= last) {
+                        continue;
+                    }
+                    last = change.revision.unwrap_or(last);
+                    if !client.push(change) {
+                        return;
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {
+                    let lagged = resync(
+                        Topic::Canvas,
+                        &id,
+                        "the connection fell behind this canvas's changes: read the canvas again",
+                    );
+                    if !client.send(lagged) {
+                        return;
+                    }
+                }
+                // The canvas was deleted (its `canvas_deleted` went out).
+                Err(RecvError::Closed) => return,
+            }
+        }
+    }))
+}
+
+/// A run's events after `since` (default: all of them).
+async fn run(
+    client: &Arc<Client>,
+    id: &str,
+    since: Option<u64>,
+    reference: Option<String>,
+) -> ApiResult<JoinHandle<()>> {
+    client.require(Scope::Read)?;
+    let runs = &client.state.runs;
+    let from = since.map_or(0, |seq| seq.saturating_add(1));
+    let (events, behind) = match runs.events(id, from).await {
+        Ok(events) => (events, false),
+        // Older than the hub keeps: from the oldest it has, after a resync.
+        Err(e) if e.code() == "seq_dropped" => {
+            let oldest = e.body.details.get("oldest").and_then(Value::as_u64);
+            (runs.events(id, oldest.unwrap_or(from)).await?, true)
+        }
+        Err(e) => return Err(e),
+    };
+    client.send(ServerMessage::Subscribed {
+        reference,
+        topic: Topic::Run,
+        id: id.to_owned(),
+        revision: None,
+    });
+    if behind {
+        client.send(resync(
+            Topic::Run,
+            id,
+            "the run's events after `since` are no longer kept: read the run (GET /v1/runs/{id}); the oldest kept events follow",
+        ));
+    }
+    let cache = client.shared.run_items.of(id);
+    let client = client.clone();
+    let id = id.to_owned();
+    Ok(tokio::spawn(async move {
+        match events {
+            Events::Stored(events) => {
+                for event in events {
+                    if !client.push(cache.item(&event)) {
+                        return;
+                    }
+                }
+            }
+            Events::Live(mut subscription) => loop {
+                match subscription.next_batch().await {
+                    Ok(Some(batch)) => {
+                        for event in batch.iter() {
+                            if !client.push(cache.item(event)) {
+                                return;
+                            }
+                        }
+                    }
+                    Ok(None) => return,
+                    Err(_) => {
+                        let behind = resync(
+                            Topic::Run,
+                            &id,
+                            "the connection fell behind this run's events: read the run (GET /v1/runs/{id}) for where it stands",
+                        );
+                        client.send(behind);
+                        return;
+                    }
+                }
+            },
+        }
+    }))
+}
+
+fn resync(topic: Topic, id: &str, message: &str) -> ServerMessage {
+    ServerMessage::Resync {
+        topic,
+        id: id.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+/// Run events made into [`Encoded`] items once, shared by every connection
+/// that follows the run.
+#[derive(Debug, Default)]
+pub struct RunItems {
+    runs: Mutex<HashMap<String, Weak<RunCache>>>,
+}
+
+/// Runs with followers and forgotten ones, before the map is swept.
+const SWEEP_AT: usize = 64;
+
+impl RunItems {
+    /// The cache of run `id`, shared while someone follows it.
+    pub fn of(&self, id: &str) -> Arc<RunCache> {
+        let mut runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(cache) = runs.get(id).and_then(Weak::upgrade) {
+            return cache;
+        }
+        if runs.len() >= SWEEP_AT {
+            runs.retain(|_, cache| cache.strong_count() > 0);
+        }
+        let cache = Arc::new(RunCache::default());
+        runs.insert(id.to_owned(), Arc::downgrade(&cache));
+        cache
+    }
+}
+
+/// A run's recent events as items, by `seq`, without gaps.
+#[derive(Debug, Default)]
+pub struct RunCache {
+    items: Mutex<VecDeque<Arc<Encoded<RunEvent>>>>,
+}
+
+/// Items kept per run: followers at most this far apart share them.
+const KEPT: usize = 4096;
+
+impl RunCache {
+    /// The item of `event`: the one made already, or a new one kept for
+    /// the followers after this one.
+    pub fn item(&self, event: &RunEvent) -> Arc<dyn Outgoing> {
+        let mut items = self.items.lock().unwrap_or_else(PoisonError::into_inner);
+        let first = items.front().map_or(event.seq, |item| item.value.seq);
+        let next = first + items.len() as u64;
+        if (first..next).contains(&event.seq) {
+            if let Some(item) = usize::try_from(event.seq - first)
+                .ok()
+                .and_then(|i| items.get(i))
+            {
+                return item.clone();
+            }
+        }
+        let item = Arc::new(Encoded::new(event.clone()));
+        if event.seq < first {
+            // Older than what is kept: made for this follower alone.
+            return item;
+        }
+        if event.seq != next {
+            items.clear();
+        } else if items.len() == KEPT {
+            items.pop_front();
+        }
+        items.push_back(item.clone());
+        item
+    }
+}

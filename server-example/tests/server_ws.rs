@@ -1,0 +1,622 @@
+//! `/v1/ws` against the real server process: a run's events in order as
+//! JSON and as MessagePack, replay with `since`, two editors converging on
+//! one canvas, PATCH reaching subscribers, a slow client dropped while a
+//! fast one keeps up, the handshake's auth and subprotocols, pings and the
+//! idle timeout, shutdown, and the bad input the issue names.
+
+mod support;
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use support::{Server, expect_error, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// The demo canvas every server makes at its first start.
+const DEMO: &str = "the-last-lighthouse";
+
+/// Short windows and timeouts, so tests wait little.
+const FAST: &[&str] = &["--ws-batch-window", "10ms", "--durability", "process-crash"];
+
+/// How long a test waits for one frame.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Format {
+    Json,
+    MsgPack,
+}
+
+/// The handshake with these headers; the client or the HTTP answer.
+async fn handshake(server: &Server, headers: &[(&str, &str)]) -> Result<Ws, WsError> {
+    let url = format!("{}/v1/ws", server.base_url.replacen("http://", "ws://", 1));
+    let mut request = url.into_client_request().expect("a request");
+    for (name, value) in headers {
+        request.headers_mut().insert(
+            header_name(name),
+            HeaderValue::from_str(value).expect("a header value"),
+        );
+    }
+    tokio_tungstenite::connect_async(request)
+        .await
+        .map(|(ws, _)| ws)
+}
+
+fn header_name(name: &str) -> tokio_tungstenite::tungstenite::http::HeaderName {
+    name.parse().expect("a header name")
+}
+
+/// A client and the messages it read but no one looked at yet.
+struct Conn {
+    ws: Ws,
+    format: Format,
+    pending: VecDeque<Value>,
+    /// Every message read so far.
+    seen: Vec<Value>,
+}
+
+/// A client with `key` speaking `format`.
+async fn open(server: &Server, key: &str, format: Format) -> Conn {
+    let bearer = format!("Bearer {key}");
+    let protocol = match format {
+        Format::Json => "reelgraph.json.v1",
+        Format::MsgPack => "reelgraph.msgpack.v1",
+    };
+    let ws = handshake(
+        server,
+        &[
+            ("authorization", &bearer),
+            ("sec-websocket-protocol", protocol),
+        ],
+    )
+    .await
+    .expect("the handshake succeeds");
+    Conn::new(ws, format)
+}
+
+impl Conn {
+    fn new(ws: Ws, format: Format) -> Conn {
+        Conn {
+            ws,
+            format,
+            pending: VecDeque::new(),
+            seen: Vec::new(),
+        }
+    }
+
+    async fn send(&mut self, message: &Value) {
+        let frame = match self.format {
+            Format::Json => Message::text(message.to_string()),
+            Format::MsgPack => {
+                Message::binary(rmp_serde::to_vec_named(message).expect("MessagePack"))
+            }
+        };
+        self.ws.send(frame).await.expect("sent");
+    }
+
+    /// The next batch, or the close code when the connection closed
+    /// (`None`: without a close frame).
+    async fn batch(&mut self) -> Result<Vec<Value>, Option<u16>> {
+        loop {
+            let message = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("a frame in time");
+            let message = match message {
+                Some(Ok(message)) => message,
+                Some(Err(_)) | None => return Err(None),
+            };
+            let items: Vec<Value> = match (message, self.format) {
+                (Message::Text(text), Format::Json) => {
+                    serde_json::from_str(&text).expect("a JSON array")
+                }
+                (Message::Binary(bytes), Format::MsgPack) => {
+                    rmp_serde::from_slice(&bytes).expect("a MessagePack array")
+                }
+                (Message::Close(frame), _) => return Err(frame.map(|f| u16::from(f.code))),
+                (Message::Ping(_) | Message::Pong(_), _) => continue,
+                (other, _) => panic!("a frame of the other format: {other:?}"),
+            };
+            assert!(!items.is_empty(), "an empty batch");
+            return Ok(items);
+        }
+    }
+
+    /// The next message.
+    async fn next(&mut self) -> Result<Value, Option<u16>> {
+        while self.pending.is_empty() {
+            let items = self.batch().await?;
+            self.pending.extend(items);
+        }
+        let message = self.pending.pop_front().expect("a message");
+        self.seen.push(message.clone());
+        Ok(message)
+    }
+
+    /// Messages until one matches `stop` (included).
+    async fn until(&mut self, stop: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let mut read = Vec::new();
+        loop {
+            let message = match self.next().await {
+                Ok(message) => message,
+                Err(code) => panic!("closed ({code:?}) before the awaited message; read: {read:?}"),
+            };
+            let done = stop(&message);
+            read.push(message);
+            if done {
+                return read;
+            }
+        }
+    }
+
+    /// Reads to the end; the close code.
+    async fn closed(&mut self) -> Option<u16> {
+        loop {
+            if let Err(code) = self.next().await {
+                return code;
+            }
+        }
+    }
+
+    /// The `canvas_changed` events read so far.
+    fn changes(&self) -> Vec<Value> {
+        self.seen
+            .iter()
+            .filter(|m| m["type"] == "canvas_changed")
+            .cloned()
+            .collect()
+    }
+}
+
+fn is(kind: &'static str) -> impl Fn(&Value) -> bool {
+    move |m| m["type"] == kind
+}
+
+fn ends_run(m: &Value) -> bool {
+    matches!(
+        m["type"].as_str(),
+        Some("run_completed" | "run_failed" | "run_cancelled")
+    )
+}
+
+/// Starts a run of the demo canvas; returns its id.
+async fn start_run(server: &Server) -> String {
+    let response = server
+        .post(&format!("/v1/canvases/{DEMO}/runs"))
+        .json(&json!({"quality": "draft", "targets": ["img_1a"]}))
+        .send()
+        .await
+        .expect("an answer");
+    let (status, run) = json(response).await;
+    assert_eq!(status, 202, "{run}");
+    run["run_id"].as_str().expect("a run id").to_owned()
+}
+
+async fn new_canvas(server: &Server, id: &str) {
+    let response = server
+        .post("/v1/canvases")
+        .json(&json!({"id": id, "name": id}))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(response.status(), 201);
+}
+
+/// A new key with these scopes: its secret.
+async fn key(server: &Server, scopes: &[&str]) -> String {
+    let response = server
+        .post("/v1/keys")
+        .json(&json!({"name": "ws", "scopes": scopes}))
+        .send()
+        .await
+        .expect("an answer");
+    let (status, body) = json(response).await;
+    assert_eq!(status, 201, "{body}");
+    body["key"].as_str().expect("a key").to_owned()
+}
+
+fn shot(id: &str) -> Value {
+    json!({"op": "add_node", "id": id, "type": "shot", "properties": {"prompt": id}})
+}
+
+fn only_run_events(messages: &[Value]) -> Vec<Value> {
+    messages
+        .iter()
+        .filter(|m| m.get("run_id").is_some())
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn a_run_s_events_arrive_in_order_and_alike_in_json_and_msgpack() {
+    let server = Server::start_with(FAST);
+    let mut text = open(&server, &server.admin_key, Format::Json).await;
+    let mut binary = open(&server, &server.admin_key, Format::MsgPack).await;
+    let run = start_run(&server).await;
+    let subscribe = json!({"type": "subscribe", "ref": "r", "topic": "run", "id": run});
+    text.send(&subscribe).await;
+    binary.send(&subscribe).await;
+
+    // Both read at once: a client that reads nothing is closed as idle.
+    let (from_text, from_binary) = tokio::join!(text.until(ends_run), binary.until(ends_run));
+    assert_eq!(
+        from_text[0],
+        json!({"type": "subscribed", "ref": "r", "topic": "run", "id": run})
+    );
+    let events = only_run_events(&from_text);
+    let seqs: Vec<u64> = events
+        .iter()
+        .map(|e| e["seq"].as_u64().expect("a seq"))
+        .collect();
+    assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>());
+    assert_eq!(events[0]["type"], "run_started");
+    assert_eq!(
+        events.last().map(|e| &e["type"]),
+        Some(&json!("run_completed"))
+    );
+    assert!(events.iter().any(|e| e["type"] == "node_progress"));
+    // The same content, whatever the format.
+    assert_eq!(from_text, from_binary);
+
+    // A client that reconnects with the last seq it saw gets the rest.
+    drop(text);
+    let mut again = open(&server, &server.admin_key, Format::Json).await;
+    let seen = 4;
+    again
+        .send(&json!({"type": "subscribe", "topic": "run", "id": run, "since": seen}))
+        .await;
+    let rest = only_run_events(&again.until(ends_run).await);
+    assert_eq!(rest, events[seen as usize + 1..]);
+}
+
+#[tokio::test]
+async fn two_editors_converge_and_a_patch_reaches_both() {
+    let server = Server::start_with(FAST);
+    new_canvas(&server, "reel").await;
+    let mut alice = open(&server, &server.admin_key, Format::Json).await;
+    let mut bob = open(&server, &server.admin_key, Format::MsgPack).await;
+    for editor in [&mut alice, &mut bob] {
+        editor
+            .send(&json!({"type": "subscribe", "topic": "canvas", "id": "reel"}))
+            .await;
+        let subscribed = editor.until(is("subscribed")).await;
+        assert_eq!(subscribed.last().map(|m| &m["revision"]), Some(&json!(0)));
+    }
+
+    // Both edit revision 0: one wins, the other is told, nothing is merged.
+    let apply = |who: &str, base: u64| json!({"type": "apply", "ref": who, "canvas": "reel", "base_revision": base, "ops": [shot(who)]});
+    alice.send(&apply("alice", 0)).await;
+    let answer = alice.until(|m| m["ref"] == "alice").await;
+    assert_eq!(
+        answer.last(),
+        Some(&json!({"type": "applied", "ref": "alice", "canvas": "reel", "revision": 1}))
+    );
+    bob.send(&apply("bob", 0)).await;
+    let refused = bob.until(|m| m["ref"] == "bob").await;
+    let refused = refused.last().expect("an answer");
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(refused["error"]["code"], "conflict");
+    assert_eq!(refused["error"]["details"]["current"], 1);
+    // Bob applies again on what he has now.
+    bob.send(&apply("bob", 1)).await;
+    let answer = bob.until(|m| m["ref"] == "bob").await;
+    assert_eq!(answer.last().map(|m| &m["revision"]), Some(&json!(2)));
+
+    // And an edit over HTTP reaches them both.
+    let response = server
+        .patch("/v1/canvases/reel")
+        .header("if-match", "2")
+        .json(&json!({"ops": [shot("carol")]}))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(response.status(), 200);
+
+    for editor in [&mut alice, &mut bob] {
+        editor
+            .until(|m| m["type"] == "canvas_changed" && m["revision"] == 3)
+            .await;
+        let changes = editor.changes();
+        let seqs: Vec<&Value> = changes.iter().map(|c| &c["seq"]).collect();
+        assert_eq!(seqs, [&json!(1), &json!(2), &json!(3)]);
+        let added: Vec<&Value> = changes.iter().map(|c| &c["ops"][0]["id"]).collect();
+        assert_eq!(added, [&json!("alice"), &json!("bob"), &json!("carol")]);
+    }
+    assert_eq!(alice.changes(), bob.changes());
+    let (_, canvas) = json(
+        server
+            .get("/v1/canvases/reel")
+            .send()
+            .await
+            .expect("an answer"),
+    )
+    .await;
+    assert_eq!(canvas["revision"], 3);
+    assert_eq!(canvas["nodes"].as_array().map(Vec::len), Some(3));
+
+    // A client back after revision 1 gets the changes it missed.
+    let mut late = open(&server, &server.admin_key, Format::Json).await;
+    late.send(&json!({"type": "subscribe", "topic": "canvas", "id": "reel", "since": 1}))
+        .await;
+    late.until(|m| m["seq"] == 3).await;
+    assert_eq!(late.changes(), alice.changes()[1..]);
+}
+
+#[tokio::test]
+async fn a_slow_client_is_dropped_while_a_fast_one_keeps_up() {
+    let server = Server::start_with(&[
+        "--ws-batch-window",
+        "5ms",
+        "--ws-queue",
+        "16",
+        "--durability",
+        "process-crash",
+    ]);
+    new_canvas(&server, "big").await;
+    let mut slow = open(&server, &server.admin_key, Format::Json).await;
+    let mut fast = open(&server, &server.admin_key, Format::Json).await;
+    let subscribe = json!({"type": "subscribe", "topic": "canvas", "id": "big"});
+    for client in [&mut slow, &mut fast] {
+        client.send(&subscribe).await;
+        client.until(is("subscribed")).await;
+    }
+
+    // Big changes fill the socket's buffers while `slow` reads nothing.
+    let edits: u64 = 400;
+    let reader = tokio::spawn(async move {
+        let last = fast
+            .until(|m| m["type"] == "canvas_changed" && m["seq"] == edits)
+            .await;
+        assert!(
+            last.iter().all(|m| m["type"] != "error"),
+            "fast was refused"
+        );
+        let seqs: Vec<u64> = fast
+            .changes()
+            .iter()
+            .map(|m| m["seq"].as_u64().expect("a seq"))
+            .collect();
+        assert_eq!(seqs, (1..=edits).collect::<Vec<_>>(), "fast missed nothing");
+    });
+    let prompt = "x".repeat(60_000);
+    let mut ops = vec![shot("s")];
+    for revision in 0..edits {
+        ops.push(json!({"op": "set_properties", "id": "s", "properties": {"prompt": format!("{revision}{prompt}")}}));
+        let response = server
+            .patch("/v1/canvases/big")
+            .header("if-match", revision.to_string())
+            .json(&json!({ "ops": ops }))
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(response.status(), 200, "{:?}", response.text().await);
+        ops.clear();
+    }
+    reader.await.expect("the fast reader");
+
+    // `slow` gets what was sent before it was dropped, then the end: a
+    // `too_slow` error and close 4008 when the buffers let them through.
+    let end = slow.closed().await;
+    assert!(matches!(end, None | Some(4008)), "{end:?}");
+    assert!(
+        slow.changes().len() < edits as usize,
+        "slow was not dropped"
+    );
+    let errors: Vec<&Value> = slow.seen.iter().filter(|m| m["type"] == "error").collect();
+    assert!(
+        errors.iter().all(|m| m["error"]["code"] == "too_slow"),
+        "{errors:?}"
+    );
+    let metrics = server
+        .get("/metrics")
+        .send()
+        .await
+        .expect("an answer")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("reelgraph_ws_clients_dropped_total{reason=\"too_slow\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn the_handshake_needs_a_key_or_a_cookie_from_an_allowed_origin() {
+    let server = Server::start_with(&["--allowed-origin", "http://editor.test"]);
+    let refused = |result: Result<Ws, WsError>| match result {
+        Err(WsError::Http(response)) => {
+            let body: Value =
+                serde_json::from_slice(response.body().as_deref().unwrap_or_default())
+                    .expect("a JSON error");
+            (response.status().as_u16(), body["error"]["code"].clone())
+        }
+        Err(e) => panic!("not an HTTP refusal: {e}"),
+        Ok(_) => panic!("the handshake succeeded"),
+    };
+    assert_eq!(
+        refused(handshake(&server, &[]).await),
+        (401, json!("unauthorized"))
+    );
+    // A key that may not read may not subscribe to anything.
+    let runner = key(&server, &["run"]).await;
+    let bearer = format!("Bearer {runner}");
+    assert_eq!(
+        refused(handshake(&server, &[("authorization", &bearer)]).await),
+        (403, json!("forbidden"))
+    );
+
+    let response = server
+        .client
+        .post(server.url("/v1/session"))
+        .json(&json!({"key": server.admin_key}))
+        .send()
+        .await
+        .expect("an answer");
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .expect("text")
+        .split(';')
+        .next()
+        .expect("name=value")
+        .to_owned();
+    assert_eq!(
+        refused(handshake(&server, &[("cookie", &cookie)]).await),
+        (403, json!("csrf_failed"))
+    );
+    let foreign = [("cookie", cookie.as_str()), ("origin", "http://evil.test")];
+    assert_eq!(
+        refused(handshake(&server, &foreign).await),
+        (403, json!("csrf_failed"))
+    );
+    let own = server.base_url.clone();
+    for origin in [own.as_str(), "http://editor.test"] {
+        let ws = handshake(&server, &[("cookie", &cookie), ("origin", origin)])
+            .await
+            .expect("an allowed origin");
+        let mut client = Conn::new(ws, Format::Json);
+        client
+            .send(&json!({"type": "subscribe", "topic": "canvas", "id": DEMO}))
+            .await;
+        client.until(is("subscribed")).await;
+    }
+
+    // Subprotocols: an unknown one alone is refused; a known one is chosen.
+    let bearer = format!("Bearer {}", server.admin_key);
+    let unknown = [
+        ("authorization", bearer.as_str()),
+        ("sec-websocket-protocol", "chat.v2"),
+    ];
+    assert_eq!(
+        refused(handshake(&server, &unknown).await),
+        (400, json!("unsupported_subprotocol"))
+    );
+    let among = [
+        ("authorization", bearer.as_str()),
+        ("sec-websocket-protocol", "chat.v2, reelgraph.msgpack.v1"),
+    ];
+    let ws = handshake(&server, &among)
+        .await
+        .expect("a known subprotocol among others");
+    let mut client = Conn::new(ws, Format::MsgPack);
+    client
+        .send(&json!({"type": "subscribe", "topic": "canvas", "id": DEMO}))
+        .await;
+    client.until(is("subscribed")).await;
+    // Not a WebSocket request at all.
+    expect_error(
+        server.get("/v1/ws").send().await.expect("an answer"),
+        426,
+        "upgrade_required",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn bad_messages_get_errors_and_the_connection_stays_usable() {
+    let server = Server::start_with(&["--ws-batch-window", "10ms", "--ws-max-frame", "4096"]);
+    let reader = key(&server, &["read"]).await;
+    let mut client = open(&server, &reader, Format::Json).await;
+    let code = |m: &Value| m["error"]["code"].as_str().map(str::to_owned);
+
+    let apply = json!({"type": "apply", "ref": "1", "canvas": DEMO, "base_revision": 0, "ops": [shot("z")]});
+    let cases = [
+        (
+            r#"{"type": "dance", "ref": "1"}"#.to_owned(),
+            "unknown_message_type",
+        ),
+        ("{not json".to_owned(), "invalid_message"),
+        (r#"{"ref": "1"}"#.to_owned(), "invalid_message"),
+        (
+            r#"{"type": "subscribe", "ref": "1", "topic": "film", "id": "x"}"#.to_owned(),
+            "invalid_message",
+        ),
+        (
+            r#"{"type": "subscribe", "ref": "1", "topic": "run", "id": "x", "colour": 1}"#
+                .to_owned(),
+            "invalid_message",
+        ),
+        (
+            r#"{"type": "subscribe", "ref": "1", "topic": "run", "id": "nope"}"#.to_owned(),
+            "not_found",
+        ),
+        (
+            r#"{"type": "subscribe", "ref": "1", "topic": "canvas", "id": "nope"}"#.to_owned(),
+            "not_found",
+        ),
+        // A read-only key may not edit.
+        (apply.to_string(), "forbidden"),
+    ];
+    for (frame, expected) in cases {
+        client
+            .ws
+            .send(Message::text(frame.clone()))
+            .await
+            .expect("sent");
+        let answer = client.until(is("error")).await;
+        let answer = answer.last().expect("an error");
+        assert_eq!(code(answer).as_deref(), Some(expected), "{frame}: {answer}");
+        assert!(
+            answer["error"]["hint"]
+                .as_str()
+                .is_some_and(|h| !h.is_empty())
+        );
+    }
+    // Still usable.
+    client
+        .send(&json!({"type": "subscribe", "ref": "ok", "topic": "canvas", "id": DEMO}))
+        .await;
+    client.until(is("subscribed")).await;
+
+    let mut binary = open(&server, &reader, Format::MsgPack).await;
+    binary
+        .ws
+        .send(Message::binary(vec![0xc1, 0x00]))
+        .await
+        .expect("sent");
+    let answer = binary.until(is("error")).await;
+    assert_eq!(code(&answer[0]).as_deref(), Some("invalid_message"));
+    binary.send(&json!({"type": "dance"})).await;
+    let answer = binary.until(is("error")).await;
+    assert_eq!(code(&answer[0]).as_deref(), Some("unknown_message_type"));
+
+    // A frame over --ws-max-frame closes the connection with 1009.
+    client
+        .ws
+        .send(Message::text("x".repeat(5000)))
+        .await
+        .expect("sent");
+    assert_eq!(client.closed().await, Some(u16::from(CloseCode::Size)));
+}
+
+#[tokio::test]
+async fn a_silent_client_is_closed_and_shutdown_says_going_away() {
+    let mut server =
+        Server::start_with(&["--ws-ping-interval", "50ms", "--ws-idle-timeout", "300ms"]);
+    let mut silent = open(&server, &server.admin_key, Format::Json).await;
+    let mut awake = open(&server, &server.admin_key, Format::Json).await;
+    // `awake` reads (and so answers pings) for a while; `silent` does not.
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(800);
+    while let Ok(message) = tokio::time::timeout_at(deadline, awake.ws.next()).await {
+        assert!(matches!(message, Some(Ok(Message::Ping(_)))), "{message:?}");
+    }
+    assert_eq!(silent.closed().await, Some(4000));
+
+    let pid = server.child().id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    assert_eq!(awake.closed().await, Some(1001));
+    let status = server.child().wait().expect("the server exits");
+    assert!(status.success(), "{status:?}");
+}
