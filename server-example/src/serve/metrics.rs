@@ -259,6 +259,8 @@ impl Metrics {
             "queue_claim_wait_seconds",
             "Time a worker's claim waited before its answer (tasks, or none when its wait ran out)",
             inner.claim_wait.clone(),
+        );
+        registry.register(
             "ws_open_connections",
             "WebSocket connections open now",
             inner.ws_connections.clone(),

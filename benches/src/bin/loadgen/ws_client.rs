@@ -15,10 +15,12 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use crate::ws_wire::{self, Frame, Subscribe};
+use reelgraph_server::serve::ws::messages::{ClientMessage, Topic};
+
+use crate::ws_wire::{self, Item};
 
 /// The subprotocol the clients speak.
-pub const SUBPROTOCOL: &str = "reelgraph.json.v1";
+pub const SUBPROTOCOL: &str = reelgraph_server::serve::ws::JSON_PROTOCOL;
 
 /// Loopback addresses the clients connect from, in turn, so that tens of
 /// thousands of connections do not run out of ephemeral ports on one.
@@ -144,7 +146,10 @@ pub async fn client(
         last_seq: None,
         acks: 0,
     };
-    if let Err(e) = follow.subscribe(ws_wire::subscribe_canvas(&canvas)).await {
+    if let Err(e) = follow
+        .subscribe(ws_wire::subscribe(Topic::Canvas, &canvas))
+        .await
+    {
         return follow.fail(e);
     }
     loop {
@@ -156,7 +161,7 @@ pub async fn client(
                 let phase = phases.borrow_and_update().clone();
                 match phase {
                     Phase::Follow(run) => {
-                        if let Err(e) = follow.subscribe(ws_wire::subscribe_run(&run)).await {
+                        if let Err(e) = follow.subscribe(ws_wire::subscribe(Topic::Run, &run)).await {
                             return follow.fail(e);
                         }
                     }
@@ -194,8 +199,8 @@ struct Follow {
 }
 
 impl Follow {
-    async fn subscribe(&mut self, message: Subscribe) -> Result<(), String> {
-        let text = serde_json::to_string(&[message]).map_err(|e| e.to_string())?;
+    async fn subscribe(&mut self, message: ClientMessage) -> Result<(), String> {
+        let text = serde_json::to_string(&message).map_err(|e| e.to_string())?;
         self.socket
             .send(Message::text(text))
             .await
@@ -216,11 +221,11 @@ impl Follow {
             // Pings are answered by the library; nothing else is expected.
             _ => return Ok(()),
         };
-        let batch: Vec<Frame> =
+        let batch: Vec<Item> =
             serde_json::from_str(&text).map_err(|e| format!("a frame that is not a batch: {e}"))?;
         for item in batch {
             match item {
-                Frame::Subscribed => {
+                Item::Subscribed => {
                     self.acks += 1;
                     let step = if self.acks == 1 {
                         Step::Connected
@@ -229,8 +234,8 @@ impl Follow {
                     };
                     let _ = self.steps.send(step);
                 }
-                Frame::Error(error) => return Err(format!("an error message: {error}")),
-                Frame::RunEvent { seq, ts_ms } => {
+                Item::Trouble(what) => return Err(what),
+                Item::RunEvent { seq, ts_ms } => {
                     if let Some(last) = self.last_seq
                         && seq > last + 1
                     {
@@ -248,7 +253,7 @@ impl Follow {
                         _ => self.received.before += 1,
                     }
                 }
-                Frame::Other => {}
+                Item::Other => {}
             }
         }
         Ok(())

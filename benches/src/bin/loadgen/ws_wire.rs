@@ -1,37 +1,30 @@
-//! The messages of `/v1/ws` the fan-out clients send and read.
+//! The messages of `/v1/ws` the fan-out clients send (the server's own
+//! `ClientMessage`) and the part of each server message they read.
 
-use reelgraph::event::Timestamp;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::time::UNIX_EPOCH;
 
-/// `subscribe` (client to server).
-#[derive(Debug, Serialize)]
-#[serde(tag = "type", rename = "subscribe")]
-pub struct Subscribe {
-    topic: &'static str,
-    id: String,
-}
+use reelgraph::event::Timestamp;
+use reelgraph_server::serve::ws::messages::{ClientMessage, Topic};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
 
-pub fn subscribe_canvas(id: &str) -> Subscribe {
-    Subscribe {
-        topic: "canvas",
+pub fn subscribe(topic: Topic, id: &str) -> ClientMessage {
+    ClientMessage::Subscribe {
+        reference: None,
+        topic,
         id: id.to_owned(),
+        since: None,
     }
 }
 
-pub fn subscribe_run(id: &str) -> Subscribe {
-    Subscribe {
-        topic: "run",
-        id: id.to_owned(),
-    }
-}
-
-/// One message of a server frame, as far as the clients look at it.
+/// One item of a server frame, as far as the clients look at it. Run
+/// events are read for their `seq` and `ts` only: ten thousand clients
+/// parse every event, on the same cores as the server.
 #[derive(Debug)]
-pub enum Frame {
+pub enum Item {
     Subscribed,
-    Error(Value),
+    /// `error` or `resync`: the client stops and reports it.
+    Trouble(String),
     /// A run event: its `seq`, and its `ts` in milliseconds since the epoch.
     RunEvent {
         seq: u64,
@@ -41,29 +34,31 @@ pub enum Frame {
 }
 
 #[derive(Deserialize)]
-struct Raw {
-    #[serde(rename = "type")]
-    kind: String,
-    run_id: Option<String>,
+struct Raw<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
+    run_id: Option<IgnoredAny>,
     seq: Option<u64>,
     ts: Option<Timestamp>,
-    error: Option<Value>,
+    error: Option<serde_json::Value>,
+    message: Option<String>,
 }
 
-impl<'de> Deserialize<'de> for Frame {
+impl<'de> Deserialize<'de> for Item {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = Raw::deserialize(d)?;
-        Ok(match (raw.kind.as_str(), raw.run_id, raw.seq, raw.ts) {
-            ("subscribed", ..) => Frame::Subscribed,
-            ("error", ..) => Frame::Error(raw.error.unwrap_or_default()),
-            (_, Some(_), Some(seq), Some(ts)) => Frame::RunEvent {
+        Ok(match (raw.kind, raw.run_id, raw.seq, raw.ts) {
+            ("subscribed", ..) => Item::Subscribed,
+            ("error", ..) => Item::Trouble(format!("error {}", raw.error.unwrap_or_default())),
+            ("resync", ..) => Item::Trouble(format!("resync: {}", raw.message.unwrap_or_default())),
+            (_, Some(_), Some(seq), Some(ts)) => Item::RunEvent {
                 seq,
                 ts_ms: ts
                     .0
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
             },
-            _ => Frame::Other,
+            _ => Item::Other,
         })
     }
 }
