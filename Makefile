@@ -104,7 +104,7 @@ check-generated:
 	    || { echo "the first rust example of $$page differs from the doctested one in core/README.md"; exit 1; }; \
 	done; \
 	cargo run -q -p reelgraph-server --example openapi -- "$$tmp/api"; \
-	for f in openapi.json server-api.md; do \
+	for f in openapi.json server-api.md server-websocket.json; do \
 	  diff -u "docs/$$f" "$$tmp/api/$$f" \
 	    || { echo "docs/$$f is out of date: run 'make generate'"; exit 1; }; \
 	done; \

@@ -1,6 +1,7 @@
-//! Writes the server's OpenAPI document: `docs/openapi.json` and the API
-//! reference page `docs/server-api.md` (`make generate`; `make test` checks
-//! both are up to date).
+//! Writes the server's OpenAPI document: `docs/openapi.json`, the API
+//! reference page `docs/server-api.md`, and the schemas of the WebSocket
+//! messages, `docs/server-websocket.json` (`make generate`; `make test`
+//! checks all three are up to date).
 //!
 //! ```text
 //! cargo run -p reelgraph-server --example openapi -- docs
@@ -18,7 +19,11 @@ fn main() -> std::io::Result<()> {
     json.push('\n');
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join("openapi.json"), json)?;
-    std::fs::write(dir.join("server-api.md"), markdown(&document))
+    std::fs::write(dir.join("server-api.md"), markdown(&document))?;
+    let schemas = reelgraph_server::serve::ws::messages::schemas();
+    let mut json = serde_json::to_string_pretty(&schemas).map_err(std::io::Error::other)?;
+    json.push('\n');
+    std::fs::write(dir.join("server-websocket.json"), json)
 }
 
 /// The reference page: one section per tag, one entry per operation.

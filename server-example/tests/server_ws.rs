@@ -12,8 +12,10 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use support::{Server, expect_error, json};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -36,8 +38,8 @@ enum Format {
     MsgPack,
 }
 
-/// The handshake with these headers; the client or the HTTP answer.
-async fn handshake(server: &Server, headers: &[(&str, &str)]) -> Result<Ws, WsError> {
+/// The handshake request with these headers.
+fn request(server: &Server, headers: &[(&str, &str)]) -> Request {
     let url = format!("{}/v1/ws", server.base_url.replacen("http://", "ws://", 1));
     let mut request = url.into_client_request().expect("a request");
     for (name, value) in headers {
@@ -46,7 +48,12 @@ async fn handshake(server: &Server, headers: &[(&str, &str)]) -> Result<Ws, WsEr
             HeaderValue::from_str(value).expect("a header value"),
         );
     }
-    tokio_tungstenite::connect_async(request)
+    request
+}
+
+/// The handshake with these headers; the client or the HTTP answer.
+async fn handshake(server: &Server, headers: &[(&str, &str)]) -> Result<Ws, WsError> {
+    tokio_tungstenite::connect_async(request(server, headers))
         .await
         .map(|(ws, _)| ws)
 }
@@ -350,71 +357,8 @@ async fn two_editors_converge_and_a_patch_reaches_both() {
     assert_eq!(late.changes(), alice.changes()[1..]);
 }
 
-#[tokio::test]
-async fn a_slow_client_is_dropped_while_a_fast_one_keeps_up() {
-    let server = Server::start_with(&[
-        "--ws-batch-window",
-        "5ms",
-        "--ws-queue",
-        "16",
-        "--durability",
-        "process-crash",
-    ]);
-    new_canvas(&server, "big").await;
-    let mut slow = open(&server, &server.admin_key, Format::Json).await;
-    let mut fast = open(&server, &server.admin_key, Format::Json).await;
-    let subscribe = json!({"type": "subscribe", "topic": "canvas", "id": "big"});
-    for client in [&mut slow, &mut fast] {
-        client.send(&subscribe).await;
-        client.until(is("subscribed")).await;
-    }
-
-    // Big changes fill the socket's buffers while `slow` reads nothing.
-    let edits: u64 = 400;
-    let reader = tokio::spawn(async move {
-        let last = fast
-            .until(|m| m["type"] == "canvas_changed" && m["seq"] == edits)
-            .await;
-        assert!(
-            last.iter().all(|m| m["type"] != "error"),
-            "fast was refused"
-        );
-        let seqs: Vec<u64> = fast
-            .changes()
-            .iter()
-            .map(|m| m["seq"].as_u64().expect("a seq"))
-            .collect();
-        assert_eq!(seqs, (1..=edits).collect::<Vec<_>>(), "fast missed nothing");
-    });
-    let prompt = "x".repeat(60_000);
-    let mut ops = vec![shot("s")];
-    for revision in 0..edits {
-        ops.push(json!({"op": "set_properties", "id": "s", "properties": {"prompt": format!("{revision}{prompt}")}}));
-        let response = server
-            .patch("/v1/canvases/big")
-            .header("if-match", revision.to_string())
-            .json(&json!({ "ops": ops }))
-            .send()
-            .await
-            .expect("an answer");
-        assert_eq!(response.status(), 200, "{:?}", response.text().await);
-        ops.clear();
-    }
-    reader.await.expect("the fast reader");
-
-    // `slow` gets what was sent before it was dropped, then the end: a
-    // `too_slow` error and close 4008 when the buffers let them through.
-    let end = slow.closed().await;
-    assert!(matches!(end, None | Some(4008)), "{end:?}");
-    assert!(
-        slow.changes().len() < edits as usize,
-        "slow was not dropped"
-    );
-    let errors: Vec<&Value> = slow.seen.iter().filter(|m| m["type"] == "error").collect();
-    assert!(
-        errors.iter().all(|m| m["error"]["code"] == "too_slow"),
-        "{errors:?}"
-    );
+/// Whether the server dropped a client as too slow.
+async fn dropped_too_slow(server: &Server) -> bool {
     let metrics = server
         .get("/metrics")
         .send()
@@ -423,9 +367,93 @@ async fn a_slow_client_is_dropped_while_a_fast_one_keeps_up() {
         .text()
         .await
         .expect("text");
+    metrics.contains("reelgraph_ws_clients_dropped_total{reason=\"too_slow\"} 1")
+}
+
+#[tokio::test]
+async fn a_slow_client_is_dropped_while_a_fast_one_keeps_up() {
+    let server = Server::start_with(&[
+        "--ws-batch-window",
+        "5ms",
+        "--ws-queue",
+        "8",
+        "--durability",
+        "process-crash",
+    ]);
+    new_canvas(&server, "big").await;
+    // A small receive buffer: a client that reads nothing fills it soon.
+    let addr = server
+        .base_url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("an address");
+    let socket = TcpSocket::new_v4().expect("a socket");
+    socket.set_recv_buffer_size(4096).expect("a buffer size");
+    let stream = socket.connect(addr).await.expect("connected");
+    let bearer = format!("Bearer {}", server.admin_key);
+    let (ws, _) = tokio_tungstenite::client_async(
+        request(&server, &[("authorization", &bearer)]),
+        MaybeTlsStream::Plain(stream),
+    )
+    .await
+    .expect("the handshake succeeds");
+    let mut slow = Conn::new(ws, Format::Json);
+    let mut fast = open(&server, &server.admin_key, Format::Json).await;
+    let subscribe = json!({"type": "subscribe", "topic": "canvas", "id": "big"});
+    for client in [&mut slow, &mut fast] {
+        client.send(&subscribe).await;
+        client.until(is("subscribed")).await;
+    }
+
+    // `fast` reads every change until told how many there were.
+    let (total, mut told) = watch::channel(u64::MAX);
+    let reader = tokio::spawn(async move {
+        while (fast.changes().len() as u64) < *told.borrow() {
+            tokio::select! {
+                message = fast.next() => {
+                    let message = message.expect("fast stays open");
+                    assert_ne!(message["type"], "error", "{message}");
+                }
+                _ = told.changed() => {}
+            }
+        }
+        fast.changes()
+    });
+    // Big changes, until the server dropped `slow`, which reads nothing.
+    let prompt = "x".repeat(60_000);
+    let mut ops = vec![shot("s")];
+    let mut edits = 0;
+    while edits < 400 && !(edits % 10 == 0 && edits > 0 && dropped_too_slow(&server).await) {
+        ops.push(json!({"op": "set_properties", "id": "s", "properties": {"prompt": format!("{edits}{prompt}")}}));
+        let response = server
+            .patch("/v1/canvases/big")
+            .header("if-match", edits.to_string())
+            .json(&json!({ "ops": ops }))
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(response.status(), 200, "{:?}", response.text().await);
+        ops.clear();
+        edits += 1;
+    }
+    assert!(dropped_too_slow(&server).await, "slow was never dropped");
+    total.send(edits).expect("the reader listens");
+    let changes = reader.await.expect("the fast reader");
+    let seqs: Vec<u64> = changes
+        .iter()
+        .map(|m| m["seq"].as_u64().expect("a seq"))
+        .collect();
+    assert_eq!(seqs, (1..=edits).collect::<Vec<_>>(), "fast missed nothing");
+
+    // `slow` gets what was sent before it was dropped, then the end: a
+    // `too_slow` error and close 4008 when the buffers let them through.
+    let end = slow.closed().await;
+    assert!(matches!(end, None | Some(4008)), "{end:?}");
+    assert!((slow.changes().len() as u64) < edits, "slow got everything");
+    let errors: Vec<&Value> = slow.seen.iter().filter(|m| m["type"] == "error").collect();
     assert!(
-        metrics.contains("reelgraph_ws_clients_dropped_total{reason=\"too_slow\"} 1"),
-        "{metrics}"
+        errors.iter().all(|m| m["error"]["code"] == "too_slow"),
+        "{errors:?}"
     );
 }
 

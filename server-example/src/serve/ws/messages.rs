@@ -137,6 +137,14 @@ pub enum ServerItem {
     Canvas(CanvasChange),
 }
 
+/// The JSON Schemas of what a client sends and of any element of a
+/// server frame (`make generate` writes them to `docs/server-websocket.json`).
+pub fn schemas() -> Value {
+    let (_, client) = reelgraph::schema::root::<ClientMessage>();
+    let (_, server) = reelgraph::schema::root::<ServerItem>();
+    json!({"ClientMessage": client, "ServerItem": server})
+}
+
 /// Reads one client frame. On failure: the error, with the client's `ref`
 /// when the frame had one.
 pub fn parse(format: Format, frame: &[u8]) -> Result<ClientMessage, (Option<String>, ApiError)> {

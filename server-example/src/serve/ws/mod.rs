@@ -108,14 +108,14 @@ async fn open(
     })?;
     // A cookie is sent by the browser whatever page opens the socket:
     // only pages of allowed origins may use it.
-    if !headers.contains_key(AUTHORIZATION) {
-        if let Err(failure) = csrf::check_origin(&headers, &state.config.security.origin_policy()) {
-            return Err(ApiError::new(
-                "csrf_failed",
-                "a WebSocket opened with the session cookie must come from a page of this server's origin (or one named with --allowed-origin)",
-            )
-            .with_details(json!({"reason": failure.reason()})));
-        }
+    if !headers.contains_key(AUTHORIZATION)
+        && let Err(failure) = csrf::check_origin(&headers, &state.config.security.origin_policy())
+    {
+        return Err(ApiError::new(
+            "csrf_failed",
+            "a WebSocket opened with the session cookie must come from a page of this server's origin (or one named with --allowed-origin)",
+        )
+        .with_details(json!({"reason": failure.reason()})));
     }
     let (format, protocol) = subprotocol(&headers)?;
     let limit = state.config.ws.ws_max_frame;

@@ -216,13 +216,12 @@ impl RunCache {
         let mut items = self.items.lock().unwrap_or_else(PoisonError::into_inner);
         let first = items.front().map_or(event.seq, |item| item.value.seq);
         let next = first + items.len() as u64;
-        if (first..next).contains(&event.seq) {
-            if let Some(item) = usize::try_from(event.seq - first)
+        if (first..next).contains(&event.seq)
+            && let Some(item) = usize::try_from(event.seq - first)
                 .ok()
                 .and_then(|i| items.get(i))
-            {
-                return item.clone();
-            }
+        {
+            return item.clone();
         }
         let item = Arc::new(Encoded::new(event.clone()));
         if event.seq < first {
