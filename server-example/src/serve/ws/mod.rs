@@ -43,6 +43,12 @@ use super::state::AppState;
 pub const JSON_PROTOCOL: &str = "reelgraph.json.v1";
 pub const MSGPACK_PROTOCOL: &str = "reelgraph.msgpack.v1";
 
+/// What a connection reads at a time. tungstenite's default, 128 KiB
+/// allocated and touched per connection, would be most of an idle
+/// connection's memory; clients send small messages, and a large `apply`
+/// just takes more reads.
+const READ_BUFFER: usize = 4096;
+
 /// The close codes the server sends.
 pub mod close {
     /// The client closed the connection.
@@ -119,7 +125,10 @@ async fn open(
     }
     let (format, protocol) = subprotocol(&headers)?;
     let limit = state.config.ws.ws_max_frame;
-    let mut upgrade = upgrade.max_message_size(limit).max_frame_size(limit);
+    let mut upgrade = upgrade
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .read_buffer_size(READ_BUFFER);
     if let Some(name) = protocol {
         upgrade = upgrade.protocols([name]);
     }
