@@ -298,6 +298,19 @@ async fn two_editors_converge_and_a_patch_reaches_both() {
         assert_eq!(subscribed.last().map(|m| &m["revision"]), Some(&json!(0)));
     }
 
+    // Each is told the other is there.
+    let bob_sees = bob.until(is("presence")).await;
+    let alice_sees = alice.until(is("presence")).await;
+    let (bob_sees, alice_sees) = (
+        bob_sees.last().expect("presence"),
+        alice_sees.last().expect("presence"),
+    );
+    assert_eq!(
+        (&bob_sees["state"], &bob_sees["key"], &alice_sees["state"]),
+        (&json!("joined"), &json!("admin"), &json!("joined"))
+    );
+    assert_ne!(bob_sees["connection"], alice_sees["connection"]);
+
     // Both edit revision 0: one wins, the other is told, nothing is merged.
     let apply = |who: &str, base: u64| json!({"type": "apply", "ref": who, "canvas": "reel", "base_revision": base, "ops": [shot(who)]});
     alice.send(&apply("alice", 0)).await;
@@ -349,12 +362,30 @@ async fn two_editors_converge_and_a_patch_reaches_both() {
     assert_eq!(canvas["revision"], 3);
     assert_eq!(canvas["nodes"].as_array().map(Vec::len), Some(3));
 
+    // Bob goes; Alice is told.
+    let bob_connection = alice_sees["connection"].clone();
+    drop(bob);
+    let left = alice
+        .until(|m| m["type"] == "presence" && m["state"] == "left")
+        .await;
+    assert_eq!(left.last().map(|m| &m["connection"]), Some(&bob_connection));
+
     // A client back after revision 1 gets the changes it missed.
     let mut late = open(&server, &server.admin_key, Format::Json).await;
     late.send(&json!({"type": "subscribe", "topic": "canvas", "id": "reel", "since": 1}))
         .await;
     late.until(|m| m["seq"] == 3).await;
     assert_eq!(late.changes(), alice.changes()[1..]);
+
+    // Changes the server no longer holds (the demo canvas was made before
+    // this start): the client is told to read the canvas again.
+    late.send(&json!({"type": "subscribe", "topic": "canvas", "id": DEMO, "since": 0}))
+        .await;
+    let resync = late.until(is("resync")).await;
+    assert_eq!(
+        resync.last().map(|m| (&m["topic"], &m["id"])),
+        Some((&json!("canvas"), &json!(DEMO)))
+    );
 }
 
 /// Whether the server dropped a client as too slow.

@@ -30,6 +30,8 @@ const LAST_WORDS: Duration = Duration::from_secs(1);
 /// What the tasks of one connection share.
 #[derive(Debug)]
 pub struct Client {
+    /// `ws_` and a number, unique while the server runs.
+    pub id: String,
     pub state: AppState,
     pub shared: Arc<Shared>,
     pub principal: Principal,
@@ -52,7 +54,9 @@ impl Client {
         format: Format,
     ) -> Client {
         let queue = state.config.ws.ws_queue;
+        let number = shared.opened.fetch_add(1, Ordering::Relaxed);
         Client {
+            id: format!("ws_{number}"),
             state,
             shared,
             principal,
@@ -129,8 +133,11 @@ impl Client {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner),
         );
-        for (_, task) in subscriptions {
+        for ((topic, id), task) in subscriptions {
             task.abort();
+            if topic == Topic::Canvas {
+                self.shared.presence.leave(&id, self);
+            }
         }
     }
 }
@@ -232,6 +239,9 @@ async fn handle(client: &Arc<Client>, message: ClientMessage) {
                 .remove(&(topic, id.clone()));
             if let Some(task) = task {
                 task.abort();
+                if topic == Topic::Canvas {
+                    client.shared.presence.leave(&id, client);
+                }
             }
             client.send(ServerMessage::Unsubscribed {
                 reference,

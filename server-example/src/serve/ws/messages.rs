@@ -110,6 +110,15 @@ pub enum ServerMessage {
         id: String,
         message: String,
     },
+    /// Someone joined or left a canvas this connection follows: its
+    /// connection id and its key's name. A new subscriber gets one
+    /// `joined` for each connection already there.
+    Presence {
+        canvas: String,
+        connection: String,
+        key: String,
+        state: PresenceState,
+    },
     /// A message could not be handled; the connection stays usable unless
     /// the code is `too_slow`. `error` is the body of the server's HTTP errors.
     Error {
@@ -126,6 +135,14 @@ impl ServerMessage {
             error: error.body,
         }
     }
+}
+
+/// Whether a connection came to a canvas or went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceState {
+    Joined,
+    Left,
 }
 
 /// Any element of a server frame, for the schema of the docs page.

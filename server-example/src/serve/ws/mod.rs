@@ -5,13 +5,14 @@
 //! - [`messages`]: what client and server send; [`topics`]: what a
 //!   subscription follows (add a topic there);
 //! - [`client`]: one connection (reader, writer, batching, pings, closing);
-//!   [`outbox`]: its bounded queue;
+//!   [`outbox`]: its bounded queue; [`presence`]: who is on a canvas;
 //! - [`config`]: the flags. See `docs/server-websocket.md`.
 
 pub mod client;
 pub mod config;
 pub mod messages;
 pub mod outbox;
+pub mod presence;
 pub mod topics;
 
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use tokio_util::task::TaskTracker;
 
 use self::client::Client;
 pub use self::config::WsArgs;
+use self::presence::Presence;
 use self::topics::RunItems;
 use super::api_error::{ApiError, ApiResult};
 use super::auth::Principal;
@@ -43,10 +45,9 @@ use super::state::AppState;
 pub const JSON_PROTOCOL: &str = "reelgraph.json.v1";
 pub const MSGPACK_PROTOCOL: &str = "reelgraph.msgpack.v1";
 
-/// What a connection reads at a time. tungstenite's default, 128 KiB
-/// allocated and touched per connection, would be most of an idle
-/// connection's memory; clients send small messages, and a large `apply`
-/// just takes more reads.
+/// Each connection's read buffer. Client messages are small and rare;
+/// tungstenite's default (128 KiB, allocated up front) would make an idle
+/// connection cost that much.
 const READ_BUFFER: usize = 4096;
 
 /// The close codes the server sends.
@@ -64,12 +65,16 @@ pub mod close {
 }
 
 /// What every connection shares: the shutdown signal, the connections
-/// still open, and the run events made into frames' items.
+/// still open, the run events made into frames' items, and who is on
+/// which canvas.
 #[derive(Debug, Default)]
 pub struct Shared {
     pub shutdown: CancellationToken,
     pub connections: TaskTracker,
     pub run_items: RunItems,
+    pub presence: Presence,
+    /// Numbers the connections (their ids in presence messages).
+    pub opened: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -128,7 +133,9 @@ async fn open(
     let mut upgrade = upgrade
         .max_message_size(limit)
         .max_frame_size(limit)
-        .read_buffer_size(READ_BUFFER);
+        .read_buffer_size(READ_BUFFER)
+        // A frame is a whole batch already: written at once.
+        .write_buffer_size(0);
     if let Some(name) = protocol {
         upgrade = upgrade.protocols([name]);
     }

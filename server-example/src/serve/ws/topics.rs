@@ -60,6 +60,7 @@ async fn canvas(
             "changes after the revision asked for are no longer kept: read the canvas again, then subscribe with its revision as `since`",
         ));
     }
+    client.shared.presence.join(id, client);
     // Whatever was sent (or is older than `since`) is not sent again.
     let mut last = since;
     for change in joined.replay {
