@@ -679,3 +679,72 @@ async fn a_silent_client_is_closed_and_shutdown_says_going_away() {
     let status = server.child().wait().expect("the server exits");
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test]
+async fn a_task_s_events_arrive_in_order_and_alike_in_json_and_msgpack() {
+    let server = Server::start_with(FAST);
+    let post = |path: String, body: Value| {
+        let request = server.post(&path).json(&body);
+        async move { json(request.send().await.expect("an answer")).await }
+    };
+    let (_, task) = post("/v1/tasks".into(), json!({"function": "image.generate"})).await;
+    let id = task["id"].as_str().expect("a task id").to_owned();
+    let mut text = open(&server, &server.admin_key, Format::Json).await;
+    let mut binary = open(&server, &server.admin_key, Format::MsgPack).await;
+    let subscribe = json!({"type": "subscribe", "ref": "t", "topic": "task", "id": id});
+    text.send(&subscribe).await;
+    binary.send(&subscribe).await;
+    let (first, _) = tokio::join!(
+        text.until(is("task_queued")),
+        binary.until(is("task_queued"))
+    );
+    assert_eq!(
+        first[0],
+        json!({"type": "subscribed", "ref": "t", "topic": "task", "id": id})
+    );
+
+    let (_, claimed) = post(
+        "/v1/workers/claim".into(),
+        json!({"worker": "w1", "functions": ["image.generate"]}),
+    )
+    .await;
+    let lease = claimed["tasks"][0]["lease"].as_str().expect("a lease");
+    let leases = format!("/v1/workers/leases/{lease}");
+    post(format!("{leases}/progress"), json!({"progress": 0.5})).await;
+    let (status, _) = post(
+        format!("{leases}/complete"),
+        json!({"outputs": {"image": "a.png"}}),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let (from_text, from_binary) = tokio::join!(
+        text.until(is("task_completed")),
+        binary.until(is("task_completed"))
+    );
+    assert_eq!(from_text, from_binary);
+    let kinds: Vec<&Value> = from_text.iter().map(|m| &m["type"]).collect();
+    assert_eq!(
+        kinds,
+        [
+            &json!("task_leased"),
+            &json!("task_progress"),
+            &json!("task_completed")
+        ]
+    );
+    let seqs: Vec<&Value> = from_text.iter().map(|m| &m["seq"]).collect();
+    assert_eq!(seqs, [&json!(1), &json!(2), &json!(3)]);
+
+    // After the end: a replay from `since`, and an unknown task refused.
+    text.send(&json!({"type": "subscribe", "topic": "task", "id": id, "since": 1}))
+        .await;
+    let replay = text.until(is("task_completed")).await;
+    assert_eq!(replay[1..], from_text[1..]);
+    text.send(&json!({"type": "subscribe", "ref": "x", "topic": "task", "id": "tk_nope"}))
+        .await;
+    let refused = text.until(is("error")).await;
+    assert_eq!(
+        refused.last().map(|m| &m["error"]["code"]),
+        Some(&json!("not_found"))
+    );
+}

@@ -25,8 +25,7 @@ use super::api_error::{Answered, ApiError};
 use super::registry::Registry;
 use super::state::AppState;
 use super::{
-    auth, canvases, checks, formats, health, logging, metrics, node_types, openapi, runs, tasks,
-    ws,
+    auth, canvases, checks, formats, health, logging, metrics, node_types, openapi, runs, tasks, ws,
 };
 
 /// The header that carries a request's id, echoed on its response.

@@ -20,7 +20,7 @@ mod worker_routes;
 use super::registry::Registry;
 
 pub use queue::TaskQueue;
-pub use task_hub::TaskEvents;
+pub use task_hub::{TaskEvents, TaskItem, TaskItems};
 pub use task_service::{TaskSettings, Tasks};
 
 pub fn register(routes: &mut Registry) {

@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use reelgraph::Error;
 use reelgraph::event::Timestamp;
 use reelgraph::remote::{
@@ -19,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::queue::{Changed, Claim, Happened, Listed, Submitted, TaskFilter, TaskQueue};
 use super::sqlite_queue::{SqliteQueue, token};
-use super::task_hub::{TaskEvents, TaskHub};
+use super::task_hub::{TaskEvents, TaskHub, TaskItems};
 use crate::serve::api_error::{ApiError, ApiResult};
 use crate::serve::metrics::Metrics;
 use crate::serve::server_db::ServerDb;
@@ -129,9 +130,21 @@ impl Tasks {
     /// The events of task `id` from seq `since` on, ending after its final
     /// event. 404 for an unknown task.
     pub async fn subscribe(&self, id: &str, since: u64) -> ApiResult<TaskEvents> {
+        let items = self.subscribe_items(id, since).await?;
+        Ok(items.map(|item| item.value.clone()).boxed())
+    }
+
+    /// [`Tasks::subscribe`] as items shared by every subscriber, each
+    /// serialised at most once per wire format (for WebSocket clients).
+    pub async fn subscribe_items(&self, id: &str, since: u64) -> ApiResult<TaskItems> {
         self.inner
             .hub
-            .subscribe(self.inner.queue.clone(), id, since)
+            .subscribe(
+                self.inner.queue.clone(),
+                self.inner.closing.clone(),
+                id,
+                since,
+            )
             .await
     }
 

@@ -26,6 +26,9 @@ pub enum Topic {
     Canvas,
     /// A run's events; `seq` counts from 0 per run.
     Run,
+    /// A task's events (the function-runner service's `TaskEvent`); `seq`
+    /// counts from 0 per task.
+    Task,
 }
 
 impl Topic {
@@ -33,6 +36,7 @@ impl Topic {
         match self {
             Topic::Canvas => "canvas",
             Topic::Run => "run",
+            Topic::Task => "task",
         }
     }
 }

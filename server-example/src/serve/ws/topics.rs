@@ -8,6 +8,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
+use futures_util::StreamExt;
+
 use reelgraph::exec::RunEvent;
 use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
@@ -32,6 +34,7 @@ pub async fn subscribe(
     match topic {
         Topic::Canvas => canvas(client, id, since, reference).await,
         Topic::Run => run(client, id, since, reference).await,
+        Topic::Task => task(client, id, since, reference).await,
     }
 }
 
@@ -163,6 +166,33 @@ async fn run(
                     }
                 }
             },
+        }
+    }))
+}
+
+/// A task's events after `since` (default: all of them), replayed from the
+/// queue and then live; the items are shared with every other follower.
+async fn task(
+    client: &Arc<Client>,
+    id: &str,
+    since: Option<u64>,
+    reference: Option<String>,
+) -> ApiResult<JoinHandle<()>> {
+    client.require(Scope::Read)?;
+    let from = since.map_or(0, |seq| seq.saturating_add(1));
+    let mut events = client.state.tasks.subscribe_items(id, from).await?;
+    client.send(ServerMessage::Subscribed {
+        reference,
+        topic: Topic::Task,
+        id: id.to_owned(),
+        revision: None,
+    });
+    let client = client.clone();
+    Ok(tokio::spawn(async move {
+        while let Some(event) = events.next().await {
+            if !client.push(event) {
+                return;
+            }
         }
     }))
 }
