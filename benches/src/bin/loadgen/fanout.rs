@@ -2,9 +2,8 @@
 //! progress at a steady rate; the figure is delivery latency per event,
 //! from its `ts` to the moment a client read the frame that carried it.
 //!
-//! In order: every client connects and subscribes to the run's canvas
-//! (the server's memory is read with all of them idle); the run starts and
-//! every client subscribes to it; once all are following, a window of
+//! In order: every client connects (the server's memory is read with all
+//! of them idle); the run starts and every client subscribes to it; once all are following, a window of
 //! `--seconds` starts a second later; at its end (plus two seconds for late
 //! frames) the clients close and the run is cancelled.
 
@@ -86,7 +85,7 @@ pub async fn run(load: &Load<'_>, args: &FanoutArgs) -> Result<bool, String> {
             );
             let addr: SocketAddr = load.addr;
             tokio::spawn(async move {
-                ws_client::client(n, addr, key, CANVAS.to_owned(), phases, steps, &connecting).await
+                ws_client::client(n, addr, key, phases, steps, &connecting).await
             })
         })
         .collect();
@@ -95,11 +94,11 @@ pub async fn run(load: &Load<'_>, args: &FanoutArgs) -> Result<bool, String> {
     let (connected, failed) = wait_for(&mut steps, load.clients, FOLLOW_TIMEOUT).await;
     let connect_took = started.elapsed();
     println!(
-        "ws-fanout: {connected} of {} clients connected and subscribed to the canvas in {:.1} s ({failed} failed)",
+        "ws-fanout: {connected} of {} clients connected in {:.1} s ({failed} failed)",
         load.clients,
         connect_took.as_secs_f64()
     );
-    // Idle: every connection open and subscribed, nothing sent for a while.
+    // Idle: every connection open, nothing sent for a while.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let connected_rss = load.server_rss();
     if let (Some(idle), Some(with)) = (idle_rss, connected_rss) {

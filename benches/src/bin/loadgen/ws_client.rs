@@ -29,7 +29,7 @@ const SOURCES: u8 = 16;
 /// What the scenario tells every client, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Phase {
-    /// Connect and subscribe to the canvas, then wait.
+    /// Connect, then wait.
     Idle,
     /// Subscribe to this run too.
     Follow(String),
@@ -58,7 +58,7 @@ pub struct Received {
 /// A client's progress, reported to the scenario.
 #[derive(Debug)]
 pub enum Step {
-    /// Connected and subscribed to the canvas.
+    /// Connected (the handshake is done).
     Connected,
     /// Subscribed to the run.
     Following,
@@ -116,13 +116,12 @@ pub async fn connect(n: usize, server: SocketAddr, key: &str) -> Result<Socket, 
     Ok(socket)
 }
 
-/// Client `n`: connects, subscribes to `canvas`, then follows the phases
-/// until `Stop` (or until the server closes the connection).
+/// Client `n`: connects, then follows the phases until `Stop` (or until
+/// the server closes the connection).
 pub async fn client(
     n: usize,
     server: SocketAddr,
     key: String,
-    canvas: String,
     mut phases: watch::Receiver<Phase>,
     steps: mpsc::UnboundedSender<Step>,
     connecting: &tokio::sync::Semaphore,
@@ -139,19 +138,13 @@ pub async fn client(
             }
         }
     };
+    let _ = steps.send(Step::Connected);
     let mut follow = Follow {
         socket,
         steps,
         received,
         last_seq: None,
-        acks: 0,
     };
-    if let Err(e) = follow
-        .subscribe(ws_wire::subscribe(Topic::Canvas, &canvas))
-        .await
-    {
-        return follow.fail(e);
-    }
     loop {
         tokio::select! {
             changed = phases.changed() => {
@@ -194,8 +187,6 @@ struct Follow {
     steps: mpsc::UnboundedSender<Step>,
     received: Received,
     last_seq: Option<u64>,
-    /// `subscribed` answers so far: the first is the canvas, the second the run.
-    acks: u32,
 }
 
 impl Follow {
@@ -226,13 +217,7 @@ impl Follow {
         for item in batch {
             match item {
                 Item::Subscribed => {
-                    self.acks += 1;
-                    let step = if self.acks == 1 {
-                        Step::Connected
-                    } else {
-                        Step::Following
-                    };
-                    let _ = self.steps.send(step);
+                    let _ = self.steps.send(Step::Following);
                 }
                 Item::Trouble(what) => return Err(what),
                 Item::RunEvent { seq, ts_ms } => {
