@@ -38,7 +38,8 @@ help:
 	@echo "make node-build build the Node package in bindings-node/ (npm ci, then the release addon)"
 	@echo "make node-test  the Node package's tests, its TypeScript example, and an install of its npm pack"
 	@echo "make bench-node the Node package against a plain JavaScript baseline and against Rust"
-	@echo "make loadtest   load a release server (SCENARIO=read|edit|mixed, CLIENTS=100, DURATION=60 s; docs/ops/load.md)"
+	@echo "make loadtest   load a release server (SCENARIO=read|edit|mixed|ws-fanout|tasks, CLIENTS=100, DURATION=60 s;"
+	@echo "                CLIENTS is 10000 for ws-fanout and 8 submitters for tasks; LOADGEN_FLAGS= more flags; docs/ops/load.md)"
 	@echo "make schemathesis  schemathesis against the live server's OpenAPI document (part of make test)"
 	@echo "make fmt        format all Rust code"
 	@echo "make clean      remove build output, site/, out/ and .venv/"
@@ -152,12 +153,15 @@ schemathesis: $(ST_VENV)/.installed
 # starts on a temporary data directory and stops with SIGTERM; it also
 # prints start-to-ready and idle memory. Not part of make test.
 SCENARIO ?= mixed
-CLIENTS  ?= 100
+# Clients by scenario: WebSocket connections (ws-fanout), submitters (tasks).
+CLIENTS_ws-fanout := 10000
+CLIENTS_tasks     := 8
+CLIENTS  ?= $(or $(CLIENTS_$(SCENARIO)),100)
 DURATION ?= 60
 
 loadtest:
 	cargo build -q --release -p reelgraph-server --bin reelgraph -p reelgraph-benches --bin loadgen
-	target/release/loadgen --server target/release/reelgraph --scenario $(SCENARIO) --clients $(CLIENTS) --seconds $(DURATION)
+	target/release/loadgen --server target/release/reelgraph --scenario $(SCENARIO) --clients $(CLIENTS) --seconds $(DURATION) $(LOADGEN_FLAGS)
 
 # The docs tool chain lives in .venv, pinned by docs/requirements.txt.
 venv: $(VENV)/.installed

@@ -16,6 +16,10 @@
 //! | `edit.assemble` | a CMX3600 EDL |
 //! | `media.export` | a contact sheet PNG of every frame in EDL order |
 //!
+//! One more, [`PACE`] (`demo.pace`), backs no built-in node type: it reports
+//! progress `steps` times, `interval_ms` apart, and writes nothing (the load
+//! generator registers a node type for it to fan progress out).
+//!
 //! Every output port gets a descriptor such as `{"path": "frames/shot-02-3fa2b9c1.png",
 //! "media_type": "image/png", "width": 672, "height": 384, "demo": true}`, its
 //! path relative to the output directory. Files named by inputs are read
@@ -39,6 +43,7 @@ mod export;
 mod font;
 mod frames;
 mod job;
+mod pace;
 mod post;
 mod raster;
 mod storyboard;
@@ -61,11 +66,14 @@ pub const FUNCTIONS: [&str; 10] = [
     "media.export",
 ];
 
+/// The function that only paces progress (see the crate docs).
+pub const PACE: &str = "demo.pace";
+
 type DemoFn = fn(&Job<'_>) -> Result<Outputs, TaskError>;
 
-/// Registers the demo functions (see [`FUNCTIONS`]) with `runner`; they write
-/// their files under `out_dir` (created when needed). Use it to add them to
-/// a runner that has functions of its own.
+/// Registers the demo functions (see [`FUNCTIONS`], and [`PACE`]) with
+/// `runner`; they write their files under `out_dir` (created when needed).
+/// Use it to add them to a runner that has functions of its own.
 ///
 /// ```
 /// use reelgraph::runner::{FunctionRunner, LocalRunner};
@@ -77,7 +85,7 @@ type DemoFn = fn(&Job<'_>) -> Result<Outputs, TaskError>;
 /// ```
 pub fn register(runner: &LocalRunner, out_dir: impl Into<PathBuf>) {
     let out_dir: Arc<Path> = Arc::from(out_dir.into());
-    let table: [(&str, DemoFn); 10] = [
+    let table: [(&str, DemoFn); 11] = [
         ("image.generate", frames::image_generate),
         ("video.generate", frames::video_generate),
         ("audio.generate", audio::audio_generate),
@@ -88,6 +96,7 @@ pub fn register(runner: &LocalRunner, out_dir: impl Into<PathBuf>) {
         ("audio.mix", audio::audio_mix),
         ("edit.assemble", edit::assemble),
         ("media.export", export::export),
+        (PACE, pace::pace),
     ];
     for (name, function) in table {
         let out_dir = Arc::clone(&out_dir);

@@ -938,3 +938,49 @@ fn the_short_film_runs_end_to_end_at_draft() {
     let (w, h, _) = decode_png(&file(&out, video));
     assert!(w > 1000 && h > 500, "{w}x{h}");
 }
+
+/// `demo.pace` reports one progress per step, evenly spaced, ending at 1,
+/// and a cancel stops it at the next step.
+#[test]
+fn pace_reports_every_step_and_stops_at_a_cancel() {
+    let (dir, runner) = setup();
+    let notes = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&notes);
+    let ctx = TaskContext {
+        progress: ProgressSink::new(move |note| {
+            if let TaskNote::Progress { progress, .. } = note {
+                seen.lock().expect("lock").push(progress);
+            }
+        }),
+        cancel: CancellationToken::new(),
+    };
+    let params = json!({"steps": 4, "interval_ms": 1});
+    let outputs = run_with(
+        &runner,
+        task(reelgraph_demo::PACE, params, "kp", "done"),
+        ctx,
+    )
+    .expect("paces");
+    assert_eq!(outputs["done"]["steps"], 4);
+    assert_eq!(*notes.lock().expect("lock"), vec![0.25, 0.5, 0.75, 1.0]);
+    assert_eq!(all_files(dir.path()), Vec::<PathBuf>::new());
+
+    let cancel = CancellationToken::new();
+    let trip = cancel.clone();
+    let ctx = TaskContext {
+        progress: ProgressSink::new(move |_| trip.cancel()),
+        cancel,
+    };
+    let params = json!({"steps": 1000, "interval_ms": 1});
+    let err = run_with(
+        &runner,
+        task(reelgraph_demo::PACE, params, "kq", "done"),
+        ctx,
+    )
+    .expect_err("cancelled");
+    assert_eq!(err.kind, TaskErrorKind::Cancelled);
+
+    let params = json!({"steps": 0});
+    let err = run(&runner, task(reelgraph_demo::PACE, params, "kr", "done")).expect_err("no steps");
+    assert_eq!(err.kind, TaskErrorKind::InvalidInput);
+}

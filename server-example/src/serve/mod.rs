@@ -14,8 +14,8 @@
 //! CSRF, rate limits, security headers, the scope check), `canvases`, `runs` (runs, their events, files and records), `tasks` (the function-runner service);
 //! `node_types`, `checks` (validate, can-connect, task previews), `formats` and `media_types` (export and import), `etag`;
 //! operations: `health` (`/healthz`, `/readyz`), `metrics` (`/metrics` and what records into it), `metered_store`,
-//! `logging`, `connections` (the accept loop) and `shutdown`; `ws` (`/v1/ws`, WebSocket) and
-//! `encoded` (events serialised once per wire format).
+//! `logging`, `connections` (the accept loop), `open_files` (the file descriptor limit) and `shutdown`;
+//! `ws` (`/v1/ws`, WebSocket) and `encoded` (events serialised once per wire format).
 
 pub mod api_error;
 pub mod app;
@@ -34,6 +34,7 @@ pub mod media_types;
 pub mod metered_store;
 pub mod metrics;
 pub mod node_types;
+pub mod open_files;
 pub mod openapi;
 pub mod pagination;
 pub mod query;
@@ -62,6 +63,14 @@ const DEMO_CANVAS: &str = include_str!("../../../examples/short-film/canvas.json
 /// Runs the server until it is told to stop.
 pub async fn run(config: Args) -> reelgraph::Result<()> {
     logging::init(config.log_format);
+    match open_files::raise() {
+        Ok(limit) => tracing::info!(
+            before = ?limit.before,
+            after = ?limit.after,
+            "open-file limit (one per connection) raised to the hard limit"
+        ),
+        Err(e) => tracing::warn!("could not raise the open-file limit: {e}"),
+    }
     let addr = config.addr;
     let limits = ConnectionLimits {
         header_timeout: config.header_timeout,

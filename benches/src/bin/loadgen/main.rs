@@ -1,4 +1,4 @@
-//! `loadgen`: load on a live `reelgraph serve` from many keep-alive clients.
+//! `loadgen`: load on a live `reelgraph serve` from many clients.
 //!
 //! ```text
 //! cargo run --release -p reelgraph-benches --bin loadgen -- \
@@ -8,41 +8,59 @@
 //! With `--server` it starts that binary on a temporary data directory
 //! (timing start to ready and reading its idle memory), loads it, and stops
 //! it with SIGTERM; with `--url` and `--key` it loads a server already
-//! running. It prints p50/p95/p99/max latency, throughput and errors per
-//! kind of request, lost updates of the edits, and the server's memory.
-//! It exits 1 when any request failed or any update was lost.
+//! running. The request scenarios (`read`, `edit`, `mixed`; `requests.rs`)
+//! print p50/p95/p99/max latency, throughput and errors per kind of
+//! request, lost updates of the edits, and the server's memory;
+//! `ws-fanout` (`fanout.rs`) prints delivery latency of progress events to
+//! many WebSocket clients and memory per idle connection; `tasks`
+//! (`tasks.rs`) prints the task service's throughput and claim latency.
+//! It exits 1 when a request failed, an update or a task was lost, or a
+//! WebSocket client was dropped.
 //! `make loadtest SCENARIO=...` runs it; see `docs/ops/load.md`.
 
 mod client;
+mod fanout;
+mod requests;
 mod scenario;
 mod server;
 mod stats;
+mod tasks;
+mod ws_client;
+mod ws_wire;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Parser;
 
-use crate::scenario::{Scenario, Tallies};
+use crate::scenario::Scenario;
 use crate::server::Server;
-use crate::stats::Summary;
 
 #[derive(Debug, Parser)]
 #[command(about = "Load a reelgraph server and report latency, throughput, errors and memory")]
 struct Args {
     #[arg(long, value_enum, default_value = "mixed")]
     scenario: Scenario,
-    /// Concurrent clients, each with one keep-alive connection.
+    /// Concurrent clients: keep-alive HTTP connections (`read`, `edit`,
+    /// `mixed`), WebSocket connections (`ws-fanout`), or submitters (`tasks`).
     #[arg(long, default_value_t = 100)]
     clients: usize,
     /// How long the load lasts.
     #[arg(long, default_value_t = 60)]
     seconds: u64,
+    #[command(flatten)]
+    fanout: fanout::FanoutArgs,
+    #[command(flatten)]
+    tasks: tasks::TaskArgs,
     /// Start this `reelgraph` binary on a temporary data directory.
     #[arg(long, conflicts_with_all = ["url", "key"])]
     server: Option<PathBuf>,
+    /// A flag for the server `--server` starts (repeat for more), e.g.
+    /// `--server-arg=--ws-batch-window=20ms`.
+    #[arg(long = "server-arg", requires = "server", allow_hyphen_values = true)]
+    server_args: Vec<String>,
     /// A running server's address (`http://127.0.0.1:8080`), with `--key`.
     #[arg(long, requires = "key")]
     url: Option<String>,
@@ -53,6 +71,10 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // Every WebSocket client holds a socket: up to the hard limit.
+    if let Err(e) = reelgraph_server::serve::open_files::raise() {
+        eprintln!("loadgen: could not raise the open-file limit: {e}");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -67,10 +89,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs the load; `Ok(false)` when a request failed or an update was lost.
+/// Runs the load; `Ok(false)` when the scenario saw a failure.
 async fn load(args: Args) -> Result<bool, String> {
     let server = match &args.server {
-        Some(binary) => Some(Server::start(binary).await?),
+        Some(binary) => Some(Server::start(binary, &args.server_args).await?),
         None => None,
     };
     let (addr, key) = match (&server, &args.url, &args.key) {
@@ -87,71 +109,47 @@ async fn load(args: Args) -> Result<bool, String> {
             mib(s.rss())
         );
     }
-    scenario::prepare(addr, &key).await?;
-
-    // Every user makes its own canvas before the clock starts.
-    let start = Instant::now() + Duration::from_secs(2);
-    let deadline = start + Duration::from_secs(args.seconds);
-    let users: Vec<_> = (0..args.clients)
-        .map(|user| {
-            tokio::spawn(scenario::user(
-                args.scenario,
-                user,
-                addr,
-                key.clone(),
-                start,
-                deadline,
-            ))
-        })
-        .collect();
-    let mut peak_rss = 0;
-    while Instant::now() < deadline {
-        if let Some(s) = &server {
-            peak_rss = peak_rss.max(s.rss());
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    let mut tallies = Tallies::default();
-    for user in users {
-        tallies.merge(user.await.map_err(|e| e.to_string())??);
-    }
-    let elapsed = Duration::from_secs(args.seconds);
-
-    println!(
-        "{:?}: {} clients, {} s",
-        args.scenario, args.clients, args.seconds
-    );
-    println!("{}", Summary::HEADER);
-    let mut clean = tallies.lost_updates == 0;
-    let mut all = stats::Tally::default();
-    for (name, tally) in [
-        ("read", tallies.read),
-        ("edit", tallies.edit),
-        ("run", tallies.run),
-    ] {
-        all.merge(tally.clone());
-        let summary = tally.summary(elapsed);
-        if summary.requests > 0 {
-            println!("{name:<8} {summary}");
-            if let Some(e) = &summary.first_error {
-                println!("         first error: {e}");
-            }
-        }
-        clean &= summary.errors == 0;
-    }
-    println!("{:<8} {}", "all", all.summary(elapsed));
-    println!("lost updates: {}", tallies.lost_updates);
+    let load = Load {
+        clients: args.clients,
+        seconds: args.seconds,
+        addr,
+        key,
+        server: server.as_ref(),
+    };
+    let mut clean = match args.scenario {
+        Scenario::WsFanout => fanout::run(&load, &args.fanout).await?,
+        Scenario::Tasks => tasks::run(&load, &args.tasks).await?,
+        requests => requests::run(&load, requests).await?,
+    };
     if let Some(s) = server {
-        println!(
-            "server RSS: peak under load {:.1} MiB (sampled every 250 ms), process peak {:.1} MiB",
-            mib(peak_rss),
-            mib(s.peak_rss())
-        );
+        println!("server RSS: process peak {:.1} MiB", mib(s.peak_rss()));
         let status = s.stop()?;
         println!("server stopped with SIGTERM: {status}");
         clean &= status.success();
     }
     Ok(clean)
+}
+
+/// What every scenario is given: its size, and the server to load.
+#[derive(Debug)]
+pub struct Load<'a> {
+    pub clients: usize,
+    pub seconds: u64,
+    pub addr: SocketAddr,
+    pub key: String,
+    /// The server, when `loadgen` started it (so its memory can be read).
+    pub server: Option<&'a Server>,
+}
+
+impl Load<'_> {
+    pub fn duration(&self) -> Duration {
+        Duration::from_secs(self.seconds)
+    }
+
+    /// The server's resident memory now, when `loadgen` started it.
+    pub fn server_rss(&self) -> Option<u64> {
+        self.server.map(Server::rss)
+    }
 }
 
 fn parse_url(url: &str) -> Result<SocketAddr, String> {
@@ -161,6 +159,6 @@ fn parse_url(url: &str) -> Result<SocketAddr, String> {
         .map_err(|e| format!("--url {url}: {e} (give http://IP:PORT)"))
 }
 
-fn mib(bytes: u64) -> f64 {
+pub fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }

@@ -1,5 +1,5 @@
-//! The scenarios: what each virtual user does in its loop, and the
-//! canvases they need, made before the clock starts.
+//! The scenarios, and what each virtual user of the request scenarios does
+//! in its loop, with the canvases they need, made before the clock starts.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -9,7 +9,7 @@ use hyper::{Method, StatusCode};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use reelgraph::exec::RunOptions;
-use reelgraph::{Catalog, Op, Position, Quality};
+use reelgraph::{CanvasDocument, Catalog, Op, Position, Quality};
 use reelgraph_benches::{BATCH, Dag, SEED};
 use serde::Deserialize;
 
@@ -25,6 +25,11 @@ pub enum Scenario {
     Edit,
     /// 70 % read, 25 % edit, 5 % start a run.
     Mixed,
+    /// WebSocket clients subscribed to one run, which reports progress at a
+    /// steady rate: delivery latency per event (`fanout.rs`).
+    WsFanout,
+    /// Submitters and workers of the task service (`tasks.rs`).
+    Tasks,
 }
 
 /// Nodes (and twice as many edges) of the canvases the users read and edit.
@@ -74,9 +79,26 @@ pub async fn prepare(addr: SocketAddr, key: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Creates canvas `id` (`POST`, revision 0), then fills it with `nodes`
-/// nodes (`PUT` of the whole document); returns its revision.
+/// Creates canvas `id` with `nodes` nodes; returns its revision.
 async fn create(client: &mut Client, id: &str, nodes: usize) -> Result<u64, String> {
+    create_from(client, id, canvas_json(id, nodes)).await
+}
+
+/// Creates canvas `id` with the content of `document` (whose id it takes).
+pub async fn put_canvas(
+    client: &mut Client,
+    id: &str,
+    document: &CanvasDocument,
+) -> Result<(), String> {
+    let mut document = document.clone();
+    document.id = id.to_owned();
+    let body = serde_json::to_vec(&document).map_err(|e| e.to_string())?;
+    create_from(client, id, Bytes::from(body)).await.map(drop)
+}
+
+/// Creates canvas `id` (`POST`, revision 0), then fills it with `document`
+/// (`PUT` of the whole document); returns its revision.
+async fn create_from(client: &mut Client, id: &str, document: Bytes) -> Result<u64, String> {
     let new = serde_json::json!({"id": id, "name": format!("Load test {id}")});
     let created = client
         .send(
@@ -88,7 +110,7 @@ async fn create(client: &mut Client, id: &str, nodes: usize) -> Result<u64, Stri
         .await?;
     let path = format!("/v1/canvases/{id}");
     let filled = client
-        .send(Method::PUT, &path, Some(0), Some(canvas_json(id, nodes)))
+        .send(Method::PUT, &path, Some(0), Some(document))
         .await?;
     for (what, answer) in [("POST /v1/canvases", &created), ("PUT", &filled)] {
         if !answer.status.is_success() {
@@ -150,6 +172,9 @@ pub async fn user(
             Scenario::Mixed if pick < 0.70 => Kind::Read,
             Scenario::Mixed if pick < 0.95 => Kind::Edit,
             Scenario::Mixed => Kind::Run,
+            Scenario::WsFanout | Scenario::Tasks => {
+                return Err(format!("{scenario:?} is not a request scenario"));
+            }
         };
         let sent = Instant::now();
         match kind {

@@ -25,13 +25,17 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `binary serve` on 127.0.0.1 with a port the OS picks, reads
-    /// the URL and admin key it prints, and waits until `/readyz` answers 200.
-    pub async fn start(binary: &Path) -> Result<Server, String> {
+    /// Starts `binary serve` on 127.0.0.1 with a port the OS picks, no
+    /// rate limit and `extra` flags, reads the URL and admin key it prints,
+    /// and waits until `/readyz` answers 200.
+    pub async fn start(binary: &Path, extra: &[String]) -> Result<Server, String> {
         let data = tempfile::tempdir().map_err(|e| e.to_string())?;
         let started = Instant::now();
         let mut child = Command::new(binary)
             .args(["serve", "--addr", "127.0.0.1:0", "--log-format", "text"])
+            // One key makes all the load: the per-key limit would be the figure.
+            .args(["--rate-limit", "0"])
+            .args(extra)
             .arg("--data-dir")
             .arg(data.path())
             .env("RUST_LOG", "warn")
