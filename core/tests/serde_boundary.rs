@@ -228,6 +228,62 @@ fn samples() -> BTreeMap<&'static str, Value> {
                           "groups": [], "story": {"page_count": 90}, "metadata": {}}
         }),
     );
+    // The function-runner protocol.
+    let error = json!({"kind": "transient", "message": "busy", "hint": "try later",
+                       "details": {"gpu": 0}});
+    add(
+        "TaskSubmission",
+        json!({"function": "image.generate", "params": {"prompt": "rain"}, "quality": "high",
+               "idempotency_key": "k1", "priority": 5, "outputs": ["image"],
+               "max_attempts": 4, "run_id": "r1", "node": "n1"}),
+    );
+    add(
+        "TaskRecord",
+        json!({"id": "tk_1", "function": "image.generate", "params": {"prompt": "rain"},
+               "quality": "high", "priority": 5, "idempotency_key": "k1",
+               "outputs_declared": ["image"], "state": "completed", "max_attempts": 4,
+               "attempts": [{"attempt": 1, "worker": "w1",
+                             "leased_at": "2026-01-01T12:00:00.000Z",
+                             "ended_at": "2026-01-01T12:00:01.000Z",
+                             "outcome": "failed", "error": error.clone()}],
+               "progress": 0.5, "outputs": {"image": "a.png"}, "error": error.clone(),
+               "run_id": "r1", "node": "n1",
+               "created_at": "2026-01-01T12:00:00.000Z",
+               "updated_at": "2026-01-01T12:00:02.000Z"}),
+    );
+    add(
+        "ClaimRequest",
+        json!({"worker": "w1", "functions": ["image.generate"], "max_tasks": 4, "wait_ms": 500}),
+    );
+    add(
+        "Claimed",
+        json!({"tasks": [{"task_id": "tk_1", "lease": "ls_1", "attempt": 2,
+                          "function": "image.generate", "params": {}, "quality": "draft",
+                          "idempotency_key": "k1", "outputs": ["image"], "lease_ms": 30000}]}),
+    );
+    add("Heartbeat", json!({}));
+    add("LeaseState", json!({"cancel": true, "lease_ms": 30000}));
+    add(
+        "ProgressReport",
+        json!({"progress": 0.25, "message": "step 1"}),
+    );
+    add("Completion", json!({"outputs": {"image": "a.png"}}));
+    add("Failure", json!({"error": error}));
+    add(
+        "HttpRunnerConfig",
+        json!({"server": "http://127.0.0.1:8080", "key": "rg_x", "priority": 3,
+               "request_timeout_ms": 5000, "give_up_after_ms": 60000}),
+    );
+    add(
+        "WorkerConfig",
+        json!({"server": "http://127.0.0.1:8080", "key": "rg_x", "name": "w1",
+               "functions": ["image.generate"], "concurrency": 4, "claim_wait_ms": 1000,
+               "grace_ms": 2000, "request_timeout_ms": 5000}),
+    );
+    add(
+        "WorkerStats",
+        json!({"claimed": 5, "completed": 3, "failed": 1, "lost": 1, "returned": 0}),
+    );
     samples
 }
 
@@ -319,6 +375,20 @@ macro_rules! for_each_sampled_type {
         $check::<reelgraph::format::comfyui::Import>("Import", sample("Import"));
         $check::<reelgraph::CanvasDocument>("CanvasDocument", sample("CanvasDocument"));
         $check::<reelgraph::NodeTypeSpec>("NodeTypeSpec", sample("NodeTypeSpec"));
+        $check::<reelgraph::remote::TaskSubmission>("TaskSubmission", sample("TaskSubmission"));
+        $check::<reelgraph::remote::TaskRecord>("TaskRecord", sample("TaskRecord"));
+        $check::<reelgraph::remote::ClaimRequest>("ClaimRequest", sample("ClaimRequest"));
+        $check::<reelgraph::remote::Claimed>("Claimed", sample("Claimed"));
+        $check::<reelgraph::remote::LeaseState>("LeaseState", sample("LeaseState"));
+        $check::<reelgraph::remote::ProgressReport>("ProgressReport", sample("ProgressReport"));
+        $check::<reelgraph::remote::Completion>("Completion", sample("Completion"));
+        $check::<reelgraph::remote::Failure>("Failure", sample("Failure"));
+        $check::<reelgraph::remote::HttpRunnerConfig>(
+            "HttpRunnerConfig",
+            sample("HttpRunnerConfig"),
+        );
+        $check::<reelgraph::remote::WorkerConfig>("WorkerConfig", sample("WorkerConfig"));
+        $check::<reelgraph::remote::WorkerStats>("WorkerStats", sample("WorkerStats"));
     }};
 }
 
