@@ -475,7 +475,7 @@ fn read_version(
         return Ok(None);
     };
     let revision = match found {
-        Found::Whole(stored) => return Ok(Some(Version::Whole(stored))),
+        Found::Whole(stored) => return Ok(Some(Version::Whole(*stored))),
         Found::Delta(revision) => revision,
     };
     let base = read_document(
@@ -493,7 +493,7 @@ fn read_version(
     };
     let deltas = journal::read_deltas(conn, location, id, base.revision, revision)?;
     Ok(Some(Version::Chain(Chain {
-        base,
+        base: *base,
         deltas,
         revision,
         location: format!("{location} (canvas `{id}`, revision {revision})"),
@@ -502,7 +502,7 @@ fn read_version(
 
 /// What a `versions` row holds: a document, or a delta (at a revision).
 enum Found {
-    Whole(Stored),
+    Whole(Box<Stored>),
     Delta(u64),
 }
 
@@ -558,11 +558,11 @@ fn read_document(
         ),
     })?;
     let location = where_();
-    Ok(Some(Found::Whole(Stored {
+    Ok(Some(Found::Whole(Box::new(Stored {
         read: Read::of(&location, text)?,
         location,
         revision,
-    })))
+    }))))
 }
 
 const GET_CURRENT: &str = "SELECT c.revision, octet_length(v.document),

@@ -13,6 +13,7 @@ use crate::delta::{Delta, Touched, json_len};
 use crate::model::{Edge, PortRef};
 
 /// What a delta needs from before the apply.
+#[derive(Debug, Clone, Copy)]
 pub(super) struct Before {
     header_len: usize,
 }
