@@ -15,7 +15,7 @@ use tower_http::services::ServeFile;
 
 use super::folders::Refusal;
 use super::records::RunFilter;
-use super::sse;
+use super::sse::{self, After};
 use super::view::{BatchRequest, BatchStarted, Explained, RunOutputs, RunSummary, RunView};
 use crate::serve::api_error::{ApiError, ApiResult};
 use crate::serve::etag;
@@ -169,16 +169,6 @@ pub struct RunPage {
     pub items: Vec<RunSummary>,
     /// Pass this as the next query's cursor; none on the last page.
     pub next_cursor: Option<String>,
-}
-
-/// The query of `GET /v1/runs/{id}/events`.
-#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct After {
-    /// The seq of the last event received, for clients that cannot send
-    /// `Last-Event-ID` (the header wins when both are given).
-    #[serde(default)]
-    pub after: Option<u64>,
 }
 
 async fn start(

@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, KeepAliveStream, Sse};
 use futures_util::stream::{self, BoxStream, StreamExt};
 use reelgraph::exec::{RunEvent, Subscription};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::service::Events;
@@ -64,6 +64,17 @@ pub fn event_of<E: Serialize>(seq: u64, event: &E) -> Event {
         .id(seq.to_string())
         .event(kind)
         .data(value.to_string())
+}
+
+/// The query of an SSE route (`GET /v1/runs/{id}/events`,
+/// `GET /v1/tasks/{id}/events`).
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct After {
+    /// The seq of the last event received, for clients that cannot send
+    /// `Last-Event-ID` (the header wins when both are given).
+    #[serde(default)]
+    pub after: Option<u64>,
 }
 
 /// The seq a reconnecting client wants next: after the `Last-Event-ID`

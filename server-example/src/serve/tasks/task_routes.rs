@@ -20,7 +20,7 @@ use crate::serve::json::StrictJson;
 use crate::serve::pagination::{self, CursorKind};
 use crate::serve::query::StrictQuery;
 use crate::serve::registry::{Registry, Route, Scope};
-use crate::serve::runs::sse;
+use crate::serve::runs::sse::{self, After};
 use crate::serve::state::AppState;
 
 pub fn register(routes: &mut Registry) {
@@ -113,16 +113,6 @@ pub struct TaskPage {
     pub items: Vec<TaskRecord>,
     /// Pass this as the next query's cursor; none on the last page.
     pub next_cursor: Option<String>,
-}
-
-/// The query of `GET /v1/tasks/{id}/events`.
-#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct After {
-    /// The seq of the last event received, for clients that cannot send
-    /// `Last-Event-ID` (the header wins when both are given).
-    #[serde(default)]
-    pub after: Option<u64>,
 }
 
 async fn submit(
