@@ -168,10 +168,30 @@ fn collect_exprs(value: &Value, out: &mut Vec<String>) {
 
 #[tokio::test]
 async fn the_dashboard_uses_only_metrics_the_server_exposes() {
-    let server = Server::start();
-    // A first request makes the series of requests.
+    // A short lease: the queue's depth is refreshed by the lease reaper,
+    // every quarter of a lease.
+    let server = Server::start_with(&["--task-lease", "400ms"]);
+    // A first request makes the series of requests, a submitted task those
+    // of the task queue.
     scrape(&server).await;
-    let exposed = exposed_names(&scrape(&server).await);
+    let (status, task) = json(
+        server
+            .post("/v1/tasks")
+            .json(&serde_json::json!({"function": "image.generate"}))
+            .send()
+            .await
+            .expect("an answer"),
+    )
+    .await;
+    assert_eq!(status, 201, "{task}");
+    let mut exposed = exposed_names(&scrape(&server).await);
+    for _ in 0..50 {
+        if exposed.contains("reelgraph_queue_depth") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        exposed = exposed_names(&scrape(&server).await);
+    }
     let used = dashboard_names();
     let missing: Vec<_> = used.difference(&exposed).collect();
     assert!(
