@@ -101,6 +101,11 @@ async fn lease_call(server: &Server, lease: &str, action: &str, body: Value) -> 
         .expect("an answer")
 }
 
+/// A lease call's status and JSON body.
+async fn lease_json(server: &Server, lease: &str, action: &str, body: Value) -> (u16, Value) {
+    json(lease_call(server, lease, action, body).await).await
+}
+
 #[tokio::test]
 async fn a_task_goes_from_submit_to_claim_to_completion() {
     let server = Server::start();
@@ -119,27 +124,21 @@ async fn a_task_goes_from_submit_to_claim_to_completion() {
     assert_eq!(leased[0]["params"]["prompt"], "a lighthouse");
     let lease = leased[0]["lease"].as_str().expect("a lease");
 
-    let (status, state) = json(lease_call(&server, lease, "heartbeat", json!({})).await).await;
+    let (status, state) = lease_json(&server, lease, "heartbeat", json!({})).await;
     assert_eq!((status, &state["cancel"]), (200, &json!(false)), "{state}");
-    let (status, _) = json(
-        lease_call(
-            &server,
-            lease,
-            "progress",
-            json!({"progress": 0.5, "message": "half"}),
-        )
-        .await,
+    let (status, _) = lease_json(
+        &server,
+        lease,
+        "progress",
+        json!({"progress": 0.5, "message": "half"}),
     )
     .await;
     assert_eq!(status, 200);
-    let (status, done) = json(
-        lease_call(
-            &server,
-            lease,
-            "complete",
-            json!({"outputs": {"image": "a.png"}}),
-        )
-        .await,
+    let (status, done) = lease_json(
+        &server,
+        lease,
+        "complete",
+        json!({"outputs": {"image": "a.png"}}),
     )
     .await;
     assert_eq!(status, 200, "{done}");
@@ -230,14 +229,11 @@ async fn an_idempotency_key_answers_the_task_it_named_whatever_its_state() {
 
     let leased = claim(&server, json!({"worker": "w1", "functions": [FUNCTION]})).await;
     let lease = leased[0]["lease"].as_str().expect("a lease");
-    let (status, _) = json(
-        lease_call(
-            &server,
-            lease,
-            "complete",
-            json!({"outputs": {"image": "x.png"}}),
-        )
-        .await,
+    let (status, _) = lease_json(
+        &server,
+        lease,
+        "complete",
+        json!({"outputs": {"image": "x.png"}}),
     )
     .await;
     assert_eq!(status, 200);
@@ -383,14 +379,11 @@ async fn an_expired_lease_requeues_the_task_and_its_late_calls_are_refused() {
         "lease_lost",
     )
     .await;
-    let (status, done) = json(
-        lease_call(
-            &server,
-            new,
-            "complete",
-            json!({"outputs": {"image": "ok.png"}}),
-        )
-        .await,
+    let (status, done) = lease_json(
+        &server,
+        new,
+        "complete",
+        json!({"outputs": {"image": "ok.png"}}),
     )
     .await;
     assert_eq!(
@@ -474,14 +467,11 @@ async fn failures_requeue_while_retryable_and_wrong_outputs_fail_the_task() {
     let task = submit(&server, json!({"function": FUNCTION})).await;
     let leased = claim(&server, json!({"worker": "w1", "functions": [FUNCTION]})).await;
     let lease = leased[0]["lease"].as_str().expect("a lease");
-    let (status, requeued) = json(
-        lease_call(
-            &server,
-            lease,
-            "fail",
-            json!({"error": {"kind": "transient", "message": "GPU busy"}}),
-        )
-        .await,
+    let (status, requeued) = lease_json(
+        &server,
+        lease,
+        "fail",
+        json!({"error": {"kind": "transient", "message": "GPU busy"}}),
     )
     .await;
     assert_eq!(
@@ -492,14 +482,11 @@ async fn failures_requeue_while_retryable_and_wrong_outputs_fail_the_task() {
     assert_eq!(requeued["attempts"][0]["error"]["message"], "GPU busy");
     let leased = claim(&server, json!({"worker": "w1", "functions": [FUNCTION]})).await;
     let lease = leased[0]["lease"].as_str().expect("a lease");
-    let (_, failed) = json(
-        lease_call(
-            &server,
-            lease,
-            "fail",
-            json!({"error": {"kind": "permanent", "message": "bad model"}}),
-        )
-        .await,
+    let (_, failed) = lease_json(
+        &server,
+        lease,
+        "fail",
+        json!({"error": {"kind": "permanent", "message": "bad model"}}),
     )
     .await;
     assert_eq!(
@@ -579,7 +566,7 @@ async fn cancels_end_queued_tasks_at_once_and_tell_the_worker_of_leased_ones() {
     )
     .await;
     assert_eq!((status, &cancelled["state"]), (200, &json!("cancelled")));
-    let (status, told) = json(lease_call(&server, lease, "heartbeat", json!({})).await).await;
+    let (status, told) = lease_json(&server, lease, "heartbeat", json!({})).await;
     assert_eq!((status, &told["cancel"]), (200, &json!(true)), "{told}");
     expect_error(
         lease_call(&server, lease, "complete", json!({"outputs": {}})).await,
@@ -587,14 +574,11 @@ async fn cancels_end_queued_tasks_at_once_and_tell_the_worker_of_leased_ones() {
         "task_finished",
     )
     .await;
-    let (status, acknowledged) = json(
-        lease_call(
-            &server,
-            lease,
-            "fail",
-            json!({"error": {"kind": "cancelled", "message": "stopped"}}),
-        )
-        .await,
+    let (status, acknowledged) = lease_json(
+        &server,
+        lease,
+        "fail",
+        json!({"error": {"kind": "cancelled", "message": "stopped"}}),
     )
     .await;
     assert_eq!((status, &acknowledged["state"]), (200, &json!("cancelled")));
@@ -624,17 +608,14 @@ async fn task_events_come_in_order_and_resume_after_the_last_seen() {
     let lease = leased[0]["lease"].as_str().expect("a lease");
     for progress in [0.25, 0.5, 0.75] {
         let (status, _) =
-            json(lease_call(&server, lease, "progress", json!({"progress": progress})).await).await;
+            lease_json(&server, lease, "progress", json!({"progress": progress})).await;
         assert_eq!(status, 200);
     }
-    let (status, _) = json(
-        lease_call(
-            &server,
-            lease,
-            "complete",
-            json!({"outputs": {"image": "a.png"}}),
-        )
-        .await,
+    let (status, _) = lease_json(
+        &server,
+        lease,
+        "complete",
+        json!({"outputs": {"image": "a.png"}}),
     )
     .await;
     assert_eq!(status, 200);
@@ -698,14 +679,11 @@ async fn queued_and_leased_tasks_survive_a_restart() {
         json!({"worker": "w1", "functions": ["video.generate"]}),
     )
     .await;
-    let (status, _) = json(
-        lease_call(
-            &server,
-            claimed[0]["lease"].as_str().expect("a lease"),
-            "complete",
-            json!({"outputs": {}}),
-        )
-        .await,
+    let (status, _) = lease_json(
+        &server,
+        claimed[0]["lease"].as_str().expect("a lease"),
+        "complete",
+        json!({"outputs": {}}),
     )
     .await;
     assert_eq!(status, 200);
@@ -719,7 +697,7 @@ async fn queued_and_leased_tasks_survive_a_restart() {
         "leased"
     );
     // The lease kept its end: the worker goes on where it was.
-    let (status, state) = json(lease_call(&server, &lease, "heartbeat", json!({})).await).await;
+    let (status, state) = lease_json(&server, &lease, "heartbeat", json!({})).await;
     assert_eq!((status, &state["cancel"]), (200, &json!(false)), "{state}");
     let again = claim(
         &server,
