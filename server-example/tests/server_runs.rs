@@ -394,6 +394,24 @@ async fn a_restart_finds_every_finished_run_with_its_events_and_files() {
     assert_eq!(file.status(), 200);
 }
 
+#[tokio::test]
+async fn a_finished_run_the_hub_let_go_of_is_read_from_the_database() {
+    let server = Server::start_with(&["--held-runs", "1", "--held-runs-for", "0s"]);
+    let first = start(&server, json!({"quality": "draft", "targets": ["img_1a"]})).await;
+    let before = all_events(&server, &first).await;
+    let view = run_view(&server, &first).await;
+    // A second run ends, and with it the first's place in memory.
+    let second = start(&server, json!({"quality": "draft", "targets": ["img_1a"]})).await;
+    all_events(&server, &second).await;
+
+    let after = run_view(&server, &first).await;
+    assert_eq!(after["snapshot"]["state"], "completed", "{after}");
+    assert_eq!(after["report"], view["report"]);
+    let replayed = all_events(&server, &first).await;
+    let data = |events: &[Sse]| events.iter().map(|e| e.data.clone()).collect::<Vec<_>>();
+    assert_eq!(data(&replayed), data(&before));
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn sigterm_during_a_run_stores_it_cancelled_with_nothing_half_written() {

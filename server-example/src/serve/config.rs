@@ -65,6 +65,14 @@ pub struct Args {
     /// anywhere claim them, e.g. `reelgraph worker`).
     #[arg(long, env = "REELGRAPH_RUNNER", value_enum, default_value_t = RunnerArg::Local)]
     pub runner: RunnerArg,
+    /// Finished runs held in memory for live readers, at most; the oldest
+    /// go first. A run's row and events are stored when it ends, so reads
+    /// of a run no longer held come from the database.
+    #[arg(long, env = "REELGRAPH_HELD_RUNS", default_value_t = 64)]
+    pub held_runs: usize,
+    /// How long a finished run stays held in memory.
+    #[arg(long, env = "REELGRAPH_HELD_RUNS_FOR", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub held_runs_for: Duration,
     #[command(flatten)]
     pub security: SecurityArgs,
     #[command(flatten)]
@@ -127,6 +135,8 @@ impl Args {
             task_max_attempts: 3,
             task_max_wait: Duration::from_secs(30),
             runner: RunnerArg::Local,
+            held_runs: 64,
+            held_runs_for: Duration::from_secs(60),
             security: SecurityArgs::default(),
             ws: WsArgs::default(),
         }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use reelgraph::Catalog;
-use reelgraph::exec::RunHub;
+use reelgraph::exec::{HubOptions, RunHub};
 use reelgraph::store::SqliteStore;
 
 use super::auth::KeyStore;
@@ -100,7 +100,11 @@ impl AppState {
             db.clone(),
             catalog.clone(),
             store.clone(),
-            RunHub::default(),
+            RunHub::new(
+                HubOptions::new()
+                    .max_finished(config.held_runs)
+                    .keep_finished(config.held_runs_for),
+            ),
             metrics.clone(),
             (config.runner == RunnerArg::Remote).then(|| tasks.clone()),
         )?;

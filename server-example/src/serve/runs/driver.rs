@@ -57,10 +57,13 @@ async fn follow(runs: &Runs, events: Option<RunEvents>) -> HashMap<Arc<str>, Vec
 async fn store(runs: &Runs, report: &RunReport, events: &[RunEvent]) {
     let outputs = report.outputs.values().cloned().collect();
     link(runs, &report.run_id, outputs).await;
-    let snapshot = runs
-        .hub()
-        .snapshot(&report.run_id)
-        .unwrap_or_else(|_| RunSnapshot::new(report.run_id.as_str()));
+    // The hub may have let go of the run already (`--held-runs`): its
+    // events tell the same story.
+    let snapshot = runs.hub().snapshot(&report.run_id).unwrap_or_else(|_| {
+        let mut snapshot = RunSnapshot::new(report.run_id.as_str());
+        events.iter().for_each(|event| snapshot.see(event));
+        snapshot
+    });
     let ended = Ended {
         snapshot: &snapshot,
         report,
