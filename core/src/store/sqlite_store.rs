@@ -337,6 +337,73 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Saves `doc` whole. `known_summary` is what changed since the last
+    /// version when the caller knows it (a delta due as a snapshot); else
+    /// it is taken from the fingerprints, which after deltas means reading
+    /// the current version back through its journal.
+    async fn save_whole(
+        &self,
+        doc: &CanvasDocument,
+        expected_revision: u64,
+        known_summary: Option<String>,
+    ) -> Result<VersionInfo> {
+        self.check_writable()?;
+        // The blocking work gets the JSON and the fingerprint, not a copy of
+        // the document.
+        let (text, fingerprint) = prepare(doc)?;
+        let (id, name, revision) = (doc.id.clone(), doc.name.clone(), doc.revision);
+        self.run(move |conn, location| {
+            let err = |e: rusqlite::Error| sql_error(location, &e);
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(err)?;
+            let current = current_revision(&tx, location, &id)?;
+            check_save(current, &id, revision, expected_revision)?;
+            let (sql_revision, expected) = (to_sql(revision)?, to_sql(expected_revision)?);
+            let summary = match known_summary {
+                Some(summary) => summary,
+                None => match current_fingerprint(&tx, location, &id)? {
+                    Some(previous) => fingerprint.summary_since(&previous),
+                    None => UNREADABLE_PREVIOUS.to_owned(),
+                },
+            };
+            let (saved, saved_at) = saved_now();
+            let size = text.len() as i64;
+            let fingerprint = fingerprint.to_bytes(&[revision, text.len() as u64]);
+            let changed = tx
+                .execute(
+                    "UPDATE canvases SET name = ?3, revision = ?4, updated_at = ?5, size = ?6,
+                        fingerprint = ?7, journal_count = 0, journal_bytes = 0
+                     WHERE id = ?1 AND revision = ?2",
+                    params![id, expected, name, sql_revision, saved_at, size, fingerprint],
+                )
+                .map_err(err)?;
+            if changed != 1 {
+                // The immediate transaction makes this unreachable; if it
+                // ever is reached, nothing was written.
+                return Err(Error::Conflict {
+                    id: id.clone(),
+                    expected: expected_revision,
+                    current: current.unwrap_or_default(),
+                });
+            }
+            tx.execute(
+                "INSERT INTO versions (canvas_id, revision, saved_at, saved_unix_ns, size, summary, document)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![id, sql_revision, saved_at, unix_ns(saved), size, summary, text],
+            )
+            .map_err(err)?;
+            tx.commit().map_err(err)?;
+            Ok(VersionInfo {
+                revision,
+                saved_at,
+                size_bytes: text.len() as u64,
+                summary,
+            })
+        })
+        .await
+    }
+
     /// Runs `work` on the connection, off the async threads. A panic in it
     /// is a bug and is passed on as a panic.
     async fn run<T, F>(&self, work: F) -> Result<T>
@@ -782,58 +849,7 @@ impl CanvasStore for SqliteStore {
     }
 
     async fn save(&self, doc: &CanvasDocument, expected_revision: u64) -> Result<VersionInfo> {
-        self.check_writable()?;
-        // The blocking work gets the JSON and the fingerprint, not a copy of
-        // the document.
-        let (text, fingerprint) = prepare(doc)?;
-        let (id, name, revision) = (doc.id.clone(), doc.name.clone(), doc.revision);
-        self.run(move |conn, location| {
-            let err = |e: rusqlite::Error| sql_error(location, &e);
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(err)?;
-            let current = current_revision(&tx, location, &id)?;
-            check_save(current, &id, revision, expected_revision)?;
-            let (sql_revision, expected) = (to_sql(revision)?, to_sql(expected_revision)?);
-            let summary = match current_fingerprint(&tx, location, &id)? {
-                Some(previous) => fingerprint.summary_since(&previous),
-                None => UNREADABLE_PREVIOUS.to_owned(),
-            };
-            let (saved, saved_at) = saved_now();
-            let size = text.len() as i64;
-            let fingerprint = fingerprint.to_bytes(&[revision, text.len() as u64]);
-            let changed = tx
-                .execute(
-                    "UPDATE canvases SET name = ?3, revision = ?4, updated_at = ?5, size = ?6,
-                        fingerprint = ?7, journal_count = 0, journal_bytes = 0
-                     WHERE id = ?1 AND revision = ?2",
-                    params![id, expected, name, sql_revision, saved_at, size, fingerprint],
-                )
-                .map_err(err)?;
-            if changed != 1 {
-                // The immediate transaction makes this unreachable; if it
-                // ever is reached, nothing was written.
-                return Err(Error::Conflict {
-                    id: id.clone(),
-                    expected: expected_revision,
-                    current: current.unwrap_or_default(),
-                });
-            }
-            tx.execute(
-                "INSERT INTO versions (canvas_id, revision, saved_at, saved_unix_ns, size, summary, document)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![id, sql_revision, saved_at, unix_ns(saved), size, summary, text],
-            )
-            .map_err(err)?;
-            tx.commit().map_err(err)?;
-            Ok(VersionInfo {
-                revision,
-                saved_at,
-                size_bytes: text.len() as u64,
-                summary,
-            })
-        })
-        .await
+        self.save_whole(doc, expected_revision, None).await
     }
 
     async fn save_delta(
@@ -843,13 +859,14 @@ impl CanvasStore for SqliteStore {
         expected_revision: u64,
     ) -> Result<VersionInfo> {
         self.check_writable()?;
+        let summary = summary::of_delta(delta);
         let row = DeltaRow {
             id: canvas.id().to_owned(),
             expected: expected_revision,
             revision: delta.revision,
             name: delta.name.clone(),
             size_change: delta.size_change,
-            summary: summary::of_delta(delta),
+            summary: summary.clone(),
             json: serde_json::to_string(delta)?,
         };
         let written = self
@@ -873,7 +890,10 @@ impl CanvasStore for SqliteStore {
         match written {
             Some(info) => Ok(info),
             // A snapshot is due: the whole document.
-            None => self.save(&canvas.to_document(), expected_revision).await,
+            None => {
+                self.save_whole(&canvas.to_document(), expected_revision, Some(summary))
+                    .await
+            }
         }
     }
 
