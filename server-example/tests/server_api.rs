@@ -14,7 +14,7 @@ use reelgraph_server::serve::registry::Scope;
 use reelgraph_server::serve::{AppState, Args, app};
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::{Server, expect_error, json};
+use support::{Answer, Server, expect_error, json};
 use tower::ServiceExt;
 
 /// Every operation of the document, as (method, path, required scope).
@@ -47,14 +47,7 @@ fn concrete(path: &str) -> String {
 #[tokio::test]
 async fn the_document_lists_exactly_the_registered_routes_and_each_answers() {
     let server = Server::start();
-    let (status, document) = json(
-        server
-            .get("/v1/openapi.json")
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let (status, document) = json(server.get("/v1/openapi.json").answer().await).await;
     assert_eq!(status, 200);
     assert_eq!(document["openapi"], "3.1.0");
 
@@ -87,9 +80,8 @@ async fn the_document_lists_exactly_the_registered_routes_and_each_answers() {
             .request(method.clone(), &concrete(path))
             .header("content-type", "application/json")
             .body("{}")
-            .send()
-            .await
-            .expect("an answer");
+            .answer()
+            .await;
         let status = response.status().as_u16();
         // Not every answer is JSON (`/metrics` is text); errors are.
         let text = response.text().await.expect("a body");
@@ -106,11 +98,7 @@ async fn the_document_lists_exactly_the_registered_routes_and_each_answers() {
 async fn unknown_routes_and_methods_get_json_errors() {
     let server = Server::start();
     let error = expect_error(
-        server
-            .get("/v1/nothing-here")
-            .send()
-            .await
-            .expect("an answer"),
+        server.get("/v1/nothing-here").answer().await,
         404,
         "route_not_found",
     )
@@ -121,19 +109,11 @@ async fn unknown_routes_and_methods_get_json_errors() {
             .expect("a message")
             .contains("/v1/nothing-here")
     );
-    let response = server
-        .delete("/v1/openapi.json")
-        .send()
-        .await
-        .expect("an answer");
+    let response = server.delete("/v1/openapi.json").answer().await;
     assert_eq!(response.headers()["allow"], "GET,HEAD");
     expect_error(response, 405, "method_not_allowed").await;
     // A path axum cannot read (bad percent-encoding) is JSON too.
-    let response = server
-        .get("/v1/canvases/%FF")
-        .send()
-        .await
-        .expect("an answer");
+    let response = server.get("/v1/canvases/%FF").answer().await;
     assert!(response.status().is_client_error());
     let (_, body) = json(response).await;
     assert!(body["error"]["code"].is_string(), "{body}");
@@ -142,14 +122,7 @@ async fn unknown_routes_and_methods_get_json_errors() {
 #[tokio::test]
 async fn every_route_but_public_ones_needs_a_valid_key() {
     let server = Server::start();
-    let (_, document) = json(
-        server
-            .get("/v1/openapi.json")
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let (_, document) = json(server.get("/v1/openapi.json").answer().await).await;
     let wrong = format!("rg_{}", "0".repeat(64));
     for (method, path, scope) in operations(&document) {
         if scope == "public" {
@@ -157,29 +130,22 @@ async fn every_route_but_public_ones_needs_a_valid_key() {
         }
         let method = Method::from_bytes(method.as_bytes()).expect("a method");
         let url = server.url(&concrete(&path));
-        let none = server
-            .client
-            .request(method.clone(), &url)
-            .send()
-            .await
-            .expect("an answer");
+        let none = server.client.request(method.clone(), &url).answer().await;
         assert_eq!(none.headers()["www-authenticate"], "Bearer");
         expect_error(none, 401, "unauthorized").await;
         let bad = server
             .client
             .request(method.clone(), &url)
             .bearer_auth(&wrong)
-            .send()
-            .await
-            .expect("an answer");
+            .answer()
+            .await;
         expect_error(bad, 401, "unauthorized").await;
         let basic = server
             .client
             .request(method, &url)
             .header("authorization", format!("Basic {}", server.admin_key))
-            .send()
-            .await
-            .expect("an answer");
+            .answer()
+            .await;
         expect_error(basic, 401, "unauthorized").await;
     }
 }
@@ -237,7 +203,7 @@ async fn scopes_and_revocation_are_enforced() {
 #[tokio::test]
 async fn request_ids_are_made_or_echoed() {
     let server = Server::start();
-    let made = server.get("/v1/canvases").send().await.expect("an answer");
+    let made = server.get("/v1/canvases").answer().await;
     let id = made.headers()["x-request-id"]
         .to_str()
         .expect("text")
@@ -246,9 +212,8 @@ async fn request_ids_are_made_or_echoed() {
     let echoed = server
         .get("/v1/nothing")
         .header("x-request-id", "trace-42")
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(echoed.headers()["x-request-id"], "trace-42");
 }
 
@@ -259,9 +224,8 @@ async fn responses_are_compressed_when_asked() {
         let response = server
             .get("/v1/openapi.json")
             .header("accept-encoding", encoding)
-            .send()
-            .await
-            .expect("an answer");
+            .answer()
+            .await;
         assert_eq!(response.headers()["content-encoding"], encoding);
         let compressed = response.bytes().await.expect("a body");
         assert!(
@@ -269,11 +233,7 @@ async fn responses_are_compressed_when_asked() {
             "{encoding} body is plain JSON"
         );
     }
-    let plain = server
-        .get("/v1/openapi.json")
-        .send()
-        .await
-        .expect("an answer");
+    let plain = server.get("/v1/openapi.json").answer().await;
     assert!(plain.headers().get("content-encoding").is_none());
 }
 
@@ -284,9 +244,8 @@ async fn oversized_bodies_are_refused_with_413() {
     let response = server
         .post("/v1/canvases")
         .json(&json!({"name": name}))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(response, 413, "payload_too_large").await;
     // Without a Content-Length (chunked), the limit holds as the body streams in.
     let chunks =
@@ -295,9 +254,8 @@ async fn oversized_bodies_are_refused_with_413() {
         .post("/v1/canvases")
         .header("content-type", "application/json")
         .body(reqwest::Body::wrap_stream(chunks))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(response, 413, "payload_too_large").await;
 }
 

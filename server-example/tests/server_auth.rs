@@ -10,7 +10,7 @@ use std::process::Command;
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
-use support::{Server, expect_error, json};
+use support::{Answer, Server, expect_error, json};
 
 /// A request without any credentials.
 fn bare(server: &Server, method: Method, path: &str) -> RequestBuilder {
@@ -19,14 +19,7 @@ fn bare(server: &Server, method: Method, path: &str) -> RequestBuilder {
 
 /// Every operation of the OpenAPI document: (method, concrete path, scope).
 async fn operations(server: &Server) -> Vec<(Method, String, String)> {
-    let (status, document) = json(
-        server
-            .get("/v1/openapi.json")
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let (status, document) = json(server.get("/v1/openapi.json").answer().await).await;
     assert_eq!(status, 200);
     let mut out = Vec::new();
     for (path, item) in document["paths"].as_object().expect("paths") {
@@ -78,9 +71,8 @@ async fn every_route_needs_a_valid_key_but_public_ones() {
     let (revoked_id, revoked) = server.key("gone", &["read", "write", "run"]).await;
     let response = server
         .delete(&format!("/v1/keys/{revoked_id}"))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(response.status(), 200);
     let wrong = format!("rg_{}", "0".repeat(64));
 
@@ -93,13 +85,8 @@ async fn every_route_needs_a_valid_key_but_public_ones() {
             if path == "/v1/session" {
                 continue;
             }
-            let (status, code, _) = error_code(
-                call(&server, method, path, None)
-                    .send()
-                    .await
-                    .expect("an answer"),
-            )
-            .await;
+            let (status, code, _) =
+                error_code(call(&server, method, path, None).answer().await).await;
             assert!(
                 status != 401 && code.as_deref() != Some("unauthorized"),
                 "{what} is public: {status}"
@@ -112,13 +99,8 @@ async fn every_route_needs_a_valid_key_but_public_ones() {
             Some(wrong.as_str()),
             Some(revoked.as_str()),
         ] {
-            let (status, code, challenge) = error_code(
-                call(&server, method, path, secret)
-                    .send()
-                    .await
-                    .expect("an answer"),
-            )
-            .await;
+            let (status, code, challenge) =
+                error_code(call(&server, method, path, secret).answer().await).await;
             assert_eq!(
                 (status, code.as_deref()),
                 (401, Some("unauthorized")),
@@ -134,9 +116,8 @@ async fn every_route_needs_a_valid_key_but_public_ones() {
     // A key header that is not `Bearer` is refused the same way.
     let response = bare(&server, Method::GET, "/v1/canvases")
         .header("authorization", format!("Basic {revoked}"))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(response, 401, "unauthorized").await;
 }
 
@@ -156,13 +137,8 @@ async fn each_scope_reaches_its_routes_and_no_others() {
     }
     for (method, path, needed) in operations.iter().filter(|(_, _, scope)| scope != "public") {
         for (scope, secret) in &keys {
-            let (status, code, _) = error_code(
-                call(&server, method, path, Some(secret))
-                    .send()
-                    .await
-                    .expect("an answer"),
-            )
-            .await;
+            let (status, code, _) =
+                error_code(call(&server, method, path, Some(secret)).answer().await).await;
             let what =
                 format!("{method} {path} (needs {needed}) with a `{scope}` key: {status} {code:?}");
             if scope == needed {
@@ -183,9 +159,8 @@ async fn each_scope_reaches_its_routes_and_no_others() {
     let (_, read) = &keys[0];
     let response = bare(&server, Method::GET, "/v1/keys")
         .bearer_auth(read)
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     let error = expect_error(response, 403, "forbidden").await;
     assert_eq!(error["details"]["required_scope"], "admin");
 }
@@ -197,29 +172,20 @@ async fn admin_routes_create_list_and_revoke_keys() {
     assert!(secret.starts_with("rg_") && secret.len() == 67, "{secret}");
     let response = bare(&server, Method::GET, "/v1/canvases")
         .bearer_auth(&secret)
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(response.status(), 200);
 
     // Pages, oldest first; never a secret or a hash.
-    let (status, first) = json(
-        server
-            .get("/v1/keys?limit=1")
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let (status, first) = json(server.get("/v1/keys?limit=1").answer().await).await;
     assert_eq!(status, 200, "{first}");
     assert_eq!(first["items"][0]["name"], "admin");
     let cursor = first["next_cursor"].as_str().expect("a second page");
     let (_, second) = json(
         server
             .get(&format!("/v1/keys?cursor={cursor}"))
-            .send()
-            .await
-            .expect("an answer"),
+            .answer()
+            .await,
     )
     .await;
     let listed = &second["items"][0];
@@ -233,11 +199,7 @@ async fn admin_routes_create_list_and_revoke_keys() {
         "{listed}"
     );
     assert_eq!(second["next_cursor"], Value::Null);
-    let response = server
-        .get("/v1/keys?cursor=zz")
-        .send()
-        .await
-        .expect("an answer");
+    let response = server.get("/v1/keys?cursor=zz").answer().await;
     expect_error(response, 400, "invalid_cursor").await;
 
     // Bad bodies.
@@ -264,57 +226,41 @@ async fn admin_routes_create_list_and_revoke_keys() {
             "unknown_field",
         ),
     ] {
-        let response = server
-            .post("/v1/keys")
-            .json(&body)
-            .send()
-            .await
-            .expect("an answer");
+        let response = server.post("/v1/keys").json(&body).answer().await;
         expect_error(response, status, code).await;
     }
 
     // Revoking: the key stops at once; unknown ids; the last admin key stays.
-    let (status, revoked) = json(
-        server
-            .delete(&format!("/v1/keys/{id}"))
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let (status, revoked) = json(server.delete(&format!("/v1/keys/{id}")).answer().await).await;
     assert_eq!(status, 200);
     assert!(revoked["revoked_at"].is_string(), "{revoked}");
     let response = bare(&server, Method::GET, "/v1/canvases")
         .bearer_auth(&secret)
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(response, 401, "unauthorized").await;
     let response = server
         .delete("/v1/keys/key_0000000000000000")
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(response, 404, "not_found").await;
-    let (_, keys) = json(server.get("/v1/keys").send().await.expect("an answer")).await;
+    let (_, keys) = server.get("/v1/keys").json_answer().await;
     let admin_id = keys["items"][0]["id"]
         .as_str()
         .expect("the admin key")
         .to_owned();
     let response = server
         .delete(&format!("/v1/keys/{admin_id}"))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(response, 409, "last_admin_key").await;
 
     // With a second admin key, the first may go.
     let (_, second_admin) = server.key("admin 2", &["admin"]).await;
     let response = bare(&server, Method::DELETE, &format!("/v1/keys/{admin_id}"))
         .bearer_auth(&second_admin)
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(response.status(), 200);
 
     // No secret is stored or logged in clear.
@@ -377,16 +323,14 @@ async fn the_keys_command_manages_the_keys_of_a_data_directory() {
     // A running server takes the new key at once.
     let response = bare(&server, Method::GET, "/v1/canvases")
         .bearer_auth(&secret)
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(response.status(), 200);
     let response = bare(&server, Method::POST, "/v1/canvases")
         .bearer_auth(&secret)
         .json(&json!({"name": "x"}))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(response, 403, "forbidden").await;
 
     let (code, out, _) = keys_cli(&dir, &["list"]);
@@ -429,9 +373,8 @@ async fn the_keys_command_manages_the_keys_of_a_data_directory() {
     server.restart();
     let response = bare(&server, Method::GET, "/v1/canvases")
         .bearer_auth(&secret)
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(response, 401, "unauthorized").await;
     let (_, out, _) = keys_cli(&dir, &["list"]);
     let line = out.lines().find(|l| l.contains(&id)).expect("still listed");
@@ -445,9 +388,8 @@ async fn the_keys_command_manages_the_keys_of_a_data_directory() {
 async fn session(server: &Server, secret: &str) -> (String, String, String) {
     let response = bare(server, Method::POST, "/v1/session")
         .json(&json!({"key": secret}))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     let set_cookie = response
         .headers()
         .get("set-cookie")
@@ -482,9 +424,8 @@ async fn cookie_requests_that_change_state_need_the_token_and_the_origin() {
 
     // Reads need neither token nor origin.
     let response = with_cookie(&server, Method::GET, "/v1/canvases", &cookie)
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(response.status(), 200);
 
     let create = |headers: &[(&str, &str)]| {
@@ -517,26 +458,24 @@ async fn cookie_requests_that_change_state_need_the_token_and_the_origin() {
             "missing_origin",
         ),
     ] {
-        let response = create(&headers).send().await.expect("an answer");
+        let response = create(&headers).answer().await;
         let error = expect_error(response, 403, "csrf_failed").await;
         assert_eq!(error["details"]["reason"], reason, "{headers:?}");
     }
-    let (_, page) = json(server.get("/v1/canvases").send().await.expect("an answer")).await;
+    let (_, page) = server.get("/v1/canvases").json_answer().await;
     let before = page["items"].as_array().map(Vec::len);
 
     // Right token and origin; or the Referer when there is no Origin.
     let response = create(&[("origin", &origin), ("x-csrf-token", &token)])
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(response.status(), 201);
     let referer = format!("{origin}/editor/canvas?id=1");
     let response = create(&[("referer", &referer), ("x-csrf-token", &token)])
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(response.status(), 201);
-    let (_, page) = json(server.get("/v1/canvases").send().await.expect("an answer")).await;
+    let (_, page) = server.get("/v1/canvases").json_answer().await;
     assert_eq!(
         page["items"].as_array().map(Vec::len),
         before.map(|n| n + 2),
@@ -547,31 +486,27 @@ async fn cookie_requests_that_change_state_need_the_token_and_the_origin() {
     let response = bare(&server, Method::POST, "/v1/canvases")
         .bearer_auth(&secret)
         .json(&json!({"name": "y"}))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(response.status(), 201);
 
     // A session has its key's scopes.
     let response = with_cookie(&server, Method::GET, "/v1/keys", &cookie)
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(response, 403, "forbidden").await;
 
     // Ending the session needs the token too, then the cookie is dead.
     let response = with_cookie(&server, Method::DELETE, "/v1/session", &cookie)
         .header("origin", &origin)
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(response, 403, "csrf_failed").await;
     let response = with_cookie(&server, Method::DELETE, "/v1/session", &cookie)
         .header("origin", &origin)
         .header("x-csrf-token", &token)
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(response.status(), 204);
     let cleared = response
         .headers()
@@ -580,20 +515,15 @@ async fn cookie_requests_that_change_state_need_the_token_and_the_origin() {
         .unwrap_or("");
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
     let response = with_cookie(&server, Method::GET, "/v1/canvases", &cookie)
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(response, 401, "unauthorized").await;
     // Ending it again clears the cookie all the same; without one there is nothing to end.
     let response = with_cookie(&server, Method::DELETE, "/v1/session", &cookie)
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(response.status(), 204);
-    let response = bare(&server, Method::DELETE, "/v1/session")
-        .send()
-        .await
-        .expect("an answer");
+    let response = bare(&server, Method::DELETE, "/v1/session").answer().await;
     expect_error(response, 401, "unauthorized").await;
 }
 
@@ -604,48 +534,38 @@ async fn sessions_are_made_only_for_valid_keys_and_end_with_them() {
     // The key as a bearer header instead of a body.
     let response = bare(&server, Method::POST, "/v1/session")
         .bearer_auth(&secret)
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(response.status(), 201);
     let (cookie, _, _) = session(&server, &secret).await;
 
     let response = bare(&server, Method::POST, "/v1/session")
         .json(&json!({"key": format!("rg_{}", "1".repeat(64))}))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(response, 401, "unauthorized").await;
     let response = bare(&server, Method::POST, "/v1/session")
         .json(&json!({"key": secret, "remember": true}))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(response, 422, "unknown_field").await;
     let response = bare(&server, Method::POST, "/v1/session")
         .body("key")
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(response, 415, "unsupported_media_type").await;
 
     // Revoking the key ends its sessions, and no new one is made.
-    let response = server
-        .delete(&format!("/v1/keys/{id}"))
-        .send()
-        .await
-        .expect("an answer");
+    let response = server.delete(&format!("/v1/keys/{id}")).answer().await;
     assert_eq!(response.status(), 200);
     let response = with_cookie(&server, Method::GET, "/v1/canvases", &cookie)
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(response, 401, "unauthorized").await;
     let response = bare(&server, Method::POST, "/v1/session")
         .json(&json!({"key": secret}))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(response, 401, "unauthorized").await;
 }
 
@@ -659,9 +579,8 @@ async fn the_cookie_is_secure_behind_tls_and_other_origins_can_be_allowed() {
         .header("origin", "http://localhost:5173")
         .header("x-csrf-token", &token)
         .json(&json!({"name": "x"}))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(response.status(), 201);
     let allowed = |response: &Response| {
         let get = |name: &str| {
@@ -693,10 +612,7 @@ async fn the_cookie_is_secure_behind_tls_and_other_origins_can_be_allowed() {
                 "content-type,if-match,x-csrf-token",
             )
     };
-    let response = preflight("http://localhost:5173")
-        .send()
-        .await
-        .expect("an answer");
+    let response = preflight("http://localhost:5173").answer().await;
     assert!(response.status().is_success(), "{}", response.status());
     assert_eq!(
         allowed(&response).0.as_deref(),
@@ -707,19 +623,15 @@ async fn the_cookie_is_secure_behind_tls_and_other_origins_can_be_allowed() {
         .get("access-control-allow-methods")
         .and_then(|v| v.to_str().ok());
     assert!(methods.is_some_and(|m| m.contains("PATCH")), "{methods:?}");
-    let response = preflight("http://evil.example")
-        .send()
-        .await
-        .expect("an answer");
+    let response = preflight("http://evil.example").answer().await;
     assert_eq!(allowed(&response).0, None);
     // Behind TLS the server's own origin is https://.
     let response = with_cookie(&server, Method::POST, "/v1/canvases", &cookie)
         .header("origin", &server.base_url)
         .header("x-csrf-token", &token)
         .json(&json!({"name": "x"}))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(response, 403, "csrf_failed").await;
 
     let proxied = Server::start_with(&["--trust-forwarded-proto"]);
@@ -729,14 +641,14 @@ async fn the_cookie_is_secure_behind_tls_and_other_origins_can_be_allowed() {
             .header("x-forwarded-proto", proto)
             .json(&json!({"key": secret}))
     };
-    let response = forwarded("https").send().await.expect("an answer");
+    let response = forwarded("https").answer().await;
     let set_cookie = response
         .headers()
         .get("set-cookie")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     assert!(set_cookie.contains("; Secure"), "{set_cookie}");
-    let response = forwarded("http").send().await.expect("an answer");
+    let response = forwarded("http").answer().await;
     let set_cookie = response
         .headers()
         .get("set-cookie")
@@ -763,9 +675,8 @@ async fn a_key_over_its_rate_gets_429_with_retry_after() {
     // Another key has a bucket of its own.
     let response = bare(&server, Method::GET, "/v1/canvases")
         .bearer_auth(&other)
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(response.status(), 200);
 
     // Requests without a valid key are limited per address: 401s, then 429.
@@ -779,7 +690,7 @@ async fn a_key_over_its_rate_gets_429_with_retry_after() {
 /// runs out long before 50 requests, however slow the machine).
 async fn until_limited(request: impl Fn() -> RequestBuilder) -> Response {
     for _ in 0..50 {
-        let response = request().send().await.expect("an answer");
+        let response = request().answer().await;
         if response.status() == 429 {
             return response;
         }
@@ -823,7 +734,7 @@ async fn every_response_carries_the_security_headers_and_hsts_only_when_asked() 
         (server.get("/v1/no-such-route"), "a 404"),
         (server.post("/v1/canvases").body("{"), "a 415"),
     ] {
-        let response = request.send().await.expect("an answer");
+        let response = request.answer().await;
         assert_security_headers(response.headers(), what);
         assert!(
             !response.headers().contains_key("strict-transport-security"),
@@ -837,7 +748,7 @@ async fn every_response_carries_the_security_headers_and_hsts_only_when_asked() 
         );
     }
     let server = Server::start_with(&["--hsts-max-age", "600"]);
-    let response = server.get("/v1/canvases").send().await.expect("an answer");
+    let response = server.get("/v1/canvases").answer().await;
     assert_security_headers(response.headers(), "with HSTS");
     let hsts = response
         .headers()

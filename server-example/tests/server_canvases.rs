@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{Server, expect_error, json};
+use support::{Answer, Server, expect_error, json};
 
 fn add_shot(id: &str) -> Value {
     json!({"op": "add_node", "id": id, "type": "shot", "properties": {"prompt": "rain"}})
@@ -15,9 +15,8 @@ async fn create(server: &Server, id: &str, name: &str) -> Value {
     let response = server
         .post("/v1/canvases")
         .json(&json!({"id": id, "name": name}))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     let (status, body) = json(response).await;
     assert_eq!(status, 201, "{body}");
     body
@@ -29,9 +28,8 @@ async fn a_canvas_lives_from_create_to_delete() {
     let response = server
         .post("/v1/canvases")
         .json(&json!({"id": "teaser", "name": "Teaser"}))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(response.status(), 201);
     assert_eq!(response.headers()["location"], "/v1/canvases/teaser");
     let (_, created) = json(response).await;
@@ -45,9 +43,8 @@ async fn a_canvas_lives_from_create_to_delete() {
         .patch("/v1/canvases/teaser")
         .header("if-match", "0")
         .json(&json!({"ops": [add_shot("s1"), add_shot("s2")]}))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     let etag = response.headers()["etag"]
         .to_str()
         .expect("text")
@@ -58,11 +55,7 @@ async fn a_canvas_lives_from_create_to_delete() {
     assert_eq!(applied["inverse"].as_array().map(Vec::len), Some(2));
     assert!(etag.starts_with("\"1-"), "{etag}");
 
-    let response = server
-        .get("/v1/canvases/teaser")
-        .send()
-        .await
-        .expect("an answer");
+    let response = server.get("/v1/canvases/teaser").answer().await;
     assert_eq!(response.headers()["etag"].to_str().expect("text"), etag);
     let (_, doc) = json(response).await;
     assert_eq!(doc["nodes"].as_array().map(Vec::len), Some(2));
@@ -72,9 +65,8 @@ async fn a_canvas_lives_from_create_to_delete() {
         .patch("/v1/canvases/teaser")
         .header("if-match", &etag)
         .json(&json!({"ops": applied["inverse"]}))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     let (status, undone) = json(response).await;
     assert_eq!(
         (status, undone["revision"].as_u64()),
@@ -89,9 +81,8 @@ async fn a_canvas_lives_from_create_to_delete() {
         .put("/v1/canvases/teaser")
         .header("if-match", "2")
         .json(&replacement)
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     let (status, replaced) = json(response).await;
     assert_eq!(status, 200, "{replaced}");
     assert_eq!(
@@ -100,14 +91,7 @@ async fn a_canvas_lives_from_create_to_delete() {
     );
 
     // Versions, newest first, and one of them.
-    let (_, versions) = json(
-        server
-            .get("/v1/canvases/teaser/versions")
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let (_, versions) = json(server.get("/v1/canvases/teaser/versions").answer().await).await;
     let revisions: Vec<u64> = versions["items"]
         .as_array()
         .expect("items")
@@ -115,14 +99,7 @@ async fn a_canvas_lives_from_create_to_delete() {
         .filter_map(|v| v["revision"].as_u64())
         .collect();
     assert_eq!(revisions, vec![3, 2, 1, 0]);
-    let (status, first) = json(
-        server
-            .get("/v1/canvases/teaser/versions/1")
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let (status, first) = json(server.get("/v1/canvases/teaser/versions/1").answer().await).await;
     assert_eq!(
         (status, first["nodes"].as_array().map(Vec::len)),
         (200, Some(2))
@@ -131,27 +108,14 @@ async fn a_canvas_lives_from_create_to_delete() {
     let response = server
         .delete("/v1/canvases/teaser")
         .header("if-match", "2")
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(response, 409, "conflict").await;
-    let response = server
-        .delete("/v1/canvases/teaser")
-        .send()
-        .await
-        .expect("an answer");
+    let response = server.delete("/v1/canvases/teaser").answer().await;
     assert_eq!(response.status(), 204);
-    let response = server
-        .get("/v1/canvases/teaser")
-        .send()
-        .await
-        .expect("an answer");
+    let response = server.get("/v1/canvases/teaser").answer().await;
     expect_error(response, 404, "not_found").await;
-    let response = server
-        .get("/v1/canvases/teaser/versions")
-        .send()
-        .await
-        .expect("an answer");
+    let response = server.get("/v1/canvases/teaser/versions").answer().await;
     expect_error(response, 404, "not_found").await;
 }
 
@@ -161,9 +125,8 @@ async fn the_demo_canvas_is_there_at_first_start() {
     let (status, doc) = json(
         server
             .get("/v1/canvases/the-last-lighthouse")
-            .send()
-            .await
-            .expect("an answer"),
+            .answer()
+            .await,
     )
     .await;
     assert_eq!(status, 200);
@@ -186,20 +149,8 @@ async fn a_stale_or_missing_if_match_changes_nothing() {
             None => request,
         }
     };
-    assert_eq!(
-        patch(Some("0"), "s1")
-            .send()
-            .await
-            .expect("an answer")
-            .status(),
-        200
-    );
-    let error = expect_error(
-        patch(Some("0"), "s2").send().await.expect("an answer"),
-        409,
-        "conflict",
-    )
-    .await;
+    assert_eq!(patch(Some("0"), "s1").answer().await.status(), 200);
+    let error = expect_error(patch(Some("0"), "s2").answer().await, 409, "conflict").await;
     assert_eq!(
         (
             error["details"]["expected"].as_u64(),
@@ -209,13 +160,13 @@ async fn a_stale_or_missing_if_match_changes_nothing() {
         "{error}"
     );
     expect_error(
-        patch(None, "s2").send().await.expect("an answer"),
+        patch(None, "s2").answer().await,
         428,
         "precondition_required",
     )
     .await;
     expect_error(
-        patch(Some("one"), "s2").send().await.expect("an answer"),
+        patch(Some("one"), "s2").answer().await,
         400,
         "invalid_request",
     )
@@ -224,18 +175,9 @@ async fn a_stale_or_missing_if_match_changes_nothing() {
         .put("/v1/canvases/film")
         .header("if-match", "0")
         .json(&json!({"format": "reelgraph.canvas", "format_version": 1, "id": "film", "name": "Other"}))
-        .send()
-        .await
-        .expect("an answer");
+        .answer().await;
     expect_error(stale_put, 409, "conflict").await;
-    let (_, doc) = json(
-        server
-            .get("/v1/canvases/film")
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let (_, doc) = json(server.get("/v1/canvases/film").answer().await).await;
     assert_eq!(
         (doc["revision"].as_u64(), doc["name"].as_str()),
         (Some(1), Some("Film"))
@@ -255,19 +197,11 @@ async fn a_failing_op_applies_nothing_and_says_which() {
         .patch("/v1/canvases/film")
         .header("if-match", "0")
         .json(&ops)
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     let error = expect_error(response, 422, "unknown_node").await;
     assert_eq!(error["details"]["op_index"], 1, "{error}");
-    let (_, doc) = json(
-        server
-            .get("/v1/canvases/film")
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let (_, doc) = json(server.get("/v1/canvases/film").answer().await).await;
     assert_eq!(
         (
             doc["revision"].as_u64(),
@@ -280,9 +214,8 @@ async fn a_failing_op_applies_nothing_and_says_which() {
         .patch("/v1/canvases/film")
         .header("if-match", "0")
         .json(&json!({"ops": [add_shot("s1")]}))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(response.status(), 200);
 }
 
@@ -290,11 +223,7 @@ async fn a_failing_op_applies_nothing_and_says_which() {
 async fn an_unchanged_canvas_is_not_sent_again() {
     let server = Server::start();
     create(&server, "film", "Film").await;
-    let response = server
-        .get("/v1/canvases/film")
-        .send()
-        .await
-        .expect("an answer");
+    let response = server.get("/v1/canvases/film").answer().await;
     let etag = response.headers()["etag"]
         .to_str()
         .expect("text")
@@ -302,9 +231,8 @@ async fn an_unchanged_canvas_is_not_sent_again() {
     let response = server
         .get("/v1/canvases/film")
         .header("if-none-match", &etag)
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(response.status(), 304);
     assert_eq!(response.headers()["etag"].to_str().expect("text"), etag);
     assert!(response.bytes().await.expect("a body").is_empty());
@@ -312,15 +240,13 @@ async fn an_unchanged_canvas_is_not_sent_again() {
         .patch("/v1/canvases/film")
         .header("if-match", &etag)
         .json(&json!({"ops": [add_shot("s1")]}))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     let response = server
         .get("/v1/canvases/film")
         .header("if-none-match", &etag)
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(response.status(), 200);
     assert_ne!(response.headers()["etag"].to_str().expect("text"), etag);
 }
@@ -330,30 +256,13 @@ async fn an_unchanged_canvas_is_not_sent_again() {
 async fn a_canvas_made_again_gets_another_etag() {
     let server = Server::start();
     create(&server, "film", "Film").await;
-    let first = server
-        .get("/v1/canvases/film")
-        .send()
-        .await
-        .expect("an answer")
-        .headers()["etag"]
-        .clone();
+    let first = server.get("/v1/canvases/film").answer().await.headers()["etag"].clone();
     assert_eq!(
-        server
-            .delete("/v1/canvases/film")
-            .send()
-            .await
-            .expect("an answer")
-            .status(),
+        server.delete("/v1/canvases/film").answer().await.status(),
         204
     );
     create(&server, "film", "Another film").await;
-    let second = server
-        .get("/v1/canvases/film")
-        .send()
-        .await
-        .expect("an answer")
-        .headers()["etag"]
-        .clone();
+    let second = server.get("/v1/canvases/film").answer().await.headers()["etag"].clone();
     assert_ne!(first, second);
 }
 
@@ -375,7 +284,7 @@ async fn canvases_are_listed_a_page_at_a_time() {
         if let Some(cursor) = &cursor {
             path.push_str(&format!("&cursor={cursor}"));
         }
-        let (status, page) = json(server.get(&path).send().await.expect("an answer")).await;
+        let (status, page) = server.get(&path).json_answer().await;
         assert_eq!(status, 200, "{page}");
         let items = page["items"].as_array().expect("items");
         assert!(items.len() <= 3);
@@ -394,14 +303,7 @@ async fn canvases_are_listed_a_page_at_a_time() {
     expected.push("the-last-lighthouse".into());
     assert_eq!(seen, expected);
 
-    let (_, odd) = json(
-        server
-            .get("/v1/canvases?name=Od")
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let (_, odd) = json(server.get("/v1/canvases?name=Od").answer().await).await;
     let ids: Vec<&str> = odd["items"]
         .as_array()
         .expect("items")
@@ -418,9 +320,8 @@ async fn bad_page_requests_are_refused() {
     for limit in ["0", "-1", "201", "1000000000000000000000000", "ten"] {
         let response = server
             .get(&format!("/v1/canvases?limit={limit}"))
-            .send()
-            .await
-            .expect("an answer");
+            .answer()
+            .await;
         let error = expect_error(response, 422, "invalid_field").await;
         assert_eq!(error["details"]["field"], "limit", "{error}");
     }
@@ -436,29 +337,22 @@ async fn bad_page_requests_are_refused() {
         if !cursor.starts_with('c') || cursor == "c4" {
             let response = server
                 .get(&format!("/v1/canvases?cursor={cursor}"))
-                .send()
-                .await
-                .expect("an answer");
+                .answer()
+                .await;
             expect_error(response, 400, "invalid_cursor").await;
         }
         let response = server
             .get(&format!("/v1/canvases/film/versions?cursor={cursor}"))
-            .send()
-            .await
-            .expect("an answer");
+            .answer()
+            .await;
         expect_error(response, 400, "invalid_cursor").await;
     }
     let response = server
         .get("/v1/canvases/film/versions?limit=500")
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(response, 422, "invalid_field").await;
-    let response = server
-        .get("/v1/canvases?page=2")
-        .send()
-        .await
-        .expect("an answer");
+    let response = server.get("/v1/canvases?page=2").answer().await;
     let error = expect_error(response, 422, "unknown_field").await;
     assert_eq!(error["details"]["field"], "page");
 }
@@ -474,53 +368,40 @@ async fn ids_that_do_not_exist_or_climb_out_are_not_found() {
         "a%00b",
         "%20padded%20",
     ] {
-        let response = server
-            .get(&format!("/v1/canvases/{id}"))
-            .send()
-            .await
-            .expect("an answer");
+        let response = server.get(&format!("/v1/canvases/{id}")).answer().await;
         expect_error(response, 404, "not_found").await;
         let response = server
             .patch(&format!("/v1/canvases/{id}"))
             .header("if-match", "0")
             .json(&json!({"ops": []}))
-            .send()
-            .await
-            .expect("an answer");
+            .answer()
+            .await;
         expect_error(response, 404, "not_found").await;
-        let response = server
-            .delete(&format!("/v1/canvases/{id}"))
-            .send()
-            .await
-            .expect("an answer");
+        let response = server.delete(&format!("/v1/canvases/{id}")).answer().await;
         expect_error(response, 404, "not_found").await;
     }
     let response = server
         .get("/v1/canvases/the-last-lighthouse/versions/99")
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(response, 404, "not_found").await;
     let response = server
         .get("/v1/canvases/the-last-lighthouse/versions/-1")
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(response, 404, "not_found").await;
     let response = server
         .post("/v1/canvases")
         .json(&json!({"id": " padded", "name": "x"}))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(response, 422, "invalid_id").await;
     create(&server, "film", "Film").await;
     let response = server
         .post("/v1/canvases")
         .json(&json!({"id": "film", "name": "x"}))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(response, 409, "duplicate_id").await;
 }
 
@@ -580,9 +461,8 @@ async fn bodies_are_read_strictly() {
         .patch("/v1/canvases/film")
         .header("if-match", "0")
         .json(&json!({"ops": [{"op": "add_node", "id": "s1", "type": "shot", "colour": 1}]}))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     let error = expect_error(response, 422, "unknown_field").await;
     assert_eq!(error["details"]["field"], "colour", "{error}");
 }
@@ -602,23 +482,15 @@ async fn concurrent_patches_lose_no_update() {
             for i in 0..10 {
                 // Read the current revision, then edit on it; retry on conflict.
                 loop {
-                    let (_, doc) = json(
-                        get.try_clone()
-                            .expect("cloneable")
-                            .send()
-                            .await
-                            .expect("an answer"),
-                    )
-                    .await;
+                    let (_, doc) = json(get.try_clone().expect("cloneable").answer().await).await;
                     let revision = doc["revision"].as_u64().expect("a revision");
                     let response = request
                         .try_clone()
                         .expect("cloneable")
                         .header("if-match", revision.to_string())
                         .json(&json!({"ops": [add_shot(&format!("s{client}_{i}"))]}))
-                        .send()
-                        .await
-                        .expect("an answer");
+                        .answer()
+                        .await;
                     match response.status().as_u16() {
                         200 => break,
                         409 => continue,
@@ -634,14 +506,7 @@ async fn concurrent_patches_lose_no_update() {
     for task in tasks {
         successes += task.await.expect("the client finished");
     }
-    let (_, doc) = json(
-        server
-            .get("/v1/canvases/film")
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let (_, doc) = json(server.get("/v1/canvases/film").answer().await).await;
     assert_eq!(doc["revision"].as_u64(), Some(successes));
     assert_eq!(doc["nodes"].as_array().map(Vec::len), Some(80));
 }
@@ -668,12 +533,11 @@ async fn survives_a_kill(args: &[&str]) {
             .patch(&format!("/v1/canvases/c{i}"))
             .header("if-match", "0")
             .json(&json!({"ops": [add_shot("s1")]}))
-            .send()
-            .await
-            .expect("an answer");
+            .answer()
+            .await;
     }
     server.restart_with(args);
-    let (_, page) = json(server.get("/v1/canvases").send().await.expect("an answer")).await;
+    let (_, page) = server.get("/v1/canvases").json_answer().await;
     let listed: Vec<(&str, u64)> = page["items"]
         .as_array()
         .expect("items")
@@ -689,25 +553,10 @@ async fn survives_a_kill(args: &[&str]) {
         listed,
         [("c0", 1), ("c1", 1), ("c2", 1), ("the-last-lighthouse", 1)]
     );
-    let (_, doc) = json(
-        server
-            .get("/v1/canvases/c2")
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let (_, doc) = json(server.get("/v1/canvases/c2").answer().await).await;
     assert_eq!(doc["nodes"][0]["id"], "s1");
     // The old key still works: it was printed once and kept as a hash.
-    assert_eq!(
-        server
-            .get("/v1/canvases/c0")
-            .send()
-            .await
-            .expect("an answer")
-            .status(),
-        200
-    );
+    assert_eq!(server.get("/v1/canvases/c0").answer().await.status(), 200);
 }
 
 /// Edits saved as deltas (past a snapshot), many canvases at once, then a
@@ -727,9 +576,8 @@ async fn concurrent_edits_are_all_there_after_a_kill_right_after_their_answers()
             .patch(&path)
             .header("if-match", "0")
             .json(&json!({"ops": [add_shot("s0"), add_shot("s1")]}))
-            .send()
-            .await
-            .expect("an answer");
+            .answer()
+            .await;
         assert_eq!(response.status(), 200);
         for n in 1..=EDITS {
             let response = server_ref
@@ -739,9 +587,8 @@ async fn concurrent_edits_are_all_there_after_a_kill_right_after_their_answers()
                     &json!({"ops": [{"op": "move_node", "id": format!("s{}", n % 2),
                     "position": {"x": n, "y": c}}]}),
                 )
-                .send()
-                .await
-                .expect("an answer");
+                .answer()
+                .await;
             assert_eq!(response.status(), 200, "edit {n} of {id}");
         }
     });
@@ -749,7 +596,7 @@ async fn concurrent_edits_are_all_there_after_a_kill_right_after_their_answers()
     server.restart();
     for c in 0..4 {
         let path = format!("/v1/canvases/k{c}");
-        let (status, doc) = json(server.get(&path).send().await.expect("an answer")).await;
+        let (status, doc) = server.get(&path).json_answer().await;
         assert_eq!(status, 200);
         assert_eq!(doc["revision"].as_u64(), Some(EDITS + 1), "k{c}");
         assert_eq!(
@@ -760,25 +607,17 @@ async fn concurrent_edits_are_all_there_after_a_kill_right_after_their_answers()
             doc["nodes"][1]["position"],
             json!({"x": 109.0, "y": f64::from(c)})
         );
-        let (status, old) = json(
-            server
-                .get(&format!("{path}/versions/51"))
-                .send()
-                .await
-                .expect("an answer"),
-        )
-        .await;
+        let (status, old) = json(server.get(&format!("{path}/versions/51")).answer().await).await;
         assert_eq!(status, 200);
         assert_eq!(old["nodes"][0]["position"]["x"], 50.0);
         let response = server
             .patch(&path)
             .header("if-match", (EDITS + 1).to_string())
             .json(&json!({"ops": [add_shot("s2")]}))
-            .send()
-            .await
-            .expect("an answer");
+            .answer()
+            .await;
         assert_eq!(response.status(), 200);
-        let (_, doc) = json(server.get(&path).send().await.expect("an answer")).await;
+        let (_, doc) = server.get(&path).json_answer().await;
         assert_eq!(doc["nodes"].as_array().map(Vec::len), Some(3));
     }
 }

@@ -10,7 +10,7 @@ use reelgraph_server::serve::{AppState, Args, app};
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION};
 use serde_json::{Value, json};
-use support::{Server, expect_error, json};
+use support::{Answer, Server, expect_error, json};
 use tower::ServiceExt;
 
 /// The demo canvas every new data directory has.
@@ -34,9 +34,8 @@ async fn register_type(server: &Server, spec: &str) -> reqwest::Response {
         .post("/v1/node-types")
         .header(CONTENT_TYPE, "application/json")
         .body(spec.to_owned())
-        .send()
+        .answer()
         .await
-        .expect("an answer")
 }
 
 /// Makes canvas `id` from ops: a character, a shot and an image node, the
@@ -45,9 +44,8 @@ async fn small_canvas(server: &Server, id: &str) {
     let created = server
         .post("/v1/canvases")
         .json(&json!({"id": id, "name": "Small"}))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(created.status(), StatusCode::CREATED);
     let ops = json!({"ops": [
         {"op": "add_node", "id": "hero", "type": "character",
@@ -61,9 +59,8 @@ async fn small_canvas(server: &Server, id: &str) {
         .patch(&format!("/v1/canvases/{id}"))
         .header("If-Match", "0")
         .json(&ops)
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(
         patched.status(),
         StatusCode::OK,
@@ -78,7 +75,7 @@ async fn node_types_are_listed_a_page_at_a_time_and_read_one_by_one() {
     let mut names: Vec<String> = Vec::new();
     let mut path = "/v1/node-types?limit=7".to_owned();
     loop {
-        let page = json_body(server.get(&path).send().await.expect("an answer")).await;
+        let page = json_body(server.get(&path).answer().await).await;
         let items = page["items"].as_array().expect("items");
         assert!(items.len() <= 7);
         names.extend(
@@ -99,22 +96,11 @@ async fn node_types_are_listed_a_page_at_a_time_and_read_one_by_one() {
         assert!(names.iter().any(|n| n == built_in), "{built_in} is listed");
     }
 
-    let story = json_body(
-        server
-            .get("/v1/node-types?category=story")
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let story = json_body(server.get("/v1/node-types?category=story").answer().await).await;
     let story = story["items"].as_array().expect("items");
     assert!(!story.is_empty() && story.iter().all(|s| s["category"] == "story"));
 
-    let shot = server
-        .get("/v1/node-types/shot")
-        .send()
-        .await
-        .expect("an answer");
+    let shot = server.get("/v1/node-types/shot").answer().await;
     assert_eq!(shot.status(), StatusCode::OK);
     let tag = shot.headers()[ETAG].clone();
     let spec = json_body(shot).await;
@@ -125,36 +111,19 @@ async fn node_types_are_listed_a_page_at_a_time_and_read_one_by_one() {
     let again = server
         .get("/v1/node-types/shot")
         .header(IF_NONE_MATCH, tag)
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
 
-    let missing = server
-        .get("/v1/node-types/no_such_type")
-        .send()
-        .await
-        .expect("an answer");
+    let missing = server.get("/v1/node-types/no_such_type").answer().await;
     expect_error(missing, 404, "not_found").await;
     for bad in ["limit=0", "limit=-1", "limit=100000"] {
-        let response = server
-            .get(&format!("/v1/node-types?{bad}"))
-            .send()
-            .await
-            .expect("an answer");
+        let response = server.get(&format!("/v1/node-types?{bad}")).answer().await;
         expect_error(response, 422, "invalid_field").await;
     }
-    let response = server
-        .get("/v1/node-types?cursor=zz")
-        .send()
-        .await
-        .expect("an answer");
+    let response = server.get("/v1/node-types?cursor=zz").answer().await;
     expect_error(response, 400, "invalid_cursor").await;
-    let response = server
-        .get("/v1/node-types?colour=red")
-        .send()
-        .await
-        .expect("an answer");
+    let response = server.get("/v1/node-types?colour=red").answer().await;
     expect_error(response, 422, "unknown_field").await;
 }
 
@@ -203,20 +172,12 @@ async fn a_registered_node_type_is_usable_and_survives_a_restart() {
         .post("/v1/node-types")
         .header(CONTENT_TYPE, "text/plain")
         .body(LUT_GRADE)
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(as_text, 415, "unsupported_media_type").await;
 
     server.restart();
-    let spec = json_body(
-        server
-            .get("/v1/node-types/lut_grade")
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let spec = json_body(server.get("/v1/node-types/lut_grade").answer().await).await;
     assert_eq!(spec["version"], 2, "{spec}");
     small_canvas(&server, "graded").await;
     let ops = json!({"ops": [{"op": "add_node", "id": "grade", "type": "lut_grade", "properties": {"lut": "film.cube"}}]});
@@ -224,9 +185,8 @@ async fn a_registered_node_type_is_usable_and_survives_a_restart() {
         .patch("/v1/canvases/graded")
         .header("If-Match", "1")
         .json(&ops)
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(
         patched.status(),
         StatusCode::OK,
@@ -289,14 +249,7 @@ async fn registering_a_node_type_takes_the_admin_scope() {
 #[tokio::test]
 async fn a_stored_canvas_is_validated_and_wires_are_checked() {
     let server = Server::start();
-    let report = json_body(
-        server
-            .post(&format!("{DEMO}/validate"))
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let report = json_body(server.post(&format!("{DEMO}/validate")).answer().await).await;
     assert_eq!(report["valid"], true, "{report}");
 
     small_canvas(&server, "small").await;
@@ -306,18 +259,10 @@ async fn a_stored_canvas_is_validated_and_wires_are_checked() {
         .patch("/v1/canvases/small")
         .header("If-Match", "1")
         .json(&unwired)
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(patched.status(), StatusCode::OK);
-    let report = json_body(
-        server
-            .post("/v1/canvases/small/validate")
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let report = json_body(server.post("/v1/canvases/small/validate").answer().await).await;
     assert_eq!(report["valid"], false, "the export has no edit: {report}");
     let codes: Vec<&str> = report["diagnostics"]
         .as_array()
@@ -407,11 +352,7 @@ async fn a_stored_canvas_is_validated_and_wires_are_checked() {
         r#"{"source": {"node": "a", "port": "b"}, "target": {"node": "c", "port": "d"}}"#,
     );
     expect_error(ghost.await.expect("an answer"), 404, "not_found").await;
-    let ghost = server
-        .post("/v1/canvases/ghost/validate")
-        .send()
-        .await
-        .expect("an answer");
+    let ghost = server.post("/v1/canvases/ghost/validate").answer().await;
     expect_error(ghost, 404, "not_found").await;
 }
 
@@ -424,16 +365,14 @@ async fn task_previews_show_what_each_node_would_send() {
         .patch("/v1/canvases/small")
         .header("If-Match", "1")
         .json(&wired)
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(patched.status(), StatusCode::OK);
 
     let response = server
         .get("/v1/canvases/small/task-previews?quality=draft")
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let tag = response.headers()[ETAG].clone();
     let previews = json_body(response).await;
@@ -446,16 +385,14 @@ async fn task_previews_show_what_each_node_would_send() {
     let unchanged = server
         .get("/v1/canvases/small/task-previews?quality=draft")
         .header(IF_NONE_MATCH, tag.clone())
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED);
     let other_tier = server
         .get("/v1/canvases/small/task-previews?quality=high")
         .header(IF_NONE_MATCH, tag)
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(
         other_tier.status(),
         StatusCode::OK,
@@ -465,9 +402,8 @@ async fn task_previews_show_what_each_node_would_send() {
     let one = json_body(
         server
             .get("/v1/canvases/small/task-previews?node=img")
-            .send()
-            .await
-            .expect("an answer"),
+            .answer()
+            .await,
     )
     .await;
     assert_eq!(
@@ -501,9 +437,8 @@ async fn task_previews_show_what_each_node_would_send() {
     .await;
     let ghost = server
         .get("/v1/canvases/ghost/task-previews")
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(ghost, 404, "not_found").await;
 }
 
@@ -558,16 +493,14 @@ async fn a_canvas_is_exported_in_the_format_accept_or_the_query_names() {
     }
     let by_query = server
         .get(&format!("{DEMO}/export?format=svg"))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(by_query.headers()[CONTENT_TYPE], "image/svg+xml");
     let flow = json_body(
         server
             .get(&format!("{DEMO}/export?format=react_flow"))
-            .send()
-            .await
-            .expect("an answer"),
+            .answer()
+            .await,
     )
     .await;
     assert_eq!(flow["nodes"].as_array().map(Vec::len), Some(50));
@@ -584,17 +517,15 @@ async fn a_canvas_is_exported_in_the_format_accept_or_the_query_names() {
         .get(&format!("{DEMO}/export"))
         .header(ACCEPT, "image/svg+xml")
         .header(IF_NONE_MATCH, tag.clone())
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
     let other = server
         .get(&format!("{DEMO}/export"))
         .header(ACCEPT, "text/vnd.graphviz")
         .header(IF_NONE_MATCH, tag.clone())
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(
         other.status(),
         StatusCode::OK,
@@ -609,9 +540,8 @@ async fn a_canvas_is_exported_in_the_format_accept_or_the_query_names() {
         .get(&format!("{DEMO}/export"))
         .header(ACCEPT, "image/svg+xml")
         .header(IF_NONE_MATCH, tag)
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(after.status(), StatusCode::OK);
 
     let body = expect_error(
@@ -633,15 +563,13 @@ async fn a_canvas_is_exported_in_the_format_accept_or_the_query_names() {
     .await;
     let unknown = server
         .get(&format!("{DEMO}/export?format=png"))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(unknown, 422, "invalid_field").await;
     let ghost = server
         .get("/v1/canvases/ghost/export?format=svg")
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(ghost, 404, "not_found").await;
 }
 
@@ -657,17 +585,15 @@ async fn documents_in_every_format_are_imported_as_new_canvases() {
     };
     let native = server
         .get(DEMO)
-        .send()
+        .answer()
         .await
-        .expect("an answer")
         .text()
         .await
         .expect("a body");
     let flow = server
         .get(&format!("{DEMO}/export?format=react_flow"))
-        .send()
+        .answer()
         .await
-        .expect("an answer")
         .text()
         .await
         .expect("a body");
@@ -719,28 +645,14 @@ async fn documents_in_every_format_are_imported_as_new_canvases() {
             Some(50),
             "{query}"
         );
-        let stored = json_body(
-            server
-                .get(&format!("/v1/canvases/{id}"))
-                .send()
-                .await
-                .expect("an answer"),
-        )
-        .await;
+        let stored = json_body(server.get(&format!("/v1/canvases/{id}")).answer().await).await;
         assert_eq!(
             stored["edges"].as_array().map(Vec::len),
             Some(102),
             "{query}"
         );
     }
-    let named = json_body(
-        server
-            .get("/v1/canvases/sniffed_flow")
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let named = json_body(server.get("/v1/canvases/sniffed_flow").answer().await).await;
     assert_eq!(named["name"], "Sniffed");
 
     // A ComfyUI workflow registers its classes; the canvas keeps them across a restart.
@@ -761,14 +673,7 @@ async fn documents_in_every_format_are_imported_as_new_canvases() {
         "{imported}"
     );
     server.restart();
-    let report = json_body(
-        server
-            .post("/v1/canvases/comfy/validate")
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let report = json_body(server.post("/v1/canvases/comfy/validate").answer().await).await;
     let codes: Vec<&str> = report["diagnostics"]
         .as_array()
         .expect("diagnostics")
@@ -779,9 +684,8 @@ async fn documents_in_every_format_are_imported_as_new_canvases() {
     let prompt = server
         .get("/v1/canvases/comfy/export")
         .header(ACCEPT, "application/vnd.reelgraph.comfyui-api+json")
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(prompt.status(), StatusCode::OK);
     assert_eq!(
         prompt.headers()[CONTENT_TYPE],
@@ -854,9 +758,8 @@ async fn documents_in_every_format_are_imported_as_new_canvases() {
     let reserved = server
         .post("/v1/canvases")
         .json(&json!({"id": "import", "name": "I"}))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(reserved, 422, "invalid_id").await;
     let unknown = import("?id=x&owner=me", "application/json", &native)
         .await

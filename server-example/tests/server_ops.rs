@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{Server, expect_error, json};
+use support::{Answer, Server, expect_error, json};
 
 /// The value of the sample `series` (name and labels as rendered).
 fn sample(text: &str, series: &str) -> Option<f64> {
@@ -21,12 +21,7 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 }
 
 async fn scrape(server: &Server) -> String {
-    let response = server
-        .client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .expect("an answer");
+    let response = server.client.get(server.url("/metrics")).answer().await;
     assert_eq!(response.status(), 200);
     let content_type = response.headers()["content-type"]
         .to_str()
@@ -69,7 +64,7 @@ async fn metrics_count_requests_by_route_and_status_and_time_the_store() {
         assert_eq!(response.expect("an answer").status(), 200);
     }
     for path in ["/v1/canvases/no-such-canvas", "/no/such/route"] {
-        let response = server.get(path).send().await.expect("an answer");
+        let response = server.get(path).answer().await;
         assert_eq!(response.status(), 404);
     }
     let after = scrape(&server).await;
@@ -178,9 +173,8 @@ async fn the_dashboard_uses_only_metrics_the_server_exposes() {
         server
             .post("/v1/tasks")
             .json(&serde_json::json!({"function": "image.generate"}))
-            .send()
-            .await
-            .expect("an answer"),
+            .answer()
+            .await,
     )
     .await;
     assert_eq!(status, 201, "{task}");
@@ -252,9 +246,8 @@ async fn logs_are_json_lines_with_the_request_id_and_no_key() {
         .get("/v1/canvases/no-such-canvas")
         .header("x-request-id", "ops-test-request-1")
         .header("cookie", "session=secret-cookie-value")
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(response.status(), 404);
     assert_eq!(response.headers()["x-request-id"], "ops-test-request-1");
 
@@ -291,9 +284,8 @@ async fn logs_are_plain_text_when_asked() {
         .client
         .get(server.url("/healthz"))
         .header("x-request-id", "ops-test-request-2")
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(response.status(), 200);
     let deadline = Instant::now() + Duration::from_secs(10);
     while !server.log().contains("ops-test-request-2") {

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 use support::sse::{Sse, read_events};
-use support::{Server, expect_error, json};
+use support::{Answer, Server, expect_error, json};
 
 /// The demo canvas every server makes at its first start.
 const DEMO: &str = "the-last-lighthouse";
@@ -26,9 +26,8 @@ async fn start(server: &Server, options: Value) -> String {
     let response = server
         .post(&format!("/v1/canvases/{DEMO}/runs"))
         .json(&options)
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     let location = response
         .headers()
         .get("location")
@@ -47,7 +46,7 @@ async fn events(server: &Server, run: &str, last_event_id: Option<u64>) -> reqwe
     if let Some(seq) = last_event_id {
         request = request.header("last-event-id", seq.to_string());
     }
-    let response = request.send().await.expect("an answer");
+    let response = request.answer().await;
     assert_eq!(response.status(), 200);
     let content_type = response.headers()["content-type"].to_str().expect("text");
     assert!(
@@ -63,14 +62,7 @@ async fn all_events(server: &Server, run: &str) -> Vec<Sse> {
 }
 
 async fn run_view(server: &Server, run: &str) -> Value {
-    let (status, view) = json(
-        server
-            .get(&format!("/v1/runs/{run}"))
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let (status, view) = json(server.get(&format!("/v1/runs/{run}")).answer().await).await;
     assert_eq!(status, 200, "{view}");
     view
 }
@@ -129,9 +121,8 @@ async fn a_demo_run_streams_every_node_to_completion_and_resumes_after_last_even
     assert_eq!(resumed.iter().map(|e| &e.data).collect::<Vec<_>>(), rest);
     let after = server
         .get(&format!("/v1/runs/{run}/events?after=3"))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     let after = read_events(&mut { after }, ends_run).await;
     assert_eq!(after.iter().map(|e| e.id).collect::<Vec<_>>(), ids[4..]);
 
@@ -141,27 +132,21 @@ async fn a_demo_run_streams_every_node_to_completion_and_resumes_after_last_even
     assert_eq!(view["snapshot"]["counts"]["executed"], 3);
     assert_eq!(view["report"]["status"], "completed");
     // A run that ended does not change: its ETag answers 304.
-    let first = server
-        .get(&format!("/v1/runs/{run}"))
-        .send()
-        .await
-        .expect("an answer");
+    let first = server.get(&format!("/v1/runs/{run}")).answer().await;
     let etag = first.headers()["etag"].clone();
     let again = server
         .get(&format!("/v1/runs/{run}"))
         .header("if-none-match", etag)
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(again.status(), 304);
 
     // The outputs name files; each downloads from the run's folder.
     let (status, outputs) = json(
         server
             .get(&format!("/v1/runs/{run}/outputs"))
-            .send()
-            .await
-            .expect("an answer"),
+            .answer()
+            .await,
     )
     .await;
     assert_eq!(status, 200, "{outputs}");
@@ -169,9 +154,8 @@ async fn a_demo_run_streams_every_node_to_completion_and_resumes_after_last_even
     let path = image["path"].as_str().expect("a file path");
     let file = server
         .get(&format!("/v1/runs/{run}/files/{path}"))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(file.status(), 200);
     assert_eq!(file.headers()["content-type"], "image/png");
     let bytes = file.bytes().await.expect("the file");
@@ -183,21 +167,13 @@ async fn a_demo_run_streams_every_node_to_completion_and_resumes_after_last_even
     let (status, page) = json(
         server
             .get(&format!("/v1/runs?canvas_id={DEMO}&state=completed"))
-            .send()
-            .await
-            .expect("an answer"),
+            .answer()
+            .await,
     )
     .await;
     assert_eq!(status, 200, "{page}");
     assert_eq!(page["items"][0]["run_id"], run.as_str());
-    let (_, none) = json(
-        server
-            .get("/v1/runs?state=failed")
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let (_, none) = json(server.get("/v1/runs?state=failed").answer().await).await;
     assert_eq!(none["items"], json!([]));
 }
 
@@ -207,9 +183,8 @@ async fn cancelling_a_run_stops_it_and_stores_it_cancelled() {
     let (run, mut stream, _) = start_slow_run(&server).await;
     let response = server
         .post(&format!("/v1/runs/{run}/cancel"))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(response.status(), 202);
     let rest = read_events(&mut stream, ends_run).await;
     assert_eq!(rest.last().map(|e| e.event.as_str()), Some("run_cancelled"));
@@ -225,15 +200,13 @@ async fn cancelling_a_run_stops_it_and_stores_it_cancelled() {
     );
     let again = server
         .post(&format!("/v1/runs/{run}/cancel"))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(again, 409, "run_finished").await;
     let outputs = server
         .post(&format!("/v1/runs/{run}/nodes/export/cancel"))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(outputs, 409, "run_finished").await;
 }
 
@@ -243,17 +216,15 @@ async fn cancelling_one_node_skips_what_needs_it_and_the_rest_goes_on() {
     let (run, mut stream, _) = start_slow_run(&server).await;
     let unknown = server
         .post(&format!("/v1/runs/{run}/nodes/no_such_node/cancel"))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     let error = expect_error(unknown, 404, "not_found").await;
     assert_eq!(error["details"]["kind"], "node");
     // `export` is the last node the run reaches: it has not started.
     let response = server
         .post(&format!("/v1/runs/{run}/nodes/export/cancel"))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(response.status(), 202);
     let rest = read_events(&mut stream, ends_run).await;
     assert_eq!(rest.last().map(|e| e.event.as_str()), Some("run_completed"));
@@ -274,7 +245,7 @@ async fn explain_says_why_each_node_would_run() {
             .post(&format!("/v1/canvases/{DEMO}/explain"))
             .json(&body);
         async move {
-            let (status, explained) = json(request.send().await.expect("an answer")).await;
+            let (status, explained) = request.json_answer().await;
             assert_eq!(status, 200, "{explained}");
             let steps = explained["steps"].as_array().expect("steps").clone();
             let reason = |node: &str| {
@@ -304,9 +275,8 @@ async fn a_batch_runs_every_variant() {
             {"quality": "draft", "targets": ["img_1a"]},
             {"quality": "draft", "targets": ["img_1b"], "run_id": "variant-b"}
         ]}))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     let (status, batch) = json(response).await;
     assert_eq!(status, 202, "{batch}");
     let runs: Vec<String> = batch["runs"]
@@ -330,35 +300,25 @@ async fn a_batch_runs_every_variant() {
     let empty = server
         .post(&format!("/v1/canvases/{DEMO}/batches"))
         .json(&json!({"runs": []}))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(empty, 422, "invalid_field").await;
     // One bad variant refuses the whole batch.
     let bad = server
         .post(&format!("/v1/canvases/{DEMO}/batches"))
         .json(&json!({"runs": [{"targets": ["img_1a"]}, {"targets": ["nope"]}]}))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(bad, 422, "unknown_node").await;
     // Two runs, a page of one at a time, newest first.
-    let (_, first) = json(
-        server
-            .get("/v1/runs?limit=1")
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let (_, first) = json(server.get("/v1/runs?limit=1").answer().await).await;
     assert_eq!(first["items"][0]["run_id"], "variant-b", "{first}");
     let cursor = first["next_cursor"].as_str().expect("a next page");
     let (_, second) = json(
         server
             .get(&format!("/v1/runs?limit=1&cursor={cursor}"))
-            .send()
-            .await
-            .expect("an answer"),
+            .answer()
+            .await,
     )
     .await;
     assert_eq!(second["items"][0]["run_id"], runs[0].as_str(), "{second}");
@@ -377,7 +337,7 @@ async fn a_restart_finds_every_finished_run_with_its_events_and_files() {
         .to_owned();
 
     server.restart();
-    let (_, page) = json(server.get("/v1/runs").send().await.expect("an answer")).await;
+    let (_, page) = server.get("/v1/runs").json_answer().await;
     assert_eq!(page["items"][0]["run_id"], run.as_str(), "{page}");
     assert_eq!(page["items"][0]["state"], "completed");
     let after = run_view(&server, &run).await;
@@ -388,9 +348,8 @@ async fn a_restart_finds_every_finished_run_with_its_events_and_files() {
     assert_eq!(data(&replayed), data(&before));
     let file = server
         .get(&format!("/v1/runs/{run}/files/{path}"))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(file.status(), 200);
 }
 
@@ -496,17 +455,15 @@ async fn bad_input_is_refused_with_the_error_table_status() {
         .post(&runs)
         .header("content-type", "text/plain")
         .body("{}")
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(text, 415, "unsupported_media_type").await;
     let malformed = server
         .post(&runs)
         .header("content-type", "application/json")
         .body("{\"quality\":")
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(malformed, 400, "invalid_json").await;
 
     let run = start(
@@ -527,14 +484,10 @@ async fn bad_input_is_refused_with_the_error_table_status() {
         "/v1/runs/nope/outputs",
         "/v1/runs/nope/files/a.png",
     ] {
-        let response = server.get(path).send().await.expect("an answer");
+        let response = server.get(path).answer().await;
         expect_error(response, 404, "not_found").await;
     }
-    let cancel = server
-        .post("/v1/runs/nope/cancel")
-        .send()
-        .await
-        .expect("an answer");
+    let cancel = server.post("/v1/runs/nope/cancel").answer().await;
     expect_error(cancel, 404, "not_found").await;
 
     // File names that leave the run's folder, however they are written.
@@ -546,9 +499,8 @@ async fn bad_input_is_refused_with_the_error_table_status() {
     ] {
         let response = server
             .get(&format!("/v1/runs/{run}/files/{path}"))
-            .send()
-            .await
-            .expect("an answer");
+            .answer()
+            .await;
         expect_error(response, 400, "invalid_path").await;
     }
     #[cfg(unix)]
@@ -557,24 +509,21 @@ async fn bad_input_is_refused_with_the_error_table_status() {
         std::os::unix::fs::symlink(server.data_dir().join("secret.txt"), link).expect("a symlink");
         let response = server
             .get(&format!("/v1/runs/{run}/files/out.txt"))
-            .send()
-            .await
-            .expect("an answer");
+            .answer()
+            .await;
         expect_error(response, 404, "not_found").await;
     }
     let missing = server
         .get(&format!("/v1/runs/{run}/files/frames/none.png"))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(missing, 404, "not_found").await;
 
     let bad_last = server
         .get(&format!("/v1/runs/{run}/events"))
         .header("last-event-id", "soon")
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(bad_last, 400, "invalid_request").await;
     for query in [
         "state=sleeping",
@@ -584,11 +533,7 @@ async fn bad_input_is_refused_with_the_error_table_status() {
         "cursor=zz",
         "colour=red",
     ] {
-        let response = server
-            .get(&format!("/v1/runs?{query}"))
-            .send()
-            .await
-            .expect("an answer");
+        let response = server.get(&format!("/v1/runs?{query}")).answer().await;
         let status = response.status().as_u16();
         let (_, body) = json(response).await;
         assert!(matches!(status, 400 | 422), "{query}: {status} {body}");

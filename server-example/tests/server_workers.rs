@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::fault_proxy::FaultProxy;
 use support::sse::{Sse, read_events};
-use support::{Server, json};
+use support::{Answer, Server, json};
 
 /// The demo canvas every server makes at its first start.
 const DEMO: &str = "the-last-lighthouse";
@@ -74,7 +74,7 @@ impl Drop for WorkerProcess {
 }
 
 async fn get(server: &Server, path: &str) -> Value {
-    let (status, body) = json(server.get(path).send().await.expect("an answer")).await;
+    let (status, body) = server.get(path).json_answer().await;
     assert_eq!(status, 200, "{path}: {body}");
     body
 }
@@ -109,9 +109,8 @@ async fn two_workers_finish_a_run_when_one_is_killed_mid_task() {
         server
             .post(&format!("/v1/canvases/{DEMO}/runs"))
             .json(&json!({"quality": "draft", "force": "all", "targets": TARGETS}))
-            .send()
-            .await
-            .expect("an answer"),
+            .answer()
+            .await,
     )
     .await;
     assert_eq!(status, 202, "{run}");
@@ -139,11 +138,7 @@ async fn two_workers_finish_a_run_when_one_is_killed_mid_task() {
     drop(a);
     let _b = WorkerProcess::start(&server, &server.base_url, "worker-b");
 
-    let mut stream = server
-        .get(&format!("/v1/runs/{run}/events"))
-        .send()
-        .await
-        .expect("an answer");
+    let mut stream = server.get(&format!("/v1/runs/{run}/events")).answer().await;
     let events = read_events(&mut stream, |e: &Sse| {
         matches!(
             e.event.as_str(),

@@ -4,7 +4,7 @@
 //! ```ignore
 //! mod support;
 //! let server = support::Server::start();
-//! let response = server.get("/v1/canvases").send().await.expect("an answer");
+//! let (status, page) = server.get("/v1/canvases").json_answer().await;
 //! ```
 //!
 //! `start` waits for the line `reelgraph serving on http://...` and reads
@@ -133,9 +133,8 @@ impl Server {
         let response = self
             .post("/v1/keys")
             .json(&serde_json::json!({"name": name, "scopes": scopes}))
-            .send()
-            .await
-            .expect("an answer");
+            .answer()
+            .await;
         let (status, body) = json(response).await;
         assert_eq!(status, 201, "{body}");
         (
@@ -195,6 +194,30 @@ fn spawn(root: &Path, args: &[&str]) -> (Child, String, Option<String>) {
         } else if let Some(url) = line.strip_prefix("reelgraph serving on ") {
             return (child, url.to_owned(), key);
         }
+    }
+}
+
+/// Sending a test's request: the answer, or a panic when there is none.
+#[allow(async_fn_in_trait)]
+pub trait Answer {
+    /// The response.
+    async fn answer(self) -> reqwest::Response;
+    /// The response's status and JSON body.
+    async fn json_answer(self) -> (u16, Value);
+    /// Asserts the request is refused with `status` and error `code`
+    /// ([`expect_error`]); the error body.
+    async fn refused(self, status: u16, code: &str) -> Value;
+}
+
+impl Answer for RequestBuilder {
+    async fn answer(self) -> reqwest::Response {
+        self.send().await.expect("an answer")
+    }
+    async fn json_answer(self) -> (u16, Value) {
+        json(self.answer().await).await
+    }
+    async fn refused(self, status: u16, code: &str) -> Value {
+        expect_error(self.answer().await, status, code).await
     }
 }
 
