@@ -40,6 +40,12 @@ fn functions() -> LocalRunner {
             task.params["x"].clone(),
         )]))
     });
+    runner.register("test.whose", |task, _ctx| async move {
+        Ok(Outputs::from_iter([(
+            "out".to_owned(),
+            json!(format!("{}/{}", task.run_id, task.node)),
+        )]))
+    });
     runner.register("test.wrong_shape", |_task, _ctx| async move {
         Ok(Outputs::from_iter([("not_a_port".to_owned(), json!(1))]))
     });
@@ -161,6 +167,44 @@ async fn a_task_runs_remotely_with_its_progress_and_through_a_slow_server() {
         .expect("outputs");
     assert_eq!(outputs["out"], "slow-server");
     assert_eq!(progress_seen(&notes), [0.5, 0.9]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_worker_s_function_sees_the_run_and_node_of_the_task() {
+    let farm = Farm::start();
+    let runner = farm.runner(&farm.server.base_url, Duration::from_secs(10));
+    let outputs = runner
+        .run(task("test.whose", "whose"), TaskContext::detached())
+        .await
+        .expect("outputs");
+    assert_eq!(outputs["out"], "r1/n1");
+    // A task submitted without them: its id stands for both.
+    let (status, record) = json(
+        farm.server
+            .post("/v1/tasks")
+            .json(&json!({"function": "test.whose", "outputs": ["out"]}))
+            .send()
+            .await
+            .expect("an answer"),
+    )
+    .await;
+    assert_eq!(status, 201, "{record}");
+    let id = record["id"].as_str().expect("an id");
+    let done = loop {
+        let (_, record) = json(
+            farm.server
+                .get(&format!("/v1/tasks/{id}"))
+                .send()
+                .await
+                .expect("an answer"),
+        )
+        .await;
+        if record["state"] == "completed" {
+            break record;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(done["outputs"]["out"], format!("{id}/{id}"), "{done}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -325,6 +369,43 @@ async fn a_cancelled_task_is_cancelled_on_the_server_and_its_worker_stops() {
     cancel.cancel();
     let error = run.await.expect("joined").expect_err("cancelled");
     assert_eq!(error.kind, TaskErrorKind::Cancelled);
+    let (_, record) = json(
+        farm.server
+            .post("/v1/tasks")
+            .json(&submitted_again)
+            .send()
+            .await
+            .expect("an answer"),
+    )
+    .await;
+    assert_eq!(record["state"], "cancelled", "{record}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_cancelled_while_its_submit_is_in_flight_is_cancelled_on_the_server() {
+    let farm = Farm::start();
+    let proxy = FaultProxy::start(&farm.server.base_url).await;
+    // The submit reaches the server only after the cancel.
+    proxy.set(Fault::Delay(Duration::from_millis(600)));
+    let runner = farm.runner(&proxy.url, Duration::from_secs(10));
+    let task = task("test.until_cancelled", "cancelled-in-flight");
+    let submitted_again = json!({
+        "function": "test.until_cancelled",
+        "idempotency_key": task.idempotency_key,
+    });
+    let (ctx, _) = watched();
+    let cancel = ctx.cancel.clone();
+    let run = tokio::spawn(async move { runner.run(task, ctx).await });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    cancel.cancel();
+    let error = run.await.expect("joined").expect_err("cancelled");
+    assert_eq!(error.kind, TaskErrorKind::Cancelled);
+    // The submit made the task; the runner cancelled it before it returned.
+    let heads = proxy.heads();
+    assert!(
+        heads.iter().any(|head| head.starts_with("POST /v1/tasks ")),
+        "{heads:#?}"
+    );
     let (_, record) = json(
         farm.server
             .post("/v1/tasks")
