@@ -400,12 +400,22 @@ async fn a_task_cancelled_while_its_submit_is_in_flight_is_cancelled_on_the_serv
     cancel.cancel();
     let error = run.await.expect("joined").expect_err("cancelled");
     assert_eq!(error.kind, TaskErrorKind::Cancelled);
-    // The submit made the task; the runner cancelled it before it returned.
-    let heads = proxy.heads();
-    assert!(
-        heads.iter().any(|head| head.starts_with("POST /v1/tasks ")),
-        "{heads:#?}"
-    );
+    // The submit reached the server and made the task (waited for: a
+    // runner that let go of it returns before then) ...
+    let started = std::time::Instant::now();
+    while !proxy
+        .heads()
+        .iter()
+        .any(|head| head.starts_with("POST /v1/tasks "))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the submit never reached the server"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // ... and the runner cancelled it.
     let (_, record) = json(
         farm.server
             .post("/v1/tasks")
