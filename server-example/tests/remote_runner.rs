@@ -468,6 +468,35 @@ async fn outputs_of_the_wrong_shape_fail_the_task_and_the_worker_goes_on() {
     assert_eq!(outputs["out"], "after-shape");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_download_writes_the_workers_file_or_says_what_is_missing() {
+    let farm = Farm::start();
+    let frames = farm.server.data_dir().join("results").join("frames");
+    std::fs::create_dir_all(&frames).expect("the results folder");
+    std::fs::write(frames.join("a b.png"), b"png bytes").expect("a worker's file");
+    let runner = farm.runner(&farm.server.base_url, Duration::from_secs(10));
+    let out = tempfile::tempdir().expect("a temp dir");
+    let to = out.path().join("frames/a b.png");
+    runner
+        .download("frames/a b.png", &to)
+        .await
+        .expect("downloaded");
+    assert_eq!(std::fs::read(&to).expect("written"), b"png bytes");
+
+    let missing = runner
+        .download("frames/none.png", &out.path().join("none.png"))
+        .await
+        .expect_err("the server has no such file");
+    assert_eq!(missing.code(), "not_found", "{missing}");
+    assert!(!out.path().join("none.png").exists());
+    let down = farm.runner("http://127.0.0.1:9", Duration::from_secs(1));
+    let error = down
+        .download("frames/a b.png", &out.path().join("x.png"))
+        .await
+        .expect_err("nobody listens");
+    assert_eq!(error.code(), "io", "{error}");
+}
+
 #[test]
 fn the_runner_and_the_worker_can_be_shared_across_threads() {
     fn shared<T: Send + Sync + 'static>() {}
