@@ -126,14 +126,20 @@ test('a cancelled task aborts the function’s AbortSignal', async () => {
 test('a run with an HttpRunner is done by a JS worker', async () => {
   const canvas = upperCanvas()
   const runner = new LocalRunner()
-  runner.register('js.upper', (params) => ({ text: params.text.toUpperCase() }))
+  const seen = []
+  runner.register('js.upper', (params, ctx) => {
+    seen.push([ctx.runId, ctx.node])
+    return { text: params.text.toUpperCase() }
+  })
   let report
   await working(new Worker({ server: server.url, key: server.key, runner, concurrency: 2 }), async () => {
     const executor = new Executor(new HttpRunner({ server: server.url, key: server.key }))
-    report = await (await executor.start(canvas)).wait()
+    report = await (await executor.start(canvas, { runId: 'remote_js' })).wait()
   })
   assert.equal(report.status, 'completed', JSON.stringify(report))
   assert.deepEqual(report.outputs, { a: { text: 'A' }, b: { text: 'B' } })
+  // The worker's function knows the run and node each task is for.
+  assert.deepEqual(seen.sort(), [['remote_js', 'a'], ['remote_js', 'b']])
 })
 
 test('an AbortSignal given to run() stops the worker', async () => {

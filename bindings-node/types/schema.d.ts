@@ -198,7 +198,7 @@ export type CircuitStats = {
  */
 export type ClaimRequest = {
   /**
-   * At least one.
+   * 1 to 64 function names.
    */
   functions: Array<string>
   /**
@@ -206,11 +206,12 @@ export type ClaimRequest = {
    */
   max_tasks?: number
   /**
-   * Long-poll time, at most 30 s; 0 answers at once.
+   * Long-poll time in ms, at most 30000 (30 s); 0 answers at once.
    */
   wait_ms?: number
   /**
-   * The worker's name, shown in each attempt (e.g. `host-1234`).
+   * The worker's name, shown in each attempt (e.g. `host-1234`): 1 to
+   * 256 characters, not blank.
    */
   worker: string
 }
@@ -603,9 +604,19 @@ export type LeasedTask = {
    * The lease ends this long after the claim unless a heartbeat renews it.
    */
   lease_ms: number
+  /**
+   * The node the task is for, when a run submitted it: the context's
+   * `node` (the task id otherwise).
+   */
+  node?: (string | null)
   outputs?: (Array<string> | null)
   params: { [key: string]: unknown }
   quality: Quality
+  /**
+   * The run the task is for, when a run submitted it: a worker's
+   * function sees it as its context's `run_id` (the task id otherwise).
+   */
+  run_id?: (string | null)
   task_id: string
 }
 
@@ -1544,6 +1555,9 @@ export type TaskRecord = {
   id: string
   idempotency_key?: (string | null)
   max_attempts: number
+  /**
+   * The node the task is for, as submitted.
+   */
   node?: (string | null)
   /**
    * Set when `completed`.
@@ -1557,6 +1571,9 @@ export type TaskRecord = {
    */
   progress?: (number | null)
   quality: Quality
+  /**
+   * The run the task is for, as submitted.
+   */
   run_id?: (string | null)
   state: TaskState
   updated_at: Timestamp
@@ -1599,24 +1616,28 @@ export type TaskState = ("completed" | "cancelled" | "queued" | "leased" | "fail
  */
 export type TaskSubmission = {
   /**
-   * The function to call, e.g. `image.generate`.
+   * The function to call, e.g. `image.generate`: 1 to 256 characters,
+   * not blank.
    */
   function: string
   /**
    * Submitting again with the same key (and the same function) answers
    * the task already submitted, finished or not, instead of a new one.
-   * An `HttpRunner` sends the node's content key.
+   * An `HttpRunner` sends the node's content key. 1 to 256 characters.
    */
   idempotency_key?: (string | null)
   /**
    * Attempts before the task is dead-lettered; the server's default
-   * when left out.
+   * when left out. From 1 to 100.
    */
   max_attempts?: (number | null)
+  /**
+   * The node the task is for, when a run submitted it (as `run_id`).
+   */
   node?: (string | null)
   /**
-   * The output ports a completion must name exactly; when left out, any
-   * object of outputs is taken.
+   * The output ports a completion must name exactly, each once; when
+   * left out, any object of outputs is taken.
    */
   outputs?: (Array<string> | null)
   params?: { [key: string]: unknown }
@@ -1627,8 +1648,9 @@ export type TaskSubmission = {
   priority?: number
   quality?: Quality
   /**
-   * The run and node the task is for, when a run submitted it (for
-   * people and logs; the server does not read them).
+   * The run the task is for, when a run submitted it. The server keeps
+   * it and hands it to the worker, whose function sees it as its
+   * context's `run_id`; it decides nothing.
    */
   run_id?: (string | null)
 }

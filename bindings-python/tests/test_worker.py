@@ -135,13 +135,21 @@ def test_a_cancelled_task_cancels_an_async_function(server: Server) -> None:
 
 def test_a_run_with_an_http_runner_is_done_by_a_python_worker(server: Server) -> None:
     runner = reelgraph.LocalRunner()
-    runner.register("py.upper", upper)
+    seen = []
+
+    def upper_seen(params, ctx):
+        seen.append((ctx.run_id, ctx.node))
+        return upper(params, ctx)
+
+    runner.register("py.upper", upper_seen)
     canvas = canvas_of({"a": "py.upper", "b": "py.upper"}, edges=[("a", "b")])
     with working(reelgraph.Worker(server.url, server.key, runner, concurrency=2)):
         remote = reelgraph.HttpRunner(server.url, server.key)
-        report = reelgraph.Executor(remote).start(canvas).wait()
+        report = reelgraph.Executor(remote).start(canvas, run_id="remote_py").wait()
     assert report["status"] == "completed", report
     assert report["outputs"] == {"a": {"text": "A"}, "b": {"text": "B"}}
+    # The worker's function knows the run and node each task is for.
+    assert sorted(seen) == [("remote_py", "a"), ("remote_py", "b")]
 
 
 def test_run_async_and_stop_from_the_loop(server: Server) -> None:

@@ -259,7 +259,8 @@ fn samples() -> BTreeMap<&'static str, Value> {
         "Claimed",
         json!({"tasks": [{"task_id": "tk_1", "lease": "ls_1", "attempt": 2,
                           "function": "image.generate", "params": {}, "quality": "draft",
-                          "idempotency_key": "k1", "outputs": ["image"], "lease_ms": 30000}]}),
+                          "idempotency_key": "k1", "outputs": ["image"],
+                          "run_id": "r1", "node": "n1", "lease_ms": 30000}]}),
     );
     add("Heartbeat", json!({}));
     add("LeaseState", json!({"cancel": true, "lease_ms": 30000}));

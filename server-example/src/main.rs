@@ -22,6 +22,7 @@ mod progress;
 mod render;
 mod report;
 mod run;
+mod run_files;
 mod validate;
 mod worker;
 

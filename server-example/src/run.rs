@@ -80,8 +80,8 @@ pub struct Args {
     #[arg(long)]
     pub json: bool,
     /// Run the tasks on a server's workers (its task service) instead of
-    /// in this process, e.g. http://farm.local:8080. Their files are
-    /// written where the workers write them (the server's results folder).
+    /// in this process, e.g. http://farm.local:8080. The files the workers
+    /// write (into the server's results folder) are downloaded into --out.
     #[arg(long, value_name = "URL", requires = "key")]
     pub remote: Option<String>,
     /// The API key for --remote, with the `run` scope.
@@ -137,20 +137,25 @@ pub fn main(args: Args) -> CmdResult {
 /// The resilience stack around the demo functions, or around a server's
 /// workers with --remote: retries of passing errors, a time limit per
 /// attempt, a circuit breaker per function and a quality fallback for
-/// nodes that allow it.
-fn runner(args: &Args, out: &Path) -> Result<Resilient, Failure> {
-    let inner: Arc<dyn FunctionRunner> = match (&args.remote, &args.key) {
-        (Some(server), Some(key)) => Arc::new(
+/// nodes that allow it. The server's runner too, with --remote.
+fn runner(args: &Args, out: &Path) -> Result<(Resilient, Option<HttpRunner>), Failure> {
+    let remote = match (&args.remote, &args.key) {
+        (Some(server), Some(key)) => Some(
             HttpRunner::new(HttpRunnerConfig::new(server, key)).map_err(|e| Failure::core(&e))?,
         ),
-        _ => Arc::new(reelgraph_demo::runner(out)),
+        _ => None,
     };
-    Ok(Resilience::new()
+    let inner: Arc<dyn FunctionRunner> = match &remote {
+        Some(remote) => Arc::new(remote.clone()),
+        None => Arc::new(reelgraph_demo::runner(out)),
+    };
+    let resilient = Resilience::new()
         .retry(RetryPolicy::default())
         .timeout(Duration::from_secs(300))
         .circuit_breaker(CircuitConfig::default())
         .quality_fallback(true)
-        .wrap(inner))
+        .wrap(inner);
+    Ok((resilient, remote))
 }
 
 async fn run(args: Args) -> CmdResult {
@@ -172,7 +177,8 @@ async fn run(args: Args) -> CmdResult {
     let pool = ThreadPoolBuilder::new()
         .build()
         .map_err(|e| Failure::runtime("the planning threads", e))?;
-    let executor = Executor::new(runner(&args, &out)?)
+    let (runner, remote) = runner(&args, &out)?;
+    let executor = Executor::new(runner)
         .with_concurrency(args.concurrency)
         .with_plan_pool(Arc::new(pool));
     executor.check(&canvas, &options).map_err(|e| refused(&e))?;
@@ -249,6 +255,9 @@ async fn run(args: Args) -> CmdResult {
         Mode::Bars | Mode::Plain => progress::out(line),
     };
     summary(&say, &report, &tracker);
+    if let Some(remote) = &remote {
+        crate::run_files::fetch(remote, &report, &out, &say).await;
+    }
     let canvas = canvas.lock().unwrap_or_else(PoisonError::into_inner);
     where_things_are(&say, &canvas, &report, &out);
     Ok(match report.status {

@@ -40,6 +40,12 @@ fn functions() -> LocalRunner {
             task.params["x"].clone(),
         )]))
     });
+    runner.register("test.whose", |task, _ctx| async move {
+        Ok(Outputs::from_iter([(
+            "out".to_owned(),
+            json!(format!("{}/{}", task.run_id, task.node)),
+        )]))
+    });
     runner.register("test.wrong_shape", |_task, _ctx| async move {
         Ok(Outputs::from_iter([("not_a_port".to_owned(), json!(1))]))
     });
@@ -161,6 +167,44 @@ async fn a_task_runs_remotely_with_its_progress_and_through_a_slow_server() {
         .expect("outputs");
     assert_eq!(outputs["out"], "slow-server");
     assert_eq!(progress_seen(&notes), [0.5, 0.9]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_worker_s_function_sees_the_run_and_node_of_the_task() {
+    let farm = Farm::start();
+    let runner = farm.runner(&farm.server.base_url, Duration::from_secs(10));
+    let outputs = runner
+        .run(task("test.whose", "whose"), TaskContext::detached())
+        .await
+        .expect("outputs");
+    assert_eq!(outputs["out"], "r1/n1");
+    // A task submitted without them: its id stands for both.
+    let (status, record) = json(
+        farm.server
+            .post("/v1/tasks")
+            .json(&json!({"function": "test.whose", "outputs": ["out"]}))
+            .send()
+            .await
+            .expect("an answer"),
+    )
+    .await;
+    assert_eq!(status, 201, "{record}");
+    let id = record["id"].as_str().expect("an id");
+    let done = loop {
+        let (_, record) = json(
+            farm.server
+                .get(&format!("/v1/tasks/{id}"))
+                .send()
+                .await
+                .expect("an answer"),
+        )
+        .await;
+        if record["state"] == "completed" {
+            break record;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(done["outputs"]["out"], format!("{id}/{id}"), "{done}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -338,6 +382,53 @@ async fn a_cancelled_task_is_cancelled_on_the_server_and_its_worker_stops() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_task_cancelled_while_its_submit_is_in_flight_is_cancelled_on_the_server() {
+    let farm = Farm::start();
+    let proxy = FaultProxy::start(&farm.server.base_url).await;
+    // The submit reaches the server only after the cancel.
+    proxy.set(Fault::Delay(Duration::from_millis(600)));
+    let runner = farm.runner(&proxy.url, Duration::from_secs(10));
+    let task = task("test.until_cancelled", "cancelled-in-flight");
+    let submitted_again = json!({
+        "function": "test.until_cancelled",
+        "idempotency_key": task.idempotency_key,
+    });
+    let (ctx, _) = watched();
+    let cancel = ctx.cancel.clone();
+    let run = tokio::spawn(async move { runner.run(task, ctx).await });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    cancel.cancel();
+    let error = run.await.expect("joined").expect_err("cancelled");
+    assert_eq!(error.kind, TaskErrorKind::Cancelled);
+    // The submit reached the server and made the task (waited for: a
+    // runner that let go of it returns before then) ...
+    let started = std::time::Instant::now();
+    while !proxy
+        .heads()
+        .iter()
+        .any(|head| head.starts_with("POST /v1/tasks "))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the submit never reached the server"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // ... and the runner cancelled it.
+    let (_, record) = json(
+        farm.server
+            .post("/v1/tasks")
+            .json(&submitted_again)
+            .send()
+            .await
+            .expect("an answer"),
+    )
+    .await;
+    assert_eq!(record["state"], "cancelled", "{record}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn work_that_ended_without_a_result_runs_anew_when_run_again() {
     let farm = Farm::start();
     let runner = farm.runner(&farm.server.base_url, Duration::from_secs(10));
@@ -375,6 +466,35 @@ async fn outputs_of_the_wrong_shape_fail_the_task_and_the_worker_goes_on() {
         .await
         .expect("the worker still works");
     assert_eq!(outputs["out"], "after-shape");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_download_writes_the_workers_file_or_says_what_is_missing() {
+    let farm = Farm::start();
+    let frames = farm.server.data_dir().join("results").join("frames");
+    std::fs::create_dir_all(&frames).expect("the results folder");
+    std::fs::write(frames.join("a b.png"), b"png bytes").expect("a worker's file");
+    let runner = farm.runner(&farm.server.base_url, Duration::from_secs(10));
+    let out = tempfile::tempdir().expect("a temp dir");
+    let to = out.path().join("frames/a b.png");
+    runner
+        .download("frames/a b.png", &to)
+        .await
+        .expect("downloaded");
+    assert_eq!(std::fs::read(&to).expect("written"), b"png bytes");
+
+    let missing = runner
+        .download("frames/none.png", &out.path().join("none.png"))
+        .await
+        .expect_err("the server has no such file");
+    assert_eq!(missing.code(), "not_found", "{missing}");
+    assert!(!out.path().join("none.png").exists());
+    let down = farm.runner("http://127.0.0.1:9", Duration::from_secs(1));
+    let error = down
+        .download("frames/a b.png", &out.path().join("x.png"))
+        .await
+        .expect_err("nobody listens");
+    assert_eq!(error.code(), "io", "{error}");
 }
 
 #[test]

@@ -162,6 +162,14 @@ async fn a_demo_run_streams_every_node_to_completion_and_resumes_after_last_even
     assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
     let on_disk = server.data_dir().join("runs").join(&run).join(path);
     assert_eq!(std::fs::read(on_disk).expect("the run's copy"), bytes);
+    // The same file from the results folder, as `run --remote` fetches it.
+    let result = server
+        .get(&format!("/v1/results/{path}"))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(result.status(), 200);
+    assert_eq!(result.bytes().await.expect("the file"), bytes);
 
     // The list has it, filtered by canvas and state.
     let (status, page) = json(
@@ -502,6 +510,12 @@ async fn bad_input_is_refused_with_the_error_table_status() {
             .answer()
             .await;
         expect_error(response, 400, "invalid_path").await;
+        let response = server
+            .get(&format!("/v1/results/{path}"))
+            .send()
+            .await
+            .expect("an answer");
+        expect_error(response, 400, "invalid_path").await;
     }
     #[cfg(unix)]
     {
@@ -517,6 +531,12 @@ async fn bad_input_is_refused_with_the_error_table_status() {
         .get(&format!("/v1/runs/{run}/files/frames/none.png"))
         .answer()
         .await;
+    expect_error(missing, 404, "not_found").await;
+    let missing = server
+        .get("/v1/results/frames/none.png")
+        .send()
+        .await
+        .expect("an answer");
     expect_error(missing, 404, "not_found").await;
 
     let bad_last = server

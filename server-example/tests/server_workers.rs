@@ -157,6 +157,12 @@ async fn two_workers_finish_a_run_when_one_is_killed_mid_task() {
     // The killed task: A's attempt expired, B's completed it.
     let task = get(&server, &format!("/v1/tasks/{killed}")).await;
     assert_eq!(task["state"], "completed", "{task}");
+    // It carries the run and node it was for.
+    assert_eq!(task["run_id"], run.as_str(), "{task}");
+    assert!(
+        TARGETS.contains(&task["node"].as_str().unwrap_or_default()),
+        "{task}"
+    );
     let attempts: Vec<(&str, &str)> = task["attempts"]
         .as_array()
         .expect("attempts")
@@ -245,4 +251,24 @@ async fn queued_tasks_survive_a_server_restart_and_a_client_run_completes() {
     let done = completions(&events);
     assert_eq!(done.keys().map(String::as_str).collect::<Vec<_>>(), TARGETS);
     assert!(done.values().all(|&n| n == 1), "{done:?}");
+
+    // The frames the workers wrote on the server's side are in --out, and
+    // the paths printed are those.
+    let results = server.data_dir().join("results");
+    let frames: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "node_completed")
+        .filter_map(|e| e["outputs"]["image"]["path"].as_str())
+        .collect();
+    assert_eq!(frames.len(), TARGETS.len(), "{events:?}");
+    for frame in frames {
+        let here = std::fs::read(out.path().join(frame)).expect("the frame was downloaded");
+        let there = std::fs::read(results.join(frame)).expect("the worker wrote it");
+        assert!(here == there, "{frame} differs from the server's");
+    }
+    assert!(stderr.contains("downloaded 6 files from"), "{stderr}");
+    assert!(
+        stderr.contains(&out.path().join("frames").display().to_string()),
+        "{stderr}"
+    );
 }

@@ -657,6 +657,42 @@ async fn bad_messages_get_errors_and_the_connection_stays_usable() {
 }
 
 #[tokio::test]
+async fn a_connection_holds_at_most_its_limit_of_subscriptions() {
+    let server = Server::start_with(&["--ws-batch-window", "10ms", "--ws-max-subscriptions", "2"]);
+    new_canvas(&server, "second").await;
+    new_canvas(&server, "third").await;
+    let reader = key(&server, &["read"]).await;
+    let mut client = open(&server, &reader, Format::Json).await;
+    let subscribe = |id: &str| json!({"type": "subscribe", "ref": id, "topic": "canvas", "id": id});
+    for id in [DEMO, "second"] {
+        client.send(&subscribe(id)).await;
+        client.until(is("subscribed")).await;
+    }
+    client.send(&subscribe("third")).await;
+    let answer = client.until(is("error")).await;
+    let error = &answer.last().expect("an error")["error"];
+    assert_eq!(error["code"], "too_many_subscriptions", "{error}");
+    assert_eq!(error["details"]["limit"], 2, "{error}");
+    assert!(
+        error["hint"]
+            .as_str()
+            .is_some_and(|h| h.contains("unsubscribe")),
+        "{error}"
+    );
+    // Subscribing again to one held replaces it; after an unsubscribe
+    // there is room again.
+    client.send(&subscribe("second")).await;
+    client.until(is("subscribed")).await;
+    client
+        .send(&json!({"type": "unsubscribe", "topic": "canvas", "id": "second"}))
+        .await;
+    client.until(is("unsubscribed")).await;
+    client.send(&subscribe("third")).await;
+    let answer = client.until(is("subscribed")).await;
+    assert_eq!(answer.last().expect("an answer")["id"], "third");
+}
+
+#[tokio::test]
 async fn a_silent_client_is_closed_and_shutdown_says_going_away() {
     let mut server =
         Server::start_with(&["--ws-ping-interval", "50ms", "--ws-idle-timeout", "300ms"]);

@@ -503,7 +503,9 @@ class _LeasedTask(TypedDict):
 class LeasedTask(_LeasedTask, total=False):
     "One task leased to a worker: what to call, and the lease to report under."
     idempotency_key: Optional[str]
+    node: Optional[str]
     outputs: Optional[List[str]]
+    run_id: Optional[str]
 
 
 class LeftOut(TypedDict):

@@ -168,6 +168,25 @@ impl Api {
         checked(request.send().await).await.map(drop)
     }
 
+    /// `GET` of the path `segments` make below the server (each one
+    /// percent-encoded as needed): the body.
+    pub async fn get_bytes(&self, segments: &[&str]) -> Result<Vec<u8>, CallError> {
+        let mut url = reqwest::Url::parse(&self.base)
+            .map_err(|e| CallError::Unreachable(format!("the server URL is not usable: {e}")))?;
+        url.path_segments_mut()
+            .map_err(|()| CallError::Unreachable("the server URL cannot take a path".into()))?
+            .pop_if_empty()
+            .extend(segments);
+        let request = self
+            .http
+            .get(url)
+            .bearer_auth(&self.key)
+            .timeout(self.request_timeout);
+        let response = checked(request.send().await).await?;
+        let bytes = response.bytes().await.map_err(|e| unreachable(&e))?;
+        Ok(bytes.to_vec())
+    }
+
     /// An event stream (`GET {path}`, SSE) from after event `after`.
     pub async fn events(&self, path: &str, after: Option<u64>) -> Result<SseReader, CallError> {
         let mut request = self

@@ -1,9 +1,11 @@
 //! [`HttpRunner`]: a [`FunctionRunner`] whose tasks run on a server's workers.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
 
 use super::client::{Api, Backoff, CallError, Envelope};
 use super::config::HttpRunnerConfig;
@@ -13,7 +15,10 @@ use crate::runner::{FunctionRunner, Outputs, ProgressSink, Task, TaskContext, Ta
 /// Runs each task on a remote farm: submits it to a server's task service
 /// (`POST /v1/tasks`), follows its events (reconnecting with
 /// `Last-Event-ID` when the stream drops), relays its progress, and returns
-/// its outputs or its error. A cancelled task is cancelled on the server too.
+/// its outputs or its error. A cancelled task is cancelled on the server
+/// too, also when the cancel comes while its submit is in flight: the
+/// runner waits for that request's answer (at most
+/// [`HttpRunnerConfig::request_timeout`]) and cancels the task it made.
 ///
 /// The task's idempotency key is the node's content key, so a retry, or a
 /// run started again, finds the task already submitted instead of adding
@@ -62,25 +67,72 @@ impl HttpRunner {
         &self.config
     }
 
-    /// Submits, trying again while the server cannot be reached.
-    async fn submit(&self, submission: &TaskSubmission) -> Result<TaskRecord, TaskError> {
+    /// Downloads a file that the farm's workers wrote into the server's
+    /// results folder (`GET /v1/results/{path}`): `path` as a task's
+    /// outputs name it, relative (`frames/3f2a_img_1a.png`), written to
+    /// `to` with its folders made, under a temporary name first so `to`
+    /// never holds half a file. A file the server does not have is
+    /// `not_found`; a server that cannot be reached, or a file that
+    /// cannot be written, is `io`.
+    pub async fn download(&self, path: &str, to: &Path) -> crate::Result<()> {
+        let mut segments = vec!["v1", "results"];
+        segments.extend(path.split('/'));
+        let bytes = match self.api.get_bytes(&segments).await {
+            Ok(bytes) => bytes,
+            Err(CallError::Refused { status: 404, .. }) => {
+                return Err(crate::Error::NotFound {
+                    kind: "result file",
+                    id: path.to_owned(),
+                });
+            }
+            Err(e) => {
+                return Err(crate::Error::Io {
+                    action: "download",
+                    path: format!("{}/v1/results/{path}", self.api.server()),
+                    message: e.to_string(),
+                });
+            }
+        };
+        write_whole(to, &bytes).map_err(|e| crate::Error::Io {
+            action: "write",
+            path: to.display().to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Submits, trying again while the server cannot be reached. A
+    /// request once sent is answered (or times out) even when `cancel`
+    /// fires meanwhile: it may have made the task, which the caller then
+    /// cancels. Only the waits between tries end early.
+    async fn submit(
+        &self,
+        submission: &TaskSubmission,
+        cancel: &CancellationToken,
+    ) -> Result<TaskRecord, TaskError> {
         let mut tries = Patience::new(self.config.give_up_after);
         loop {
             match self.api.post("/v1/tasks", submission, Duration::ZERO).await {
                 Ok(record) => return Ok(record),
-                Err(e) => tries.again(e, self.api.server()).await?,
+                Err(e) => tokio::select! {
+                    again = tries.again(e, self.api.server()) => again?,
+                    () = cancel.cancelled() => return Err(TaskError::cancelled()),
+                },
             }
         }
     }
 
     /// Submits; when the task found by its key ended without a result,
     /// submits the next link of the key's chain, so the work runs again.
-    async fn submit_anew(&self, submission: &TaskSubmission) -> Result<TaskRecord, TaskError> {
-        let mut record = self.submit(submission).await?;
+    async fn submit_anew(
+        &self,
+        submission: &TaskSubmission,
+        cancel: &CancellationToken,
+    ) -> Result<TaskRecord, TaskError> {
+        let mut record = self.submit(submission, cancel).await?;
         let mut link = 0;
-        while record.state.ended_without_result() && link < MAX_LINKS {
+        while record.state.ended_without_result() && link < MAX_LINKS && !cancel.is_cancelled() {
             link += 1;
-            record = self.submit(&submission.link(link)).await?;
+            record = self.submit(&submission.link(link), cancel).await?;
         }
         Ok(record)
     }
@@ -148,10 +200,15 @@ impl HttpRunner {
 impl FunctionRunner for HttpRunner {
     async fn run(&self, task: Task, ctx: TaskContext) -> Result<Outputs, TaskError> {
         let submission = TaskSubmission::for_task(task, self.config.priority);
-        let record = tokio::select! {
-            record = self.submit_anew(&submission) => record?,
-            () = ctx.cancel.cancelled() => return Err(TaskError::cancelled()),
-        };
+        // Not raced with the cancel: a submit in flight could make a task
+        // that nobody would cancel.
+        let record = self.submit_anew(&submission, &ctx.cancel).await?;
+        if ctx.cancel.is_cancelled() {
+            if !record.state.is_final() {
+                self.cancel(&record.id).await;
+            }
+            return Err(TaskError::cancelled());
+        }
         if let Some(end) = record.outcome() {
             return end;
         }
@@ -169,6 +226,18 @@ impl FunctionRunner for HttpRunner {
     fn knows(&self, _function: &str) -> bool {
         true
     }
+}
+
+/// `bytes` into `to` by way of `to.partial`, its folders made.
+fn write_whole(to: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut name = to.file_name().unwrap_or_default().to_owned();
+    name.push(".partial");
+    let partial = to.with_file_name(name);
+    std::fs::write(&partial, bytes)?;
+    std::fs::rename(&partial, to)
 }
 
 /// Passes progress on; the outcome when the event is the task's last.

@@ -24,7 +24,12 @@ use crate::runner::{Outputs, TaskError};
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TaskSubmission {
-    /// The function to call, e.g. `image.generate`.
+    /// The function to call, e.g. `image.generate`: 1 to 256 characters,
+    /// not blank.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(length(min = 1, max = 256), pattern(r"\S"))
+    )]
     pub function: String,
     #[serde(default)]
     pub params: Map<String, Value>,
@@ -32,25 +37,37 @@ pub struct TaskSubmission {
     pub quality: Quality,
     /// Submitting again with the same key (and the same function) answers
     /// the task already submitted, finished or not, instead of a new one.
-    /// An `HttpRunner` sends the node's content key.
+    /// An `HttpRunner` sends the node's content key. 1 to 256 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(length(min = 1, max = 256), pattern(r"\S"))
+    )]
     pub idempotency_key: Option<String>,
     /// Higher first; tasks of equal priority in submission order.
     /// From -1000 to 1000.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(range(min = -1000, max = 1000)))]
     pub priority: i32,
-    /// The output ports a completion must name exactly; when left out, any
-    /// object of outputs is taken.
+    /// The output ports a completion must name exactly, each once; when
+    /// left out, any object of outputs is taken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(inner(length(min = 1, max = 256), pattern(r"\S")), extend("uniqueItems" = true))
+    )]
     pub outputs: Option<Vec<String>>,
     /// Attempts before the task is dead-lettered; the server's default
-    /// when left out.
+    /// when left out. From 1 to 100.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 100)))]
     pub max_attempts: Option<u32>,
-    /// The run and node the task is for, when a run submitted it (for
-    /// people and logs; the server does not read them).
+    /// The run the task is for, when a run submitted it. The server keeps
+    /// it and hands it to the worker, whose function sees it as its
+    /// context's `run_id`; it decides nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
+    /// The node the task is for, when a run submitted it (as `run_id`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
 }
@@ -200,8 +217,10 @@ pub struct TaskRecord {
     /// Set when `failed`, `dead` or `cancelled`: the error that ended it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<TaskError>,
+    /// The run the task is for, as submitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
+    /// The node the task is for, as submitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
     pub created_at: Timestamp,
@@ -214,16 +233,29 @@ pub struct TaskRecord {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClaimRequest {
-    /// The worker's name, shown in each attempt (e.g. `host-1234`).
+    /// The worker's name, shown in each attempt (e.g. `host-1234`): 1 to
+    /// 256 characters, not blank.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(length(min = 1, max = 256), pattern(r"\S"))
+    )]
     pub worker: String,
-    /// At least one.
+    /// 1 to 64 function names.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            length(min = 1, max = 64),
+            inner(length(min = 1, max = 256), pattern(r"\S"))
+        )
+    )]
     pub functions: Vec<String>,
     /// From 1 to 64.
     #[serde(default = "one")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 64)))]
     pub max_tasks: u32,
-    /// Long-poll time, at most 30 s; 0 answers at once.
+    /// Long-poll time in ms, at most 30000 (30 s); 0 answers at once.
     #[serde(default, rename = "wait_ms", with = "crate::wire::millis")]
-    #[cfg_attr(feature = "schema", schemars(with = "u64"))]
+    #[cfg_attr(feature = "schema", schemars(with = "u64", range(max = 30_000)))]
     pub wait: Duration,
 }
 
@@ -257,6 +289,14 @@ pub struct LeasedTask {
     pub idempotency_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outputs: Option<Vec<String>>,
+    /// The run the task is for, when a run submitted it: a worker's
+    /// function sees it as its context's `run_id` (the task id otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// The node the task is for, when a run submitted it: the context's
+    /// `node` (the task id otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     /// The lease ends this long after the claim unless a heartbeat renews it.
     #[serde(rename = "lease_ms", with = "crate::wire::millis")]
     #[cfg_attr(feature = "schema", schemars(with = "u64"))]
@@ -288,6 +328,7 @@ pub struct LeaseState {
 #[serde(deny_unknown_fields)]
 pub struct ProgressReport {
     /// 0 to 1.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0.0, max = 1.0)))]
     pub progress: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,

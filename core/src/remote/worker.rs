@@ -316,13 +316,13 @@ fn was_lost(shared: &Shared, task_id: &str, lost: &Lost) {
     tracing::warn!(task = task_id, reason = %lost, "lease lost; the task's result is dropped");
 }
 
-/// The runner's view of a leased task. A task carries no node or run, so
-/// its id stands for both (in messages and logs).
+/// The runner's view of a leased task: the run and node it is for, as
+/// the submitter said; the task id stands for either one left out.
 fn task_of(leased: LeasedTask) -> Task {
     let id: Arc<str> = Arc::from(leased.task_id);
     Task {
-        run_id: id.clone(),
-        node: id.clone(),
+        run_id: leased.run_id.map_or_else(|| id.clone(), Arc::from),
+        node: leased.node.map_or_else(|| id.clone(), Arc::from),
         node_type: Arc::from(leased.function.as_str()),
         function: Arc::from(leased.function),
         params: leased.params,

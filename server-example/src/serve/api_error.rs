@@ -229,6 +229,12 @@ pub const SERVER_CODES: &[ServerCode] = &[
         hint: "read frames as they come (or subscribe to less), then connect again and subscribe with `since` to get what you missed",
     },
     ServerCode {
+        code: "too_many_subscriptions",
+        category: Category::Refused,
+        http_status: 429,
+        hint: "unsubscribe from what you no longer follow, or open another connection; the server's limit is `--ws-max-subscriptions`",
+    },
+    ServerCode {
         code: "server_error",
         category: Category::Internal,
         http_status: 500,

@@ -6,7 +6,7 @@
 //! fails when it names one the server does not expose.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
@@ -49,6 +49,13 @@ struct StatusLabels {
 }
 
 /// How a task can end, as the `outcome` label says.
+/// Functions that workers name in their claims get a `function` label of
+/// their own up to this many; any other function (a client's typo, or
+/// names made up to flood the metrics) counts as [`OTHER_FUNCTION`].
+pub const MAX_LEARNED_FUNCTIONS: usize = 128;
+/// The `function` label of every function not known (see [`Metrics::function_label`]).
+pub const OTHER_FUNCTION: &str = "other";
+
 const TASK_OUTCOMES: [&str; 4] = ["completed", "failed", "cancelled", "timeout"];
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -156,6 +163,9 @@ struct Inner {
     claim_wait: Histogram,
     /// The functions `queue_depth` has a series of (set to 0 when drained).
     queue_functions: Mutex<HashSet<String>>,
+    /// Functions with a `function` label of their own: the catalogue's,
+    /// and up to [`MAX_LEARNED_FUNCTIONS`] more that workers serve.
+    functions: RwLock<Labelled>,
     ws_connections: Gauge,
     ws_frames: Counter,
     ws_messages: Counter,
@@ -187,6 +197,7 @@ impl Metrics {
             queue_depth: Family::default(),
             claim_wait: CLAIMS.new_metric(),
             queue_functions: Mutex::default(),
+            functions: RwLock::default(),
             ws_connections: Gauge::default(),
             ws_frames: Counter::default(),
             ws_messages: Counter::default(),
@@ -311,6 +322,12 @@ impl Metrics {
     pub fn expect_functions<'a>(&self, functions: impl IntoIterator<Item = &'a str>) {
         let inner = &self.inner;
         for function in functions {
+            inner
+                .functions
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .expected
+                .insert(function.to_owned());
             for outcome in TASK_OUTCOMES {
                 inner.tasks.get_or_create_owned(&TaskLabels {
                     function: function.to_owned(),
@@ -405,6 +422,47 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
+    /// Gives the functions a worker claims tasks of a label of their own,
+    /// while fewer than [`MAX_LEARNED_FUNCTIONS`] were learned so.
+    pub fn learn_functions(&self, functions: &[String]) {
+        let known = |labelled: &Labelled| functions.iter().all(|f| labelled.has(f));
+        if known(
+            &self
+                .inner
+                .functions
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        ) {
+            return;
+        }
+        let mut labelled = self
+            .inner
+            .functions
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        for function in functions {
+            if !labelled.has(function) && labelled.learned.len() < MAX_LEARNED_FUNCTIONS {
+                labelled.learned.insert(function.clone());
+            }
+        }
+    }
+
+    /// The `function` label of `function`: itself when the catalogue runs
+    /// it or a worker serves it, else `other`, so clients cannot grow the
+    /// number of series without bound.
+    pub fn function_label(&self, function: &str) -> String {
+        let labelled = self
+            .inner
+            .functions
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        if labelled.has(function) {
+            function.to_owned()
+        } else {
+            OTHER_FUNCTION.to_owned()
+        }
+    }
+
     /// Counts an event of the function-runner service's task of `function`.
     pub fn record_task_event(&self, function: &str, event: &TaskEvent) {
         let event = match event {
@@ -419,21 +477,26 @@ impl Metrics {
         self.inner
             .queue_tasks
             .get_or_create(&QueueLabels {
-                function: function.to_owned(),
+                function: self.function_label(function),
                 event,
             })
             .inc();
     }
 
-    /// Sets the queue depth of each function (those left out to 0).
+    /// Sets the queue depth of each function (those left out to 0);
+    /// functions without a label of their own add up under `other`.
     pub fn set_queue_depth(&self, depth: &[(String, u64)]) {
+        let mut labelled: HashMap<String, u64> = HashMap::new();
+        for (function, count) in depth {
+            *labelled.entry(self.function_label(function)).or_default() += count;
+        }
         let mut known = self
             .inner
             .queue_functions
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         for function in known.iter() {
-            if !depth.iter().any(|(f, _)| f == function) {
+            if !labelled.contains_key(function) {
                 self.inner
                     .queue_depth
                     .get_or_create(&FunctionLabels {
@@ -442,14 +505,12 @@ impl Metrics {
                     .set(0);
             }
         }
-        for (function, count) in depth {
+        for (function, count) in labelled {
             known.insert(function.clone());
             self.inner
                 .queue_depth
-                .get_or_create(&FunctionLabels {
-                    function: function.clone(),
-                })
-                .set(i64::try_from(*count).unwrap_or(i64::MAX));
+                .get_or_create(&FunctionLabels { function })
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
         }
     }
 
@@ -484,7 +545,8 @@ impl Metrics {
                 inner.runs_started.inc();
             }
             RunEventKind::NodeStarted { node, function, .. } => {
-                run.functions.insert(node.to_string(), function.to_string());
+                run.functions
+                    .insert(node.to_string(), self.function_label(function));
             }
             RunEventKind::NodeCompleted {
                 node, duration_ms, ..
@@ -507,7 +569,7 @@ impl Metrics {
                 self.count_task(run.function(node), outcome);
             }
             RunEventKind::CircuitChanged { function, state } => {
-                self.set_circuit(function, *state);
+                self.set_circuit(&self.function_label(function), *state);
             }
             RunEventKind::RunCompleted { stats } => self.finish_run("completed", stats),
             RunEventKind::RunFailed { stats, .. } => self.finish_run("failed", stats),
@@ -540,7 +602,23 @@ impl Metrics {
     }
 }
 
-/// What a run's follower remembers: which function each started node runs.
+/// The functions with a `function` label of their own.
+#[derive(Debug, Default)]
+struct Labelled {
+    /// The catalogue's (and node types registered since): no limit.
+    expected: HashSet<String>,
+    /// Named by workers' claims, at most [`MAX_LEARNED_FUNCTIONS`].
+    learned: HashSet<String>,
+}
+
+impl Labelled {
+    fn has(&self, function: &str) -> bool {
+        self.expected.contains(function) || self.learned.contains(function)
+    }
+}
+
+/// What a run's follower remembers: which function each started node runs
+/// (its label).
 #[derive(Debug, Default)]
 struct RunFollower {
     functions: HashMap<String, String>,
@@ -671,6 +749,8 @@ mod tests {
         let executor = Executor::new(runner).with_hub(hub.clone());
         let canvas = Arc::new(Mutex::new(canvas));
         let metrics = Metrics::new();
+        // As the server does for its catalogue's functions.
+        metrics.expect_functions(["text.upper"]);
 
         for run_id in ["r1", "r2"] {
             let run = executor
@@ -716,6 +796,49 @@ mod tests {
         assert_eq!(
             sample(&text, r#"reelgraph_cache_lookups_total{result="miss"}"#),
             Some(1.0)
+        );
+    }
+
+    #[test]
+    fn functions_nobody_serves_share_the_label_other_and_learned_ones_are_bounded() {
+        use reelgraph::event::Timestamp;
+        use reelgraph::remote::TaskEvent;
+
+        let metrics = Metrics::new();
+        metrics.expect_functions(["image.generate"]);
+        let queued = |id: &str| TaskEvent::TaskQueued {
+            task_id: id.into(),
+            seq: 0,
+            ts: Timestamp::now(),
+        };
+        // Workers serve far more functions than get labels of their own.
+        let served: Vec<String> = (0..super::MAX_LEARNED_FUNCTIONS + 10)
+            .map(|n| format!("worker.fn{n}"))
+            .collect();
+        metrics.learn_functions(&served);
+        for function in ["image.generate", "worker.fn0", "made.up.1", "made.up.2"] {
+            metrics.record_task_event(function, &queued("tk"));
+        }
+        let last = served.last().expect("a function");
+        metrics.record_task_event(last, &queued("tk"));
+        metrics.set_queue_depth(&[("made.up.1".into(), 2), ("made.up.2".into(), 3)]);
+
+        let text = metrics.render();
+        let submitted = |f: &str| {
+            sample(
+                &text,
+                &format!(r#"reelgraph_queue_tasks_total{{function="{f}",event="submitted"}}"#),
+            )
+        };
+        assert_eq!(submitted("image.generate"), Some(1.0), "{text}");
+        assert_eq!(submitted("worker.fn0"), Some(1.0), "{text}");
+        assert_eq!(submitted("other"), Some(3.0), "{text}");
+        assert_eq!(submitted("made.up.1"), None, "{text}");
+        assert_eq!(submitted(last), None, "past the bound: {text}");
+        assert_eq!(
+            sample(&text, r#"reelgraph_queue_depth{function="other"}"#),
+            Some(5.0),
+            "{text}"
         );
     }
 }

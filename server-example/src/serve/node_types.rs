@@ -155,6 +155,9 @@ async fn register_one(
     StrictJson(spec): StrictJson<NodeTypeSpec>,
 ) -> ApiResult<Response> {
     let spec = save(&state.db, &state.catalog, spec).await?;
+    if let Some(task) = &spec.task {
+        state.metrics.expect_functions([task.function.as_str()]);
+    }
     let location = format!("/v1/node-types/{}", encode_segment(&spec.type_name));
     let mut response = (StatusCode::CREATED, Json(spec)).into_response();
     if let Ok(location) = HeaderValue::from_str(&location) {

@@ -77,14 +77,24 @@ impl Folders {
     /// it is a regular file inside the run's folder once symlinks are
     /// followed; a symlink that leads out is as missing as no file at all.
     pub fn resolve(&self, run: &str, path: &str) -> Result<PathBuf, Refusal> {
-        let rel = inside(path).ok_or(Refusal::Escapes)?;
-        let dir = self.run(run).canonicalize().map_err(|_| Refusal::Missing)?;
-        let file = dir.join(rel).canonicalize().map_err(|_| Refusal::Missing)?;
-        if !file.starts_with(&dir) || !file.is_file() {
-            return Err(Refusal::Missing);
-        }
-        Ok(file)
+        resolve_in(&self.run(run), path)
     }
+
+    /// The file `path` of the results folder (what workers wrote, as a
+    /// task's outputs name it), checked as [`Folders::resolve`] does.
+    pub fn resolve_result(&self, path: &str) -> Result<PathBuf, Refusal> {
+        resolve_in(&self.results, path)
+    }
+}
+
+fn resolve_in(dir: &Path, path: &str) -> Result<PathBuf, Refusal> {
+    let rel = inside(path).ok_or(Refusal::Escapes)?;
+    let dir = dir.canonicalize().map_err(|_| Refusal::Missing)?;
+    let file = dir.join(rel).canonicalize().map_err(|_| Refusal::Missing)?;
+    if !file.starts_with(&dir) || !file.is_file() {
+        return Err(Refusal::Missing);
+    }
+    Ok(file)
 }
 
 /// `path` as a relative path of plain names, or `None` when it is empty,

@@ -142,6 +142,19 @@ pub fn register(routes: &mut Registry) {
         ),
         get(file),
     );
+    routes.add(
+        Route::get(
+            "/v1/results/{*path}",
+            "resultFile",
+            "Download a file workers wrote into the results folder, by the path a task's outputs name",
+        )
+        .raw_response(
+            200,
+            "application/octet-stream",
+            "The file, with its content type",
+        ),
+        get(result_file),
+    );
 }
 
 /// The query of `GET /v1/runs`.
@@ -325,14 +338,40 @@ async fn file(
             )
             .with_details(json!({"run_id": run_id, "path": path})));
         }
-        Err(Refusal::Missing) => {
-            return Err(reelgraph::Error::NotFound {
-                kind: "file",
-                id: path,
-            }
-            .into());
-        }
+        Err(Refusal::Missing) => return Err(no_file(path)),
     };
+    serve_file(file, request).await
+}
+
+/// `GET /v1/results/{path}`: what `reelgraph run --remote` downloads.
+async fn result_file(
+    State(state): State<AppState>,
+    Path(path): Path<String>,
+    request: Request,
+) -> ApiResult<Response> {
+    let file = match state.runs.folders().resolve_result(&path) {
+        Ok(file) => file,
+        Err(Refusal::Escapes) => {
+            return Err(ApiError::new(
+                "invalid_path",
+                format!("`{path}` is not a path inside the results folder"),
+            )
+            .with_details(json!({"path": path})));
+        }
+        Err(Refusal::Missing) => return Err(no_file(path)),
+    };
+    serve_file(file, request).await
+}
+
+fn no_file(path: String) -> ApiError {
+    reelgraph::Error::NotFound {
+        kind: "file",
+        id: path,
+    }
+    .into()
+}
+
+async fn serve_file(file: std::path::PathBuf, request: Request) -> ApiResult<Response> {
     // tower-http streams it with its content type, ranges and
     // `Last-Modified`; the path was checked above, symlinks resolved.
     match ServeFile::new(file).oneshot(request).await {

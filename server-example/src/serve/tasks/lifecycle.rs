@@ -88,6 +88,8 @@ impl<'a> Step<'a> {
             quality: record.quality,
             idempotency_key: record.idempotency_key.clone(),
             outputs: record.outputs_declared.clone(),
+            run_id: record.run_id.clone(),
+            node: record.node.clone(),
             lease_for,
         }
     }

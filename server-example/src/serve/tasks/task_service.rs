@@ -152,6 +152,7 @@ impl Tasks {
     /// to `wait_ms` (at most `max_wait`) for one to be queued.
     pub async fn claim(&self, request: ClaimRequest) -> ApiResult<Claimed> {
         check_claim(&request)?;
+        self.inner.metrics.learn_functions(&request.functions);
         let started = Instant::now();
         let deadline = started + request.wait.min(self.inner.settings.max_wait);
         let claim = Claim {
@@ -308,7 +309,8 @@ fn invalid(field: &'static str, message: String) -> ApiError {
 }
 
 fn check_name(field: &'static str, name: &str) -> ApiResult<()> {
-    if name.trim().is_empty() || name.len() > MAX_NAME {
+    // Characters, as the JSON Schema's `maxLength` counts them.
+    if name.trim().is_empty() || name.chars().count() > MAX_NAME {
         return Err(invalid(
             field,
             format!("`{field}` must be 1 to {MAX_NAME} characters, not blank"),

@@ -205,6 +205,39 @@ fn is_too_big(error: &axum::Error) -> bool {
     false
 }
 
+/// A new subscription, unless the connection holds its limit already
+/// (subscribing again to the same thing replaces, so it is never refused).
+/// A run or task subscription that ended (its last event sent) no longer
+/// counts; a canvas one counts until unsubscribed, as presence does.
+async fn subscribe(
+    client: &Arc<Client>,
+    topic: Topic,
+    id: &str,
+    since: Option<u64>,
+    reference: Option<String>,
+) -> ApiResult<JoinHandle<()>> {
+    let limit = client.state.config.ws.ws_max_subscriptions;
+    {
+        let mut subscriptions = client
+            .subscriptions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let limit_len = usize::try_from(limit).unwrap_or(usize::MAX);
+        if subscriptions.len() >= limit_len {
+            subscriptions.retain(|(topic, _), task| *topic == Topic::Canvas || !task.is_finished());
+        }
+        if subscriptions.len() >= limit_len && !subscriptions.contains_key(&(topic, id.to_owned()))
+        {
+            return Err(ApiError::new(
+                "too_many_subscriptions",
+                format!("this connection holds {limit} subscriptions already, the most it may"),
+            )
+            .with_details(serde_json::json!({"limit": limit})));
+        }
+    }
+    topics::subscribe(client, topic, id, since, reference).await
+}
+
 async fn handle(client: &Arc<Client>, message: ClientMessage) {
     match message {
         ClientMessage::Subscribe {
@@ -212,7 +245,7 @@ async fn handle(client: &Arc<Client>, message: ClientMessage) {
             topic,
             id,
             since,
-        } => match topics::subscribe(client, topic, &id, since, reference.clone()).await {
+        } => match subscribe(client, topic, &id, since, reference.clone()).await {
             Ok(task) => {
                 let mut subscriptions = client
                     .subscriptions

@@ -17,6 +17,10 @@ pub struct WsArgs {
     /// one closes the connection (code 1009).
     #[arg(long, env = "REELGRAPH_WS_MAX_FRAME", default_value_t = DEFAULT_MAX_FRAME)]
     pub ws_max_frame: usize,
+    /// Subscriptions one WebSocket connection may hold at once; one more
+    /// is answered `too_many_subscriptions` (the connection stays open).
+    #[arg(long, env = "REELGRAPH_WS_MAX_SUBSCRIPTIONS", default_value_t = DEFAULT_MAX_SUBSCRIPTIONS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub ws_max_subscriptions: u32,
     /// How often the server pings each WebSocket client.
     #[arg(long, env = "REELGRAPH_WS_PING_INTERVAL", default_value = "20s", value_parser = humantime::parse_duration)]
     pub ws_ping_interval: Duration,
@@ -28,6 +32,9 @@ pub struct WsArgs {
 
 /// Room for a burst of a few busy runs' progress between two windows.
 pub const DEFAULT_QUEUE: usize = 4096;
+/// Enough for an editor following its canvas, its runs and their tasks;
+/// each subscription holds a task and a hub subscriber on the server.
+pub const DEFAULT_MAX_SUBSCRIPTIONS: u32 = 256;
 /// 1 MiB: ops for thousands of nodes in one `apply`.
 pub const DEFAULT_MAX_FRAME: usize = 1024 * 1024;
 
@@ -37,6 +44,7 @@ impl Default for WsArgs {
             ws_batch_window: Duration::from_millis(50),
             ws_queue: DEFAULT_QUEUE,
             ws_max_frame: DEFAULT_MAX_FRAME,
+            ws_max_subscriptions: DEFAULT_MAX_SUBSCRIPTIONS,
             ws_ping_interval: Duration::from_secs(20),
             ws_idle_timeout: Duration::from_secs(60),
         }
