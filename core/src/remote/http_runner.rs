@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::client::{Api, Backoff, CallError, Envelope};
 use super::config::HttpRunnerConfig;
-use super::wire::{MAX_LINKS, TaskEvent, TaskRecord, TaskSubmission};
+use super::wire::{TaskEvent, TaskRecord, TaskSubmission};
 use crate::runner::{FunctionRunner, Outputs, ProgressSink, Task, TaskContext, TaskError};
 
 /// Runs each task on a remote farm: submits it to a server's task service
@@ -71,18 +71,6 @@ impl HttpRunner {
                 Err(e) => tries.again(e, self.api.server()).await?,
             }
         }
-    }
-
-    /// Submits; when the task found by its key ended without a result,
-    /// submits the next link of the key's chain, so the work runs again.
-    async fn submit_anew(&self, submission: &TaskSubmission) -> Result<TaskRecord, TaskError> {
-        let mut record = self.submit(submission).await?;
-        let mut link = 0;
-        while record.state.ended_without_result() && link < MAX_LINKS {
-            link += 1;
-            record = self.submit(&submission.link(link)).await?;
-        }
-        Ok(record)
     }
 
     /// Follows the task's events to its end.
@@ -149,7 +137,7 @@ impl FunctionRunner for HttpRunner {
     async fn run(&self, task: Task, ctx: TaskContext) -> Result<Outputs, TaskError> {
         let submission = TaskSubmission::for_task(task, self.config.priority);
         let record = tokio::select! {
-            record = self.submit_anew(&submission) => record?,
+            record = self.submit(&submission) => record?,
             () = ctx.cancel.cancelled() => return Err(TaskError::cancelled()),
         };
         if let Some(end) = record.outcome() {
