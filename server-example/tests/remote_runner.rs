@@ -351,7 +351,7 @@ async fn a_cancelled_task_is_cancelled_on_the_server_and_its_worker_stops() {
     let cancel = ctx.cancel.clone();
     let run = tokio::spawn(async move { runner.run(task, ctx).await });
     // Wait until a worker holds it.
-    loop {
+    let id = loop {
         let (_, record) = json(
             farm.server
                 .post("/v1/tasks")
@@ -362,17 +362,17 @@ async fn a_cancelled_task_is_cancelled_on_the_server_and_its_worker_stops() {
         )
         .await;
         if record["state"] == "leased" {
-            break;
+            break record["id"].as_str().expect("an id").to_owned();
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    };
     cancel.cancel();
     let error = run.await.expect("joined").expect_err("cancelled");
     assert_eq!(error.kind, TaskErrorKind::Cancelled);
+    // Read by id: the cancelled task let go of its key.
     let (_, record) = json(
         farm.server
-            .post("/v1/tasks")
-            .json(&submitted_again)
+            .get(&format!("/v1/tasks/{id}"))
             .send()
             .await
             .expect("an answer"),

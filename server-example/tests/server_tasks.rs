@@ -212,7 +212,7 @@ async fn the_highest_priority_goes_first_then_the_oldest() {
 }
 
 #[tokio::test]
-async fn an_idempotency_key_answers_the_task_it_named_whatever_its_state() {
+async fn an_idempotency_key_answers_its_queued_or_completed_task() {
     let server = Server::start();
     let body = json!({"function": FUNCTION, "idempotency_key": "node-key-1"});
     let first = submit(&server, body.clone()).await;
@@ -263,6 +263,131 @@ async fn an_idempotency_key_answers_the_task_it_named_whatever_its_state() {
     )
     .await;
     assert_eq!(error["details"]["task_id"], first["id"]);
+}
+
+/// Submits `body` and says whether the answer is a new task (201) or the
+/// task its key names (200).
+async fn submit_keyed(server: &Server, body: &Value) -> (u16, Value) {
+    json(
+        server
+            .post("/v1/tasks")
+            .json(body)
+            .send()
+            .await
+            .expect("an answer"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_task_that_ended_without_a_result_frees_its_key_for_a_new_task() {
+    let server = Server::start();
+    let id = |task: &Value| task["id"].as_str().expect("an id").to_owned();
+
+    // Failed: a permanent error ends it.
+    let body = json!({"function": FUNCTION, "idempotency_key": "failed-key"});
+    let failed = submit(&server, body.clone()).await;
+    let leased = claim(&server, json!({"worker": "w1", "functions": [FUNCTION]})).await;
+    // Leased, the key still answers the task.
+    let (status, again) = submit_keyed(&server, &body).await;
+    assert_eq!((status, &again["id"]), (200, &failed["id"]), "{again}");
+    let lease = leased[0]["lease"].as_str().expect("a lease");
+    let (status, ended) = lease_json(
+        &server,
+        lease,
+        "fail",
+        json!({"error": {"kind": "permanent", "message": "bad model"}}),
+    )
+    .await;
+    assert_eq!((status, &ended["state"]), (200, &json!("failed")));
+    let (status, anew) = submit_keyed(&server, &body).await;
+    assert_eq!((status, &anew["state"]), (201, &json!("queued")), "{anew}");
+    assert_ne!(anew["id"], failed["id"]);
+    // The new task holds the key now; the old one keeps its record.
+    let (status, same) = submit_keyed(&server, &body).await;
+    assert_eq!((status, &same["id"]), (200, &anew["id"]), "{same}");
+    assert_eq!(get_task(&server, &id(&failed)).await["state"], "failed");
+
+    // Cancelled.
+    let body = json!({"function": "audio.tts", "idempotency_key": "cancelled-key"});
+    let cancelled = submit(&server, body.clone()).await;
+    let (status, _) = json(
+        server
+            .post(&format!("/v1/tasks/{}/cancel", id(&cancelled)))
+            .send()
+            .await
+            .expect("an answer"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, anew) = submit_keyed(&server, &body).await;
+    assert_eq!(status, 201, "{anew}");
+    assert_ne!(anew["id"], cancelled["id"]);
+
+    // The key names the new task now: another function is a conflict.
+    let other = json!({"function": "audio.tts", "idempotency_key": "failed-key"});
+    expect_error(
+        server
+            .post("/v1/tasks")
+            .json(&other)
+            .send()
+            .await
+            .expect("an answer"),
+        409,
+        "idempotency_conflict",
+    )
+    .await;
+
+    // Dead: its only attempt's lease ran out.
+    let server = Server::start_with(SHORT_LEASE);
+    let body =
+        json!({"function": "video.generate", "idempotency_key": "dead-key", "max_attempts": 1});
+    let dead = submit(&server, body.clone()).await;
+    claim(
+        &server,
+        json!({"worker": "w2", "functions": ["video.generate"]}),
+    )
+    .await;
+    wait_for(&server, &id(&dead), |t| t["state"] == "dead").await;
+    let (status, anew) = submit_keyed(&server, &body).await;
+    assert_eq!(status, 201, "{anew}");
+    assert_ne!(anew["id"], dead["id"]);
+}
+
+#[tokio::test]
+async fn concurrent_operations_share_commits_and_a_refusal_spares_the_others() {
+    let server = Server::start();
+    let submits = (0..40).map(|n| {
+        let request = server
+            .post("/v1/tasks")
+            .json(&json!({"function": FUNCTION, "params": {"n": n}}));
+        async move { json(request.send().await.expect("an answer")).await }
+    });
+    // Refused calls in flight with the submits: a lease never made.
+    let refusals = (0..20).map(|_| {
+        let request = server
+            .post("/v1/workers/leases/ls_unknown/complete")
+            .json(&json!({"outputs": {}}));
+        async move { request.send().await.expect("an answer").status().as_u16() }
+    });
+    let (submitted, refused) = tokio::join!(
+        futures_util::future::join_all(submits),
+        futures_util::future::join_all(refusals)
+    );
+    assert!(refused.iter().all(|status| *status == 404), "{refused:?}");
+    for (status, task) in &submitted {
+        assert_eq!(*status, 201, "{task}");
+    }
+    let (status, listed) = json(
+        server
+            .get(&format!("/v1/tasks?function={FUNCTION}&limit=100"))
+            .send()
+            .await
+            .expect("an answer"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(40));
 }
 
 #[tokio::test]
@@ -712,6 +837,50 @@ async fn queued_and_leased_tasks_survive_a_restart() {
         kinds(&replay),
         ["task_queued", "task_leased", "task_completed"]
     );
+}
+
+#[tokio::test]
+async fn acknowledged_submits_and_completions_survive_a_sigkill() {
+    let mut server = Server::start();
+    // Concurrent, so they are committed in shared batches.
+    let submits = (0..32).map(|n| {
+        let request = server
+            .post("/v1/tasks")
+            .json(&json!({"function": FUNCTION, "params": {"n": n}}));
+        async move { json(request.send().await.expect("an answer")).await }
+    });
+    let mut ids = BTreeSet::new();
+    for (status, task) in futures_util::future::join_all(submits).await {
+        assert_eq!(status, 201, "{task}");
+        ids.insert(task["id"].as_str().expect("an id").to_owned());
+    }
+    let leased = claim(
+        &server,
+        json!({"worker": "w1", "functions": [FUNCTION], "max_tasks": 16}),
+    )
+    .await;
+    assert_eq!(leased.len(), 16);
+    let completions = leased.iter().map(|task| {
+        let lease = task["lease"].as_str().expect("a lease").to_owned();
+        let server = &server;
+        async move { lease_json(server, &lease, "complete", json!({"outputs": {}})).await }
+    });
+    for (status, done) in futures_util::future::join_all(completions).await {
+        assert_eq!(status, 200, "{done}");
+    }
+
+    // SIGKILL right after the last answer: nothing flushed on the way out.
+    server.restart();
+
+    let mut completed = 0;
+    for id in &ids {
+        match get_task(&server, id).await["state"].as_str() {
+            Some("completed") => completed += 1,
+            Some("queued") => {}
+            other => panic!("task {id} is {other:?}"),
+        }
+    }
+    assert_eq!(completed, 16);
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::{Api, Backoff, CallError, Envelope};
 use super::config::HttpRunnerConfig;
-use super::wire::{MAX_LINKS, TaskEvent, TaskRecord, TaskSubmission};
+use super::wire::{TaskEvent, TaskRecord, TaskSubmission};
 use crate::runner::{FunctionRunner, Outputs, ProgressSink, Task, TaskContext, TaskError};
 
 /// Runs each task on a remote farm: submits it to a server's task service
@@ -121,22 +121,6 @@ impl HttpRunner {
         }
     }
 
-    /// Submits; when the task found by its key ended without a result,
-    /// submits the next link of the key's chain, so the work runs again.
-    async fn submit_anew(
-        &self,
-        submission: &TaskSubmission,
-        cancel: &CancellationToken,
-    ) -> Result<TaskRecord, TaskError> {
-        let mut record = self.submit(submission, cancel).await?;
-        let mut link = 0;
-        while record.state.ended_without_result() && link < MAX_LINKS && !cancel.is_cancelled() {
-            link += 1;
-            record = self.submit(&submission.link(link), cancel).await?;
-        }
-        Ok(record)
-    }
-
     /// Follows the task's events to its end.
     async fn follow(&self, id: &str, progress: &ProgressSink) -> Result<Outputs, TaskError> {
         let path = format!("/v1/tasks/{id}/events");
@@ -202,7 +186,7 @@ impl FunctionRunner for HttpRunner {
         let submission = TaskSubmission::for_task(task, self.config.priority);
         // Not raced with the cancel: a submit in flight could make a task
         // that nobody would cancel.
-        let record = self.submit_anew(&submission, &ctx.cancel).await?;
+        let record = self.submit(&submission, &ctx.cancel).await?;
         if ctx.cancel.is_cancelled() {
             if !record.state.is_final() {
                 self.cancel(&record.id).await;

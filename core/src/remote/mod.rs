@@ -28,7 +28,7 @@ pub use config::{HttpRunnerConfig, WorkerConfig, WorkerStats};
 pub use http_runner::HttpRunner;
 pub use wire::{
     AttemptOutcome, ClaimRequest, Claimed, Completion, Failure, Heartbeat, LeaseState, LeasedTask,
-    MAX_LINKS, ProgressReport, TaskAttempt, TaskEvent, TaskRecord, TaskState, TaskSubmission,
+    ProgressReport, TaskAttempt, TaskEvent, TaskRecord, TaskState, TaskSubmission,
 };
 #[cfg(feature = "remote")]
 pub use worker::Worker;

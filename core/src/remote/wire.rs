@@ -72,11 +72,6 @@ pub struct TaskSubmission {
     pub node: Option<String>,
 }
 
-/// How many times a runner submits the same work anew after it ended
-/// without a result ([`TaskSubmission::link`]; each link is a request when
-/// a run looks for its task).
-pub const MAX_LINKS: u32 = 100;
-
 impl TaskSubmission {
     /// What a runner submits for a run's task: its function, params and
     /// quality, the node's content key as idempotency key (a retry, or the
@@ -94,20 +89,6 @@ impl TaskSubmission {
             run_id: Some(task.run_id.to_string()),
             node: Some(task.node.to_string()),
         }
-    }
-
-    /// The same work under link `link` (from 1) of its idempotency key's
-    /// chain (`KEY~1`, `KEY~2`, ...): what a runner submits when the task
-    /// its key names ended without a result (failed, dead or cancelled).
-    /// Running the work again then does run it, and a run started again
-    /// still finds, link by link, the task that is running or completed.
-    pub fn link(&self, link: u32) -> TaskSubmission {
-        let mut again = self.clone();
-        again.idempotency_key = self
-            .idempotency_key
-            .as_ref()
-            .map(|key| format!("{key}~{link}"));
-        again
     }
 }
 
@@ -135,7 +116,9 @@ impl TaskState {
         !matches!(self, TaskState::Queued | TaskState::Leased)
     }
 
-    /// Whether the task ended with no outputs (see [`TaskSubmission::link`]).
+    /// Whether the task ended with no outputs (failed, cancelled or dead):
+    /// its idempotency key is free again, and a submission under it makes
+    /// a new task.
     pub fn ended_without_result(self) -> bool {
         self.is_final() && self != TaskState::Completed
     }

@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use reelgraph::remote::{MAX_LINKS, TaskEvent, TaskSubmission};
+use reelgraph::remote::{TaskEvent, TaskSubmission};
 use reelgraph::runner::{FunctionRunner, Outputs, Task, TaskContext, TaskError};
 
 use crate::serve::api_error::ApiError;
@@ -26,23 +26,13 @@ impl RemoteRunner {
 #[async_trait]
 impl FunctionRunner for RemoteRunner {
     async fn run(&self, task: Task, ctx: TaskContext) -> Result<Outputs, TaskError> {
-        // As `HttpRunner` does: work that ended without a result before is
-        // submitted anew under the next link of its key.
-        let submission = TaskSubmission::for_task(task, 0);
-        let mut record = self
+        // The task service frees the key of work that ended without a
+        // result, so submitting it again runs it again.
+        let record = self
             .tasks
-            .submit(submission.clone())
+            .submit(TaskSubmission::for_task(task, 0))
             .await
             .map_err(task_error)?;
-        let mut link = 0;
-        while record.state.ended_without_result() && link < MAX_LINKS {
-            link += 1;
-            record = self
-                .tasks
-                .submit(submission.link(link))
-                .await
-                .map_err(task_error)?;
-        }
         if let Some(end) = record.outcome() {
             return end;
         }

@@ -4,6 +4,7 @@
 //! - `lifecycle`: what each step does to a task (pure);
 //! - `queue`: the [`TaskQueue`] trait, shaped for PostgreSQL too;
 //! - `sqlite_queue`: the queue in the server's database;
+//! - `queue_commit`: its group commit (many operations, one fsync);
 //! - `task_hub`: task events, live and replayed;
 //! - `task_service`: [`Tasks`], which checks input, calls the queue and
 //!   publishes each change (events, long-poll wake-ups, metrics);
@@ -11,6 +12,7 @@
 
 mod lifecycle;
 pub mod queue;
+mod queue_commit;
 mod sqlite_queue;
 mod task_hub;
 mod task_routes;

@@ -4,8 +4,8 @@
 //! ([`SqliteQueue`](super::sqlite_queue::SqliteQueue)). The trait is shaped
 //! so that a queue shared by many servers, in PostgreSQL, can implement it
 //! without changing the protocol:
-//! - each operation is one transaction on the rows it names, and makes its
-//!   state change with [`Step`](super::lifecycle::Step), so every queue
+//! - each operation is atomic on the rows it names (one transaction, which
+//!   may hold other operations: a group commit), and makes its state change with [`Step`](super::lifecycle::Step), so every queue
 //!   means the same by `fail` or `expire`;
 //! - [`TaskQueue::claim`] picks the queued tasks of the given functions,
 //!   highest priority first, then oldest, and leases them in the same
@@ -87,7 +87,9 @@ pub struct Listed {
 pub trait TaskQueue: Send + Sync + std::fmt::Debug {
     /// Stores a new task (`queued`, event seq 0) with `id`, or answers the
     /// task of the same idempotency key: as it is when it has the same
-    /// function, 409 `idempotency_conflict` when not.
+    /// function, 409 `idempotency_conflict` when not. A task that ended
+    /// without a result (failed, cancelled, dead) lets go of its key, and
+    /// the submission makes a new task.
     async fn submit(
         &self,
         id: String,

@@ -5,8 +5,9 @@
 //! [`TaskRecord`] as JSON. Every lease ever handed out is kept
 //! (`task_leases`), so a late call under an old lease gets the right
 //! refusal; every event is kept (`task_events`), so a subscriber can replay
-//! a task's events after a restart. Each operation is one `IMMEDIATE`
-//! transaction on the server's one connection: claims are atomic.
+//! a task's events after a restart. Operations run in the server's one
+//! connection, many to a transaction ([`GroupCommit`]): claims are atomic,
+//! and concurrent operations share one fsync.
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -18,13 +19,14 @@ use reelgraph::remote::{
 };
 use reelgraph::runner::{Outputs, TaskError, TaskErrorKind};
 use rusqlite::types::Type;
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::lifecycle::{self, Step};
 use super::queue::{Changed, Claim, Happened, Listed, Submitted, TaskFilter, TaskQueue};
+use super::queue_commit::{Durability, GroupCommit};
 use crate::serve::api_error::{ApiError, ApiResult};
 use crate::serve::random;
 use crate::serve::server_db::ServerDb;
@@ -65,31 +67,24 @@ CREATE TABLE task_events (
 #[derive(Debug, Clone)]
 pub struct SqliteQueue {
     db: ServerDb,
+    commit: GroupCommit,
 }
 
 impl SqliteQueue {
     /// The queue in `db`, its tables made or brought up to date.
     pub fn open(db: ServerDb) -> reelgraph::Result<SqliteQueue> {
         db.migrate("tasks", MIGRATIONS)?;
-        Ok(SqliteQueue { db })
+        let commit = GroupCommit::new(db.clone());
+        Ok(SqliteQueue { db, commit })
     }
 
-    /// Runs `work` in one `IMMEDIATE` transaction, committed when it
-    /// answers `Ok` (a refusal changes nothing).
+    /// Runs `work` in the next group commit, committed with the others of
+    /// its batch (a refusal changes nothing).
     async fn write<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<ApiResult<T>> + Send + 'static,
     ) -> ApiResult<T> {
-        self.db
-            .call(move |conn: &mut Connection| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let answer = work(&tx)?;
-                if answer.is_ok() {
-                    tx.commit()?;
-                }
-                Ok(answer)
-            })
-            .await?
+        self.commit.write(Durability::Synced, work).await
     }
 }
 
@@ -292,7 +287,14 @@ impl TaskQueue for SqliteQueue {
                     .optional()?;
                 if let Some((function, record)) = known {
                     let record: TaskRecord = from_text(&record)?;
-                    if function != task.function {
+                    if record.state.ended_without_result() {
+                        // Work that ended without a result runs again when
+                        // submitted again: the old task lets go of its key.
+                        tx.execute(
+                            "UPDATE tasks SET idempotency_key = NULL WHERE id = ?1",
+                            [&record.id],
+                        )?;
+                    } else if function != task.function {
                         return Ok(Err(ApiError::new(
                             "idempotency_conflict",
                             format!(
@@ -301,14 +303,15 @@ impl TaskQueue for SqliteQueue {
                             ),
                         )
                         .with_details(json!({"task_id": record.id, "function": function}))));
+                    } else {
+                        return Ok(Ok(Changed {
+                            value: Submitted {
+                                record,
+                                created: false,
+                            },
+                            events: Vec::new(),
+                        }));
                     }
-                    return Ok(Ok(Changed {
-                        value: Submitted {
-                            record,
-                            created: false,
-                        },
-                        events: Vec::new(),
-                    }));
                 }
             }
             let (record, event) = lifecycle::submitted(id, task, max_attempts, Timestamp::now());
@@ -384,41 +387,44 @@ impl TaskQueue for SqliteQueue {
         lease_for: Duration,
     ) -> ApiResult<Changed<LeaseState>> {
         let lease = lease.to_owned();
-        self.write(move |tx| {
-            let now = Timestamp::now();
-            let mut row = match held(tx, &lease, millis(now))? {
-                Ok(Held::Current(row)) => row,
-                // The usual rhythm: the worker heartbeats calmly until it
-                // has stopped and reported the cancel.
-                Ok(Held::Cancelled(_)) => {
-                    return Ok(Ok(Changed {
-                        value: LeaseState {
-                            cancel: true,
-                            lease_for,
-                        },
-                        events: Vec::new(),
-                    }));
+        // A heartbeat or progress lost with the machine is harmless: the
+        // lease ends a little earlier, or the progress shows the last one.
+        self.commit
+            .write(Durability::ProcessCrash, move |tx| {
+                let now = Timestamp::now();
+                let mut row = match held(tx, &lease, millis(now))? {
+                    Ok(Held::Current(row)) => row,
+                    // The usual rhythm: the worker heartbeats calmly until it
+                    // has stopped and reported the cancel.
+                    Ok(Held::Cancelled(_)) => {
+                        return Ok(Ok(Changed {
+                            value: LeaseState {
+                                cancel: true,
+                                lease_for,
+                            },
+                            events: Vec::new(),
+                        }));
+                    }
+                    Err(refusal) => return Ok(Err(refusal)),
+                };
+                let mut next = row.next_event;
+                let mut step = Step::new(&mut row.record, &mut next, now);
+                if let Some(report) = progress {
+                    step.progress(report);
                 }
-                Err(refusal) => return Ok(Err(refusal)),
-            };
-            let mut next = row.next_event;
-            let mut step = Step::new(&mut row.record, &mut next, now);
-            if let Some(report) = progress {
-                step.progress(report);
-            }
-            let events = step.events;
-            row.next_event = next;
-            row.lease_ends_ms = Some(millis(now).saturating_add(duration_ms(lease_for)));
-            let events = row.save(tx, events)?;
-            Ok(Ok(Changed {
-                value: LeaseState {
-                    cancel: false,
-                    lease_for,
-                },
-                events,
-            }))
-        })
-        .await
+                let events = step.events;
+                row.next_event = next;
+                row.lease_ends_ms = Some(millis(now).saturating_add(duration_ms(lease_for)));
+                let events = row.save(tx, events)?;
+                Ok(Ok(Changed {
+                    value: LeaseState {
+                        cancel: false,
+                        lease_for,
+                    },
+                    events,
+                }))
+            })
+            .await
     }
 
     async fn complete(
