@@ -46,7 +46,7 @@
 //!
 //! Files: `dag.rs` (the plan and what is built from it), `plan.rs` (planning
 //! scene by scene), `probes.rs` (connections and targets to measure),
-//! `summary.rs` (the shape in numbers), `timing.rs` (per-op times, memory)
+//! `summary.rs` (the shape in numbers), `timing.rs` (per-op times, memory, CPU time)
 //! and `runners.rs` (no-op runners and a layered canvas for the executor).
 
 mod dag;
@@ -62,7 +62,7 @@ pub use runners::{
     STEP_TYPE, chatty, layered_dag, noop_runner, noop_step_runner, run_with_consumer,
 };
 pub use summary::Summary;
-pub use timing::{BatchTiming, memory_status, memory_status_of, per_op_stats};
+pub use timing::{BatchTiming, cpu_time_of, memory_status, memory_status_of, per_op_stats};
 
 /// The seed every benchmark uses.
 pub const SEED: u64 = 0x5EED_F11A;

@@ -49,3 +49,23 @@ pub fn memory_status_of(pid: &str) -> (u64, u64) {
     };
     (field("VmHWM:"), field("VmRSS:"))
 }
+
+/// CPU time (user and system) process `pid` (a number, or `self`) used so
+/// far; zero when `/proc` cannot be read.
+pub fn cpu_time_of(pid: &str) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which may hold spaces and ends
+    // with the last `)`: utime and stime are the 12th and 13th of them.
+    let ticks: u64 = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .skip(11)
+                .take(2)
+                .filter_map(|t| t.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    // Linux reports them in USER_HZ, 100 a second on every architecture.
+    Duration::from_millis(ticks * 10)
+}

@@ -298,18 +298,35 @@ async fn two_editors_converge_and_a_patch_reaches_both() {
         assert_eq!(subscribed.last().map(|m| &m["revision"]), Some(&json!(0)));
     }
 
-    // Each is told the other is there.
+    // Alice's first presence names her; Bob's names them both; Alice is
+    // told Bob came.
+    let alice_alone = alice.until(is("presence")).await;
     let bob_sees = bob.until(is("presence")).await;
     let alice_sees = alice.until(is("presence")).await;
-    let (bob_sees, alice_sees) = (
+    let (alice_alone, bob_sees, alice_sees) = (
+        alice_alone.last().expect("presence"),
         bob_sees.last().expect("presence"),
         alice_sees.last().expect("presence"),
     );
+    let alice_connection = &alice_alone["joined"][0]["connection"];
+    let bob_connection = alice_sees["joined"][0]["connection"].clone();
+    assert_eq!(alice_alone["joined"][0]["key"], "admin");
+    assert_eq!(alice_alone["joined"].as_array().map(Vec::len), Some(1));
     assert_eq!(
-        (&bob_sees["state"], &bob_sees["key"], &alice_sees["state"]),
-        (&json!("joined"), &json!("admin"), &json!("joined"))
+        (&alice_sees["joined"][0]["key"], &alice_sees["left"]),
+        (&json!("admin"), &json!([]))
     );
-    assert_ne!(bob_sees["connection"], alice_sees["connection"]);
+    assert_ne!(&bob_connection, alice_connection);
+    let mut everyone: Vec<&Value> = bob_sees["joined"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|entry| &entry["connection"])
+        .collect();
+    everyone.sort_by_key(|c| c.to_string());
+    let mut expected = vec![alice_connection, &bob_connection];
+    expected.sort_by_key(|c| c.to_string());
+    assert_eq!(everyone, expected);
 
     // Both edit revision 0: one wins, the other is told, nothing is merged.
     let apply = |who: &str, base: u64| json!({"type": "apply", "ref": who, "canvas": "reel", "base_revision": base, "ops": [shot(who)]});
@@ -363,12 +380,14 @@ async fn two_editors_converge_and_a_patch_reaches_both() {
     assert_eq!(canvas["nodes"].as_array().map(Vec::len), Some(3));
 
     // Bob goes; Alice is told.
-    let bob_connection = alice_sees["connection"].clone();
     drop(bob);
     let left = alice
-        .until(|m| m["type"] == "presence" && m["state"] == "left")
+        .until(|m| m["type"] == "presence" && m["left"] != json!([]))
         .await;
-    assert_eq!(left.last().map(|m| &m["connection"]), Some(&bob_connection));
+    assert_eq!(
+        left.last().map(|m| (&m["left"], &m["joined"])),
+        Some((&json!([bob_connection]), &json!([])))
+    );
 
     // A client back after revision 1 gets the changes it missed.
     let mut late = open(&server, &server.admin_key, Format::Json).await;
@@ -386,6 +405,85 @@ async fn two_editors_converge_and_a_patch_reaches_both() {
         resync.last().map(|m| (&m["topic"], &m["id"])),
         Some((&json!("canvas"), &json!(DEMO)))
     );
+}
+
+/// The connection ids a `presence` message adds and removes.
+fn presence_change(message: &Value) -> (Vec<String>, Vec<String>) {
+    let ids = |list: &Value, field: Option<&str>| -> Vec<String> {
+        list.as_array()
+            .expect("a list")
+            .iter()
+            .map(|entry| field.map_or(entry, |f| &entry[f]))
+            .map(|id| id.as_str().expect("a connection id").to_owned())
+            .collect()
+    };
+    (
+        ids(&message["joined"], Some("connection")),
+        ids(&message["left"], None),
+    )
+}
+
+/// Reads frames until `conn` knows `count` connections on the canvas;
+/// asserts that no frame holds more than one `presence` message.
+async fn presence_until(
+    conn: &mut Conn,
+    here: &mut std::collections::BTreeSet<String>,
+    count: usize,
+) {
+    while here.len() != count {
+        let frame = conn.batch().await.expect("a frame");
+        let presence: Vec<&Value> = frame.iter().filter(|m| m["type"] == "presence").collect();
+        assert!(
+            presence.len() <= 1,
+            "one presence message per window: {frame:?}"
+        );
+        for message in presence {
+            let (joined, left) = presence_change(message);
+            here.extend(joined);
+            for id in left {
+                assert!(here.remove(&id), "{id} left without having joined");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn presence_is_batched_per_window_beyond_sixty_four_connections() {
+    const CLIENTS: usize = 100;
+    const LEAVING: usize = 10;
+    let server = Server::start_with(FAST);
+    new_canvas(&server, "crowd").await;
+    let mut conns = Vec::new();
+    for _ in 0..CLIENTS {
+        conns.push(open(&server, &server.admin_key, Format::Json).await);
+    }
+    // All at once: many joins fall into one window.
+    for conn in &mut conns {
+        conn.send(&json!({"type": "subscribe", "topic": "canvas", "id": "crowd"}))
+            .await;
+    }
+    let mut views = Vec::new();
+    for conn in &mut conns {
+        let mut here = std::collections::BTreeSet::new();
+        presence_until(conn, &mut here, CLIENTS).await;
+        views.push(here);
+    }
+    assert!(
+        views.iter().all(|here| *here == views[0]),
+        "everyone sees the same crowd"
+    );
+
+    // Ten leave at once; the others are told, and of no one else.
+    let leaving: Vec<Conn> = conns.drain(..LEAVING).collect();
+    drop(leaving);
+    let mut first_view = None;
+    for (conn, mut here) in conns.iter_mut().zip(views.drain(LEAVING..)) {
+        presence_until(conn, &mut here, CLIENTS - LEAVING).await;
+        assert_eq!(first_view.get_or_insert_with(|| here.clone()), &here);
+    }
+    let remaining = first_view.expect("a view");
+    let gone: Vec<&String> = views[0].difference(&remaining).collect();
+    assert_eq!(gone.len(), LEAVING);
 }
 
 /// Whether the server dropped a client as too slow.

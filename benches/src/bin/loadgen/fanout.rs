@@ -121,10 +121,31 @@ pub async fn run(load: &Load<'_>, args: &FanoutArgs) -> Result<bool, String> {
     let _ = phase_tx.send(Phase::Measure { from, to });
     let end = Instant::now() + Duration::from_millis(1000) + load.duration() + LATE;
     let mut peak_rss = 0;
+    // CPU over the window itself, which starts a second from now.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let cpu_from = cpu_times(load);
+    let window_end = Instant::now() + load.duration();
+    let mut cpu_to = None;
     while Instant::now() < end {
         peak_rss = peak_rss.max(load.server_rss().unwrap_or(0));
+        if cpu_to.is_none() && Instant::now() >= window_end {
+            cpu_to = Some(cpu_times(load));
+        }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    let cpu_to = cpu_to.unwrap_or_else(|| cpu_times(load));
+    let share = |from: Duration, to: Duration| {
+        100.0 * to.saturating_sub(from).as_secs_f64() / load.duration().as_secs_f64()
+    };
+    println!(
+        "CPU in the window (100% = one core of {}): loadgen {:.0}%, server {}",
+        std::thread::available_parallelism().map_or(0, usize::from),
+        share(cpu_from.0, cpu_to.0),
+        match (cpu_from.1, cpu_to.1) {
+            (Some(from), Some(to)) => format!("{:.0}%", share(from, to)),
+            _ => "not measured (started elsewhere)".to_owned(),
+        }
+    );
     let _ = phase_tx.send(Phase::Stop);
     let mut received = Vec::with_capacity(clients.len());
     for client in clients {
@@ -132,6 +153,14 @@ pub async fn run(load: &Load<'_>, args: &FanoutArgs) -> Result<bool, String> {
     }
     cancel(&mut http, &run_id).await?;
     Ok(report(load, rate, connected, failed, peak_rss, received))
+}
+
+/// CPU time used so far by the load generator and, when it started it, the server.
+fn cpu_times(load: &Load<'_>) -> (Duration, Option<Duration>) {
+    (
+        reelgraph_benches::cpu_time_of("self"),
+        load.server.map(crate::server::Server::cpu_time),
+    )
 }
 
 /// Registers the paced node type (once per server) and creates the canvas:

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hyper::{Method, StatusCode};
-use reelgraph_benches::memory_status_of;
+use reelgraph_benches::{cpu_time_of, memory_status_of};
 use tempfile::TempDir;
 
 use crate::client::Client;
@@ -75,6 +75,11 @@ impl Server {
     /// Resident memory of the server now, in bytes.
     pub fn rss(&self) -> u64 {
         memory_status_of(&self.child.id().to_string()).1
+    }
+
+    /// CPU time the server used so far.
+    pub fn cpu_time(&self) -> Duration {
+        cpu_time_of(&self.child.id().to_string())
     }
 
     /// Peak resident memory of the server so far, in bytes.

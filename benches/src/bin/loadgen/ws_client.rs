@@ -212,8 +212,8 @@ impl Follow {
             // Pings are answered by the library; nothing else is expected.
             _ => return Ok(()),
         };
-        let batch: Vec<Item> =
-            serde_json::from_str(&text).map_err(|e| format!("a frame that is not a batch: {e}"))?;
+        let batch =
+            ws_wire::items(&text).map_err(|e| format!("a frame that is not a batch: {e}"))?;
         for item in batch {
             match item {
                 Item::Subscribed => {
@@ -221,9 +221,10 @@ impl Follow {
                 }
                 Item::Trouble(what) => return Err(what),
                 Item::RunEvent { seq, ts_ms } => {
-                    if let Some(last) = self.last_seq
-                        && seq > last + 1
-                    {
+                    if let Some(last) = self.last_seq {
+                        if seq <= last {
+                            return Err(format!("event {seq} came after event {last}"));
+                        }
                         self.received.gaps += seq - last - 1;
                     }
                     self.last_seq = Some(seq);

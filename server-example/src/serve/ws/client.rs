@@ -1,6 +1,7 @@
 //! One WebSocket connection: a reader that handles the client's messages
-//! and a writer that sends a frame per batch window, pings, and closes the
-//! connection (too slow, idle, shutdown, a frame over the limit).
+//! and a writer that sends a frame when the shared batch window ends, pings,
+//! and closes the connection (too slow, idle, shutdown, a frame over the
+//! limit).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::Shared;
 use super::close;
 use super::messages::{self, ClientMessage, ServerMessage, Topic};
-use super::outbox::Outbox;
+use super::outbox::{Outbox, Pushed};
 use super::topics;
 use crate::serve::api_error::{ApiError, ApiResult};
 use crate::serve::auth::Principal;
@@ -75,9 +76,17 @@ impl Client {
         self.push(Arc::new(Encoded::new(message)))
     }
 
-    /// Queues an item; false when the client is too slow.
+    /// Queues an item for the end of the window; false when the client is
+    /// too slow.
     pub fn push(&self, item: Arc<dyn Outgoing>) -> bool {
-        self.outbox.push(item)
+        match self.outbox.push(item) {
+            Pushed::First => {
+                self.shared.window.wake_after(self.outbox.writer());
+                true
+            }
+            Pushed::Queued => true,
+            Pushed::Full => false,
+        }
     }
 
     /// `forbidden` unless the key holds `scope`.
@@ -337,7 +346,7 @@ async fn write(mut sink: SplitSink<WebSocket, Message>, client: Arc<Client>) {
     ping.tick().await;
     loop {
         tokio::select! {
-            () = client.outbox.ready() => {}
+            () = client.outbox.due() => {}
             _ = ping.tick() => {
                 if client.silent_for() >= config.ws_idle_timeout {
                     metrics.ws_client_dropped("idle");
@@ -355,25 +364,19 @@ async fn write(mut sink: SplitSink<WebSocket, Message>, client: Arc<Client>) {
                 break;
             }
         }
-        // Let the window collect more; news of a close cuts it short.
-        tokio::select! {
-            () = tokio::time::sleep(config.ws_batch_window) => {}
-            () = client.closing.cancelled() => {}
-            () = shutdown.cancelled() => {}
-        }
         if client.outbox.is_too_slow() {
             break;
         }
-        let items = client.outbox.drain();
-        if items.is_empty() {
-            continue;
-        }
-        let count = items.len();
-        let frame = batch(client.format, &items);
-        if !send(&mut sink, &client, frame).await {
+        if !flush(&mut sink, &client).await {
             return;
         }
-        metrics.ws_frame_sent(count);
+    }
+    // What the window collected goes out before the close frame.
+    if !client.outbox.is_too_slow() {
+        let flushed = tokio::time::timeout(LAST_WORDS, flush(&mut sink, &client)).await;
+        if !flushed.unwrap_or(false) {
+            return;
+        }
     }
     if client.outbox.is_too_slow() {
         metrics.ws_client_dropped("too_slow");
@@ -396,6 +399,20 @@ async fn write(mut sink: SplitSink<WebSocket, Message>, client: Arc<Client>) {
         .clone();
     let _ = tokio::time::timeout(LAST_WORDS, sink.send(Message::Close(frame))).await;
     let _ = tokio::time::timeout(LAST_WORDS, sink.close()).await;
+}
+
+/// Sends what is queued as one frame; false when the connection broke.
+async fn flush(sink: &mut SplitSink<WebSocket, Message>, client: &Client) -> bool {
+    let items = client.outbox.drain();
+    if items.is_empty() {
+        return true;
+    }
+    let frame = batch(client.format, &items);
+    if !send(sink, client, frame).await {
+        return false;
+    }
+    client.state.metrics.ws_frame_sent(items.len());
+    true
 }
 
 /// Sends `message`, giving up (false) when the connection broke or the

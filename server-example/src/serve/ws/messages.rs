@@ -114,14 +114,14 @@ pub enum ServerMessage {
         id: String,
         message: String,
     },
-    /// Someone joined or left a canvas this connection follows: its
-    /// connection id and its key's name. A new subscriber gets one
-    /// `joined` for each connection already there.
+    /// Who came to a canvas this connection follows, and who left, in one
+    /// batch window. A new subscriber's first one lists every connection
+    /// there, itself included.
     Presence {
         canvas: String,
-        connection: String,
-        key: String,
-        state: PresenceState,
+        joined: Vec<PresenceEntry>,
+        /// Connection ids.
+        left: Vec<String>,
     },
     /// A message could not be handled; the connection stays usable unless
     /// the code is `too_slow`. `error` is the body of the server's HTTP errors.
@@ -141,12 +141,12 @@ impl ServerMessage {
     }
 }
 
-/// Whether a connection came to a canvas or went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PresenceState {
-    Joined,
-    Left,
+/// A connection on a canvas: its id and its key's name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PresenceEntry {
+    pub connection: String,
+    pub key: String,
 }
 
 /// Any element of a server frame, for the schema of the docs page.

@@ -5,7 +5,8 @@
 //! - [`messages`]: what client and server send; [`topics`]: what a
 //!   subscription follows (add a topic there);
 //! - [`client`]: one connection (reader, writer, batching, pings, closing);
-//!   [`outbox`]: its bounded queue; [`presence`]: who is on a canvas;
+//!   [`outbox`]: its bounded queue; [`window`]: the batch window all
+//!   connections share; [`presence`]: who is on a canvas;
 //! - [`config`]: the flags. See `docs/server-websocket.md`.
 
 pub mod client;
@@ -14,6 +15,7 @@ pub mod messages;
 pub mod outbox;
 pub mod presence;
 pub mod topics;
+pub mod window;
 
 use std::sync::Arc;
 
@@ -33,6 +35,7 @@ use self::client::Client;
 pub use self::config::WsArgs;
 use self::presence::Presence;
 use self::topics::RunItems;
+use self::window::Window;
 use super::api_error::{ApiError, ApiResult};
 use super::auth::Principal;
 use super::auth::csrf;
@@ -65,12 +68,13 @@ pub mod close {
 }
 
 /// What every connection shares: the shutdown signal, the connections
-/// still open, the run events made into frames' items, and who is on
-/// which canvas.
+/// still open, the batch window, the run events made into frames' items,
+/// and who is on which canvas.
 #[derive(Debug, Default)]
 pub struct Shared {
     pub shutdown: CancellationToken,
     pub connections: TaskTracker,
+    pub window: Window,
     pub run_items: RunItems,
     pub presence: Presence,
     /// Numbers the connections (their ids in presence messages).
@@ -140,6 +144,7 @@ async fn open(
         upgrade = upgrade.protocols([name]);
     }
     let shared = state.ws.clone();
+    Window::start(&shared, state.config.ws.ws_batch_window);
     let client = Arc::new(Client::new(
         state.clone(),
         shared.clone(),

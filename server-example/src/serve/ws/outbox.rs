@@ -1,6 +1,8 @@
 //! A connection's bounded queue of messages waiting for the next frame.
 //! Publishers push without waiting; a push into a full queue marks the
-//! client too slow, and the connection closes.
+//! client too slow, and the connection closes. The first message after a
+//! drain asks the shared [`Window`](super::window::Window) to wake the
+//! writer at the window's end.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,8 +17,22 @@ pub struct Outbox {
     queue: Mutex<VecDeque<Arc<dyn Outgoing>>>,
     capacity: usize,
     overflowed: AtomicBool,
-    /// Woken by the first message after a drain, and by an overflow.
-    ready: Notify,
+    /// Woken at the end of the window after a message was queued.
+    due: Arc<Notify>,
+    /// Woken by an overflow.
+    full: Notify,
+}
+
+/// What a push did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// The first message since the last drain: the writer is to be woken
+    /// at the end of the window ([`Outbox::writer`]).
+    First,
+    /// Queued behind others; the writer is due already.
+    Queued,
+    /// The queue is full, or was: the client is too slow.
+    Full,
 }
 
 impl Outbox {
@@ -25,56 +41,58 @@ impl Outbox {
             queue: Mutex::new(VecDeque::new()),
             capacity: capacity.max(1),
             overflowed: AtomicBool::new(false),
-            ready: Notify::new(),
+            due: Arc::default(),
+            full: Notify::new(),
         }
     }
 
-    /// Queues `item`; false when the queue is full (the client is too slow
-    /// from now on) or was before.
-    pub fn push(&self, item: Arc<dyn Outgoing>) -> bool {
+    /// Queues `item`; `Full` when the queue is full (the client is too
+    /// slow from now on) or was before.
+    pub fn push(&self, item: Arc<dyn Outgoing>) -> Pushed {
         if self.overflowed.load(Ordering::Acquire) {
-            return false;
+            return Pushed::Full;
         }
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
         if queue.len() >= self.capacity {
             self.overflowed.store(true, Ordering::Release);
             drop(queue);
-            self.ready.notify_one();
-            return false;
+            self.full.notify_one();
+            return Pushed::Full;
         }
         queue.push_back(item);
-        let first = queue.len() == 1;
-        drop(queue);
-        if first {
-            self.ready.notify_one();
+        if queue.len() == 1 {
+            Pushed::First
+        } else {
+            Pushed::Queued
         }
-        true
     }
 
-    /// Waits until something is queued (or the queue overflowed).
-    pub async fn ready(&self) {
-        if self.is_too_slow() || !self.is_empty() {
+    /// What wakes the writer: for the window to notify.
+    pub fn writer(&self) -> &Arc<Notify> {
+        &self.due
+    }
+
+    /// Waits until the window with the queued messages ended (or the queue
+    /// overflowed).
+    pub async fn due(&self) {
+        if self.is_too_slow() {
             return;
         }
-        self.ready.notified().await;
+        tokio::select! {
+            () = self.due.notified() => {}
+            () = self.full.notified() => {}
+        }
     }
 
     /// Waits until the queue overflows.
     pub async fn overflow(&self) {
         while !self.is_too_slow() {
-            self.ready.notified().await;
+            self.full.notified().await;
         }
     }
 
     pub fn is_too_slow(&self) -> bool {
         self.overflowed.load(Ordering::Acquire)
-    }
-
-    fn is_empty(&self) -> bool {
-        self.queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_empty()
     }
 
     /// Everything queued, oldest first.
@@ -95,11 +113,12 @@ mod tests {
     fn a_full_queue_marks_the_client_too_slow() {
         let outbox = Outbox::new(2);
         let item = || Arc::new(Encoded::new(json!(1))) as Arc<dyn Outgoing>;
-        assert!(outbox.push(item()) && outbox.push(item()));
-        assert!(!outbox.push(item()));
+        assert_eq!(outbox.push(item()), Pushed::First);
+        assert_eq!(outbox.push(item()), Pushed::Queued);
+        assert_eq!(outbox.push(item()), Pushed::Full);
         assert!(outbox.is_too_slow());
         assert_eq!(outbox.drain().len(), 2);
         // Too slow stays too slow: the connection is closing.
-        assert!(!outbox.push(item()));
+        assert_eq!(outbox.push(item()), Pushed::Full);
     }
 }
