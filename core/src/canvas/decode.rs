@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::changes::ChangeLog;
@@ -32,32 +32,59 @@ use crate::unique_keys::UniqueValue;
 
 /// The canvas of a current document, or `None` for the document path.
 pub(super) fn decode(catalog: &Catalog, text: &str) -> Option<Canvas> {
-    let mut tables = Tables::new(catalog);
-    let mut de = serde_json::Deserializer::from_str(text);
-    let head = DocumentSeed(&mut tables).deserialize(&mut de).ok()?;
-    de.end().ok()?;
-    if head.format != CANVAS_FORMAT || head.format_version != FORMAT_VERSION {
+    let doc: DocumentIn = serde_json::from_str(text).ok()?;
+    if doc.format != CANVAS_FORMAT || doc.format_version != FORMAT_VERSION {
         return None;
     }
     let header = CanvasDocument {
         format: CANVAS_FORMAT.into(),
-        format_version: head.format_version,
-        id: head.id,
-        name: head.name,
-        revision: head.revision,
-        created_at: head.created_at,
-        updated_at: head.updated_at,
+        format_version: doc.format_version,
+        id: doc.id,
+        name: doc.name,
+        revision: doc.revision,
+        created_at: doc.created_at,
+        updated_at: doc.updated_at,
         nodes: Vec::new(),
         edges: Vec::new(),
         groups: Vec::new(),
-        viewport: head.viewport,
-        story: head.story,
-        metadata: head.metadata,
+        viewport: doc.viewport,
+        story: doc.story,
+        metadata: doc.metadata,
     };
     check_canvas_fields(&header).ok()?;
 
-    let mut groups = IndexMap::with_capacity(head.groups.len());
-    for group in head.groups {
+    let mut graph = Graph::with_capacity(doc.nodes.len(), doc.edges.len());
+    let mut nodes = IdMap::with_capacity_and_hasher(doc.nodes.len(), Default::default());
+    let mut specs = Specs::new(catalog);
+    for node in doc.nodes {
+        let (id, entry) = node.into_entry(&mut specs, &mut graph)?;
+        if nodes.insert(id, entry).is_some() {
+            return None;
+        }
+    }
+
+    let mut edges = IdMap::with_capacity_and_hasher(doc.edges.len(), Default::default());
+    for edge in &doc.edges {
+        check_id(&edge.id).ok()?;
+        if edge.source.port.len() > MAX_PORT_BYTES || edge.target.port.len() > MAX_PORT_BYTES {
+            return None;
+        }
+        let id: Arc<str> = Arc::from(&*edge.id);
+        let (source, target) = (
+            (&*edge.source.node, &*edge.source.port),
+            (&*edge.target.node, &*edge.target.port),
+        );
+        let slot = match link_ends(&mut graph, &nodes, id.clone(), source, target) {
+            Ok(ix) => EdgeSlot::Live(ix),
+            Err(why) => EdgeSlot::Detached(Box::new((edge.to_edge(), why))),
+        };
+        if edges.insert(id, slot).is_some() {
+            return None;
+        }
+    }
+
+    let mut groups = IndexMap::with_capacity(doc.groups.len());
+    for group in doc.groups {
         check_group(&group).ok()?;
         if groups.contains_key(&group.id) {
             return None;
@@ -65,12 +92,6 @@ pub(super) fn decode(catalog: &Catalog, text: &str) -> Option<Canvas> {
         groups.insert(group.id.clone(), group);
     }
 
-    let Tables {
-        graph,
-        nodes,
-        edges,
-        ..
-    } = tables;
     Some(Canvas {
         catalog: catalog.clone(),
         id: header.id,
@@ -91,268 +112,35 @@ pub(super) fn decode(catalog: &Catalog, text: &str) -> Option<Canvas> {
     })
 }
 
-/// The node and edge tables, filled as the document's lists are read: no
-/// list of parsed nodes or edges is held in between.
-struct Tables<'c> {
-    specs: Specs<'c>,
-    graph: Graph,
-    nodes: IdMap<super::NodeEntry>,
-    edges: IdMap<EdgeSlot>,
-}
-
-impl<'c> Tables<'c> {
-    fn new(catalog: &'c Catalog) -> Self {
-        Tables {
-            specs: Specs::new(catalog),
-            graph: Graph::new(),
-            nodes: IdMap::default(),
-            edges: IdMap::default(),
-        }
-    }
-
-    /// Adds a node; `None` on a duplicate id or a node for the document path.
-    fn add_node(&mut self, node: NodeIn<'_>) -> Option<()> {
-        let (id, entry) = node.into_entry(&mut self.specs, &mut self.graph)?;
-        match self.nodes.entry(id) {
-            indexmap::map::Entry::Occupied(_) => None,
-            indexmap::map::Entry::Vacant(slot) => {
-                slot.insert(entry);
-                Some(())
-            }
-        }
-    }
-
-    /// Adds an edge, live or kept aside, once every node is in; `None` on
-    /// a duplicate id or a broken limit.
-    fn add_edge(&mut self, edge: &EdgeIn<'_>) -> Option<()> {
-        check_id(&edge.id).ok()?;
-        if edge.source.port.len() > MAX_PORT_BYTES || edge.target.port.len() > MAX_PORT_BYTES {
-            return None;
-        }
-        let id: Arc<str> = Arc::from(&*edge.id);
-        let (source, target) = (
-            (&*edge.source.node, &*edge.source.port),
-            (&*edge.target.node, &*edge.target.port),
-        );
-        let slot = match link_ends(&mut self.graph, &self.nodes, id.clone(), source, target) {
-            Ok(ix) => EdgeSlot::Live(ix),
-            Err(why) => EdgeSlot::Detached(Box::new((edge.to_edge(), why))),
-        };
-        match self.edges.entry(id) {
-            indexmap::map::Entry::Occupied(_) => None,
-            indexmap::map::Entry::Vacant(free) => {
-                free.insert(slot);
-                Some(())
-            }
-        }
-    }
-}
-
-/// What a document holds besides its nodes and edges.
-struct Head<'a> {
+/// `CanvasDocument` with its nodes and edges borrowed from the text; the
+/// same fields, defaults and refusals.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DocumentIn<'a> {
+    #[serde(borrow)]
     format: Cow<'a, str>,
     format_version: u32,
     id: String,
+    #[serde(default)]
     name: String,
+    #[serde(default)]
     revision: u64,
+    #[serde(default)]
     created_at: String,
+    #[serde(default)]
     updated_at: String,
+    #[serde(default, borrow)]
+    nodes: Vec<NodeIn<'a>>,
+    #[serde(default, borrow)]
+    edges: Vec<EdgeIn<'a>>,
+    #[serde(default)]
     groups: Vec<Group>,
+    #[serde(default)]
     viewport: Viewport,
+    #[serde(default)]
     story: Story,
+    #[serde(default, deserialize_with = "crate::unique_keys::map")]
     metadata: Map<String, Value>,
-}
-
-/// The fields of `CanvasDocument`; any other is refused.
-#[derive(Deserialize)]
-#[serde(field_identifier, rename_all = "snake_case")]
-enum Field {
-    Format,
-    FormatVersion,
-    Id,
-    Name,
-    Revision,
-    CreatedAt,
-    UpdatedAt,
-    Nodes,
-    Edges,
-    Groups,
-    Viewport,
-    Story,
-    Metadata,
-}
-
-/// Reads a document as `CanvasDocument` does (the same fields, defaults
-/// and refusals), with nodes and edges going straight into the tables.
-/// Edges listed before the nodes wait for them.
-struct DocumentSeed<'t, 'c>(&'t mut Tables<'c>);
-
-impl<'de, 't, 'c> DeserializeSeed<'de> for DocumentSeed<'t, 'c> {
-    type Value = Head<'de>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Head<'de>, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de, 't, 'c> Visitor<'de> for DocumentSeed<'t, 'c> {
-    type Value = Head<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a canvas document")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Head<'de>, A::Error> {
-        fn twice<E: de::Error>(seen: bool, field: &'static str) -> Result<(), E> {
-            if seen {
-                Err(E::duplicate_field(field))
-            } else {
-                Ok(())
-            }
-        }
-        let tables = self.0;
-        let (mut format, mut format_version, mut id) = (None, None, None);
-        let (mut name, mut revision, mut created_at, mut updated_at) = (None, None, None, None);
-        let (mut groups, mut viewport, mut story, mut metadata) = (None, None, None, None);
-        let (mut nodes_seen, mut edges_seen) = (false, false);
-        let mut waiting: Vec<EdgeIn<'de>> = Vec::new();
-        while let Some(field) = map.next_key::<Field>()? {
-            match field {
-                Field::Format => {
-                    twice::<A::Error>(format.is_some(), "format")?;
-                    format = Some(map.next_value::<Cow<'de, str>>()?);
-                }
-                Field::FormatVersion => {
-                    twice::<A::Error>(format_version.is_some(), "format_version")?;
-                    format_version = Some(map.next_value::<u32>()?);
-                }
-                Field::Id => {
-                    twice::<A::Error>(id.is_some(), "id")?;
-                    id = Some(map.next_value::<String>()?);
-                }
-                Field::Name => {
-                    twice::<A::Error>(name.is_some(), "name")?;
-                    name = Some(map.next_value::<String>()?);
-                }
-                Field::Revision => {
-                    twice::<A::Error>(revision.is_some(), "revision")?;
-                    revision = Some(map.next_value::<u64>()?);
-                }
-                Field::CreatedAt => {
-                    twice::<A::Error>(created_at.is_some(), "created_at")?;
-                    created_at = Some(map.next_value::<String>()?);
-                }
-                Field::UpdatedAt => {
-                    twice::<A::Error>(updated_at.is_some(), "updated_at")?;
-                    updated_at = Some(map.next_value::<String>()?);
-                }
-                Field::Nodes => {
-                    twice::<A::Error>(nodes_seen, "nodes")?;
-                    nodes_seen = true;
-                    map.next_value_seed(ListSeed(&mut *tables, List::Nodes))?;
-                }
-                Field::Edges => {
-                    twice::<A::Error>(edges_seen, "edges")?;
-                    edges_seen = true;
-                    if nodes_seen {
-                        map.next_value_seed(ListSeed(&mut *tables, List::Edges))?;
-                    } else {
-                        waiting = map.next_value()?;
-                    }
-                }
-                Field::Groups => {
-                    twice::<A::Error>(groups.is_some(), "groups")?;
-                    groups = Some(map.next_value::<Vec<Group>>()?);
-                }
-                Field::Viewport => {
-                    twice::<A::Error>(viewport.is_some(), "viewport")?;
-                    viewport = Some(map.next_value::<Viewport>()?);
-                }
-                Field::Story => {
-                    twice::<A::Error>(story.is_some(), "story")?;
-                    story = Some(map.next_value::<Story>()?);
-                }
-                Field::Metadata => {
-                    twice::<A::Error>(metadata.is_some(), "metadata")?;
-                    metadata = Some(map.next_value::<MetadataIn>()?.0);
-                }
-            }
-        }
-        for edge in &waiting {
-            tables.add_edge(edge).ok_or_else(refused)?;
-        }
-        Ok(Head {
-            format: format.ok_or_else(|| de::Error::missing_field("format"))?,
-            format_version: format_version
-                .ok_or_else(|| de::Error::missing_field("format_version"))?,
-            id: id.ok_or_else(|| de::Error::missing_field("id"))?,
-            name: name.unwrap_or_default(),
-            revision: revision.unwrap_or_default(),
-            created_at: created_at.unwrap_or_default(),
-            updated_at: updated_at.unwrap_or_default(),
-            groups: groups.unwrap_or_default(),
-            viewport: viewport.unwrap_or_default(),
-            story: story.unwrap_or_default(),
-            metadata: metadata.unwrap_or_default(),
-        })
-    }
-}
-
-/// The error that sends a document to the document path, which words it.
-fn refused<E: de::Error>() -> E {
-    E::custom("not for the one-pass load")
-}
-
-/// Which list a [`ListSeed`] reads.
-#[derive(Clone, Copy)]
-enum List {
-    Nodes,
-    Edges,
-}
-
-/// A document's `nodes` or `edges`, each item into the tables as it is read.
-struct ListSeed<'t, 'c>(&'t mut Tables<'c>, List);
-
-impl<'de, 't, 'c> DeserializeSeed<'de> for ListSeed<'t, 'c> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de, 't, 'c> Visitor<'de> for ListSeed<'t, 'c> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let ListSeed(tables, list) = self;
-        match list {
-            List::Nodes => {
-                while let Some(node) = seq.next_element::<NodeIn<'de>>()? {
-                    tables.add_node(node).ok_or_else(refused)?;
-                }
-            }
-            List::Edges => {
-                while let Some(edge) = seq.next_element::<EdgeIn<'de>>()? {
-                    tables.add_edge(&edge).ok_or_else(refused)?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// `metadata`, with unique keys at every depth.
-struct MetadataIn(Map<String, Value>);
-
-impl<'de> Deserialize<'de> for MetadataIn {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        crate::unique_keys::map(d).map(MetadataIn)
-    }
 }
 
 /// `Node`, borrowed.

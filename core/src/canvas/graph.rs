@@ -41,6 +41,15 @@ impl Graph {
         Graph::default()
     }
 
+    pub fn with_capacity(nodes: usize, edges: usize) -> Self {
+        Graph {
+            inner: Inner::with_capacity(nodes, edges),
+            position: Vec::with_capacity(nodes),
+            order: Vec::with_capacity(nodes),
+            holes: 0,
+        }
+    }
+
     pub fn inner(&self) -> &Inner {
         &self.inner
     }
