@@ -44,6 +44,9 @@ pub(crate) struct Contexts<'c> {
     /// equivalence: joining channels could then keep other values than the
     /// walk does, so each node walks its upstream instead.
     walk: bool,
+    /// Channel indexes no longer in use, cleared, kept for the next join:
+    /// one node after another would otherwise allocate and free them.
+    spare: Vec<Index>,
 }
 
 impl<'c> Contexts<'c> {
@@ -55,6 +58,7 @@ impl<'c> Contexts<'c> {
             by_hash: HashMap::default(),
             nodes: HashMap::default(),
             walk: false,
+            spare: Vec::new(),
         }
     }
 
@@ -164,6 +168,7 @@ impl<'c> Contexts<'c> {
             };
             self.push_unique(&mut channels[at].1, &mut firsts[at], id);
         }
+        self.recycle(firsts);
         Rc::new(channels)
     }
 
@@ -184,15 +189,24 @@ impl<'c> Contexts<'c> {
                 self.push_unique(&mut channels[at].1, &mut firsts[at], id);
             }
         }
+        self.recycle(firsts);
         Rc::new(channels)
+    }
+
+    /// Keeps a join's channel indexes, cleared, for the next one.
+    fn recycle(&mut self, firsts: Vec<Option<Index>>) {
+        for mut index in firsts.into_iter().flatten() {
+            index.clear();
+            self.spare.push(index);
+        }
     }
 
     /// Appends `id` to `channel` unless a value the same as it is there
     /// already. `first` indexes the channel by hash, built on first need.
-    fn push_unique(&self, channel: &mut Channel, first: &mut Option<Index>, id: u32) {
+    fn push_unique(&mut self, channel: &mut Channel, first: &mut Option<Index>, id: u32) {
         let hash = self.values[id as usize].1;
         let index = first.get_or_insert_with(|| {
-            let mut index = Index::default();
+            let mut index = self.spare.pop().unwrap_or_default();
             for (at, &known) in channel.iter().enumerate() {
                 index
                     .entry(self.values[known as usize].1)

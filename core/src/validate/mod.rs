@@ -68,6 +68,8 @@ impl Canvas {
     ) {
         // One buffer for every node's incoming edges.
         let mut incoming: Vec<(NodeIndex, &Link)> = Vec::new();
+        let mut ports: Vec<Option<usize>> = Vec::new();
+        let mut keys: Vec<(NodeIndex, &str, &str)> = Vec::new();
         for (id, entry) in self.entries() {
             let spec = match self.spec_of(id, entry) {
                 Ok(spec) => spec,
@@ -140,12 +142,17 @@ impl Canvas {
                     .edges_directed(entry.ix, Direction::Incoming)
                     .map(|e| (e.source(), e.weight())),
             );
-            let mut crowded = has_duplicates(&incoming);
-            for input in &spec.inputs {
-                let count = incoming
+            let mut crowded = has_duplicates(&incoming, &mut keys);
+            // Each edge's input once, by its place in the spec: the loop
+            // below then compares small numbers, not port names.
+            ports.clear();
+            ports.extend(incoming.iter().map(|(_, link)| {
+                spec.inputs
                     .iter()
-                    .filter(|(_, link)| same_name(&input.name, &link.target_port))
-                    .count();
+                    .position(|i| same_name(&i.name, &link.target_port))
+            }));
+            for (at, input) in spec.inputs.iter().enumerate() {
+                let count = ports.iter().filter(|p| **p == Some(at)).count();
                 crowded |= count > 1 && !input.multiple;
                 if input.required && count == 0 {
                     let accepted = self.catalog().accepted_types(input).join(" | ");
@@ -352,8 +359,12 @@ impl Canvas {
     }
 }
 
-/// Whether two edges arriving at one node connect the same ports.
-fn has_duplicates(incoming: &[(NodeIndex, &Link)]) -> bool {
+/// Whether two edges arriving at one node connect the same ports; `keys`
+/// is a buffer kept between nodes.
+fn has_duplicates<'a>(
+    incoming: &[(NodeIndex, &'a Link)],
+    keys: &mut Vec<(NodeIndex, &'a str, &'a str)>,
+) -> bool {
     if incoming.len() < 2 {
         return false;
     }
@@ -364,7 +375,8 @@ fn has_duplicates(incoming: &[(NodeIndex, &Link)]) -> bool {
             .enumerate()
             .any(|(i, a)| incoming[i + 1..].iter().any(|b| key(a) == key(b)));
     }
-    let mut keys: Vec<(NodeIndex, &str, &str)> = incoming.iter().map(key).collect();
+    keys.clear();
+    keys.extend(incoming.iter().map(key));
     keys.sort_unstable();
     keys.windows(2).any(|pair| pair[0] == pair[1])
 }
