@@ -21,6 +21,7 @@ use crate::delta::Delta;
 use crate::error::{Error, Result};
 use crate::event::{Event, Timestamp};
 use crate::ops::{Op, SharedOps};
+pub(super) use journal::SpareJournal;
 use journal::Undo;
 
 /// What a successful [`Canvas::apply`] returns.
@@ -48,9 +49,13 @@ impl Canvas {
         if ops.is_empty() {
             return Ok(self.nothing_applied());
         }
-        self.apply_journaled(ops)
-            .map(|(applied, _)| applied)
-            .map_err(|(e, _)| e)
+        match self.apply_journaled(ops) {
+            Ok((applied, journal)) => {
+                self.spare_journal.put_back(journal);
+                Ok(applied)
+            }
+            Err((e, _)) => Err(e),
+        }
     }
 
     /// [`Canvas::apply`] that gives the ops back when rejected, so an undo
@@ -59,7 +64,9 @@ impl Canvas {
         if ops.is_empty() {
             return Ok(self.nothing_applied());
         }
-        self.apply_journaled(ops).map(|(applied, _)| applied)
+        let (applied, journal) = self.apply_journaled(ops)?;
+        self.spare_journal.put_back(journal);
+        Ok(applied)
     }
 
     /// [`Canvas::apply`], and what the apply changed as a [`Delta`] of the
@@ -86,6 +93,7 @@ impl Canvas {
         let before = record::Before::of(self);
         let (applied, journal) = self.apply_journaled(ops).map_err(|(e, _)| e)?;
         let delta = record::delta(self, before, &journal);
+        self.spare_journal.put_back(journal);
         Ok((applied, Some(delta)))
     }
 
@@ -104,7 +112,7 @@ impl Canvas {
         &mut self,
         mut ops: Vec<Op>,
     ) -> Result<(Applied, Vec<Undo>), (Error, Vec<Op>)> {
-        let mut journal = Vec::with_capacity(ops.len());
+        let mut journal = self.spare_journal.take(ops.len());
         let mut inverse = Vec::with_capacity(ops.len());
         for index in 0..ops.len() {
             let start = inverse.len();
