@@ -15,11 +15,6 @@ use super::Op;
 ///
 /// [`Canvas::apply`]: crate::Canvas::apply
 #[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "schema",
-    derive(schemars::JsonSchema),
-    schemars(transparent)
-)]
 pub struct SharedOps(Arc<Vec<Op>>);
 
 impl SharedOps {
@@ -58,6 +53,22 @@ impl Serialize for SharedOps {
 impl<'de> Deserialize<'de> for SharedOps {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Vec::<Op>::deserialize(deserializer).map(SharedOps::from)
+    }
+}
+
+// Inline, as the plain array it serialises as: the schemas stay as they were.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for SharedOps {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        <Vec<Op>>::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        <Vec<Op>>::json_schema(generator)
     }
 }
 

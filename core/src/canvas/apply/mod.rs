@@ -31,8 +31,8 @@ use journal::Undo;
 pub struct Applied {
     /// The canvas revision after the change.
     pub revision: u64,
-    /// Ops that undo the change, in the order to apply them; shared with
-    /// the [`UndoStack`](crate::UndoStack) that made the apply, if one did.
+    /// Ops that undo the change, in the order to apply them.
+    // Shared with the `UndoStack` that made the apply, if one did.
     pub inverse: SharedOps,
     /// The change, for collaborators and autosavers.
     pub event: Event,
