@@ -270,7 +270,7 @@ node-test: node-build server-bin
 # package against a graphology + zod baseline (installed only in
 # benches/node/) and against the same work in Rust (rust_reference).
 bench-node: bench-canvas node-build
-	cargo run -q --release -p reelgraph-benches --bin rust_reference -- $(BENCH_CANVAS) > $(BENCH_CANVAS)/rust.json
+	cargo build -q --release -p reelgraph-benches --bin rust_reference
 	cd benches/node && npm ci --no-audit --no-fund
 	node benches/node/bench.mjs $(BENCH_CANVAS)
 

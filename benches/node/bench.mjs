@@ -5,8 +5,11 @@
 //
 // DATA_DIR (default target/bench-canvas) holds what `export_canvas` writes
 // (ops.json, canvas.json, ops-100k.json, steps.json, step-type.json,
-// meta.json) and `rust.json`, the medians of `rust_reference`. Prints medians
-// of RUNS runs (default 5) and their ratios, with the goals of the issue.
+// meta.json). The Rust side of the binding cost rows is measured by running
+// `rust_reference` (built by `make bench-node`; RUST_REFERENCE names another
+// build) right before those rows, so both sides share the machine's load.
+// Prints medians of RUNS runs (default 5) and their ratios, with the goals
+// of the issue.
 
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -29,7 +32,7 @@ const meta = JSON.parse(read('meta.json'))
 const ops = JSON.parse(read('ops.json'))
 const document = read('canvas.json')
 const bigOps = JSON.parse(read('ops-100k.json'))
-const rust = JSON.parse(read('rust.json'))
+const rustReference = process.env.RUST_REFERENCE ?? join(root, 'target/release/rust_reference')
 const specs = loadSpecs(join(root, 'core/catalog'))
 
 function checkReelgraph(canvas) {
@@ -112,6 +115,7 @@ row('op by op (one apply per op) + validate + order', await median(runs, reelgra
 row('one apply + validate + order', await median(runs, reelgraphOneApply), await median(runs, baselineOneApply), 12)
 row('load + validate from JSON', await median(runs, reelgraphLoad), await median(runs, baselineLoad), 12)
 
+const rust = JSON.parse(execFileSync(rustReference, [dir], { encoding: 'utf8' }))
 const big = await median(runs, (canvas) => canvas.apply(bigOps), () => new Canvas('bench', 'Benchmark canvas'))
 const rustBig = rust.apply_100k * 1e3
 console.log(

@@ -93,8 +93,9 @@ fn add_node_allocates_only_what_it_keeps() {
         .expect("tries");
     eprintln!("add_node apply: {count} allocations ({strings} string values)");
     // Each string value is copied (the event keeps the op); then the values'
-    // vector, the node's key, the journal, the inverse list and its op, the
-    // event's canvas id and time: 8 more, give or take the change log growing.
+    // vector, the node's key, the inverse list, its share (an undo stack
+    // keeps it) and its op, the event's canvas id and time: 8 more, give or
+    // take the change log growing. The journal's buffer is the canvas's own.
     assert!(
         count <= strings + 8,
         "{count} allocations for {strings} string values"

@@ -47,7 +47,7 @@ pub use event::Event;
 pub use model::{
     CanvasDocument, DataType, Edge, Group, Node, PortRef, Position, Story, StoryStructure, Viewport,
 };
-pub use ops::Op;
+pub use ops::{Op, SharedOps};
 pub use params::TaskPreview;
 pub use quality::Quality;
 pub use report::{Diagnostic, Report, Severity};

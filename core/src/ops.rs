@@ -6,6 +6,9 @@ use serde_json::{Map, Value};
 use crate::model::{Edge, Node, PortRef, Position, Story, Viewport};
 
 mod read;
+mod shared;
+
+pub use shared::SharedOps;
 
 // The variant list is written once, below; the macro gives `Op` and the
 // externally tagged twin that `read` deserialises the fields into.

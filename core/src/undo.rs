@@ -4,11 +4,11 @@
 //! [`UndoStack`] keeps them. Undoing applies them (a change like any other:
 //! the revision goes up, an event goes out) and keeps that apply's own
 //! inverse for redo. A new apply through the stack clears what could be
-//! redone.
+//! redone. The stack and the returned `Applied` share each inverse.
 
 use crate::canvas::{Applied, Canvas};
 use crate::error::Result;
-use crate::ops::Op;
+use crate::ops::{Op, SharedOps};
 
 /// The inverse ops of the applies made through it, newest last.
 ///
@@ -30,8 +30,8 @@ use crate::ops::Op;
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct UndoStack {
-    undo: Vec<Vec<Op>>,
-    redo: Vec<Vec<Op>>,
+    undo: Vec<SharedOps>,
+    redo: Vec<SharedOps>,
 }
 
 impl UndoStack {
@@ -79,19 +79,21 @@ impl UndoStack {
 
     fn step(
         canvas: &mut Canvas,
-        from: &mut Vec<Vec<Op>>,
-        to: &mut Vec<Vec<Op>>,
+        from: &mut Vec<SharedOps>,
+        to: &mut Vec<SharedOps>,
     ) -> Result<Option<Applied>> {
         let Some(ops) = from.pop() else {
             return Ok(None);
         };
-        match canvas.apply(ops.clone()) {
+        // Moved out when the caller no longer holds the `Applied` that made
+        // them; a rejection hands them back to keep the entry.
+        match canvas.apply_or_return(ops.into_vec()) {
             Ok(applied) => {
                 to.push(applied.inverse.clone());
                 Ok(Some(applied))
             }
-            Err(e) => {
-                from.push(ops);
+            Err((e, ops)) => {
+                from.push(ops.into());
                 Err(e)
             }
         }
@@ -103,6 +105,23 @@ mod tests {
     use super::*;
     use crate::Catalog;
     use serde_json::json;
+
+    #[test]
+    fn the_stack_keeps_the_inverse_the_apply_returned_not_a_copy() {
+        let mut canvas = Canvas::new(Catalog::builtin(), "c", "C");
+        let mut history = UndoStack::default();
+        let applied = history
+            .apply(&mut canvas, vec![Op::add_node("s1", "shot", json!({}))])
+            .expect("applies");
+        let kept = history.undo.last().expect("an entry");
+        assert_eq!(kept.as_ptr(), applied.inverse.as_ptr());
+        let undone = history
+            .undo(&mut canvas)
+            .expect("applies")
+            .expect("an entry");
+        let kept = history.redo.last().expect("an entry");
+        assert_eq!(kept.as_ptr(), undone.inverse.as_ptr());
+    }
 
     #[test]
     fn an_undo_that_no_longer_fits_fails_and_keeps_its_entry() {

@@ -369,7 +369,7 @@ pub async fn deltas_save_every_version(store: &dyn CanvasStore) {
         let (applied, delta) = canvas
             .apply_recorded(journal_ops(&canvas, step, &undo))
             .expect("the ops apply");
-        undo = applied.inverse;
+        undo = applied.inverse.into_vec();
         let delta = delta.expect("a change");
         let info = store
             .save_delta(&canvas, &delta, before)

@@ -113,7 +113,7 @@ fn inverse_ops_undo_random_sessions_and_events_replay() {
                         panic!("apply yields a change event");
                     };
                     replica.apply(ops).expect("events replay on a replica");
-                    history.push((before, applied.inverse));
+                    history.push((before, applied.inverse.into_vec()));
                 }
                 Err(_) => assert_eq!(
                     canvas.to_json(),

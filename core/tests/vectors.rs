@@ -597,7 +597,7 @@ fn run_ops(input: &Map<String, Value>) -> Run<Outcome> {
     let event_ops = checked_event_ops(&applied_json, &canvas)?;
     check_replay(&catalog, &before, &event_ops, &canvas)?;
     if then_undo {
-        check_undo(&mut canvas, &before, applied.inverse.clone())?;
+        check_undo(&mut canvas, &before, applied.inverse.to_vec())?;
     }
     Ok(Outcome::Value(json!({
         "revision": applied.revision,

@@ -3,7 +3,8 @@
 //!
 //! `cargo run --release -p reelgraph-benches --bin profile -- WORKLOAD [RUNS] [NODES]`
 //!
-//! WORKLOAD: build, validate, to_json, parse_document, parse_canvas, load
+//! WORKLOAD: build, op_by_op (one apply per op through an `UndoStack`, as
+//! the bindings apply, then validate and order), validate, to_json, parse_document, parse_canvas, load
 //! (document → canvas only), skip_json (one pass of serde_json that reads
 //! and ignores the whole text: the cost of `CanvasDocument::from_json`'s
 //! header pass), task_previews, task_preview_deep.
@@ -11,7 +12,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use reelgraph::{Canvas, CanvasDocument, Catalog, Quality};
+use reelgraph::{Canvas, CanvasDocument, Catalog, Op, Quality, UndoStack};
 use reelgraph_benches::{BATCH, Dag, SEED};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -38,12 +39,28 @@ fn main() {
         String::new()
     };
 
+    // The ops of each run, made before the loop so a run only applies them.
+    let mut op_runs: Vec<Vec<Op>> = if workload == "op_by_op" {
+        (0..runs).map(|_| dag.ops().collect()).collect()
+    } else {
+        Vec::new()
+    };
+
     let mut times = Vec::with_capacity(runs);
     for _ in 0..runs {
         let start = Instant::now();
         match workload.as_str() {
             "build" => {
                 black_box(dag.build(&catalog, BATCH));
+            }
+            "op_by_op" => {
+                let mut canvas = Canvas::new(catalog.clone(), "profile", "Profile");
+                let mut history = UndoStack::default();
+                for op in op_runs.pop().expect("ops for each run") {
+                    black_box(history.apply(&mut canvas, vec![op]).expect("a valid op"));
+                }
+                assert!(canvas.validate().diagnostics.is_empty());
+                black_box(canvas.topological_order());
             }
             "validate" => {
                 black_box(canvas.validate());

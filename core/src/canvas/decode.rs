@@ -109,6 +109,7 @@ pub(super) fn decode(catalog: &Catalog, text: &str) -> Option<Canvas> {
         graph,
         migrated: Vec::new(),
         changes: ChangeLog::starting_at(header.revision),
+        spare_journal: Default::default(),
     })
 }
 

@@ -89,6 +89,7 @@ pub(super) fn load(catalog: Catalog, doc: CanvasDocument) -> Result<Canvas> {
         graph,
         migrated,
         changes: ChangeLog::starting_at(doc.revision),
+        spare_journal: Default::default(),
     })
 }
 

@@ -130,6 +130,7 @@ pub struct Canvas {
     pub(crate) graph: Graph,
     migrated: Vec<Migrated>,
     changes: ChangeLog,
+    spare_journal: apply::SpareJournal,
 }
 
 /// A node that was brought to its type's current version on load.
@@ -191,6 +192,7 @@ impl Canvas {
             graph: Graph::new(),
             migrated: Vec::new(),
             changes: ChangeLog::default(),
+            spare_journal: Default::default(),
         })
     }
 

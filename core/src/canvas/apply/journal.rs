@@ -39,6 +39,30 @@ pub(super) enum Undo {
     CanvasChanged(Box<CanvasSettings>),
 }
 
+/// A journal's buffer, kept by the canvas between applies: most applies are
+/// one op from an editor or a binding, and reusing it saves an allocation
+/// each. A big apply's buffer is not kept, so memory stays small.
+#[derive(Debug, Default)]
+pub(in crate::canvas) struct SpareJournal(Vec<Undo>);
+
+impl SpareJournal {
+    const KEEP: usize = 64;
+
+    /// An empty journal with room for `ops` changes.
+    pub(super) fn take(&mut self, ops: usize) -> Vec<Undo> {
+        let mut journal = std::mem::take(&mut self.0);
+        journal.reserve(ops);
+        journal
+    }
+
+    pub(super) fn put_back(&mut self, mut journal: Vec<Undo>) {
+        if journal.capacity() <= Self::KEEP {
+            journal.clear();
+            self.0 = journal;
+        }
+    }
+}
+
 /// Canvas-level settings, as `set_canvas` found them.
 #[derive(Debug)]
 pub(super) struct CanvasSettings {

@@ -20,7 +20,8 @@ use super::{Canvas, now_rfc3339_at};
 use crate::delta::Delta;
 use crate::error::{Error, Result};
 use crate::event::{Event, Timestamp};
-use crate::ops::Op;
+use crate::ops::{Op, SharedOps};
+pub(super) use journal::SpareJournal;
 use journal::Undo;
 
 /// What a successful [`Canvas::apply`] returns.
@@ -31,7 +32,8 @@ pub struct Applied {
     /// The canvas revision after the change.
     pub revision: u64,
     /// Ops that undo the change, in the order to apply them.
-    pub inverse: Vec<Op>,
+    // Shared with the `UndoStack` that made the apply, if one did.
+    pub inverse: SharedOps,
     /// The change, for collaborators and autosavers.
     pub event: Event,
 }
@@ -47,7 +49,24 @@ impl Canvas {
         if ops.is_empty() {
             return Ok(self.nothing_applied());
         }
-        self.apply_journaled(ops).map(|(applied, _)| applied)
+        match self.apply_journaled(ops) {
+            Ok((applied, journal)) => {
+                self.spare_journal.put_back(journal);
+                Ok(applied)
+            }
+            Err((e, _)) => Err(e),
+        }
+    }
+
+    /// [`Canvas::apply`] that gives the ops back when rejected, so an undo
+    /// stack keeps its entry without a copy.
+    pub(crate) fn apply_or_return(&mut self, ops: Vec<Op>) -> Result<Applied, (Error, Vec<Op>)> {
+        if ops.is_empty() {
+            return Ok(self.nothing_applied());
+        }
+        let (applied, journal) = self.apply_journaled(ops)?;
+        self.spare_journal.put_back(journal);
+        Ok(applied)
     }
 
     /// [`Canvas::apply`], and what the apply changed as a [`Delta`] of the
@@ -72,37 +91,43 @@ impl Canvas {
             return Ok((self.nothing_applied(), None));
         }
         let before = record::Before::of(self);
-        let (applied, journal) = self.apply_journaled(ops)?;
+        let (applied, journal) = self.apply_journaled(ops).map_err(|(e, _)| e)?;
         let delta = record::delta(self, before, &journal);
+        self.spare_journal.put_back(journal);
         Ok((applied, Some(delta)))
     }
 
     fn nothing_applied(&self) -> Applied {
         Applied {
             revision: self.revision,
-            inverse: Vec::new(),
+            inverse: SharedOps::default(),
             // Nothing changed: the event repeats the current revision.
             event: self.event(Vec::new(), self.updated_ts()),
         }
     }
 
-    /// Applies a non-empty list of ops; the journal says what changed.
-    fn apply_journaled(&mut self, mut ops: Vec<Op>) -> Result<(Applied, Vec<Undo>)> {
-        let mut journal = Vec::with_capacity(ops.len());
+    /// Applies a non-empty list of ops; the journal says what changed. A
+    /// rejection gives the ops back.
+    fn apply_journaled(
+        &mut self,
+        mut ops: Vec<Op>,
+    ) -> Result<(Applied, Vec<Undo>), (Error, Vec<Op>)> {
+        let mut journal = self.spare_journal.take(ops.len());
         let mut inverse = Vec::with_capacity(ops.len());
-        for (index, op) in ops.iter_mut().enumerate() {
+        for index in 0..ops.len() {
             let start = inverse.len();
-            match self.apply_one(op, &mut journal, &mut inverse) {
+            match self.apply_one(&mut ops[index], &mut journal, &mut inverse) {
                 // Reversed here and all together below: the inverses of the
                 // last op come first, each op's in their own order.
                 Ok(()) => inverse[start..].reverse(),
                 Err(source) => {
                     self.rollback(journal);
-                    return Err(Error::OpRejected {
+                    let error = Error::OpRejected {
                         index,
-                        op: op.name(),
+                        op: ops[index].name(),
                         source: Box::new(source),
-                    });
+                    };
+                    return Err((error, ops));
                 }
             }
         }
@@ -113,7 +138,7 @@ impl Canvas {
         inverse.reverse();
         let applied = Applied {
             revision: self.revision,
-            inverse,
+            inverse: inverse.into(),
             event: self.event(ops, self.updated_ts()),
         };
         Ok((applied, journal))
