@@ -18,7 +18,7 @@ use reelgraph::runner::{
 };
 use serde_json::{Value, json};
 use support::fault_proxy::{Fault, FaultProxy};
-use support::{Server, json};
+use support::{Answer, Server, json};
 use tokio_util::sync::CancellationToken;
 
 /// The test functions the worker serves.
@@ -183,22 +183,14 @@ async fn the_worker_s_function_sees_the_run_and_node_of_the_task() {
         farm.server
             .post("/v1/tasks")
             .json(&json!({"function": "test.whose", "outputs": ["out"]}))
-            .send()
-            .await
-            .expect("an answer"),
+            .answer()
+            .await,
     )
     .await;
     assert_eq!(status, 201, "{record}");
     let id = record["id"].as_str().expect("an id");
     let done = loop {
-        let (_, record) = json(
-            farm.server
-                .get(&format!("/v1/tasks/{id}"))
-                .send()
-                .await
-                .expect("an answer"),
-        )
-        .await;
+        let (_, record) = json(farm.server.get(&format!("/v1/tasks/{id}")).answer().await).await;
         if record["state"] == "completed" {
             break record;
         }
@@ -309,9 +301,8 @@ async fn a_wrong_key_or_one_without_run_is_permanent_and_a_refused_task_invalid(
         server
             .post("/v1/keys")
             .json(&json!({"name": "reader", "scopes": ["read"]}))
-            .send()
-            .await
-            .expect("an answer"),
+            .answer()
+            .await,
     )
     .await;
     assert_eq!(status, 201, "{key}");
@@ -356,9 +347,8 @@ async fn a_cancelled_task_is_cancelled_on_the_server_and_its_worker_stops() {
             farm.server
                 .post("/v1/tasks")
                 .json(&submitted_again)
-                .send()
-                .await
-                .expect("an answer"),
+                .answer()
+                .await,
         )
         .await;
         if record["state"] == "leased" {
@@ -370,14 +360,7 @@ async fn a_cancelled_task_is_cancelled_on_the_server_and_its_worker_stops() {
     let error = run.await.expect("joined").expect_err("cancelled");
     assert_eq!(error.kind, TaskErrorKind::Cancelled);
     // Read by id: the cancelled task let go of its key.
-    let (_, record) = json(
-        farm.server
-            .get(&format!("/v1/tasks/{id}"))
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let (_, record) = json(farm.server.get(&format!("/v1/tasks/{id}")).answer().await).await;
     assert_eq!(record["state"], "cancelled", "{record}");
 }
 
@@ -415,9 +398,8 @@ async fn a_task_cancelled_while_its_submit_is_in_flight_is_cancelled_on_the_serv
     let (_, page) = json(
         farm.server
             .get("/v1/tasks?function=test.until_cancelled")
-            .send()
-            .await
-            .expect("an answer"),
+            .answer()
+            .await,
     )
     .await;
     let states: Vec<&Value> = page["items"]

@@ -10,34 +10,18 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::sse::{Sse, read_events};
-use support::{Server, expect_error, json};
+use support::{Answer, Server, expect_error, json};
 
 const FUNCTION: &str = "image.generate";
 
 async fn submit(server: &Server, body: Value) -> Value {
-    let (status, task) = json(
-        server
-            .post("/v1/tasks")
-            .json(&body)
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let (status, task) = json(server.post("/v1/tasks").json(&body).answer().await).await;
     assert_eq!(status, 201, "{task}");
     task
 }
 
 async fn claim(server: &Server, body: Value) -> Vec<Value> {
-    let (status, claimed) = json(
-        server
-            .post("/v1/workers/claim")
-            .json(&body)
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let (status, claimed) = json(server.post("/v1/workers/claim").json(&body).answer().await).await;
     assert_eq!(status, 200, "{claimed}");
     claimed["tasks"].as_array().expect("tasks").clone()
 }
@@ -46,14 +30,7 @@ async fn claim(server: &Server, body: Value) -> Vec<Value> {
 const SHORT_LEASE: &[&str] = &["--task-lease", "400ms"];
 
 async fn get_task(server: &Server, id: &str) -> Value {
-    let (status, task) = json(
-        server
-            .get(&format!("/v1/tasks/{id}"))
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let (status, task) = json(server.get(&format!("/v1/tasks/{id}")).answer().await).await;
     assert_eq!(status, 200, "{task}");
     task
 }
@@ -76,7 +53,7 @@ async fn events(server: &Server, id: &str, last_seen: Option<u64>) -> reqwest::R
     if let Some(seq) = last_seen {
         request = request.header("Last-Event-ID", seq.to_string());
     }
-    let response = request.send().await.expect("an answer");
+    let response = request.answer().await;
     assert_eq!(response.status(), 200);
     response
 }
@@ -96,9 +73,8 @@ async fn lease_call(server: &Server, lease: &str, action: &str, body: Value) -> 
     server
         .post(&format!("/v1/workers/leases/{lease}/{action}"))
         .json(&body)
-        .send()
+        .answer()
         .await
-        .expect("an answer")
 }
 
 /// A lease call's status and JSON body.
@@ -147,14 +123,7 @@ async fn a_task_goes_from_submit_to_claim_to_completion() {
     assert_eq!(done["attempts"][0]["outcome"], "completed");
     assert_eq!(done["attempts"][0]["worker"], "w1");
 
-    let (status, read) = json(
-        server
-            .get(&format!("/v1/tasks/{id}"))
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let (status, read) = json(server.get(&format!("/v1/tasks/{id}")).answer().await).await;
     assert_eq!((status, read), (200, done));
 
     // Completing twice is refused, and the task is never leased again.
@@ -216,15 +185,7 @@ async fn an_idempotency_key_answers_its_queued_or_completed_task() {
     let server = Server::start();
     let body = json!({"function": FUNCTION, "idempotency_key": "node-key-1"});
     let first = submit(&server, body.clone()).await;
-    let (status, again) = json(
-        server
-            .post("/v1/tasks")
-            .json(&body)
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let (status, again) = json(server.post("/v1/tasks").json(&body).answer().await).await;
     assert_eq!((status, &again["id"]), (200, &first["id"]), "{again}");
 
     let leased = claim(&server, json!({"worker": "w1", "functions": [FUNCTION]})).await;
@@ -237,15 +198,7 @@ async fn an_idempotency_key_answers_its_queued_or_completed_task() {
     )
     .await;
     assert_eq!(status, 200);
-    let (status, done) = json(
-        server
-            .post("/v1/tasks")
-            .json(&body)
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let (status, done) = json(server.post("/v1/tasks").json(&body).answer().await).await;
     assert_eq!(
         (status, &done["id"], &done["state"]),
         (200, &first["id"], &json!("completed"))
@@ -255,9 +208,8 @@ async fn an_idempotency_key_answers_its_queued_or_completed_task() {
         server
             .post("/v1/tasks")
             .json(&json!({"function": "audio.tts", "idempotency_key": "node-key-1"}))
-            .send()
-            .await
-            .expect("an answer"),
+            .answer()
+            .await,
         409,
         "idempotency_conflict",
     )
@@ -268,15 +220,7 @@ async fn an_idempotency_key_answers_its_queued_or_completed_task() {
 /// Submits `body` and says whether the answer is a new task (201) or the
 /// task its key names (200).
 async fn submit_keyed(server: &Server, body: &Value) -> (u16, Value) {
-    json(
-        server
-            .post("/v1/tasks")
-            .json(body)
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await
+    json(server.post("/v1/tasks").json(body).answer().await).await
 }
 
 #[tokio::test]
@@ -314,9 +258,8 @@ async fn a_task_that_ended_without_a_result_frees_its_key_for_a_new_task() {
     let (status, _) = json(
         server
             .post(&format!("/v1/tasks/{}/cancel", id(&cancelled)))
-            .send()
-            .await
-            .expect("an answer"),
+            .answer()
+            .await,
     )
     .await;
     assert_eq!(status, 200);
@@ -327,12 +270,7 @@ async fn a_task_that_ended_without_a_result_frees_its_key_for_a_new_task() {
     // The key names the new task now: another function is a conflict.
     let other = json!({"function": "audio.tts", "idempotency_key": "failed-key"});
     expect_error(
-        server
-            .post("/v1/tasks")
-            .json(&other)
-            .send()
-            .await
-            .expect("an answer"),
+        server.post("/v1/tasks").json(&other).answer().await,
         409,
         "idempotency_conflict",
     )
@@ -361,14 +299,14 @@ async fn concurrent_operations_share_commits_and_a_refusal_spares_the_others() {
         let request = server
             .post("/v1/tasks")
             .json(&json!({"function": FUNCTION, "params": {"n": n}}));
-        async move { json(request.send().await.expect("an answer")).await }
+        async move { request.json_answer().await }
     });
     // Refused calls in flight with the submits: a lease never made.
     let refusals = (0..20).map(|_| {
         let request = server
             .post("/v1/workers/leases/ls_unknown/complete")
             .json(&json!({"outputs": {}}));
-        async move { request.send().await.expect("an answer").status().as_u16() }
+        async move { request.answer().await.status().as_u16() }
     });
     let (submitted, refused) = tokio::join!(
         futures_util::future::join_all(submits),
@@ -381,9 +319,8 @@ async fn concurrent_operations_share_commits_and_a_refusal_spares_the_others() {
     let (status, listed) = json(
         server
             .get(&format!("/v1/tasks?function={FUNCTION}&limit=100"))
-            .send()
-            .await
-            .expect("an answer"),
+            .answer()
+            .await,
     )
     .await;
     assert_eq!(status, 200);
@@ -397,7 +334,7 @@ async fn a_waiting_claim_wakes_when_a_task_of_its_function_is_queued() {
         let request = server
             .post("/v1/workers/claim")
             .json(&json!({"worker": "w1", "functions": [FUNCTION], "wait_ms": 30000}));
-        tokio::spawn(async move { json(request.send().await.expect("an answer")).await })
+        tokio::spawn(async move { request.json_answer().await })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
     // A task of another function does not answer it.
@@ -433,9 +370,7 @@ async fn concurrent_claimers_never_get_the_same_task() {
                     .post(&url)
                     .bearer_auth(&key)
                     .json(&json!({"worker": format!("w{worker}"), "functions": [FUNCTION], "max_tasks": 2}))
-                    .send()
-                    .await
-                    .expect("an answer");
+                    .answer().await;
                 let (status, claimed) = json(response).await;
                 assert_eq!(status, 200, "{claimed}");
                 let tasks = claimed["tasks"].as_array().expect("tasks").clone();
@@ -567,14 +502,7 @@ async fn a_worker_that_claims_and_never_heartbeats_ends_in_the_dead_letters() {
         ]
     );
     assert_eq!(dead["error"]["kind"], "timeout");
-    let (status, letters) = json(
-        server
-            .get("/v1/tasks?state=dead")
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let (status, letters) = json(server.get("/v1/tasks?state=dead").answer().await).await;
     assert_eq!(status, 200);
     assert_eq!(letters["items"].as_array().map(Vec::len), Some(1));
     assert_eq!(letters["items"][0]["id"], id);
@@ -656,9 +584,8 @@ async fn cancels_end_queued_tasks_at_once_and_tell_the_worker_of_leased_ones() {
     let (status, cancelled) = json(
         server
             .post(&format!("/v1/tasks/{id}/cancel"))
-            .send()
-            .await
-            .expect("an answer"),
+            .answer()
+            .await,
     )
     .await;
     assert_eq!((status, &cancelled["state"]), (200, &json!("cancelled")));
@@ -670,9 +597,8 @@ async fn cancels_end_queued_tasks_at_once_and_tell_the_worker_of_leased_ones() {
     expect_error(
         server
             .post(&format!("/v1/tasks/{id}/cancel"))
-            .send()
-            .await
-            .expect("an answer"),
+            .answer()
+            .await,
         409,
         "task_finished",
     )
@@ -685,9 +611,8 @@ async fn cancels_end_queued_tasks_at_once_and_tell_the_worker_of_leased_ones() {
     let (status, cancelled) = json(
         server
             .post(&format!("/v1/tasks/{id}/cancel"))
-            .send()
-            .await
-            .expect("an answer"),
+            .answer()
+            .await,
     )
     .await;
     assert_eq!((status, &cancelled["state"]), (200, &json!("cancelled")));
@@ -709,11 +634,7 @@ async fn cancels_end_queued_tasks_at_once_and_tell_the_worker_of_leased_ones() {
     assert_eq!((status, &acknowledged["state"]), (200, &json!("cancelled")));
     assert_eq!(acknowledged["attempts"][0]["outcome"], "cancelled");
     expect_error(
-        server
-            .post("/v1/tasks/tk_nope/cancel")
-            .send()
-            .await
-            .expect("an answer"),
+        server.post("/v1/tasks/tk_nope/cancel").answer().await,
         404,
         "not_found",
     )
@@ -772,19 +693,14 @@ async fn task_events_come_in_order_and_resume_after_the_last_seen() {
     assert_eq!(data(&resumed), data(&all[3..]));
     let after = server
         .get(&format!("/v1/tasks/{id}/events?after=4"))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(
         kinds(&read_events(&mut { after }, ends_task).await),
         ["task_completed"]
     );
     expect_error(
-        server
-            .get("/v1/tasks/tk_nope/events")
-            .send()
-            .await
-            .expect("an answer"),
+        server.get("/v1/tasks/tk_nope/events").answer().await,
         404,
         "not_found",
     )
@@ -847,7 +763,7 @@ async fn acknowledged_submits_and_completions_survive_a_sigkill() {
         let request = server
             .post("/v1/tasks")
             .json(&json!({"function": FUNCTION, "params": {"n": n}}));
-        async move { json(request.send().await.expect("an answer")).await }
+        async move { request.json_answer().await }
     });
     let mut ids = BTreeSet::new();
     for (status, task) in futures_util::future::join_all(submits).await {
@@ -890,23 +806,15 @@ async fn lists_page_and_filter_by_state_and_function() {
         submit(&server, json!({"function": FUNCTION})).await;
     }
     submit(&server, json!({"function": "audio.tts"})).await;
-    let (status, page) = json(
-        server
-            .get("/v1/tasks?limit=2")
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let (status, page) = json(server.get("/v1/tasks?limit=2").answer().await).await;
     assert_eq!(status, 200);
     assert_eq!(page["items"][0]["function"], "audio.tts", "newest first");
     let cursor = page["next_cursor"].as_str().expect("a next page");
     let (_, rest) = json(
         server
             .get(&format!("/v1/tasks?limit=2&cursor={cursor}"))
-            .send()
-            .await
-            .expect("an answer"),
+            .answer()
+            .await,
     )
     .await;
     assert_eq!(rest["items"].as_array().map(Vec::len), Some(2));
@@ -914,38 +822,25 @@ async fn lists_page_and_filter_by_state_and_function() {
     let (_, images) = json(
         server
             .get(&format!("/v1/tasks?function={FUNCTION}&state=queued"))
-            .send()
-            .await
-            .expect("an answer"),
+            .answer()
+            .await,
     )
     .await;
     assert_eq!(images["items"].as_array().map(Vec::len), Some(3));
     expect_error(
-        server
-            .get("/v1/tasks?state=sleeping")
-            .send()
-            .await
-            .expect("an answer"),
+        server.get("/v1/tasks?state=sleeping").answer().await,
         422,
         "invalid_body",
     )
     .await;
     expect_error(
-        server
-            .get("/v1/tasks?cursor=zz")
-            .send()
-            .await
-            .expect("an answer"),
+        server.get("/v1/tasks?cursor=zz").answer().await,
         400,
         "invalid_cursor",
     )
     .await;
     expect_error(
-        server
-            .get("/v1/tasks/tk_nope")
-            .send()
-            .await
-            .expect("an answer"),
+        server.get("/v1/tasks/tk_nope").answer().await,
         404,
         "not_found",
     )
@@ -1055,9 +950,8 @@ async fn bad_submissions_and_claims_are_refused_naming_the_field() {
         .post("/v1/tasks")
         .header("content-type", "application/json")
         .body("{\"function\": ")
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(malformed, 400, "invalid_json").await;
 
     // Under a live lease: a progress out of range, a heartbeat with a field.
@@ -1099,8 +993,7 @@ async fn bad_submissions_and_claims_are_refused_naming_the_field() {
         .post(server.url("/v1/workers/claim"))
         .bearer_auth(&reader)
         .json(&json!({"worker": "w", "functions": [FUNCTION]}))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     expect_error(refused, 403, "forbidden").await;
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use support::{Server, expect_error, json};
+use support::{Answer, Server, expect_error, json};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -199,9 +199,8 @@ async fn start_run(server: &Server) -> String {
     let response = server
         .post(&format!("/v1/canvases/{DEMO}/runs"))
         .json(&json!({"quality": "draft", "targets": ["img_1a"]}))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     let (status, run) = json(response).await;
     assert_eq!(status, 202, "{run}");
     run["run_id"].as_str().expect("a run id").to_owned()
@@ -211,9 +210,8 @@ async fn new_canvas(server: &Server, id: &str) {
     let response = server
         .post("/v1/canvases")
         .json(&json!({"id": id, "name": id}))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(response.status(), 201);
 }
 
@@ -222,9 +220,8 @@ async fn key(server: &Server, scopes: &[&str]) -> String {
     let response = server
         .post("/v1/keys")
         .json(&json!({"name": "ws", "scopes": scopes}))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     let (status, body) = json(response).await;
     assert_eq!(status, 201, "{body}");
     body["key"].as_str().expect("a key").to_owned()
@@ -352,9 +349,8 @@ async fn two_editors_converge_and_a_patch_reaches_both() {
         .patch("/v1/canvases/reel")
         .header("if-match", "2")
         .json(&json!({"ops": [shot("carol")]}))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     assert_eq!(response.status(), 200);
 
     for editor in [&mut alice, &mut bob] {
@@ -368,14 +364,7 @@ async fn two_editors_converge_and_a_patch_reaches_both() {
         assert_eq!(added, [&json!("alice"), &json!("bob"), &json!("carol")]);
     }
     assert_eq!(alice.changes(), bob.changes());
-    let (_, canvas) = json(
-        server
-            .get("/v1/canvases/reel")
-            .send()
-            .await
-            .expect("an answer"),
-    )
-    .await;
+    let (_, canvas) = json(server.get("/v1/canvases/reel").answer().await).await;
     assert_eq!(canvas["revision"], 3);
     assert_eq!(canvas["nodes"].as_array().map(Vec::len), Some(3));
 
@@ -495,9 +484,8 @@ async fn presence_is_batched_per_window_beyond_sixty_four_connections() {
 async fn dropped_too_slow(server: &Server) -> bool {
     let metrics = server
         .get("/metrics")
-        .send()
+        .answer()
         .await
-        .expect("an answer")
         .text()
         .await
         .expect("text");
@@ -563,9 +551,8 @@ async fn a_slow_client_is_dropped_while_a_fast_one_keeps_up() {
             .patch("/v1/canvases/big")
             .header("if-match", edits.to_string())
             .json(&json!({ "ops": ops }))
-            .send()
-            .await
-            .expect("an answer");
+            .answer()
+            .await;
         assert_eq!(response.status(), 200, "{:?}", response.text().await);
         ops.clear();
         edits += 1;
@@ -620,9 +607,8 @@ async fn the_handshake_needs_a_key_or_a_cookie_from_an_allowed_origin() {
         .client
         .post(server.url("/v1/session"))
         .json(&json!({"key": server.admin_key}))
-        .send()
-        .await
-        .expect("an answer");
+        .answer()
+        .await;
     let cookie = response.headers()["set-cookie"]
         .to_str()
         .expect("text")
@@ -674,12 +660,7 @@ async fn the_handshake_needs_a_key_or_a_cookie_from_an_allowed_origin() {
         .await;
     client.until(is("subscribed")).await;
     // Not a WebSocket request at all.
-    expect_error(
-        server.get("/v1/ws").send().await.expect("an answer"),
-        426,
-        "upgrade_required",
-    )
-    .await;
+    expect_error(server.get("/v1/ws").answer().await, 426, "upgrade_required").await;
 }
 
 #[tokio::test]
@@ -824,7 +805,7 @@ async fn a_task_s_events_arrive_in_order_and_alike_in_json_and_msgpack() {
     let server = Server::start_with(FAST);
     let post = |path: String, body: Value| {
         let request = server.post(&path).json(&body);
-        async move { json(request.send().await.expect("an answer")).await }
+        async move { request.json_answer().await }
     };
     let (_, task) = post("/v1/tasks".into(), json!({"function": "image.generate"})).await;
     let id = task["id"].as_str().expect("a task id").to_owned();
