@@ -1140,3 +1140,47 @@ async fn a_plan_behind_the_canvas_is_refused_as_stale_plan_and_runs_after_replan
     assert_eq!(calls.take(), set_of(&["a", "b", "c", "d", "e"]));
     assert!(report.outputs.contains_key("b"));
 }
+
+/// Two runs of one canvas started together: each node's work is done once.
+#[tokio::test]
+async fn runs_started_together_execute_shared_work_once() {
+    let calls = Arc::new(Calls::default());
+    let executor = Executor::new(runner(calls.clone()));
+    let canvas = shared(diamond());
+    let slow: Vec<Op> = ["a", "b", "c", "d", "e"]
+        .iter()
+        .map(|node| set(node, json!({"fn": "slow"})))
+        .collect();
+    canvas.lock().unwrap().apply(slow).unwrap();
+    let (first, second) = tokio::join!(
+        run(&executor, &canvas, RunOptions::new()),
+        run(&executor, &canvas, RunOptions::new()),
+    );
+    assert_eq!(first.0.status, RunStatus::Completed);
+    assert_eq!(second.0.status, RunStatus::Completed);
+    assert_eq!(first.0.outputs, second.0.outputs);
+    let mut executed = calls.nodes.lock().unwrap().clone();
+    executed.sort();
+    assert_eq!(executed, ["a", "b", "c", "d", "e"], "one call per node");
+}
+
+/// A failure is not handed on: each run tries the work itself.
+#[tokio::test]
+async fn a_failed_shared_execution_is_tried_again_by_the_other_run() {
+    let calls = Arc::new(Calls::default());
+    let executor = Executor::new(runner(calls.clone()));
+    let canvas = shared(diamond());
+    canvas
+        .lock()
+        .unwrap()
+        .apply(vec![set("e", json!({"fn": "slow_fail"}))])
+        .unwrap();
+    let options = || RunOptions::new().targets(["e"]);
+    let (first, second) = tokio::join!(
+        run(&executor, &canvas, options()),
+        run(&executor, &canvas, options()),
+    );
+    assert_eq!(first.0.status, RunStatus::Failed);
+    assert_eq!(second.0.status, RunStatus::Failed);
+    assert_eq!(*calls.nodes.lock().unwrap(), ["e", "e"], "each run tried");
+}

@@ -19,6 +19,7 @@ use super::emitter::Emitter;
 use super::event::{RunEventKind, RunStats, SkipReason};
 use super::options::{FailurePolicy, RunOptions};
 use super::run::{RunHandle, RunReport, RunStatus};
+use super::shared_work::{SharedWork, Turn};
 use super::work::{Links, Work, fill};
 use crate::cache::ResultCache;
 use crate::quality::Quality;
@@ -37,6 +38,8 @@ pub(super) struct Engine {
     pub(super) runner: Arc<dyn FunctionRunner>,
     pub(super) cache: Arc<dyn ResultCache>,
     pub(super) permits: Arc<Semaphore>,
+    /// Keys being executed by this executor's runs, shared between them.
+    pub(super) shared: Arc<SharedWork>,
     pub(super) handle: RunHandle,
     /// Steps whose cancellation [`RunHandle::cancel_node`] asked for.
     pub(super) node_cancels: mpsc::UnboundedReceiver<usize>,
@@ -515,6 +518,7 @@ impl Engine {
         let runner = self.runner.clone();
         let cache = self.cache.clone();
         let permits = self.permits.clone();
+        let shared = self.shared.clone();
         let key = work.key;
         let quality = self.quality;
         async move {
@@ -522,6 +526,32 @@ impl Engine {
                 step,
                 result: Err(TaskError::cancelled()),
                 took: None,
+            };
+            // Another task (of this run or another) executing the same key
+            // hands its result on; this one executes only when none does.
+            let waiting = Instant::now();
+            let leader = loop {
+                let follower = match shared.join(key) {
+                    Turn::Lead(leader) => break leader,
+                    Turn::Follow(follower) => follower,
+                };
+                let handed = tokio::select! {
+                    biased;
+                    () = token.cancelled() => return not_started(),
+                    handed = follower.result() => handed,
+                };
+                if let Some(outputs) = handed {
+                    emitter.emit(RunEventKind::NodeStarted {
+                        node: task.node.clone(),
+                        function: task.function.clone(),
+                        quality,
+                    });
+                    return Finished {
+                        step,
+                        result: Ok(outputs),
+                        took: Some(waiting.elapsed()),
+                    };
+                }
             };
             // A free slot is taken at once; only a task that has to wait
             // for one also waits for its cancellation.
@@ -600,6 +630,8 @@ impl Engine {
                     if !is_degraded && let Err(e) = cache.put(key, outputs.clone()).await {
                         tracing::warn!(error = %e, "could not store a result in the cache");
                     }
+                    // Like the cache, followers get only the asked tier.
+                    leader.hand_on((!is_degraded).then(|| outputs.clone()));
                     Ok(outputs)
                 }
                 Err(e) => Err(e),

@@ -19,6 +19,7 @@ use super::hub::RunHub;
 use super::options::{Force, RunOptions};
 use super::plan::{Plan, PlanOptions, Planner};
 use super::run::{Batch, NodeCancels, Run, RunHandle};
+use super::shared_work::SharedWork;
 use super::stream::{EventSender, RunEvents};
 use super::work::{Links, check, prepare};
 use crate::cache::{MemoryCache, ResultCache};
@@ -87,6 +88,7 @@ pub struct Executor {
     runner: Arc<dyn FunctionRunner>,
     cache: Arc<dyn ResultCache>,
     permits: Arc<Semaphore>,
+    shared: Arc<SharedWork>,
     plan_pool: Option<Arc<ThreadPool>>,
     hub: Option<RunHub>,
 }
@@ -104,6 +106,7 @@ impl Executor {
             runner: Arc::new(runner),
             cache: Arc::new(MemoryCache::new(DEFAULT_CACHE_BYTES)),
             permits: Arc::new(Semaphore::new(DEFAULT_CONCURRENCY)),
+            shared: Arc::default(),
             plan_pool: None,
             hub: None,
         }
@@ -292,6 +295,7 @@ impl Executor {
                 runner: self.runner.clone(),
                 cache: self.cache.clone(),
                 permits: self.permits.clone(),
+                shared: self.shared.clone(),
                 handle,
                 node_cancels,
                 emitter,

@@ -10,6 +10,7 @@ mod hub;
 mod options;
 mod plan;
 mod run;
+mod shared_work;
 mod stream;
 mod work;
 
