@@ -6,6 +6,7 @@
 mod support;
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::sse::{Sse, read_events};
@@ -333,6 +334,27 @@ async fn a_batch_runs_every_variant() {
     assert!(second["next_cursor"].is_null(), "{second}");
 }
 
+/// Waits until the run's row is stored as completed: the run's end is
+/// written just after its last event goes out.
+async fn until_stored_completed(server: &Server, run: &str) {
+    let started = std::time::Instant::now();
+    loop {
+        let (_, page) = server
+            .get("/v1/runs?state=completed&limit=200")
+            .json_answer()
+            .await;
+        let items = page["items"].as_array().expect("a page");
+        if items.iter().any(|item| item["run_id"] == run) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "run {run} was never stored as completed: {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_restart_finds_every_finished_run_with_its_events_and_files() {
     let mut server = Server::start();
@@ -343,6 +365,7 @@ async fn a_restart_finds_every_finished_run_with_its_events_and_files() {
         .as_str()
         .expect("a file")
         .to_owned();
+    until_stored_completed(&server, &run).await;
 
     server.restart();
     let (_, page) = server.get("/v1/runs").json_answer().await;
@@ -363,10 +386,11 @@ async fn a_restart_finds_every_finished_run_with_its_events_and_files() {
 
 #[tokio::test]
 async fn a_finished_run_the_hub_let_go_of_is_read_from_the_database() {
-    let server = Server::start_with(&["--held-runs", "1", "--held-runs-for", "0s"]);
+    let server = Server::start_with(&["--held-runs", "1"]);
     let first = start(&server, json!({"quality": "draft", "targets": ["img_1a"]})).await;
     let before = all_events(&server, &first).await;
     let view = run_view(&server, &first).await;
+    until_stored_completed(&server, &first).await;
     // A second run ends, and with it the first's place in memory.
     let second = start(&server, json!({"quality": "draft", "targets": ["img_1a"]})).await;
     all_events(&server, &second).await;
