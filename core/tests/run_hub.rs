@@ -465,6 +465,43 @@ async fn finished_runs_are_forgotten_after_their_time_or_count() {
         .unwrap();
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_held_run_stays_past_its_time_and_count_until_let_go() {
+    let hub = RunHub::new(
+        HubOptions::new()
+            .keep_finished(Duration::from_secs(60))
+            .max_finished(0),
+    );
+    let canvas = shared(canvas(1, 0, ""));
+    let run = executor(&hub)
+        .start(&canvas, RunOptions::new().run_id("kept"))
+        .await
+        .unwrap();
+    let held = hub.hold("kept").unwrap();
+    let second = hub.hold("kept").unwrap();
+    run.finish().await;
+    tokio::time::advance(Duration::from_secs(61)).await;
+    // Past both the count (0) and the time: still whole while held.
+    assert_eq!(hub.snapshot("kept").unwrap().state, RunState::Completed);
+    assert!(hub.report("kept").unwrap().is_some());
+    assert!(hub.subscribe("kept", 0).is_ok());
+    drop(held);
+    assert!(hub.report("kept").unwrap().is_some(), "one hold is left");
+    drop(second);
+    assert_eq!(hub.snapshot("kept").unwrap_err().code(), "not_found");
+    assert_eq!(hub.hold("kept").unwrap_err().code(), "not_found");
+
+    // A hold let go of before the run's time is up changes nothing.
+    let hub = RunHub::new(HubOptions::new().keep_finished(Duration::from_secs(60)));
+    let run = executor(&hub)
+        .start(&canvas, RunOptions::new().run_id("early"))
+        .await
+        .unwrap();
+    drop(hub.hold("early").unwrap());
+    run.finish().await;
+    assert!(hub.report("early").unwrap().is_some());
+}
+
 #[tokio::test]
 async fn a_run_dropped_before_its_end_is_abandoned() {
     let hub = RunHub::default();

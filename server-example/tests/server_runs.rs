@@ -403,6 +403,22 @@ async fn a_finished_run_the_hub_let_go_of_is_read_from_the_database() {
     assert_eq!(data(&replayed), data(&before));
 }
 
+#[tokio::test]
+async fn a_run_read_right_after_its_last_event_is_whole_while_the_hub_keeps_none() {
+    // The hub forgets a finished run at once, but only after the run is
+    // stored: a read between the two must not find it half there.
+    let server = Server::start_with(&["--held-runs", "0"]);
+    for _ in 0..20 {
+        let run = start(&server, json!({"quality": "draft", "targets": ["img_1a"]})).await;
+        let events = all_events(&server, &run).await;
+        let view = run_view(&server, &run).await;
+        assert_eq!(view["run"]["state"], "completed", "{view}");
+        assert_eq!(view["snapshot"]["state"], "completed", "{view}");
+        assert_eq!(view["report"]["status"], "completed", "{view}");
+        assert_eq!(all_events(&server, &run).await.len(), events.len());
+    }
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn sigterm_during_a_run_stores_it_cancelled_with_nothing_half_written() {

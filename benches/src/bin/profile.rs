@@ -4,7 +4,8 @@
 //! `cargo run --release -p reelgraph-benches --bin profile -- WORKLOAD [RUNS] [NODES]`
 //!
 //! WORKLOAD: build, op_by_op (one apply per op through an `UndoStack`, as
-//! the bindings apply, then validate and order), validate, to_json, parse_document, parse_canvas, load
+//! the bindings apply, then validate and order), one_apply (every op in one
+//! apply on an empty canvas), validate, to_json, parse_document, parse_canvas, load
 //! (document → canvas only), skip_json (one pass of serde_json that reads
 //! and ignores the whole text: the cost of `CanvasDocument::from_json`'s
 //! header pass), task_previews, task_preview_deep.
@@ -40,7 +41,7 @@ fn main() {
     };
 
     // The ops of each run, made before the loop so a run only applies them.
-    let mut op_runs: Vec<Vec<Op>> = if workload == "op_by_op" {
+    let mut op_runs: Vec<Vec<Op>> = if workload == "op_by_op" || workload == "one_apply" {
         (0..runs).map(|_| dag.ops().collect()).collect()
     } else {
         Vec::new()
@@ -61,6 +62,11 @@ fn main() {
                 }
                 assert!(canvas.validate().diagnostics.is_empty());
                 black_box(canvas.topological_order());
+            }
+            "one_apply" => {
+                let mut canvas = Canvas::new(catalog.clone(), "profile", "Profile");
+                let ops = op_runs.pop().expect("ops for each run");
+                black_box(canvas.apply(ops).expect("valid ops"));
             }
             "validate" => {
                 black_box(canvas.validate());

@@ -19,8 +19,8 @@ pub use crate::content_key::ContentKey;
 pub use event::{Reason, RunEvent, RunEventKind, RunStats, SkipReason, Timestamp};
 pub use executor::{DEFAULT_CACHE_BYTES, DEFAULT_CONCURRENCY, Executor, Explanation};
 pub use hub::{
-    Counts, EventBatch, HubOptions, NodeSnapshot, NodeState, Publisher, RunHub, RunSnapshot,
-    RunState, Subscription,
+    Counts, EventBatch, HeldRun, HubOptions, NodeSnapshot, NodeState, Publisher, RunHub,
+    RunSnapshot, RunState, Subscription,
 };
 pub use options::{FailurePolicy, Force, RunOptions};
 pub use plan::{Plan, PlanOptions, Planner, Step};

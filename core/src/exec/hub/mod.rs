@@ -120,6 +120,10 @@ struct Runs {
     by_id: HashMap<Arc<str>, Arc<RunEntry>>,
     /// Finished runs, oldest first, with when they finished.
     finished: VecDeque<(Arc<str>, Instant)>,
+    /// Runs with live [`HeldRun`]s, and how many each has.
+    holds: HashMap<Arc<str>, usize>,
+    /// Held runs past their retention: forgotten when their last hold goes.
+    overdue: Vec<Arc<str>>,
 }
 
 /// One run in the hub.
@@ -229,6 +233,27 @@ impl RunHub {
             .is_some_and(|h| h.cancel_node(node)))
     }
 
+    /// Keeps the run (its snapshot, report and events) past the hub's
+    /// retention until the returned guard is dropped: for whoever stores
+    /// finished runs elsewhere, so that readers find a run in the hub until
+    /// the store has it. Refused with `not_found` for a run the hub does
+    /// not hold.
+    pub fn hold(&self, run_id: &str) -> Result<HeldRun> {
+        let mut runs = self.runs();
+        let Some((id, _)) = runs.by_id.get_key_value(run_id) else {
+            return Err(Error::NotFound {
+                kind: "run",
+                id: run_id.to_owned(),
+            });
+        };
+        let id = id.clone();
+        *runs.holds.entry(id.clone()).or_default() += 1;
+        Ok(HeldRun {
+            hub: self.clone(),
+            id,
+        })
+    }
+
     /// Ids of the runs the hub holds, running or finished, in no order.
     pub fn run_ids(&self) -> Vec<String> {
         self.runs().by_id.keys().map(|id| id.to_string()).collect()
@@ -257,9 +282,39 @@ impl RunHub {
             }
             let id = id.clone();
             runs.finished.pop_front();
-            runs.by_id.remove(&id);
+            if runs.holds.contains_key(&id) {
+                runs.overdue.push(id);
+            } else {
+                runs.by_id.remove(&id);
+            }
         }
         runs
+    }
+}
+
+/// Keeps one run in its [`RunHub`] past the hub's retention while it lives
+/// (see [`RunHub::hold`]).
+#[derive(Debug)]
+pub struct HeldRun {
+    hub: RunHub,
+    id: Arc<str>,
+}
+
+impl Drop for HeldRun {
+    fn drop(&mut self) {
+        let mut runs = lock(&self.hub.inner.runs);
+        let Some(count) = runs.holds.get_mut(&self.id) else {
+            return;
+        };
+        *count -= 1;
+        if *count > 0 {
+            return;
+        }
+        runs.holds.remove(&self.id);
+        if let Some(at) = runs.overdue.iter().position(|id| *id == self.id) {
+            runs.overdue.swap_remove(at);
+            runs.by_id.remove(&self.id);
+        }
     }
 }
 

@@ -6,21 +6,24 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
-use reelgraph::exec::{RunEvent, RunEventKind, RunEvents, RunReport, RunSnapshot};
+use reelgraph::exec::{HeldRun, RunEvent, RunEventKind, RunEvents, RunReport, RunSnapshot};
 use reelgraph::runner::Outputs;
 
 use super::records::Ended;
 use super::service::Runs;
 
-/// Awaits the run's report while following its events, then stores it.
+/// Awaits the run's report while following its events, then stores it;
+/// lets go of the run in the hub (`held`) once it is stored.
 pub(super) async fn drive(
     runs: Runs,
     finish: impl Future<Output = RunReport>,
     events: Option<RunEvents>,
+    held: Option<HeldRun>,
 ) {
     let (report, mut logs) = tokio::join!(finish, follow(&runs, events));
     let events = logs.remove(report.run_id.as_str()).unwrap_or_default();
     store(&runs, &report, &events).await;
+    drop(held);
 }
 
 /// As [`drive`], for the runs of a batch, which share one event stream.
@@ -28,12 +31,14 @@ pub(super) async fn drive_batch(
     runs: Runs,
     finish: impl Future<Output = Vec<RunReport>>,
     events: Option<RunEvents>,
+    held: Vec<HeldRun>,
 ) {
     let (reports, mut logs) = tokio::join!(finish, follow(&runs, events));
     for report in reports {
         let events = logs.remove(report.run_id.as_str()).unwrap_or_default();
         store(&runs, &report, &events).await;
     }
+    drop(held);
 }
 
 /// Every event, by run; a completed node's files are linked as it completes,
@@ -57,8 +62,8 @@ async fn follow(runs: &Runs, events: Option<RunEvents>) -> HashMap<Arc<str>, Vec
 async fn store(runs: &Runs, report: &RunReport, events: &[RunEvent]) {
     let outputs = report.outputs.values().cloned().collect();
     link(runs, &report.run_id, outputs).await;
-    // The hub may have let go of the run already (`--held-runs`): its
-    // events tell the same story.
+    // The hub holds the run until it is stored; a run it could not hold
+    // (gone before the driver began) has its events tell the same story.
     let snapshot = runs.hub().snapshot(&report.run_id).unwrap_or_else(|_| {
         let mut snapshot = RunSnapshot::new(report.run_id.as_str());
         events.iter().for_each(|event| snapshot.see(event));

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use reelgraph::cache::SqliteCache;
 use reelgraph::exec::{
-    Executor, PlanOptions, Planner, RunHub, RunOptions, RunState, Subscription, Timestamp,
+    Executor, HeldRun, PlanOptions, Planner, RunHub, RunOptions, RunState, Subscription, Timestamp,
 };
 use reelgraph::runner::{CircuitConfig, FunctionRunner, Resilience, RetryPolicy};
 use reelgraph::store::CanvasStore;
@@ -175,13 +175,15 @@ impl Runs {
         let revision = canvas.revision();
         let canvas = Arc::new(Mutex::new(canvas));
         let mut run = self.inner.executor.start(&canvas, options.clone()).await?;
+        // Held until its driver stored it, so a read never finds it in neither place.
+        let held = self.inner.hub.hold(run.id()).ok();
         self.inner.metrics.follow_run(&self.inner.hub, run.id());
         let summary = self.record(run.id(), canvas_id, revision, options).await?;
         let events = run.events();
         let handle = run.handle();
         self.inner
             .drivers
-            .spawn(driver::drive(self.clone(), run.finish(), events));
+            .spawn(driver::drive(self.clone(), run.finish(), events, held));
         // A shutdown that began meanwhile did not see this run.
         if self.inner.closing.load(Ordering::SeqCst) {
             handle.cancel();
@@ -213,6 +215,10 @@ impl Runs {
         let jobs = variants.iter().map(|options| (&canvas, options.clone()));
         let mut batch = self.inner.executor.batch(jobs).await?;
         let handles = batch.handles();
+        let held: Vec<HeldRun> = handles
+            .iter()
+            .filter_map(|h| self.inner.hub.hold(h.run_id()).ok())
+            .collect();
         let mut started = Vec::with_capacity(handles.len());
         for (handle, options) in handles.iter().zip(variants) {
             self.inner
@@ -224,9 +230,12 @@ impl Runs {
             );
         }
         let events = batch.events();
-        self.inner
-            .drivers
-            .spawn(driver::drive_batch(self.clone(), batch.finish(), events));
+        self.inner.drivers.spawn(driver::drive_batch(
+            self.clone(),
+            batch.finish(),
+            events,
+            held,
+        ));
         if self.inner.closing.load(Ordering::SeqCst) {
             handles.iter().for_each(|h| h.cancel());
         }
