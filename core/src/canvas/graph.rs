@@ -50,6 +50,14 @@ impl Graph {
         }
     }
 
+    /// Room for `nodes` and `edges` more without growing.
+    pub fn reserve(&mut self, nodes: usize, edges: usize) {
+        self.inner.reserve_nodes(nodes);
+        self.inner.reserve_edges(edges);
+        self.position.reserve(nodes);
+        self.order.reserve(nodes);
+    }
+
     pub fn inner(&self) -> &Inner {
         &self.inner
     }

@@ -48,13 +48,36 @@ impl Properties {
         self.0.shrink_to_fit();
     }
 
-    /// From entries already in name order (a JSON object's iteration order).
-    pub(crate) fn from_sorted(mut entries: Vec<(Arc<str>, Value)>) -> Self {
-        if !entries.is_sorted_by(|a, b| a.0 <= b.0) {
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            entries.dedup_by(|a, b| a.0 == b.0);
+    /// From entries, usually already in name order (a JSON object's
+    /// iteration order).
+    pub(crate) fn from_sorted(entries: Vec<(Arc<str>, Value)>) -> Self {
+        let mut props = Properties(entries);
+        props.sort();
+        props
+    }
+
+    /// Empties the values and keeps the buffer, to build another node's in.
+    pub(crate) fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// Appends a value out of order: [`Properties::sort`] before any lookup.
+    pub(crate) fn push(&mut self, name: Arc<str>, value: Value) {
+        self.0.push((name, value));
+    }
+
+    /// Puts pushed values in name order (a name pushed twice keeps its first value).
+    pub(crate) fn sort(&mut self) {
+        if !self.0.is_sorted_by(|a, b| a.0 <= b.0) {
+            self.0.sort_by(|a, b| a.0.cmp(&b.0));
+            self.0.dedup_by(|a, b| a.0 == b.0);
         }
-        Properties(entries)
+    }
+
+    /// The values in a vector of exactly their size, leaving `self` empty
+    /// with its buffer: one allocation, where growing then shrinking made two.
+    pub(crate) fn take_exact(&mut self) -> Properties {
+        Properties(self.0.drain(..).collect())
     }
 
     /// A JSON object of the values.

@@ -114,6 +114,7 @@ impl Canvas {
     ) -> Result<(Applied, Vec<Undo>), (Error, Vec<Op>)> {
         let mut journal = self.spare_journal.take(ops.len());
         let mut inverse = Vec::with_capacity(ops.len());
+        self.reserve_for(&ops);
         for index in 0..ops.len() {
             let start = inverse.len();
             match self.apply_one(&mut ops[index], &mut journal, &mut inverse) {
@@ -142,6 +143,27 @@ impl Canvas {
             event: self.event(ops, self.updated_ts()),
         };
         Ok((applied, journal))
+    }
+
+    /// Makes room for the nodes and edges a big apply adds, so that building
+    /// a canvas in one apply does not grow (and copy) its tables again and
+    /// again. Small applies skip the count.
+    fn reserve_for(&mut self, ops: &[Op]) {
+        const WORTH_COUNTING: usize = 256;
+        if ops.len() < WORTH_COUNTING {
+            return;
+        }
+        let (mut nodes, mut edges) = (0, 0);
+        for op in ops {
+            match op {
+                Op::AddNode { .. } | Op::RestoreNode { .. } => nodes += 1,
+                Op::Connect { .. } | Op::RestoreEdge { .. } => edges += 1,
+                _ => {}
+            }
+        }
+        self.nodes.reserve(nodes);
+        self.edges.reserve(edges);
+        self.graph.reserve(nodes, edges);
     }
 
     /// Sets `updated_at` to now. Applies come faster than milliseconds

@@ -73,7 +73,12 @@ impl Canvas {
         check_label(label)?;
         check_position(position)?;
         check_ui(ui)?;
-        let props = checked_properties(id, &spec, migrated.as_ref().unwrap_or(properties))?;
+        let props = checked_properties(
+            id,
+            &spec,
+            migrated.as_ref().unwrap_or(properties),
+            &mut self.spare_properties,
+        )?;
         let key: Arc<str> = Arc::from(id);
         let ix = self.graph.add_node(key.clone());
         self.nodes.insert(

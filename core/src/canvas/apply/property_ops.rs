@@ -92,15 +92,16 @@ impl Canvas {
     }
 }
 
-/// Validates given property values and fills in defaults. Reads the op's
-/// values in place: only the values the node keeps are copied.
+/// Validates given property values and fills in defaults, building them in
+/// `scratch` (a buffer kept between calls). Reads the op's values in place:
+/// only the values the node keeps are copied.
 pub(super) fn checked_properties(
     id: &str,
     spec: &NodeTypeSpec,
     given: &Map<String, Value>,
+    scratch: &mut Properties,
 ) -> Result<Properties> {
-    // Room for the defaults too, so filling them does not grow the vector.
-    let mut entries = Vec::with_capacity(spec.properties.len().max(given.len()));
+    scratch.clear();
     for (name, value) in given {
         let prop = spec.property(name).ok_or_else(|| Error::UnknownProperty {
             type_name: spec.type_name.to_string(),
@@ -110,14 +111,13 @@ pub(super) fn checked_properties(
         if !value.is_null() {
             check_value(id, name, prop, value)?;
             // The spec's name, so every node shares its allocation.
-            entries.push((prop.name.clone(), value.clone()));
+            scratch.push(prop.name.clone(), value.clone());
         }
     }
-    // A JSON object iterates in name order.
-    let mut props = Properties::from_sorted(entries);
-    fill_defaults(spec, &mut props, |_| true, |_| {});
-    props.shrink_to_fit();
-    Ok(props)
+    // A JSON object iterates in name order: nothing to sort, usually.
+    scratch.sort();
+    fill_defaults(spec, scratch, |_| true, |_| {});
+    Ok(scratch.take_exact())
 }
 
 /// Gives every absent property that applies (and that `eligible` accepts)
