@@ -2,19 +2,6 @@
 
 import type { Format, Page, Quality, VersionInfo } from './types/schema'
 
-/**
- * A big apply: the core's `Applied`, held by the object `lib/canvas.js`
- * returns until JavaScript lets go of it.
- */
-export declare class AppliedHandle {
-  /** The canvas revision after the change. */
-  get revision(): number
-  /** The ops that undo the change, as JSON text. */
-  inverseJson(): string
-  /** The change event, as JSON text. */
-  eventJson(): string
-}
-
 export declare class Autosaver {
   /**
    * Saves `canvas` to `store`, which holds it at `storedRevision`;
@@ -46,17 +33,28 @@ export declare class Canvas {
   /** Goes up by one with every apply that changes something. */
   get revision(): number
   /**
-   * Applies ops given as JSON text (an array), all or none; returns the
-   * core's `Applied` (see `applied.rs`).
+   * Applies ops given as JSON text (an array), all or none; keeps the
+   * core's `Applied` under `serial` (see `applied.rs`) and returns the
+   * revision after it.
    */
-  applyJson(ops: string): AppliedText | AppliedHandle
+  applyJson(ops: string, serial: number): number
   /**
-   * Undoes the last apply made through this object (an apply itself);
-   * `null` when there is nothing to undo.
+   * Undoes the last apply made through this object (an apply itself),
+   * kept under `serial`; its revision, or `null` when there is nothing
+   * to undo.
    */
-  undoApplied(): AppliedText | AppliedHandle | null
-  /** Applies again the last undone apply; `null` when there is nothing to redo. */
-  redoApplied(): AppliedText | AppliedHandle | null
+  undoApplied(serial: number): number | null
+  /**
+   * Applies again the last undone apply, kept under `serial`; its
+   * revision, or `null` when there is nothing to redo.
+   */
+  redoApplied(serial: number): number | null
+  /** The ops that undo the apply kept under `serial`, as JSON text. */
+  appliedInverseJson(serial: number): string
+  /** The change event of the apply kept under `serial`, as JSON text. */
+  appliedEventJson(serial: number): string
+  /** Forgets the apply kept under `serial` (its object is gone). */
+  forgetApplied(serial: number): void
   get canUndo(): boolean
   get canRedo(): boolean
   /**
@@ -204,12 +202,36 @@ export declare class LocalRunner {
    */
   static demo(outDir: unknown): LocalRunner
   /**
-   * Registers `call` under `name`; `call(taskJson, taskCall)` is the
-   * wrapper `lib/runner.js` made around the user's function.
+   * Registers `call` under `name`; `call(batchJson)` is the wrapper
+   * `lib/run.js` made around the user's function, and gets the ready
+   * tasks as a JSON array of `[number, task]`.
    */
   register(name: unknown, call: unknown): void
   /** Names of the registered functions, sorted. */
   functions(): Array<string>
+  /**
+   * Reports progress of task `id`, 0 to 1 (values outside are clamped by
+   * the core).
+   */
+  taskProgress(id: number, fraction: number, message?: unknown | undefined | null): void
+  /**
+   * Whether the run or the node of task `id` was cancelled (a task that
+   * is over counts as cancelled).
+   */
+  taskCancelled(id: number): boolean
+  /**
+   * Calls `abort` once when the run or the node of task `id` is
+   * cancelled while the task runs.
+   */
+  onTaskCancel(id: number, abort: () => unknown): void
+  /**
+   * The value of task `id`'s function as JSON text (`undefined` when it
+   * returned nothing JSON can write): it must be an object of outputs by
+   * port name.
+   */
+  resolveTask(id: number, outputs?: string | undefined | null): void
+  /** What task `id`'s function threw, as `lib/run.js` wrote it. */
+  rejectTask(id: number, thrown: string): void
 }
 
 /** Canvases in memory, gone with the process: tests, previews, caches. */
@@ -326,29 +348,6 @@ export declare class SqliteStore {
   pruneJson(id: string, policy: string): Promise<number>
 }
 
-/**
- * One task's native handle, the `ctx` behind the user's `ctx`: progress,
- * cancellation, and the answer.
- */
-export declare class TaskCall {
-  /** Reports progress, 0 to 1 (values outside are clamped by the core). */
-  progress(fraction: number, message?: unknown | undefined | null): void
-  /** Whether the run or the node was cancelled. */
-  get cancelled(): boolean
-  /**
-   * Calls `abort` once when the run or the node is cancelled while the
-   * task runs.
-   */
-  onCancel(abort: () => unknown): void
-  /**
-   * The function's value as JSON text (`undefined` when it returned
-   * nothing JSON can write): it must be an object of outputs by port name.
-   */
-  resolve(outputs?: string | undefined | null): void
-  /** What the function threw, as `lib/runner.js` wrote it. */
-  reject(thrown: string): void
-}
-
 export declare class Worker {
   /**
    * A worker with the core's `WorkerConfig` (JSON text: `{server, key,
@@ -371,12 +370,6 @@ export declare class Worker {
    * a run ended.
    */
   statsJson(): string
-}
-
-/** A small apply: the revision, and the core's `Applied` as JSON text. */
-export interface AppliedText {
-  revision: number
-  text: string
 }
 
 /**

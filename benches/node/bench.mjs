@@ -8,6 +8,9 @@
 // meta.json). The Rust side of the binding cost rows is measured by running
 // `rust_reference` (built by `make bench-node`; RUST_REFERENCE names another
 // build) right before those rows, so both sides share the machine's load.
+// REELGRAPH_PACKAGE names another copy of the package (default
+// bindings-node/), e.g. one built before a change, for before and after
+// figures of one sitting.
 // Prints medians of RUNS runs (default 5) and their ratios, with the goals
 // of the issue.
 
@@ -21,7 +24,7 @@ import { BaselineCanvas, loadSpecs } from './baseline.mjs'
 import { median, ms, row } from './timing.mjs'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
-const packageDir = join(root, 'bindings-node')
+const packageDir = process.env.REELGRAPH_PACKAGE ?? join(root, 'bindings-node')
 const require = createRequire(import.meta.url)
 const { Canvas, Catalog, Executor, LocalRunner } = require(packageDir)
 

@@ -10,39 +10,36 @@ function settle(object, key, value) {
   return value
 }
 
+// Each apply's number: the canvas keeps its result under it (src/applied.rs).
+let serials = 0
+
+// Has a canvas forget an apply's result once its object is gone.
+const kept = new FinalizationRegistry(({ canvas, serial }) => canvas.forgetApplied(serial))
+
 /**
- * `{revision, inverse, event}`, a plain object whose `inverse` and `event`
- * are converted when first read (src/applied.rs): the addon gives a small
- * apply as `{revision, text}` and a big one as a native handle.
+ * `{revision, inverse, event}` of the apply the canvas kept under
+ * `serial`, a plain object whose `inverse` and `event` are converted when
+ * first read; null when nothing was applied (`revision` is null).
  */
-function applied(native) {
-  if (native === null) return null
-  let inverse
-  let event
-  if (typeof native.text === 'string') {
-    let parsed
-    const parse = () => (parsed ??= JSON.parse(native.text))
-    inverse = () => parse().inverse
-    event = () => parse().event
-  } else {
-    inverse = () => JSON.parse(native.inverseJson())
-    event = () => JSON.parse(native.eventJson())
-  }
-  return {
-    revision: native.revision,
+function applied(canvas, serial, revision) {
+  if (revision === null) return null
+  const object = {
+    revision,
     get inverse() {
-      return settle(this, 'inverse', inverse())
+      return settle(this, 'inverse', JSON.parse(canvas.appliedInverseJson(serial)))
     },
     set inverse(value) {
       settle(this, 'inverse', value)
     },
     get event() {
-      return settle(this, 'event', event())
+      return settle(this, 'event', JSON.parse(canvas.appliedEventJson(serial)))
     },
     set event(value) {
       settle(this, 'event', value)
     },
   }
+  kept.register(object, { canvas, serial })
+  return object
 }
 
 function install(Canvas) {
@@ -63,15 +60,18 @@ function install(Canvas) {
     },
     /** Applies ops atomically; returns `{revision, inverse, event}`. */
     apply(ops) {
-      return applied(this.applyJson(jsonText(ops, 'ops', 'array')))
+      const serial = serials++
+      return applied(this, serial, this.applyJson(jsonText(ops, 'ops', 'array'), serial))
     },
     /** Undoes the last apply made through this canvas object; null when there is none. */
     undo() {
-      return applied(this.undoApplied())
+      const serial = serials++
+      return applied(this, serial, this.undoApplied(serial))
     },
     /** Applies again the last undone apply; null when there is none. */
     redo() {
-      return applied(this.redoApplied())
+      const serial = serials++
+      return applied(this, serial, this.redoApplied(serial))
     },
     /** True when the edge would be accepted; throws the reason otherwise. */
     canConnect(source, target) {

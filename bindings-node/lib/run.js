@@ -82,7 +82,7 @@ function eventSink(onEvent) {
   }
 }
 
-/** A thrown value as the addon's `reject` reads it (see src/runner.rs). */
+/** A thrown value as the addon's `rejectTask` reads it (see src/runner.rs). */
 function thrown(err) {
   if (err instanceof Error || (err !== null && typeof err === 'object')) {
     return JSON.stringify({
@@ -107,14 +107,19 @@ function outputsText(value) {
 
 /** `ctx` of one task: progress, cancellation and what the task is. */
 class TaskContext {
-  constructor(task, call) {
+  #runner
+  #id
+  #signal
+
+  constructor(task, runner, id) {
     this.node = task.node
     this.runId = task.run_id
     this.function = task.function
     this.quality = task.quality
     this.idempotencyKey = task.idempotency_key
     this.outputs = task.outputs
-    Object.defineProperty(this, '_call', { value: call })
+    this.#runner = runner
+    this.#id = id
   }
 
   /** Reports progress, 0 to 1, with an optional message. */
@@ -125,20 +130,50 @@ class TaskContext {
     if (message !== undefined && message !== null && typeof message !== 'string') {
       throw typeError(`The "message" argument must be a string, got ${kindOf(message)}`)
     }
-    this._call.progress(fraction, message ?? undefined)
+    this.#runner.taskProgress(this.#id, fraction, message ?? undefined)
   }
 
   /** An AbortSignal aborted when the run or this node is cancelled. */
   get signal() {
-    if (this._signal === undefined) {
+    if (this.#signal === undefined) {
       const controller = new AbortController()
       const abort = () => controller.abort(new DOMException('the task was cancelled', 'AbortError'))
-      if (this._call.cancelled) abort()
-      else this._call.onCancel(abort)
-      Object.defineProperty(this, '_signal', { value: controller.signal })
+      if (this.#runner.taskCancelled(this.#id)) abort()
+      else this.#runner.onTaskCancel(this.#id, abort)
+      this.#signal = controller.signal
     }
-    return this._signal
+    return this.#signal
   }
+}
+
+/** A value `await` would wait for. */
+function isThenable(value) {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof value.then === 'function'
+}
+
+/**
+ * Calls `fn` for task `id` and answers the runner: at once for a plain
+ * value or a throw, when it settles for a promise (no promise of our own
+ * per task: the answer of a sync function needs no extra turn).
+ */
+function callTask(runner, fn, id, task) {
+  let value
+  let thenable
+  try {
+    value = fn(task.params, new TaskContext(task, runner, id))
+    thenable = isThenable(value)
+  } catch (err) {
+    runner.rejectTask(id, thrown(err))
+    return
+  }
+  if (!thenable) {
+    runner.resolveTask(id, outputsText(value))
+    return
+  }
+  Promise.resolve(value).then(
+    (outputs) => runner.resolveTask(id, outputsText(outputs)),
+    (err) => runner.rejectTask(id, thrown(err)),
+  )
 }
 
 function install(native) {
@@ -163,19 +198,10 @@ function install(native) {
       if (typeof fn !== 'function') {
         throw typeError(`The "fn" argument must be a function, got ${kindOf(fn)}`)
       }
-      const wrapper = (taskJson, call) => {
-        let task
-        try {
-          task = JSON.parse(taskJson)
-        } catch (err) {
-          call.reject(thrown(err))
-          return
-        }
-        const ctx = new TaskContext(task, call)
-        new Promise((resolve) => resolve(fn(task.params, ctx))).then(
-          (outputs) => call.resolve(outputsText(outputs)),
-          (err) => call.reject(thrown(err)),
-        )
+      const runner = this._native
+      // The ready tasks of `fn`, as `[[number, task], ...]` (src/task_calls.rs).
+      const wrapper = (batch) => {
+        for (const [id, task] of JSON.parse(batch)) callTask(runner, fn, id, task)
       }
       mapped(() => this._native.register(name, wrapper))
       return this

@@ -1,74 +1,61 @@
-//! What an apply, undo or redo returns, converted when read.
+//! What an apply, undo or redo returns, kept native until JavaScript reads it.
 //!
-//! An apply of 100,000 ops returns 100,000 inverse ops and an event with
-//! 100,000 ops (about 22 MB of JSON); writing and parsing them costs more
-//! than the apply itself, so a big one stays native (`AppliedHandle`) and
-//! `lib/canvas.js` converts its parts only when a caller reads them, as the
-//! Python binding does. A small one crosses as JSON text, which
-//! `lib/canvas.js` parses when first read: a native object per apply costs
-//! a finalizer and a garbage-collector round, more than the text of a few
-//! ops.
+//! Writing an apply's inverse and event as JSON, and making a string and an
+//! object of them, cost more than the core's apply of a few ops, and most
+//! callers never read them (an editor's stream of small applies, a loop
+//! building a canvas). So the canvas keeps each `Applied` under a number
+//! `lib/canvas.js` chose and returns only the revision; the plain object
+//! JavaScript gets converts `inverse` and `event` when they are first read,
+//! and a `FinalizationRegistry` has the canvas forget the `Applied` once that
+//! object is gone. No native object per apply: its finalizer and garbage
+//! collector round cost more than the rest of a small apply.
 
-use napi::Either;
-use napi_derive::napi;
+use std::collections::HashMap;
+
+use reelgraph::Applied;
 
 use crate::convert::to_text;
 
-/// Up to this many inverse ops an apply crosses as text.
-const TEXT_OPS: usize = 64;
-
-/// A small apply: the revision, and the core's `Applied` as JSON text.
-#[napi(object)]
-#[derive(Debug)]
-pub struct AppliedText {
-    pub revision: i64,
-    pub text: String,
+/// The `Applied` of each apply whose object JavaScript may still read.
+#[derive(Debug, Default)]
+pub(crate) struct Kept {
+    applied: HashMap<u64, Applied>,
 }
 
-/// A big apply: the core's `Applied`, held by the object `lib/canvas.js`
-/// returns until JavaScript lets go of it.
-#[napi]
-#[derive(Debug)]
-pub struct AppliedHandle {
-    inner: reelgraph::Applied,
-}
+impl Kept {
+    /// Keeps `applied` under `serial`; returns its revision.
+    pub(crate) fn keep(&mut self, serial: u64, applied: Applied) -> i64 {
+        // Revisions count applies: far below 2^53, so a plain number.
+        let revision = i64::try_from(applied.revision).unwrap_or(i64::MAX);
+        self.applied.insert(serial, applied);
+        revision
+    }
 
-/// The core's `Applied` as text or as a handle, by its size.
-pub(crate) fn to_js(
-    applied: reelgraph::Applied,
-) -> napi::Result<Either<AppliedText, AppliedHandle>> {
-    if applied.inverse.len() <= TEXT_OPS {
-        Ok(Either::A(AppliedText {
-            revision: revision(&applied),
-            text: to_text(&applied)?,
-        }))
-    } else {
-        Ok(Either::B(AppliedHandle { inner: applied }))
+    /// The ops that undo apply `serial`, as JSON text.
+    pub(crate) fn inverse_json(&self, serial: u64) -> napi::Result<String> {
+        to_text(&self.get(serial)?.inverse)
+    }
+
+    /// The change event of apply `serial`, as JSON text.
+    pub(crate) fn event_json(&self, serial: u64) -> napi::Result<String> {
+        to_text(&self.get(serial)?.event)
+    }
+
+    pub(crate) fn forget(&mut self, serial: u64) {
+        self.applied.remove(&serial);
+    }
+
+    fn get(&self, serial: u64) -> napi::Result<&Applied> {
+        // Only `lib/canvas.js` reads, and only what it has not let go of.
+        self.applied.get(&serial).ok_or_else(|| {
+            napi::Error::from_reason(format!(
+                "apply {serial} is no longer kept; read `inverse` and `event` from the object apply returned"
+            ))
+        })
     }
 }
 
-fn revision(applied: &reelgraph::Applied) -> i64 {
-    // Revisions count applies: far below 2^53, so a plain number.
-    i64::try_from(applied.revision).unwrap_or(i64::MAX)
-}
-
-#[napi]
-impl AppliedHandle {
-    /// The canvas revision after the change.
-    #[napi(getter)]
-    pub fn revision(&self) -> i64 {
-        revision(&self.inner)
-    }
-
-    /// The ops that undo the change, as JSON text.
-    #[napi]
-    pub fn inverse_json(&self) -> napi::Result<String> {
-        to_text(&self.inner.inverse)
-    }
-
-    /// The change event, as JSON text.
-    #[napi]
-    pub fn event_json(&self) -> napi::Result<String> {
-        to_text(&self.inner.event)
-    }
+/// A serial number as `lib/canvas.js` gives it (a whole number it counts up).
+pub(crate) fn serial(value: f64) -> napi::Result<u64> {
+    crate::executor::whole(value, "serial", 0.0).map(|n| n as u64)
 }

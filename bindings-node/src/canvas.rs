@@ -6,12 +6,12 @@
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use napi::ValueType;
 use napi::bindgen_prelude::{ClassInstance, Unknown};
-use napi::{Either, ValueType};
 use napi_derive::napi;
 use reelgraph::{Op, PortRef, Quality, UndoStack};
 
-use crate::applied::{self, AppliedHandle, AppliedText};
+use crate::applied::{self, Kept};
 use crate::catalog::Catalog;
 use crate::convert::{describe, optional_string_arg, string_arg, to_text};
 use crate::errors::{js, type_error};
@@ -22,6 +22,9 @@ pub struct Canvas {
     pub(crate) inner: Arc<Mutex<reelgraph::Canvas>>,
     /// Locked after `inner`, never before.
     history: Mutex<UndoStack>,
+    /// What the applies returned, until JavaScript lets go of it (`applied.rs`).
+    /// Locked after `history`, never before.
+    kept: Mutex<Kept>,
 }
 
 #[napi]
@@ -87,32 +90,56 @@ impl Canvas {
         i64::try_from(self.lock().revision()).unwrap_or(i64::MAX)
     }
 
-    /// Applies ops given as JSON text (an array), all or none; returns the
-    /// core's `Applied` (see `applied.rs`).
-    #[napi(ts_args_type = "ops: string")]
-    pub fn apply_json(&self, ops: Unknown<'_>) -> napi::Result<Either<AppliedText, AppliedHandle>> {
+    /// Applies ops given as JSON text (an array), all or none; keeps the
+    /// core's `Applied` under `serial` (see `applied.rs`) and returns the
+    /// revision after it.
+    #[napi(ts_args_type = "ops: string, serial: number")]
+    pub fn apply_json(&self, ops: Unknown<'_>, serial: f64) -> napi::Result<i64> {
+        let serial = applied::serial(serial)?;
         let ops = js(Op::parse_list(&string_arg(ops, "ops")?))?;
         let mut canvas = self.lock();
-        applied::to_js(js(self.history().apply(&mut canvas, ops))?)
+        let applied = js(self.history().apply(&mut canvas, ops))?;
+        Ok(self.kept().keep(serial, applied))
     }
 
-    /// Undoes the last apply made through this object (an apply itself);
-    /// `null` when there is nothing to undo.
+    /// Undoes the last apply made through this object (an apply itself),
+    /// kept under `serial`; its revision, or `null` when there is nothing
+    /// to undo.
     #[napi]
-    pub fn undo_applied(&self) -> napi::Result<Option<Either<AppliedText, AppliedHandle>>> {
+    pub fn undo_applied(&self, serial: f64) -> napi::Result<Option<i64>> {
+        let serial = applied::serial(serial)?;
         let mut canvas = self.lock();
-        js(self.history().undo(&mut canvas))?
-            .map(applied::to_js)
-            .transpose()
+        let undone = js(self.history().undo(&mut canvas))?;
+        Ok(undone.map(|applied| self.kept().keep(serial, applied)))
     }
 
-    /// Applies again the last undone apply; `null` when there is nothing to redo.
+    /// Applies again the last undone apply, kept under `serial`; its
+    /// revision, or `null` when there is nothing to redo.
     #[napi]
-    pub fn redo_applied(&self) -> napi::Result<Option<Either<AppliedText, AppliedHandle>>> {
+    pub fn redo_applied(&self, serial: f64) -> napi::Result<Option<i64>> {
+        let serial = applied::serial(serial)?;
         let mut canvas = self.lock();
-        js(self.history().redo(&mut canvas))?
-            .map(applied::to_js)
-            .transpose()
+        let redone = js(self.history().redo(&mut canvas))?;
+        Ok(redone.map(|applied| self.kept().keep(serial, applied)))
+    }
+
+    /// The ops that undo the apply kept under `serial`, as JSON text.
+    #[napi]
+    pub fn applied_inverse_json(&self, serial: f64) -> napi::Result<String> {
+        self.kept().inverse_json(applied::serial(serial)?)
+    }
+
+    /// The change event of the apply kept under `serial`, as JSON text.
+    #[napi]
+    pub fn applied_event_json(&self, serial: f64) -> napi::Result<String> {
+        self.kept().event_json(applied::serial(serial)?)
+    }
+
+    /// Forgets the apply kept under `serial` (its object is gone).
+    #[napi]
+    pub fn forget_applied(&self, serial: f64) -> napi::Result<()> {
+        self.kept().forget(applied::serial(serial)?);
+        Ok(())
     }
 
     #[napi(getter)]
@@ -173,11 +200,16 @@ impl Canvas {
         Canvas {
             inner: Arc::new(Mutex::new(canvas)),
             history: Mutex::new(UndoStack::default()),
+            kept: Mutex::new(Kept::default()),
         }
     }
 
     fn history(&self) -> MutexGuard<'_, UndoStack> {
         self.history.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn kept(&self) -> MutexGuard<'_, Kept> {
+        self.kept.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The canvas for one synchronous step. A panic elsewhere cannot leave a

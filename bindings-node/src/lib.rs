@@ -18,6 +18,7 @@ mod run;
 mod runner;
 mod runner_arg;
 mod stores;
+mod task_calls;
 mod worker;
 
 pub use canvas::Canvas;

@@ -1,51 +1,42 @@
 //! `LocalRunner`: JavaScript functions as runner functions.
 //!
-//! A task reaches its function through a thread-safe function, which the
-//! event loop runs when it is free; the outcome comes back through the
-//! task's native handle (`TaskCall.resolve` / `reject`), so neither the event
-//! loop nor a runtime thread ever waits on the other. `lib/runner.js` wraps
-//! the user's function: it builds `ctx`, awaits the result and turns a thrown
-//! error into the JSON `reject` reads.
+//! Tasks reach their function in batches through a thread-safe function,
+//! which the event loop runs when it is free (see `task_calls.rs`); the
+//! outcome comes back by the task's number (`resolveTask` / `rejectTask`),
+//! so neither the event loop nor a runtime thread ever waits on the other.
+//! `lib/run.js` wraps the user's function: it builds `ctx`, awaits the
+//! result and turns a thrown error into the JSON `rejectTask` reads.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
-use napi::bindgen_prelude::{FnArgs, Function, Unknown};
-use napi::threadsafe_function::{
-    ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue,
-};
-use napi::{Status, ValueType};
+use napi::ValueType;
+use napi::bindgen_prelude::{Function, Unknown};
+use napi::threadsafe_function::{ThreadsafeFunctionCallMode, UnknownReturnValue};
 use napi_derive::napi;
-use reelgraph::runner::{Outputs, ProgressSink, Task, TaskContext, TaskError, TaskErrorKind};
+use reelgraph::runner::{Outputs, TaskError, TaskErrorKind};
 use serde::Deserialize;
 use serde_json::Value;
-use tokio::sync::oneshot;
-use tokio_util::sync::CancellationToken;
 
 use crate::convert::{describe, optional_string_arg, string_arg};
 use crate::errors::type_error;
-
-type Reply = oneshot::Sender<Result<Outputs, TaskError>>;
-
-/// What travels to the JavaScript thread for one task.
-struct Job {
-    task: Task,
-    ctx: TaskContext,
-    reply: Reply,
-    done: CancellationToken,
-}
-
-/// Weak: a registered function does not keep the process alive by itself.
-type Caller =
-    ThreadsafeFunction<Job, UnknownReturnValue, FnArgs<(String, TaskCall)>, Status, false, true>;
+use crate::task_calls::{Inbox, Running, take_ready};
 
 /// Runs tasks with functions registered in this process: JavaScript
 /// functions (`register`) and the demo functions of the Rust demo
 /// (`LocalRunner.demo(outDir)`). Registering works at any time, also while a
 /// run goes: a task looks its function up when it starts.
 #[napi]
-#[derive(Debug)]
 pub struct LocalRunner {
     pub(crate) inner: reelgraph::runner::LocalRunner,
+    running: Arc<Running>,
+}
+
+impl std::fmt::Debug for LocalRunner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalRunner")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
 }
 
 #[napi]
@@ -53,9 +44,7 @@ impl LocalRunner {
     #[napi(constructor)]
     #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
-        LocalRunner {
-            inner: reelgraph::runner::LocalRunner::new(),
-        }
+        LocalRunner::of(reelgraph::runner::LocalRunner::new())
     }
 
     /// A runner with the demo functions (storyboard frames, WAVs, EDL,
@@ -63,13 +52,12 @@ impl LocalRunner {
     #[napi(factory)]
     pub fn demo(out_dir: Unknown<'_>) -> napi::Result<Self> {
         let out_dir = string_arg(out_dir, "outDir")?;
-        Ok(LocalRunner {
-            inner: reelgraph_demo::runner(out_dir),
-        })
+        Ok(LocalRunner::of(reelgraph_demo::runner(out_dir)))
     }
 
-    /// Registers `call` under `name`; `call(taskJson, taskCall)` is the
-    /// wrapper `lib/runner.js` made around the user's function.
+    /// Registers `call` under `name`; `call(batchJson)` is the wrapper
+    /// `lib/run.js` made around the user's function, and gets the ready
+    /// tasks as a JSON array of `[number, task]`.
     #[napi]
     pub fn register(&self, name: Unknown<'_>, call: Unknown<'_>) -> napi::Result<()> {
         let name = string_arg(name, "name")?;
@@ -77,26 +65,18 @@ impl LocalRunner {
             return Err(type_error("fn", "a function", describe(call.get_type()?)));
         }
         // SAFETY: checked to be a function of this env just above.
-        let call: Function<'_, FnArgs<(String, TaskCall)>, UnknownReturnValue> =
-            unsafe { call.cast()? };
-        let caller: Caller = call
-            .build_threadsafe_function::<Job>()
+        let call: Function<'_, String, UnknownReturnValue> = unsafe { call.cast()? };
+        let ready = Arc::new(Mutex::new(Vec::new()));
+        let taken = Arc::clone(&ready);
+        let caller = call
+            .build_threadsafe_function::<()>()
             .weak::<true>()
-            .build_callback(|cx| {
-                let Job {
-                    task,
-                    ctx,
-                    reply,
-                    done,
-                } = cx.value;
-                let text = serde_json::to_string(&task)
-                    .map_err(|e| napi::Error::from_reason(e.to_string()))?;
-                Ok(FnArgs::from((text, TaskCall::new(&task, ctx, reply, done))))
-            })?;
-        let caller = Arc::new(caller);
+            .build_callback(move |_| take_ready(&taken))?;
+        let inbox = Arc::new(Inbox { ready, caller });
+        let running = Arc::clone(&self.running);
         self.inner.register(&name, move |task, ctx| {
-            let caller = Arc::clone(&caller);
-            async move { call_js(&caller, task, ctx).await }
+            let (inbox, running) = (Arc::clone(&inbox), Arc::clone(&running));
+            async move { running.call(&inbox, task, ctx).await }
         });
         Ok(())
     }
@@ -106,106 +86,46 @@ impl LocalRunner {
     pub fn functions(&self) -> Vec<String> {
         self.inner.functions()
     }
-}
 
-/// Hands one task to JavaScript and waits for its answer, or for a cancel.
-async fn call_js(caller: &Caller, task: Task, ctx: TaskContext) -> Result<Outputs, TaskError> {
-    let (reply, answer) = oneshot::channel();
-    let done = CancellationToken::new();
-    // Ends a waiting AbortSignal's watch however this future ends.
-    let _over = done.clone().drop_guard();
-    let cancel = ctx.cancel.clone();
-    let function = task.function.clone();
-    let status = caller.call(
-        Job {
-            task,
-            ctx,
-            reply,
-            done,
-        },
-        ThreadsafeFunctionCallMode::NonBlocking,
-    );
-    if status != Status::Ok {
-        return Err(TaskError::permanent(format!(
-            "could not call the JavaScript function `{function}`: {status}"
-        ))
-        .with_hint("the JavaScript environment is shutting down; run the canvas again"));
-    }
-    tokio::select! {
-        // The answer's sender goes only when JavaScript collected a task whose
-        // promise can no longer settle.
-        answer = answer => answer.unwrap_or_else(|_| Err(TaskError::permanent(format!(
-            "the JavaScript function `{function}` never settled"
-        )).with_hint("make the function resolve or reject; a timeout (resilience.timeout_ms) ends such tasks sooner"))),
-        () = cancel.cancelled() => Err(TaskError::cancelled()),
-    }
-}
-
-/// One task's native handle, the `ctx` behind the user's `ctx`: progress,
-/// cancellation, and the answer.
-#[napi]
-#[derive(Debug)]
-pub struct TaskCall {
-    function: Arc<str>,
-    reply: Mutex<Option<Reply>>,
-    progress: ProgressSink,
-    cancel: CancellationToken,
-    done: CancellationToken,
-}
-
-impl TaskCall {
-    fn new(task: &Task, ctx: TaskContext, reply: Reply, done: CancellationToken) -> Self {
-        TaskCall {
-            function: task.function.clone(),
-            reply: Mutex::new(Some(reply)),
-            progress: ctx.progress,
-            cancel: ctx.cancel,
-            done,
-        }
-    }
-
-    /// Sends the answer; only the first counts.
-    fn answer(&self, result: Result<Outputs, TaskError>) {
-        let reply = self
-            .reply
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(reply) = reply {
-            // The task may be over already (cancelled, timed out): nobody listens.
-            let _ = reply.send(result);
-        }
-        self.done.cancel();
-    }
-}
-
-#[napi]
-impl TaskCall {
-    /// Reports progress, 0 to 1 (values outside are clamped by the core).
+    /// Reports progress of task `id`, 0 to 1 (values outside are clamped by
+    /// the core).
     #[napi]
-    pub fn progress(&self, fraction: f64, message: Option<Unknown<'_>>) -> napi::Result<()> {
+    pub fn task_progress(
+        &self,
+        id: i64,
+        fraction: f64,
+        message: Option<Unknown<'_>>,
+    ) -> napi::Result<()> {
         let message = optional_string_arg(message, "message")?;
-        self.progress.progress(fraction, message.as_deref());
+        self.running
+            .progress(task_id(id), fraction, message.as_deref());
         Ok(())
     }
 
-    /// Whether the run or the node was cancelled.
-    #[napi(getter)]
-    pub fn cancelled(&self) -> bool {
-        self.cancel.is_cancelled()
+    /// Whether the run or the node of task `id` was cancelled (a task that
+    /// is over counts as cancelled).
+    #[napi]
+    pub fn task_cancelled(&self, id: i64) -> bool {
+        self.running.cancelled(task_id(id))
     }
 
-    /// Calls `abort` once when the run or the node is cancelled while the
-    /// task runs.
+    /// Calls `abort` once when the run or the node of task `id` is
+    /// cancelled while the task runs.
     #[napi]
     #[allow(
         clippy::needless_pass_by_value,
         reason = "napi hands arguments over by value"
     )]
-    pub fn on_cancel(&self, abort: Function<'_, (), UnknownReturnValue>) -> napi::Result<()> {
+    pub fn on_task_cancel(
+        &self,
+        id: i64,
+        abort: Function<'_, (), UnknownReturnValue>,
+    ) -> napi::Result<()> {
+        let Some((cancel, done)) = self.running.tokens(task_id(id)) else {
+            return Ok(());
+        };
         // Strong: a queued abort is delivered even when the run ended meanwhile.
         let abort = abort.build_threadsafe_function::<()>().build()?;
-        let (cancel, done) = (self.cancel.clone(), self.done.clone());
         napi::bindgen_prelude::spawn(async move {
             tokio::select! {
                 // A cancel also ends the task's wait, which sets `done`: when
@@ -220,26 +140,44 @@ impl TaskCall {
         Ok(())
     }
 
-    /// The function's value as JSON text (`undefined` when it returned
-    /// nothing JSON can write): it must be an object of outputs by port name.
+    /// The value of task `id`'s function as JSON text (`undefined` when it
+    /// returned nothing JSON can write): it must be an object of outputs by
+    /// port name.
     #[napi]
     #[allow(
         clippy::needless_pass_by_value,
         reason = "napi hands arguments over by value"
     )]
-    pub fn resolve(&self, outputs: Option<String>) {
-        self.answer(outputs_of(&self.function, outputs.as_deref()));
+    pub fn resolve_task(&self, id: i64, outputs: Option<String>) {
+        self.running.answer_with(task_id(id), |function| {
+            outputs_of(function, outputs.as_deref())
+        });
     }
 
-    /// What the function threw, as `lib/runner.js` wrote it.
+    /// What task `id`'s function threw, as `lib/run.js` wrote it.
     #[napi]
     #[allow(
         clippy::needless_pass_by_value,
         reason = "napi hands arguments over by value"
     )]
-    pub fn reject(&self, thrown: String) {
-        self.answer(Err(task_error(&thrown)));
+    pub fn reject_task(&self, id: i64, thrown: String) {
+        self.running.answer(task_id(id), Err(task_error(&thrown)));
     }
+}
+
+impl LocalRunner {
+    fn of(inner: reelgraph::runner::LocalRunner) -> Self {
+        LocalRunner {
+            inner,
+            running: Arc::default(),
+        }
+    }
+}
+
+/// A task number as JavaScript gives it back (numbers the runner made).
+fn task_id(id: i64) -> u64 {
+    // A negative number names no task: it maps to one never handed out.
+    u64::try_from(id).unwrap_or(u64::MAX)
 }
 
 fn outputs_of(function: &str, text: Option<&str>) -> Result<Outputs, TaskError> {

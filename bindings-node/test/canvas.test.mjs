@@ -44,7 +44,7 @@ test('apply returns the revision, the inverse ops and the change event', () => {
 })
 
 test('a small and a big apply give the same plain object, converted when read', () => {
-  // Up to 64 ops cross as text, more stay native until read (src/applied.rs).
+  // Every apply's result stays native until read (src/applied.rs).
   for (const count of [3, 65, 200]) {
     const canvas = new Canvas('c', 'C')
     const ops = Array.from({ length: count }, (_, i) => ({ op: 'add_node', id: `s${i}`, type: 'shot' }))
@@ -66,6 +66,21 @@ test('a small and a big apply give the same plain object, converted when read', 
     assert.equal(canvas.redo().revision, 3)
     assert.equal(canvas.toDocument().nodes.length, count)
   }
+})
+
+test('an apply result read after later applies, undo and redo is still its own', () => {
+  const canvas = new Canvas('c', 'C')
+  const first = canvas.apply([{ op: 'add_node', id: 's1', type: 'shot' }])
+  const second = canvas.apply([{ op: 'set_label', id: 's1', label: 'Opening' }])
+  const undone = canvas.undo()
+  const redone = canvas.redo()
+  for (let i = 2; i < 50; i++) canvas.apply([{ op: 'add_node', id: `s${i}`, type: 'shot' }])
+  assert.deepEqual(first.inverse, [{ op: 'remove_node', id: 's1' }])
+  assert.deepEqual([first.event.seq, first.event.ops[0].id], [1, 's1'])
+  assert.deepEqual(second.event.ops, [{ op: 'set_label', id: 's1', label: 'Opening' }])
+  assert.deepEqual(undone.event.ops, second.inverse)
+  assert.deepEqual([undone.revision, redone.revision, redone.event.seq], [3, 4, 4])
+  assert.deepEqual(redone.inverse, second.inverse)
 })
 
 test('undo and redo walk through the applies made on the canvas', () => {

@@ -141,6 +141,65 @@ test('a wrong return shape is a clear task error', async () => {
   assert.match(report.errors.a.message, /out/)
 })
 
+test('ready tasks reach their function together, each with its own ctx and answer', async () => {
+  // With room for all of them, the 40 tasks are ready at once: they cross
+  // to JavaScript in batches (src/task_calls.rs), answered one by one.
+  const ids = Array.from({ length: 40 }, (_, i) => `n${i}`)
+  const seen = new Set()
+  const { report } = await runWith(
+    (params, ctx) => {
+      seen.add(ctx.node)
+      switch (params.n % 5) {
+        case 0:
+          return { out: `sync ${params.n}` }
+        case 1:
+          return Promise.resolve({ out: `async ${params.n}` })
+        case 2:
+          throw Object.assign(new Error(`no ${params.n}`), { kind: 'invalid_input' })
+        case 3:
+          // A value whose `then` cannot be read fails like a throw.
+          return {
+            get then() {
+              throw new Error(`unreadable ${params.n}`)
+            },
+          }
+        default:
+          return params.n
+      }
+    },
+    steps(ids),
+    { concurrency: 40 },
+  )
+  assert.equal(seen.size, 40)
+  ids.forEach((id, n) => {
+    const error = report.errors[id]
+    switch (n % 5) {
+      case 0:
+        return assert.equal(report.outputs[id].out, `sync ${n}`)
+      case 1:
+        return assert.equal(report.outputs[id].out, `async ${n}`)
+      case 2:
+        return assert.deepEqual([error.kind, error.message], ['invalid_input', `no ${n}`])
+      case 3:
+        return assert.deepEqual([error.kind, error.message], ['permanent', `unreadable ${n}`])
+      default:
+        return assert.ok(error.message.includes(`returned ${n}`), error.message)
+    }
+  })
+})
+
+test("a task's ctx.signal read after the task is over is aborted", async () => {
+  let kept
+  const { report } = await runWith((params, ctx) => {
+    kept = ctx
+    return { out: 'done' }
+  })
+  assert.equal(report.status, 'completed')
+  assert.equal(kept.signal.aborted, true)
+  // Progress after the end changes nothing and does not throw.
+  kept.progress(1, 'late')
+})
+
 test('run.cancel() aborts ctx.signal, and the run ends cancelled', async () => {
   let calls = 0
   let aborted
