@@ -61,12 +61,21 @@ pub fn serialize<'py, T: Serialize + ?Sized>(
 }
 
 /// JSON text the core wrote, as plain Python objects.
+///
+/// Read by the C scanner of `json` that `json.loads` ends in: `loads` and
+/// the decoder methods it goes through are Python code that matches a
+/// whitespace regex before and after the value, which took three times as
+/// long as the scan itself for the small texts of task params and events.
+/// The core writes one compact value, so the scan reads the whole text.
 pub fn loads<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
-    static LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let loads = LOADS.get_or_try_init(py, || {
-        Ok::<_, PyErr>(py.import("json")?.getattr("loads")?.unbind())
+    static SCAN: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let scan = SCAN.get_or_try_init(py, || {
+        let decoder = py.import("json.decoder")?.getattr("JSONDecoder")?.call0()?;
+        Ok::<_, PyErr>(decoder.getattr("scan_once")?.unbind())
     })?;
-    loads.bind(py).call1((text,))
+    // `(value, end)`; `end` is the text's length.
+    let scanned = scan.bind(py).call1((text, 0))?.cast_into::<PyTuple>()?;
+    scanned.get_item(0)
 }
 
 /// A `str` argument; any other type is a `TypeError` naming `arg` (pyo3's

@@ -46,12 +46,12 @@ enum Started {
 }
 
 /// Runs `task` with `function`: what the core's local runner calls.
-pub async fn call(function: Arc<PyFunction>, task: Task, ctx: TaskContext) -> Outcome {
+pub async fn call(function: Arc<PyFunction>, mut task: Task, ctx: TaskContext) -> Outcome {
     let cancel = ctx.cancel.clone();
     let (tx, mut starting) = oneshot::channel();
     let queued = call_queue::submit(Box::new(move |py| {
         let started = match py {
-            Some(py) => start(py, &function, &task, ctx),
+            Some(py) => start(py, &function, &mut task, ctx),
             None => Started::Done(Err(exiting())),
         };
         // Nobody waits when the task was cancelled meanwhile; the waiter
@@ -110,7 +110,7 @@ fn lost() -> TaskError {
 }
 
 /// Calls the function with `(params, ctx)` and looks at what came back.
-fn start(py: Python<'_>, function: &PyFunction, task: &Task, ctx: TaskContext) -> Started {
+fn start(py: Python<'_>, function: &PyFunction, task: &mut Task, ctx: TaskContext) -> Started {
     let called = convert::serialize(py, &task.params).and_then(|params| {
         let ctx = PyTaskContext::new(task, ctx.progress, ctx.cancel);
         function.callable.bind(py).call1((params, ctx))
