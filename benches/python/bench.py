@@ -13,7 +13,9 @@ ratios, one row per goal of the Python bindings' issue:
 - load + validate: from the JSON document, against the baseline;
 - 100k ops: one `apply` of 100,000 ops, against the same in Rust;
 - no-op run: 10,000 Python functions that do nothing, the time per task
-  beyond the function itself and beyond the same run with a Rust function;
+  beyond the function itself and beyond the same run with a Rust function
+  (on an executor with a run hub, as the binding's executor has; the run
+  without a hub is printed too);
 - import: `import reelgraph` in a fresh interpreter.
 
 Every timed step is checked (a clean report, the node count), so a failure
@@ -195,6 +197,8 @@ def main() -> None:
     print(f"{'no-op run':<22} {run * 1e3:10.1f} ms {rust_run * 1e3:10.1f} ms "
           f"{per_task * 1e6:6.1f} us/task in all, {beyond_rust * 1e6:.1f} us/task beyond Rust"
           f"  (goal <= 15 us)")
+    print(f"{'':<22} {'':>13} {data.rust['run_steps_without_hub'] * 1e3:10.1f} ms  "
+          "the Rust run without a run hub")
 
     imported = median_of(max(runs, 5), import_time)
     print(f"{'import reelgraph':<22} {imported * 1e3:10.1f} ms {'':>13} {'':>8}  <= 50 ms")

@@ -7,15 +7,17 @@
 //! - `apply_100k`: one `apply` of the 100,000 ops of `ops-100k.json` on an
 //!   empty canvas (the ops already parsed; parsing and cloning not timed);
 //! - `run_steps`: a run of the 10,000 no-op `step` tasks of `steps.json` with
-//!   a Rust function, on a fresh executor with the default settings (from
-//!   `start` to the report; loading not timed).
+//!   a Rust function, on a fresh executor set up as the bindings set theirs
+//!   up: default settings and a run hub, which keeps every event for
+//!   `events()` (from `start` to the report; loading not timed);
+//! - `run_steps_without_hub`: the same run on an executor without a hub.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use reelgraph::exec::{Executor, RunOptions, RunStatus};
+use reelgraph::exec::{Executor, RunHub, RunOptions, RunStatus};
 use reelgraph::{Canvas, Catalog, Op};
 use reelgraph_benches::noop_step_runner;
 use serde_json::json;
@@ -49,25 +51,35 @@ fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let run = median(runs, || {
-        let executor = Executor::new(noop_step_runner());
-        let start = Instant::now();
-        let report = runtime.block_on(async {
-            let run = executor
-                .start(&steps, RunOptions::new())
-                .await
-                .expect("the run starts");
-            run.finish().await
-        });
-        let elapsed = start.elapsed();
-        assert_eq!(report.status, RunStatus::Completed);
-        elapsed
-    });
+    let run_steps = |hub: bool| {
+        median(runs, || {
+            let executor = Executor::new(noop_step_runner());
+            let executor = if hub {
+                executor.with_hub(RunHub::default())
+            } else {
+                executor
+            };
+            let start = Instant::now();
+            let report = runtime.block_on(async {
+                let run = executor
+                    .start(&steps, RunOptions::new())
+                    .await
+                    .expect("the run starts");
+                run.finish().await
+            });
+            let elapsed = start.elapsed();
+            assert_eq!(report.status, RunStatus::Completed);
+            elapsed
+        })
+    };
+    let run = run_steps(true);
+    let run_without_hub = run_steps(false);
 
     let out = json!({
         "apply_100k": apply.as_secs_f64(),
         "ops": ops.len(),
         "run_steps": run.as_secs_f64(),
+        "run_steps_without_hub": run_without_hub.as_secs_f64(),
         "tasks": tasks,
         "runs": runs,
     });
