@@ -45,6 +45,9 @@ impl ServerDb {
             .map_err(fail)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(fail)?;
+        // Room for every statement the queue, runs and keys run often, so
+        // none is parsed again per call.
+        conn.set_prepared_statement_cache_capacity(64);
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS schema_versions (
                 module  TEXT PRIMARY KEY NOT NULL,

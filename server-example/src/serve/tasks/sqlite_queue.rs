@@ -99,18 +99,17 @@ struct Row {
 
 impl Row {
     fn load(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<Row>> {
-        tx.query_row(
+        tx.prepare_cached(
             "SELECT record, next_event, lease, lease_ends_ms FROM tasks WHERE id = ?1",
-            [id],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                ))
-            },
-        )
+        )?
+        .query_row([id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get(2)?,
+                r.get(3)?,
+            ))
+        })
         .optional()?
         .map(|(record, next_event, lease, lease_ends_ms)| {
             Ok(Row {
@@ -130,18 +129,18 @@ impl Row {
         tx: &Transaction<'_>,
         events: Vec<TaskEvent>,
     ) -> rusqlite::Result<Vec<Happened>> {
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE tasks SET state = ?2, lease = ?3, lease_ends_ms = ?4, next_event = ?5, record = ?6
              WHERE id = ?1",
-            params![
-                self.record.id,
-                state_name(self.record.state),
-                self.lease,
-                self.lease_ends_ms,
-                i64::try_from(self.next_event).unwrap_or(i64::MAX),
-                to_text(&self.record)?,
-            ],
-        )?;
+        )?
+        .execute(params![
+            self.record.id,
+            state_name(self.record.state),
+            self.lease,
+            self.lease_ends_ms,
+            i64::try_from(self.next_event).unwrap_or(i64::MAX),
+            to_text(&self.record)?,
+        ])?;
         store_events(tx, &self.record.function, events)
     }
 }
@@ -180,11 +179,8 @@ enum Held {
 /// The task `lease` names, or the protocol's refusal.
 fn held(tx: &Transaction<'_>, lease: &str, now_ms: i64) -> rusqlite::Result<ApiResult<Held>> {
     let task_id: Option<String> = tx
-        .query_row(
-            "SELECT task_id FROM task_leases WHERE lease = ?1",
-            [lease],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT task_id FROM task_leases WHERE lease = ?1")?
+        .query_row([lease], |r| r.get(0))
         .optional()?;
     let Some(row) = task_id.map(|id| Row::load(tx, &id)).transpose()?.flatten() else {
         return Ok(Err(Error::NotFound {
@@ -279,21 +275,20 @@ impl TaskQueue for SqliteQueue {
         self.write(move |tx| {
             if let Some(key) = &task.idempotency_key {
                 let known: Option<(String, String)> = tx
-                    .query_row(
+                    .prepare_cached(
                         "SELECT function, record FROM tasks WHERE idempotency_key = ?1",
-                        [key],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )
+                    )?
+                    .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
                     .optional()?;
                 if let Some((function, record)) = known {
                     let record: TaskRecord = from_text(&record)?;
                     if record.state.ended_without_result() {
                         // Work that ended without a result runs again when
                         // submitted again: the old task lets go of its key.
-                        tx.execute(
+                        tx.prepare_cached(
                             "UPDATE tasks SET idempotency_key = NULL WHERE id = ?1",
-                            [&record.id],
-                        )?;
+                        )?
+                        .execute([&record.id])?;
                     } else if function != task.function {
                         return Ok(Err(ApiError::new(
                             "idempotency_conflict",
@@ -315,17 +310,17 @@ impl TaskQueue for SqliteQueue {
                 }
             }
             let (record, event) = lifecycle::submitted(id, task, max_attempts, Timestamp::now());
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO tasks (id, function, state, priority, idempotency_key, next_event, record)
                  VALUES (?1, ?2, 'queued', ?3, ?4, 1, ?5)",
-                params![
-                    record.id,
-                    record.function,
-                    record.priority,
-                    record.idempotency_key,
-                    to_text(&record)?,
-                ],
-            )?;
+            )?
+            .execute(params![
+                record.id,
+                record.function,
+                record.priority,
+                record.idempotency_key,
+                to_text(&record)?,
+            ])?;
             let events = store_events(tx, &record.function, vec![event])?;
             Ok(Ok(Changed {
                 value: Submitted {
@@ -364,10 +359,8 @@ impl TaskQueue for SqliteQueue {
                 leased.push(step.lease(&claim.worker, lease.clone(), claim.lease_for));
                 let events = step.events;
                 row.next_event = next;
-                tx.execute(
-                    "INSERT INTO task_leases (lease, task_id) VALUES (?1, ?2)",
-                    params![lease, id],
-                )?;
+                tx.prepare_cached("INSERT INTO task_leases (lease, task_id) VALUES (?1, ?2)")?
+                    .execute(params![lease, id])?;
                 row.lease = Some(lease);
                 row.lease_ends_ms = Some(ends);
                 happened.extend(row.save(tx, events)?);
@@ -546,9 +539,8 @@ impl TaskQueue for SqliteQueue {
         self.db
             .call(move |conn| {
                 let record: Option<String> = conn
-                    .query_row("SELECT record FROM tasks WHERE id = ?1", [&id], |r| {
-                        r.get(0)
-                    })
+                    .prepare_cached("SELECT record FROM tasks WHERE id = ?1")?
+                    .query_row([&id], |r| r.get(0))
                     .optional()?;
                 match record {
                     Some(text) => Ok(Ok(from_text(&text)?)),
@@ -601,7 +593,8 @@ impl TaskQueue for SqliteQueue {
         self.db
             .call(move |conn| {
                 let known: Option<i64> = conn
-                    .query_row("SELECT seq FROM tasks WHERE id = ?1", [&id], |r| r.get(0))
+                    .prepare_cached("SELECT seq FROM tasks WHERE id = ?1")?
+                    .query_row([&id], |r| r.get(0))
                     .optional()?;
                 if known.is_none() {
                     return Ok(Err(not_found(&id)));
