@@ -868,3 +868,132 @@ async fn a_task_s_events_arrive_in_order_and_alike_in_json_and_msgpack() {
         Some(&json!("not_found"))
     );
 }
+
+/// A node type that reports progress `steps` times, `interval_ms` apart
+/// (the demo function `demo.pace`): a run that lasts while followers come
+/// and go.
+const PACE_TYPE: &str = r#"{
+    "type": "ws_pace",
+    "category": "test",
+    "title": "Paced progress",
+    "description": "Reports progress steps times, interval_ms apart.",
+    "inputs": [],
+    "outputs": [{"name": "done", "type": "any"}],
+    "properties": [
+        {"name": "steps", "type": "integer", "default": 40, "min": 1, "max": 1000},
+        {"name": "interval_ms", "type": "integer", "default": 25, "min": 1, "max": 1000}
+    ],
+    "task": {
+        "function": "demo.pace",
+        "params": {"steps": {"property": "steps"}, "interval_ms": {"property": "interval_ms"}}
+    }
+}"#;
+
+/// Starts a run of one paced node (about a second of progress events).
+async fn start_paced_run(server: &Server) -> String {
+    let registered = server
+        .post("/v1/node-types")
+        .header("content-type", "application/json")
+        .body(PACE_TYPE)
+        .answer()
+        .await;
+    assert_eq!(registered.status(), 201);
+    new_canvas(server, "paced").await;
+    let node = json!({"op": "add_node", "id": "pace", "type": "ws_pace"});
+    let patched = server
+        .patch("/v1/canvases/paced")
+        .header("if-match", "0")
+        .json(&json!({"ops": [node]}))
+        .answer()
+        .await;
+    assert_eq!(patched.status(), 200);
+    let response = server
+        .post("/v1/canvases/paced/runs")
+        .json(&json!({"force": "all"}))
+        .answer()
+        .await;
+    let (status, run) = json(response).await;
+    assert_eq!(status, 202, "{run}");
+    run["run_id"].as_str().expect("a run id").to_owned()
+}
+
+/// The `seq` of each run event in `messages`.
+fn seqs(messages: &[Value]) -> Vec<u64> {
+    only_run_events(messages)
+        .iter()
+        .map(|m| m["seq"].as_u64().expect("a seq"))
+        .collect()
+}
+
+/// `seqs` run on by one from `first`, with no gap and no repeat.
+fn assert_unbroken(seqs: &[u64], first: u64, who: &str) {
+    let expected: Vec<u64> = (first..first + seqs.len() as u64).collect();
+    assert_eq!(
+        seqs, expected,
+        "{who}: events out of order, repeated or missing"
+    );
+}
+
+/// A run's live followers share one reader of its events. Each still gets
+/// every event once and in order from where it asked: the first follower,
+/// a late one that replays from the start, one that asks for the events
+/// after a `seq`, and one that leaves and comes back after the last event
+/// it saw.
+#[tokio::test]
+async fn followers_that_join_a_live_run_at_different_points_each_get_every_event_once() {
+    let server = Server::start_with(FAST);
+    let run = start_paced_run(&server).await;
+    let subscribe = |reference: &str, since: Option<u64>| {
+        let mut message = json!({"type": "subscribe", "ref": reference, "topic": "run", "id": run});
+        if let Some(since) = since {
+            message["since"] = json!(since);
+        }
+        message
+    };
+    let mut first = open(&server, &server.admin_key, Format::Json).await;
+    first.send(&subscribe("first", None)).await;
+    // Well into the run before the others come.
+    let mut seen = Vec::new();
+    while seqs(&seen).len() < 6 {
+        seen.push(first.next().await.expect("an event"));
+    }
+    let since = seqs(&seen)[3];
+    let mut late = open(&server, &server.admin_key, Format::MsgPack).await;
+    late.send(&subscribe("late", None)).await;
+    let mut after = open(&server, &server.admin_key, Format::Json).await;
+    after.send(&subscribe("after", Some(since))).await;
+    let mut returning = open(&server, &server.admin_key, Format::Json).await;
+    returning.send(&subscribe("back", None)).await;
+    let mut before_leaving = Vec::new();
+    while seqs(&before_leaving).len() < 8 {
+        before_leaving.push(returning.next().await.expect("an event"));
+    }
+    let unsubscribe = json!({"type": "unsubscribe", "topic": "run", "id": run});
+    returning.send(&unsubscribe).await;
+    // Whatever was queued before the unsubscribe still arrives.
+    before_leaving.extend(returning.until(is("unsubscribed")).await);
+    let last_seen = *seqs(&before_leaving).last().expect("events before leaving");
+    returning.send(&subscribe("back", Some(last_seen))).await;
+
+    let (rest_first, from_late, from_after, back) = tokio::join!(
+        first.until(ends_run),
+        late.until(ends_run),
+        after.until(ends_run),
+        returning.until(ends_run),
+    );
+    seen.extend(rest_first);
+    let all = seqs(&seen);
+    assert_unbroken(&all, all[0], "the first follower");
+    assert!(all.len() > 40, "every progress event: {}", all.len());
+    assert_unbroken(&seqs(&from_late), all[0], "the late follower");
+    assert_unbroken(&seqs(&from_after), since + 1, "the follower after a seq");
+    let mut returned = seqs(&before_leaving);
+    returned.extend(seqs(&back));
+    assert_unbroken(&returned, all[0], "the follower that came back");
+    // The same events, whatever the format.
+    assert_eq!(only_run_events(&from_late), only_run_events(&seen));
+    assert_eq!(
+        only_run_events(&from_after),
+        only_run_events(&seen)[usize::try_from(since + 1 - all[0]).expect("an index")..]
+    );
+}

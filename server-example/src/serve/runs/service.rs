@@ -377,6 +377,12 @@ impl Runs {
         }
     }
 
+    /// The run's events from `seq` on while the hub holds the run; `None`
+    /// when it does not (or no longer holds `seq`).
+    pub fn live_events(&self, run_id: &str, seq: u64) -> Option<Subscription> {
+        self.inner.hub.subscribe(run_id, seq).ok()
+    }
+
     /// Refuses new runs (503 `unavailable`) and cancels every run that
     /// goes: their tasks are told to stop, and each run ends `cancelled`.
     pub fn cancel_all(&self) {

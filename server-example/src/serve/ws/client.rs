@@ -13,6 +13,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 
 use super::Shared;
 use super::close;
@@ -154,16 +155,18 @@ impl Client {
 /// Serves `socket` until it closes.
 pub async fn run(socket: WebSocket, client: Arc<Client>) {
     let (sink, stream) = socket.split();
-    let reader = read(stream, client.clone());
+    // The reader is a task of its own. In the writer's task, every frame
+    // sent would poll it too, and each poll readies a read buffer.
+    let mut reader = AbortOnDropHandle::new(tokio::spawn(read(stream, client.clone())));
     let writer = write(sink, client.clone());
-    tokio::pin!(reader, writer);
+    tokio::pin!(writer);
     tokio::select! {
         () = &mut writer => {
             // The close frame went out: wait a moment for the client's, so
             // the socket is not reset under frames it has still to read.
-            let _ = tokio::time::timeout(LAST_WORDS, reader).await;
+            let _ = tokio::time::timeout(LAST_WORDS, &mut reader).await;
         }
-        () = &mut reader => {
+        _ = &mut reader => {
             // The client closed (or broke) the connection: say goodbye.
             client.close(close::NORMAL, "");
             let _ = tokio::time::timeout(LAST_WORDS, writer).await;
@@ -344,6 +347,11 @@ async fn write(mut sink: SplitSink<WebSocket, Message>, client: Arc<Client>) {
     let mut ping = tokio::time::interval(config.ws_ping_interval);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ping.tick().await;
+    // Made once, not once a frame: every connection waits on the same
+    // shutdown token, and each new wait would queue on its lock.
+    let closing = client.closing.cancelled();
+    let shutdown = shutdown.cancelled();
+    tokio::pin!(closing, shutdown);
     loop {
         tokio::select! {
             () = client.outbox.due() => {}
@@ -358,8 +366,8 @@ async fn write(mut sink: SplitSink<WebSocket, Message>, client: Arc<Client>) {
                 }
                 continue;
             }
-            () = client.closing.cancelled() => break,
-            () = shutdown.cancelled() => {
+            () = &mut closing => break,
+            () = &mut shutdown => {
                 client.close(close::GOING_AWAY, "server_shutting_down");
                 break;
             }

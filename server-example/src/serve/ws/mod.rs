@@ -3,7 +3,8 @@
 //! frame per window (`--ws-batch-window`), as JSON or MessagePack.
 //!
 //! - [`messages`]: what client and server send; [`topics`]: what a
-//!   subscription follows (add a topic there);
+//!   subscription follows (add a topic there); [`run_feed`]: one reader
+//!   of a run's events for all its followers;
 //! - [`client`]: one connection (reader, writer, batching, pings, closing);
 //!   [`outbox`]: its bounded queue; [`window`]: the batch window all
 //!   connections share; [`presence`]: who is on a canvas;
@@ -14,6 +15,7 @@ pub mod config;
 pub mod messages;
 pub mod outbox;
 pub mod presence;
+pub mod run_feed;
 pub mod topics;
 pub mod window;
 
@@ -34,7 +36,7 @@ use tokio_util::task::TaskTracker;
 use self::client::Client;
 pub use self::config::WsArgs;
 use self::presence::Presence;
-use self::topics::RunItems;
+use self::run_feed::RunFeeds;
 use self::window::Window;
 use super::api_error::{ApiError, ApiResult};
 use super::auth::Principal;
@@ -68,14 +70,14 @@ pub mod close {
 }
 
 /// What every connection shares: the shutdown signal, the connections
-/// still open, the batch window, the run events made into frames' items,
+/// still open, the batch window, the feeds of the runs followed live,
 /// and who is on which canvas.
 #[derive(Debug, Default)]
 pub struct Shared {
     pub shutdown: CancellationToken,
     pub connections: TaskTracker,
     pub window: Window,
-    pub run_items: RunItems,
+    pub run_feeds: RunFeeds,
     pub presence: Presence,
     /// Numbers the connections (their ids in presence messages).
     pub opened: std::sync::atomic::AtomicU64,

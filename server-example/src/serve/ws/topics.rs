@@ -1,16 +1,15 @@
 //! Subscriptions: what `subscribe` starts for each [`Topic`]. Each one is a
 //! task that pushes the topic's events into the connection's outbox until
-//! it is unsubscribed, the topic ends, or the client is too slow.
+//! it is unsubscribed, the topic ends, or the client is too slow; a run's
+//! live followers share one [`RunFeed`](super::run_feed::RunFeed).
 //!
 //! To add a topic: a [`Topic`] variant and its arm in [`subscribe`] (a
 //! function that checks access, answers `subscribed` and spawns the task).
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::Arc;
 
 use futures_util::StreamExt;
 
-use reelgraph::exec::RunEvent;
 use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
@@ -18,7 +17,6 @@ use tokio::task::JoinHandle;
 use super::client::Client;
 use super::messages::{ServerMessage, Topic};
 use crate::serve::api_error::ApiResult;
-use crate::serve::encoded::{Encoded, Outgoing};
 use crate::serve::registry::Scope;
 use crate::serve::runs::Events;
 
@@ -133,41 +131,57 @@ async fn run(
             "the run's events after `since` are no longer kept: read the run (GET /v1/runs/{id}); the oldest kept events follow",
         ));
     }
-    let cache = client.shared.run_items.of(id);
+    let feed = client.shared.run_feeds.of(id);
     let client = client.clone();
     let id = id.to_owned();
     Ok(tokio::spawn(async move {
-        match events {
+        let mut subscription = match events {
             Events::Stored(events) => {
                 for event in events {
-                    if !client.push(cache.item(&event)) {
+                    if !client.push(feed.item(&event)) {
                         return;
                     }
                 }
+                return;
             }
-            Events::Live(mut subscription) => loop {
-                match subscription.next_batch().await {
-                    Ok(Some(batch)) => {
-                        for event in batch.iter() {
-                            if !client.push(cache.item(event)) {
-                                return;
-                            }
+            Events::Live(subscription) => subscription,
+        };
+        loop {
+            // Caught up with the run's feed: it carries this client on.
+            let runs = &client.state.runs;
+            let joined = feed.join(&client, subscription.next_seq(), |seq| {
+                runs.live_events(&id, seq)
+            });
+            if let Some(mut following) = joined {
+                drop(subscription);
+                following.until_let_go().await;
+                return;
+            }
+            match subscription.next_batch().await {
+                Ok(Some(batch)) => {
+                    for event in batch.iter() {
+                        if !client.push(feed.item(event)) {
+                            return;
                         }
                     }
-                    Ok(None) => return,
-                    Err(_) => {
-                        let behind = resync(
-                            Topic::Run,
-                            &id,
-                            "the connection fell behind this run's events: read the run (GET /v1/runs/{id}) for where it stands",
-                        );
-                        client.send(behind);
-                        return;
-                    }
                 }
-            },
+                Ok(None) => return,
+                Err(_) => {
+                    client.send(run_fell_behind(&id));
+                    return;
+                }
+            }
         }
     }))
+}
+
+/// What a follower of run `id` that fell behind its events is told.
+pub(super) fn run_fell_behind(id: &str) -> ServerMessage {
+    resync(
+        Topic::Run,
+        id,
+        "the connection fell behind this run's events: read the run (GET /v1/runs/{id}) for where it stands",
+    )
 }
 
 /// A task's events after `since` (default: all of them), replayed from the
@@ -202,69 +216,5 @@ fn resync(topic: Topic, id: &str, message: &str) -> ServerMessage {
         topic,
         id: id.to_owned(),
         message: message.to_owned(),
-    }
-}
-
-/// Run events made into [`Encoded`] items once, shared by every connection
-/// that follows the run.
-#[derive(Debug, Default)]
-pub struct RunItems {
-    runs: Mutex<HashMap<String, Weak<RunCache>>>,
-}
-
-/// Runs with followers and forgotten ones, before the map is swept.
-const SWEEP_AT: usize = 64;
-
-impl RunItems {
-    /// The cache of run `id`, shared while someone follows it.
-    pub fn of(&self, id: &str) -> Arc<RunCache> {
-        let mut runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(cache) = runs.get(id).and_then(Weak::upgrade) {
-            return cache;
-        }
-        if runs.len() >= SWEEP_AT {
-            runs.retain(|_, cache| cache.strong_count() > 0);
-        }
-        let cache = Arc::new(RunCache::default());
-        runs.insert(id.to_owned(), Arc::downgrade(&cache));
-        cache
-    }
-}
-
-/// A run's recent events as items, by `seq`, without gaps.
-#[derive(Debug, Default)]
-pub struct RunCache {
-    items: Mutex<VecDeque<Arc<Encoded<RunEvent>>>>,
-}
-
-/// Items kept per run: followers at most this far apart share them.
-const KEPT: usize = 4096;
-
-impl RunCache {
-    /// The item of `event`: the one made already, or a new one kept for
-    /// the followers after this one.
-    pub fn item(&self, event: &RunEvent) -> Arc<dyn Outgoing> {
-        let mut items = self.items.lock().unwrap_or_else(PoisonError::into_inner);
-        let first = items.front().map_or(event.seq, |item| item.value.seq);
-        let next = first + items.len() as u64;
-        if (first..next).contains(&event.seq)
-            && let Some(item) = usize::try_from(event.seq - first)
-                .ok()
-                .and_then(|i| items.get(i))
-        {
-            return item.clone();
-        }
-        let item = Arc::new(Encoded::new(event.clone()));
-        if event.seq < first {
-            // Older than what is kept: made for this follower alone.
-            return item;
-        }
-        if event.seq != next {
-            items.clear();
-        } else if items.len() == KEPT {
-            items.pop_front();
-        }
-        items.push_back(item.clone());
-        item
     }
 }
