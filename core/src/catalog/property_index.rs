@@ -9,7 +9,7 @@ use super::spec::NodeTypeSpec;
 use crate::model::same_value;
 
 /// Positions in a spec's `properties`, worked out once per type.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct PropertyIndex {
     /// Every position, ordered by property name.
     by_name: Box<[usize]>,
