@@ -34,7 +34,20 @@ impl ChangeLog {
         }
     }
 
-    pub fn record(&mut self, changes: impl IntoIterator<Item = Change>) {
+    /// Records the changes of the apply that made `revision`. `at_least`:
+    /// how many `changes` surely holds; when that many cannot fit, the log
+    /// starts over at once, without reading them (a big apply's case).
+    pub fn record(
+        &mut self,
+        revision: u64,
+        at_least: usize,
+        changes: impl IntoIterator<Item = Change>,
+    ) {
+        if self.entries.len() + at_least > MAX_ENTRIES {
+            self.floor = revision;
+            self.entries.clear();
+            return;
+        }
         for change in changes {
             if self.entries.len() == MAX_ENTRIES {
                 self.floor = change.revision;

@@ -110,7 +110,7 @@ pub(super) fn decode(catalog: &Catalog, text: &str) -> Option<Canvas> {
         migrated: Vec::new(),
         changes: ChangeLog::starting_at(header.revision),
         spare_journal: Default::default(),
-        spare_properties: Default::default(),
+        spare_slots: Vec::new(),
     })
 }
 

@@ -90,7 +90,7 @@ pub(super) fn load(catalog: Catalog, doc: CanvasDocument) -> Result<Canvas> {
         migrated,
         changes: ChangeLog::starting_at(doc.revision),
         spare_journal: Default::default(),
-        spare_properties: Default::default(),
+        spare_slots: Vec::new(),
     })
 }
 

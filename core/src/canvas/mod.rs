@@ -131,8 +131,8 @@ pub struct Canvas {
     migrated: Vec<Migrated>,
     changes: ChangeLog,
     spare_journal: apply::SpareJournal,
-    /// The buffer a new node's property values are built in.
-    spare_properties: Properties,
+    /// The buffer a new node's property values are built in, by spec position.
+    spare_slots: Vec<Option<Value>>,
 }
 
 /// A node that was brought to its type's current version on load.
@@ -195,7 +195,7 @@ impl Canvas {
             migrated: Vec::new(),
             changes: ChangeLog::default(),
             spare_journal: Default::default(),
-            spare_properties: Default::default(),
+            spare_slots: Vec::new(),
         })
     }
 

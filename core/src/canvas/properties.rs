@@ -56,28 +56,18 @@ impl Properties {
         props
     }
 
-    /// Empties the values and keeps the buffer, to build another node's in.
-    pub(crate) fn clear(&mut self) {
-        self.0.clear();
+    /// From entries already in name order, each name once.
+    pub(crate) fn in_name_order(entries: Vec<(Arc<str>, Value)>) -> Self {
+        debug_assert!(entries.is_sorted_by(|a, b| a.0 < b.0));
+        Properties(entries)
     }
 
-    /// Appends a value out of order: [`Properties::sort`] before any lookup.
-    pub(crate) fn push(&mut self, name: Arc<str>, value: Value) {
-        self.0.push((name, value));
-    }
-
-    /// Puts pushed values in name order (a name pushed twice keeps its first value).
-    pub(crate) fn sort(&mut self) {
+    /// Puts the values in name order (a name given twice keeps its first value).
+    fn sort(&mut self) {
         if !self.0.is_sorted_by(|a, b| a.0 <= b.0) {
             self.0.sort_by(|a, b| a.0.cmp(&b.0));
             self.0.dedup_by(|a, b| a.0 == b.0);
         }
-    }
-
-    /// The values in a vector of exactly their size, leaving `self` empty
-    /// with its buffer: one allocation, where growing then shrinking made two.
-    pub(crate) fn take_exact(&mut self) -> Properties {
-        Properties(self.0.drain(..).collect())
     }
 
     /// A JSON object of the values.

@@ -2,6 +2,7 @@
 //! plus whatever users register at run time.
 
 mod builder;
+mod property_index;
 pub mod spec;
 mod spec_check;
 mod value_check;
@@ -10,6 +11,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 pub use builder::NodeTypeBuilder;
+pub(crate) use property_index::PropertyIndex;
 pub use spec::{
     Accepts, AppliesWhen, InputSpec, Migration, NodeTypeSpec, OutputSpec, PropertyKind,
     PropertySpec, TaskSpec, Template,
@@ -55,7 +57,7 @@ pub struct Catalog {
 
 #[derive(Debug, Default)]
 struct Registry {
-    types: BTreeMap<Arc<str>, Arc<NodeTypeSpec>>,
+    types: BTreeMap<Arc<str>, Registered>,
     /// `(from, to)`: an output of `from` may feed an input of `to`.
     conversions: HashSet<(DataType, DataType)>,
 }
@@ -87,14 +89,15 @@ impl Catalog {
         let spec = Arc::new(spec_check::prepare(spec)?);
         let mut reg = self.write();
         if let Some(existing) = reg.types.get(&spec.type_name)
-            && existing.version >= spec.version
+            && existing.spec.version >= spec.version
         {
             return Err(Error::DuplicateNodeType {
                 type_name: spec.type_name.to_string(),
-                version: existing.version,
+                version: existing.spec.version,
             });
         }
-        reg.types.insert(spec.type_name.clone(), spec.clone());
+        reg.types
+            .insert(spec.type_name.clone(), Registered::new(spec.clone()));
         Ok(spec)
     }
 
@@ -116,11 +119,11 @@ impl Catalog {
             let reg = self.read();
             for spec in &prepared {
                 if let Some(existing) = reg.types.get(&spec.type_name)
-                    && existing.version >= spec.version
+                    && existing.spec.version >= spec.version
                 {
                     return Err(Error::DuplicateNodeType {
                         type_name: spec.type_name.to_string(),
-                        version: existing.version,
+                        version: existing.spec.version,
                     });
                 }
             }
@@ -130,7 +133,8 @@ impl Catalog {
             .into_iter()
             .map(|spec| {
                 let spec = Arc::new(spec);
-                reg.types.insert(spec.type_name.clone(), spec.clone());
+                reg.types
+                    .insert(spec.type_name.clone(), Registered::new(spec.clone()));
                 spec
             })
             .collect())
@@ -138,12 +142,23 @@ impl Catalog {
 
     /// The current spec of a type.
     pub fn get(&self, type_name: &str) -> Option<Arc<NodeTypeSpec>> {
-        self.read().types.get(type_name).cloned()
+        self.read().types.get(type_name).map(|r| r.spec.clone())
+    }
+
+    /// The current spec of a type with its [`PropertyIndex`].
+    pub(crate) fn get_indexed(
+        &self,
+        type_name: &str,
+    ) -> Option<(Arc<NodeTypeSpec>, Arc<PropertyIndex>)> {
+        self.read()
+            .types
+            .get(type_name)
+            .map(|r| (r.spec.clone(), r.index.clone()))
     }
 
     /// Every registered type, sorted by name.
     pub fn types(&self) -> Vec<Arc<NodeTypeSpec>> {
-        self.read().types.values().cloned().collect()
+        self.read().types.values().map(|r| r.spec.clone()).collect()
     }
 
     /// The names of every registered type, sorted.
@@ -196,6 +211,20 @@ impl Catalog {
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Registry> {
         self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A registered spec, with what its properties say worked out once.
+#[derive(Debug)]
+struct Registered {
+    spec: Arc<NodeTypeSpec>,
+    index: Arc<PropertyIndex>,
+}
+
+impl Registered {
+    fn new(spec: Arc<NodeTypeSpec>) -> Self {
+        let index = Arc::new(PropertyIndex::new(&spec));
+        Registered { spec, index }
     }
 }
 

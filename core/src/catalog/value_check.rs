@@ -42,7 +42,8 @@ fn applies(
     let Some(parent) = spec.property(&cond.property) else {
         return false;
     };
-    let current = props.value(&cond.property).unwrap_or(&Value::Null);
+    // The spec's own name: values keyed by it are found by pointer.
+    let current = props.value(&parent.name).unwrap_or(&Value::Null);
     cond.one_of.iter().any(|v| same_value(v, current)) && applies(spec, props, parent, depth + 1)
 }
 

@@ -128,6 +128,33 @@ pub(super) fn changes<'a>(
     })
 }
 
+/// How many changes [`changes`] gives at least, counted without lookups:
+/// the entries that always give one, and the added edges when none was
+/// removed (then each is still there).
+pub(super) fn sure_changes(journal: &[Undo]) -> usize {
+    let (mut sure, mut added_edges, mut edge_removed) = (0, 0, false);
+    for undo in journal {
+        match undo {
+            Undo::NodeAdded(_) | Undo::NodeRemoved { .. } => sure += 1,
+            Undo::NodeChanged { content, .. } => sure += usize::from(*content),
+            Undo::EdgeAdded(_) => added_edges += 1,
+            Undo::EdgeRemoved { .. } => {
+                sure += 1;
+                edge_removed = true;
+            }
+            Undo::GroupAdded(_)
+            | Undo::GroupRemoved { .. }
+            | Undo::GroupChanged(_)
+            | Undo::CanvasChanged(_) => {}
+        }
+    }
+    if edge_removed {
+        sure
+    } else {
+        sure + added_edges
+    }
+}
+
 impl Canvas {
     /// Puts back every journaled change, newest first.
     pub(super) fn rollback(&mut self, journal: Vec<Undo>) {
@@ -295,5 +322,85 @@ mod tests {
             changes(&canvas, 4),
             [("s1".into(), true), ("hero".into(), true)]
         );
+    }
+
+    #[test]
+    fn an_edge_added_and_removed_in_one_apply_counts_once() {
+        let mut canvas = Canvas::new(Catalog::builtin(), "c", "C");
+        canvas
+            .apply(vec![
+                Op::add_node("hero", "character", json!({"name": "Mara"})),
+                Op::add_node("s1", "shot", json!({"number": 1})),
+                Op::connect(("hero", "character"), ("s1", "characters")),
+                Op::Disconnect {
+                    id: "hero.character->s1.characters".into(),
+                },
+            ])
+            .expect("applies");
+        assert_eq!(
+            changes(&canvas, 0),
+            [
+                ("hero".into(), true),
+                ("s1".into(), true),
+                ("s1".into(), true)
+            ]
+        );
+    }
+
+    #[test]
+    fn an_apply_with_more_changes_than_the_log_keeps_starts_it_over() {
+        let mut canvas = Canvas::new(Catalog::builtin(), "c", "C");
+        canvas
+            .apply(vec![Op::add_node("first", "prop", json!({"name": "P"}))])
+            .expect("applies");
+        // More changes than the log keeps (16,384); an edge is removed, so
+        // the added ones are looked up one by one.
+        let mut ops: Vec<Op> = (0..8_192)
+            .map(|i| Op::add_node(&format!("c{i}"), "character", json!({"name": "M"})))
+            .collect();
+        ops.push(Op::add_node("s", "shot", json!({"number": 1})));
+        ops.extend(
+            (0..8_192)
+                .map(|i| Op::connect((&format!("c{i}") as &str, "character"), ("s", "characters"))),
+        );
+        ops.push(Op::Disconnect {
+            id: "c0.character->s.characters".into(),
+        });
+        canvas.apply(ops).expect("applies");
+        assert!(canvas.changes_since(2).expect("starts at 2").is_empty());
+        assert!(canvas.changes_since(1).is_none());
+
+        // Sure changes alone overflow it: the same outcome.
+        let ops: Vec<Op> = (0..16_385)
+            .map(|i| Op::add_node(&format!("p{i}"), "prop", json!({"name": "P"})))
+            .collect();
+        canvas.apply(ops).expect("applies");
+        assert!(canvas.changes_since(3).expect("starts at 3").is_empty());
+        assert!(canvas.changes_since(2).is_none());
+
+        // Exactly as many as it keeps: all kept.
+        let mut canvas = Canvas::new(Catalog::builtin(), "c", "C");
+        let ops: Vec<Op> = (0..16_384)
+            .map(|i| Op::add_node(&format!("p{i}"), "prop", json!({"name": "P"})))
+            .collect();
+        canvas.apply(ops).expect("applies");
+        assert_eq!(canvas.changes_since(0).expect("kept").len(), 16_384);
+
+        // As many, with an edge added and removed again: it counts once,
+        // so all are kept.
+        let mut canvas = Canvas::new(Catalog::builtin(), "c", "C");
+        let mut ops: Vec<Op> = (0..8_192)
+            .map(|i| Op::add_node(&format!("c{i}"), "character", json!({"name": "M"})))
+            .collect();
+        ops.push(Op::add_node("s", "shot", json!({"number": 1})));
+        ops.extend(
+            (0..8_191)
+                .map(|i| Op::connect((&format!("c{i}") as &str, "character"), ("s", "characters"))),
+        );
+        ops.push(Op::Disconnect {
+            id: "c0.character->s.characters".into(),
+        });
+        canvas.apply(ops).expect("applies");
+        assert_eq!(canvas.changes_since(0).expect("kept").len(), 16_384);
     }
 }

@@ -120,7 +120,11 @@ impl Canvas {
             match self.apply_one(&mut ops[index], &mut journal, &mut inverse) {
                 // Reversed here and all together below: the inverses of the
                 // last op come first, each op's in their own order.
-                Ok(()) => inverse[start..].reverse(),
+                Ok(()) => {
+                    if inverse.len() - start > 1 {
+                        inverse[start..].reverse();
+                    }
+                }
                 Err(source) => {
                     self.rollback(journal);
                     let error = Error::OpRejected {
@@ -135,7 +139,8 @@ impl Canvas {
         self.revision += 1;
         self.touch();
         let changes = journal::changes(&self.edges, &self.graph, self.revision, &journal);
-        self.changes.record(changes);
+        let at_least = journal::sure_changes(&journal);
+        self.changes.record(self.revision, at_least, changes);
         inverse.reverse();
         let applied = Applied {
             revision: self.revision,

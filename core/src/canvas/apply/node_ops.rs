@@ -36,13 +36,13 @@ impl Canvas {
                 id: id.to_owned(),
             });
         }
-        let spec = self
-            .catalog
-            .get(node_type)
-            .ok_or_else(|| Error::UnknownNodeType {
-                type_name: node_type.to_owned(),
-                known: self.catalog.type_names(),
-            })?;
+        let (spec, index) =
+            self.catalog
+                .get_indexed(node_type)
+                .ok_or_else(|| Error::UnknownNodeType {
+                    type_name: node_type.to_owned(),
+                    known: self.catalog.type_names(),
+                })?;
         // Only an older type version needs its own copy of the values, to migrate.
         let migrated = match type_version {
             Some(v) if v > spec.version => {
@@ -76,8 +76,9 @@ impl Canvas {
         let props = checked_properties(
             id,
             &spec,
+            &index,
             migrated.as_ref().unwrap_or(properties),
-            &mut self.spare_properties,
+            &mut self.spare_slots,
         )?;
         let key: Arc<str> = Arc::from(id);
         let ix = self.graph.add_node(key.clone());

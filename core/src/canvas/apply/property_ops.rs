@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::super::{Canvas, Properties};
 use super::journal::Undo;
-use crate::catalog::{NodeTypeSpec, PropertySpec};
+use crate::catalog::{NodeTypeSpec, PropertyIndex, PropertySpec};
 use crate::catalog::{check_value, property_applies};
 use crate::error::{Error, Result};
 use crate::ops::Op;
@@ -43,11 +43,9 @@ impl Canvas {
             record(name, props.remove(name));
         }
         for (name, value) in properties.iter() {
-            let prop = spec.property(name).ok_or_else(|| Error::UnknownProperty {
-                type_name: spec.type_name.to_string(),
-                property: name.clone(),
-                known: spec.properties.iter().map(|p| p.name.to_string()).collect(),
-            })?;
+            let prop = spec
+                .property(name)
+                .ok_or_else(|| unknown_property(&spec, name))?;
             let old = if value.is_null() {
                 match &prop.default {
                     Some(default) => props.set(prop.name.clone(), default.clone()),
@@ -92,32 +90,79 @@ impl Canvas {
     }
 }
 
-/// Validates given property values and fills in defaults, building them in
-/// `scratch` (a buffer kept between calls). Reads the op's values in place:
-/// only the values the node keeps are copied.
+/// Validates given property values and fills in defaults, for a new node.
+/// Reads the op's values in place: only the values the node keeps are
+/// copied. `slots` (a buffer kept between calls) holds them by spec position
+/// until they are laid out in name order.
 pub(super) fn checked_properties(
     id: &str,
     spec: &NodeTypeSpec,
+    index: &PropertyIndex,
     given: &Map<String, Value>,
-    scratch: &mut Properties,
+    slots: &mut Vec<Option<Value>>,
 ) -> Result<Properties> {
-    scratch.clear();
-    for (name, value) in given {
-        let prop = spec.property(name).ok_or_else(|| Error::UnknownProperty {
-            type_name: spec.type_name.to_string(),
-            property: name.clone(),
-            known: spec.properties.iter().map(|p| p.name.to_string()).collect(),
-        })?;
-        if !value.is_null() {
-            check_value(id, name, prop, value)?;
-            // The spec's name, so every node shares its allocation.
-            scratch.push(prop.name.clone(), value.clone());
+    slots.clear();
+    slots.resize_with(spec.properties.len(), || None);
+    if let Err(e) = given_values(id, spec, index, given, slots) {
+        slots.clear();
+        return Err(e);
+    }
+    // As `fill_defaults`, by position.
+    loop {
+        let mut filled_some = false;
+        let mut held_back = false;
+        for &at in index.defaulted() {
+            if slots[at].is_some() {
+                continue;
+            }
+            if index.applies(spec, at, |p| slots[p].as_ref()) {
+                slots[at] = spec.properties[at].default.clone();
+                filled_some = true;
+            } else {
+                held_back = true;
+            }
+        }
+        if !(filled_some && held_back) {
+            break;
         }
     }
-    // A JSON object iterates in name order: nothing to sort, usually.
-    scratch.sort();
-    fill_defaults(spec, scratch, |_| true, |_| {});
-    Ok(scratch.take_exact())
+    let mut values = Vec::with_capacity(slots.iter().flatten().count());
+    for &at in index.by_name() {
+        if let Some(value) = slots[at].take() {
+            // The spec's name, so every node shares its allocation.
+            values.push((spec.properties[at].name.clone(), value));
+        }
+    }
+    Ok(Properties::in_name_order(values))
+}
+
+/// Checks each given value and puts it in its property's slot.
+fn given_values(
+    id: &str,
+    spec: &NodeTypeSpec,
+    index: &PropertyIndex,
+    given: &Map<String, Value>,
+    slots: &mut [Option<Value>],
+) -> Result<()> {
+    let mut cursor = 0;
+    for (name, value) in given {
+        let Some(at) = index.position(spec, name, &mut cursor) else {
+            return Err(unknown_property(spec, name));
+        };
+        if !value.is_null() {
+            check_value(id, name, &spec.properties[at], value)?;
+            slots[at] = Some(value.clone());
+        }
+    }
+    Ok(())
+}
+
+fn unknown_property(spec: &NodeTypeSpec, name: &str) -> Error {
+    Error::UnknownProperty {
+        type_name: spec.type_name.to_string(),
+        property: name.to_owned(),
+        known: spec.properties.iter().map(|p| p.name.to_string()).collect(),
+    }
 }
 
 /// Gives every absent property that applies (and that `eligible` accepts)
