@@ -599,3 +599,64 @@ async fn bad_input_is_refused_with_the_error_table_status() {
         assert!(matches!(status, 400 | 422), "{query}: {status} {body}");
     }
 }
+
+/// A server that may run one run at a time refuses a second start and a
+/// batch (503 `unavailable`, with `Retry-After`) without recording them,
+/// and starts runs again once the first has ended.
+#[tokio::test]
+async fn starts_beyond_the_active_runs_limit_are_refused_until_one_ends() {
+    let server = Server::start_with(&["--max-active-runs", "1"]);
+    let (run, mut stream, _) = start_slow_run(&server).await;
+
+    let second = server
+        .post(&format!("/v1/canvases/{DEMO}/runs"))
+        .json(&json!({"quality": "draft", "targets": ["img_1a"], "run_id": "refused"}))
+        .answer()
+        .await;
+    assert_eq!(second.headers()["retry-after"], "1");
+    let body = expect_error(second, 503, "unavailable").await;
+    assert_eq!(body["details"]["reason"], "active_runs");
+    assert_eq!(body["details"]["limit"], 1);
+    let batch = server
+        .post(&format!("/v1/canvases/{DEMO}/batches"))
+        .json(&json!({"runs": [{"quality": "draft", "targets": ["img_1a"]}]}))
+        .answer()
+        .await;
+    expect_error(batch, 503, "unavailable").await;
+    // Nothing of the refused starts was written.
+    let (_, page) = server.get("/v1/runs").json_answer().await;
+    let listed: Vec<&str> = page["items"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|r| r["run_id"].as_str().expect("an id"))
+        .collect();
+    assert_eq!(listed, [run.as_str()]);
+    let (status, _) = server.get("/v1/runs/refused").json_answer().await;
+    assert_eq!(status, 404);
+
+    let cancelled = server
+        .post(&format!("/v1/runs/{run}/cancel"))
+        .answer()
+        .await;
+    assert_eq!(cancelled.status(), 202);
+    read_events(&mut stream, ends_run).await;
+    // Its room comes back once its driver has stored it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let again = server
+            .post(&format!("/v1/canvases/{DEMO}/runs"))
+            .json(&json!({"quality": "draft", "targets": ["img_1a"]}))
+            .answer()
+            .await;
+        if again.status() == 202 {
+            break;
+        }
+        expect_error(again, 503, "unavailable").await;
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no room after the run ended"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -8,7 +8,8 @@
 //! checks that every code used is in the table.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use reelgraph::ErrorBody;
 use reelgraph::error_codes::Category;
@@ -312,7 +313,14 @@ impl From<reelgraph::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        // An error that says when to come back says it in the header too.
+        let retry_after = self.body.details.get("retry_after").and_then(Value::as_u64);
         let mut response = (self.status, Json(ErrorEnvelope { error: self.body })).into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
         // Lets the layer that turns bare error responses into JSON see at
         // once that this one needs nothing.
         response.extensions_mut().insert(Answered);

@@ -73,6 +73,10 @@ pub struct Args {
     /// How long a finished run stays held in memory.
     #[arg(long, env = "REELGRAPH_HELD_RUNS_FOR", default_value = "60s", value_parser = humantime::parse_duration)]
     pub held_runs_for: Duration,
+    /// Runs going at once, at most (a batch counts each of its runs); a
+    /// start beyond it is refused with 503 `unavailable` until one ends.
+    #[arg(long, env = "REELGRAPH_MAX_ACTIVE_RUNS", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_active_runs: u32,
     #[command(flatten)]
     pub security: SecurityArgs,
     #[command(flatten)]
@@ -137,6 +141,7 @@ impl Args {
             runner: RunnerArg::Local,
             held_runs: 64,
             held_runs_for: Duration::from_secs(60),
+            max_active_runs: 256,
             security: SecurityArgs::default(),
             ws: WsArgs::default(),
         }

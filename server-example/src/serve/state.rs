@@ -107,6 +107,7 @@ impl AppState {
             ),
             metrics.clone(),
             (config.runner == RunnerArg::Remote).then(|| tasks.clone()),
+            config.max_active_runs as usize,
         )?;
         let limits = RateLimits::new(config.security.rate_limit, config.security.rate_burst);
         Ok(AppState(Arc::new(Inner {

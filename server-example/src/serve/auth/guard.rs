@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -132,16 +132,12 @@ fn refuse(message: &str) -> Refusal {
 pub fn limit(state: &AppState, caller: &Caller) -> Result<(), Response> {
     state.limits.check(caller).map_err(|wait| {
         let secs = retry_after_secs(wait);
-        let mut response = ApiError::new(
+        ApiError::new(
             "rate_limited",
             format!("too many requests: wait {secs} s before the next one"),
         )
         .with_details(json!({"retry_after": secs}))
-        .into_response();
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(secs));
-        response
+        .into_response()
     })
 }
 

@@ -14,6 +14,8 @@ use reelgraph::exec::{
 use reelgraph::runner::{CircuitConfig, FunctionRunner, Resilience, RetryPolicy};
 use reelgraph::store::CanvasStore;
 use reelgraph::{Canvas, Catalog, Error};
+use serde_json::json;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 
 use super::driver;
@@ -43,6 +45,9 @@ struct Inner {
     records: Records,
     /// The tasks that drive runs to their end and store them.
     drivers: TaskTracker,
+    /// A permit per run going; a driver gives its run's back at the end.
+    active: Arc<Semaphore>,
+    max_active: usize,
     closing: AtomicBool,
 }
 
@@ -65,7 +70,8 @@ impl Runs {
     /// Runs of canvases from `store`, with files under `data_dir`, records
     /// in `db` (the server's database), published in `hub`. Their tasks run
     /// in-process with the demo functions, or on the workers of `remote`
-    /// (the server's task service) when given.
+    /// (the server's task service) when given; at most `max_active` at once.
+    #[allow(clippy::too_many_arguments)]
     pub fn open(
         data_dir: &std::path::Path,
         db: ServerDb,
@@ -74,6 +80,7 @@ impl Runs {
         hub: RunHub,
         metrics: Metrics,
         remote: Option<Tasks>,
+        max_active: usize,
     ) -> reelgraph::Result<Self> {
         let io = |e: std::io::Error| Error::Storage {
             message: format!("the run folders: {e}"),
@@ -107,6 +114,8 @@ impl Runs {
                 folders,
                 records,
                 drivers: TaskTracker::new(),
+                active: Arc::new(Semaphore::new(max_active)),
+                max_active,
                 closing: AtomicBool::new(false),
             }),
         })
@@ -140,6 +149,27 @@ impl Runs {
         Ok(())
     }
 
+    /// Room for `runs` more runs, or `unavailable` while the server runs as
+    /// many as it may: a flood of starts cannot take every core and all
+    /// the memory, and a client is told to come back.
+    fn reserve(&self, runs: usize) -> ApiResult<OwnedSemaphorePermit> {
+        let asked = u32::try_from(runs).unwrap_or(u32::MAX);
+        self.inner
+            .active
+            .clone()
+            .try_acquire_many_owned(asked)
+            .map_err(|_| {
+                let limit = self.inner.max_active;
+                ApiError::new(
+                    "unavailable",
+                    format!(
+                        "the server runs at most {limit} runs at once (--max-active-runs) and has no room for {runs} more: start again when one has ended"
+                    ),
+                )
+                .with_details(json!({"reason": "active_runs", "limit": limit, "retry_after": 1}))
+            })
+    }
+
     /// A run id given in the options must name one folder and be new.
     async fn check_run_id(&self, options: &RunOptions) -> ApiResult<()> {
         let Some(id) = &options.run_id else {
@@ -171,6 +201,7 @@ impl Runs {
     pub async fn start(&self, canvas_id: &str, options: RunOptions) -> ApiResult<RunSummary> {
         self.refuse_when_closing()?;
         self.check_run_id(&options).await?;
+        let room = self.reserve(1)?;
         let canvas = self.canvas(canvas_id).await?;
         let revision = canvas.revision();
         let canvas = Arc::new(Mutex::new(canvas));
@@ -181,9 +212,11 @@ impl Runs {
         let summary = self.record(run.id(), canvas_id, revision, options).await?;
         let events = run.events();
         let handle = run.handle();
-        self.inner
-            .drivers
-            .spawn(driver::drive(self.clone(), run.finish(), events, held));
+        let driven = driver::drive(self.clone(), run.finish(), events, held);
+        self.inner.drivers.spawn(async move {
+            driven.await;
+            drop(room);
+        });
         // A shutdown that began meanwhile did not see this run.
         if self.inner.closing.load(Ordering::SeqCst) {
             handle.cancel();
@@ -209,6 +242,7 @@ impl Runs {
         for options in &variants {
             self.check_run_id(options).await?;
         }
+        let room = self.reserve(variants.len())?;
         let canvas = self.canvas(canvas_id).await?;
         let revision = canvas.revision();
         let canvas = Arc::new(Mutex::new(canvas));
@@ -230,12 +264,11 @@ impl Runs {
             );
         }
         let events = batch.events();
-        self.inner.drivers.spawn(driver::drive_batch(
-            self.clone(),
-            batch.finish(),
-            events,
-            held,
-        ));
+        let driven = driver::drive_batch(self.clone(), batch.finish(), events, held);
+        self.inner.drivers.spawn(async move {
+            driven.await;
+            drop(room);
+        });
         if self.inner.closing.load(Ordering::SeqCst) {
             handles.iter().for_each(|h| h.cancel());
         }
@@ -290,20 +323,29 @@ impl Runs {
 
     /// The run, where it stands, and its report once it ended.
     pub async fn view(&self, run_id: &str) -> ApiResult<RunView> {
-        let Stored {
-            mut summary,
-            snapshot,
-            report,
-        } = self.stored(run_id).await?;
+        let mut stored = self.stored(run_id).await?;
         let hub = &self.inner.hub;
-        let (snapshot, report) = match hub.snapshot(run_id) {
-            // The hub is ahead of the table while the run goes.
-            Ok(live) => (live, hub.report(run_id)?.or(report)),
-            Err(_) => (
-                snapshot.unwrap_or_else(|| reelgraph::exec::RunSnapshot::new(run_id)),
-                report,
-            ),
+        // The hub is ahead of the table while it holds the run.
+        let live = hub
+            .snapshot(run_id)
+            .and_then(|snapshot| Ok((snapshot, hub.report(run_id)?)));
+        let (snapshot, report) = match live {
+            Ok((snapshot, report)) => (snapshot, report.or(stored.report)),
+            Err(_) => {
+                // Let go after the row was read (the hub lets a run go only
+                // once its end is stored): the row has its end now.
+                if stored.snapshot.is_none() {
+                    stored = self.stored(run_id).await?;
+                }
+                (
+                    stored
+                        .snapshot
+                        .unwrap_or_else(|| reelgraph::exec::RunSnapshot::new(run_id)),
+                    stored.report,
+                )
+            }
         };
+        let mut summary = stored.summary;
         summary.state = snapshot.state;
         summary.ended_at = snapshot.ended_at;
         Ok(RunView {
@@ -432,6 +474,7 @@ mod tests {
             hub,
             Metrics::new(),
             None,
+            16,
         )
         .expect("runs")
     }
