@@ -75,7 +75,7 @@ pub struct Args {
     pub held_runs_for: Duration,
     /// Runs going at once, at most (a batch counts each of its runs); a
     /// start beyond it is refused with 503 `unavailable` until one ends.
-    #[arg(long, env = "REELGRAPH_MAX_ACTIVE_RUNS", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, env = "REELGRAPH_MAX_ACTIVE_RUNS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_active_runs: u32,
     #[command(flatten)]
     pub security: SecurityArgs,
@@ -141,7 +141,7 @@ impl Args {
             runner: RunnerArg::Local,
             held_runs: 64,
             held_runs_for: Duration::from_secs(60),
-            max_active_runs: 256,
+            max_active_runs: 1024,
             security: SecurityArgs::default(),
             ws: WsArgs::default(),
         }
