@@ -14,6 +14,7 @@ use crate::convert::{loads, serialize, str_arg, to_json_text, wrong_type};
 use crate::errors::core_err;
 use crate::formats;
 use crate::from_python::from_python;
+use crate::op_dict;
 use crate::py_str;
 
 /// Applies of at most this many ops keep the GIL (see `apply`).
@@ -346,11 +347,14 @@ fn parse_ops(ops: &Bound<'_, PyAny>) -> PyResult<Vec<Op>> {
     if let Ok(text) = ops.cast::<PyString>() {
         return Op::parse_list(py_str::text(text)?).map_err(core_err);
     }
-    if ops.is_instance_of::<PyDict>() {
-        return Ok(vec![from_python(ops, "ops")?]);
+    if let Ok(dict) = ops.cast::<PyDict>() {
+        return Ok(vec![op_dict::one(dict)?]);
     }
-    if ops.is_instance_of::<PyList>() || ops.is_instance_of::<PyTuple>() {
-        return from_python(ops, "ops");
+    if let Ok(list) = ops.cast::<PyList>() {
+        return op_dict::many(list.iter());
+    }
+    if let Ok(tuple) = ops.cast::<PyTuple>() {
+        return op_dict::many(tuple.iter());
     }
     Err(wrong_type(
         "ops",

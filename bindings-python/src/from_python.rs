@@ -7,6 +7,9 @@
 //! it is about (`ops[2].position.x`) instead of a column in text nobody
 //! wrote. The rules are those of JSON text: no NaN, no infinity, integers
 //! within 64 bits, `str` keys, at most [`MAX_DEPTH`] levels.
+//!
+//! The common ops are read by `op_dict` first; what it does not read
+//! (another op, a bad value) comes here.
 
 use std::fmt;
 
@@ -23,11 +26,13 @@ use crate::py_str;
 
 /// Reads a `T` from `obj`; errors name `arg` and the place in it.
 pub fn from_python<T: DeserializeOwned>(obj: &Bound<'_, PyAny>, arg: &str) -> PyResult<T> {
-    T::deserialize(PyDeserializer {
-        obj,
-        depth: MAX_DEPTH,
-    })
-    .map_err(|bad| bad.into_py_err(arg))
+    read_at(obj, MAX_DEPTH).map_err(|bad| bad.into_py_err(arg))
+}
+
+/// Reads a `T` from `obj`, `depth` levels of nesting left; the error's
+/// place starts at `obj`.
+pub fn read_at<T: DeserializeOwned>(obj: &Bound<'_, PyAny>, depth: usize) -> Result<T, Bad> {
+    T::deserialize(PyDeserializer { obj, depth })
 }
 
 impl de::Error for Bad {

@@ -20,6 +20,7 @@ mod from_python;
 mod function_call;
 mod function_loop;
 mod http_runner;
+mod op_dict;
 mod plan;
 mod py_str;
 mod run;
