@@ -262,38 +262,40 @@ fn number(obj: &Bound<'_, PyAny>) -> Option<f64> {
 
 /// `{"x": .., "y": ..}`.
 fn position_of(obj: &Bound<'_, PyAny>, depth: usize) -> Option<Position> {
-    let dict = obj.cast::<PyDict>().ok()?;
-    depth.checked_sub(1)?;
-    let (mut x, mut y) = (None, None);
-    for (key, value) in entries(dict) {
-        let slot = match text(&key)? {
-            "x" => &mut x,
-            "y" => &mut y,
-            _ => return None,
-        };
-        if slot.replace(number(&value)?).is_some() {
-            return None;
-        }
-    }
-    Some(Position::new(x?, y?))
+    let (x, y) = two_fields(obj, depth, ["x", "y"], number)?;
+    Some(Position::new(x, y))
 }
 
 /// `{"node": .., "port": ..}`.
 fn port(obj: &Bound<'_, PyAny>, depth: usize) -> Option<PortRef> {
+    let (node, port) = two_fields(obj, depth, ["node", "port"], string)?;
+    Some(PortRef::new(node, port))
+}
+
+/// A dict of exactly the fields `names`, each once, each read by `read`.
+fn two_fields<T>(
+    obj: &Bound<'_, PyAny>,
+    depth: usize,
+    names: [&str; 2],
+    read: impl Fn(&Bound<'_, PyAny>) -> Option<T>,
+) -> Option<(T, T)> {
     let dict = obj.cast::<PyDict>().ok()?;
     depth.checked_sub(1)?;
-    let (mut node, mut port) = (None, None);
+    let (mut first, mut second) = (None, None);
     for (key, value) in entries(dict) {
-        let slot = match text(&key)? {
-            "node" => &mut node,
-            "port" => &mut port,
-            _ => return None,
+        let key = text(&key)?;
+        let slot = if key == names[0] {
+            &mut first
+        } else if key == names[1] {
+            &mut second
+        } else {
+            return None;
         };
-        if slot.replace(string(&value)?).is_some() {
+        if slot.replace(read(&value)?).is_some() {
             return None;
         }
     }
-    Some(PortRef::new(node?, port?))
+    Some((first?, second?))
 }
 
 /// A list or tuple of str.

@@ -120,11 +120,7 @@ impl Canvas {
             match self.apply_one(&mut ops[index], &mut journal, &mut inverse) {
                 // Reversed here and all together below: the inverses of the
                 // last op come first, each op's in their own order.
-                Ok(()) => {
-                    if inverse.len() - start > 1 {
-                        inverse[start..].reverse();
-                    }
-                }
+                Ok(()) => inverse[start..].reverse(),
                 Err(source) => {
                     self.rollback(journal);
                     let error = Error::OpRejected {
