@@ -1,16 +1,16 @@
 //! One WebSocket connection: a reader that handles the client's messages
-//! and a writer that sends a frame when the shared batch window ends, pings,
-//! and closes the connection (too slow, idle, shutdown, a frame over the
-//! limit).
+//! and a writer that sends the frames the batch window could not send at
+//! once, pings, and closes the connection (too slow, idle, shutdown, a
+//! frame over the limit).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
+use futures_util::stream::SplitStream;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
@@ -19,6 +19,7 @@ use super::Shared;
 use super::close;
 use super::messages::{self, ClientMessage, ServerMessage, Topic};
 use super::outbox::{Outbox, Pushed};
+use super::sender::{Sender, Tried};
 use super::topics;
 use crate::serve::api_error::{ApiError, ApiResult};
 use crate::serve::auth::Principal;
@@ -39,6 +40,8 @@ pub struct Client {
     pub principal: Principal,
     pub format: Format,
     pub outbox: Outbox,
+    /// The sending half, once the connection is upgraded.
+    sender: OnceLock<Sender>,
     subscriptions: Mutex<HashMap<(Topic, String), JoinHandle<()>>>,
     /// When the client last sent anything (a pong too), in ms since `born`.
     heard: AtomicU64,
@@ -64,6 +67,7 @@ impl Client {
             principal,
             format,
             outbox: Outbox::new(queue),
+            sender: OnceLock::new(),
             subscriptions: Mutex::default(),
             heard: AtomicU64::new(0),
             born: Instant::now(),
@@ -73,16 +77,16 @@ impl Client {
     }
 
     /// Queues a message of the server; false when the client is too slow.
-    pub fn send(&self, message: ServerMessage) -> bool {
+    pub fn send(self: &Arc<Self>, message: ServerMessage) -> bool {
         self.push(Arc::new(Encoded::new(message)))
     }
 
     /// Queues an item for the end of the window; false when the client is
     /// too slow.
-    pub fn push(&self, item: Arc<dyn Outgoing>) -> bool {
+    pub fn push(self: &Arc<Self>, item: Arc<dyn Outgoing>) -> bool {
         match self.outbox.push(item) {
             Pushed::First => {
-                self.shared.window.wake_after(self.outbox.writer());
+                self.shared.window.send_after(self);
                 true
             }
             Pushed::Queued => true,
@@ -107,6 +111,31 @@ impl Client {
             "required_scope": scope,
             "key_scopes": self.principal.scopes,
         })))
+    }
+
+    /// At the end of a window: sends the queued messages as one frame if
+    /// the socket takes it at once, else wakes the writer to send it.
+    pub fn send_due(&self) {
+        let sent = match self.sender.get() {
+            Some(sender) if !self.outbox.is_too_slow() => {
+                sender.try_send_frame(|| self.take_frame()) == Tried::Done
+            }
+            _ => false,
+        };
+        if !sent {
+            self.outbox.writer().notify_one();
+        }
+    }
+
+    /// The queued messages as one frame (counted as sent), `None` when
+    /// nothing is queued.
+    fn take_frame(&self) -> Option<Message> {
+        let items = self.outbox.drain();
+        if items.is_empty() {
+            return None;
+        }
+        self.state.metrics.ws_frame_sent(items.len());
+        Some(batch(self.format, &items))
     }
 
     /// Ends the connection with `code` (the first reason given wins).
@@ -155,10 +184,12 @@ impl Client {
 /// Serves `socket` until it closes.
 pub async fn run(socket: WebSocket, client: Arc<Client>) {
     let (sink, stream) = socket.split();
+    // Set once, here: the connection's only sending half.
+    let _ = client.sender.set(Sender::new(sink));
     // The reader is a task of its own. In the writer's task, every frame
     // sent would poll it too, and each poll readies a read buffer.
     let mut reader = AbortOnDropHandle::new(tokio::spawn(read(stream, client.clone())));
-    let writer = write(sink, client.clone());
+    let writer = write(client.clone());
     tokio::pin!(writer);
     tokio::select! {
         () = &mut writer => {
@@ -340,7 +371,10 @@ async fn apply(
     }
 }
 
-async fn write(mut sink: SplitSink<WebSocket, Message>, client: Arc<Client>) {
+async fn write(client: Arc<Client>) {
+    let Some(sender) = client.sender.get() else {
+        return;
+    };
     let config = client.state.config.ws.clone();
     let metrics = client.state.metrics.clone();
     let shutdown = client.shared.shutdown.clone();
@@ -361,7 +395,7 @@ async fn write(mut sink: SplitSink<WebSocket, Message>, client: Arc<Client>) {
                     client.close(close::IDLE, "idle_timeout");
                     continue;
                 }
-                if !send(&mut sink, &client, Message::Ping(axum::body::Bytes::new())).await {
+                if !send(&client, sender.send(Message::Ping(axum::body::Bytes::new()))).await {
                     return;
                 }
                 continue;
@@ -375,13 +409,17 @@ async fn write(mut sink: SplitSink<WebSocket, Message>, client: Arc<Client>) {
         if client.outbox.is_too_slow() {
             break;
         }
-        if !flush(&mut sink, &client).await {
+        if !send(&client, sender.flush(|| client.take_frame())).await {
             return;
         }
     }
     // What the window collected goes out before the close frame.
     if !client.outbox.is_too_slow() {
-        let flushed = tokio::time::timeout(LAST_WORDS, flush(&mut sink, &client)).await;
+        let flushed = tokio::time::timeout(
+            LAST_WORDS,
+            send(&client, sender.flush(|| client.take_frame())),
+        )
+        .await;
         if !flushed.unwrap_or(false) {
             return;
         }
@@ -397,7 +435,7 @@ async fn write(mut sink: SplitSink<WebSocket, Message>, client: Arc<Client>) {
         );
         let last = [Arc::new(Encoded::new(ServerMessage::error(None, error))) as Arc<dyn Outgoing>];
         let frame = batch(client.format, &last);
-        let _ = tokio::time::timeout(LAST_WORDS, sink.send(frame)).await;
+        let _ = tokio::time::timeout(LAST_WORDS, sender.send(frame)).await;
         client.close(close::TOO_SLOW, "too_slow");
     }
     let frame = client
@@ -405,29 +443,15 @@ async fn write(mut sink: SplitSink<WebSocket, Message>, client: Arc<Client>) {
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .clone();
-    let _ = tokio::time::timeout(LAST_WORDS, sink.send(Message::Close(frame))).await;
-    let _ = tokio::time::timeout(LAST_WORDS, sink.close()).await;
+    let _ = tokio::time::timeout(LAST_WORDS, sender.send(Message::Close(frame))).await;
+    let _ = tokio::time::timeout(LAST_WORDS, sender.close()).await;
 }
 
-/// Sends what is queued as one frame; false when the connection broke.
-async fn flush(sink: &mut SplitSink<WebSocket, Message>, client: &Client) -> bool {
-    let items = client.outbox.drain();
-    if items.is_empty() {
-        return true;
-    }
-    let frame = batch(client.format, &items);
-    if !send(sink, client, frame).await {
-        return false;
-    }
-    client.state.metrics.ws_frame_sent(items.len());
-    true
-}
-
-/// Sends `message`, giving up (false) when the connection broke or the
+/// Waits for `sending`, giving up (false) when the connection broke or the
 /// client is too slow meanwhile.
-async fn send(sink: &mut SplitSink<WebSocket, Message>, client: &Client, message: Message) -> bool {
+async fn send(client: &Client, sending: impl Future<Output = Result<(), axum::Error>>) -> bool {
     tokio::select! {
-        sent = sink.send(message) => sent.is_ok(),
+        sent = sending => sent.is_ok(),
         () = client.outbox.overflow() => true,
     }
 }

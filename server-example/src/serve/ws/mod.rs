@@ -6,8 +6,9 @@
 //!   subscription follows (add a topic there); [`run_feed`]: one reader
 //!   of a run's events for all its followers;
 //! - [`client`]: one connection (reader, writer, batching, pings, closing);
-//!   [`outbox`]: its bounded queue; [`window`]: the batch window all
-//!   connections share; [`presence`]: who is on a canvas;
+//!   [`outbox`]: its bounded queue; [`sender`]: its sending half, shared
+//!   with [`window`], the batch window all connections share;
+//!   [`presence`]: who is on a canvas;
 //! - [`config`]: the flags. See `docs/server-websocket.md`.
 
 pub mod client;
@@ -16,6 +17,7 @@ pub mod messages;
 pub mod outbox;
 pub mod presence;
 pub mod run_feed;
+pub mod sender;
 pub mod topics;
 pub mod window;
 
