@@ -251,6 +251,66 @@ async fn an_unchanged_canvas_is_not_sent_again() {
     assert_ne!(response.headers()["etag"].to_str().expect("text"), etag);
 }
 
+/// A canvas read compressed is the same canvas, with the headers of an
+/// uncompressed read plus the coding's, and follows the canvas's edits.
+#[tokio::test]
+async fn a_canvas_read_compressed_reads_back_the_same() {
+    use std::io::Read;
+
+    let server = Server::start();
+    create(&server, "film", "Film").await;
+    for revision in 0..2 {
+        let plain = server.get("/v1/canvases/film").answer().await;
+        assert!(plain.headers().get("content-encoding").is_none());
+        let etag = plain.headers()["etag"].clone();
+        let plain = plain.bytes().await.expect("a body");
+        for (accept, coding) in [
+            ("gzip, deflate, br, zstd", "br"),
+            ("gzip;q=1, br;q=0.5", "gzip"),
+        ] {
+            // Twice: the second answer comes from what the first made.
+            for _ in 0..2 {
+                let response = server
+                    .get("/v1/canvases/film")
+                    .header("accept-encoding", accept)
+                    .answer()
+                    .await;
+                assert_eq!(response.status(), 200);
+                let headers = response.headers().clone();
+                assert_eq!(headers["content-encoding"], coding);
+                assert_eq!(headers["vary"], "accept-encoding");
+                assert_eq!(headers["etag"], etag);
+                assert_eq!(headers["content-type"], "application/json");
+                assert_eq!(headers["x-content-type-options"], "nosniff");
+                let body = response.bytes().await.expect("a body");
+                let mut decoded = Vec::new();
+                match coding {
+                    "br" => brotli::Decompressor::new(&body[..], 4096).read_to_end(&mut decoded),
+                    _ => flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut decoded),
+                }
+                .expect("a compressed body");
+                assert_eq!(decoded, plain, "{coding} at revision {revision}");
+            }
+        }
+        let response = server
+            .patch("/v1/canvases/film")
+            .header("if-match", revision.to_string())
+            .json(&json!({"ops": [add_shot(&format!("s{revision}"))]}))
+            .answer()
+            .await;
+        assert_eq!(response.status(), 200);
+    }
+    // A coding the server does not make, or none wanted: the plain bytes.
+    let response = server
+        .get("/v1/canvases/film")
+        .header("accept-encoding", "zstd, br;q=0")
+        .answer()
+        .await;
+    assert!(response.headers().get("content-encoding").is_none());
+    let (_, doc) = json(response).await;
+    assert_eq!(doc["revision"], 2);
+}
+
 /// Two canvases made again under one id never share an ETag.
 #[tokio::test]
 async fn a_canvas_made_again_gets_another_etag() {

@@ -24,6 +24,7 @@ pub mod canvases;
 pub mod checks;
 pub mod config;
 pub mod connections;
+pub mod content_coding;
 pub mod encoded;
 pub mod etag;
 pub mod formats;

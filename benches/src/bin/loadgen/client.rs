@@ -1,6 +1,7 @@
 //! One virtual user's HTTP/1.1 connection: keep-alive, one request at a
 //! time, reconnecting when the server closed it.
 
+use std::io::Read;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
@@ -23,6 +24,7 @@ pub struct Client {
     addr: SocketAddr,
     authorization: HeaderValue,
     host: HeaderValue,
+    accept_encoding: Option<HeaderValue>,
     sender: Option<SendRequest<Full<Bytes>>>,
 }
 
@@ -33,8 +35,17 @@ impl Client {
             authorization: HeaderValue::from_str(&format!("Bearer {key}"))
                 .expect("the API key is a valid header value"),
             host: HeaderValue::from_str(&addr.to_string()).expect("an address is a valid host"),
+            accept_encoding: None,
             sender: None,
         }
+    }
+
+    /// Sends `Accept-Encoding: value` with every request, as a browser
+    /// does, and decodes what comes back compressed.
+    pub fn accept_encoding(mut self, value: Option<&str>) -> Client {
+        self.accept_encoding =
+            value.map(|v| HeaderValue::from_str(v).expect("--accept-encoding is a header value"));
+        self
     }
 
     async fn connect(&mut self) -> Result<&mut SendRequest<Full<Bytes>>, String> {
@@ -65,6 +76,9 @@ impl Client {
             .uri(path)
             .header(header::HOST, self.host.clone())
             .header(header::AUTHORIZATION, self.authorization.clone());
+        if let Some(value) = &self.accept_encoding {
+            request = request.header(header::ACCEPT_ENCODING, value.clone());
+        }
         if let Some(revision) = if_match {
             request = request.header(header::IF_MATCH, revision.to_string());
         }
@@ -84,12 +98,34 @@ impl Client {
             }
         };
         let status = response.status();
+        let coding = response.headers().get(header::CONTENT_ENCODING).cloned();
         let body = response
             .into_body()
             .collect()
             .await
             .map_err(|e| format!("body: {e}"))?
             .to_bytes();
+        let body = match coding {
+            Some(coding) => decode(coding.as_bytes(), &body)?,
+            None => body,
+        };
         Ok(Answer { status, body })
     }
+}
+
+/// A body in the `Content-Encoding` `coding`, decoded as a client would.
+fn decode(coding: &[u8], body: &[u8]) -> Result<Bytes, String> {
+    let mut plain = Vec::with_capacity(body.len() * 8);
+    let read = match coding {
+        b"gzip" => flate2::read::GzDecoder::new(body).read_to_end(&mut plain),
+        b"br" => brotli::Decompressor::new(body, 4096).read_to_end(&mut plain),
+        other => {
+            return Err(format!(
+                "an answer in Content-Encoding {}",
+                String::from_utf8_lossy(other)
+            ));
+        }
+    };
+    read.map_err(|e| format!("decoding the body: {e}"))?;
+    Ok(Bytes::from(plain))
 }

@@ -50,6 +50,11 @@ struct Args {
     /// How long the load lasts.
     #[arg(long, default_value_t = 60)]
     seconds: u64,
+    /// Send `Accept-Encoding: VALUE` with every request of `read`, `edit`
+    /// and `mixed`, as browsers do (`gzip, deflate, br, zstd`); compressed
+    /// answers are decoded. Without it, bodies come uncompressed.
+    #[arg(long, value_name = "VALUE")]
+    accept_encoding: Option<String>,
     #[command(flatten)]
     fanout: fanout::FanoutArgs,
     #[command(flatten)]
@@ -114,6 +119,7 @@ async fn load(args: Args) -> Result<bool, String> {
         seconds: args.seconds,
         addr,
         key,
+        accept_encoding: args.accept_encoding.clone(),
         server: server.as_ref(),
     };
     let mut clean = match args.scenario {
@@ -137,6 +143,8 @@ pub struct Load<'a> {
     pub seconds: u64,
     pub addr: SocketAddr,
     pub key: String,
+    /// The `Accept-Encoding` of the request scenarios' clients.
+    pub accept_encoding: Option<String>,
     /// The server, when `loadgen` started it (so its memory can be read).
     pub server: Option<&'a Server>,
 }

@@ -22,6 +22,7 @@ pub async fn run(load: &Load<'_>, scenario: Scenario) -> Result<bool, String> {
                 user,
                 addr,
                 key.clone(),
+                load.accept_encoding.clone(),
                 start,
                 deadline,
             ))

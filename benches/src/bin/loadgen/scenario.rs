@@ -139,10 +139,11 @@ pub async fn user(
     user: usize,
     addr: SocketAddr,
     key: String,
+    accept_encoding: Option<String>,
     start: Instant,
     deadline: Instant,
 ) -> Result<Tallies, String> {
-    let mut client = Client::new(addr, &key);
+    let mut client = Client::new(addr, &key).accept_encoding(accept_encoding.as_deref());
     let mut rng = SmallRng::seed_from_u64(SEED ^ user as u64);
     let own = format!("load-edit-{user}");
     let edits = scenario != Scenario::Read;

@@ -4,6 +4,7 @@
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
+use tower::ServiceBuilder;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 /// Nothing loads, nothing frames the response (covers `X-Frame-Options`).
@@ -15,18 +16,18 @@ pub fn apply<S: Clone + Send + Sync + 'static>(
     router: Router<S>,
     hsts_max_age: Option<u64>,
 ) -> Router<S> {
-    let fixed: [(HeaderName, &'static str); 4] = [
-        (header::CONTENT_SECURITY_POLICY, CSP),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "no-referrer"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-    ];
-    let mut router = fixed.into_iter().fold(router, |router, (name, value)| {
-        router.layer(SetResponseHeaderLayer::overriding(
-            name,
-            HeaderValue::from_static(value),
-        ))
-    });
+    // One stack, so one level of boxed route (see `app`); the innermost
+    // (last) sets its header first, as when they were added one by one.
+    let fixed = |name: HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
+    };
+    let mut router = router.layer(
+        ServiceBuilder::new()
+            .layer(fixed(header::X_FRAME_OPTIONS, "DENY"))
+            .layer(fixed(header::REFERRER_POLICY, "no-referrer"))
+            .layer(fixed(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .layer(fixed(header::CONTENT_SECURITY_POLICY, CSP)),
+    );
     if let Some(max_age) = hsts_max_age {
         let value = HeaderValue::from_str(&format!("max-age={max_age}; includeSubDomains"))
             .expect("a number makes a valid header value");

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::header::{CONTENT_TYPE, ETAG, IF_MATCH, IF_NONE_MATCH, LOCATION};
+use axum::http::header::{
+    CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_MATCH, IF_NONE_MATCH, LOCATION, VARY,
+};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post, put};
@@ -14,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Latest;
 use crate::serve::api_error::{ApiError, ApiResult};
+use crate::serve::content_coding::{self, Coding};
 use crate::serve::etag;
 use crate::serve::json::StrictJson;
 use crate::serve::pagination::{self, CursorKind, PageQuery};
@@ -214,6 +217,11 @@ async fn get_canvas(
     {
         return Ok((StatusCode::NOT_MODIFIED, [(ETAG, etag_value(&latest))]).into_response());
     }
+    if latest.json.len() >= content_coding::MIN_SIZE
+        && let Some(coding) = content_coding::preferred(&headers)
+    {
+        return Ok(compressed_document(&latest, coding).await);
+    }
     Ok(document(&latest))
 }
 
@@ -317,6 +325,22 @@ fn document(latest: &Arc<Latest>) -> Response {
             (ETAG, etag_value(latest)),
         ],
         latest.json.clone(),
+    )
+        .into_response()
+}
+
+/// The latest version compressed, with the headers the compression layer
+/// gives a body it compresses (it leaves a response with a
+/// `Content-Encoding` alone).
+async fn compressed_document(latest: &Latest, coding: Coding) -> Response {
+    (
+        [
+            (CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (ETAG, etag_value(latest)),
+            (VARY, HeaderValue::from_static("accept-encoding")),
+            (CONTENT_ENCODING, HeaderValue::from_static(coding.token())),
+        ],
+        latest.compressed(coding).await,
     )
         .into_response()
 }

@@ -30,6 +30,7 @@ use reelgraph::store::{CanvasStore, ListQuery, Page, VersionInfo};
 use reelgraph::{Applied, Canvas, CanvasDocument, Catalog, Op};
 
 use self::feed::Feed;
+use super::content_coding::{self, Coding};
 use super::etag;
 use super::metered_store::MeteredStore;
 
@@ -46,16 +47,43 @@ pub struct Latest {
     /// canvas deleted and made again starts at revision 0 again).
     pub etag: String,
     pub json: Bytes,
+    /// `json` gzipped and brotli-compressed, each made by the first GET
+    /// that asks for it (the others wait for it).
+    gzip: tokio::sync::OnceCell<Bytes>,
+    brotli: tokio::sync::OnceCell<Bytes>,
 }
 
 impl Latest {
-    fn of(revision: u64, json: Vec<u8>) -> Arc<Latest> {
-        let etag = etag::of(&revision.to_string(), &json);
+    fn new(revision: u64, etag: String, json: Bytes) -> Arc<Latest> {
         Arc::new(Latest {
             revision,
             etag,
-            json: Bytes::from(json),
+            json,
+            gzip: tokio::sync::OnceCell::new(),
+            brotli: tokio::sync::OnceCell::new(),
         })
+    }
+
+    fn of(revision: u64, json: Vec<u8>) -> Arc<Latest> {
+        let etag = etag::of(&revision.to_string(), &json);
+        Latest::new(revision, etag, Bytes::from(json))
+    }
+
+    /// `json` compressed with `coding`.
+    pub async fn compressed(&self, coding: Coding) -> Bytes {
+        let cell = match coding {
+            Coding::Gzip => &self.gzip,
+            Coding::Brotli => &self.brotli,
+        };
+        cell.get_or_init(|| async {
+            // A large canvas takes milliseconds: off the async workers.
+            let json = self.json.clone();
+            tokio::task::spawn_blocking(move || content_coding::compress(&json, coding))
+                .await
+                .unwrap_or_else(|_| content_coding::compress(&self.json, coding))
+        })
+        .await
+        .clone()
     }
 }
 
@@ -171,11 +199,11 @@ impl Canvases {
             return Ok(latest);
         }
         let latest = match guard.as_ref() {
-            Some(loaded) => Arc::new(Latest {
-                revision: loaded.canvas.revision(),
-                etag: loaded.etag.clone(),
-                json: Bytes::from(loaded.canvas.to_json()),
-            }),
+            Some(loaded) => Latest::new(
+                loaded.canvas.revision(),
+                loaded.etag.clone(),
+                Bytes::from(loaded.canvas.to_json()),
+            ),
             None => match self.store.get(id).await {
                 Ok(doc) => Latest::of(doc.revision, serde_json::to_vec(&doc)?),
                 Err(e) => {
