@@ -86,57 +86,85 @@ fn walk(
     mut visit: impl FnMut(NodeIndex),
 ) -> Result<(), ClosesCycle> {
     let inner = graph.inner();
-    let bound = inner.node_bound();
-    let mut seen = Seen::Few(vec![start]);
+    let mut seen = Seen::new(inner.node_bound());
+    seen.insert(start);
     visit(start);
-    let mut stack = vec![start];
-    while let Some(node) = stack.pop() {
+    let mut stack = Vec::new();
+    let mut node = start;
+    loop {
+        // Go on with the first new neighbour at once and stack the others:
+        // along a path (a chain, most of a walk) nothing touches the stack.
+        let mut first = None;
         for next in inner.neighbors_directed(node, direction) {
             if next == stop {
                 return Err(ClosesCycle);
             }
-            if within(graph.position(next)) && seen.insert(next, bound) {
+            if within(graph.position(next)) && seen.insert(next) {
                 visit(next);
-                stack.push(next);
+                if first.is_none() {
+                    first = Some(next);
+                } else {
+                    stack.push(next);
+                }
             }
         }
+        match first.or_else(|| stack.pop()) {
+            Some(next) => node = next,
+            None => return Ok(()),
+        }
     }
-    Ok(())
 }
 
 /// Visited nodes: a short list while the walk is short (most are a few
 /// nodes, and a bit per slot of a large canvas costs more to zero than
 /// they take), a bitset once it is not.
-enum Seen {
-    Few(Vec<NodeIndex>),
-    Many(Vec<u64>),
+struct Seen {
+    few: [NodeIndex; Seen::FEW],
+    len: usize,
+    bits: Vec<u64>,
+    node_bound: usize,
 }
 
 impl Seen {
     const FEW: usize = 64;
 
-    /// Marks `node`; false when it was already marked.
-    fn insert(&mut self, node: NodeIndex, node_bound: usize) -> bool {
-        if let Seen::Few(list) = self {
-            if list.contains(&node) {
-                return false;
-            }
-            if list.len() < Self::FEW {
-                list.push(node);
-                return true;
-            }
-            let mut bits = vec![0u64; node_bound.div_ceil(64)];
-            for ix in list.iter() {
-                bits[ix.index() / 64] |= 1 << (ix.index() % 64);
-            }
-            *self = Seen::Many(bits);
+    fn new(node_bound: usize) -> Self {
+        Seen {
+            few: [NodeIndex::end(); Seen::FEW],
+            len: 0,
+            bits: Vec::new(),
+            node_bound,
         }
-        let Seen::Many(bits) = self else {
-            unreachable!("a short list became a bitset above")
-        };
+    }
+
+    /// Marks `node`; false when it was already marked.
+    #[inline]
+    fn insert(&mut self, node: NodeIndex) -> bool {
+        if self.bits.is_empty() {
+            return self.insert_few(node);
+        }
         let (word, bit) = (node.index() / 64, 1u64 << (node.index() % 64));
-        let new = bits[word] & bit == 0;
-        bits[word] |= bit;
+        let new = self.bits[word] & bit == 0;
+        self.bits[word] |= bit;
         new
+    }
+
+    /// `insert` while the list is short; it moves the list into the bitset
+    /// when it is full.
+    #[inline(never)]
+    fn insert_few(&mut self, node: NodeIndex) -> bool {
+        if self.few[..self.len].contains(&node) {
+            return false;
+        }
+        if self.len < Self::FEW {
+            self.few[self.len] = node;
+            self.len += 1;
+            return true;
+        }
+        self.bits = vec![0u64; self.node_bound.div_ceil(64)];
+        for ix in self.few {
+            self.bits[ix.index() / 64] |= 1 << (ix.index() % 64);
+        }
+        self.insert(node)
     }
 }

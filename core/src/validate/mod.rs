@@ -42,11 +42,11 @@ impl Canvas {
     /// assert_eq!(report.diagnostics[0].code, "required_input_missing");
     /// ```
     pub fn validate(&self) -> Report {
-        // Entries by graph slot: every lookup below is an array index, not a hash.
-        let mut by_slot: Vec<Option<(&Arc<str>, &NodeEntry)>> =
-            vec![None; self.graph.inner().node_bound()];
+        // Ids and specs by graph slot: every lookup below is an array index,
+        // not a hash, and reads no node entry (an edge's source is anywhere).
+        let mut by_slot: Vec<Option<Source<'_>>> = vec![None; self.graph.inner().node_bound()];
         for (id, entry) in self.entries() {
-            by_slot[entry.ix.index()] = Some((id, entry));
+            by_slot[entry.ix.index()] = Some((id, entry.spec.as_deref()));
         }
         let mut out = Vec::new();
         let mut edge_findings = Vec::new();
@@ -62,7 +62,7 @@ impl Canvas {
 
     fn check_nodes(
         &self,
-        by_slot: &[Option<(&Arc<str>, &NodeEntry)>],
+        by_slot: &[Option<Source<'_>>],
         out: &mut Vec<Diagnostic>,
         edge_findings: &mut Vec<(usize, Diagnostic)>,
     ) {
@@ -78,40 +78,13 @@ impl Canvas {
                     continue;
                 }
             };
-            for (name, value) in entry.properties.iter() {
-                let Some(prop) = spec.property(name) else {
-                    let e = Error::UnknownProperty {
-                        type_name: spec.type_name.to_string(),
-                        property: name.into(),
-                        known: spec.properties.iter().map(|p| p.name.to_string()).collect(),
-                    };
-                    out.push(Diagnostic::from_error(&e).node(id).property(name));
-                    continue;
-                };
-                if value.is_null() {
-                    continue;
-                }
-                let checked = if entry.values_checked {
-                    Ok(())
-                } else {
-                    check_value(id, name, prop, value)
-                };
-                if let Err(e) = checked {
-                    out.push(Diagnostic::from_error(&e).node(id).property(name));
-                } else if !property_applies(spec, &entry.properties, prop)
-                    && !prop.default.as_ref().is_some_and(|d| same_value(d, value))
-                {
-                    out.push(
-                        Diagnostic::new(
-                            Severity::Warning,
-                            "property_ignored",
-                            format!("property `{name}` of node `{id}` does not apply with the current settings and is ignored"),
-                            "remove it, or change the setting it depends on",
-                        )
-                        .node(id)
-                        .property(name),
-                    );
-                }
+            // Values an op checked have known names; with no conditions in
+            // the spec none can be ignored, so there is nothing to find and
+            // the values need not be read.
+            let nothing_to_find =
+                entry.values_checked && spec.properties.iter().all(|p| p.applies_when.is_none());
+            if !nothing_to_find {
+                check_values(id, spec, entry, out);
             }
             for prop in spec.properties.iter().filter(|p| p.required) {
                 let missing = match entry.properties.get(&prop.name) {
@@ -184,7 +157,7 @@ impl Canvas {
         tgt_spec: &NodeTypeSpec,
         incoming: &mut [(NodeIndex, &'a Link)],
         crowded: bool,
-        by_slot: &[Option<(&Arc<str>, &NodeEntry)>],
+        by_slot: &[Option<Source<'_>>],
         findings: &mut Vec<(usize, Diagnostic)>,
     ) {
         let position = |link: &Link| self.edge_position(&link.id);
@@ -194,7 +167,7 @@ impl Canvas {
         }
         let mut seen: Vec<(NodeIndex, &str, &str, &str)> = Vec::new();
         for &mut (source, link) in incoming {
-            let Some((src_id, src)) = by_slot[source.index()] else {
+            let Some((src_id, src_spec)) = by_slot[source.index()] else {
                 continue;
             };
             if crowded
@@ -215,7 +188,7 @@ impl Canvas {
                 continue;
             }
             // Nodes without a spec are already reported; their edges cannot be judged.
-            let Some(src_spec) = &src.spec else {
+            let Some(src_spec) = src_spec else {
                 continue;
             };
             let output = src_spec.output(&link.source_port);
@@ -358,6 +331,49 @@ impl Canvas {
         }
     }
 }
+
+/// A node's values: names the spec knows, values that fit, and (as
+/// warnings) values set where they do not apply.
+fn check_values(id: &Arc<str>, spec: &NodeTypeSpec, entry: &NodeEntry, out: &mut Vec<Diagnostic>) {
+    for (name, value) in entry.properties.iter() {
+        let Some(prop) = spec.property(name) else {
+            let e = Error::UnknownProperty {
+                type_name: spec.type_name.to_string(),
+                property: name.into(),
+                known: spec.properties.iter().map(|p| p.name.to_string()).collect(),
+            };
+            out.push(Diagnostic::from_error(&e).node(id).property(name));
+            continue;
+        };
+        if value.is_null() {
+            continue;
+        }
+        let checked = if entry.values_checked {
+            Ok(())
+        } else {
+            check_value(id, name, prop, value)
+        };
+        if let Err(e) = checked {
+            out.push(Diagnostic::from_error(&e).node(id).property(name));
+        } else if !property_applies(spec, &entry.properties, prop)
+            && !prop.default.as_ref().is_some_and(|d| same_value(d, value))
+        {
+            out.push(
+                Diagnostic::new(
+                    Severity::Warning,
+                    "property_ignored",
+                    format!("property `{name}` of node `{id}` does not apply with the current settings and is ignored"),
+                    "remove it, or change the setting it depends on",
+                )
+                .node(id)
+                .property(name),
+            );
+        }
+    }
+}
+
+/// An edge's source as edge checks need it: its id and its spec, if known.
+type Source<'c> = (&'c Arc<str>, Option<&'c NodeTypeSpec>);
 
 /// Whether two edges arriving at one node connect the same ports; `keys`
 /// is a buffer kept between nodes.
