@@ -8,7 +8,8 @@
 //! apply on an empty canvas), validate, to_json, parse_document, parse_canvas, load
 //! (document → canvas only), skip_json (one pass of serde_json that reads
 //! and ignores the whole text: the cost of `CanvasDocument::from_json`'s
-//! header pass), task_previews, task_preview_deep.
+//! header pass), parse_validate (`Canvas::from_json` then `validate`, as an
+//! editor opens a canvas), task_previews, task_preview_deep.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -79,6 +80,12 @@ fn main() {
             }
             "parse_canvas" => {
                 black_box(Canvas::from_json(catalog.clone(), &text).expect("loads"));
+            }
+            "parse_validate" => {
+                let canvas = Canvas::from_json(catalog.clone(), &text).expect("loads");
+                let report = canvas.validate();
+                assert!(report.diagnostics.is_empty());
+                black_box((canvas, report));
             }
             "skip_json" => {
                 let mut de = serde_json::Deserializer::from_str(&text);
