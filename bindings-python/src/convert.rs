@@ -1,13 +1,14 @@
 //! Python objects <-> JSON, the one wire format.
 //!
-//! Everything a Python caller hands in that the core reads as JSON (op
-//! dicts, documents, specs, options) is written as JSON text by
-//! [`to_json_text`] and read by the core's own readers; everything the core
-//! hands back is serialised by the core's serde and read into plain dicts
-//! and lists by [`serialize`]. JSON has no NaN, no infinity and (for
-//! reelgraph) no integer past 64 bits, so those are refused here with
-//! `invalid_json`, naming the argument and where in it: never turned into
-//! `null` or rounded.
+//! What a Python caller hands in that the core reads as JSON text
+//! (documents, specs, imports) is written as JSON text by [`to_json_text`]
+//! and read by the core's own readers; values and options are read straight
+//! from the Python objects ([`to_value`], `from_python`), and op dicts by
+//! `op_dict` first. Everything the core hands back is serialised by the
+//! core's serde and read into plain dicts and lists by [`serialize`]. JSON
+//! has no NaN, no infinity and (for reelgraph) no integer past 64 bits, so
+//! those are refused here with `invalid_json`, naming the argument and where
+//! in it: never turned into `null` or rounded.
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
