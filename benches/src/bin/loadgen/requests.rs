@@ -10,7 +10,7 @@ use crate::{Load, mib};
 /// Runs `scenario`; `Ok(false)` when a request failed or an update was lost.
 pub async fn run(load: &Load<'_>, scenario: Scenario) -> Result<bool, String> {
     let (addr, key) = (load.addr, &load.key);
-    scenario::prepare(addr, key).await?;
+    scenario::prepare(addr, key, scenario).await?;
 
     // Every user makes its own canvas before the clock starts.
     let start = Instant::now() + Duration::from_secs(2);
