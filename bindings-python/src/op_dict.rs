@@ -126,7 +126,8 @@ impl<'a, 'py> Fields<'a, 'py> {
     }
 
     /// Whether every field was taken by the op's reader: any left is one
-    /// that op does not have.
+    /// that op does not have. Destructured rather than listed, so that a
+    /// field added to `Fields` cannot be left out of the check.
     fn all_taken(&self) -> bool {
         let Fields {
             op,
