@@ -480,6 +480,55 @@ async fn presence_is_batched_per_window_beyond_sixty_four_connections() {
     assert_eq!(gone.len(), LEAVING);
 }
 
+#[tokio::test]
+async fn a_message_after_a_quiet_spell_goes_out_at_once_and_the_next_ones_wait_a_window() {
+    // A long window: "at once" and "a window later" are seconds apart.
+    const WINDOW: Duration = Duration::from_secs(4);
+    const AT_ONCE: Duration = Duration::from_millis(2500);
+    let server = Server::start_with(&["--ws-batch-window", "4s"]);
+    new_canvas(&server, "quiet").await;
+    let mut conn = open(&server, &server.admin_key, Format::Json).await;
+    let patch = |revision: u64| {
+        server
+            .patch("/v1/canvases/quiet")
+            .header("if-match", revision.to_string())
+            .json(&json!({"ops": [shot(&format!("s{revision}"))]}))
+            .answer()
+    };
+
+    // No window closed yet: the answer to `subscribe` goes out at once.
+    conn.send(&json!({"type": "subscribe", "topic": "canvas", "id": "quiet"}))
+        .await;
+    let first = tokio::time::timeout(AT_ONCE, conn.batch())
+        .await
+        .expect("the first frame at once, not a window later")
+        .expect("a frame");
+    assert_eq!(first[0]["type"], "subscribed", "{first:?}");
+    // The join's presence, in that frame or the next window's.
+    if !first.iter().any(is("presence")) {
+        conn.until(is("presence")).await;
+    }
+
+    // A window just closed: five edits now collect until the next one
+    // closes, and go out as one frame.
+    for revision in 0..5 {
+        assert_eq!(patch(revision).await.status(), 200);
+    }
+    let together = conn.batch().await.expect("a frame");
+    let revisions: Vec<&Value> = together.iter().map(|m| &m["revision"]).collect();
+    assert_eq!(revisions, [1, 2, 3, 4, 5], "{together:?}");
+
+    // Quiet for longer than a window: the next edit goes out at once.
+    tokio::time::sleep(WINDOW + Duration::from_millis(500)).await;
+    assert_eq!(patch(5).await.status(), 200);
+    let alone = tokio::time::timeout(AT_ONCE, conn.batch())
+        .await
+        .expect("an edit after a quiet spell at once")
+        .expect("a frame");
+    let revisions: Vec<&Value> = alone.iter().map(|m| &m["revision"]).collect();
+    assert_eq!(revisions, [6], "{alone:?}");
+}
+
 /// Whether the server dropped a client as too slow.
 async fn dropped_too_slow(server: &Server) -> bool {
     let metrics = server

@@ -5,8 +5,9 @@ use std::time::Duration;
 /// WebSocket batching, queues, limits and timeouts.
 #[derive(Debug, Clone, clap::Args)]
 pub struct WsArgs {
-    /// How long messages for a WebSocket client collect before they go out
-    /// as one frame (e.g. `50ms`).
+    /// The least time between two frames of batched messages to a
+    /// WebSocket client (e.g. `50ms`): a message after a quiet spell goes
+    /// out at once, the ones that follow it collect for this long.
     #[arg(long, env = "REELGRAPH_WS_BATCH_WINDOW", default_value = "50ms", value_parser = humantime::parse_duration)]
     pub ws_batch_window: Duration,
     /// Messages a WebSocket client may have waiting; a client further

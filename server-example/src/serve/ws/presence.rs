@@ -102,6 +102,16 @@ impl Presence {
         client.shared.window.open();
     }
 
+    /// Whether joins or leaves wait for the end of the window.
+    pub fn has_changes(&self) -> bool {
+        !self
+            .canvases
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .changed
+            .is_empty()
+    }
+
     /// At the end of the window: one message to each connection of every
     /// canvas whose presence changed in it.
     pub fn flush(&self) {

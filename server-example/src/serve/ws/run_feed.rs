@@ -5,7 +5,8 @@
 //! hub passes a wake on from subscriber to subscriber), and the last of
 //! them got the event a long queue of task switches later. The feed reads
 //! the run's events once, makes each into an item once, and puts it into
-//! every follower's outbox in one pass.
+//! every follower's outbox in one pass, handing the followers to the batch
+//! window together (a window that closes at once then sends to them all).
 //!
 //! A follower joins when it has had every event before the feed's next
 //! one: a subscription that replays older events (`since`) reads them on
@@ -21,6 +22,7 @@ use reelgraph::exec::{RunEvent, Subscription};
 use tokio::sync::oneshot;
 
 use super::client::Client;
+use super::outbox::Pushed;
 use super::topics::run_fell_behind;
 use crate::serve::encoded::{Encoded, Outgoing};
 
@@ -157,18 +159,24 @@ impl RunFeed {
                         .collect();
                     let next = subscription.next_seq();
                     let mut followers = self.lock();
+                    let mut due = Vec::new();
                     followers.by_number.retain(|_, follower| {
                         for (seq, item) in &items {
                             if *seq < follower.next {
                                 continue;
                             }
-                            if !follower.client.push(item.clone()) {
-                                return false;
+                            match follower.client.outbox.push(item.clone()) {
+                                Pushed::First => due.push(follower.client.clone()),
+                                Pushed::Queued => {}
+                                Pushed::Full => return false,
                             }
                             follower.next = seq + 1;
                         }
                         true
                     });
+                    if let Some(shared) = due.first().map(|client| client.shared.clone()) {
+                        shared.window.send_all_after(due);
+                    }
                     followers.next = Some(next);
                     if followers.by_number.is_empty() {
                         // The next follower starts a new read where it is.
