@@ -10,7 +10,7 @@ use reelgraph::{Op, PortRef, Quality, UndoStack};
 use crate::applied::PyApplied;
 use crate::catalog::{PyCatalog, or_builtin};
 
-use crate::convert::{loads, serialize, str_arg, to_json_text, wrong_type};
+use crate::convert::{loads, serialize, str_arg, str_ref, to_json_text, wrong_type};
 use crate::errors::core_err;
 use crate::formats;
 use crate::from_python::from_python;
@@ -104,8 +104,8 @@ impl PyCanvas {
         text: &Bound<'_, PyAny>,
         catalog: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let text = str_arg(text, "text")?;
-        Self::load_text(py, &text, or_builtin(catalog)?)
+        let text = str_ref(text, "text")?;
+        Self::load_text(py, text, or_builtin(catalog)?)
     }
 
     /// Reads a canvas from its document as a dict.
