@@ -869,20 +869,18 @@ impl CanvasStore for SqliteStore {
             summary: summary.clone(),
             json: serde_json::to_string(delta)?,
         };
-        let written = self
+        let (written, start_drain) = self
             .inner
             .deltas
             .push(move |conn, location| journal::write(conn, location, &row));
-        let inner = self.inner.clone();
-        super::blocking(
-            move || {
+        if start_drain {
+            let inner = self.inner.clone();
+            // Its result comes through `written`; a panic drops the sender.
+            drop(tokio::task::spawn_blocking(move || {
                 let mut conn = inner.conn.lock().unwrap_or_else(PoisonError::into_inner);
                 inner.deltas.drain(&mut conn, &inner.location);
-                Ok(())
-            },
-            Some(&self.inner.location),
-        )
-        .await?;
+            }));
+        }
         let written = written.await.map_err(|_| Error::Storage {
             message: "the save stopped before it was written; nothing was saved, try again".into(),
             path: Some(self.inner.location.clone()),
