@@ -66,6 +66,11 @@ impl<T: Send + 'static> Queue<T> {
         (result, !std::mem::replace(&mut waiting.drain_due, true))
     }
 
+    /// Lets the next push start a drain: the one due never ran.
+    pub(super) fn drain_lost(&self) {
+        self.waiting().drain_due = false;
+    }
+
     fn waiting(&self) -> std::sync::MutexGuard<'_, Waiting<T>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }

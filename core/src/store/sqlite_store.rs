@@ -875,11 +875,20 @@ impl CanvasStore for SqliteStore {
             .push(move |conn, location| journal::write(conn, location, &row));
         if start_drain {
             let inner = self.inner.clone();
-            // Its result comes through `written`; a panic drops the sender.
-            drop(tokio::task::spawn_blocking(move || {
-                let mut conn = inner.conn.lock().unwrap_or_else(PoisonError::into_inner);
-                inner.deltas.drain(&mut conn, &inner.location);
-            }));
+            let drained = super::blocking(
+                move || {
+                    let mut conn = inner.conn.lock().unwrap_or_else(PoisonError::into_inner);
+                    inner.deltas.drain(&mut conn, &inner.location);
+                    Ok(())
+                },
+                Some(&self.inner.location),
+            )
+            .await;
+            if let Err(e) = drained {
+                // The drain never ran (the runtime is shutting down).
+                self.inner.deltas.drain_lost();
+                return Err(e);
+            }
         }
         let written = written.await.map_err(|_| Error::Storage {
             message: "the save stopped before it was written; nothing was saved, try again".into(),
