@@ -6,6 +6,10 @@
 //! learns its result only after the commit: a save that returned is as
 //! durable as the store's durability says. (Savepoints would also isolate
 //! a failure half-way, but cost a copy of every page a save touches.)
+//!
+//! Only the save that finds no drain due starts one: when each save sent
+//! its own drain, every waiting save took the connection in turn, most of
+//! them to find the queue empty, and reads queued behind them all.
 
 use std::sync::{Mutex, PoisonError};
 
@@ -23,11 +27,20 @@ struct Job<T> {
 }
 
 /// Saves waiting for the connection.
-pub(super) struct Queue<T>(Mutex<Vec<Job<T>>>);
+pub(super) struct Queue<T>(Mutex<Waiting<T>>);
+
+struct Waiting<T> {
+    jobs: Vec<Job<T>>,
+    /// A drain is on its way that will take the jobs pushed meanwhile.
+    drain_due: bool,
+}
 
 impl<T> Default for Queue<T> {
     fn default() -> Self {
-        Queue(Mutex::default())
+        Queue(Mutex::new(Waiting {
+            jobs: Vec::new(),
+            drain_due: false,
+        }))
     }
 }
 
@@ -39,26 +52,37 @@ impl<T> std::fmt::Debug for Queue<T> {
 
 impl<T: Send + 'static> Queue<T> {
     /// Queues `work`; its result comes once a [`Queue::drain`] committed it.
+    /// `true` with it when no drain is due: the caller must start one.
     pub(super) fn push(
         &self,
         work: impl FnOnce(&Connection, &str) -> Result<T> + Send + 'static,
-    ) -> oneshot::Receiver<Result<T>> {
+    ) -> (oneshot::Receiver<Result<T>>, bool) {
         let (reply, result) = oneshot::channel();
-        self.jobs().push(Job {
+        let mut waiting = self.waiting();
+        waiting.jobs.push(Job {
             work: Box::new(work),
             reply,
         });
-        result
+        (result, !std::mem::replace(&mut waiting.drain_due, true))
     }
 
-    fn jobs(&self) -> std::sync::MutexGuard<'_, Vec<Job<T>>> {
+    /// Lets the next push start a drain: the one due never ran.
+    pub(super) fn drain_lost(&self) {
+        self.waiting().drain_due = false;
+    }
+
+    fn waiting(&self) -> std::sync::MutexGuard<'_, Waiting<T>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Runs every queued save in one transaction on `conn`, which the
     /// caller holds; nothing when another caller took them first.
     pub(super) fn drain(&self, conn: &mut Connection, location: &str) {
-        let jobs = std::mem::take(&mut *self.jobs());
+        let jobs = {
+            let mut waiting = self.waiting();
+            waiting.drain_due = false;
+            std::mem::take(&mut waiting.jobs)
+        };
         if jobs.is_empty() {
             return;
         }

@@ -869,20 +869,27 @@ impl CanvasStore for SqliteStore {
             summary: summary.clone(),
             json: serde_json::to_string(delta)?,
         };
-        let written = self
+        let (written, start_drain) = self
             .inner
             .deltas
             .push(move |conn, location| journal::write(conn, location, &row));
-        let inner = self.inner.clone();
-        super::blocking(
-            move || {
-                let mut conn = inner.conn.lock().unwrap_or_else(PoisonError::into_inner);
-                inner.deltas.drain(&mut conn, &inner.location);
-                Ok(())
-            },
-            Some(&self.inner.location),
-        )
-        .await?;
+        if start_drain {
+            let inner = self.inner.clone();
+            let drained = super::blocking(
+                move || {
+                    let mut conn = inner.conn.lock().unwrap_or_else(PoisonError::into_inner);
+                    inner.deltas.drain(&mut conn, &inner.location);
+                    Ok(())
+                },
+                Some(&self.inner.location),
+            )
+            .await;
+            if let Err(e) = drained {
+                // The drain never ran (the runtime is shutting down).
+                self.inner.deltas.drain_lost();
+                return Err(e);
+            }
+        }
         let written = written.await.map_err(|_| Error::Storage {
             message: "the save stopped before it was written; nothing was saved, try again".into(),
             path: Some(self.inner.location.clone()),

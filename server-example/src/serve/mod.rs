@@ -43,6 +43,7 @@ pub mod random;
 pub mod registry;
 pub mod runs;
 pub mod server_db;
+pub mod server_db_commit;
 pub mod shutdown;
 pub mod state;
 pub mod tasks;

@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use super::view::RunSummary;
 use crate::serve::api_error::ApiResult;
 use crate::serve::server_db::ServerDb;
+use crate::serve::server_db_commit::{Durability, GroupCommit};
 
 /// The steps of the runs table; append, never edit one that shipped.
 const MIGRATIONS: &[&str] = &["
@@ -62,6 +63,10 @@ pub struct RunFilter {
 #[derive(Debug, Clone)]
 pub struct Records {
     db: ServerDb,
+    /// Starts and ends of runs arrive together; each batch of them shares
+    /// one commit and one fsync, where one fsync each under the
+    /// connection's lock made every run start queue behind the others.
+    commit: GroupCommit,
 }
 
 /// A summary's columns, as stored.
@@ -98,7 +103,8 @@ impl Records {
                 params![abandoned, now, pending, running],
             )
         })?;
-        Ok(Records { db })
+        let commit = GroupCommit::new(db.clone());
+        Ok(Records { db, commit })
     }
 
     pub async fn insert(&self, run: &RunSummary) -> ApiResult<()> {
@@ -111,18 +117,16 @@ impl Records {
             json(&run.options)?,
             run.created_at.to_string(),
         );
-        self.db
-            .call(move |conn| {
-                conn.execute(
-                    "INSERT INTO runs (id, canvas_id, revision, state, dir, options, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![
-                        values.0, values.1, values.2, values.3, values.4, values.5, values.6
-                    ],
-                )
-            })
-            .await?;
-        Ok(())
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO runs (id, canvas_id, revision, state, dir, options, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    values.0, values.1, values.2, values.3, values.4, values.5, values.6
+                ],
+            )
+        })
+        .await
     }
 
     /// Stores how the run ended, in one statement: a run is stored whole
@@ -138,17 +142,26 @@ impl Records {
         let snapshot = json(ended.snapshot)?;
         let report = json(ended.report)?;
         let events = json(ended.events)?;
-        self.db
-            .call(move |conn| {
-                conn.execute(
-                    "UPDATE runs SET state = ?2, ended_at = ?3, snapshot = ?4, report = ?5,
-                            events = ?6
-                     WHERE id = ?1",
-                    params![id, state, ended_at, snapshot, report, events],
-                )
-            })
-            .await?;
-        Ok(())
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE runs SET state = ?2, ended_at = ?3, snapshot = ?4, report = ?5,
+                        events = ?6
+                 WHERE id = ?1",
+                params![id, state, ended_at, snapshot, report, events],
+            )
+        })
+        .await
+    }
+
+    /// Runs one statement in the next group commit; it returns once the
+    /// batch is on disk.
+    async fn write(
+        &self,
+        statement: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<usize> + Send + 'static,
+    ) -> ApiResult<()> {
+        self.commit
+            .write(Durability::Synced, move |tx| statement(tx).map(|_| Ok(())))
+            .await
     }
 
     pub async fn get(&self, id: &str) -> ApiResult<Option<Stored>> {

@@ -3,8 +3,8 @@
 //!
 //! - `lifecycle`: what each step does to a task (pure);
 //! - `queue`: the [`TaskQueue`] trait, shaped for PostgreSQL too;
-//! - `sqlite_queue`: the queue in the server's database;
-//! - `queue_commit`: its group commit (many operations, one fsync);
+//! - `sqlite_queue`: the queue in the server's database, written through
+//!   the server's group commit (`server_db_commit`: many writes, one fsync);
 //! - `task_hub`: task events, live and replayed;
 //! - `task_service`: [`Tasks`], which checks input, calls the queue and
 //!   publishes each change (events, long-poll wake-ups, metrics);
@@ -12,7 +12,6 @@
 
 mod lifecycle;
 pub mod queue;
-mod queue_commit;
 mod sqlite_queue;
 mod task_hub;
 mod task_routes;

@@ -26,10 +26,10 @@ use serde_json::json;
 
 use super::lifecycle::{self, Step};
 use super::queue::{Changed, Claim, Happened, Listed, Submitted, TaskFilter, TaskQueue};
-use super::queue_commit::{Durability, GroupCommit};
 use crate::serve::api_error::{ApiError, ApiResult};
 use crate::serve::random;
 use crate::serve::server_db::ServerDb;
+use crate::serve::server_db_commit::{Durability, GroupCommit};
 
 /// The steps of the task tables; append, never edit one that shipped.
 const MIGRATIONS: &[&str] = &["

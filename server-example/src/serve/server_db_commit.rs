@@ -1,18 +1,19 @@
-//! Group commit for the task queue: queue operations that arrive while the
+//! Group commit for the server's database: writes that arrive while the
 //! connection is busy wait here, and the next drain runs them all in one
 //! `IMMEDIATE` transaction, so they share one commit and one fsync. Each
-//! caller gets its answer only after that commit. An operation refused
-//! before it wrote (every refusal of the protocol is) takes nothing else
+//! caller gets its answer only after that commit. A write refused before
+//! it wrote (every refusal of the task protocol is) takes nothing else
 //! with it; one that failed after it wrote undoes the whole batch, and
-//! every caller of the batch gets the error, so the queue is as before.
-//! The canvas store commits its saves the same way
-//! (`reelgraph`'s `store/sqlite_group_commit.rs`); this one carries the
-//! protocol's refusals as answers and knows which operations need no fsync.
+//! every caller of the batch gets the error, so the database is as before.
+//! The task queue and the run records write through it; the canvas store
+//! commits its saves the same way (`reelgraph`'s
+//! `store/sqlite_group_commit.rs`); this one carries refusals as answers
+//! and knows which writes need no fsync.
 //!
-//! Durability: a batch made only of heartbeats and progress reports is
-//! committed with `synchronous = NORMAL` (it survives the server's crash,
-//! not the machine's: a lost heartbeat or progress event is harmless);
-//! everything else with the server's `FULL`.
+//! Durability: a batch made only of writes that need not outlive the
+//! machine (heartbeats, progress reports) is committed with `synchronous =
+//! NORMAL` (it survives the server's crash, not the machine's); everything
+//! else with the server's `FULL`.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -82,7 +83,7 @@ struct Waiting {
     drain_due: bool,
 }
 
-/// The queue's operations waiting for the server's connection.
+/// Writes waiting for the server's connection.
 #[derive(Clone)]
 pub struct GroupCommit {
     db: ServerDb,
@@ -168,7 +169,7 @@ impl GroupCommit {
             tracing::error!(error = %e, "restoring synchronous = FULL failed");
         }
         if let Err(e) = committed {
-            tracing::warn!(error = %e, "a batch of task queue operations was not committed");
+            tracing::warn!(error = %e, "a batch of server database writes was not committed");
         }
     }
 }
@@ -200,7 +201,7 @@ fn run_batch(
                 drop(tx);
                 Some(storage(
                     location,
-                    "another task operation committed with this one failed, so neither was; try again",
+                    "another write committed with this one failed, so neither was; try again",
                 ))
             } else {
                 tx.commit().err().map(|e| storage(location, &e.to_string()))
