@@ -13,8 +13,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use reelgraph::{Canvas, CanvasDocument, Catalog, Op, PortRef, Quality};
-use reelgraph_benches::{BATCH, Dag, Probe, SEED};
+use reelgraph::{Canvas, CanvasDocument, Catalog, Op, Quality};
+use reelgraph_benches::{BATCH, Dag, Probe, SEED, relay_chain};
 
 const NODES: usize = 100_000;
 const EDGES: usize = 200_000;
@@ -258,44 +258,6 @@ fn add_node(c: &mut Criterion, f: &mut Fixture) {
         b.iter_custom(|iters| time_apply_then_undo(canvas, &op, iters));
     });
     group.finish();
-}
-
-/// A chain of `len` nodes of a registered pass-through type (`any` in, `any`
-/// out) and the connect from its last node to its first: a cycle check that
-/// must walk the whole chain. Shows how the check scales with the nodes it
-/// visits; the generated canvas never gives it more than a few dozen.
-fn relay_chain(len: usize) -> (Canvas, PortRef, PortRef) {
-    let catalog = Catalog::builtin();
-    catalog
-        .register_json(
-            r#"{"type": "relay", "category": "bench", "title": "Relay",
-                "inputs": [{"name": "in", "type": "any", "multiple": true}],
-                "outputs": [{"name": "out", "type": "any"}]}"#,
-        )
-        .expect("a valid spec");
-    let mut canvas = Canvas::new(catalog, "chain", "Chain");
-    let mut ops = Vec::with_capacity(2 * len);
-    for i in 0..len {
-        ops.push(Op::add_node(
-            &format!("r{i}"),
-            "relay",
-            serde_json::json!({}),
-        ));
-        if i > 0 {
-            ops.push(Op::connect(
-                (&format!("r{}", i - 1), "out"),
-                (&format!("r{i}"), "in"),
-            ));
-        }
-    }
-    for batch in ops.chunks(BATCH) {
-        canvas.apply(batch.to_vec()).expect("a valid chain");
-    }
-    (
-        canvas,
-        PortRef::new(format!("r{}", len - 1), "out"),
-        PortRef::new("r0", "in"),
-    )
 }
 
 fn chain(c: &mut Criterion) {

@@ -57,7 +57,7 @@ mod summary;
 mod timing;
 
 pub use dag::{Dag, Kind};
-pub use probes::Probe;
+pub use probes::{Probe, relay_chain};
 pub use runners::{
     STEP_TYPE, chatty, layered_dag, noop_runner, noop_step_runner, run_with_consumer,
 };

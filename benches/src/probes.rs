@@ -3,8 +3,9 @@
 
 use std::fmt;
 
-use reelgraph::PortRef;
+use reelgraph::{Canvas, Catalog, Op, PortRef};
 
+use crate::BATCH;
 use crate::dag::{Dag, Kind};
 
 /// A connection to measure, with the size of the work a cycle check does for it.
@@ -224,4 +225,42 @@ impl Dag {
         let upstream = Self::reach(&pred, node).iter().filter(|&&b| b).count() - 1;
         (self.id(node), upstream)
     }
+}
+
+/// A chain of `len` nodes of a registered pass-through type (`any` in, `any`
+/// out) and the connect from its last node to its first: a cycle check that
+/// must walk the whole chain. Shows how the check scales with the nodes it
+/// visits; the generated canvas never gives it more than a few dozen.
+pub fn relay_chain(len: usize) -> (Canvas, PortRef, PortRef) {
+    let catalog = Catalog::builtin();
+    catalog
+        .register_json(
+            r#"{"type": "relay", "category": "bench", "title": "Relay",
+                "inputs": [{"name": "in", "type": "any", "multiple": true}],
+                "outputs": [{"name": "out", "type": "any"}]}"#,
+        )
+        .expect("a valid spec");
+    let mut canvas = Canvas::new(catalog, "chain", "Chain");
+    let mut ops = Vec::with_capacity(2 * len);
+    for i in 0..len {
+        ops.push(Op::add_node(
+            &format!("r{i}"),
+            "relay",
+            serde_json::json!({}),
+        ));
+        if i > 0 {
+            ops.push(Op::connect(
+                (&format!("r{}", i - 1), "out"),
+                (&format!("r{i}"), "in"),
+            ));
+        }
+    }
+    for batch in ops.chunks(BATCH) {
+        canvas.apply(batch.to_vec()).expect("a valid chain");
+    }
+    (
+        canvas,
+        PortRef::new(format!("r{}", len - 1), "out"),
+        PortRef::new("r0", "in"),
+    )
 }

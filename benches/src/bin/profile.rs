@@ -9,13 +9,14 @@
 //! (document → canvas only), skip_json (one pass of serde_json that reads
 //! and ignores the whole text: the cost of `CanvasDocument::from_json`'s
 //! header pass), parse_validate (`Canvas::from_json` then `validate`, as an
-//! editor opens a canvas), task_previews, task_preview_deep.
+//! editor opens a canvas), task_previews, task_preview_deep, chain_cycle
+//! (`can_connect` closing a cycle on a chain of NODES nodes, 1,000 times a run).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use reelgraph::{Canvas, CanvasDocument, Catalog, Op, Quality, UndoStack};
-use reelgraph_benches::{BATCH, Dag, SEED};
+use reelgraph_benches::{BATCH, Dag, SEED, relay_chain};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
@@ -25,6 +26,9 @@ fn main() {
     let runs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
     let nodes: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
 
+    if workload == "chain_cycle" {
+        return chain_cycle(runs, nodes);
+    }
     let catalog = Catalog::builtin();
     let dag = Dag::generate(nodes, 2 * nodes, SEED);
     let canvas = dag.build(&catalog, BATCH);
@@ -108,13 +112,33 @@ fn main() {
         }
         times.push(start.elapsed());
     }
+    report(&workload, nodes, times);
+}
+
+/// The cycle check alone: a chain has no generated canvas to build.
+fn chain_cycle(runs: usize, nodes: usize) {
+    let (canvas, source, target) = relay_chain(nodes);
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        for _ in 0..1_000 {
+            let refused = canvas.can_connect(black_box(&source), black_box(&target));
+            assert!(black_box(refused).is_err());
+        }
+        times.push(start.elapsed());
+    }
+    report("chain_cycle", nodes, times);
+}
+
+fn report(workload: &str, nodes: usize, mut times: Vec<Duration>) {
     times.sort_unstable();
     let median = times
         .get(times.len() / 2)
         .copied()
         .unwrap_or(Duration::ZERO);
     println!(
-        "{workload} on {nodes} nodes: runs {runs}, min {:?}, median {:?}",
+        "{workload} on {nodes} nodes: runs {}, min {:?}, median {:?}",
+        times.len(),
         times.first().copied().unwrap_or(Duration::ZERO),
         median
     );

@@ -14,7 +14,7 @@ use petgraph::Direction;
 use petgraph::stable_graph::NodeIndex;
 use petgraph::visit::NodeIndexable;
 
-use super::graph::{ClosesCycle, Graph};
+use super::graph::{ClosesCycle, Graph, Successors};
 
 /// Whether adding `source → target` would close a cycle.
 pub(super) fn closes_cycle(graph: &Graph, source: NodeIndex, target: NodeIndex) -> bool {
@@ -95,16 +95,36 @@ fn walk(
         // Go on with the first new neighbour at once and stack the others:
         // along a path (a chain, most of a walk) nothing touches the stack.
         let mut first = None;
-        for next in inner.neighbors_directed(node, direction) {
-            if next == stop {
-                return Err(ClosesCycle);
-            }
-            if within(graph.position(next)) && seen.insert(next) {
-                visit(next);
-                if first.is_none() {
+        let successors = match direction {
+            Direction::Outgoing => graph.successors(node),
+            Direction::Incoming => Successors::Many,
+        };
+        match successors {
+            Successors::None => {}
+            // A chain's step, written out: a shared closure for both arms
+            // was not inlined and took longer than petgraph's list.
+            Successors::One(next) => {
+                if next == stop {
+                    return Err(ClosesCycle);
+                }
+                if within(graph.position(next)) && seen.insert(next) {
+                    visit(next);
                     first = Some(next);
-                } else {
-                    stack.push(next);
+                }
+            }
+            Successors::Many => {
+                for next in inner.neighbors_directed(node, direction) {
+                    if next == stop {
+                        return Err(ClosesCycle);
+                    }
+                    if within(graph.position(next)) && seen.insert(next) {
+                        visit(next);
+                        if first.is_none() {
+                            first = Some(next);
+                        } else {
+                            stack.push(next);
+                        }
+                    }
                 }
             }
         }

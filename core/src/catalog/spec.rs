@@ -320,16 +320,35 @@ impl NodeTypeSpec {
     pub fn property(&self, name: &str) -> Option<&PropertySpec> {
         find_named(&self.properties, name, |p| &p.name)
     }
+
+    /// The place of property `name` in `properties`.
+    pub(crate) fn property_position(&self, name: &str) -> Option<usize> {
+        position_named(&self.properties, name, |p| &p.name)
+    }
+
+    /// The place of input `name` in `inputs`.
+    pub(crate) fn input_position(&self, name: &str) -> Option<usize> {
+        position_named(&self.inputs, name, |p| &p.name)
+    }
+
+    /// The place of output `name` in `outputs`.
+    pub(crate) fn output_position(&self, name: &str) -> Option<usize> {
+        position_named(&self.outputs, name, |p| &p.name)
+    }
+}
+
+fn find_named<'a, T>(items: &'a [T], name: &str, key: impl Fn(&T) -> &Arc<str>) -> Option<&'a T> {
+    position_named(items, name, key).map(|at| &items[at])
 }
 
 /// Finds by name: first by allocation (one pointer test each), then by text.
-fn find_named<'a, T>(items: &'a [T], name: &str, key: impl Fn(&T) -> &Arc<str>) -> Option<&'a T> {
+fn position_named<T>(items: &[T], name: &str, key: impl Fn(&T) -> &Arc<str>) -> Option<usize> {
     items
         .iter()
-        .find(|item| {
+        .position(|item| {
             std::ptr::eq(key(item).as_ptr(), name.as_ptr()) && key(item).len() == name.len()
         })
-        .or_else(|| items.iter().find(|item| **key(item) == *name))
+        .or_else(|| items.iter().position(|item| **key(item) == *name))
 }
 
 /// Name equality with a fast path: canvases keep the spec's own name

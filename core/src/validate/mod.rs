@@ -1,6 +1,7 @@
 //! Whole-canvas validation: everything that keeps a canvas from running, and
 //! story-structure advice, as a list of diagnostics.
 
+mod spec_tables;
 mod structure;
 
 use std::sync::Arc;
@@ -13,11 +14,11 @@ use serde_json::Value;
 pub use crate::limits::{DEFAULT_MAX_ITEMS, DEFAULT_MAX_TEXT_BYTES, MAX_VALUE_DEPTH};
 
 use crate::canvas::{Canvas, Detached, Link, NodeEntry};
-use crate::catalog::spec::same_name;
-use crate::catalog::{NodeTypeSpec, check_value, property_applies};
+use crate::catalog::{NodeTypeSpec, PropertyIndex, check_value};
 use crate::error::Error;
 use crate::model::same_value;
 use crate::report::{Diagnostic, Report, Severity};
+use spec_tables::{SpecId, SpecTables};
 
 impl Diagnostic {
     fn from_error(e: &Error) -> Self {
@@ -44,13 +45,15 @@ impl Canvas {
     pub fn validate(&self) -> Report {
         // Ids and specs by graph slot: every lookup below is an array index,
         // not a hash, and reads no node entry (an edge's source is anywhere).
+        let mut tables = SpecTables::new(self.catalog());
         let mut by_slot: Vec<Option<Source<'_>>> = vec![None; self.graph.inner().node_bound()];
         for (id, entry) in self.entries() {
-            by_slot[entry.ix.index()] = Some((id, entry.spec.as_deref()));
+            let spec = entry.spec.as_deref().map(|s| (s, tables.id(s)));
+            by_slot[entry.ix.index()] = Some((id, spec));
         }
         let mut out = Vec::new();
         let mut edge_findings = Vec::new();
-        self.check_nodes(&by_slot, &mut out, &mut edge_findings);
+        self.check_nodes(&by_slot, &tables, &mut out, &mut edge_findings);
         // Edge findings in canvas order, as if the edges had been walked in order.
         edge_findings.sort_by_key(|(position, _)| *position);
         out.extend(edge_findings.into_iter().map(|(_, d)| d));
@@ -63,36 +66,38 @@ impl Canvas {
     fn check_nodes(
         &self,
         by_slot: &[Option<Source<'_>>],
+        tables: &SpecTables<'_>,
         out: &mut Vec<Diagnostic>,
         edge_findings: &mut Vec<(usize, Diagnostic)>,
     ) {
         // One buffer for every node's incoming edges.
-        let mut incoming: Vec<(NodeIndex, &Link)> = Vec::new();
-        let mut ports: Vec<Option<usize>> = Vec::new();
+        let mut incoming: Vec<Arrival<'_>> = Vec::new();
+        let mut counts: Vec<u32> = Vec::new();
         let mut keys: Vec<(NodeIndex, &str, &str)> = Vec::new();
         for (id, entry) in self.entries() {
-            let spec = match self.spec_of(id, entry) {
-                Ok(spec) => spec,
-                Err(e) => {
+            // A node without a spec is reported as `spec_of` explains it.
+            let Some((_, Some((spec, spec_id)))) = by_slot[entry.ix.index()] else {
+                if let Err(e) = self.spec_of(id, entry) {
                     out.push(Diagnostic::from_error(&e).node(id));
-                    continue;
                 }
+                continue;
             };
+            let table = tables.table(spec_id);
             // Values an op checked have known names; with no conditions in
             // the spec none can be ignored, so there is nothing to find and
             // the values need not be read.
-            let nothing_to_find =
-                entry.values_checked && spec.properties.iter().all(|p| p.applies_when.is_none());
+            let nothing_to_find = entry.values_checked && !table.conditional;
             if !nothing_to_find {
-                check_values(id, spec, entry, out);
+                check_values(id, spec, &table.index, entry, out);
             }
-            for prop in spec.properties.iter().filter(|p| p.required) {
+            for &at in &table.required {
+                let prop = &spec.properties[at];
                 let missing = match entry.properties.get(&prop.name) {
                     None | Some(Value::Null) => true,
                     Some(Value::String(s)) => s.trim().is_empty(),
                     Some(_) => false,
                 };
-                if missing && property_applies(spec, &entry.properties, prop) {
+                if missing && applies(spec, &table.index, entry, at) {
                     out.push(
                         Diagnostic::new(
                             Severity::Error,
@@ -109,23 +114,31 @@ impl Canvas {
                 }
             }
             incoming.clear();
+            // Each edge's input once, by its place in the spec: the checks
+            // below then compare small numbers, not port names.
             incoming.extend(
                 self.graph
                     .inner()
                     .edges_directed(entry.ix, Direction::Incoming)
-                    .map(|e| (e.source(), e.weight())),
+                    .map(|e| {
+                        let link = e.weight();
+                        (e.source(), link, spec.input_position(&link.target_port))
+                    }),
             );
-            let mut crowded = has_duplicates(&incoming, &mut keys);
-            // Each edge's input once, by its place in the spec: the loop
-            // below then compares small numbers, not port names.
-            ports.clear();
-            ports.extend(incoming.iter().map(|(_, link)| {
-                spec.inputs
-                    .iter()
-                    .position(|i| same_name(&i.name, &link.target_port))
-            }));
-            for (at, input) in spec.inputs.iter().enumerate() {
-                let count = ports.iter().filter(|p| **p == Some(at)).count();
+            counts.clear();
+            counts.resize(spec.inputs.len(), 0);
+            let mut unknown = 0;
+            for (_, _, input) in &incoming {
+                match input {
+                    Some(at) => counts[*at] += 1,
+                    None => unknown += 1,
+                }
+            }
+            // Two edges with the same ports share an input (or an unknown
+            // port): when each is used once there are no duplicates.
+            let shared = unknown > 1 || counts.iter().any(|c| *c > 1);
+            let mut crowded = shared && has_duplicates(&incoming, &mut keys);
+            for (input, &count) in spec.inputs.iter().zip(&counts) {
                 crowded |= count > 1 && !input.multiple;
                 if input.required && count == 0 {
                     let accepted = self.catalog().accepted_types(input).join(" | ");
@@ -144,7 +157,15 @@ impl Canvas {
                     );
                 }
             }
-            self.check_incoming(id, spec, &mut incoming, crowded, by_slot, edge_findings);
+            let target = (&**id, spec, spec_id);
+            self.check_incoming(
+                target,
+                &mut incoming,
+                crowded,
+                by_slot,
+                tables,
+                edge_findings,
+            );
         }
     }
 
@@ -153,20 +174,20 @@ impl Canvas {
     /// are only needed where two edges compete for one input, which is rare.
     fn check_incoming<'a>(
         &'a self,
-        tgt_id: &str,
-        tgt_spec: &NodeTypeSpec,
-        incoming: &mut [(NodeIndex, &'a Link)],
+        (tgt_id, tgt_spec, tgt_spec_id): (&str, &NodeTypeSpec, SpecId),
+        incoming: &mut [Arrival<'a>],
         crowded: bool,
         by_slot: &[Option<Source<'_>>],
+        tables: &SpecTables<'_>,
         findings: &mut Vec<(usize, Diagnostic)>,
     ) {
         let position = |link: &Link| self.edge_position(&link.id);
         if crowded {
             // "First" and "second" edge mean canvas order.
-            incoming.sort_by_cached_key(|(_, link)| position(link));
+            incoming.sort_by_cached_key(|(_, link, _)| position(link));
         }
         let mut seen: Vec<(NodeIndex, &str, &str, &str)> = Vec::new();
-        for &mut (source, link) in incoming {
+        for &mut (source, link, input_at) in incoming {
             let Some((src_id, src_spec)) = by_slot[source.index()] else {
                 continue;
             };
@@ -188,13 +209,12 @@ impl Canvas {
                 continue;
             }
             // Nodes without a spec are already reported; their edges cannot be judged.
-            let Some(src_spec) = src_spec else {
+            let Some((src_spec, src_spec_id)) = src_spec else {
                 continue;
             };
-            let output = src_spec.output(&link.source_port);
-            let input = tgt_spec.input(&link.target_port);
-            let (Some(output), Some(input)) = (output, input) else {
-                let (node, port, dir) = if output.is_none() {
+            let output_at = src_spec.output_position(&link.source_port);
+            let (Some(output_at), Some(input_at)) = (output_at, input_at) else {
+                let (node, port, dir) = if output_at.is_none() {
                     (&**src_id, &link.source_port, "output")
                 } else {
                     (tgt_id, &link.target_port, "input")
@@ -216,7 +236,8 @@ impl Canvas {
                 ));
                 continue;
             };
-            if !self.catalog().accepts(input, &output.data_type) {
+            let (output, input) = (&src_spec.outputs[output_at], &tgt_spec.inputs[input_at]);
+            if !tables.accepts(src_spec_id, output_at, tgt_spec_id, input_at) {
                 findings.push((
                     position(link),
                     Diagnostic::new(
@@ -334,9 +355,15 @@ impl Canvas {
 
 /// A node's values: names the spec knows, values that fit, and (as
 /// warnings) values set where they do not apply.
-fn check_values(id: &Arc<str>, spec: &NodeTypeSpec, entry: &NodeEntry, out: &mut Vec<Diagnostic>) {
+fn check_values(
+    id: &Arc<str>,
+    spec: &NodeTypeSpec,
+    index: &PropertyIndex,
+    entry: &NodeEntry,
+    out: &mut Vec<Diagnostic>,
+) {
     for (name, value) in entry.properties.iter() {
-        let Some(prop) = spec.property(name) else {
+        let Some(at) = spec.property_position(name) else {
             let e = Error::UnknownProperty {
                 type_name: spec.type_name.to_string(),
                 property: name.into(),
@@ -345,6 +372,7 @@ fn check_values(id: &Arc<str>, spec: &NodeTypeSpec, entry: &NodeEntry, out: &mut
             out.push(Diagnostic::from_error(&e).node(id).property(name));
             continue;
         };
+        let prop = &spec.properties[at];
         if value.is_null() {
             continue;
         }
@@ -355,30 +383,55 @@ fn check_values(id: &Arc<str>, spec: &NodeTypeSpec, entry: &NodeEntry, out: &mut
         };
         if let Err(e) = checked {
             out.push(Diagnostic::from_error(&e).node(id).property(name));
-        } else if !property_applies(spec, &entry.properties, prop)
-            && !prop.default.as_ref().is_some_and(|d| same_value(d, value))
-        {
-            out.push(
-                Diagnostic::new(
-                    Severity::Warning,
-                    "property_ignored",
-                    format!("property `{name}` of node `{id}` does not apply with the current settings and is ignored"),
-                    "remove it, or change the setting it depends on",
-                )
-                .node(id)
-                .property(name),
-            );
+        } else if ignored(spec, index, entry, at, value) {
+            out.push(ignored_diagnostic(id, name));
         }
     }
 }
 
-/// An edge's source as edge checks need it: its id and its spec, if known.
-type Source<'c> = (&'c Arc<str>, Option<&'c NodeTypeSpec>);
+/// A set value that does not apply and is not the default.
+fn ignored(
+    spec: &NodeTypeSpec,
+    index: &PropertyIndex,
+    entry: &NodeEntry,
+    at: usize,
+    value: &Value,
+) -> bool {
+    let prop = &spec.properties[at];
+    !applies(spec, index, entry, at) && !prop.default.as_ref().is_some_and(|d| same_value(d, value))
+}
+
+fn ignored_diagnostic(id: &str, name: &str) -> Diagnostic {
+    Diagnostic::new(
+        Severity::Warning,
+        "property_ignored",
+        format!(
+            "property `{name}` of node `{id}` does not apply with the current settings and is ignored"
+        ),
+        "remove it, or change the setting it depends on",
+    )
+    .node(id)
+    .property(name)
+}
+
+/// Whether the property at `at` applies with the node's values: what
+/// `property_applies` answers, with each condition's parent by position.
+fn applies(spec: &NodeTypeSpec, index: &PropertyIndex, entry: &NodeEntry, at: usize) -> bool {
+    index.applies(spec, at, |p| entry.properties.get(&spec.properties[p].name))
+}
+
+/// An edge's source as edge checks need it: its id and its spec (with its
+/// tables), if known.
+type Source<'c> = (&'c Arc<str>, Option<(&'c NodeTypeSpec, SpecId)>);
+
+/// An edge arriving at a node: its source, its link, and the place of its
+/// input in the node's spec (none when the spec has no such input).
+type Arrival<'a> = (NodeIndex, &'a Link, Option<usize>);
 
 /// Whether two edges arriving at one node connect the same ports; `keys`
 /// is a buffer kept between nodes.
 fn has_duplicates<'a>(
-    incoming: &[(NodeIndex, &'a Link)],
+    incoming: &[Arrival<'a>],
     keys: &mut Vec<(NodeIndex, &'a str, &'a str)>,
 ) -> bool {
     if incoming.len() < 2 {
@@ -398,6 +451,6 @@ fn has_duplicates<'a>(
 }
 
 /// What makes two edges into one node the same: source and both ports.
-fn key<'a>((source, link): &(NodeIndex, &'a Link)) -> (NodeIndex, &'a str, &'a str) {
+fn key<'a>((source, link, _): &Arrival<'a>) -> (NodeIndex, &'a str, &'a str) {
     (*source, &link.source_port, &link.target_port)
 }
