@@ -49,7 +49,12 @@ impl Folders {
     }
 
     /// Links the files `outputs` name into the run's folder. A file already
-    /// there is kept; a name that could leave the folder is ignored.
+    /// there is kept; a name that could leave the folder, or that names no
+    /// file in the results folder, is ignored.
+    ///
+    /// A run links every file of every node, so the common case costs one
+    /// system call: the link itself. Only a link that fails asks why (a
+    /// folder to make, a missing source, another file system).
     pub fn link_outputs(&self, run: &str, outputs: &Outputs) -> io::Result<()> {
         let mut paths = Vec::new();
         for value in outputs.values() {
@@ -60,14 +65,23 @@ impl Folders {
             let Some(rel) = inside(path) else { continue };
             let from = self.results.join(&rel);
             let to = dir.join(&rel);
-            if to.exists() || !from.is_file() {
-                continue;
-            }
-            if let Some(parent) = to.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            if std::fs::hard_link(&from, &to).is_err() {
-                copy_whole(&from, &to)?;
+            match std::fs::hard_link(&from, &to) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                // The run's folder (or a folder in it) is new, or the source
+                // is missing.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    if !from.is_file() {
+                        continue;
+                    }
+                    if let Some(parent) = to.parent() {
+                        std::fs::create_dir_all(parent)?;
+                    }
+                    link_or_copy(&from, &to)?;
+                }
+                // A folder, or a results folder on another file system.
+                Err(_) if from.is_file() => copy_whole(&from, &to)?,
+                Err(_) => {}
             }
         }
         Ok(())
@@ -125,6 +139,16 @@ fn file_paths<'v>(value: &'v Value, out: &mut Vec<&'v str>) {
     }
 }
 
+/// A hard link, or a copy when the file systems differ. A file that
+/// appeared at `to` meanwhile is kept.
+fn link_or_copy(from: &Path, to: &Path) -> io::Result<()> {
+    match std::fs::hard_link(from, to) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(_) => copy_whole(from, to),
+        Ok(()) => Ok(()),
+    }
+}
+
 /// A copy under a temporary name, renamed into place: never half a file
 /// under the final name.
 fn copy_whole(from: &Path, to: &Path) -> io::Result<()> {
@@ -154,6 +178,46 @@ mod tests {
             assert_eq!(inside(bad), None, "{bad:?}");
         }
         assert_eq!(inside("frames/a.png"), Some(PathBuf::from("frames/a.png")));
+    }
+
+    #[test]
+    fn links_again_keep_files_and_names_of_no_file_are_skipped() {
+        let data = tempfile::tempdir().expect("temp dir");
+        let folders = Folders::open(data.path()).expect("folders");
+        let results = folders.results();
+        std::fs::create_dir_all(results.join("clips/deep")).expect("dir");
+        std::fs::write(results.join("clips/deep/a.mp4"), b"first").expect("write");
+        std::fs::write(results.join("top.txt"), b"top").expect("write");
+        let file = |path: &str| json!({"path": path, "media_type": "video/mp4"});
+        let outputs = json!({
+            "clip": file("clips/deep/a.mp4"),
+            "list": [file("top.txt"), file("missing.png"), file("clips/nothing/b.png")],
+            "folder": file("clips"),
+        });
+        let outputs = outputs.as_object().cloned().expect("object");
+        folders.link_outputs("r1", &outputs).expect("link");
+
+        let read =
+            |path: &str| std::fs::read(folders.resolve("r1", path).expect(path)).expect("read");
+        assert_eq!(read("clips/deep/a.mp4"), b"first");
+        assert_eq!(read("top.txt"), b"top");
+        for skipped in ["missing.png", "clips/nothing/b.png", "clips"] {
+            assert_eq!(
+                folders.resolve("r1", skipped),
+                Err(Refusal::Missing),
+                "{skipped}"
+            );
+        }
+        // Nothing is made for a name with no file behind it.
+        assert!(!folders.run("r1").join("clips/nothing").exists());
+
+        // A file already in the run's folder stays as it is.
+        let kept = folders.run("r1").join("top.txt");
+        std::fs::remove_file(&kept).expect("unlink");
+        std::fs::write(&kept, b"the run's own").expect("write");
+        folders.link_outputs("r1", &outputs).expect("link again");
+        assert_eq!(read("top.txt"), b"the run's own");
+        assert_eq!(read("clips/deep/a.mp4"), b"first");
     }
 
     #[test]
