@@ -208,9 +208,8 @@ pub struct Planner {
     order: Vec<NodeIndex>,
     /// Shared with starting runs without a copy (see `shared_plan`).
     plan: Arc<Plan>,
-    /// Per node type; a canvas uses a handful. Holding the spec keeps its
-    /// address from being reused by another.
-    relevance: Vec<(Arc<NodeTypeSpec>, Relevance)>,
+    /// What matters of each node type met.
+    relevance: Relevances,
     hasher: KeyHasher,
     /// Where many own digests are hashed at once; none: on the calling thread.
     pool: Option<Arc<ThreadPool>>,
@@ -261,7 +260,7 @@ impl Planner {
             options,
             slots: Vec::new(),
             order: Vec::new(),
-            relevance: Vec::new(),
+            relevance: Relevances::default(),
             hasher: KeyHasher::default(),
             pool,
         };
@@ -338,17 +337,44 @@ impl Planner {
         self.slots
             .resize(graph.inner().node_bound(), Slot::default());
         self.order.clear();
+        // The plan's tables are filled out of the `Arc`: one `make_mut`
+        // per plan, not two atomic checks per node.
         let plan = Arc::make_mut(&mut self.plan);
-        plan.steps.clear();
-        plan.steps.reserve(graph.node_count());
-        plan.after.clear();
-        plan.data_nodes = 0;
+        let mut steps = std::mem::take(&mut plan.steps);
+        let mut after = std::mem::take(&mut plan.after);
+        steps.clear();
+        steps.reserve(graph.node_count());
+        after.clear();
+        let mut data_nodes = 0;
+        let planned = self.key_all(
+            canvas,
+            needed.as_deref(),
+            previous,
+            (&mut steps, &mut after, &mut data_nodes),
+        );
+        let plan = Arc::make_mut(&mut self.plan);
+        plan.steps = steps;
+        plan.after = after;
+        plan.data_nodes = data_nodes;
+        planned
+    }
+
+    /// Keys every needed node in topological order, appending task nodes
+    /// to `steps` (what each waits for to `after`) and counting data nodes.
+    fn key_all(
+        &mut self,
+        canvas: &Canvas,
+        needed: Option<&[bool]>,
+        previous: Option<&PreviousKeys>,
+        (steps, after, data_nodes): (&mut Vec<Step>, &mut Vec<usize>, &mut usize),
+    ) -> Result<()> {
+        let graph = &canvas.graph;
         let mut inputs = Vec::new();
         let entries = canvas.entries_by_slot();
-        self.digest_own_parts(&entries, needed.as_deref());
+        self.digest_own_parts(&entries, needed);
         let order = EdgeOrder::Table(canvas.edge_positions());
         for ix in graph.nodes_iter() {
-            if needed.as_ref().is_some_and(|n| !n[ix.index()]) {
+            if needed.is_some_and(|n| !n[ix.index()]) {
                 continue;
             }
             let Some((id, entry)) = entries[ix.index()] else {
@@ -361,7 +387,7 @@ impl Planner {
             slot.order = self.order.len() as u32;
             self.order.push(ix);
             let Some((function, outputs)) = task else {
-                Arc::make_mut(&mut self.plan).data_nodes += 1;
+                *data_nodes += 1;
                 continue;
             };
             let reason = match previous.and_then(|p| p.get(id)) {
@@ -370,15 +396,15 @@ impl Planner {
                 Some((_, old_key)) if *old_key != key => Reason::UpstreamChanged,
                 Some(_) => Reason::New,
             };
-            slot.step = self.plan.steps.len() as u32;
-            let after = self.steps_before(&inputs);
-            Arc::make_mut(&mut self.plan).steps.push(Step {
+            slot.step = steps.len() as u32;
+            let waits = steps_before(&self.slots, after, &inputs);
+            steps.push(Step {
                 node: id.clone(),
                 function,
                 key,
                 reason,
                 outputs,
-                after,
+                after: waits,
                 ix,
                 own,
             });
@@ -473,8 +499,8 @@ impl Planner {
         inputs: &mut Vec<Input<'c>>,
     ) -> Result<(u64, ContentKey, Option<StepTask>)> {
         let spec = needed_spec(id, entry)?;
-        self.relevance_of(spec);
-        let relevance = relevance_in(&self.relevance, spec);
+        let at = self.relevance.index_of(spec);
+        let relevance = &self.relevance.types[at].1;
         inputs_in_order(canvas, ix, spec, order, inputs);
         let (own, key) = key_of(
             &mut self.hasher,
@@ -506,7 +532,7 @@ impl Planner {
                 continue;
             }
             let Some(spec) = &entry.spec else { continue };
-            self.relevance_of(spec);
+            self.relevance.index_of(spec);
             missing.push(*entry);
         }
         let relevance = &self.relevance;
@@ -514,7 +540,7 @@ impl Planner {
             let mut hasher = KeyHasher::default();
             for entry in entries {
                 if let Some(spec) = &entry.spec {
-                    own_digest(&mut hasher, relevance_in(relevance, spec), spec, entry);
+                    own_digest(&mut hasher, relevance.of(spec), spec, entry);
                 }
             }
         };
@@ -526,39 +552,48 @@ impl Planner {
             _ => digest(&missing),
         }
     }
-
-    /// Appends the distinct steps among `inputs`, in input order, to the
-    /// plan's `after` table, and returns where they are.
-    fn steps_before(&mut self, inputs: &[Input<'_>]) -> (u32, u32) {
-        let after = &mut Arc::make_mut(&mut self.plan).after;
-        let start = after.len();
-        for (_, source, _) in inputs {
-            let step = self.slots[source.index()].step;
-            if step != NONE && !after[start..].contains(&(step as usize)) {
-                after.push(step as usize);
-            }
-        }
-        (start as u32, after.len() as u32)
-    }
-
-    /// Works out (once per type) what of its nodes matters.
-    fn relevance_of(&mut self, spec: &Arc<NodeTypeSpec>) {
-        if !self.relevance.iter().any(|(s, _)| Arc::ptr_eq(s, spec)) {
-            self.relevance.push((spec.clone(), Relevance::of(spec)));
-        }
-    }
 }
 
-/// The relevance of a type already worked out by [`Planner::relevance_of`].
-fn relevance_in<'r>(
-    relevance: &'r [(Arc<NodeTypeSpec>, Relevance)],
-    spec: &Arc<NodeTypeSpec>,
-) -> &'r Relevance {
-    relevance
-        .iter()
-        .find(|(s, _)| Arc::ptr_eq(s, spec))
-        .map(|(_, r)| r)
-        .expect("relevance is worked out before hashing")
+/// Appends the distinct steps among `inputs`, in input order, to the
+/// plan's `after` table, and returns where they are.
+fn steps_before(slots: &[Slot], after: &mut Vec<usize>, inputs: &[Input<'_>]) -> (u32, u32) {
+    let start = after.len();
+    for (_, source, _) in inputs {
+        let step = slots[source.index()].step;
+        if step != NONE && !after[start..].contains(&(step as usize)) {
+            after.push(step as usize);
+        }
+    }
+    (start as u32, after.len() as u32)
+}
+
+/// What matters of each node type a planner met; a canvas uses a handful.
+#[derive(Debug, Default)]
+struct Relevances {
+    /// Holding the spec keeps its address from being reused by another.
+    types: Vec<(Arc<NodeTypeSpec>, Relevance)>,
+    /// Where each spec is in `types`, by its address: one lookup per node
+    /// rather than a scan of every type met.
+    at: foldhash::HashMap<usize, usize>,
+}
+
+impl Relevances {
+    /// Where the relevance of `spec` is, worked out on first need.
+    fn index_of(&mut self, spec: &Arc<NodeTypeSpec>) -> usize {
+        let address = Arc::as_ptr(spec) as usize;
+        if let Some(&at) = self.at.get(&address) {
+            return at;
+        }
+        self.types.push((spec.clone(), Relevance::of(spec)));
+        self.at.insert(address, self.types.len() - 1);
+        self.types.len() - 1
+    }
+
+    /// The relevance of a type already worked out by [`Relevances::index_of`].
+    fn of(&self, spec: &Arc<NodeTypeSpec>) -> &Relevance {
+        let at = self.at[&(Arc::as_ptr(spec) as usize)];
+        &self.types[at].1
+    }
 }
 
 /// A node's key, and a fingerprint of its own part that tells whether that

@@ -20,10 +20,13 @@ use crate::runner::Outputs;
 /// have to make them themselves.
 type Handed = Option<Option<Arc<Outputs>>>;
 
-/// The keys being executed, each with the channel its result goes out on.
+/// The keys being executed, each with the channel its result goes out on
+/// once a follower asks for one: most keys have none, and a channel is a
+/// sizeable allocation per task.
 #[derive(Debug, Default)]
 pub(crate) struct SharedWork {
-    leading: Mutex<HashMap<ContentKey, watch::Receiver<Handed>>>,
+    /// Keys are BLAKE3 hashes already: foldhash, not SipHash.
+    leading: Mutex<HashMap<ContentKey, Option<watch::Sender<Handed>>, foldhash::fast::RandomState>>,
 }
 
 /// A task's part in the work of its key.
@@ -37,17 +40,17 @@ pub(crate) enum Turn {
 impl SharedWork {
     pub(crate) fn join(self: &Arc<Self>, key: ContentKey) -> Turn {
         let mut leading = self.leading.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(result) = leading.get(&key) {
+        if let Some(sender) = leading.get_mut(&key) {
+            let sender = sender.get_or_insert_with(|| watch::channel(None).0);
             return Turn::Follow(Follower {
-                result: result.clone(),
+                result: sender.subscribe(),
             });
         }
-        let (sender, receiver) = watch::channel(None);
-        leading.insert(key, receiver);
+        leading.insert(key, None);
         Turn::Lead(Leader {
             work: Arc::clone(self),
             key,
-            sender: Some(sender),
+            ended: false,
         })
     }
 }
@@ -57,7 +60,7 @@ impl SharedWork {
 pub(crate) struct Leader {
     work: Arc<SharedWork>,
     key: ContentKey,
-    sender: Option<watch::Sender<Handed>>,
+    ended: bool,
 }
 
 impl Leader {
@@ -67,18 +70,22 @@ impl Leader {
     }
 
     fn end(&mut self, outputs: Option<Arc<Outputs>>) {
-        let Some(sender) = self.sender.take() else {
+        if std::mem::replace(&mut self.ended, true) {
             return;
-        };
+        }
         // Out of the table first: a task joining after this leads anew
         // (and finds the result in the cache).
-        self.work
+        let sender = self
+            .work
             .leading
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .remove(&self.key);
-        // No follower left is fine.
-        let _ = sender.send(Some(outputs));
+            .remove(&self.key)
+            .flatten();
+        // No follower, or none left, is fine.
+        if let Some(sender) = sender {
+            let _ = sender.send(Some(outputs));
+        }
     }
 }
 
