@@ -14,7 +14,6 @@ use std::rc::Rc;
 
 use foldhash::HashMap;
 use petgraph::stable_graph::NodeIndex;
-use petgraph::visit::NodeIndexable;
 use serde_json::Value;
 
 use super::Scope;
@@ -54,8 +53,9 @@ pub(crate) struct Contexts<'c> {
     /// The first value index of each hash.
     by_hash: HashMap<u64, u32>,
     classes: u32,
-    /// Each node's channels once worked out, by graph slot.
-    nodes: Vec<Option<NodeContext>>,
+    /// Each node's channels once worked out. A map, not a table by slot:
+    /// one preview should not pay for the whole canvas.
+    nodes: HashMap<NodeIndex, NodeContext>,
     /// Some provided integer is beyond 2^53, where `same_value` compares
     /// integers with floats inexactly and "the same" stops being an
     /// equivalence: classes then mean nothing, and each node walks its
@@ -87,7 +87,7 @@ impl<'c> Contexts<'c> {
             values: Vec::new(),
             by_hash: HashMap::default(),
             classes: 0,
-            nodes: Vec::new(),
+            nodes: HashMap::default(),
             walk: false,
             marks: Vec::new(),
             stamp: 0,
@@ -95,16 +95,13 @@ impl<'c> Contexts<'c> {
     }
 
     fn known(&self, ix: NodeIndex) -> Option<&NodeContext> {
-        self.nodes.get(ix.index()).and_then(Option::as_ref)
+        self.nodes.get(&ix)
     }
 
     /// The channels of the node at `ix`.
     pub(super) fn of(&mut self, ix: NodeIndex) -> NodeContext {
         if let Some(known) = self.known(ix) {
             return known.clone();
-        }
-        if self.nodes.is_empty() {
-            self.nodes = vec![None; self.canvas.graph.inner().node_bound()];
         }
         // Every node upstream first, so each joins channels already known.
         let order = self.post_order(ix, |contexts, n| contexts.known(n).is_some());
@@ -115,7 +112,7 @@ impl<'c> Contexts<'c> {
             } else {
                 self.joined(&upstream, &own)
             };
-            self.nodes[n.index()] = Some(context);
+            self.nodes.insert(n, context);
         }
         self.known(ix).cloned().unwrap_or_default()
     }

@@ -130,16 +130,16 @@ impl Canvas {
             order: &contexts.order,
             context: context.as_ref().map(|c| (&*contexts, c)),
         };
-        // Names come sorted: the map is built in one pass, not searched per param.
-        let params: Map<String, Value> = task
-            .params
-            .iter()
-            .filter(|(_, template)| !(skip_input_params && matches!(template, Template::Input(_))))
-            .filter_map(|(name, template)| {
-                let value = scope.eval(template);
-                (!value.is_null()).then(|| (name.clone(), value))
-            })
-            .collect();
+        let mut params = Map::new();
+        for (name, template) in &task.params {
+            if skip_input_params && matches!(template, Template::Input(_)) {
+                continue;
+            }
+            let value = scope.eval(template);
+            if !value.is_null() {
+                params.insert(name.clone(), value);
+            }
+        }
         Ok((spec, task, params))
     }
 
