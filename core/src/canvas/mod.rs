@@ -326,6 +326,15 @@ impl Canvas {
     /// The edges arriving at a node, as (edge, source node, source port, target port),
     /// in canvas order.
     pub(crate) fn incoming(&self, ix: NodeIndex) -> Vec<(EdgeIndex, NodeIndex, &Link)> {
+        self.incoming_by(ix, &EdgeOrder::Lookup(self))
+    }
+
+    /// [`Canvas::incoming`], with edge positions from `order`.
+    pub(crate) fn incoming_by(
+        &self,
+        ix: NodeIndex,
+        order: &EdgeOrder<'_>,
+    ) -> Vec<(EdgeIndex, NodeIndex, &Link)> {
         let mut list: Vec<_> = self
             .graph
             .inner()
@@ -334,7 +343,7 @@ impl Canvas {
             .collect();
         if list.len() > 1 {
             // One lookup per edge, not one per comparison.
-            list.sort_by_cached_key(|(_, _, link)| self.edges.get_index_of(&*link.id));
+            list.sort_by_cached_key(|(eix, _, link)| order.position(*eix, link));
         }
         list
     }
@@ -430,6 +439,22 @@ impl Canvas {
                 }
             }
             EdgeSlot::Detached(d) => d.0.clone(),
+        }
+    }
+}
+
+/// Where edges stand in the canvas order: a table for whole-canvas passes,
+/// or a map lookup per edge for the few a re-plan (or small run) touches.
+pub(crate) enum EdgeOrder<'c> {
+    Table(Vec<u32>),
+    Lookup(&'c Canvas),
+}
+
+impl EdgeOrder<'_> {
+    pub(crate) fn position(&self, edge: EdgeIndex, link: &Link) -> usize {
+        match self {
+            EdgeOrder::Table(positions) => positions[edge.index()] as usize,
+            EdgeOrder::Lookup(canvas) => canvas.edge_position(&link.id),
         }
     }
 }

@@ -17,14 +17,14 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 
 use petgraph::Direction;
-use petgraph::stable_graph::{EdgeIndex, NodeIndex};
+use petgraph::stable_graph::NodeIndex;
 use petgraph::visit::{EdgeRef, NodeIndexable};
 use rayon::ThreadPool;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::event::Reason;
-use crate::canvas::{Canvas, Link, NodeEntry};
+use crate::canvas::{Canvas, EdgeOrder, Link, NodeEntry};
 use crate::catalog::{NodeTypeSpec, Template, property_applies};
 use crate::content_key::{ContentKey, KeyHasher};
 use crate::error::{Error, Result};
@@ -647,22 +647,6 @@ fn needed_spec<'a>(id: &str, entry: &'a NodeEntry) -> Result<&'a Arc<NodeTypeSpe
         ),
         known: Vec::new(),
     })
-}
-
-/// Where edges stand in the canvas order: a table for whole-canvas passes,
-/// or a map lookup per edge for the few a re-plan (or small run) touches.
-pub(super) enum EdgeOrder<'c> {
-    Table(Vec<u32>),
-    Lookup(&'c Canvas),
-}
-
-impl EdgeOrder<'_> {
-    pub(super) fn position(&self, edge: EdgeIndex, link: &Link) -> usize {
-        match self {
-            EdgeOrder::Table(positions) => positions[edge.index()] as usize,
-            EdgeOrder::Lookup(canvas) => canvas.edge_position(&link.id),
-        }
-    }
 }
 
 /// An incoming edge: its place in input order, its source and its data.

@@ -8,10 +8,10 @@ use petgraph::Direction;
 use petgraph::visit::{EdgeRef, NodeIndexable};
 use serde_json::{Map, Value};
 
-use super::plan::{EdgeOrder, Plan};
+use super::plan::Plan;
 use petgraph::stable_graph::NodeIndex;
 
-use crate::canvas::Canvas;
+use crate::canvas::{Canvas, EdgeOrder};
 use crate::catalog::Template;
 use crate::content_key::ContentKey;
 use crate::error::{Error, Result};

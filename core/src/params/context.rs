@@ -17,7 +17,7 @@ use petgraph::stable_graph::NodeIndex;
 use serde_json::Value;
 
 use super::Scope;
-use crate::canvas::Canvas;
+use crate::canvas::{Canvas, EdgeOrder};
 use crate::model::same_value;
 use crate::quality::Quality;
 
@@ -27,48 +27,84 @@ type Channel = Rc<Vec<u32>>;
 /// A node's channels: (channel index, values), in no particular order.
 pub(super) type NodeContext = Rc<Vec<(u16, Channel)>>;
 
+/// No value of this hash (yet), in [`Interned::next`].
+const NONE: u32 = u32::MAX;
+
+/// A value provided by some node.
+struct Interned {
+    value: Value,
+    hash: u64,
+    /// Values that are [`same_value`] share a class: a channel keeps one
+    /// value of each class.
+    class: u32,
+    /// The next value of the same hash, or [`NONE`].
+    next: u32,
+}
+
 /// The context channels of a canvas's nodes, worked out on demand and kept.
 pub(crate) struct Contexts<'c> {
     canvas: &'c Canvas,
+    /// Where each edge stands in the canvas order.
+    pub(super) order: EdgeOrder<'c>,
     /// Channel names; a channel is its index here.
     names: Vec<Box<str>>,
-    /// Every value provided, with its hash; exact repeats share one index.
-    values: Vec<(Value, u64)>,
-    /// The first value index of each hash, to share exact repeats.
+    /// Every value provided; exact repeats share one index.
+    values: Vec<Interned>,
+    /// The first value index of each hash.
     by_hash: HashMap<u64, u32>,
+    classes: u32,
     /// Each node's channels once worked out. A map, not a table by slot:
     /// one preview should not pay for the whole canvas.
     nodes: HashMap<NodeIndex, NodeContext>,
     /// Some provided integer is beyond 2^53, where `same_value` compares
     /// integers with floats inexactly and "the same" stops being an
-    /// equivalence: joining channels could then keep other values than the
-    /// walk does, so each node walks its upstream instead.
+    /// equivalence: classes then mean nothing, and each node walks its
+    /// upstream and compares values one by one instead.
     walk: bool,
-    /// Channel indexes no longer in use, cleared, kept for the next join:
-    /// one node after another would otherwise allocate and free them.
-    spare: Vec<Index>,
+    /// By class: the join channel that holds a value of it, as
+    /// `stamp + position`. A join's channels take fresh stamps, so
+    /// nothing is cleared between joins.
+    marks: Vec<u32>,
+    stamp: u32,
 }
 
 impl<'c> Contexts<'c> {
+    /// Contexts for a few nodes: edge positions are looked up as needed.
     pub(crate) fn new(canvas: &'c Canvas) -> Self {
+        Self::with_order(canvas, EdgeOrder::Lookup(canvas))
+    }
+
+    /// Contexts for most of the canvas: every edge position in one table.
+    pub(crate) fn whole(canvas: &'c Canvas) -> Self {
+        Self::with_order(canvas, EdgeOrder::Table(canvas.edge_positions()))
+    }
+
+    fn with_order(canvas: &'c Canvas, order: EdgeOrder<'c>) -> Self {
         Contexts {
             canvas,
+            order,
             names: Vec::new(),
             values: Vec::new(),
             by_hash: HashMap::default(),
+            classes: 0,
             nodes: HashMap::default(),
             walk: false,
-            spare: Vec::new(),
+            marks: Vec::new(),
+            stamp: 0,
         }
+    }
+
+    fn known(&self, ix: NodeIndex) -> Option<&NodeContext> {
+        self.nodes.get(&ix)
     }
 
     /// The channels of the node at `ix`.
     pub(super) fn of(&mut self, ix: NodeIndex) -> NodeContext {
-        if let Some(known) = self.nodes.get(&ix) {
+        if let Some(known) = self.known(ix) {
             return known.clone();
         }
         // Every node upstream first, so each joins channels already known.
-        let order = self.post_order(ix, |contexts, n| contexts.nodes.contains_key(&n));
+        let order = self.post_order(ix, |contexts, n| contexts.known(n).is_some());
         for (n, upstream) in order {
             let own = self.own_values(n);
             let context = if self.walk {
@@ -78,16 +114,20 @@ impl<'c> Contexts<'c> {
             };
             self.nodes.insert(n, context);
         }
-        self.nodes[&ix].clone()
+        self.known(ix).cloned().unwrap_or_default()
     }
 
     /// The values of `channel` in `context`: a list, or null when there are none.
     pub(super) fn values_of(&self, context: &NodeContext, channel: &str) -> Value {
-        let values: Vec<Value> = self.values_in(context, channel).cloned().collect();
-        if values.is_empty() {
+        let ids = self.ids_in(context, channel);
+        if ids.is_empty() {
             Value::Null
         } else {
-            Value::Array(values)
+            Value::Array(
+                ids.iter()
+                    .map(|&id| self.values[id as usize].value.clone())
+                    .collect(),
+            )
         }
     }
 
@@ -97,11 +137,16 @@ impl<'c> Contexts<'c> {
         context: &'s NodeContext,
         channel: &str,
     ) -> impl Iterator<Item = &'s Value> + 's {
+        self.ids_in(context, channel)
+            .iter()
+            .map(|&id| &self.values[id as usize].value)
+    }
+
+    fn ids_in<'s>(&self, context: &'s NodeContext, channel: &str) -> &'s [u32] {
         let index = self.names.iter().position(|n| &**n == channel);
-        let ids = index.and_then(|index| context.iter().find(|(c, _)| usize::from(*c) == index));
-        ids.into_iter()
-            .flat_map(|(_, ids)| ids.iter())
-            .map(|&id| &self.values[id as usize].0)
+        index
+            .and_then(|index| context.iter().find(|(c, _)| usize::from(*c) == index))
+            .map_or(&[], |(_, ids)| ids.as_slice())
     }
 
     /// Nodes upstream of `ix` (and `ix`), each after all of its inputs and
@@ -122,15 +167,17 @@ impl<'c> Contexts<'c> {
             if !seen.insert(n) {
                 continue;
             }
-            let upstream = self.canvas.upstream_in_spec_order(n);
-            let next: Vec<_> = upstream
-                .iter()
-                .rev()
-                .filter(|u| !seen.contains(*u) && !stop(self, **u))
-                .map(|u| (*u, None))
-                .collect();
-            stack.push((n, Some(upstream)));
-            stack.extend(next);
+            let upstream = self.canvas.upstream_in_spec_order(n, &self.order);
+            stack.push((n, None));
+            let at = stack.len() - 1;
+            stack.extend(
+                upstream
+                    .iter()
+                    .rev()
+                    .filter(|u| !seen.contains(*u) && !stop(self, **u))
+                    .map(|u| (*u, None)),
+            );
+            stack[at].1 = Some(upstream);
         }
         order
     }
@@ -138,20 +185,30 @@ impl<'c> Contexts<'c> {
     /// A node's channels from its inputs' channels, in input order, then
     /// its own values.
     fn joined(&mut self, upstream: &[NodeIndex], own: &[(u16, u32)]) -> NodeContext {
+        // A join's channel `at` marks its classes with `stamp + at`.
+        let names = self.names.len() as u32;
+        if self.stamp.checked_add(2 * names + 1).is_none() {
+            self.marks.fill(0);
+            self.stamp = 0;
+        }
+        self.stamp += names + 1;
         let mut channels: Vec<(u16, Channel)> = Vec::new();
-        let mut firsts: Vec<Option<Index>> = Vec::new();
+        // Whether a channel's classes are marked: only once a value is added.
+        let mut marked: Vec<bool> = Vec::new();
         for u in upstream {
-            let theirs = self.nodes[u].clone();
+            let Some(theirs) = self.known(*u).cloned() else {
+                continue;
+            };
             for (channel, ids) in theirs.iter() {
                 match channels.iter().position(|(c, _)| c == channel) {
                     None => {
                         channels.push((*channel, ids.clone()));
-                        firsts.push(None);
+                        marked.push(false);
                     }
                     Some(at) if Rc::ptr_eq(&channels[at].1, ids) => {}
                     Some(at) => {
                         for &id in ids.iter() {
-                            self.push_unique(&mut channels[at].1, &mut firsts[at], id);
+                            self.push_class(&mut channels[at].1, &mut marked[at], at, id);
                         }
                     }
                 }
@@ -162,75 +219,55 @@ impl<'c> Contexts<'c> {
                 Some(at) => at,
                 None => {
                     channels.push((channel, Rc::new(Vec::new())));
-                    firsts.push(None);
+                    marked.push(false);
                     channels.len() - 1
                 }
             };
-            self.push_unique(&mut channels[at].1, &mut firsts[at], id);
+            self.push_class(&mut channels[at].1, &mut marked[at], at, id);
         }
-        self.recycle(firsts);
         Rc::new(channels)
+    }
+
+    /// Appends `id` to the join's channel `at` unless a value of its class
+    /// is there already.
+    fn push_class(&mut self, channel: &mut Channel, marked: &mut bool, at: usize, id: u32) {
+        let stamp = self.stamp + at as u32;
+        if !*marked {
+            for &known in channel.iter() {
+                self.marks[self.values[known as usize].class as usize] = stamp;
+            }
+            *marked = true;
+        }
+        let class = self.values[id as usize].class as usize;
+        if self.marks[class] != stamp {
+            self.marks[class] = stamp;
+            Rc::make_mut(channel).push(id);
+        }
     }
 
     /// A node's channels by walking everything upstream of it.
     fn walked(&mut self, ix: NodeIndex) -> NodeContext {
         let mut channels: Vec<(u16, Channel)> = Vec::new();
-        let mut firsts: Vec<Option<Index>> = Vec::new();
         for (n, _) in self.post_order(ix, |_, _| false) {
             for (channel, id) in self.own_values(n) {
                 let at = match channels.iter().position(|(c, _)| *c == channel) {
                     Some(at) => at,
                     None => {
                         channels.push((channel, Rc::new(Vec::new())));
-                        firsts.push(None);
                         channels.len() - 1
                     }
                 };
-                self.push_unique(&mut channels[at].1, &mut firsts[at], id);
+                let (value, hash) = (
+                    &self.values[id as usize].value,
+                    self.values[id as usize].hash,
+                );
+                let same = channel_has(&self.values, &channels[at].1, hash, value);
+                if !same {
+                    Rc::make_mut(&mut channels[at].1).push(id);
+                }
             }
         }
-        self.recycle(firsts);
         Rc::new(channels)
-    }
-
-    /// Keeps a join's channel indexes, cleared, for the next one.
-    fn recycle(&mut self, firsts: Vec<Option<Index>>) {
-        for mut index in firsts.into_iter().flatten() {
-            index.clear();
-            self.spare.push(index);
-        }
-    }
-
-    /// Appends `id` to `channel` unless a value the same as it is there
-    /// already. `first` indexes the channel by hash, built on first need.
-    fn push_unique(&mut self, channel: &mut Channel, first: &mut Option<Index>, id: u32) {
-        let hash = self.values[id as usize].1;
-        let index = first.get_or_insert_with(|| {
-            let mut index = self.spare.pop().unwrap_or_default();
-            for (at, &known) in channel.iter().enumerate() {
-                index
-                    .entry(self.values[known as usize].1)
-                    .or_insert(at as u32);
-            }
-            index
-        });
-        let value = &self.values[id as usize].0;
-        if let Some(&at) = index.get(&hash) {
-            let known = channel[at as usize];
-            if known == id || same_value(&self.values[known as usize].0, value) {
-                return;
-            }
-            // Another value of the same hash: compare with each of them.
-            let same = channel[at as usize..].iter().any(|&k| {
-                self.values[k as usize].1 == hash && same_value(&self.values[k as usize].0, value)
-            });
-            if same {
-                return;
-            }
-        } else {
-            index.insert(hash, channel.len() as u32);
-        }
-        Rc::make_mut(channel).push(id);
     }
 
     /// What the node itself provides, as (channel, value index) pairs.
@@ -249,6 +286,7 @@ impl<'c> Contexts<'c> {
             entry,
             spec,
             quality: Quality::Standard,
+            order: &EdgeOrder::Lookup(canvas),
             context: None,
         };
         let mut own = Vec::new();
@@ -277,23 +315,52 @@ impl<'c> Contexts<'c> {
         }
     }
 
-    /// The index of `value`, shared with an exact repeat met before.
+    /// The index of `value`, shared with an exact repeat met before; its
+    /// class that of a value the same as it, if any.
     fn intern(&mut self, value: Value) -> u32 {
         let hash = hash_of(&value, &mut self.walk);
-        if let Some(&first) = self.by_hash.get(&hash)
-            && self.values[first as usize].0 == value
-        {
-            return first;
-        }
         let id = self.values.len() as u32;
-        self.by_hash.entry(hash).or_insert(id);
-        self.values.push((value, hash));
+        let mut class = None;
+        let mut last = NONE;
+        let mut at = self.by_hash.get(&hash).copied().unwrap_or(NONE);
+        while at != NONE {
+            let known = &self.values[at as usize];
+            if known.value == value {
+                return at;
+            }
+            if class.is_none() && same_value(&known.value, &value) {
+                class = Some(known.class);
+            }
+            last = at;
+            at = known.next;
+        }
+        if last == NONE {
+            self.by_hash.insert(hash, id);
+        } else {
+            self.values[last as usize].next = id;
+        }
+        let class = class.unwrap_or_else(|| {
+            self.classes += 1;
+            self.marks.push(0);
+            self.classes - 1
+        });
+        self.values.push(Interned {
+            value,
+            hash,
+            class,
+            next: NONE,
+        });
         id
     }
 }
 
-/// A channel's first position of each hash.
-type Index = HashMap<u64, u32>;
+/// Whether `channel` holds a value the same as `value` (of hash `hash`).
+fn channel_has(values: &[Interned], channel: &[u32], hash: u64, value: &Value) -> bool {
+    channel.iter().any(|&k| {
+        let known = &values[k as usize];
+        known.hash == hash && same_value(&known.value, value)
+    })
+}
 
 /// A hash under which values that are [`same_value`] agree: numbers hash
 /// as the float they compare as, object fields in any order. Sets `inexact`

@@ -12,7 +12,7 @@ use petgraph::visit::EdgeRef;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::canvas::{Canvas, NodeEntry};
+use crate::canvas::{Canvas, EdgeOrder, NodeEntry};
 use crate::catalog::spec::same_name;
 use crate::catalog::{NodeTypeSpec, TaskSpec, Template, property_applies};
 use crate::error::{Error, Result};
@@ -76,12 +76,15 @@ impl Canvas {
     ) -> Result<TaskPreview> {
         let (spec, task, params) = self.task_params_of(node, entry, quality, false, contexts)?;
         let mut inputs: BTreeMap<String, Vec<PortRef>> = BTreeMap::new();
-        for (_, src, link) in self.incoming(entry.ix) {
-            let (src_id, _) = self.entry_at(src);
-            inputs
-                .entry(link.target_port.to_string())
-                .or_default()
-                .push(PortRef::new(&**src_id, &*link.source_port));
+        for (_, src, link) in self.incoming_by(entry.ix, &contexts.order) {
+            let source = PortRef::new(&*self.graph[src], &*link.source_port);
+            // The port's name is copied once, not once per edge.
+            match inputs.get_mut(&*link.target_port) {
+                Some(sources) => sources.push(source),
+                None => {
+                    inputs.insert(link.target_port.to_string(), vec![source]);
+                }
+            }
         }
         Ok(TaskPreview {
             node: node.into(),
@@ -124,6 +127,7 @@ impl Canvas {
             entry,
             spec,
             quality,
+            order: &contexts.order,
             context: context.as_ref().map(|c| (&*contexts, c)),
         };
         let mut params = Map::new();
@@ -141,7 +145,7 @@ impl Canvas {
 
     /// Previews of every node that has a task, in topological order.
     pub fn task_previews(&self, quality: Quality) -> Vec<TaskPreview> {
-        let mut contexts = Contexts::new(self);
+        let mut contexts = Contexts::whole(self);
         // Entries by graph slot: one pass instead of an id lookup per node.
         let slots = self.entries_by_slot();
         self.graph
@@ -156,9 +160,9 @@ impl Canvas {
     }
 
     /// The nodes feeding `n`, by the spec's input order, then canvas order.
-    fn upstream_in_spec_order(&self, n: NodeIndex) -> Vec<NodeIndex> {
+    fn upstream_in_spec_order(&self, n: NodeIndex, order: &EdgeOrder<'_>) -> Vec<NodeIndex> {
         let (_, entry) = self.entry_at(n);
-        let mut incoming = self.incoming(n);
+        let mut incoming = self.incoming_by(n, order);
         if let Some(spec) = &entry.spec
             && incoming.len() > 1
         {
@@ -191,6 +195,8 @@ struct Scope<'a> {
     entry: &'a NodeEntry,
     spec: &'a NodeTypeSpec,
     quality: Quality,
+    /// Where edges stand in the canvas order.
+    order: &'a EdgeOrder<'a>,
     /// The node's context channels, when its templates read them.
     context: Option<(&'a Contexts<'a>, &'a NodeContext)>,
 }
@@ -291,35 +297,43 @@ impl Scope<'_> {
     /// References to what arrives on an input: one object for a single input,
     /// a list for a `multiple` one, null when nothing is connected.
     fn input(&self, port: &str) -> Value {
-        let mut edges: Vec<(NodeIndex, &crate::canvas::Link)> = self
+        let mut edges = self
             .canvas
             .graph
             .inner()
             .edges_directed(self.entry.ix, petgraph::Direction::Incoming)
             .filter(|e| &*e.weight().target_port == port)
-            .map(|e| (e.source(), e.weight()))
-            .collect();
-        if edges.len() > 1 {
-            // Edges of a multiple input keep canvas order.
-            edges.sort_by_cached_key(|(_, link)| self.canvas.edge_position(&link.id));
-        }
-        let refs: Vec<Value> = edges
-            .into_iter()
-            .map(|(src, link)| {
-                let mut reference = Map::new();
-                reference.insert(
-                    "node".into(),
-                    Value::String(self.canvas.graph[src].to_string()),
-                );
-                reference.insert("port".into(), Value::String(link.source_port.to_string()));
-                Value::Object(reference)
-            })
-            .collect();
+            .map(|e| (e.id(), e.source(), e.weight()));
+        let Some(first) = edges.next() else {
+            return Value::Null;
+        };
+        let reference = |(_, src, link): (_, NodeIndex, &crate::canvas::Link)| {
+            let mut reference = Map::new();
+            reference.insert(
+                "node".into(),
+                Value::String(self.canvas.graph[src].to_string()),
+            );
+            reference.insert("port".into(), Value::String(link.source_port.to_string()));
+            Value::Object(reference)
+        };
         let multiple = self.spec.input(port).is_some_and(|p| p.multiple);
-        match (refs.len(), multiple) {
-            (0, _) => Value::Null,
-            (_, true) => Value::Array(refs),
-            (_, false) => refs.into_iter().next().unwrap_or(Value::Null),
+        // One edge, the usual case, needs no list to sort.
+        let Some(second) = edges.next() else {
+            let one = reference(first);
+            return if multiple {
+                Value::Array(vec![one])
+            } else {
+                one
+            };
+        };
+        let mut all: Vec<_> = [first, second].into_iter().chain(edges).collect();
+        // Edges of a multiple input keep canvas order.
+        all.sort_by_cached_key(|(eix, _, link)| self.order.position(*eix, link));
+        let mut refs = all.into_iter().map(reference);
+        if multiple {
+            Value::Array(refs.collect())
+        } else {
+            refs.next().unwrap_or(Value::Null)
         }
     }
 
