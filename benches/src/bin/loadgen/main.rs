@@ -26,6 +26,7 @@ mod server;
 mod stats;
 mod tasks;
 mod ws_client;
+mod ws_frames;
 mod ws_wire;
 
 use std::net::SocketAddr;

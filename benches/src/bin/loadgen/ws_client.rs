@@ -6,17 +6,13 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures_util::{SinkExt, StreamExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpSocket;
 use tokio::sync::{mpsc, watch};
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
+use reelgraph_server::serve::ws::close;
 use reelgraph_server::serve::ws::messages::{ClientMessage, Topic};
 
+use crate::ws_frames::{Connection, opcode};
 use crate::ws_wire::{self, Item};
 
 /// The subprotocol the clients speak.
@@ -77,11 +73,9 @@ fn source(n: usize, server: SocketAddr) -> Option<IpAddr> {
     }
 }
 
-type Socket = WebSocketStream<TcpStream>;
-
 /// Opens the TCP connection and makes the WebSocket handshake with the
 /// JSON subprotocol and the API key.
-pub async fn connect(n: usize, server: SocketAddr, key: &str) -> Result<Socket, String> {
+pub async fn connect(n: usize, server: SocketAddr, key: &str) -> Result<Connection, String> {
     let socket = TcpSocket::new_v4().map_err(|e| format!("socket: {e}"))?;
     if let Some(ip) = source(n, server) {
         socket
@@ -93,27 +87,16 @@ pub async fn connect(n: usize, server: SocketAddr, key: &str) -> Result<Socket, 
         .await
         .map_err(|e| format!("connect: {e}"))?;
     stream.set_nodelay(true).map_err(|e| e.to_string())?;
-    let mut request = format!("ws://{server}/v1/ws")
-        .into_client_request()
-        .map_err(|e| e.to_string())?;
-    let headers = request.headers_mut();
-    headers.insert(
-        "authorization",
-        HeaderValue::from_str(&format!("Bearer {key}")).map_err(|e| e.to_string())?,
-    );
-    headers.insert(
-        "sec-websocket-protocol",
-        HeaderValue::from_static(SUBPROTOCOL),
-    );
-    // Small buffers: ten thousand clients in one process.
-    let config = WebSocketConfig::default()
-        .read_buffer_size(4096)
-        .write_buffer_size(0)
-        .max_write_buffer_size(1 << 20);
-    let (socket, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(config))
-        .await
-        .map_err(|e| format!("handshake: {e}"))?;
-    Ok(socket)
+    let seed = n as u64 ^ now_us();
+    Connection::handshake(
+        stream,
+        &server.to_string(),
+        "/v1/ws",
+        SUBPROTOCOL,
+        key,
+        seed,
+    )
+    .await
 }
 
 /// Client `n`: connects, then follows the phases until `Stop` (or until
@@ -127,10 +110,10 @@ pub async fn client(
     connecting: &tokio::sync::Semaphore,
 ) -> Received {
     let mut received = Received::default();
-    let socket = {
+    let connection = {
         let _turn = connecting.acquire().await;
         match connect(n, server, &key).await {
-            Ok(socket) => socket,
+            Ok(connection) => connection,
             Err(e) => {
                 let _ = steps.send(Step::Failed(e.clone()));
                 received.dropped = Some(e);
@@ -140,80 +123,104 @@ pub async fn client(
     };
     let _ = steps.send(Step::Connected);
     let mut follow = Follow {
-        socket,
+        connection,
         steps,
         received,
         last_seq: None,
+        window: None,
     };
     loop {
-        tokio::select! {
-            changed = phases.changed() => {
-                if changed.is_err() {
-                    return follow.close().await;
-                }
-                let phase = phases.borrow_and_update().clone();
-                match phase {
-                    Phase::Follow(run) => {
-                        if let Err(e) = follow.subscribe(ws_wire::subscribe(Topic::Run, &run)).await {
-                            return follow.fail(e);
+        // The phase's future lives as long as the phase, not one frame:
+        // frames are what every client reads many times a second.
+        let changed = {
+            let changed = phases.changed();
+            tokio::pin!(changed);
+            loop {
+                tokio::select! {
+                    biased;
+                    changed = &mut changed => break changed,
+                    read = follow.connection.read_more() => match read {
+                        Ok(true) => {
+                            if let Err(e) = follow.take_frames().await {
+                                return follow.fail(e);
+                            }
                         }
-                    }
-                    Phase::Stop => return follow.close().await,
-                    Phase::Idle | Phase::Measure { .. } => {}
+                        Ok(false) => return follow.fail("the server closed the connection".to_owned()),
+                        Err(e) => return follow.fail(format!("read: {e}")),
+                    },
                 }
             }
-            message = follow.socket.next() => {
-                let window = match &*phases.borrow() {
-                    Phase::Measure { from, to } => Some((*from, *to)),
-                    _ => None,
-                };
-                match message {
-                    Some(Ok(message)) => {
-                        if let Err(e) = follow.read(message, window) {
-                            return follow.fail(e);
-                        }
-                    }
-                    Some(Err(e)) => return follow.fail(format!("read: {e}")),
-                    None => return follow.fail("the server closed the connection".to_owned()),
+        };
+        if changed.is_err() {
+            return follow.close().await;
+        }
+        let phase = phases.borrow_and_update().clone();
+        match phase {
+            Phase::Follow(run) => {
+                if let Err(e) = follow.subscribe(ws_wire::subscribe(Topic::Run, &run)).await {
+                    return follow.fail(e);
                 }
             }
+            Phase::Measure { from, to } => follow.window = Some((from, to)),
+            Phase::Stop => return follow.close().await,
+            Phase::Idle => {}
         }
     }
 }
 
 /// A connected client's state.
 struct Follow {
-    socket: Socket,
+    connection: Connection,
     steps: mpsc::UnboundedSender<Step>,
     received: Received,
     last_seq: Option<u64>,
+    /// The measuring window, once it is set.
+    window: Option<(u64, u64)>,
 }
 
 impl Follow {
     async fn subscribe(&mut self, message: ClientMessage) -> Result<(), String> {
         let text = serde_json::to_string(&message).map_err(|e| e.to_string())?;
-        self.socket
-            .send(Message::text(text))
+        self.connection
+            .send(opcode::TEXT, text.as_bytes())
             .await
             .map_err(|e| format!("send: {e}"))
     }
 
-    /// Reads one frame: a batch of messages.
-    fn read(&mut self, message: Message, window: Option<(u64, u64)>) -> Result<(), String> {
+    /// Takes every whole frame read so far: a batch of messages each, and
+    /// pings to answer.
+    async fn take_frames(&mut self) -> Result<(), String> {
         let read_at = now_us();
-        let text = match message {
-            Message::Text(text) => text,
-            Message::Close(frame) => {
-                return Err(match frame {
-                    Some(f) => format!("closed by the server: {} {}", f.code, f.reason),
-                    None => "closed by the server".to_owned(),
-                });
+        loop {
+            let Some((frame, len)) = self.connection.frame()? else {
+                return Ok(());
+            };
+            match frame.opcode {
+                opcode::TEXT => {
+                    let text = std::str::from_utf8(frame.payload)
+                        .map_err(|_| "a text frame that is not UTF-8".to_owned())?;
+                    let batch = ws_wire::items(text)
+                        .map_err(|e| format!("a frame that is not a batch: {e}"))?;
+                    self.connection.consume(len);
+                    self.read(batch, read_at)?;
+                }
+                opcode::PING => {
+                    let payload = frame.payload.to_vec();
+                    self.connection.consume(len);
+                    self.connection
+                        .send(opcode::PONG, &payload)
+                        .await
+                        .map_err(|e| format!("send: {e}"))?;
+                }
+                opcode::CLOSE => return Err(frame.close_reason()),
+                // Nothing else is expected; a pong is harmless.
+                _ => self.connection.consume(len),
             }
-            // Pings are answered by the library; nothing else is expected.
-            _ => return Ok(()),
-        };
-        let batch =
-            ws_wire::items(&text).map_err(|e| format!("a frame that is not a batch: {e}"))?;
+        }
+    }
+
+    /// Reads one frame's batch of messages, read at `read_at`.
+    fn read(&mut self, batch: Vec<Item>, read_at: u64) -> Result<(), String> {
         for item in batch {
             match item {
                 Item::Subscribed => {
@@ -228,7 +235,7 @@ impl Follow {
                         self.received.gaps += seq - last - 1;
                     }
                     self.last_seq = Some(seq);
-                    match window {
+                    match self.window {
                         Some((from, to)) if (from..to).contains(&ts_ms) => {
                             let latency = read_at.saturating_sub(ts_ms * 1000);
                             self.received
@@ -251,8 +258,23 @@ impl Follow {
         self.received
     }
 
+    /// Sends a normal close and waits (a little) for the server's.
     async fn close(mut self) -> Received {
-        let _ = tokio::time::timeout(Duration::from_secs(2), self.socket.close(None)).await;
+        let closing = async {
+            self.connection
+                .send(opcode::CLOSE, &close::NORMAL.to_be_bytes())
+                .await?;
+            while self.connection.read_more().await? {
+                while let Ok(Some((frame, len))) = self.connection.frame() {
+                    if frame.opcode == opcode::CLOSE {
+                        return Ok(());
+                    }
+                    self.connection.consume(len);
+                }
+            }
+            Ok::<(), std::io::Error>(())
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(2), closing).await;
         self.received
     }
 }
