@@ -342,16 +342,17 @@ impl PyCanvas {
 }
 
 /// Ops from JSON text (the core's reader), or a list of op dicts or one op
-/// dict, read in place.
+/// dict, read in place. A list first: the common case, and each type check
+/// is a call into the interpreter under the stable ABI.
 fn parse_ops(ops: &Bound<'_, PyAny>) -> PyResult<Vec<Op>> {
+    if let Ok(list) = ops.cast::<PyList>() {
+        return op_dict::many(list.iter());
+    }
     if let Ok(text) = ops.cast::<PyString>() {
         return Op::parse_list(py_str::text(text)?).map_err(core_err);
     }
     if let Ok(dict) = ops.cast::<PyDict>() {
         return Ok(vec![op_dict::one(dict)?]);
-    }
-    if let Ok(list) = ops.cast::<PyList>() {
-        return op_dict::many(list.iter());
     }
     if let Ok(tuple) = ops.cast::<PyTuple>() {
         return op_dict::many(tuple.iter());

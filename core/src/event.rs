@@ -29,6 +29,7 @@
 //! ```
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -47,7 +48,7 @@ pub enum Event {
     /// apply of no ops changed nothing: its event has no ops and repeats the
     /// current revision, which a consumer may ignore.
     CanvasChanged {
-        canvas_id: String,
+        canvas_id: Arc<str>,
         seq: u64,
         revision: u64,
         ts: Timestamp,

@@ -94,7 +94,7 @@ pub(super) fn decode(catalog: &Catalog, text: &str) -> Option<Canvas> {
 
     Some(Canvas {
         catalog: catalog.clone(),
-        id: header.id,
+        id: header.id.into(),
         name: header.name,
         revision: header.revision,
         created_at: header.created_at,

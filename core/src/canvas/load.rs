@@ -74,7 +74,7 @@ pub(super) fn load(catalog: Catalog, doc: CanvasDocument) -> Result<Canvas> {
 
     Ok(Canvas {
         catalog,
-        id: doc.id,
+        id: doc.id.into(),
         name: doc.name,
         revision: doc.revision,
         created_at: doc.created_at,

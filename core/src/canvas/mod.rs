@@ -114,7 +114,8 @@ pub(crate) enum EdgeSlot {
 #[derive(Debug)]
 pub struct Canvas {
     catalog: Catalog,
-    id: String,
+    /// Shared with every change event, which would otherwise copy it.
+    id: Arc<str>,
     name: String,
     revision: u64,
     created_at: String,
@@ -238,7 +239,7 @@ impl Canvas {
         CanvasDocument {
             format: CANVAS_FORMAT.into(),
             format_version: FORMAT_VERSION,
-            id: self.id.clone(),
+            id: self.id.to_string(),
             name: self.name.clone(),
             revision: self.revision,
             created_at: self.created_at.clone(),

@@ -49,7 +49,10 @@ impl Canvas {
             .try_add_edge(ends.source, ends.target, link)
             .map_err(|_| cycle(source, target))?;
         self.edges.insert(key.clone(), EdgeSlot::Live(eix));
-        journal.push(Undo::EdgeAdded(key));
+        journal.push(Undo::EdgeAdded {
+            id: key,
+            target: Some(ends.target),
+        });
         *id = Some(edge_id.clone());
         Ok(Op::Disconnect { id: edge_id })
     }
@@ -78,9 +81,13 @@ impl Canvas {
         }
         let key: Arc<str> = Arc::from(edge.id.as_str());
         let slot = attach(&mut self.graph, &self.nodes, edge.clone());
+        let target = match &slot {
+            EdgeSlot::Live(eix) => self.graph.inner().edge_endpoints(*eix).map(|(_, t)| t),
+            EdgeSlot::Detached(_) => None,
+        };
         let at = index.unwrap_or(self.edges.len()).min(self.edges.len());
         self.edges.shift_insert(at, key.clone(), slot);
-        journal.push(Undo::EdgeAdded(key));
+        journal.push(Undo::EdgeAdded { id: key, target });
         Ok(Op::Disconnect {
             id: edge.id.clone(),
         })

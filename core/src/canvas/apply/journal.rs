@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use petgraph::stable_graph::NodeIndex;
 use serde_json::{Map, Value};
 
 use super::super::{Canvas, Change, Detached, EdgeSlot, Graph, IdMap, Link, NodeEntry};
@@ -24,7 +25,12 @@ pub(super) enum Undo {
         content: bool,
         entry: Box<NodeEntry>,
     },
-    EdgeAdded(Arc<str>),
+    EdgeAdded {
+        id: Arc<str>,
+        /// The node a live edge goes into, so that the change log need not
+        /// look the edge up again (None: the edge was kept aside).
+        target: Option<NodeIndex>,
+    },
     EdgeRemoved {
         index: usize,
         id: Arc<str>,
@@ -87,12 +93,15 @@ pub(super) enum RemovedEdge {
 /// The changes a journal records, as the change log keeps them: the node
 /// each change touched, skipping changes that cannot alter what a node
 /// computes (layout, editor state, groups, canvas settings). Read after the
-/// whole apply, so an edge added and removed again counts once.
+/// whole apply, so an edge added and removed again counts once: when an edge
+/// was removed, each added edge is looked up; when none was, each is still
+/// there, into the node it was added with.
 pub(super) fn changes<'a>(
     edges: &'a IdMap<EdgeSlot>,
     graph: &'a Graph,
     revision: u64,
     journal: &'a [Undo],
+    edge_removed: bool,
 ) -> impl Iterator<Item = Change> + 'a {
     journal.iter().filter_map(move |undo| {
         let (node, structural) = match undo {
@@ -104,7 +113,12 @@ pub(super) fn changes<'a>(
                 }
                 (id.clone(), false)
             }
-            Undo::EdgeAdded(id) => match edges.get(id)? {
+            // No edge was removed, so neither was this edge's target node.
+            Undo::EdgeAdded {
+                target: Some(target),
+                ..
+            } if !edge_removed => (graph[*target].clone(), true),
+            Undo::EdgeAdded { id, .. } => match edges.get(id)? {
                 EdgeSlot::Live(eix) => {
                     let (_, target) = graph.inner().edge_endpoints(*eix)?;
                     (graph[target].clone(), true)
@@ -128,20 +142,23 @@ pub(super) fn changes<'a>(
     })
 }
 
+/// Whether the journal removed an edge.
+pub(super) fn edge_removed(journal: &[Undo]) -> bool {
+    journal
+        .iter()
+        .any(|undo| matches!(undo, Undo::EdgeRemoved { .. }))
+}
+
 /// How many changes [`changes`] gives at least, counted without lookups:
 /// the entries that always give one, and the added edges when none was
 /// removed (then each is still there).
-pub(super) fn sure_changes(journal: &[Undo]) -> usize {
-    let (mut sure, mut added_edges, mut edge_removed) = (0, 0, false);
+pub(super) fn sure_changes(journal: &[Undo], edge_removed: bool) -> usize {
+    let (mut sure, mut added_edges) = (0, 0);
     for undo in journal {
         match undo {
-            Undo::NodeAdded(_) | Undo::NodeRemoved { .. } => sure += 1,
+            Undo::NodeAdded(_) | Undo::NodeRemoved { .. } | Undo::EdgeRemoved { .. } => sure += 1,
             Undo::NodeChanged { content, .. } => sure += usize::from(*content),
-            Undo::EdgeAdded(_) => added_edges += 1,
-            Undo::EdgeRemoved { .. } => {
-                sure += 1;
-                edge_removed = true;
-            }
+            Undo::EdgeAdded { .. } => added_edges += 1,
             Undo::GroupAdded(_)
             | Undo::GroupRemoved { .. }
             | Undo::GroupChanged(_)
@@ -178,7 +195,7 @@ impl Canvas {
                         *slot = *entry;
                     }
                 }
-                Undo::EdgeAdded(id) => {
+                Undo::EdgeAdded { id, .. } => {
                     if let Some(EdgeSlot::Live(eix)) = self.edges.shift_remove(&id) {
                         self.graph.remove_edge(eix);
                     }
@@ -236,7 +253,7 @@ impl Canvas {
 mod tests {
     use serde_json::json;
 
-    use crate::model::Position;
+    use crate::model::{Edge, PortRef, Position};
     use crate::{Canvas, Catalog, Op};
 
     /// `(node, structural)` of every change after `revision`.
@@ -345,6 +362,38 @@ mod tests {
                 ("s1".into(), true)
             ]
         );
+    }
+
+    #[test]
+    fn a_restored_edge_changes_its_target_live_or_kept_aside() {
+        let mut canvas = Canvas::new(Catalog::builtin(), "c", "C");
+        canvas
+            .apply(vec![
+                Op::add_node("hero", "character", json!({"name": "Mara"})),
+                Op::add_node("s1", "shot", json!({"number": 1})),
+                Op::connect(("hero", "character"), ("s1", "characters")),
+            ])
+            .expect("applies");
+        let removed = canvas
+            .apply(vec![Op::Disconnect {
+                id: "hero.character->s1.characters".into(),
+            }])
+            .expect("applies");
+        canvas.apply(removed.inverse).expect("restores");
+        assert_eq!(changes(&canvas, 2), [("s1".into(), true)]);
+
+        // Into a node that is not there: kept aside, still a change of it.
+        canvas
+            .apply(vec![Op::RestoreEdge {
+                edge: Edge {
+                    id: "e".into(),
+                    source: PortRef::new("hero", "character"),
+                    target: PortRef::new("ghost", "characters"),
+                },
+                index: None,
+            }])
+            .expect("applies");
+        assert_eq!(changes(&canvas, 3), [("ghost".into(), true)]);
     }
 
     #[test]

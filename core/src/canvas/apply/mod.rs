@@ -134,8 +134,15 @@ impl Canvas {
         }
         self.revision += 1;
         self.touch();
-        let changes = journal::changes(&self.edges, &self.graph, self.revision, &journal);
-        let at_least = journal::sure_changes(&journal);
+        let edge_removed = journal::edge_removed(&journal);
+        let at_least = journal::sure_changes(&journal, edge_removed);
+        let changes = journal::changes(
+            &self.edges,
+            &self.graph,
+            self.revision,
+            &journal,
+            edge_removed,
+        );
         self.changes.record(self.revision, at_least, changes);
         inverse.reverse();
         let applied = Applied {

@@ -58,7 +58,7 @@ pub(super) fn delta(canvas: &Canvas, before: Before, journal: &[Undo]) -> Delta 
                 let len = (!seen_nodes.contains(id)).then(|| json_len(&node_doc(id, entry)));
                 first(&mut nodes, &mut seen_nodes, id, len);
             }
-            Undo::EdgeAdded(id) => first(&mut edges, &mut seen_edges, id, None),
+            Undo::EdgeAdded { id, .. } => first(&mut edges, &mut seen_edges, id, None),
             Undo::EdgeRemoved { id, edge, .. } => {
                 let len = (!seen_edges.contains(id)).then(|| json_len(&removed_edge(id, edge)));
                 first(&mut edges, &mut seen_edges, id, len);
