@@ -244,6 +244,42 @@ fn edges_read_before_or_after_the_nodes_or_without_them_are_kept_the_same_way() 
     assert_eq!(documents[0], documents[1]);
 }
 
+#[test]
+fn a_node_reads_the_same_whichever_of_its_fields_come_before_its_properties() {
+    let properties = r#""properties": {"prompt": "Mara", "number": 2, "zz_unknown": [1]}"#;
+    let node = |fields: [&str; 3]| {
+        format!(
+            r#"{{"format": "reelgraph.canvas", "format_version": 2, "id": "c",
+                "nodes": [{{"id": "s1", {}, {}, {}}}]}}"#,
+            fields[0], fields[1], fields[2]
+        )
+    };
+    let (shot, current) = (r#""type": "shot""#, r#""type_version": 2"#);
+    let mut documents = Vec::new();
+    for fields in [
+        [shot, current, properties],
+        [shot, properties, current],
+        [properties, current, shot],
+        [current, properties, shot],
+    ] {
+        let text = node(fields);
+        let (one_pass, document_path) = both_paths(&text);
+        assert_eq!(one_pass, document_path, "text: {text}");
+        documents.push(one_pass.expect("loads")["document"].clone());
+    }
+    assert!(documents.windows(2).all(|w| w[0] == w[1]));
+    // A newer type version (kept as loaded) and an older one (migrated),
+    // each before and after the properties.
+    for version in [r#""type_version": 9"#, r#""type_version": 1"#] {
+        for fields in [[shot, version, properties], [properties, version, shot]] {
+            let text = node(fields);
+            let (one_pass, document_path) = both_paths(&text);
+            assert!(one_pass.is_ok(), "loads: {text}");
+            assert_eq!(one_pass, document_path, "text: {text}");
+        }
+    }
+}
+
 /// A document of `count` nodes of random built-in types, with property
 /// values from their specs in shuffled order (some unknown), and edges
 /// between random ports of random nodes: some fit, some do not, some
