@@ -341,19 +341,23 @@ mod tests {
         );
     }
 
+    /// A character node connected into a shot.
+    fn hero_into_shot() -> Vec<Op> {
+        vec![
+            Op::add_node("hero", "character", json!({"name": "Mara"})),
+            Op::add_node("s1", "shot", json!({"number": 1})),
+            Op::connect(("hero", "character"), ("s1", "characters")),
+        ]
+    }
+
     #[test]
     fn an_edge_added_and_removed_in_one_apply_counts_once() {
         let mut canvas = Canvas::new(Catalog::builtin(), "c", "C");
-        canvas
-            .apply(vec![
-                Op::add_node("hero", "character", json!({"name": "Mara"})),
-                Op::add_node("s1", "shot", json!({"number": 1})),
-                Op::connect(("hero", "character"), ("s1", "characters")),
-                Op::Disconnect {
-                    id: "hero.character->s1.characters".into(),
-                },
-            ])
-            .expect("applies");
+        let mut ops = hero_into_shot();
+        ops.push(Op::Disconnect {
+            id: "hero.character->s1.characters".into(),
+        });
+        canvas.apply(ops).expect("applies");
         assert_eq!(
             changes(&canvas, 0),
             [
@@ -367,13 +371,7 @@ mod tests {
     #[test]
     fn a_restored_edge_changes_its_target_live_or_kept_aside() {
         let mut canvas = Canvas::new(Catalog::builtin(), "c", "C");
-        canvas
-            .apply(vec![
-                Op::add_node("hero", "character", json!({"name": "Mara"})),
-                Op::add_node("s1", "shot", json!({"number": 1})),
-                Op::connect(("hero", "character"), ("s1", "characters")),
-            ])
-            .expect("applies");
+        canvas.apply(hero_into_shot()).expect("applies");
         let removed = canvas
             .apply(vec![Op::Disconnect {
                 id: "hero.character->s1.characters".into(),
