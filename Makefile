@@ -19,7 +19,7 @@ QUALITY ?= draft
 .PHONY: help run serve test fmt fmt-check lint unit-tests test-data check-generated check-codes generate docs docs-serve venv bench bench-canvas bench-node clean
 .PHONY: python-venv python-wheel python-test bench-python
 .PHONY: node-build node-test server-bin
-.PHONY: schemathesis loadtest
+.PHONY: schemathesis loadtest loadgen-smoke
 
 help:
 	@echo "make run        run examples/short-film with the demo functions (QUALITY=draft|standard|high|ultra);"
@@ -41,6 +41,7 @@ help:
 	@echo "make loadtest   load a release server (SCENARIO=read|edit|mixed|ws-fanout|tasks, CLIENTS=100, DURATION=60 s;"
 	@echo "                CLIENTS is 10000 for ws-fanout and 8 submitters for tasks; LOADGEN_FLAGS= more flags; docs/ops/load.md)"
 	@echo "make schemathesis  schemathesis against the live server's OpenAPI document (part of make test)"
+	@echo "make loadgen-smoke every load scenario for 2 s with a few clients against the debug server (part of make test)"
 	@echo "make fmt        format all Rust code"
 	@echo "make clean      remove build output, site/, out/ and .venv/"
 
@@ -55,7 +56,7 @@ serve:
 	cargo run -q -p reelgraph-server --bin reelgraph -- serve
 
 ## Everything CI checks, in order of speed.
-test: fmt-check lint unit-tests check-generated check-codes schemathesis python-test node-test docs
+test: fmt-check lint unit-tests check-generated check-codes schemathesis loadgen-smoke python-test node-test docs
 	@echo "make test: every check passed"
 
 fmt:
@@ -162,6 +163,21 @@ DURATION ?= 60
 loadtest:
 	cargo build -q --release -p reelgraph-server --bin reelgraph -p reelgraph-benches --bin loadgen
 	target/release/loadgen --server target/release/reelgraph --scenario $(SCENARIO) --clients $(CLIENTS) --seconds $(DURATION) $(LOADGEN_FLAGS)
+
+# Every scenario of the load generator, for 2 s with a few clients, against
+# the debug server: each exits 1 on a failed request, a lost update or task,
+# or a missed or out-of-order WebSocket event, so the tool the load figures
+# come from keeps working. Part of make test.
+loadgen-smoke: server-bin
+	cargo build -q -p reelgraph-benches --bin loadgen
+	@log=$$(mktemp); trap 'rm -f "$$log"' EXIT; \
+	for scenario in read:20 edit:20 mixed:20 ws-fanout:50 tasks:2; do \
+	  name=$${scenario%:*}; clients=$${scenario#*:}; \
+	  timeout 300 target/debug/loadgen --server $(SERVER_BIN) --scenario $$name \
+	    --clients $$clients --seconds 2 > "$$log" 2>&1 \
+	    || { cat "$$log"; echo "loadgen-smoke: $$name failed"; exit 1; }; \
+	  echo "loadgen-smoke: $$name passed"; \
+	done
 
 # The docs tool chain lives in .venv, pinned by docs/requirements.txt.
 venv: $(VENV)/.installed

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use hyper::{Method, StatusCode};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use reelgraph::exec::RunOptions;
+use reelgraph::exec::{RunOptions, RunState};
 use reelgraph::{CanvasDocument, Catalog, Op, Position, Quality};
 use reelgraph_benches::{BATCH, Dag, SEED};
 use serde::Deserialize;
@@ -116,9 +116,10 @@ async fn warm_up(client: &mut Client) -> Result<(), String> {
         let answer = client.send(Method::GET, &path, None, None).await?;
         let view: serde_json::Value = serde_json::from_slice(&answer.body)
             .map_err(|e| format!("the warm-up run's view: {e}"))?;
-        match view["run"]["state"].as_str() {
-            Some("completed") => return Ok(()),
-            Some("running" | "queued") => {}
+        // A run not yet started reads `pending` (a slow server shows it).
+        match RunState::deserialize(&view["run"]["state"]) {
+            Ok(RunState::Completed) => return Ok(()),
+            Ok(state) if !state.is_over() => {}
             other => return Err(format!("the warm-up run ended {other:?}")),
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
