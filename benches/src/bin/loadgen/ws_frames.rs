@@ -240,14 +240,11 @@ mod tests {
     /// Frames as tungstenite writes them for a server (unmasked).
     fn server_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
         use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
-        let code = match opcode {
-            opcode::TEXT => OpCode::Data(Data::Text),
-            opcode::PING => OpCode::Control(
-                tokio_tungstenite::tungstenite::protocol::frame::coding::Control::Ping,
-            ),
+        let frame = match opcode {
+            opcode::TEXT => LibFrame::message(payload.to_vec(), OpCode::Data(Data::Text), true),
+            opcode::PING => LibFrame::ping(payload.to_vec()),
             _ => unreachable!("only the opcodes the tests use"),
         };
-        let frame = LibFrame::message(payload.to_vec(), code, true);
         let mut bytes = Vec::new();
         frame.format(&mut bytes).expect("formats");
         bytes
